@@ -1,0 +1,61 @@
+"""Helpers every page uses: the store for this script run, the worker, small shared widgets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from workbench.env import default_db_path
+from workbench.jobs import ensure_worker, eta_seconds
+from workbench.store import Store, open_store
+
+
+def db_path() -> Path:
+    """`streamlit run app.py -- --db PATH`, else $WORKBENCH_DB, else the user data directory."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db", type=Path)
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known.db or default_db_path()
+
+
+def store() -> Store:
+    """A store connection for this script run (connections are cheap; one per run keeps threads apart)."""
+    return open_store(db_path())
+
+
+def start_worker_once() -> None:
+    """Make sure a worker serves this store (one flock probe; set WORKBENCH_NO_WORKER=1 to manage it yourself)."""
+    if os.environ.get("WORKBENCH_NO_WORKER") != "1":
+        ensure_worker(db_path())
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def job_progress(job: dict) -> None:
+    """A progress bar with counts and ETA for one job."""
+    total = job["total_units"] or 0
+    finished = job["done_units"] + job["failed_units"]
+    fraction = finished / total if total else (1.0 if job["status"] == "done" else 0.0)
+    label = (
+        f"Job {job['id']} · {job['kind']} · {job['status']} · {finished}/{total} units"
+        f" ({job['failed_units']} failed) · elapsed {format_seconds(job['elapsed_s'])}"
+        f" · ETA {format_seconds(eta_seconds(job)) if job['status'] == 'running' else '—'}"
+    )
+    st.progress(min(1.0, fraction), text=label)
+
+
+def empty_state(message: str, icon: str = "ℹ️") -> None:
+    st.info(message, icon=icon)

@@ -1,0 +1,87 @@
+"""Settings: the teacher model, temperatures, limits, and a connection test."""
+
+import os
+
+import streamlit as st
+
+from pages._shared import store
+from workbench.jobs import submit
+from workbench.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
+from workbench.teacher import DEFAULT_MODEL, TeacherConfig, supports_raw_completion
+
+st.title("Settings")
+db = store()
+config = teacher_config(db)
+
+st.subheader("Teacher model")
+st.caption(
+    f"`{DEFAULT_MODEL}` is the bundled Gemma 3 270M base model, running locally on llama.cpp. Any litellm "
+    "model string works too (`openai/gpt-4o-mini`, `anthropic/claude-...`, `hosted_vllm/my-model` with a base URL). "
+    "API keys are read from environment variables or `.streamlit/secrets.toml`, never stored."
+)
+with st.form("teacher"):
+    model = st.text_input("Model", value=config.model)
+    api_base = st.text_input(
+        "Base URL (optional)", value=config.api_base or "", placeholder="http://127.0.0.1:8000/v1 for vLLM / llama.cpp / Ollama"
+    )
+    left, right = st.columns(2)
+    evolution_temperature = left.slider("Evolution temperature", 0.0, 2.0, float(config.evolution_temperature), 0.05)
+    answer_temperature = right.slider("Answer / reasoning temperature", 0.0, 2.0, float(config.answer_temperature), 0.05)
+    max_tokens = left.number_input("Max tokens per call", 16, 32768, int(config.max_tokens), step=16)
+    concurrency = right.number_input("Concurrent calls", 1, 512, int(config.concurrency))
+    max_retries = left.number_input("Retries on rate limits, 5xx and timeouts", 0, 20, int(config.max_retries))
+    timeout_s = right.number_input("Timeout per call (s)", 1.0, 3600.0, float(config.timeout_s))
+    saved = st.form_submit_button("Save", type="primary")
+
+if saved:
+    if not model.strip():
+        st.error("The model cannot be empty.")
+    else:
+        config = TeacherConfig(
+            model=model.strip(),
+            api_base=api_base.strip() or None,
+            evolution_temperature=evolution_temperature,
+            answer_temperature=answer_temperature,
+            max_tokens=int(max_tokens),
+            concurrency=int(concurrency),
+            max_retries=int(max_retries),
+            timeout_s=float(timeout_s),
+        )
+        save_teacher_config(db, config)
+        st.success(f"Saved. The teacher is now `{config.model}`.")
+
+raw = "supports" if supports_raw_completion(config.model) else "does not support"
+st.caption(f"`{config.model}` {raw} raw text completion (needed by Magpie).")
+key_names = sorted(k for k in os.environ if k.endswith("_API_KEY"))
+st.caption("API keys found in the environment: " + (", ".join(f"`{k}`" for k in key_names) or "none"))
+
+st.subheader("Test connection")
+st.caption("Sends one tiny request through the background worker, where models load.")
+if st.button("Test connection"):
+    st.session_state["probe_job"] = submit(db, "probe", {"teacher": config.to_dict()}, model=config.model)
+
+
+@st.fragment(run_every=1.0)
+def probe_result() -> None:
+    job_id = st.session_state.get("probe_job")
+    if job_id is None:
+        return
+    job = db.get_job(job_id)
+    if job is None:
+        return
+    result = job["result"]
+    if result is None:
+        st.info(f"Waiting for the worker (job {job_id}, {job['status']})...")
+    elif result["ok"]:
+        st.success(f"Connected: {result['message']}. Token entropy: {result['entropy_source']}.")
+    else:
+        st.error(f"Connection failed: {result['message']}")
+
+
+probe_result()
+
+st.subheader("Reviewer")
+name = st.text_input("Your name (recorded with every review and overrule)", value=reviewer_name(db))
+if name != reviewer_name(db):
+    set_reviewer_name(db, name)
+    st.caption("Saved.")

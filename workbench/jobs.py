@@ -1,0 +1,230 @@
+"""Background jobs: a queue in the store, one worker process per store, resumable units.
+
+A job is a row in `jobs`; its work is split by a handler into keyed units. The worker runs
+units concurrently, and each unit writes its own results and is then recorded in
+`job_units`. A killed worker leaves the job 'running'; the next worker (there is only ever
+one per store, guarded by a file lock) requeues it and runs only the units not yet recorded.
+Handlers make units idempotent by keying every row they write on the unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from workbench.store import Store
+
+HEARTBEAT_S = 1.0
+IDLE_POLL_S = 0.5
+DEFAULT_CONCURRENCY = 8
+
+
+class JobCancelled(Exception):
+    """Raised inside a unit when the user paused or cancelled its job."""
+
+
+@dataclass
+class JobContext:
+    """What a handler sees of its job while it runs."""
+
+    store: Store
+    job: dict
+    stop_requested: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job_id(self) -> int:
+        return self.job["id"]
+
+    @property
+    def params(self) -> dict:
+        return self.job["params"]
+
+    def check_stop(self) -> None:
+        if self.stop_requested:
+            raise JobCancelled()
+
+    def add_usage(self, prompt_tokens: int, completion_tokens: int, cost: float | None) -> None:
+        self.store.add_job_usage(self.job_id, prompt_tokens, completion_tokens, cost)
+
+
+class JobHandler(Protocol):
+    """A kind of job: its units, how to run one, and (optionally) what to do once all are done."""
+
+    kind: str
+
+    def units(self, ctx: JobContext) -> list[str]: ...
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None: ...
+
+
+HANDLERS: dict[str, JobHandler] = {}
+
+
+def register(handler: JobHandler) -> JobHandler:
+    HANDLERS[handler.kind] = handler
+    return handler
+
+
+def load_handlers() -> None:
+    """Import the modules that register job handlers."""
+    import workbench.pipeline  # noqa: F401
+
+
+def submit(store: Store, kind: str, params: dict, model: str | None = None) -> int:
+    """Queue a job; the worker picks it up. Returns the job id."""
+    load_handlers()
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(sorted(HANDLERS))}")
+    return store.create_job(kind, params, model=model)
+
+
+async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], concurrency: int) -> None:
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(unit_key: str) -> None:
+        async with semaphore:
+            if ctx.stop_requested:
+                return
+            try:
+                await handler.run_unit(ctx, unit_key)
+            except JobCancelled:
+                return
+            except Exception as exc:  # a unit that fails is recorded, and the job goes on
+                message = f"{type(exc).__name__}: {exc}"
+                ctx.store.record_unit(ctx.job_id, unit_key, "failed", message[:4000])
+                return
+            ctx.store.record_unit(ctx.job_id, unit_key, "done")
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            current = time.monotonic()
+            ctx.store.heartbeat(ctx.job_id, current - last)
+            last = current
+            if ctx.store.job_status(ctx.job_id) != "running":
+                ctx.stop_requested = True
+
+    beat = asyncio.create_task(heartbeat())
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(one(key) for key in pending))
+    finally:
+        beat.cancel()
+        ctx.store.heartbeat(ctx.job_id, (time.monotonic() - started) % HEARTBEAT_S)
+
+
+def run_job(store: Store, job: dict) -> str:
+    """Run one claimed job to its end (or until paused/cancelled); returns its final status."""
+    load_handlers()
+    handler = HANDLERS.get(job["kind"])
+    if handler is None:
+        store.set_job_status(job["id"], "failed", f"unknown job kind {job['kind']!r}")
+        return "failed"
+    ctx = JobContext(store, job)
+    try:
+        units = handler.units(ctx)
+        store.set_job_total(job["id"], len(units))
+        finished = store.finished_units(job["id"])
+        pending = [u for u in units if u not in finished]
+        concurrency = int(job["params"].get("concurrency") or DEFAULT_CONCURRENCY)
+        asyncio.run(_run_units(ctx, handler, pending, concurrency))
+        finish: Callable[[JobContext], Awaitable[None]] | None = getattr(handler, "finish", None)
+        if finish is not None and not ctx.stop_requested:
+            asyncio.run(finish(ctx))
+    except Exception as exc:
+        store.set_job_status(job["id"], "failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        return "failed"
+    status = store.job_status(job["id"])
+    if status == "running":
+        store.set_job_status(job["id"], "done")
+        return "done"
+    return status or "failed"
+
+
+# ---------------------------------------------------------------- the worker process
+
+
+def lock_path(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.worker.lock")
+
+
+def _try_lock(db_path: str | Path) -> int | None:
+    """Take the store's worker lock; returns the open descriptor, or None when another worker holds it."""
+    path = lock_path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def worker_alive(db_path: str | Path) -> bool:
+    fd = _try_lock(db_path)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def run_worker(db_path: str | Path, exit_when_idle: bool = False, log: Callable[[str], None] = print) -> int:
+    """The worker loop: one per store. Returns 1 if another worker already serves this store."""
+    fd = _try_lock(db_path)
+    if fd is None:
+        log(f"another worker is already running for {db_path}")
+        return 1
+    store = Store(db_path)
+    try:
+        requeued = store.requeue_orphaned_jobs()
+        if requeued:
+            log(f"resuming {requeued} job(s) left running by a stopped worker")
+        while True:
+            job = store.claim_next_job(os.getpid())
+            if job is None:
+                if exit_when_idle:
+                    return 0
+                time.sleep(IDLE_POLL_S)
+                continue
+            log(f"job {job['id']} ({job['kind']}) started")
+            status = run_job(store, job)
+            log(f"job {job['id']} ({job['kind']}) {status}")
+    finally:
+        store.close()
+        os.close(fd)
+
+
+def ensure_worker(db_path: str | Path) -> bool:
+    """Start a detached worker for this store unless one is alive. Returns True if one was started."""
+    if worker_alive(db_path):
+        return False
+    log_file = open(f"{db_path}.worker.log", "ab")  # noqa: SIM115 - handed to the child process
+    subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log_file.close()
+    return True
+
+
+def eta_seconds(job: dict) -> float | None:
+    """Seconds left at the job's average pace so far, or None before any unit finished."""
+    finished = job["done_units"] + job["failed_units"]
+    if finished == 0 or job["total_units"] == 0 or job["elapsed_s"] <= 0:
+        return None
+    return job["elapsed_s"] / finished * max(0, job["total_units"] - finished)
