@@ -30,3 +30,119 @@ def store(db_path: Path) -> Store:
     opened = Store(db_path)
     yield opened
     opened.close()
+
+
+# ---------------------------------------------------------------- real app in a real browser
+
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    """`streamlit run app.py` on a free loopback port over its own store, with its worker."""
+
+    def __init__(self, db: Path, port: int, process: subprocess.Popen) -> None:
+        self.db = db
+        self.port = port
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+
+    def page_url(self, url_path: str = "") -> str:
+        return f"{self.url}/{url_path}"
+
+
+@pytest.fixture
+def running_app(db_path: Path, tmp_path: Path) -> RunningApp:
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_DB": str(db_path)}
+    env.pop("WORKBENCH_NO_WORKER", None)
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--", "--db", str(db_path)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
+    app = RunningApp(db_path, port, process)
+    yield app
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    from workbench.jobs import worker_pid
+
+    pid = worker_pid(db_path)
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def wait_for_streamlit(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the app finished its script run (no 'Running...' indicator, content rendered)."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(500)
+
+
+def assert_no_exception(page) -> None:
+    exceptions = page.locator("[data-testid='stException']")
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -125,9 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---------------------------------------------------------------- evolution
+
+# ---------------------------------------------------------------- magpie
+
+# ---------------------------------------------------------------- reasoning and verification
+
+# ---------------------------------------------------------------- metrics and maps
+
+# ---------------------------------------------------------------- review and export
+
+
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Subcommands that live beside the pipeline stage they drive."""
-    return []
+    """Functions above that add the subcommands of each pipeline stage."""
+    return [
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

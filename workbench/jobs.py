@@ -172,6 +172,14 @@ def _try_lock(db_path: str | Path) -> int | None:
     return fd
 
 
+def worker_pid(db_path: str | Path) -> int | None:
+    """The pid of the live worker serving this store, or None."""
+    if not worker_alive(db_path):
+        return None
+    text = lock_path(db_path).read_text().strip()
+    return int(text) if text.isdigit() else None
+
+
 def worker_alive(db_path: str | Path) -> bool:
     fd = _try_lock(db_path)
     if fd is None:
@@ -186,6 +194,8 @@ def run_worker(db_path: str | Path, exit_when_idle: bool = False, log: Callable[
     if fd is None:
         log(f"another worker is already running for {db_path}")
         return 1
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
     store = Store(db_path)
     try:
         requeued = store.requeue_orphaned_jobs()

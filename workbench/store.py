@@ -705,6 +705,17 @@ class Store:
         return dict(rows.fetchall())
 
 
+    # ------------------------------------------------------------ evolution (Evol-Instruct)
+
+    # ------------------------------------------------------------ magpie
+
+    # ------------------------------------------------------------ reasoning paths and verification
+
+    # ------------------------------------------------------------ metrics, embeddings and projections
+
+    # ------------------------------------------------------------ review, PII and export
+
+
 def open_store(path: str | Path | None = None) -> Store:
     """Open (creating and migrating if needed) the store at path, $WORKBENCH_DB, or the default location."""
     from workbench.env import default_db_path

@@ -50,6 +50,7 @@ class TeacherConfig:
     timeout_s: float = 120.0
     max_retries: int = 5
     backoff_base_s: float = 0.5
+    base_model: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +64,13 @@ class TeacherConfig:
     @property
     def provider(self) -> str:
         return provider_of(self.model)
+
+    @property
+    def uses_completion_prompts(self) -> bool:
+        """Base models (the bundled Gemma among them) follow few-shot completion prompts, not chat."""
+        if self.base_model is not None:
+            return self.base_model
+        return self.provider == "local"
 
 
 def provider_of(model: str) -> str:
