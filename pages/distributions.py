@@ -1,0 +1,6 @@
+"""Distributions: placeholder until its issue lands (replaced by the stage's own page)."""
+
+import streamlit as st
+
+st.title("Distributions")
+st.info("This stage is being built.")

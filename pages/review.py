@@ -1,0 +1,6 @@
+"""Review: placeholder until its issue lands (replaced by the stage's own page)."""
+
+import streamlit as st
+
+st.title("Review")
+st.info("This stage is being built.")

@@ -1,0 +1,6 @@
+"""Verifier: placeholder until its issue lands (replaced by the stage's own page)."""
+
+import streamlit as st
+
+st.title("Verifier")
+st.info("This stage is being built.")
