@@ -186,7 +186,7 @@ def _parse_csv(text: str, source: str, problems: list[Problem]) -> list[tuple[di
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect, strict=True)
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
@@ -198,18 +198,21 @@ def _parse_csv(text: str, source: str, problems: list[Problem]) -> list[tuple[di
         )
         return []
     records = []
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                problems.append(Problem(f"{source}, line {line}", "more values than header columns"))
-                continue
-            if all(v is None or not str(v).strip() for v in row.values()):
-                continue
-            records.append((row, f"{source}, line {line}"))
-    except csv.Error as exc:
-        problems.append(Problem(f"{source}, line {reader.line_num}", f"malformed CSV: {exc}"))
-    return records
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            problems.append(Problem(f"{source}, line {start_line}", f"malformed CSV: {exc}"))
+            return records
+        if None in row:
+            problems.append(Problem(f"{source}, line {start_line}", "more values than header columns"))
+            continue
+        if all(v is None or not str(v).strip() for v in row.values()):
+            continue
+        records.append((row, f"{source}, line {start_line}"))
 
 
 def _parse_jsonl(text: str, source: str, problems: list[Problem]) -> list[tuple[dict, str]]:

@@ -550,7 +550,7 @@ class Store:
         allowed = {
             "paused": ("queued", "running"),
             "cancelled": ("queued", "running", "paused"),
-            "queued": ("paused", "failed", "cancelled"),
+            "queued": ("paused", "failed", "cancelled", "done"),
         }[status]
         marks = ",".join("?" * len(allowed))
         cursor = self.conn.execute(

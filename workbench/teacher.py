@@ -21,6 +21,7 @@ from workbench.env import configure_offline_environment
 configure_offline_environment()
 
 import litellm  # noqa: E402  (must come after the offline environment is set)
+import openai  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
@@ -35,6 +36,7 @@ RETRYABLE = (
     litellm.APIConnectionError,
 )
 NOT_AVAILABLE = "not available"
+NOT_PARAMS = ("model", "timeout", "api_base", "max_retries", "mock_response")
 
 
 @dataclass
@@ -119,7 +121,8 @@ def explain_error(exc: Exception, model: str, api_base: str | None) -> str:
         return f"{model}: the provider refused the API key (authentication failed). Check the key in the environment or secrets."
     if isinstance(exc, litellm.NotFoundError):
         return f"{model}: unknown model{where} (the provider answered 'not found')."
-    if isinstance(exc, litellm.APIConnectionError | litellm.Timeout):
+    unreachable = "connection error" in str(exc).lower() or "connection refused" in str(exc).lower()
+    if unreachable or isinstance(exc, litellm.APIConnectionError | litellm.Timeout):
         return f"{model}: cannot reach the provider{where} ({type(exc).__name__}). Is the host up and the URL right?"
     if isinstance(exc, litellm.BadRequestError):
         return f"{model}: the provider rejected the request: {exc}"
@@ -226,6 +229,7 @@ class Teacher:
             "temperature": temperature,
             "max_tokens": max_tokens or self.config.max_tokens,
             "timeout": self.config.timeout_s,
+            "max_retries": 0,  # the Teacher retries with its own backoff; no second layer inside the client
             **self.config.extra,
             **extra,
         }
@@ -248,9 +252,7 @@ class Teacher:
                         raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
                     delay = self.config.backoff_base_s * (2 ** (attempt - 1)) * (0.5 + random.random())
                     await asyncio.sleep(min(delay, 30.0))
-                except litellm.exceptions.APIError as exc:
-                    raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
-                except litellm.exceptions.OpenAIError as exc:
+                except openai.OpenAIError as exc:  # the base of every litellm exception
                     raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
 
     def _generation(self, response: Any, text: str, params: dict) -> Generation:
@@ -300,7 +302,7 @@ class Teacher:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = top_logprobs
         response = await self._call(litellm.acompletion, {**kwargs, "messages": messages})
-        params = {k: v for k, v in kwargs.items() if k not in ("model", "timeout", "api_base")}
+        params = {k: v for k, v in kwargs.items() if k not in NOT_PARAMS}
         return self._generation(response, response.choices[0].message.content, params)
 
     async def acomplete(
@@ -322,7 +324,7 @@ class Teacher:
             )
         temperature = self.config.answer_temperature if temperature is None else temperature
         kwargs = self._base_kwargs(temperature, max_tokens, stop, **extra)
-        params = {k: v for k, v in kwargs.items() if k not in ("model", "timeout", "api_base")}
+        params = {k: v for k, v in kwargs.items() if k not in NOT_PARAMS}
         if self.config.provider == "local":
             # litellm's text-completion wrapper drops logprobs; the local provider takes raw prompts directly.
             messages = [{"role": "user", "content": prompt}]

@@ -1,0 +1,136 @@
+"""The job runner and worker: units, failures, resume, pause, one worker per store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workbench import jobs
+from workbench.jobs import JobContext, register, run_job, run_worker, submit, worker_alive
+from workbench.store import Store
+
+
+class CountingHandler:
+    """A test job kind: unit 'bad' always fails; every other unit writes one setting."""
+
+    kind = "counting-test"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def units(self, ctx: JobContext) -> list[str]:
+        return [f"u{i}" for i in range(ctx.params["n"])] + (["bad"] if ctx.params.get("with_bad") else [])
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        self.calls.append(unit_key)
+        if unit_key == "bad":
+            raise ValueError("this unit always fails")
+        if ctx.params.get("pause_after") and len(self.calls) == ctx.params["pause_after"]:
+            ctx.store.request_job_status(ctx.job_id, "paused")
+            ctx.stop_requested = True
+        ctx.store.set_setting(f"job{ctx.job_id}:{unit_key}", True)
+
+
+@pytest.fixture
+def handler() -> CountingHandler:
+    fresh = CountingHandler()
+    register(fresh)
+    yield fresh
+    jobs.HANDLERS.pop(fresh.kind)
+
+
+def test_all_units_run_and_failures_do_not_stop_the_job(store: Store, handler: CountingHandler):
+    job_id = store.create_job(handler.kind, {"n": 5, "with_bad": True})
+    assert run_job(store, store.claim_next_job(1)) == "done"
+    job = store.get_job(job_id)
+    assert (job["total_units"], job["done_units"], job["failed_units"]) == (6, 5, 1)
+    assert store.unit_errors(job_id)[0]["error"] == "ValueError: this unit always fails"
+    assert sorted(handler.calls) == sorted(["bad", *[f"u{i}" for i in range(5)]])
+
+
+def test_a_resumed_job_runs_only_unfinished_units(store: Store, handler: CountingHandler):
+    job_id = store.create_job(handler.kind, {"n": 4})
+    store.claim_next_job(1)
+    store.record_unit(job_id, "u0", "done")
+    store.record_unit(job_id, "u2", "done")
+    assert run_job(store, store.get_job(job_id)) == "done"
+    assert sorted(handler.calls) == ["u1", "u3"]
+    assert store.get_job(job_id)["done_units"] == 4
+
+
+def test_pause_stops_new_units_and_resume_finishes(store: Store, handler: CountingHandler):
+    job_id = store.create_job(handler.kind, {"n": 6, "pause_after": 2, "concurrency": 1})
+    assert run_job(store, store.claim_next_job(1)) == "paused"
+    assert store.get_job(job_id)["done_units"] == 2
+    store.request_job_status(job_id, "queued")
+    job = store.claim_next_job(1)
+    job["params"]["pause_after"] = None
+    assert run_job(store, job) == "done"
+    assert store.get_job(job_id)["done_units"] == 6
+    assert len(handler.calls) == 6  # nothing ran twice
+
+
+def test_retry_failed_units(store: Store, handler: CountingHandler):
+    job_id = store.create_job(handler.kind, {"n": 1, "with_bad": True})
+    run_job(store, store.claim_next_job(1))
+    store.clear_failed_units(job_id)
+    assert store.request_job_status(job_id, "queued")
+    run_job(store, store.claim_next_job(1))
+    assert handler.calls.count("bad") == 2 and handler.calls.count("u0") == 1
+
+
+def test_unknown_job_kind_fails_clearly(store: Store):
+    job_id = store.create_job("no-such-kind", {})
+    assert run_job(store, store.claim_next_job(1)) == "failed"
+    assert "unknown job kind" in store.get_job(job_id)["error"]
+    with pytest.raises(ValueError, match="unknown job kind"):
+        submit(store, "no-such-kind", {})
+
+
+def test_probe_job_through_the_in_process_worker(store: Store, db_path):
+    teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "OK"}}
+    job_id = submit(store, "probe", {"teacher": teacher}, model=teacher["model"])
+    assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
+    job = store.get_job(job_id)
+    assert job["status"] == "done" and job["result"]["ok"] and "'OK'" in job["result"]["message"]
+    assert job["prompt_tokens"] > 0
+
+
+def test_probe_reports_a_failed_connection(store: Store, db_path):
+    teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "litellm.RateLimitError"}}
+    job_id = submit(store, "probe", {"teacher": teacher})
+    run_worker(db_path, exit_when_idle=True, log=lambda _: None)
+    job = store.get_job(job_id)
+    assert job["result"]["ok"] is False and "rate limited" in job["result"]["message"]
+    assert job["failed_units"] == 1
+
+
+def test_one_worker_per_store_and_ensure_worker_starts_one(store: Store, db_path):
+    assert not worker_alive(db_path)
+    teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "OK"}}
+    job_id = submit(store, "probe", {"teacher": teacher})
+    env = {**os.environ}
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"], env=env)
+    try:
+        deadline = time.time() + 60
+        while store.get_job(job_id)["status"] != "done" and time.time() < deadline:
+            time.sleep(0.2)
+        assert store.get_job(job_id)["status"] == "done"
+        assert worker_alive(db_path)
+        assert jobs.worker_pid(db_path) == process.pid
+        assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 1  # a second worker refuses
+        assert not jobs.ensure_worker(db_path)
+    finally:
+        process.kill()
+        process.wait()
+    assert not worker_alive(db_path)
+
+
+def test_eta_from_pace_so_far():
+    job = {"done_units": 3, "failed_units": 1, "total_units": 10, "elapsed_s": 8.0}
+    assert jobs.eta_seconds(job) == pytest.approx(12.0)
+    assert jobs.eta_seconds({**job, "done_units": 0, "failed_units": 0}) is None

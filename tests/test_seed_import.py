@@ -1,0 +1,128 @@
+"""Seed import: every good format, and every bad input gets a clear message and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main as cli
+from workbench.seeds import MAX_FILE_BYTES, SeedImportError, import_seed_file, import_seeds, load_sample_seeds
+from workbench.store import Store
+
+
+def instructions(store: Store) -> list[str]:
+    return [s["instruction"] for s in store.list_seeds()]
+
+
+def test_csv_with_every_field(store: Store):
+    data = (
+        "instruction,reference_answer,domain,tags,notes,known_failure\n"
+        '"What is 15% of 80?",12,math,"percent, easy",check units,yes\n'
+        "Name a prime above 10,11,math,,,no\n"
+    ).encode()
+    import_seeds(store, data, "seeds.csv")
+    first, second = store.list_seeds()
+    assert first["instruction"] == "What is 15% of 80?" and first["reference_answer"] == "12"
+    assert first["tags"] == ["percent", "easy"] and first["known_failure"] is True and first["notes"] == "check units"
+    assert second["known_failure"] is False and second["tags"] == []
+
+
+def test_jsonl_json_text_and_aliases(store: Store):
+    import_seeds(store, b'{"prompt": "jsonl seed", "answer": 4, "tags": ["a"]}\n\n{"instruction": "second"}\n', "s.jsonl")
+    import_seeds(store, json.dumps([{"question": "json seed"}, "bare string seed"]).encode(), "s.json")
+    import_seeds(store, b"text seed one\n\ntext seed two\n", "s.txt")
+    assert instructions(store) == [
+        "jsonl seed", "second", "json seed", "bare string seed", "text seed one", "text seed two",
+    ]
+    assert store.list_seeds()[0]["reference_answer"] == "4"
+
+
+def test_pasted_text_detects_json(store: Store):
+    import_seeds(store, '[{"instruction": "pasted json"}]', "pasted text")
+    import_seeds(store, "plain pasted line", "pasted text")
+    assert instructions(store) == ["pasted json", "plain pasted line"]
+
+
+BAD_INPUTS = [
+    ("bad.csv", b'instruction,domain\n"unclosed quote,math\nnext,row\n', "bad.csv, line 2: malformed CSV"),
+    ("nocol.csv", b"prompt_text,domain\nsomething,math\n", "no 'instruction' column"),
+    ("extra.csv", b"instruction\na,b,c\n", "line 2: more values than header columns"),
+    ("bad.jsonl", b'{"instruction": "ok"}\n{"instruction": broken}\n', "bad.jsonl, line 2: invalid JSON"),
+    ("bad.json", b'[{"instruction": "ok"},', "bad.json, line 1: invalid JSON"),
+    ("missing.jsonl", b'{"instruction": "ok"}\n{"question_text": "no field"}\n', "line 2: no 'instruction' field"),
+    ("latin1.txt", "café seed\n".encode("latin-1"), "latin1.txt, line 1: byte 0xe9 is not valid UTF-8"),
+    ("image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "binary file"),
+    ("empty.csv", b"", "the file is empty"),
+    ("blank.txt", b"  \n\n ", "the file is empty"),
+    ("dups.txt", b"same seed\nother\nSame   seed\n", "line 3: duplicate of the seed at dups.txt, line 1"),
+    ("huge_seed.jsonl", json.dumps({"instruction": "x" * 1_000_000}).encode(), "the limit is 20,000"),
+    ("wrongtype.json", b'{"seeds": [{"instruction": ["a list"]}]}', "field 'instruction': must be text"),
+    ("flag.csv", b"instruction,known_failure\nseed,maybe\n", "field 'known_failure'"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_names_the_problem_and_leaves_the_store_unchanged(store: Store, name, data, message):
+    store.insert_seeds([{"instruction": "existing seed"}])
+    with pytest.raises(SeedImportError) as raised:
+        import_seeds(store, data, name)
+    text = str(raised.value)
+    assert message in text
+    assert name in text and "nothing was imported" in text
+    assert instructions(store) == ["existing seed"]
+
+
+def test_duplicate_of_a_stored_seed_is_refused(store: Store):
+    store.insert_seeds([{"instruction": "Existing seed"}])
+    with pytest.raises(SeedImportError, match=r"new.txt, line 2: duplicates a seed already in the store"):
+        import_seeds(store, b"brand new\nexisting   SEED\n", "new.txt")
+    assert instructions(store) == ["Existing seed"]
+
+
+def test_a_50_mb_file_is_refused_without_reading_it(store: Store, tmp_path: Path):
+    big = tmp_path / "big.jsonl"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    assert big.stat().st_size > MAX_FILE_BYTES
+    with pytest.raises(SeedImportError, match=r"big.jsonl: file is 52.4 MB; the limit is 21 MB"):
+        import_seed_file(store, big)
+    assert store.counts()["seeds"] == 0
+
+
+def test_many_problems_are_summarised(store: Store):
+    data = "\n".join("{bad" for _ in range(30)).encode()
+    with pytest.raises(SeedImportError) as raised:
+        import_seeds(store, data, "many.jsonl")
+    assert "... and 10 more problems" in str(raised.value)
+
+
+def test_sample_seeds_load_once(store: Store):
+    loaded = load_sample_seeds(store)
+    assert len(loaded) >= 90
+    domains = set(store.seed_domains())
+    assert {"math", "code", "logic", "science", "writing", "data_analysis"} <= domains
+    math_seeds = store.list_seeds(domain="math")
+    assert all(s["reference_answer"] for s in math_seeds)
+    assert all(s["tests"] for s in store.list_seeds(domain="code"))
+    assert load_sample_seeds(store) == []
+
+
+def test_cli_import_and_list(db_path: Path, tmp_path: Path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"instruction": "from the cli", "domain": "math"}\n')
+    assert cli(["--db", str(db_path), "seeds", "import", str(good)]) == 0
+    assert "imported 1 seeds" in capsys.readouterr().out
+    assert cli(["--db", str(db_path), "seeds", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["instruction"], s["domain"]) for s in listed] == [("from the cli", "math")]
+
+
+def test_cli_bad_file_exits_non_zero_with_the_reason(db_path: Path, tmp_path: Path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "fine"}\n{oops\n')
+    assert cli(["--db", str(db_path), "seeds", "import", str(bad)]) == 2
+    assert "bad.jsonl, line 2: invalid JSON" in capsys.readouterr().err
+    assert cli(["--db", str(db_path), "seeds", "import", str(tmp_path / "absent.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+"""The store: schema, migrations, WAL, round trips, and the job bookkeeping behind resumable runs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from workbench.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, text_hash
+
+TABLES = {
+    "settings", "seeds", "jobs", "job_units", "operators", "evol_nodes", "samples", "reasoning_paths", "steps",
+    "step_scores", "step_overrules", "metrics", "embeddings", "projections", "projection_points", "reviews",
+    "exports", "export_items",
+}
+
+
+def test_new_store_has_schema_wal_and_foreign_keys(store: Store):
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+    assert TABLES <= set(store.db.table_names())
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopening_does_not_rerun_migrations(db_path):
+    first = Store(db_path)
+    first.insert_seeds([{"instruction": "keep me"}])
+    first.close()
+    second = Store(db_path)
+    assert [s["instruction"] for s in second.list_seeds()] == ["keep me"]
+    second.close()
+
+
+def test_migrations_apply_forward_from_an_older_version(db_path, monkeypatch):
+    applied = []
+
+    def migration_2(db):
+        db.execute("ALTER TABLE seeds ADD COLUMN difficulty INTEGER")
+        applied.append(2)
+
+    old = Store(db_path)
+    old.insert_seeds([{"instruction": "survives the migration"}])
+    old.close()
+    monkeypatch.setattr("workbench.store.MIGRATIONS", [*MIGRATIONS, migration_2])
+    upgraded = Store(db_path)
+    assert applied == [2] and upgraded.schema_version == 2
+    assert "difficulty" in upgraded.db["seeds"].columns_dict
+    assert upgraded.list_seeds()[0]["instruction"] == "survives the migration"
+    upgraded.close()
+
+
+def test_a_store_newer_than_the_app_is_refused(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this app"):
+        Store(db_path)
+
+
+def test_seed_round_trip_keeps_every_field(store: Store):
+    [seed_id] = store.insert_seeds([{
+        "instruction": "Add 2 and 3.", "reference_answer": "5", "domain": "math", "tags": ["easy", "sum"],
+        "notes": "warm-up", "known_failure": True, "tests": None,
+    }])
+    seed = store.get_seed(seed_id)
+    assert seed["instruction"] == "Add 2 and 3." and seed["reference_answer"] == "5"
+    assert seed["tags"] == ["easy", "sum"] and seed["known_failure"] is True and seed["domain"] == "math"
+    assert seed["text_hash"] == text_hash("  add 2 AND 3. ")
+
+
+def test_insert_seeds_is_all_or_nothing(store: Store):
+    store.insert_seeds([{"instruction": "already here"}])
+    with pytest.raises(StoreError, match="seed 2 duplicates"):
+        store.insert_seeds([{"instruction": "new one"}, {"instruction": "Already   HERE"}])
+    assert [s["instruction"] for s in store.list_seeds()] == ["already here"]
+
+
+def test_seed_filters(store: Store):
+    store.insert_seeds([
+        {"instruction": "integrate x", "domain": "math", "tags": ["calculus"], "known_failure": True},
+        {"instruction": "write a haiku", "domain": "writing", "tags": ["poetry"]},
+    ])
+    assert [s["instruction"] for s in store.list_seeds(search="haiku")] == ["write a haiku"]
+    assert [s["domain"] for s in store.list_seeds(domain="math")] == ["math"]
+    assert [s["instruction"] for s in store.list_seeds(tag="poetry")] == ["write a haiku"]
+    assert [s["instruction"] for s in store.list_seeds(known_failure=True)] == ["integrate x"]
+    assert store.seed_domains() == ["math", "writing"] and store.seed_tags() == ["calculus", "poetry"]
+
+
+def test_update_seed_refuses_empty_and_duplicate_instruction(store: Store):
+    first, second = store.insert_seeds([{"instruction": "one"}, {"instruction": "two"}])
+    with pytest.raises(StoreError, match="empty"):
+        store.update_seed(first, {"instruction": "  "})
+    with pytest.raises(StoreError, match="another seed"):
+        store.update_seeds({first: {"notes": "changed"}, second: {"instruction": "ONE"}})
+    assert store.get_seed(first)["notes"] is None  # the whole batch rolled back
+    store.update_seed(second, {"tags": ["x"], "known_failure": True})
+    assert store.get_seed(second)["tags"] == ["x"] and store.get_seed(second)["known_failure"]
+
+
+def test_delete_seeds(store: Store):
+    ids = store.insert_seeds([{"instruction": "a"}, {"instruction": "b"}, {"instruction": "c"}])
+    assert store.delete_seeds(ids[:2]) == 2
+    assert [s["instruction"] for s in store.list_seeds()] == ["c"]
+
+
+def test_sample_unit_key_prevents_duplicates(store: Store):
+    job = store.create_job("probe", {})
+    row = {"source": "evol", "unit_key": f"{job}:seed1:0", "job_id": job, "instruction": "evolved", "model": "m",
+           "params": {"temperature": 0.2}}
+    first = store.insert_sample(row)
+    again = store.insert_sample(row)
+    assert first == again and store.counts()["samples"] == 1
+    sample = store.get_sample(first)
+    assert sample["params"] == {"temperature": 0.2} and sample["model"] == "m" and sample["status"] == "pending"
+
+
+def test_job_lifecycle_and_unit_bookkeeping(store: Store):
+    job_id = store.create_job("probe", {"x": 1}, model="local/gemma-3-270m")
+    claimed = store.claim_next_job(worker_pid=123)
+    assert claimed["id"] == job_id and claimed["status"] == "running" and claimed["params"] == {"x": 1}
+    assert store.claim_next_job(worker_pid=123) is None
+    store.record_unit(job_id, "a", "done")
+    store.record_unit(job_id, "b", "failed", "boom")
+    store.record_unit(job_id, "a", "done")  # recording twice does not double count
+    job = store.get_job(job_id)
+    assert (job["done_units"], job["failed_units"]) == (1, 1)
+    assert store.unit_errors(job_id)[0]["error"] == "boom"
+    store.add_job_usage(job_id, 10, 5, None)
+    store.add_job_usage(job_id, 1, 1, 0.25)
+    job = store.get_job(job_id)
+    assert (job["prompt_tokens"], job["completion_tokens"], job["cost"]) == (11, 6, 0.25)
+
+
+def test_orphaned_running_jobs_are_requeued(store: Store):
+    job_id = store.create_job("probe", {})
+    store.claim_next_job(worker_pid=1)
+    assert store.requeue_orphaned_jobs() == 1
+    assert store.get_job(job_id)["status"] == "queued"
+
+
+def test_user_requests_respect_job_state(store: Store):
+    job_id = store.create_job("probe", {})
+    assert store.request_job_status(job_id, "paused")
+    assert not store.request_job_status(job_id, "paused")
+    assert store.request_job_status(job_id, "queued")
+    assert store.request_job_status(job_id, "cancelled")
+    store.set_job_status(job_id, "done")
+    assert not store.request_job_status(job_id, "cancelled")
+
+
+def test_settings_round_trip(store: Store):
+    assert store.get_setting("missing", "default") == "default"
+    store.set_setting("teacher", {"model": "x"})
+    store.set_setting("teacher", {"model": "y"})
+    assert store.get_setting("teacher") == {"model": "y"}
+
+
+def test_metrics_round_trip(store: Store):
+    store.set_metrics("sample", 7, {"lexical_entropy": 2.5, "token_entropy_mean": None})
+    store.set_metrics("sample", 7, {"lexical_entropy": 3.0})
+    assert store.get_metrics("sample", 7) == {"lexical_entropy": 3.0, "token_entropy_mean": None}
