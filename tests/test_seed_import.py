@@ -18,10 +18,10 @@ def instructions(store: Store) -> list[str]:
 
 def test_csv_with_every_field(store: Store):
     data = (
-        "instruction,reference_answer,domain,tags,notes,known_failure\n"
-        '"What is 15% of 80?",12,math,"percent, easy",check units,yes\n'
-        "Name a prime above 10,11,math,,,no\n"
-    ).encode()
+        b"instruction,reference_answer,domain,tags,notes,known_failure\n"
+        b'"What is 15% of 80?",12,math,"percent, easy",check units,yes\n'
+        b"Name a prime above 10,11,math,,,no\n"
+    )
     import_seeds(store, data, "seeds.csv")
     first, second = store.list_seeds()
     assert first["instruction"] == "What is 15% of 80?" and first["reference_answer"] == "12"
