@@ -4,28 +4,28 @@ import streamlit as st
 
 from pages._shared import start_worker_once
 
-st.set_page_config(page_title="Entropy Workbench", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="Entropy Workbench", page_icon=":material/science:", layout="wide")
 start_worker_once()
 
 PAGES = {
     "Factory": [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/seeds.py", title="Seeds", icon="🌱"),
-        st.Page("pages/evolution.py", title="Evolution", icon="🧬"),
-        st.Page("pages/magpie.py", title="Magpie", icon="🐦"),
-        st.Page("pages/verifier.py", title="Verifier", icon="✅"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/seeds.py", title="Seeds", icon=":material/eco:"),
+        st.Page("pages/evolution.py", title="Evolution", icon=":material/account_tree:"),
+        st.Page("pages/magpie.py", title="Magpie", icon=":material/auto_awesome:"),
+        st.Page("pages/verifier.py", title="Verifier", icon=":material/fact_check:"),
     ],
     "Explore": [
-        st.Page("pages/maps.py", title="Maps", icon="🗺️"),
-        st.Page("pages/distributions.py", title="Distributions", icon="📊"),
+        st.Page("pages/maps.py", title="Maps", icon=":material/scatter_plot:"),
+        st.Page("pages/distributions.py", title="Distributions", icon=":material/bar_chart:"),
     ],
     "Ship": [
-        st.Page("pages/review.py", title="Review", icon="📝"),
-        st.Page("pages/export.py", title="Export", icon="📦"),
+        st.Page("pages/review.py", title="Review", icon=":material/rate_review:"),
+        st.Page("pages/export.py", title="Export", icon=":material/output:"),
     ],
     "Configure": [
-        st.Page("pages/jobs.py", title="Jobs", icon="⚙️"),
-        st.Page("pages/settings.py", title="Settings", icon="🔧"),
+        st.Page("pages/jobs.py", title="Jobs", icon=":material/work_history:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 }
 

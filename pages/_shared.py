@@ -57,5 +57,5 @@ def job_progress(job: dict) -> None:
     st.progress(min(1.0, fraction), text=label)
 
 
-def empty_state(message: str, icon: str = "ℹ️") -> None:
+def empty_state(message: str, icon: str = ":material/info:") -> None:
     st.info(message, icon=icon)

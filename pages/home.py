@@ -31,7 +31,7 @@ st.graphviz_chart(PIPELINE, width="stretch")
 
 if counts["seeds"] == 0:
     empty_state("The store is empty. Start on the Seeds page: load the sample seeds with one click, or import your own.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon="🌱")
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
 
 st.subheader("Recent jobs")
 jobs = db.list_jobs(limit=5)

@@ -10,7 +10,7 @@ st.title("Jobs")
 db = store()
 
 if worker_alive(db.path):
-    st.caption("🟢 A worker is serving this store.")
+    st.caption(":material/check_circle: A worker is serving this store.")
 else:
     st.warning("No worker is running for this store; queued jobs wait. Start one with `workbench worker`.")
 

@@ -75,7 +75,7 @@ edited = st.data_editor(
     width="stretch",
     num_rows="fixed",
     column_config={
-        "delete": st.column_config.CheckboxColumn("🗑", help="mark for deletion", width="small"),
+        "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="large", required=True),
         "reference_answer": st.column_config.TextColumn("Reference answer"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),

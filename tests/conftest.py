@@ -126,14 +126,25 @@ def page(browser):
 
 
 def wait_for_streamlit(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the app finished its script run (no 'Running...' indicator, content rendered)."""
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout_ms,
+    """Wait until the script run finished: the title rendered, no "Running" indicator, the page stable."""
+    page.wait_for_selector("[data-testid='stMainBlockContainer'] h1", timeout=timeout_ms)  # every page has a title
+    snapshot = (
+        "() => [document.querySelectorAll('[data-testid=\"stElementContainer\"]').length,"
+        " !!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running'),"
+        " document.querySelectorAll('[data-testid=\"stSkeleton\"]').length]"
     )
-    page.wait_for_timeout(500)
+    deadline = time.time() + timeout_ms / 1000
+    previous, stable = None, 0
+    while time.time() < deadline:
+        count, running, skeletons = page.evaluate(snapshot)
+        current = (count, running, skeletons)
+        stable = stable + 1 if current == previous and not running and not skeletons else 0
+        if stable >= 3:
+            return
+        previous = current
+        page.wait_for_timeout(300)
+    raise TimeoutError("the Streamlit page did not settle")
 
 
 def assert_no_exception(page) -> None:
