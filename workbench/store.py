@@ -980,6 +980,9 @@ class Store:
             by_step[row["step_id"]]["overrule"] = row
         return best
 
+    def path_steps(self, path_id: int) -> list[dict]:
+        return self._rows("SELECT id, idx, text FROM steps WHERE path_id = ? ORDER BY idx", [path_id])
+
     def sample_paths_steps(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
         """Every step (id, text) of every reasoning path of each sample: what a PII scan must read."""
         rows = self._rows(
