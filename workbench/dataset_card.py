@@ -94,7 +94,7 @@ def render(facts: dict, info: CardInfo) -> str:
     body += ["", "## Pipeline", ""]
     body += [f"- **{source}** ({n:,} samples): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
     if facts["operators"]:
-        body.append("- Evolution operators: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
+        body.append("- Last evolution operator of each sample: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
     if facts["verifiers"]:
         body.append("- Reasoning steps scored by: " + ", ".join(f"`{v}`" for v in facts["verifiers"]))
     body.append(
