@@ -69,7 +69,7 @@ def scan_progress() -> None:
         st.warning(f"{unscanned:,} samples have not been scanned for PII; every sample is scanned before export.")
         if st.button(f"Scan {unscanned:,} samples for PII"):
             submit_scan(db)
-            st.rerun(scope="fragment")
+            st.rerun()
     elif not unscanned and active:
         st.rerun()
 

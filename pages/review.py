@@ -59,7 +59,7 @@ def pii_panel() -> None:
     columns[2].metric("Not scanned", f"{counts['unscanned']:,}")
     if counts["unscanned"] and not scans and columns[3].button(f"Scan {counts['unscanned']:,} samples for PII"):
         submit_scan(db)
-        st.rerun(scope="fragment")
+        st.rerun()
     if not ner_model_installed():
         st.warning(
             "PII: the spaCy NER model is not installed, so scans use the pattern recognisers alone: emails, phones, "
