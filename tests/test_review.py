@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.ship_data import add_chain, add_sample, add_scored_path
-from workbench import review
+from workbench import ratings, review
 from workbench.cli import main
 from workbench.sample_import import SampleImportError, import_sample_file, import_samples
 from workbench.settings import set_reviewer_name
@@ -182,13 +182,13 @@ def test_best_path_prefers_the_path_score_metric_over_mean_step_scores(store: St
 
 def test_step_rating_latest_overrule_wins_then_label_then_score():
     overrule = {"label": "incorrect"}
-    assert review.step_rating({"score": 0.99, "label": "correct", "overrule": overrule}) == -1
-    assert review.step_rating({"score": 0.1, "label": "correct", "overrule": None}) == 1
-    assert review.step_rating({"score": 0.9, "label": "neutral"}) == 0
-    assert review.step_rating({"score": 0.7, "label": "scored"}) == 1
-    assert review.step_rating({"score": 0.3, "label": "scored"}) == -1
-    assert review.step_rating({"score": 0.3, "label": None}, threshold=0.2) == 1
-    assert review.step_rating({"score": None, "label": None}) is None
+    assert ratings.step_rating({"score": 0.99, "label": "correct", "overrule": overrule}) == -1
+    assert ratings.step_rating({"score": 0.1, "label": "correct", "overrule": None}) == 1
+    assert ratings.step_rating({"score": 0.9, "label": "neutral"}) == 0
+    assert ratings.step_rating({"score": 0.7, "label": "scored"}) == 1
+    assert ratings.step_rating({"score": 0.3, "label": "scored"}) == -1
+    assert ratings.step_rating({"score": 0.3, "label": None}, threshold=0.2) == 1
+    assert ratings.step_rating({"score": None, "label": None}) is None
 
 
 def test_latest_overrule_of_a_step_is_the_one_read(store: Store):
@@ -198,7 +198,7 @@ def test_latest_overrule_of_a_step_is_the_one_read(store: Store):
     store.put_step_overrule(step, "neutral", "Grace", "fine actually")
     read = store.best_paths([sample_id])[sample_id]["steps"][0]
     assert read["overrule"]["label"] == "neutral" and read["overrule"]["reviewer"] == "Grace"
-    assert review.step_rating(read) == 0
+    assert ratings.step_rating(read) == 0
 
 
 # ---------------------------------------------------------------- CLI

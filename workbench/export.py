@@ -22,7 +22,7 @@ from typing import IO
 from workbench import dataset_card
 from workbench.mix import DEFAULT_SYNTHETIC_RATIO, MixPlan, NaturalData, plan_mix
 from workbench.pii import findings_by_field, redact
-from workbench.review import step_rating
+from workbench.ratings import step_rating
 from workbench.store import Store
 
 FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "parquet")
@@ -30,6 +30,8 @@ STEPWISE = ("trl-stepwise", "prm800k")
 EXTENSIONS = {fmt: ".parquet" if fmt == "parquet" else ".jsonl" for fmt in FORMATS}
 SHAREGPT_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
 BATCH_SIZE = 1000
+BASE_COLUMNS = ["id", "source", "instruction", "output", "turns", "tags", "status"]
+LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id", "metadata"]
 
 
 class ExportError(Exception):
@@ -163,7 +165,8 @@ def _natural_lineage(natural: NaturalData, index: int) -> dict:
 
 def build_records(store: Store, ids: list[int], options: ExportOptions) -> dict[int, dict | None]:
     """Records for a batch of sample ids (None for a stepwise sample without fully rated steps)."""
-    samples = {s["id"]: s for s in store.samples_by_ids(ids)}
+    columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
+    samples = {s["id"]: s for s in store.sample_columns(ids, columns)}
     needs_paths = options.fmt in STEPWISE or options.fmt == "parquet" or options.lineage
     paths = store.best_paths(ids) if needs_paths else {}
     chains = store.evol_chains({s["node_id"] for s in samples.values() if s["node_id"]}) if options.lineage else {}
@@ -395,8 +398,12 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
 
         schema = parquet_schema(options, metric_names)
         with atomic_file(target, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
-            consume(lambda records: writer.write_table(
-                pa.Table.from_pylist([to_parquet_row(r, metric_names) for r in records], schema=schema)))
+            def write(records: list[dict]) -> None:
+                rows = [to_parquet_row(r, metric_names) for r in records]
+                columns = {name: [row[name] for row in rows] for name in schema.names}
+                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+
+            consume(write)
     else:
         formatter = JSONL_FORMATTERS[options.fmt]
         with atomic_file(target) as handle:

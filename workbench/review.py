@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from workbench.ratings import step_rating
 from workbench.settings import reviewer_name
 from workbench.store import Store
-
-POSITIVE_LABELS = {"correct", "positive", "good", "+", "1", "yes", "true"}
-NEGATIVE_LABELS = {"incorrect", "negative", "bad", "-", "-1", "no", "false", "wrong"}
-NEUTRAL_LABELS = {"neutral", "0", "ok", "unsure"}
-OVERRULE_RATINGS = {"correct": 1, "neutral": 0, "incorrect": -1}
 
 
 @dataclass
@@ -51,23 +47,6 @@ def untag(store: Store, ids: list[int], tags: list[str]) -> int:
 def edit(store: Store, sample_id: int, instruction: str, output: str, note: str | None = None) -> bool:
     """Edit a sample as the configured reviewer; the original text and a history row are kept."""
     return store.edit_sample(sample_id, {"instruction": instruction, "output": output}, reviewer_name(store), note)
-
-
-def step_rating(step: dict, threshold: float = 0.5) -> int | None:
-    """PRM800K-style rating of one step: the latest human overrule wins, else the verifier's label, else
-    its score against the threshold (+1 at or above, -1 below). None when the step was never judged."""
-    if step.get("overrule"):
-        return OVERRULE_RATINGS[step["overrule"]["label"]]
-    label = str(step.get("label") or "").strip().lower()
-    if label in POSITIVE_LABELS:
-        return 1
-    if label in NEGATIVE_LABELS:
-        return -1
-    if label in NEUTRAL_LABELS:
-        return 0
-    if step.get("score") is None:
-        return None
-    return 1 if step["score"] >= threshold else -1
 
 
 def focus_details(store: Store, sample_id: int) -> dict | None:

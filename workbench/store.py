@@ -931,54 +931,50 @@ class Store:
         return cursor.lastrowid
 
     def best_paths(self, sample_ids: Iterable[int]) -> dict[int, dict]:
-        """Each sample's best reasoning path with its steps, latest verifier score and latest human overrule per step.
+        """Each sample's best reasoning path {id, task_id, steps}: every step with its latest verifier score
+        (score, label, verifier) and its latest human overrule.
 
         Best = highest `path_score` metric of the path, else highest mean step score, else the first path.
         """
-        paths = self._rows(
-            "SELECT p.id, p.task_id, p.path_index, p.job_id, p.final_answer, p.model, p.params,"
-            " (SELECT value FROM metrics m WHERE m.item_type = 'path' AND m.item_id = p.id AND m.name = 'path_score')"
-            " AS path_score,"
-            " (SELECT avg(ss.score) FROM steps st JOIN step_scores ss ON ss.step_id = st.id WHERE st.path_id = p.id)"
-            " AS mean_step_score"
+        ranked = self.conn.execute(
+            "SELECT p.id, p.task_id, p.path_index,"
+            " (SELECT value FROM metrics m WHERE m.item_type = 'path' AND m.item_id = p.id AND m.name = 'path_score'),"
+            " CASE WHEN EXISTS (SELECT 1 FROM reasoning_paths q WHERE q.task_type = 'sample' AND q.task_id = p.task_id"
+            " AND q.id <> p.id) THEN (SELECT avg(ss.score) FROM steps st JOIN step_scores ss ON ss.step_id = st.id"
+            " WHERE st.path_id = p.id) END"
             " FROM reasoning_paths p WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?))",
             [json.dumps(list(sample_ids))],
         )
-
-        def rank(path: dict) -> tuple:
-            score = path["path_score"] if path["path_score"] is not None else path["mean_step_score"]
-            return (score is not None, score or 0.0, -path["path_index"], -path["id"])
-
-        best: dict[int, dict] = {}
-        for path in paths:
-            if path["task_id"] not in best or rank(path) > rank(best[path["task_id"]]):
-                best[path["task_id"]] = path
-        by_path = {p["id"]: p for p in best.values()}
-        for p in by_path.values():
-            p["params"] = _loads(p["params"], {})
-            p["steps"] = []
-        path_json = json.dumps(list(by_path))
-        steps = self._rows(
-            "SELECT id, path_id, idx, text FROM steps WHERE path_id IN (SELECT value FROM json_each(?)) ORDER BY path_id, idx",
-            [path_json],
-        )
-        by_step = {}
-        for step in steps:
-            step.update(score=None, label=None, verifier=None, overrule=None)
-            by_step[step["id"]] = step
-            by_path[step["path_id"]]["steps"].append(step)
-        in_paths = "step_id IN (SELECT id FROM steps WHERE path_id IN (SELECT value FROM json_each(?)))"
-        for row in self._rows(
-            f"SELECT step_id, verifier, score, label, rationale FROM step_scores WHERE {in_paths} ORDER BY created_at, verifier",
+        best: dict[int, tuple] = {}
+        for path_id, task_id, index, path_score, mean_score in ranked:
+            score = path_score if path_score is not None else mean_score
+            rank = (score is not None, score or 0.0, -index, -path_id)
+            if task_id not in best or rank > best[task_id][0]:
+                best[task_id] = (rank, path_id)
+        paths = {path_id: {"id": path_id, "task_id": task_id, "steps": []} for task_id, (_, path_id) in best.items()}
+        path_json = json.dumps(list(paths))
+        by_step: dict[int, dict] = {}
+        for step_id, path_id, idx, text, score, label, verifier in self.conn.execute(
+            "SELECT st.id, st.path_id, st.idx, st.text, ss.score, ss.label, ss.verifier FROM steps st"
+            " LEFT JOIN step_scores ss ON ss.step_id = st.id"
+            " WHERE st.path_id IN (SELECT value FROM json_each(?)) ORDER BY st.path_id, st.idx, ss.created_at, ss.verifier",
             [path_json],
         ):
-            by_step[row["step_id"]].update(score=row["score"], label=row["label"], verifier=row["verifier"])
+            if step_id in by_step:  # a later score of the same step (another verifier): the latest wins
+                by_step[step_id].update(score=score, label=label, verifier=verifier)
+                continue
+            step = {"id": step_id, "path_id": path_id, "idx": idx, "text": text, "score": score, "label": label,
+                    "verifier": verifier, "overrule": None}
+            by_step[step_id] = step
+            paths[path_id]["steps"].append(step)
         for row in self._rows(
-            f"SELECT step_id, label, reason, reviewer, created_at FROM step_overrules WHERE {in_paths} ORDER BY created_at, id",
+            "SELECT step_id, label, reason, reviewer, created_at FROM step_overrules"
+            " WHERE step_id IN (SELECT id FROM steps WHERE path_id IN (SELECT value FROM json_each(?)))"
+            " ORDER BY created_at, id",
             [path_json],
         ):
             by_step[row["step_id"]]["overrule"] = row
-        return best
+        return {path["task_id"]: path for path in paths.values()}
 
     def path_steps(self, path_id: int) -> list[dict]:
         return self._rows("SELECT id, idx, text FROM steps WHERE path_id = ? ORDER BY idx", [path_id])
@@ -1076,6 +1072,25 @@ class Store:
             " AND (? = 0 OR coalesce(json_array_length(pii, '$.findings'), 0) = 0) ORDER BY id"
         )
         return [r[0] for r in self.conn.execute(sql, [status, status, int(exclude_flagged)])]
+
+    SAMPLE_JSON_COLUMNS = {"tags": [], "metadata": {}, "params": {}, "turns": None, "pii": None}
+
+    def sample_columns(self, ids: Iterable[int], columns: list[str]) -> list[dict]:
+        """Only the named columns of samples (JSON ones decoded): the light read a streaming export needs."""
+        known = {r[1] for r in self.conn.execute("PRAGMA table_info(samples)")}
+        if not set(columns) <= known:
+            raise StoreError(f"unknown sample columns: {', '.join(sorted(set(columns) - known))}")
+        cursor = self.conn.execute(
+            f"SELECT {', '.join(columns)} FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]
+        )
+        decoded = [(i, self.SAMPLE_JSON_COLUMNS[c]) for i, c in enumerate(columns) if c in self.SAMPLE_JSON_COLUMNS]
+        rows = []
+        for values in cursor:
+            values = list(values)
+            for index, default in decoded:
+                values[index] = _loads(values[index], default)
+            rows.append(dict(zip(columns, values, strict=True)))
+        return rows
 
     def samples_by_ids(self, ids: Iterable[int]) -> list[dict]:
         rows = self._rows("SELECT * FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))])
