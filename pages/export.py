@@ -177,7 +177,7 @@ if last:
     path = Path(last["path"])
     buttons = st.columns(2)
     if path.exists():
-        buttons[0].download_button(f"Download {path.name}", data=path.read_bytes, file_name=path.name, icon="⬇️", on_click="ignore")
+        buttons[0].download_button(f"Download {path.name}", data=path.read_bytes, file_name=path.name, icon=":material/download:", on_click="ignore")
     if last["card_path"] and Path(last["card_path"]).exists():
         card_path = Path(last["card_path"])
         buttons[1].download_button("Download README.md", data=card_path.read_bytes, file_name="README.md", on_click="ignore")

@@ -65,10 +65,11 @@ def pii_panel() -> None:
             "PII: the spaCy NER model is not installed, so scans use the pattern recognisers alone: emails, phones, "
             "cards, IBANs, SSNs, IPs and keys are found, but person names and locations are NOT."
         )
-    elif db.count_samples(status=None, pii="flagged") or counts["clean"]:
-        last = db.query_samples(limit=1, status=None, pii="flagged") or db.query_samples(limit=1, status=None, pii="clean")
-        if last and last[0]["pii"].get("engine") == "patterns":
-            st.warning(f"PII: {last[0]['pii']['note']}")
+    else:
+        scanned = db.query_samples(limit=1, status=None, pii="flagged") + db.query_samples(limit=1, status=None, pii="clean")
+        for sample in scanned[:1]:
+            if sample["pii"].get("engine") == "patterns":
+                st.warning(f"PII: the last scans ran with {sample['pii']['note']}.")
 
 
 with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
@@ -134,9 +135,9 @@ def show_sample(details: dict) -> None:
     sample = details["sample"]
     found = findings_by_field(sample["pii"])
     if found:
-        st.warning(f"PII found: {summary(sample['pii'])} (in {', '.join(sorted(found))}).", icon="🔒")
+        st.warning(f"PII found: {summary(sample['pii'])} (in {', '.join(sorted(found))}).", icon=":material/lock:")
     elif sample["pii"] is None:
-        st.caption("🔓 Not scanned for PII yet.")
+        st.caption("Not scanned for PII yet.")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Instruction**")
@@ -232,22 +233,22 @@ def focus_view() -> None:
     position = queue.index(sample_id) + 1
     st.subheader(f"Sample {sample_id} · {position:,} of {len(queue):,}")
     buttons = st.columns(5)
-    if buttons[0].button("Approve", icon="✅", shortcut="A", type="primary", width="stretch"):
+    if buttons[0].button("Approve", icon=":material/check:", shortcut="A", type="primary", width="stretch"):
         review.set_status(db, [sample_id], "approved")
         advance(sample_id)
         st.session_state["review_message"] = f"Approved sample {sample_id}."
         st.rerun()
-    if buttons[1].button("Reject", icon="❌", shortcut="X", width="stretch"):
+    if buttons[1].button("Reject", icon=":material/close:", shortcut="X", width="stretch"):
         review.set_status(db, [sample_id], "rejected")
         advance(sample_id)
         st.session_state["review_message"] = f"Rejected sample {sample_id}."
         st.rerun()
-    if buttons[2].button("Skip", icon="⏭️", shortcut="S", width="stretch"):
+    if buttons[2].button("Skip", icon=":material/skip_next:", shortcut="S", width="stretch"):
         advance(sample_id)
         st.rerun()
-    if buttons[3].button("Edit", icon="✏️", shortcut="E", width="stretch"):
+    if buttons[3].button("Edit", icon=":material/edit:", shortcut="E", width="stretch"):
         st.session_state["editing"] = sample_id
-    if buttons[4].button("Back to pending", icon="↩️", width="stretch", disabled=db.get_sample(sample_id)["status"] == "pending"):
+    if buttons[4].button("Reopen", icon=":material/undo:", width="stretch", disabled=db.get_sample(sample_id)["status"] == "pending"):
         review.set_status(db, [sample_id], "pending")
         st.rerun()
     st.caption("Keyboard: **A** approve · **X** reject · **S** skip · **E** edit (when no text field has the focus).")
@@ -292,7 +293,7 @@ def bulk_view() -> None:
         hide_index=True,
         width="stretch",
         disabled=[c for c in frame.columns if c != "select"],
-        column_config={"select": st.column_config.CheckboxColumn("✔", width="small")},
+        column_config={"select": st.column_config.CheckboxColumn("select", width="small")},
     )
     chosen = [int(i) for i in edited.loc[edited["select"], "id"]]
     everything = st.checkbox(f"Apply to all {len(queue):,} samples matching the filters (not only the ticked ones)")

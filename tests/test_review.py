@@ -191,6 +191,17 @@ def test_step_rating_latest_overrule_wins_then_label_then_score():
     assert ratings.step_rating({"score": None, "label": None}) is None
 
 
+def test_the_latest_verifier_score_of_a_step_is_the_one_read(store: Store):
+    sample_id = add_sample(store, "task")
+    _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9], verifier="prm-a")
+    store.put_step_scores([{"step_id": step, "verifier": "judge-b", "score": 0.1, "label": "incorrect"}])
+    read = store.best_paths([sample_id])[sample_id]["steps"][0]
+    assert (read["verifier"], read["score"], read["label"]) == ("judge-b", 0.1, "incorrect")
+    store.put_step_scores([{"step_id": step, "verifier": "prm-a", "score": 0.8, "label": "scored"}])
+    read = store.best_paths([sample_id])[sample_id]["steps"][0]
+    assert (read["verifier"], read["score"]) == ("prm-a", 0.8)
+
+
 def test_latest_overrule_of_a_step_is_the_one_read(store: Store):
     sample_id = add_sample(store, "task")
     _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9])

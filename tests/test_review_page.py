@@ -104,3 +104,11 @@ def test_a_map_selection_narrows_the_queue(store: Store):
     assert not at.exception
     assert any("2 samples in this queue" in c.value for c in at.caption)
     assert at.subheader[0].value == f"Sample {ids[2]} · 1 of 2"
+
+
+def test_scans_made_without_the_ner_model_are_stated_plainly(store: Store):
+    note = "pattern recognisers only: the NER model could not load; person names and locations are NOT detected"
+    add_sample(store, "Some task", status="pending", pii={"engine": "patterns", "note": note, "findings": []})
+    at = review_page().run()
+    assert not at.exception
+    assert any("NOT detected" in w.value for w in at.warning)
