@@ -136,9 +136,130 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- review and export
 
 
+def cmd_samples_import(args: argparse.Namespace, store: Store) -> int:
+    from workbench.sample_import import SampleImportError, import_sample_file
+
+    try:
+        ids = import_sample_file(store, args.file)
+    except SampleImportError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"imported {len(ids)} samples from {args.file}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace, store: Store) -> int:
+    from workbench.review import set_status
+
+    ids = store.query_sample_ids(status="pending") if args.all_pending else args.ids
+    missing = set(ids) - set(store.query_sample_ids(ids=ids, status=None))
+    if missing:
+        print(f"no such samples: {', '.join(map(str, sorted(missing)))}; nothing was changed", file=sys.stderr)
+        return 2
+    status = {"approve": "approved", "reject": "rejected"}[args.review_command]
+    changed = set_status(store, ids, status, args.note)
+    print(f"{status} {changed} samples")
+    return 0
+
+
+def _scan_unscanned(store: Store) -> None:
+    from workbench.pii import scan_samples, shared_analyzer
+
+    ids = store.pii_scan_candidates(only_unscanned=True)
+    if not ids:
+        return
+    analyzer = shared_analyzer()
+    print(f"scanning {len(ids)} samples for PII ({analyzer.note})", file=sys.stderr)
+    for start in range(0, len(ids), 200):
+        scan_samples(store, ids[start : start + 200], analyzer)
+
+
+def cmd_pii_scan(args: argparse.Namespace, store: Store) -> int:
+    from workbench.pii import scan_samples, shared_analyzer
+
+    if args.all:
+        ids = store.pii_scan_candidates(only_unscanned=False)
+        for start in range(0, len(ids), 200):
+            scan_samples(store, ids[start : start + 200], shared_analyzer())
+    else:
+        _scan_unscanned(store)
+    counts = store.pii_counts()
+    print(f"{counts['flagged']} samples flagged, {counts['clean']} clean, {counts['unscanned']} not scanned")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, store: Store) -> int:
+    from workbench.env import export_dir
+    from workbench.export import ExportError, ExportOptions, export
+    from workbench.mix import NaturalDataError, load_natural_file
+
+    try:
+        natural = load_natural_file(args.mix_natural) if args.mix_natural else None
+    except NaturalDataError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    options = ExportOptions(
+        fmt=args.format, status=None if args.status == "all" else args.status, lineage=args.lineage,
+        metrics=args.metrics, pii="redact" if args.redact_pii else "block", natural=natural,
+        synthetic_ratio=args.synthetic_ratio, seed=args.seed, overwrite=args.overwrite, card=args.card,
+    )
+    _scan_unscanned(store)
+    try:
+        result = export(store, options, args.out, args.export_dir or export_dir())
+    except ExportError as exc:
+        print(f"export refused: {exc}", file=sys.stderr)
+        return 2
+    mix = f", {result.natural} natural (seed {result.seed})" if natural else ""
+    print(
+        f"wrote {result.written} rows to {result.path}: {result.synthetic} synthetic{mix}; "
+        f"{result.blocked} blocked for PII, {result.redacted} redacted, {result.skipped_unrated} skipped without rated steps"
+    )
+    return 0
+
+
+def add_ship_commands(sub: argparse._SubParsersAction) -> None:
+    """samples import, review approve|reject, pii scan, export."""
+    from workbench.export import FORMATS
+
+    samples = sub.add_parser("samples", help="samples").add_subparsers(dest="samples_command", required=True)
+    p = samples.add_parser("import", help="import samples from JSONL (instruction, output, steps, source, metadata)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_samples_import)
+
+    review = sub.add_parser("review", help="approve or reject samples").add_subparsers(dest="review_command", required=True)
+    for name in ("approve", "reject"):
+        p = review.add_parser(name)
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument("--ids", type=int, nargs="+")
+        which.add_argument("--all-pending", action="store_true")
+        p.add_argument("--note")
+        p.set_defaults(func=cmd_review)
+
+    pii = sub.add_parser("pii", help="PII scanning").add_subparsers(dest="pii_command", required=True)
+    p = pii.add_parser("scan", help="scan samples not yet scanned (or --all)")
+    p.add_argument("--all", action="store_true", help="rescan every sample")
+    p.set_defaults(func=cmd_pii_scan)
+
+    p = sub.add_parser("export", help="export samples (unscanned samples are scanned for PII first)")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--out", required=True, type=Path, help="file inside the export folder (relative paths go there)")
+    p.add_argument("--export-dir", type=Path, help="the export folder (default: $WORKBENCH_EXPORT_DIR or the data dir)")
+    p.add_argument("--status", choices=("approved", "all"), default="approved")
+    p.add_argument("--redact-pii", action="store_true", help="redact PII instead of leaving flagged samples out")
+    p.add_argument("--mix-natural", type=Path, help="natural dataset (JSONL, CSV or Parquet) to mix in")
+    p.add_argument("--synthetic-ratio", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed of the mix (recorded)")
+    p.add_argument("--lineage", action="store_true", help="add lineage columns")
+    p.add_argument("--metrics", action="store_true", help="add metric columns")
+    p.add_argument("--card", action="store_true", help="write README.md (dataset card) beside the file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_export)
+
+
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Functions above that add the subcommands of each pipeline stage."""
     return [
+        add_ship_commands,
     ]
 
 

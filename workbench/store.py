@@ -714,6 +714,458 @@ class Store:
     # ------------------------------------------------------------ metrics, embeddings and projections
 
     # ------------------------------------------------------------ review, PII and export
+    # Id lists travel as one JSON parameter (`IN (SELECT value FROM json_each(?))`): any length, one statement.
+
+    REVIEW_STATUSES = ("pending", "approved", "rejected")
+    EDITABLE_SAMPLE_FIELDS = ("instruction", "output")
+
+    def _insert_reviews(self, rows: list[tuple]) -> None:
+        """rows: (sample_id, action, reviewer, before, after, note, created_at)."""
+        self.conn.executemany(
+            "INSERT INTO reviews (sample_id, action, reviewer, before, after, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def set_sample_status(self, ids: Iterable[int], status: str, reviewer: str, note: str | None = None) -> int:
+        """Set the review status of samples; each gets a `reviews` row (who, when, before, after). Returns the count."""
+        if status not in self.REVIEW_STATUSES:
+            raise StoreError(f"unknown status {status!r}; use one of {', '.join(self.REVIEW_STATUSES)}")
+        timestamp = now()
+        with self.transaction():
+            found = self.conn.execute(
+                "SELECT id, status FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]
+            ).fetchall()
+            self.conn.executemany(
+                "UPDATE samples SET status = ?, updated_at = ? WHERE id = ?", [(status, timestamp, i) for i, _ in found]
+            )
+            self._insert_reviews(
+                [(i, "status", reviewer, _dumps({"status": old}), _dumps({"status": status}), note, timestamp) for i, old in found]
+            )
+        return len(found)
+
+    def _change_sample_tags(
+        self, ids: Iterable[int], change: Callable[[list[str]], list[str]], action: str, reviewer: str
+    ) -> int:
+        timestamp = now()
+        with self.transaction():
+            found = self.conn.execute(
+                "SELECT id, tags FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]
+            ).fetchall()
+            updates = [(i, _loads(tags, []), change(_loads(tags, []))) for i, tags in found]
+            self.conn.executemany(
+                "UPDATE samples SET tags = ?, updated_at = ? WHERE id = ?", [(_dumps(new), timestamp, i) for i, _, new in updates]
+            )
+            self._insert_reviews(
+                [(i, action, reviewer, _dumps({"tags": old}), _dumps({"tags": new}), None, timestamp) for i, old, new in updates]
+            )
+        return len(found)
+
+    def add_sample_tags(self, ids: Iterable[int], tags: Iterable[str], reviewer: str) -> int:
+        """Add tags to samples (kept unique, in order); one `reviews` row per sample."""
+        extra = [t.strip() for t in tags if t.strip()]
+        return self._change_sample_tags(ids, lambda old: list(dict.fromkeys([*old, *extra])), "tag", reviewer)
+
+    def remove_sample_tags(self, ids: Iterable[int], tags: Iterable[str], reviewer: str) -> int:
+        gone = {t.strip() for t in tags}
+        return self._change_sample_tags(ids, lambda old: [t for t in old if t not in gone], "untag", reviewer)
+
+    def edit_sample(self, sample_id: int, changes: dict, reviewer: str, note: str | None = None) -> bool:
+        """Edit a sample's instruction/output, keeping the first original and a history row.
+
+        The PII scan is cleared, since it no longer describes the text. Returns False when nothing changed.
+        """
+        current = self.get_sample(sample_id)
+        if current is None:
+            raise StoreError(f"no sample {sample_id}")
+        diff = {k: v for k, v in changes.items() if k in self.EDITABLE_SAMPLE_FIELDS and v != current[k]}
+        if not diff:
+            return False
+        if "instruction" in diff and not str(diff["instruction"] or "").strip():
+            raise StoreError(f"sample {sample_id}: the instruction cannot be empty")
+        assignments = [f"original_{k} = coalesce(original_{k}, {k}), {k} = :{k}" for k in diff]
+        if "instruction" in diff:
+            assignments.append("text_hash = :text_hash")
+        timestamp = now()
+        with self.transaction():
+            self.conn.execute(
+                f"UPDATE samples SET {', '.join(assignments)}, pii = NULL, updated_at = :now WHERE id = :id",
+                {**diff, "text_hash": text_hash(diff.get("instruction") or ""), "now": timestamp, "id": sample_id},
+            )
+            before = {k: current[k] for k in diff}
+            self._insert_reviews([(sample_id, "edit", reviewer, _dumps(before), _dumps(diff), note, timestamp)])
+        return True
+
+    def sample_reviews(self, sample_id: int) -> list[dict]:
+        """The review history of one sample, newest first."""
+        rows = self._rows("SELECT * FROM reviews WHERE sample_id = ? ORDER BY created_at DESC, id DESC", [sample_id])
+        for row in rows:
+            row["before"], row["after"] = _loads(row["before"]), _loads(row["after"])
+        return rows
+
+    def _sample_filter_sql(
+        self,
+        status: str | None = None,
+        sources: Iterable[str] | None = None,
+        operators: Iterable[str] | None = None,
+        depth_min: int | None = None,
+        depth_max: int | None = None,
+        score_min: float | None = None,
+        score_max: float | None = None,
+        novelty_min: float | None = None,
+        pii: str | None = None,
+        tags: Iterable[str] | None = None,
+        ids: Iterable[int] | None = None,
+        search: str = "",
+    ) -> tuple[str, list]:
+        """FROM ... WHERE for the review queue; the columns operator, depth, best_path_score and novelty are joined in."""
+        clauses, params = ["s.filter_reason IS NULL"], []
+        if status:
+            clauses.append("s.status = ?")
+            params.append(status)
+        for column, values in (("s.source", sources), ("n.operator", operators)):
+            if values:
+                clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+                params.append(json.dumps(list(values)))
+        for expression, operator, value in (
+            ("n.depth", ">=", depth_min), ("n.depth", "<=", depth_max), ("score.value", ">=", score_min),
+            ("score.value", "<=", score_max), ("novelty.value", ">=", novelty_min),
+        ):
+            if value is not None:
+                clauses.append(f"{expression} {operator} ?")
+                params.append(value)
+        if pii == "flagged":
+            clauses.append("json_array_length(s.pii, '$.findings') > 0")
+        elif pii == "clean":
+            clauses.append("json_array_length(s.pii, '$.findings') = 0")
+        elif pii == "unscanned":
+            clauses.append("s.pii IS NULL")
+        if tags:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(s.tags) t WHERE t.value IN (SELECT value FROM json_each(?)))")
+            params.append(json.dumps(list(tags)))
+        if ids is not None:
+            clauses.append("s.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(ids)))
+        if search:
+            clauses.append("(s.instruction LIKE ? OR coalesce(s.output, '') LIKE ?)")
+            params += [f"%{search}%"] * 2
+        sql = (
+            " FROM samples s LEFT JOIN evol_nodes n ON n.id = s.node_id"
+            " LEFT JOIN metrics score ON score.item_type = 'sample' AND score.item_id = s.id AND score.name = 'best_path_score'"
+            " LEFT JOIN metrics novelty ON novelty.item_type = 'sample' AND novelty.item_id = s.id"
+            " AND novelty.name = 'novelty_seeds'"
+            f" WHERE {' AND '.join(clauses)}"
+        )
+        return sql, params
+
+    def query_samples(self, limit: int | None = None, offset: int = 0, **filters: Any) -> list[dict]:
+        """Samples for the review queue (filters as in `_sample_filter_sql`), oldest first."""
+        where, params = self._sample_filter_sql(**filters)
+        sql = f"SELECT s.*, n.operator, n.depth, score.value AS best_path_score, novelty.value AS novelty{where} ORDER BY s.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [self._sample_from_row(r) for r in self._rows(sql, params)]
+
+    def count_samples(self, **filters: Any) -> int:
+        where, params = self._sample_filter_sql(**filters)
+        return self._scalar(f"SELECT count(*){where}", params)
+
+    def query_sample_ids(self, **filters: Any) -> list[int]:
+        where, params = self._sample_filter_sql(**filters)
+        return [r[0] for r in self.conn.execute(f"SELECT s.id{where} ORDER BY s.id", params)]
+
+    def sample_operators(self) -> list[str]:
+        sql = "SELECT DISTINCT n.operator FROM samples s JOIN evol_nodes n ON n.id = s.node_id ORDER BY 1"
+        return [r[0] for r in self.conn.execute(sql)]
+
+    def sample_tags(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT value FROM samples, json_each(samples.tags) ORDER BY 1")]
+
+    def sample_sources(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM samples ORDER BY 1")]
+
+    # reasoning paths as this stage reads and writes them (imported steps, exports, tests)
+
+    def insert_path_with_steps(
+        self,
+        task_type: str,
+        task_id: int,
+        steps: list[str],
+        path_index: int = 0,
+        job_id: int | None = None,
+        final_answer: str | None = None,
+        model: str | None = None,
+        params: dict | None = None,
+    ) -> int:
+        """One reasoning path and its numbered steps; returns the path id."""
+        with self.transaction():
+            cursor = self.conn.execute(
+                "INSERT INTO reasoning_paths (job_id, task_type, task_id, path_index, text, final_answer, model, params,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [job_id, task_type, task_id, path_index, "\n".join(steps), final_answer, model, _dumps(params or {}), now()],
+            )
+            path_id = cursor.lastrowid
+            self.conn.executemany(
+                "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(steps)]
+            )
+        return path_id
+
+    def put_step_scores(self, scores: list[dict]) -> None:
+        """Write verifier scores (step_id, verifier, score, label, optional rationale/model/params); a rescore replaces."""
+        self.conn.executemany(
+            "INSERT INTO step_scores (step_id, verifier, score, label, rationale, model, params, created_at)"
+            " VALUES (:step_id, :verifier, :score, :label, :rationale, :model, :params, :created_at)"
+            " ON CONFLICT(step_id, verifier) DO UPDATE SET score = excluded.score, label = excluded.label,"
+            " rationale = excluded.rationale, model = excluded.model, params = excluded.params,"
+            " created_at = excluded.created_at",
+            [
+                {"rationale": None, "model": None, **s, "params": _dumps(s.get("params") or {}), "created_at": s.get("created_at", now())}
+                for s in scores
+            ],
+        )
+
+    def put_step_overrule(self, step_id: int, label: str, reviewer: str, reason: str | None = None) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
+            [step_id, label, reason, reviewer, now()],
+        )
+        return cursor.lastrowid
+
+    def best_paths(self, sample_ids: Iterable[int]) -> dict[int, dict]:
+        """Each sample's best reasoning path {id, task_id, steps}: every step with its latest verifier score
+        (score, label, verifier) and its latest human overrule.
+
+        Best = highest `path_score` metric of the path, else highest mean step score, else the first path.
+        """
+        ranked = self.conn.execute(
+            "SELECT p.id, p.task_id, p.path_index,"
+            " (SELECT value FROM metrics m WHERE m.item_type = 'path' AND m.item_id = p.id AND m.name = 'path_score'),"
+            " CASE WHEN EXISTS (SELECT 1 FROM reasoning_paths q WHERE q.task_type = 'sample' AND q.task_id = p.task_id"
+            " AND q.id <> p.id) THEN (SELECT avg(ss.score) FROM steps st JOIN step_scores ss ON ss.step_id = st.id"
+            " WHERE st.path_id = p.id) END"
+            " FROM reasoning_paths p WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(sample_ids))],
+        )
+        best: dict[int, tuple] = {}
+        for path_id, task_id, index, path_score, mean_score in ranked:
+            score = path_score if path_score is not None else mean_score
+            rank = (score is not None, score or 0.0, -index, -path_id)
+            if task_id not in best or rank > best[task_id][0]:
+                best[task_id] = (rank, path_id)
+        paths = {path_id: {"id": path_id, "task_id": task_id, "steps": []} for task_id, (_, path_id) in best.items()}
+        path_json = json.dumps(list(paths))
+        by_step: dict[int, dict] = {}
+        for step_id, path_id, idx, text, score, label, verifier in self.conn.execute(
+            "SELECT st.id, st.path_id, st.idx, st.text, ss.score, ss.label, ss.verifier FROM steps st"
+            " LEFT JOIN step_scores ss ON ss.step_id = st.id"
+            " WHERE st.path_id IN (SELECT value FROM json_each(?)) ORDER BY st.path_id, st.idx, ss.created_at, ss.verifier",
+            [path_json],
+        ):
+            if step_id in by_step:  # a later score of the same step (another verifier): the latest wins
+                by_step[step_id].update(score=score, label=label, verifier=verifier)
+                continue
+            step = {"id": step_id, "path_id": path_id, "idx": idx, "text": text, "score": score, "label": label,
+                    "verifier": verifier, "overrule": None}
+            by_step[step_id] = step
+            paths[path_id]["steps"].append(step)
+        for row in self._rows(
+            "SELECT step_id, label, reason, reviewer, created_at FROM step_overrules"
+            " WHERE step_id IN (SELECT id FROM steps WHERE path_id IN (SELECT value FROM json_each(?)))"
+            " ORDER BY created_at, id",
+            [path_json],
+        ):
+            by_step[row["step_id"]]["overrule"] = row
+        return {path["task_id"]: path for path in paths.values()}
+
+    def path_steps(self, path_id: int) -> list[dict]:
+        return self._rows("SELECT id, idx, text FROM steps WHERE path_id = ? ORDER BY idx", [path_id])
+
+    def sample_paths_steps(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """Every step (id, text) of every reasoning path of each sample: what a PII scan must read."""
+        rows = self._rows(
+            "SELECT p.task_id, st.id, st.text FROM reasoning_paths p JOIN steps st ON st.path_id = p.id"
+            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?)) ORDER BY p.id, st.idx",
+            [json.dumps(list(sample_ids))],
+        )
+        found: dict[int, list[dict]] = {}
+        for row in rows:
+            found.setdefault(row["task_id"], []).append({"id": row["id"], "text": row["text"]})
+        return found
+
+    def evol_chains(self, node_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """For each evolution node, its chain from the seed: [{node_id, depth, operator}] in depth order."""
+        rows = self._rows(
+            "WITH RECURSIVE chain(leaf, id, parent_id, depth, operator) AS ("
+            " SELECT id, id, parent_id, depth, operator FROM evol_nodes WHERE id IN (SELECT value FROM json_each(?))"
+            " UNION ALL SELECT chain.leaf, n.id, n.parent_id, n.depth, n.operator FROM evol_nodes n"
+            " JOIN chain ON n.id = chain.parent_id)"
+            " SELECT leaf, id, depth, operator FROM chain ORDER BY leaf, depth",
+            [json.dumps(list(node_ids))],
+        )
+        chains: dict[int, list[dict]] = {}
+        for row in rows:
+            chains.setdefault(row["leaf"], []).append({"node_id": row["id"], "depth": row["depth"], "operator": row["operator"]})
+        return chains
+
+    def metrics_many(self, item_type: str, ids: Iterable[int]) -> dict[int, dict[str, float | None]]:
+        found: dict[int, dict[str, float | None]] = {}
+        for item_id, name, value in self.conn.execute(
+            "SELECT item_id, name, value FROM metrics WHERE item_type = ? AND item_id IN (SELECT value FROM json_each(?))",
+            [item_type, json.dumps(list(ids))],
+        ):
+            found.setdefault(item_id, {})[name] = value
+        return found
+
+    def latest_decisions(self, sample_ids: Iterable[int]) -> dict[int, dict]:
+        """The latest status review of each sample: {status, reviewer, created_at}."""
+        rows = self._rows(
+            "SELECT sample_id, reviewer, after, max(created_at) AS created_at FROM reviews"
+            " WHERE action = 'status' AND sample_id IN (SELECT value FROM json_each(?)) GROUP BY sample_id",
+            [json.dumps(list(sample_ids))],
+        )
+        return {
+            r["sample_id"]: {"status": _loads(r["after"], {}).get("status"), "reviewer": r["reviewer"], "created_at": r["created_at"]}
+            for r in rows
+        }
+
+    def existing_unit_keys(self, keys: Iterable[str]) -> set[str]:
+        sql = "SELECT unit_key FROM samples WHERE unit_key IN (SELECT value FROM json_each(?))"
+        return {r[0] for r in self.conn.execute(sql, [json.dumps(list(keys))])}
+
+    def insert_samples_with_steps(self, samples: list[dict]) -> list[int]:
+        """Insert samples (each may carry `steps`, stored as its reasoning path) in one transaction."""
+        ids = []
+        with self.transaction():
+            for sample in samples:
+                sample_id = self.insert_sample(sample)
+                if sample.get("steps"):
+                    self.insert_path_with_steps("sample", sample_id, sample["steps"], model=sample.get("model"))
+                ids.append(sample_id)
+        return ids
+
+    # PII scan results live in samples.pii: {"engine", "scanned_at", "findings": [{field, entity, start, end, score}]}
+
+    def set_sample_pii(self, results: dict[int, dict]) -> None:
+        with self.transaction():
+            self.conn.executemany("UPDATE samples SET pii = ? WHERE id = ?", [(_dumps(r), i) for i, r in results.items()])
+
+    def pii_counts(self, status: str | None = None) -> dict[str, int]:
+        """How many unfiltered samples (of a status, or all) are flagged, clean and not yet scanned."""
+        row = self.conn.execute(
+            "SELECT sum(pii IS NULL), sum(json_array_length(pii, '$.findings') = 0),"
+            " sum(json_array_length(pii, '$.findings') > 0) FROM samples WHERE filter_reason IS NULL"
+            " AND (? IS NULL OR status = ?)",
+            [status, status],
+        ).fetchone()
+        return {"unscanned": row[0] or 0, "clean": row[1] or 0, "flagged": row[2] or 0}
+
+    def pii_scan_candidates(self, only_unscanned: bool, first_id: int | None = None, last_id: int | None = None) -> list[int]:
+        sql = (
+            "SELECT id FROM samples WHERE filter_reason IS NULL AND (? = 0 OR pii IS NULL)"
+            " AND id >= coalesce(?, id) AND id <= coalesce(?, id) ORDER BY id"
+        )
+        return [r[0] for r in self.conn.execute(sql, [int(only_unscanned), first_id, last_id])]
+
+    def export_sample_ids(self, status: str | None, exclude_flagged: bool) -> list[int]:
+        """Ids of the unfiltered samples an export takes, in id order."""
+        sql = (
+            "SELECT id FROM samples WHERE filter_reason IS NULL AND (? IS NULL OR status = ?)"
+            " AND (? = 0 OR coalesce(json_array_length(pii, '$.findings'), 0) = 0) ORDER BY id"
+        )
+        return [r[0] for r in self.conn.execute(sql, [status, status, int(exclude_flagged)])]
+
+    SAMPLE_JSON_COLUMNS = {"tags": [], "metadata": {}, "params": {}, "turns": None, "pii": None}
+
+    def sample_columns(self, ids: Iterable[int], columns: list[str]) -> list[dict]:
+        """Only the named columns of samples (JSON ones decoded): the light read a streaming export needs."""
+        known = {r[1] for r in self.conn.execute("PRAGMA table_info(samples)")}
+        if not set(columns) <= known:
+            raise StoreError(f"unknown sample columns: {', '.join(sorted(set(columns) - known))}")
+        cursor = self.conn.execute(
+            f"SELECT {', '.join(columns)} FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]
+        )
+        decoded = [(i, self.SAMPLE_JSON_COLUMNS[c]) for i, c in enumerate(columns) if c in self.SAMPLE_JSON_COLUMNS]
+        rows = []
+        for values in cursor:
+            values = list(values)
+            for index, default in decoded:
+                values[index] = _loads(values[index], default)
+            rows.append(dict(zip(columns, values, strict=True)))
+        return rows
+
+    def samples_by_ids(self, ids: Iterable[int]) -> list[dict]:
+        rows = self._rows("SELECT * FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))])
+        return [self._sample_from_row(r) for r in rows]
+
+    def sample_metric_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM metrics WHERE item_type = 'sample' ORDER BY 1")]
+
+    def record_export(self, fmt: str, path: str, options: dict, sample_ids: Iterable[int]) -> int:
+        """One exports row and its export_items (the synthetic samples written), in one transaction."""
+        id_list = list(sample_ids)
+        with self.transaction():
+            export_id = self.conn.execute(
+                "INSERT INTO exports (format, path, n_samples, options, created_at) VALUES (?, ?, ?, ?, ?)",
+                [fmt, path, len(id_list), _dumps(options), now()],
+            ).lastrowid
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO export_items (export_id, sample_id) VALUES (?, ?)", [(export_id, i) for i in id_list]
+            )
+        return export_id
+
+    def list_exports(self, limit: int = 50) -> list[dict]:
+        rows = self._rows(f"SELECT * FROM exports ORDER BY id DESC LIMIT {int(limit)}")
+        for row in rows:
+            row["options"] = _loads(row["options"], {})
+        return rows
+
+    def export_item_ids(self, export_id: int) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT sample_id FROM export_items WHERE export_id = ? ORDER BY 1", [export_id])]
+
+    def dataset_facts(self, status: str | None) -> dict:
+        """What a dataset card reports about the unfiltered samples of a status: counts, teachers, verifiers, metrics."""
+        scope = "s.filter_reason IS NULL AND (:status IS NULL OR s.status = :status)"
+        args = {"status": status}
+
+        def counted(sql: str) -> dict:
+            return dict(self.conn.execute(sql, args).fetchall())
+
+        teachers = self._rows(
+            f"SELECT s.model, s.params, count(*) AS n FROM samples s WHERE {scope} AND s.model IS NOT NULL"
+            " GROUP BY s.model, s.params ORDER BY n DESC LIMIT 20",
+            args,
+        )
+        for row in teachers:
+            row["params"] = _loads(row["params"], {})
+        verifiers = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT ss.verifier FROM step_scores ss JOIN steps st ON st.id = ss.step_id"
+                " JOIN reasoning_paths p ON p.id = st.path_id AND p.task_type = 'sample'"
+                f" JOIN samples s ON s.id = p.task_id WHERE {scope} ORDER BY 1",
+                args,
+            )
+        ]
+        metrics = self._rows(
+            "SELECT m.name, count(m.value) AS n, avg(m.value) AS mean, min(m.value) AS min, max(m.value) AS max"
+            f" FROM metrics m JOIN samples s ON s.id = m.item_id AND m.item_type = 'sample' WHERE {scope}"
+            " GROUP BY m.name ORDER BY m.name",
+            args,
+        )
+        return {
+            "by_source": counted(f"SELECT s.source, count(*) FROM samples s WHERE {scope} GROUP BY 1"),
+            "by_status": counted(f"SELECT s.status, count(*) FROM samples s WHERE {scope} GROUP BY 1"),
+            "operators": counted(
+                f"SELECT n.operator, count(*) FROM samples s JOIN evol_nodes n ON n.id = s.node_id WHERE {scope}"
+                " GROUP BY 1 ORDER BY 2 DESC"
+            ),
+            "teachers": teachers,
+            "verifiers": verifiers,
+            "metrics": metrics,
+            "human_reviewed": self._scalar(
+                f"SELECT count(DISTINCT r.sample_id) FROM reviews r JOIN samples s ON s.id = r.sample_id WHERE {scope}", args
+            ),
+        }
+
 
 
 def open_store(path: str | Path | None = None) -> Store:

@@ -1,0 +1,239 @@
+"""Review: sample import, status decisions, tags, edits with history, queue filters, step ratings, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ship_data import add_chain, add_sample, add_scored_path
+from workbench import ratings, review
+from workbench.cli import main
+from workbench.sample_import import SampleImportError, import_sample_file, import_samples
+from workbench.settings import set_reviewer_name
+from workbench.store import Store, StoreError
+
+
+def jsonl(*records: object) -> bytes:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records).encode()
+
+
+# ---------------------------------------------------------------- import
+
+
+def test_import_stores_samples_with_steps_origin_and_tags(store: Store):
+    data = jsonl(
+        {"instruction": "What is 2+3?", "output": "5", "steps": ["2 + 3 = 5", "So 5."], "source": "gsm-like",
+         "metadata": {"split": "train"}, "tags": ["math"]},
+        {"prompt": "Name a prime", "response": "7"},
+    )
+    ids = import_samples(store, data, "mine.jsonl")
+    first, second = store.samples_by_ids(ids)
+    assert first["source"] == "import" and second["source"] == "import"
+    assert first["metadata"] == {"split": "train", "origin": "gsm-like"}
+    assert first["tags"] == ["math"] and first["status"] == "pending"
+    assert (second["instruction"], second["output"]) == ("Name a prime", "7")
+    path = store.best_paths([ids[0]])[ids[0]]
+    assert [s["text"] for s in path["steps"]] == ["2 + 3 = 5", "So 5."]
+    assert ids[1] not in store.best_paths([ids[1]])
+
+
+def test_import_is_all_or_nothing_and_names_every_bad_line(store: Store):
+    data = jsonl(
+        {"instruction": "fine", "output": "ok"},
+        "{not json",
+        {"instruction": "no output here"},
+        {"instruction": "bad steps", "output": "x", "steps": "one string"},
+        {"instruction": "bad step", "output": "x", "steps": ["ok", ""]},
+        {"instruction": "fine", "output": "ok"},
+    )
+    with pytest.raises(SampleImportError) as caught:
+        import_samples(store, data, "bad.jsonl")
+    message = str(caught.value)
+    assert "nothing was imported" in message
+    for expected in ("bad.jsonl, line 2: invalid JSON", "bad.jsonl, line 3: no 'output' field",
+                     "bad.jsonl, line 4, field 'steps'", "bad.jsonl, line 5, step 1", "bad.jsonl, line 6: same instruction"):
+        assert expected in message
+    assert store.count_samples(status=None) == 0
+
+
+def test_import_refuses_samples_already_in_the_store_and_binary_files(store: Store, tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(jsonl({"instruction": "a", "output": "b"}))
+    assert len(import_sample_file(store, path)) == 1
+    with pytest.raises(SampleImportError, match="line 1: this sample .* already in the store"):
+        import_sample_file(store, path)
+    binary = tmp_path / "b.jsonl"
+    binary.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(SampleImportError, match="binary file"):
+        import_sample_file(store, binary)
+    with pytest.raises(SampleImportError, match="no such file"):
+        import_sample_file(store, tmp_path / "missing.jsonl")
+    assert store.count_samples(status=None) == 1
+
+
+# ---------------------------------------------------------------- decisions, tags, edits
+
+
+def test_status_changes_write_one_review_row_per_sample_with_the_reviewer(store: Store):
+    set_reviewer_name(store, "Ada")
+    ids = [add_sample(store, f"task {i}", status="pending") for i in range(3)]
+    assert review.set_status(store, ids[:2], "approved", note="looks right") == 2
+    assert [s["status"] for s in store.samples_by_ids(ids)] == ["approved", "approved", "pending"]
+    history = store.sample_reviews(ids[0])
+    assert len(history) == 1
+    entry = history[0]
+    assert (entry["action"], entry["reviewer"], entry["note"]) == ("status", "Ada", "looks right")
+    assert entry["before"] == {"status": "pending"} and entry["after"] == {"status": "approved"}
+    assert store.sample_reviews(ids[2]) == []
+    review.set_status(store, [ids[0]], "rejected")
+    assert [h["after"]["status"] for h in store.sample_reviews(ids[0])] == ["rejected", "approved"]
+    assert store.latest_decisions([ids[0]])[ids[0]]["status"] == "rejected"
+    with pytest.raises(StoreError, match="unknown status"):
+        store.set_sample_status(ids, "shipped", "Ada")
+
+
+def test_tags_are_added_once_and_removed_with_history(store: Store):
+    ids = [add_sample(store, "one", tags=["keep"]), add_sample(store, "two")]
+    review.tag(store, ids, ["hard", "keep", " "])
+    assert [s["tags"] for s in store.samples_by_ids(ids)] == [["keep", "hard"], ["hard", "keep"]]
+    review.untag(store, ids, ["keep"])
+    assert [s["tags"] for s in store.samples_by_ids(ids)] == [["hard"], ["hard"]]
+    actions = [h["action"] for h in store.sample_reviews(ids[0])]
+    assert actions == ["untag", "tag"]
+
+
+def test_edit_keeps_the_first_original_and_a_history_and_clears_the_pii_scan(store: Store):
+    set_reviewer_name(store, "Grace")
+    sample_id = add_sample(store, "Orignal wording", "first answer")
+    assert store.get_sample(sample_id)["pii"] is not None
+    assert review.edit(store, sample_id, "Original wording", "first answer", note="typo")
+    assert review.edit(store, sample_id, "Original wording", "better answer")
+    assert not review.edit(store, sample_id, "Original wording", "better answer")  # nothing changed
+    sample = store.get_sample(sample_id)
+    assert (sample["instruction"], sample["output"]) == ("Original wording", "better answer")
+    assert (sample["original_instruction"], sample["original_output"]) == ("Orignal wording", "first answer")
+    assert sample["pii"] is None
+    history = store.sample_reviews(sample_id)
+    assert [(h["action"], h["reviewer"]) for h in history] == [("edit", "Grace"), ("edit", "Grace")]
+    assert history[1]["before"] == {"instruction": "Orignal wording"} and history[1]["after"] == {"instruction": "Original wording"}
+    assert history[0]["before"] == {"output": "first answer"} and history[0]["note"] is None
+    with pytest.raises(StoreError, match="cannot be empty"):
+        review.edit(store, sample_id, "  ", "x")
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def test_queue_filters_by_source_operator_depth_scores_novelty_pii_tags_and_ids(store: Store):
+    seed_id, leaf = add_chain(store)
+    evolved = add_sample(store, "evolved", status="pending", seed_id=seed_id, node_id=leaf, tags=["hard"])
+    magpie = add_sample(store, "magpie", source="magpie", status="pending",
+                        pii={"engine": "ner", "findings": [{"field": "output", "entity": "EMAIL_ADDRESS", "start": 0, "end": 3, "score": 1}]})
+    unscanned = add_sample(store, "unscanned", source="import", status="approved", pii=None)
+    store.set_metrics("sample", evolved, {"best_path_score": 0.9, "novelty_seeds": 0.7})
+    store.set_metrics("sample", magpie, {"best_path_score": 0.2, "novelty_seeds": 0.1})
+
+    def ids(**filters) -> list[int]:
+        return store.query_sample_ids(**review.QueueFilter(**filters).kwargs())
+
+    assert ids() == [evolved, magpie]
+    assert ids(status=None) == [evolved, magpie, unscanned]
+    assert ids(sources=["magpie"]) == [magpie]
+    assert ids(operators=["deepen"]) == [evolved]
+    assert ids(depth_min=2, depth_max=2) == [evolved] and ids(depth_min=3) == []
+    assert ids(score_min=0.5) == [evolved] and ids(score_max=0.5) == [magpie]
+    assert ids(novelty_min=0.5) == [evolved]
+    assert ids(status=None, pii="flagged") == [magpie]
+    assert ids(status=None, pii="clean") == [evolved]
+    assert ids(status=None, pii="unscanned") == [unscanned]
+    assert ids(tags=["hard"]) == [evolved]
+    assert ids(status=None, ids=[magpie, unscanned]) == [magpie, unscanned]
+    assert ids(status=None, search="scann") == [unscanned]
+    row = store.query_samples(**review.QueueFilter(ids=[evolved]).kwargs())[0]
+    assert (row["operator"], row["depth"], row["best_path_score"], row["novelty"]) == ("deepen", 2, 0.9, 0.7)
+    assert store.count_samples(status=None, pii="flagged") == 1
+
+
+def test_focus_details_show_lineage_best_path_and_history(store: Store):
+    seed_id, leaf = add_chain(store, "Add 2 and 3.")
+    sample_id = add_sample(store, "Add 2 and 3, then double it.", seed_id=seed_id, node_id=leaf)
+    add_scored_path(store, sample_id, ["weak step"], [0.1], path_index=0)
+    _, best_steps = add_scored_path(store, sample_id, ["2+3=5", "5*2=10"], [0.9, 0.8], path_index=1)
+    store.set_metrics("sample", sample_id, {"lexical_entropy": 3.2})
+    details = review.focus_details(store, sample_id)
+    assert details["seed"]["instruction"] == "Add 2 and 3."
+    assert [c["operator"] for c in details["chain"]] == ["add_constraints", "deepen"]
+    assert [s["id"] for s in details["path"]["steps"]] == best_steps
+    assert [s["rating"] for s in details["path"]["steps"]] == [1, 1]
+    assert details["metrics"] == {"lexical_entropy": 3.2}
+    assert review.focus_details(store, 999) is None
+
+
+def test_best_path_prefers_the_path_score_metric_over_mean_step_scores(store: Store):
+    sample_id = add_sample(store, "task")
+    first, _ = add_scored_path(store, sample_id, ["a"], [0.9], path_index=0)
+    second, _ = add_scored_path(store, sample_id, ["b"], [0.1], path_index=1)
+    assert store.best_paths([sample_id])[sample_id]["id"] == first
+    store.set_metrics("path", second, {"path_score": 0.95})
+    store.set_metrics("path", first, {"path_score": 0.5})
+    assert store.best_paths([sample_id])[sample_id]["id"] == second
+
+
+def test_step_rating_latest_overrule_wins_then_label_then_score():
+    overrule = {"label": "incorrect"}
+    assert ratings.step_rating({"score": 0.99, "label": "correct", "overrule": overrule}) == -1
+    assert ratings.step_rating({"score": 0.1, "label": "correct", "overrule": None}) == 1
+    assert ratings.step_rating({"score": 0.9, "label": "neutral"}) == 0
+    assert ratings.step_rating({"score": 0.7, "label": "scored"}) == 1
+    assert ratings.step_rating({"score": 0.3, "label": "scored"}) == -1
+    assert ratings.step_rating({"score": 0.3, "label": None}, threshold=0.2) == 1
+    assert ratings.step_rating({"score": None, "label": None}) is None
+
+
+def test_the_latest_verifier_score_of_a_step_is_the_one_read(store: Store):
+    sample_id = add_sample(store, "task")
+    _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9], verifier="prm-a")
+    store.put_step_scores([{"step_id": step, "verifier": "judge-b", "score": 0.1, "label": "incorrect"}])
+    read = store.best_paths([sample_id])[sample_id]["steps"][0]
+    assert (read["verifier"], read["score"], read["label"]) == ("judge-b", 0.1, "incorrect")
+    store.put_step_scores([{"step_id": step, "verifier": "prm-a", "score": 0.8, "label": "scored"}])
+    read = store.best_paths([sample_id])[sample_id]["steps"][0]
+    assert (read["verifier"], read["score"]) == ("prm-a", 0.8)
+
+
+def test_latest_overrule_of_a_step_is_the_one_read(store: Store):
+    sample_id = add_sample(store, "task")
+    _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9])
+    store.put_step_overrule(step, "incorrect", "Ada", "wrong sign")
+    store.put_step_overrule(step, "neutral", "Grace", "fine actually")
+    read = store.best_paths([sample_id])[sample_id]["steps"][0]
+    assert read["overrule"]["label"] == "neutral" and read["overrule"]["reviewer"] == "Grace"
+    assert ratings.step_rating(read) == 0
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_review_approve_reject_and_all_pending(store: Store, db_path, capsys):
+    ids = [add_sample(store, f"t{i}", status="pending") for i in range(4)]
+    assert main(["--db", str(db_path), "review", "approve", "--ids", str(ids[0]), str(ids[1])]) == 0
+    assert main(["--db", str(db_path), "review", "reject", "--ids", str(ids[2])]) == 0
+    assert [s["status"] for s in store.samples_by_ids(ids)] == ["approved", "approved", "rejected", "pending"]
+    assert main(["--db", str(db_path), "review", "approve", "--ids", "999"]) == 2
+    assert "no such samples: 999" in capsys.readouterr().err
+    assert main(["--db", str(db_path), "review", "reject", "--all-pending"]) == 0
+    assert [s["status"] for s in store.samples_by_ids(ids)] == ["approved", "approved", "rejected", "rejected"]
+    assert store.sample_reviews(ids[3])[0]["reviewer"] == "reviewer"
+
+
+def test_cli_samples_import(store: Store, db_path, tmp_path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(jsonl({"instruction": "a", "output": "b", "steps": ["s1"]}))
+    assert main(["--db", str(db_path), "samples", "import", str(good)]) == 0
+    assert "imported 1 samples" in capsys.readouterr().out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(jsonl({"instruction": "c"}))
+    assert main(["--db", str(db_path), "samples", "import", str(bad)]) == 2
+    assert "bad.jsonl, line 1: no 'output' field" in capsys.readouterr().err
+    assert store.count_samples(status=None) == 1

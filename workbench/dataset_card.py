@@ -1,0 +1,132 @@
+"""The dataset card: README.md with the Hugging Face YAML header, describing how an export was made."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import yaml
+
+SIZE_BOUNDS = [
+    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+]
+FORMAT_NAMES = {
+    "openai": "OpenAI chat JSONL (`messages`)",
+    "sharegpt": "ShareGPT JSONL (`conversations` with `from`/`value`)",
+    "alpaca": "Alpaca JSONL (`instruction`/`input`/`output`)",
+    "trl-stepwise": "TRL stepwise supervision JSONL (`prompt`/`completions`/`labels`)",
+    "prm800k": "PRM800K-style step ratings JSONL (-1/0/+1 per step)",
+    "parquet": "Parquet",
+}
+SOURCE_NAMES = {
+    "seed": "hand-curated gold seeds",
+    "evol": "Evol-Instruct evolutions of the seeds (depth and breadth operators, with elimination)",
+    "magpie": "Magpie self-synthesis (the model writes the user turn from a pre-query template)",
+    "import": "samples imported from other generators and audited here",
+}
+
+
+@dataclass
+class CardInfo:
+    """What the export itself contributes to the card."""
+
+    fmt: str
+    file_name: str
+    written: int
+    synthetic: int
+    natural: int = 0
+    natural_file: str | None = None
+    mix_seed: int | None = None
+    synthetic_ratio: float | None = None
+    status: str | None = "approved"
+    pii: str = "block"
+    blocked: int = 0
+    redacted: int = 0
+    license: str = "other"
+    language: list[str] = field(default_factory=lambda: ["en"])
+    pretty_name: str = "Entropy Workbench synthetic dataset"
+
+
+def size_category(n: int) -> str:
+    return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>1T")
+
+
+def header(facts: dict, info: CardInfo) -> dict:
+    sources = set(facts["by_source"])
+    tags = ["synthetic", "entropy-workbench"]
+    tags += [tag for source, tag in (("evol", "evol-instruct"), ("magpie", "magpie")) if source in sources]
+    if info.fmt in ("trl-stepwise", "prm800k"):
+        tags.append("process-supervision")
+    annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] else [])
+    return {
+        "pretty_name": info.pretty_name,
+        "license": info.license,
+        "language": info.language,
+        "tags": tags,
+        "task_categories": ["text-generation", "question-answering"],
+        "size_categories": [size_category(info.written)],
+        "annotations_creators": annotators,
+        "language_creators": ["machine-generated"] + (["found"] if info.natural else []),
+        "configs": [{"config_name": "default", "data_files": info.file_name}],
+    }
+
+
+def _table(rows: list[list], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("—" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def render(facts: dict, info: CardInfo) -> str:
+    """The card's full text. `facts` is Store.dataset_facts for the exported status."""
+    body = [f"# {info.pretty_name}", ""]
+    body.append(
+        f"{info.written:,} rows in {FORMAT_NAMES.get(info.fmt, info.fmt)}, file `{info.file_name}`, made with Entropy "
+        f"Workbench: {info.synthetic:,} synthetic samples"
+        + (f" mixed with {info.natural:,} natural rows from `{info.natural_file}`" if info.natural else "")
+        + "."
+    )
+    body += ["", "## Pipeline", ""]
+    body += [f"- **{source}** ({n:,} samples): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
+    if facts["operators"]:
+        body.append("- Last evolution operator of each sample: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
+    if facts["verifiers"]:
+        body.append("- Reasoning steps scored by: " + ", ".join(f"`{v}`" for v in facts["verifiers"]))
+    body.append(
+        f"- Human review: {facts['human_reviewed']:,} samples reviewed; exported status: {info.status or 'all'} "
+        "(" + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ")"
+    )
+    pii = (
+        f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
+        else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {info.redacted:,} samples"
+    )
+    body.append(f"- PII: every sample was scanned with presidio; {pii}.")
+    if info.natural:
+        body.append(
+            f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {info.natural:,} natural rows, "
+            f"shuffled with seed {info.mix_seed}."
+        )
+    body += ["", "## Teacher models and parameters", ""]
+    if facts["teachers"]:
+        body.append(
+            _table([[f"`{t['model']}`", f"`{json.dumps(t['params'], sort_keys=True)}`", f"{t['n']:,}"] for t in facts["teachers"]],
+                   ["model", "parameters", "samples"])
+        )
+    else:
+        body.append("No model-generated samples (imported or hand-written only).")
+    body += ["", "## Metric distributions", ""]
+    if facts["metrics"]:
+        body.append(
+            _table([[m["name"], f"{m['n']:,}", _number(m["mean"]), _number(m["min"]), _number(m["max"])] for m in facts["metrics"]],
+                   ["metric", "count", "mean", "min", "max"])
+        )
+        body.append("\nEntropies in nats (token) or bits (lexical); see the Entropy Workbench docs for each metric.")
+    else:
+        body.append("No metrics were computed for these samples.")
+    front = yaml.safe_dump(header(facts, info), sort_keys=False, allow_unicode=True)
+    return f"---\n{front}---\n\n" + "\n".join(body) + "\n"
