@@ -8,10 +8,23 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from workbench.env import default_db_path
 from workbench.jobs import ensure_worker, eta_seconds
 from workbench.store import Store, open_store
+
+
+def _leave_legacy_page_mode() -> None:
+    """Streamlit treats a `pages/` folder as a legacy multipage app until `st.navigation` first runs, so
+    the first visit to /review on a fresh server would run pages/review.py alone (no navigation). Switch
+    that mode off and rerun: app.py's `st.navigation` then routes the URL to the right page."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_page_mode()
 
 
 def db_path() -> Path:
