@@ -1,7 +1,7 @@
 """Embedding + UMAP map figures: `python -m benchmarks.maps --n 10000 --json`.
 
 Builds a fresh store of the sample seeds plus N synthetic instructions, then measures:
-- embed_s: embedding every text with the bundled all-MiniLM-L6-v2 (cache empty);
+- embed_s: embedding every text with the bundled all-MiniLM-L6-v2 (cache empty, model loaded);
 - umap_cold_s: the first map (UMAP fitted on at most --fit-sample points, the rest placed with transform);
 - map_warm_s: what a warm Maps page does with a cached map: open the store, find nothing new to place,
   read every drawn point (with a colour metric) and build the WebGL figure;
@@ -21,7 +21,7 @@ import numpy as np
 
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
-from workbench.embeddings import embed_texts  # noqa: E402
+from workbench.embeddings import embed_texts, load_model  # noqa: E402
 from workbench.maps import MapParams, project, save_params  # noqa: E402
 from workbench.metrics import lexical_metrics  # noqa: E402
 from workbench.seeds import load_sample_seeds  # noqa: E402
@@ -88,12 +88,33 @@ def page_warm(path: Path) -> float:
     return elapsed
 
 
+def warm_only(store: Store, path: Path, params: MapParams, items: list[dict], no_page: bool) -> dict:
+    """Page-speed figures at scale without the cold work: points placed at random under the map's key."""
+    from workbench.maps import current_key
+
+    key = current_key(store)
+    rng = np.random.default_rng(0)
+    store.save_projection(key, {**params.to_dict(), "synthetic": True}, b"")
+    coords = rng.normal(size=(len(items), 2))
+    store.add_projection_points(key, [(it["item_type"], it["item_id"], float(x), float(y))
+                                      for it, (x, y) in zip(items, coords, strict=True)])
+    store.close()
+    map_warm_s, drawn = warm_map(path, params)
+    figures = {"n": len(items), "points": len(items), "map_warm_s": round(map_warm_s, 3), "drawn_points": drawn,
+               "mode": "warm-only (random points)"}
+    if not no_page:
+        figures["page_warm_s"] = round(page_warm(path), 3)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10_000, help="synthetic samples (plus ~100 sample seeds)")
     parser.add_argument("--fit-sample", type=int, default=5000, help="UMAP is fitted on at most this many points")
     parser.add_argument("--db", type=Path, help="store path (default: a temporary directory)")
     parser.add_argument("--no-page", action="store_true", help="skip the AppTest page timing")
+    parser.add_argument("--warm-only", action="store_true",
+                        help="skip embedding and UMAP: place points at random and time only the warm map and page")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
 
@@ -103,7 +124,14 @@ def main() -> None:
         params = MapParams(fit_sample=args.fit_sample)
         save_params(store, params)
         items = store.analysis_items()
+        if args.warm_only:
+            figures = warm_only(store, path, params, items, args.no_page)
+            print(json.dumps(figures) if args.json else figures)
+            return
 
+        started = time.perf_counter()
+        load_model()
+        model_load_s = time.perf_counter() - started
         started = time.perf_counter()
         embed_texts(store, [item["instruction"] for item in items])
         embed_s = time.perf_counter() - started
@@ -119,6 +147,7 @@ def main() -> None:
             "points": result.total_points,
             "fit_points": result.fit_points,
             "transformed_points": result.placed,
+            "model_load_s": round(model_load_s, 2),
             "embed_s": round(embed_s, 2),
             "texts_per_s": round(len(items) / embed_s, 1),
             "umap_cold_s": round(umap_cold_s, 2),

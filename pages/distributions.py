@@ -63,6 +63,12 @@ else:
     st.caption(f"{int(histogram['count'].sum()):,} items (filtered samples left out); the violins show "
                f"{len(values):,} of them.")
 
+duplicates = db.near_duplicate_summary()
+if duplicates:
+    with st.expander(f"Near-duplicate groups: {len(duplicates)}{'+' if len(duplicates) == 50 else ''} "
+                     "(cosine similarity at or above the near-duplicate threshold)"):
+        st.dataframe(pd.DataFrame(duplicates), hide_index=True, width="stretch")
+
 # ---------------------------------------------------------------- the entropy frontier
 
 st.subheader("Entropy frontier")

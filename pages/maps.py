@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import html
-
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -81,7 +80,7 @@ color_label = controls[0].selectbox(
     "Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color"
 )
 size_by_length = controls[1].toggle("Size by length", value=True)
-limit = controls[2].number_input("Points drawn (max)", 1_000, 200_000, 100_000, 10_000,
+limit = controls[2].number_input("Points drawn (max)", 1_000, 200_000, 50_000, 10_000,
                                  help="above this, every seed and an even spread of samples are drawn")
 metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label), None)
 points = pd.DataFrame(db.map_points(key, metric=metric_name, limit=int(limit)))
@@ -89,29 +88,26 @@ if len(points) < placed:
     st.caption(f"Drawing {len(points):,} of {placed:,} points.")
 
 
-def marker_sizes(frame: pd.DataFrame, base: float) -> list[float] | float:
+def marker_sizes(frame: pd.DataFrame, base: float) -> np.ndarray | float:
     if not size_by_length:
         return base
     longest = max(1, int(points["length"].max()))
-    return (base * 0.6 + base * 1.4 * (frame["length"] / longest) ** 0.5).round(1).tolist()
-
-
-def hover(frame: pd.DataFrame) -> list[str]:
-    return [
-        f"<b>{t} {i}</b> · {o}<br>{html.escape(text or '')}"
-        for t, i, o, text in zip(frame["item_type"], frame["item_id"], frame["origin"], frame["text"], strict=True)
-    ]
+    return (base * 0.6 + base * 1.4 * (frame["length"].to_numpy() / longest) ** 0.5).round(1)
 
 
 def trace(frame: pd.DataFrame, name: str, seeds: bool, **marker: object) -> go.Scattergl:
+    """One WebGL layer; numpy arrays keep plotly's validation and JSON encoding fast at 100k points."""
     return go.Scattergl(
-        x=frame["x"], y=frame["y"], mode="markers", name=name, customdata=frame["item_id"],
-        hovertext=hover(frame), hovertemplate="%{hovertext}<extra></extra>",
+        x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name=name,
+        customdata=frame["item_id"].to_numpy(), hovertext=frame["hover"].to_numpy(),
+        hovertemplate=f"<b>{'seed' if seeds else 'sample'} %{{customdata}}</b><br>%{{hovertext}}<extra>%{{fullData.name}}</extra>",
         marker={"symbol": "star" if seeds else "circle", "size": marker_sizes(frame, 14 if seeds else 6),
                 "line": {"width": 1 if seeds else 0, "color": "#222"}, "opacity": 1.0 if seeds else 0.7, **marker},
     )
 
 
+points["hover"] = (points["text"].fillna("").str.replace("&", "&amp;", regex=False)
+                   .str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False))
 seeds, samples = points[points["item_type"] == "seed"], points[points["item_type"] == "sample"]
 traces: list[go.Scattergl] = []
 trace_types: list[str] = []
@@ -132,7 +128,8 @@ else:
         (seeds[known.loc[seeds.index]], "seeds", True),
     ):
         if len(frame):
-            colour = {"color": "#bbb" if not is_seed else "#111"} if "no value" in name else {**scale, "color": frame["value"]}
+            colour = ({"color": "#bbb" if not is_seed else "#111"} if "no value" in name
+                      else {**scale, "color": frame["value"].to_numpy()})
             traces.append(trace(frame, name, seeds=is_seed, **colour))
             trace_types.append("seed" if is_seed else "sample")
     if not known.any():

@@ -66,7 +66,7 @@ def test_maps_draws_the_map_and_colours_by_a_metric(store: Store):
     traces = json.loads(charts[0].proto.spec)["data"]
     assert [t["name"] for t in traces] == ["evol depth 1", "magpie", "seeds"]
     assert traces[-1]["marker"]["symbol"] == "star" and traces[0]["marker"]["symbol"] == "circle"
-    assert any("Sample &lt;b&gt;3&lt;/b&gt; text" in text for text in traces[0]["hovertext"])  # text escaped
+    assert "Sample &lt;b&gt;1&lt;/b&gt; text" in traces[0]["hovertext"]  # hover shows the text, escaped
     at.selectbox(key="map-color").select("Novelty vs seeds").run()
     assert not at.exception
     traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
@@ -98,11 +98,14 @@ def test_distributions_show_histograms_frontier_and_ranking(store: Store):
     fill(store)
     store.set_metrics("seed", 1, {"uncertainty": 0.9, "semantic_disagreement": 1.0})
     store.set_metrics("seed", 2, {"uncertainty": 0.4, "semantic_disagreement": 0.2})
+    store.set_metrics_bulk("sample", [(1, {"near_duplicate_group": 1.0}), (2, {"near_duplicate_group": 1.0})])
     at = page("distributions").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3  # histogram, violins, frontier
     assert any("No verifier scores yet" in info.value for info in at.info)
-    ranking = at.dataframe[0].value
+    assert "Near-duplicate groups: 1" in at.expander[0].label
+    assert at.dataframe[0].value["members"].tolist() == ["sample 1, sample 2"]
+    ranking = at.dataframe[1].value
     assert ranking["id"].tolist() == [1, 2] and ranking["rank"].tolist() == [1, 2]
     at.radio[0].set_value("Evolution depth").run()
     assert not at.exception

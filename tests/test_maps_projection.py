@@ -81,9 +81,10 @@ def test_map_points_limit_keeps_seeds_and_spreads_samples(store: Store):
     fill(store)
     key = project(store, PARAMS).key
     store.set_metrics("seed", 1, {"lexical_entropy": 2.5})
-    columns = store.map_points(key, metric="lexical_entropy", limit=10)
-    assert len(columns["item_id"]) == 10
+    columns = store.map_points(key, metric="lexical_entropy", limit=16)
+    assert 6 < len(columns["item_id"]) < 6 + 20  # every seed, and about a third of the 34 samples
     assert columns["item_type"][:6] == ["seed"] * 6 and columns["value"][0] == 2.5
+    assert len(store.map_points(key, limit=100)["item_id"]) == 40
     assert columns["origin"][6] == "magpie" and columns["review_status"][6] == "pending"
 
 
@@ -96,3 +97,15 @@ def test_project_job_uses_the_saved_parameters(store: Store):
     assert job["status"] == "done", job["error"]
     assert job["result"]["total_points"] == 16 and job["result"]["key"] == current_key(store)
     assert current_key(store) == projection_key("all-MiniLM-L6-v2", PARAMS)
+
+
+def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_path, capsys):
+    from workbench.cli import main
+
+    seeds = store.insert_seeds([{"instruction": "a"}, {"instruction": "b"}])
+    store.set_metrics("seed", seeds[1], {"uncertainty": 0.8})
+    assert main(["--db", str(db_path), "analyse", "project", "--refit"]) == 0
+    job = store.list_jobs()[0]
+    assert job["kind"] == "project" and job["params"]["refit"] is True
+    assert main(["--db", str(db_path), "uncertain-seeds", "--top", "5"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [str(seeds[1]), "0.80"]

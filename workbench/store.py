@@ -877,7 +877,8 @@ class Store:
         "WHEN 'seed' THEN 'seed copy' ELSE s.source END"
     )
     _REVIEW_STATUS = "CASE WHEN s.filter_reason IS NOT NULL THEN 'filtered' ELSE s.status END"
-    _SPREAD = "(t.item_id * 2654435761) % 4294967296"  # a fixed pseudo-random order for even thinning
+    _SPREAD_MODULUS = 1_000_003
+    _SPREAD = f"((p.item_id * 2654435761) % {_SPREAD_MODULUS})"  # a fixed pseudo-random draw per item, for thinning
 
     def map_points(self, key: str, metric: str | None = None, limit: int | None = None,
                    text_chars: int = 160) -> dict[str, list]:
@@ -901,12 +902,16 @@ class Store:
             "LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = p.item_id AND m.name = :metric "
             "WHERE p.projection_key = :key AND p.item_type = 'sample'"
         )
-        if limit is None:
-            return self._columns(f"{seeds} UNION ALL {samples}", params)
-        seed_columns = self._columns(seeds, params)
-        room = max(0, int(limit) - len(seed_columns["item_id"]))
-        sample_columns = self._columns(f"SELECT * FROM ({samples}) t ORDER BY {self._SPREAD} LIMIT {room}", params)
-        return {name: values + sample_columns[name] for name, values in seed_columns.items()}
+        if limit is not None:
+            placed = self._rows(
+                "SELECT item_type, count(*) AS n FROM projection_points WHERE projection_key = ? GROUP BY item_type", [key]
+            )
+            counts = {row["item_type"]: row["n"] for row in placed}
+            room = max(0, int(limit) - counts.get("seed", 0))
+            if room < counts.get("sample", 0):  # thin evenly: keep ids whose fixed pseudo-random draw is under a cut
+                samples += f" AND {self._SPREAD} < :cut"
+                params["cut"] = int(self._SPREAD_MODULUS * room / counts["sample"])
+        return self._columns(f"{seeds} UNION ALL {samples}", params)
 
     def _grouped_metric_sql(self, group_by: str) -> str:
         """(grp, item_id, value) of metric :name over seeds and unfiltered samples, grouped by
@@ -942,8 +947,8 @@ class Store:
     def metric_by_group(self, name: str, group_by: str = "source", limit: int = 20000) -> dict[str, list]:
         """Columns grp, value of one metric: all values, or an even spread of `limit` of them."""
         inner = self._grouped_metric_sql(group_by)
-        return self._columns(f"SELECT grp, value FROM ({inner}) t ORDER BY {self._SPREAD} LIMIT {int(limit)}",
-                             {"name": name})
+        spread = self._SPREAD.replace("p.", "t.")
+        return self._columns(f"SELECT grp, value FROM ({inner}) t ORDER BY {spread} LIMIT {int(limit)}", {"name": name})
 
     def entropy_frontier(self, pass_threshold: float = 0.5) -> list[dict]:
         """Per evolution depth: mean entropy gain over the parent (surviving nodes) and the verifier pass rate
@@ -966,6 +971,17 @@ class Store:
             by_depth.setdefault(row["depth"], {"depth": row["depth"], "mean_entropy_gain": None, "nodes": 0,
                                                "pass_rate": None, "verified": 0}).update(row)
         return [by_depth[d] for d in sorted(by_depth)]
+
+    def near_duplicate_summary(self, limit: int = 50) -> list[dict]:
+        """The largest near-duplicate groups (from the embed job): group number, size, members, one text."""
+        return self._rows(
+            "SELECT CAST(m.value AS INTEGER) AS grp, count(*) AS size, "
+            "group_concat(m.item_type || ' ' || m.item_id, ', ') AS members, "
+            "max(coalesce((SELECT instruction FROM samples WHERE m.item_type = 'sample' AND id = m.item_id), "
+            "(SELECT instruction FROM seeds WHERE m.item_type = 'seed' AND id = m.item_id))) AS example "
+            "FROM metrics m WHERE m.name = 'near_duplicate_group' GROUP BY m.value ORDER BY size DESC, grp LIMIT ?",
+            [limit],
+        )
 
     def seed_uncertainty_ranking(self, limit: int | None = None) -> list[dict]:
         """Seeds with an uncertainty score, most uncertain first, with its components."""
