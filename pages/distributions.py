@@ -1,6 +1,130 @@
-"""Distributions: placeholder until its issue lands (replaced by the stage's own page)."""
+"""Distributions: entropy and novelty by source and depth, the entropy frontier, and the teacher's uncertainty."""
 
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
+
+from pages._analysis import METRIC_LABELS, show_analysis_jobs
+from pages._shared import empty_state, store
+from workbench import jobs
+from workbench.settings import teacher_config
+
+DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
+                        "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
+GROUPINGS = {"Source": "source", "Evolution depth": "depth"}
 
 st.title("Distributions")
-st.info("This stage is being built.")
+st.caption("The factory optimises for entropy gain, not token count: these charts show whether it gets it.")
+db = store()
+if message := st.session_state.pop("distributions_message", None):
+    st.success(message)
+
+if db.item_count() == 0:
+    empty_state("Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon="🌱")
+    st.stop()
+
+show_analysis_jobs(db)
+
+# ---------------------------------------------------------------- distributions
+
+st.subheader("Entropy and novelty")
+pick, group_pick = st.columns([3, 2])
+metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABELS.get)
+grouping = group_pick.radio("Group by", list(GROUPINGS), horizontal=True)
+group_by = GROUPINGS[grouping]
+histogram = pd.DataFrame(db.metric_histogram(metric, group_by))
+if histogram.empty:
+    empty_state(f"No {METRIC_LABELS[metric].lower()} yet. Lexical and novelty metrics come from "
+                "**Compute embeddings & metrics**; token entropy from the generating stages; entropy gains from evolution.")
+    if st.button("Compute embeddings & metrics"):
+        jobs.submit(db, "embed", {"concurrency": 1})
+        st.rerun()
+else:
+    histogram["grp"] = histogram["grp"].astype(str)
+    bars = go.Figure([
+        go.Bar(x=(g["lo"] + g["hi"]) / 2, y=g["count"], width=(g["hi"] - g["lo"]).tolist(), name=name, opacity=0.65)
+        for name, g in histogram.groupby("grp", sort=True)
+    ])
+    bars.update_layout(barmode="overlay", height=320, margin={"t": 30, "b": 10}, xaxis_title=METRIC_LABELS[metric],
+                       yaxis_title="items", legend_title=grouping)
+    values = pd.DataFrame(db.metric_by_group(metric, group_by))
+    values["grp"] = values["grp"].astype(str)
+    violins = px.violin(values.sort_values("grp"), x="grp", y="value", color="grp", box=True, points=False,
+                        labels={"grp": grouping, "value": METRIC_LABELS[metric]})
+    violins.update_layout(height=320, margin={"t": 30, "b": 10}, showlegend=False)
+    left, right = st.columns(2)
+    left.plotly_chart(bars, width="stretch")
+    right.plotly_chart(violins, width="stretch")
+    st.caption(f"{int(histogram['count'].sum()):,} items (filtered samples left out); the violins show "
+               f"{len(values):,} of them.")
+
+duplicates = db.near_duplicate_summary()
+if duplicates:
+    with st.expander(f"Near-duplicate groups: {len(duplicates)}{'+' if len(duplicates) == 50 else ''} "
+                     "(cosine similarity at or above the near-duplicate threshold)"):
+        st.dataframe(pd.DataFrame(duplicates), hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------- the entropy frontier
+
+st.subheader("Entropy frontier")
+st.caption("Per evolution depth: the mean entropy an evolution step adds over its parent, against the share "
+           "of tasks the verifier passes (best-path score at or above the threshold).")
+threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, 0.5, 0.05)
+frontier = pd.DataFrame(db.entropy_frontier(threshold))
+if frontier.empty:
+    empty_state("No evolution yet. Run an evolution job, then **Compute embeddings & metrics** to measure entropy gains.")
+else:
+    chart = make_subplots(specs=[[{"secondary_y": True}]])
+    chart.add_trace(go.Bar(x=frontier["depth"], y=frontier["mean_entropy_gain"], name="mean entropy gain (bits)",
+                           customdata=frontier["nodes"], hovertemplate="depth %{x}: %{y:.3f} bits over %{customdata} nodes"))
+    if frontier["pass_rate"].notna().any():
+        chart.add_trace(go.Scatter(x=frontier["depth"], y=frontier["pass_rate"], name="verifier pass rate",
+                                   mode="lines+markers", customdata=frontier["verified"],
+                                   hovertemplate="depth %{x}: %{y:.0%} of %{customdata} verified"), secondary_y=True)
+    chart.update_layout(height=340, margin={"t": 30, "b": 10}, xaxis_title="evolution depth (0 = seed)")
+    chart.update_yaxes(title_text="mean entropy gain (bits)", secondary_y=False)
+    chart.update_yaxes(title_text="pass rate", range=[0, 1], tickformat=".0%", secondary_y=True)
+    st.plotly_chart(chart, width="stretch")
+    if frontier["pass_rate"].isna().all():
+        st.info("No verifier scores yet: the pass rate appears once the Verifier has scored samples (best-path score).")
+
+# ---------------------------------------------------------------- uncertainty
+
+st.subheader("Teacher uncertainty per seed")
+st.caption("Seeds the teacher is least sure about are the best places to grow data (uncertainty sampling). "
+           "Uncertainty = mean percentile rank of the mean token entropy of its answers and of their semantic "
+           "disagreement (entropy over clusters of k sampled answers). The Evolution page can target the top ones.")
+with st.form("uncertainty"):
+    k_column, tokens_column, temperature_column = st.columns(3)
+    k = k_column.number_input("Answers per seed (k)", 2, 20, 5)
+    max_tokens = tokens_column.number_input("Max tokens per answer", 8, 1024, 64)
+    temperature = temperature_column.slider("Temperature", 0.1, 2.0, 1.0, 0.1)
+    if st.form_submit_button(f"Measure uncertainty of all {db.counts()['seeds']:,} seeds"):
+        if db.counts()["seeds"] == 0:
+            st.error("There are no seeds to measure.")
+        else:
+            model = teacher_config(db).model
+            jobs.submit(db, "uncertainty", {"k": int(k), "max_tokens": int(max_tokens), "temperature": temperature,
+                                            "concurrency": 2}, model=model)
+            st.session_state["distributions_message"] = f"Uncertainty job queued ({model}, k = {k})."
+            st.rerun()
+ranking = pd.DataFrame(db.seed_uncertainty_ranking(limit=200))
+if ranking.empty:
+    empty_state("No uncertainty measured yet: queue the job above (the bundled model takes a few seconds per answer).")
+else:
+    ranking.insert(0, "rank", range(1, len(ranking) + 1))
+    st.dataframe(
+        ranking, hide_index=True, width="stretch",
+        column_config={
+            "uncertainty": st.column_config.ProgressColumn("uncertainty", min_value=0, max_value=1, format="%.2f"),
+            "token_entropy": st.column_config.NumberColumn("mean token entropy (nats)", format="%.3f"),
+            "token_entropy_source": "entropy source",
+            "semantic_disagreement": st.column_config.NumberColumn("semantic disagreement (nats)", format="%.3f"),
+            "instruction": st.column_config.TextColumn("instruction", width="large"),
+        },
+    )

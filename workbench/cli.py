@@ -133,6 +133,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------- metrics and maps
 
+
+def cmd_analyse(args: argparse.Namespace, store: Store) -> int:
+    from workbench.jobs import submit
+    from workbench.maps import current_params
+
+    params: dict = {"concurrency": 1}
+    if args.what == "project":
+        params.update({"map": current_params(store).to_dict(), "refit": args.refit})
+    if args.what == "uncertainty":
+        params.update({"k": args.k, "max_tokens": args.max_tokens, "concurrency": 2})
+    job_id = submit(store, args.what, params)
+    print(f"queued job {job_id} ({args.what}); `workbench worker` runs it")
+    return 0
+
+
+def cmd_uncertain_seeds(args: argparse.Namespace, store: Store) -> int:
+    ranking = store.seed_uncertainty_ranking(args.top)
+    if args.json:
+        _print_json(ranking)
+    for row in [] if args.json else ranking:
+        print(f"{row['id']:>5}  {row['uncertainty']:.2f}  {row['instruction'][:90]}")
+    return 0
+
+
+def add_maps_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyse", help="queue embeddings + metrics, the UMAP map, or the seeds' uncertainty")
+    p.add_argument("what", choices=["embed", "project", "uncertainty"])
+    p.add_argument("--refit", action="store_true", help="project: fit the map again instead of extending it")
+    p.add_argument("--k", type=int, default=5, help="uncertainty: answers sampled per seed")
+    p.add_argument("--max-tokens", type=int, default=64, help="uncertainty: tokens per answer")
+    p.set_defaults(func=cmd_analyse)
+    p = sub.add_parser("uncertain-seeds", help="the seeds the teacher is least sure about, most uncertain first")
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_uncertain_seeds)
+
+
 # ---------------------------------------------------------------- review and export
 
 
@@ -260,6 +297,7 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Functions above that add the subcommands of each pipeline stage."""
     return [
         add_ship_commands,
+        add_maps_commands,
     ]
 
 

@@ -1,4 +1,5 @@
 """Every job kind the worker can run: importing this module registers their handlers."""
 
+import workbench.analysis_job  # noqa: F401
 import workbench.pii  # noqa: F401
-from workbench import probe  # noqa: F401
+import workbench.probe  # noqa: F401

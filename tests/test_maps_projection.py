@@ -1,0 +1,111 @@
+"""UMAP maps: cached by (set, model, parameters); new points placed with transform; fit on a sample at scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench import jobs
+from workbench.maps import MapParams, current_key, fit_indices, project, projection_key, save_params
+from workbench.store import Store
+
+TOPICS = ["bread baking", "prime numbers", "python lists", "ocean tides", "poetry meter", "tax law"]
+PARAMS = MapParams(n_neighbors=5, fit_sample=30, random_state=7)
+
+
+def fill(store: Store, samples: int = 34) -> None:
+    store.insert_seeds([{"instruction": f"Explain the basics of {t}."} for t in TOPICS])
+    store.insert_samples([
+        {"source": "magpie", "instruction": f"Question {i}: what is surprising about {TOPICS[i % 6]}?", "unit_key": f"s{i}"}
+        for i in range(samples)
+    ])
+
+
+def points(store: Store, key: str) -> dict[tuple[str, int], tuple[float, float]]:
+    columns = store.map_points(key)
+    return {(t, i): (x, y) for t, i, x, y in zip(columns["item_type"], columns["item_id"], columns["x"], columns["y"],
+                                                  strict=True)}
+
+
+def test_fit_indices_keep_every_seed_and_sample_the_rest():
+    types = ["seed"] * 3 + ["sample"] * 20
+    chosen = fit_indices(types, 10)
+    assert len(chosen) == 10 and {0, 1, 2} <= set(chosen.tolist()) and len(set(chosen.tolist())) == 10
+    assert fit_indices(types[:5], 10).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_params_are_checked():
+    with pytest.raises(ValueError, match="metric"):
+        MapParams(metric="hamming-ish").validated()
+    with pytest.raises(ValueError, match="n_neighbors"):
+        MapParams(n_neighbors=1).validated()
+
+
+def test_projection_is_cached_and_grows_by_transform(store: Store):
+    fill(store)
+    first = project(store, PARAMS)
+    assert first.fitted and first.fit_points == 30 and first.placed == 10 and first.total_points == 40
+    before = points(store, first.key)
+    assert all(("seed", i) in before for i in range(1, 7))
+    assert all(np.isfinite(v).all() for v in before.values())
+    reducer = store.get_projection(first.key)["reducer"]
+
+    again = project(store, PARAMS)
+    assert not again.fitted and again.placed == 0 and again.total_points == 40
+
+    store.insert_samples([{"source": "magpie", "instruction": f"New question on {t}?", "unit_key": f"n{t}"} for t in TOPICS[:3]])
+    grown = project(store, PARAMS)
+    assert not grown.fitted and grown.placed == 3 and grown.total_points == 43
+    assert store.get_projection(first.key)["reducer"] == reducer  # not refitted
+    after = points(store, first.key)
+    assert all(after[item] == before[item] for item in before)  # old points stay where they were
+
+    store.db["samples"].delete(1)
+    assert project(store, PARAMS).total_points == 42  # deleted items leave the map
+
+    other = project(store, MapParams(n_neighbors=8, min_dist=0.5, fit_sample=30, random_state=7))
+    assert other.key != first.key and other.fitted
+    assert store.get_projection(first.key) is not None  # each parameter set keeps its own map
+
+    refit = project(store, PARAMS, refit=True)
+    assert refit.fitted and refit.total_points == 42
+
+
+def test_too_few_items_is_a_clear_error(store: Store):
+    store.insert_seeds([{"instruction": "one"}, {"instruction": "two"}])
+    with pytest.raises(ValueError, match="at least 4"):
+        project(store, PARAMS)
+
+
+def test_map_points_limit_keeps_seeds_and_spreads_samples(store: Store):
+    fill(store)
+    key = project(store, PARAMS).key
+    store.set_metrics("seed", 1, {"lexical_entropy": 2.5})
+    columns = store.map_points(key, metric="lexical_entropy", limit=16)
+    assert 6 < len(columns["item_id"]) < 6 + 20  # every seed, and about a third of the 34 samples
+    assert columns["item_type"][:6] == ["seed"] * 6 and columns["value"][0] == 2.5
+    assert len(store.map_points(key, limit=100)["item_id"]) == 40
+    assert columns["origin"][6] == "magpie" and columns["review_status"][6] == "pending"
+
+
+def test_project_job_uses_the_saved_parameters(store: Store):
+    fill(store, samples=10)
+    save_params(store, PARAMS)
+    jobs.submit(store, "project", {"map": PARAMS.to_dict()})
+    jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None)
+    job = store.list_jobs()[0]
+    assert job["status"] == "done", job["error"]
+    assert job["result"]["total_points"] == 16 and job["result"]["key"] == current_key(store)
+    assert current_key(store) == projection_key("all-MiniLM-L6-v2", PARAMS)
+
+
+def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_path, capsys):
+    from workbench.cli import main
+
+    seeds = store.insert_seeds([{"instruction": "a"}, {"instruction": "b"}])
+    store.set_metrics("seed", seeds[1], {"uncertainty": 0.8})
+    assert main(["--db", str(db_path), "analyse", "project", "--refit"]) == 0
+    job = store.list_jobs()[0]
+    assert job["kind"] == "project" and job["params"]["refit"] is True
+    assert main(["--db", str(db_path), "uncertain-seeds", "--top", "5"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [str(seeds[1]), "0.80"]

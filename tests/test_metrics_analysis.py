@@ -1,0 +1,148 @@
+"""Each metric on hand-computed examples; the store functions behind the gate, gains and reviews."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbench.analysis_job import compute_entropy_gains, rank_uncertainty
+from workbench.metrics import (
+    distinct_n,
+    entropy_gain,
+    label_entropy,
+    lexical_entropy,
+    max_similarity,
+    near_duplicate_groups,
+    novelty,
+    percentile_ranks,
+    semantic_disagreement,
+)
+from workbench.store import Store, StoreError
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_lexical_entropy_and_distinct_n_by_hand():
+    assert lexical_entropy("a b a b") == pytest.approx(1.0)  # two tokens, each p = 1/2
+    assert lexical_entropy("a b c d") == pytest.approx(2.0)
+    assert lexical_entropy("") == 0.0
+    assert distinct_n("a b a b", 2) == pytest.approx(2 / 3)  # (a,b) (b,a) (a,b)
+
+
+def test_entropy_gain_is_a_difference_and_unknown_stays_unknown():
+    assert entropy_gain(3.5, 2.0) == pytest.approx(1.5)
+    assert entropy_gain(1.0, 2.0) == pytest.approx(-1.0)
+    assert entropy_gain(None, 2.0) is None and entropy_gain(1.0, None) is None
+
+
+def test_novelty_is_one_minus_the_closest_reference():
+    reference = np.stack([unit(1, 0), unit(0, 1)])
+    vectors = np.stack([unit(1, 0), unit(0.6, 0.8), unit(-1, 0)])
+    assert novelty(vectors, reference) == pytest.approx([0.0, 0.2, 1.0], abs=1e-6)  # 1 - 1, 1 - 0.8, 1 - 0
+
+
+def test_novelty_can_exclude_the_item_itself_and_is_nan_without_reference():
+    vectors = np.stack([unit(1, 0), unit(0.6, 0.8)])
+    similarity, where = max_similarity(vectors, vectors, exclude=np.array([0, 1]))
+    assert similarity == pytest.approx([0.6, 0.6]) and list(where) == [1, 0]
+    assert np.isnan(novelty(vectors, np.zeros((0, 2), dtype=np.float32))).all()
+    assert np.isnan(novelty(vectors[:1], vectors[:1], exclude=np.array([0])))[0]
+
+
+def test_near_duplicate_groups_link_transitively_above_the_threshold():
+    a, a2 = unit(1, 0, 0), unit(1, 0.1, 0)  # cos 0.995
+    a3 = unit(1, 0.2, 0)  # cos(a2, a3) 0.995, cos(a, a3) 0.98
+    b, b2 = unit(0, 0, 1), unit(0, 0.05, 1)
+    lone = unit(0, 1, 0)
+    vectors = np.stack([a, b, lone, a2, b2, a3])
+    assert near_duplicate_groups(vectors, threshold=0.99) == [[0, 3, 5], [1, 4]]
+    assert near_duplicate_groups(vectors, threshold=0.999) == []
+    assert near_duplicate_groups(np.zeros((0, 3), dtype=np.float32)) == []
+
+
+def test_semantic_disagreement_is_entropy_over_answer_clusters():
+    same = np.stack([unit(1, 0, 0)] * 4)
+    two_camps = np.stack([unit(1, 0, 0), unit(1, 0.01, 0), unit(0, 1, 0), unit(0, 1, 0.01)])
+    all_differ = np.stack([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)])
+    assert semantic_disagreement(same) == pytest.approx(0.0)
+    assert semantic_disagreement(two_camps) == pytest.approx(math.log(2))
+    assert semantic_disagreement(all_differ) == pytest.approx(math.log(3))
+    assert label_entropy([1, 1, 2, 3]) == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+
+
+def test_percentile_ranks_share_ties():
+    assert percentile_ranks({1: 0.1, 2: 0.5, 3: 0.5}) == pytest.approx({1: 1 / 3, 2: 2.5 / 3, 3: 2.5 / 3})
+    assert percentile_ranks({}) == {}
+
+
+def add_node(store: Store, seed_id: int, parent_id: int | None, depth: int, instruction: str) -> int:
+    return store.db["evol_nodes"].insert(
+        {"node_key": f"n{depth}-{instruction[:8]}", "seed_id": seed_id, "parent_id": parent_id, "depth": depth,
+         "operator": "deepen", "instruction": instruction, "status": "survived", "created_at": 0.0}
+    ).last_pk
+
+
+def test_entropy_gain_of_nodes_over_parent_and_seed(store: Store):
+    [seed] = store.insert_seeds([{"instruction": "a b"}])  # 1 bit
+    first = add_node(store, seed, None, 1, "a b c d")  # 2 bits
+    second = add_node(store, seed, first, 2, "a b c d e f g h")  # 3 bits
+    [sample] = store.insert_samples([{"source": "evol", "instruction": "a b c d e f g h", "node_id": second,
+                                      "seed_id": seed, "unit_key": "s"}])
+    assert compute_entropy_gains(store) == 2
+    assert store.get_metrics("node", first)["entropy_gain_parent"] == pytest.approx(1.0)
+    assert store.get_metrics("node", second)["entropy_gain_parent"] == pytest.approx(1.0)
+    assert store.get_metrics("node", second)["entropy_gain_seed"] == pytest.approx(2.0)
+    assert store.get_metrics("sample", sample)["entropy_gain_seed"] == pytest.approx(2.0)
+    frontier = store.entropy_frontier()
+    assert [(row["depth"], row["mean_entropy_gain"], row["pass_rate"]) for row in frontier] == [(1, 1.0, None), (2, 1.0, None)]
+    store.set_metrics("sample", sample, {"best_path_score": 0.9})
+    assert store.entropy_frontier(0.5)[1]["pass_rate"] == 1.0
+    assert store.entropy_frontier(0.95)[1]["pass_rate"] == 0.0
+
+
+def test_similarity_gate_records_and_lifts_only_its_own_reasons(store: Store):
+    ids = store.insert_samples([{"source": "magpie", "instruction": f"q{i}", "unit_key": f"k{i}"} for i in range(4)])
+    store.set_sample_status([ids[3]], "approved", "ana")
+    store.db["samples"].update(ids[2], {"filter_reason": "pii"})
+    reason = f"{store.SIMILARITY_GATE_PREFIX} 7 (cosine 0.950 > 0.90)"
+    assert store.apply_similarity_gate({ids[0]: reason, ids[2]: reason, ids[3]: reason}) == 1
+    assert [s["filter_reason"] for s in store.list_samples(include_filtered=True)] == [reason, None, "pii", None]
+    assert store.apply_similarity_gate({}) == 0  # threshold raised: the gate lifts its own reason only
+    assert [s["filter_reason"] for s in store.list_samples(include_filtered=True)] == [None, None, "pii", None]
+
+
+def test_review_functions_change_status_and_tags_with_a_trail(store: Store):
+    ids = store.insert_samples([{"source": "magpie", "instruction": f"q{i}", "unit_key": f"k{i}"} for i in range(3)])
+    assert store.set_sample_status(ids[:2], "approved", "ana", note="good") == 2
+    assert store.set_sample_status(ids, "approved", "ana") == 1  # only the one that changed
+    assert [s["status"] for s in store.list_samples()] == ["approved"] * 3
+    with pytest.raises(StoreError, match="unknown status"):
+        store.set_sample_status(ids, "maybe", "ana")
+    assert store.add_sample_tags(ids[:2], ["math", " hard ", "math"], "bo") == 2
+    assert store.add_sample_tags(ids[:1], ["math"], "bo") == 0
+    assert store.remove_sample_tags(ids, ["hard"], "bo") == 2
+    assert [s["tags"] for s in store.list_samples()] == [["math"], ["math"], []]
+    trail = store.sample_reviews(ids[0])  # newest first
+    assert [(r["action"], r["before"], r["after"], r["reviewer"]) for r in trail] == [
+        ("untag", {"tags": ["math", "hard"]}, {"tags": ["math"]}, "bo"),
+        ("tag", {"tags": []}, {"tags": ["math", "hard"]}, "bo"),
+        ("status", {"status": "pending"}, {"status": "approved"}, "ana"),
+    ]
+    assert trail[-1]["note"] == "good"
+
+
+def test_uncertainty_rank_combines_components_and_lists_top_seeds(store: Store):
+    seeds = store.insert_seeds([{"instruction": f"seed {i}"} for i in range(3)])
+    for seed, entropy, disagreement in zip(seeds, [0.5, 2.0, None], [0.0, 1.1, 0.6], strict=True):
+        store.set_metrics("seed", seed, {"uncertainty_token_entropy": entropy, "semantic_disagreement": disagreement})
+    assert rank_uncertainty(store) == 3
+    # entropy ranks: 1/2, 2/2; disagreement ranks: 1/3, 3/3, 2/3
+    assert store.get_metrics("seed", seeds[0])["uncertainty"] == pytest.approx((0.5 + 1 / 3) / 2)
+    assert store.get_metrics("seed", seeds[2])["uncertainty"] == pytest.approx(2 / 3)
+    assert store.top_uncertain_seed_ids(2) == [seeds[1], seeds[2]]
+    assert [r["id"] for r in store.seed_uncertainty_ranking()] == [seeds[1], seeds[2], seeds[0]]
