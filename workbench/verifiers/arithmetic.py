@@ -28,6 +28,7 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 # ---------------------------------------------------------------- normalisation
 
+CALCULATOR = re.compile(r"<<([^<>]*)>>")
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
 LATEX_WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|boxed|operatorname)\s*\{([^{}]*)\}")
 LATEX_FRAC = re.compile(r"\\d?t?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
@@ -44,7 +45,8 @@ THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
 def normalise(text: str) -> str:
     """Plain ASCII arithmetic: LaTeX, unicode operators, currency signs and thousands separators removed."""
     text = STEP_LABEL.sub("", text, count=1)
-    text = text.replace("<<", " ; ").replace(">>", " ; ")
+    annotations = CALCULATOR.findall(text)  # GSM8K's <<48/2=24>>: checked on its own, after the sentence
+    text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
     for _ in range(3):  # nested \frac and wrappers, innermost first
         text = LATEX_WRAPPERS.sub(r" \1 ", text)
         text = LATEX_FRAC.sub(r"((\1)/(\2))", text)
@@ -426,6 +428,8 @@ def extract_answer(text: str) -> str | None:
         return None
     match = matches[-1]
     answer = next(v for v in match.groupdict().values() if v is not None)
+    boxed = re.search(r"\\boxed\{(.*)\}", answer)
+    answer = boxed.group(1) if boxed else answer
     return answer.strip().rstrip(".").strip() or None
 
 
