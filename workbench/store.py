@@ -796,7 +796,7 @@ class Store:
         where, params = "1=1", []
         if task_type is not None and task_id is not None:
             where, params = "p.task_type = ? AND p.task_id = ?", [task_type, task_id]
-        paths = self._rows(f"SELECT p.* FROM reasoning_paths p WHERE {where} ORDER BY p.id", params)
+        paths = self._rows(f"SELECT p.* FROM reasoning_paths p WHERE {where} ORDER BY p.job_id, p.path_index, p.id", params)
         steps = self._rows(
             f"SELECT s.* FROM steps s JOIN reasoning_paths p ON p.id = s.path_id WHERE {where} ORDER BY s.path_id, s.idx",
             params,
