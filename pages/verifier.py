@@ -182,7 +182,8 @@ path = paths_by_id[path_id]
 names = verifier_names(summary.paths)
 rows = pd.DataFrame(step_rows(path, names))
 config = {"score": st.column_config.ProgressColumn("step score", min_value=0.0, max_value=1.0, format="%.2f"),
-          "text": st.column_config.TextColumn("step", width="large")}
+          "text": st.column_config.TextColumn("step", width="medium"),
+          "flags": st.column_config.TextColumn("flags", width="small")}
 for name in names:
     config[f"{name} score"] = st.column_config.NumberColumn(f"{name}", format="%.2f")
     config[f"{name} rationale"] = st.column_config.TextColumn(f"{name} rationale", width="large")

@@ -121,9 +121,9 @@ def heatmap_figure(summary: TaskSummary) -> go.Figure:
         selected={"marker": {"color": "rgba(30,30,30,0.35)"}}, unselected={"marker": {"opacity": 1}},
     ))
     if verdict.best_path_id is not None:
-        best_row = labels[[p["id"] for p in paths].index(verdict.best_path_id)]
-        figure.add_shape(type="rect", xref="paper", x0=0, x1=1, yref="y", y0=best_row, y1=best_row,
-                         line={"color": "#1f4e99", "width": 3}, layer="above")
+        best_row = [p["id"] for p in paths].index(verdict.best_path_id)  # category axis: rows sit at 0, 1, 2...
+        figure.add_shape(type="rect", xref="x", x0=0.5, x1=width + 0.5, yref="y", y0=best_row - 0.5,
+                         y1=best_row + 0.5, line={"color": "#1f4e99", "width": 3}, layer="above")
     gate = "passes" if verdict.passed else "gated out"
     best = "—" if verdict.best_score is None else f"{verdict.best_score:.2f}"
     figure.update_layout(
@@ -131,7 +131,7 @@ def heatmap_figure(summary: TaskSummary) -> go.Figure:
         xaxis={"title": {"text": "step"}, "tickmode": "linear", "dtick": 1},
         yaxis={"autorange": "reversed", "type": "category"},
         height=max(260, 60 + 34 * len(paths)), margin={"l": 10, "r": 10, "t": 50, "b": 40},
-        clickmode="event+select", dragmode=False, hoverlabel={"align": "left"},
+        hoverlabel={"align": "left"},
     )
     return figure
 

@@ -218,10 +218,10 @@ def aggregate(scores: list[float], rule: str = DEFAULT_AGGREGATION) -> float:
 
 
 def best_of_n(path_scores: dict[int, float]) -> int | None:
-    """The id of the best path (the earliest one among equals), or None when there are none."""
+    """The id of the best path (the first one, in the given order, among equals), or None when there are none."""
     if not path_scores:
         return None
-    return max(path_scores, key=lambda path_id: (path_scores[path_id], -path_id))
+    return max(path_scores, key=path_scores.__getitem__)
 
 
 def passes_gate(best_score: float | None, threshold: float = DEFAULT_THRESHOLD) -> bool:
