@@ -115,10 +115,33 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     ("args", "message"),
     [(["--tasks", "seed:999"], "no seed with id 999"), (["--tasks", "bogus"], "bad task spec"),
      (["--tasks", "seed:all", "--verifier", "oracle"], "unknown verifier oracle"),
-     (["--tasks", "seed:all", "--threshold", "2"], "threshold")],
+     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks")],
 )
 def test_cli_reason_refuses_bad_input_without_queueing(store: Store, db_path, capsys, args, message):
     seeds(store)
     assert main(["--db", str(db_path), "reason", *args]) == 2
     assert message in capsys.readouterr().err
     assert store.list_jobs() == []
+
+
+@pytest.mark.slow
+def test_real_model_reasons_about_one_seed(store: Store):
+    """The bundled Gemma (a base model, few-shot prompt) writes two short paths; every step gets a verdict."""
+    seed_id = store.insert_seeds([{"instruction": "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many "
+                                                  "pencils does he have left?", "reference_answer": "31"}])[0]
+    job = run(store, {"tasks": [{"type": "seed", "id": seed_id}], "n": 2, "max_tokens": 48, "concurrency": 1})
+    assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
+    assert job["model"] is None or job["model"] == "local/gemma-3-270m"
+    paths = store.reasoning_paths_nested("seed", seed_id)[("seed", seed_id)]
+    assert len(paths) == 2
+    for path in paths:
+        assert path["model"] == "local/gemma-3-270m" and path["text"].startswith("Step 1:")
+        assert path["params"]["seed"] != paths[0]["params"]["seed"] or path is paths[0]
+        assert path["steps"], path["text"]
+        for step in path["steps"]:
+            verdict = step["scores"]["arithmetic"]
+            assert 0.0 <= verdict["score"] <= 1.0 and verdict["label"] in ("correct", "incorrect", "unverifiable")
+            assert verdict["rationale"]
+        entropy = store.get_metrics("path", path["id"])
+        assert entropy["token_entropy_mean"] is not None and entropy["token_entropy_mean"] >= 0
+    assert "best_path_score" in store.get_metrics("seed", seed_id)

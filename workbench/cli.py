@@ -174,6 +174,9 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         return 2
     if args.limit:
         tasks = tasks[: args.limit]
+    if not tasks:
+        print("no tasks to reason about: the store has none matching " + " ".join(args.tasks), file=sys.stderr)
+        return 2
     params = {
         "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
         "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
