@@ -33,8 +33,9 @@ def test_parsed_verdict_when_the_backend_gives_no_logprobs():
     assert scores[0].rationale == "6 * 7 is 42, but the step says 44."
 
 
-def test_a_judge_without_a_verdict_is_unverifiable():
-    scores = asyncio.run(judge("I cannot tell.").score_steps(TASK, STEPS))
+@pytest.mark.parametrize("reply", ["I cannot tell.", "There is no error in the sum."])
+def test_a_judge_without_a_verdict_first_is_unverifiable(reply: str):
+    scores = asyncio.run(judge(reply).score_steps(TASK, STEPS))
     assert scores[0].label == "unverifiable" and scores[0].score == 0.5
     assert "no yes/no verdict" in scores[0].rationale
 

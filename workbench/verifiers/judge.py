@@ -16,7 +16,7 @@ from workbench.teacher import Generation, Teacher, TeacherConfig
 from workbench.verifiers.base import StepScore, Task, unverifiable, verdict
 
 YES, NO = "yes", "no"
-VERDICT = re.compile(r"\b(yes|no|correct|incorrect)\b", re.IGNORECASE)
+VERDICT = re.compile(r"^\W*(yes|no|correct|incorrect)\b", re.IGNORECASE)  # the verdict opens the reply
 MAX_CONTEXT_CHARS = 6000
 
 FEW_SHOT = """Decide whether the last step of each solution is correct. Answer yes or no, then give the reason.
@@ -76,7 +76,8 @@ def score_generation(generation: Generation) -> tuple[float | None, str, str]:
     rationale = re.sub(r"^\W*(yes|no|correct|incorrect)\b\W*(reason:)?\s*", "", text, flags=re.IGNORECASE).strip()
     rationale = re.sub(r"^reason:\s*", "", rationale, flags=re.IGNORECASE) or text
     tokens = generation.tokens or []
-    position = next((i for i, t in enumerate(tokens) if _word(t)), None)
+    first_word = next((i for i, t in enumerate(tokens) if re.search(r"\w", t)), None)
+    position = first_word if first_word is not None and _word(tokens[first_word]) else None
     if position is not None and generation.top_logprobs and position < len(generation.top_logprobs):
         mass = {YES: 0.0, NO: 0.0}
         for alternative, logprob in generation.top_logprobs[position].items():
