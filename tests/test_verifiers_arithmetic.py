@@ -77,6 +77,8 @@ def test_a_false_calculation_is_named_with_its_true_value():
         "80 + 20% = 96",  # a percentage added to a number is ambiguous
         "9^9^9 = 1",  # too large to check
         "In 2023 the shop opened.",
+        "The code:\n```python\ndef f(x):\n    return x * 2 + 1 == 3\n```",  # code is for the code verifier
+        "Call `add(2, 3) == 6` to see it fail.",
     ],
 )
 def test_nothing_checkable_is_unverifiable_and_neutral_never_one(prose: str):
@@ -146,3 +148,7 @@ def test_answer_check_has_its_own_time_limit_outside_the_main_thread():
     thread.start()
     thread.join()
     assert results == [True]
+
+
+def test_inline_code_with_a_calculation_is_still_checked():
+    assert VERIFIER.score_step("Compute `5 * 3 = 16` next.").label == "incorrect"

@@ -29,6 +29,7 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 # ---------------------------------------------------------------- normalisation
 
 CALCULATOR = re.compile(r"<<([^<>]*)>>")
+CODE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
 LATEX_WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|boxed|operatorname)\s*\{([^{}]*)\}")
 LATEX_FRAC = re.compile(r"\\d?t?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
@@ -45,6 +46,7 @@ THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
 def normalise(text: str) -> str:
     """Plain ASCII arithmetic: LaTeX, unicode operators, currency signs and thousands separators removed."""
     text = STEP_LABEL.sub("", text, count=1)
+    text = CODE.sub(" ; ", text)  # code is the code verifier's business, not arithmetic
     annotations = CALCULATOR.findall(text)  # GSM8K's <<48/2=24>>: checked on its own, after the sentence
     text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
     for _ in range(3):  # nested \frac and wrappers, innermost first
@@ -491,7 +493,8 @@ class ArithmeticVerifier:
             return StepScore(0.0, INCORRECT, "; ".join(notes), params={"calculations": len(calculations)})
         if true or answer_true:
             return StepScore(1.0, CORRECT, "; ".join(notes), params={"calculations": len(calculations)})
-        reason = "; ".join(notes + [f"skipped {s}" for s in skipped]) or "no calculation to check"
+        shown = [f"skipped {s}" for s in skipped[:3]] + ([f"and {len(skipped) - 3} more"] if len(skipped) > 3 else [])
+        reason = "; ".join(notes + shown) or "no calculation to check"
         return unverifiable(reason, params={"calculations": 0})
 
     def answer_verdict(self, task: Task, steps: list[str]) -> tuple[int, tuple[bool | None, str]] | None:
