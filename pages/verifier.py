@@ -133,7 +133,7 @@ st.caption(f"{len(summaries)} tasks with paths · {passed} pass the gate · {len
 # ---------------------------------------------------------------- task list and filters
 
 wanted = st.pills("Only tasks where", list(FILTERS), selection_mode="multi",
-                  format_func=lambda name: f"{name}", help="; ".join(f"{k}: {v}" for k, v in FILTERS.items()))
+                  help="; ".join(f"{k}: {v}" for k, v in FILTERS.items()))
 shown = matching(summaries, wanted or [])
 if not shown:
     empty_state("No task matches these filters.")
