@@ -35,14 +35,15 @@ def build_store(path: Path, n: int) -> None:
             ids = store.insert_samples(batch)
             scores = []
             for sample_id in ids:
-                path_id = store.insert_path_with_steps(
-                    "sample", sample_id, [f"Write {sample_id}.", "Add one.", f"So {2 * sample_id + 1}."]
+                steps = [f"Write {sample_id}.", "Add one.", f"So {2 * sample_id + 1}."]
+                path_id = store.add_reasoning_path(
+                    {"task_type": "sample", "task_id": sample_id, "path_index": 0, "text": "\n".join(steps)}, steps
                 )
                 scores += [
                     {"step_id": step["id"], "verifier": "bench", "score": 0.9 - 0.2 * step["idx"], "label": "scored"}
                     for step in store.path_steps(path_id)
                 ]
-            store.put_step_scores(scores)
+            store.set_step_scores(scores)
             store.set_sample_pii(dict.fromkeys(ids, CLEAN))
     store.close()
 

@@ -54,12 +54,18 @@ def add_sample(
     return sample_id
 
 
+def add_path(store: Store, sample_id: int, steps: list[str], path_index: int = 0) -> int:
+    """A reasoning path for a sample, stored the way the reasoning stage stores one."""
+    path = {"task_type": "sample", "task_id": sample_id, "path_index": path_index, "text": "\n".join(steps)}
+    return store.add_reasoning_path(path, steps)
+
+
 def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list[float | None], path_index: int = 0,
                     verifier: str = "test-prm") -> tuple[int, list[int]]:
     """A reasoning path whose steps carry the given verifier scores (None: unscored); returns (path id, step ids)."""
-    path_id = store.insert_path_with_steps("sample", sample_id, steps, path_index=path_index)
+    path_id = add_path(store, sample_id, steps, path_index)
     step_ids = [s["id"] for s in store.path_steps(path_id)]
-    store.put_step_scores(
+    store.set_step_scores(
         [{"step_id": i, "verifier": verifier, "score": s, "label": "scored"} for i, s in zip(step_ids, scores, strict=True) if s is not None]
     )
     return path_id, step_ids

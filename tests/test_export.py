@@ -36,7 +36,7 @@ def shipped(store: Store) -> dict:
     a = add_sample(store, A_INSTRUCTION, A_OUTPUT, status="pending", seed_id=seed_id, node_id=leaf,
                    model="openai/gpt-4o-mini", params={"temperature": 0.7})
     _, steps = add_scored_path(store, a, ["2 + 3 = 5", "5 * 2 = 10"], [0.9, 0.2])
-    store.put_step_overrule(steps[1], "neutral", "Ada", "rounding is fine")
+    store.add_step_overrule(steps[1], "neutral", "rounding is fine", "Ada")
     store.set_metrics("sample", a, {"lexical_entropy": 3.0, "novelty_seeds": 0.4})
     b = add_sample(store, B_INSTRUCTION, B_OUTPUT, source="magpie", status="pending")
     store.set_sample_status([a, b], "approved", "Ada")
@@ -102,7 +102,7 @@ def test_prm800k_layout_with_the_latest_overrule_winning(store, shipped):
         {"question": {"problem": A_INSTRUCTION, "ground_truth_answer": A_OUTPUT},
          "label": {"steps": expected_steps, "finish_reason": "solution"}}
     ]
-    store.put_step_overrule(shipped["steps"][1], "incorrect", "Grace", "second look")
+    store.add_step_overrule(shipped["steps"][1], "incorrect", "second look", "Grace")
     (row,) = lines(run(store, "prm800k", "again.jsonl").path)
     assert [s["completions"][0]["rating"] for s in row["label"]["steps"]] == [1, -1]
     assert row["label"]["finish_reason"] == "found_error"

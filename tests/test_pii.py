@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ship_data import AWS_KEY, GITHUB_TOKEN, PLANTED, PRIVATE_KEY, add_sample
+from tests.ship_data import AWS_KEY, GITHUB_TOKEN, PLANTED, PRIVATE_KEY, add_path, add_sample
 from workbench import jobs, pii
 from workbench.store import Store
 
@@ -68,7 +68,7 @@ def test_scan_job_flags_samples_including_their_reasoning_steps(store: Store, an
     clean = add_sample(store, "Add 2 and 3.", "5", pii=None)
     in_output = add_sample(store, "Write a note.", PLANTED["EMAIL_ADDRESS"][1], pii=None)
     in_step = add_sample(store, "Who wrote it?", "Someone.", pii=None)
-    step_id = store.path_steps(store.insert_path_with_steps("sample", in_step, ["Look it up.", PLANTED["PERSON"][1]]))[1]["id"]
+    step_id = store.path_steps(add_path(store, in_step, ["Look it up.", PLANTED["PERSON"][1]]))[1]["id"]
     job_id = pii.submit_scan(store)
     assert jobs.run_job(store, store.claim_next_job(1)) == "done"
     assert store.get_job(job_id)["done_units"] == 1

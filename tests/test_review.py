@@ -194,10 +194,10 @@ def test_step_rating_latest_overrule_wins_then_label_then_score():
 def test_the_latest_verifier_score_of_a_step_is_the_one_read(store: Store):
     sample_id = add_sample(store, "task")
     _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9], verifier="prm-a")
-    store.put_step_scores([{"step_id": step, "verifier": "judge-b", "score": 0.1, "label": "incorrect"}])
+    store.set_step_scores([{"step_id": step, "verifier": "judge-b", "score": 0.1, "label": "incorrect"}])
     read = store.best_paths([sample_id])[sample_id]["steps"][0]
     assert (read["verifier"], read["score"], read["label"]) == ("judge-b", 0.1, "incorrect")
-    store.put_step_scores([{"step_id": step, "verifier": "prm-a", "score": 0.8, "label": "scored"}])
+    store.set_step_scores([{"step_id": step, "verifier": "prm-a", "score": 0.8, "label": "scored"}])
     read = store.best_paths([sample_id])[sample_id]["steps"][0]
     assert (read["verifier"], read["score"]) == ("prm-a", 0.8)
 
@@ -205,8 +205,8 @@ def test_the_latest_verifier_score_of_a_step_is_the_one_read(store: Store):
 def test_latest_overrule_of_a_step_is_the_one_read(store: Store):
     sample_id = add_sample(store, "task")
     _, (step,) = add_scored_path(store, sample_id, ["a"], [0.9])
-    store.put_step_overrule(step, "incorrect", "Ada", "wrong sign")
-    store.put_step_overrule(step, "neutral", "Grace", "fine actually")
+    store.add_step_overrule(step, "incorrect", "wrong sign", "Ada")
+    store.add_step_overrule(step, "neutral", "fine actually", "Grace")
     read = store.best_paths([sample_id])[sample_id]["steps"][0]
     assert read["overrule"]["label"] == "neutral" and read["overrule"]["reviewer"] == "Grace"
     assert ratings.step_rating(read) == 0

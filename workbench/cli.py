@@ -131,6 +131,145 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------- reasoning and verification
 
+
+def parse_task_specs(specs: list[str], store: Store) -> list[dict]:
+    """'seed:1,2' 'sample:7' 'seed:all' 'sample:all' 'domain:math' -> [{"type", "id"}]; bad specs raise ValueError."""
+    tasks: list[dict] = []
+    for spec in specs:
+        kind, _, rest = spec.partition(":")
+        if kind == "domain" and rest:
+            ids = [s["id"] for s in store.list_seeds(domain=rest)]
+            if not ids:
+                raise ValueError(f"no seeds in domain {rest!r}")
+            tasks += [{"type": "seed", "id": i} for i in ids]
+        elif kind in ("seed", "sample") and rest == "all":
+            rows = store.list_seeds() if kind == "seed" else store.list_samples()
+            tasks += [{"type": kind, "id": r["id"]} for r in rows]
+        elif kind in ("seed", "sample") and rest and all(p.strip().isdigit() for p in rest.split(",")):
+            ids = [int(p) for p in rest.split(",")]
+            found = {s["id"] for s in (store.list_seeds(ids=ids) if kind == "seed" else store.list_samples(ids=ids, include_filtered=True))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise ValueError(f"no {kind} with id {', '.join(map(str, missing))}")
+            tasks += [{"type": kind, "id": i} for i in ids]
+        else:
+            raise ValueError(f"bad task spec {spec!r}: use seed:1,2  sample:7  seed:all  sample:all  domain:math")
+    return list({(t["type"], t["id"]): t for t in tasks}.values())
+
+
+def cmd_reason(args: argparse.Namespace, store: Store) -> int:
+    import os
+
+    from workbench.jobs import run_job, submit, worker_alive
+    from workbench.reasoning import refresh_task_metric, verification_settings
+    from workbench.settings import teacher_config
+    from workbench.verifiers import VerifierError, parse_names
+
+    try:
+        tasks = parse_task_specs(args.tasks, store)
+        verifiers = parse_names(args.verifier)
+        settings = verification_settings(store, {"aggregation": args.aggregation, "threshold": args.threshold})
+    except (ValueError, VerifierError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.limit:
+        tasks = tasks[: args.limit]
+    if not tasks:
+        print("no tasks to reason about: the store has none matching " + " ".join(args.tasks), file=sys.stderr)
+        return 2
+    params = {
+        "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
+        "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
+        "judge_model": args.judge_model, "prm_path": args.prm_path, "prm_style": args.prm_style,
+    }
+    if args.model:
+        params["teacher"] = {"model": args.model}
+    model = teacher_config(store, params.get("teacher")).model
+    job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=model)
+    if args.queue or worker_alive(args.db):
+        print(f"queued reason job {job_id} ({len(tasks)} tasks); the worker runs it")
+        return 0
+    job = store.claim_job(job_id, os.getpid())
+    status = run_job(store, job) if job else "queued"
+    results = []
+    for task in tasks:
+        verdict = refresh_task_metric(store, task["type"], task["id"], settings)
+        results.append({"task": f"{task['type']}:{task['id']}", "paths": len(verdict.path_scores),
+                        "best_path_id": verdict.best_path_id, "best_path_score": verdict.best_score,
+                        "passed_gate": verdict.passed})
+    finished = store.get_job(job_id)
+    summary = {"job_id": job_id, "status": status, "failed_units": finished["failed_units"],
+               "aggregation": settings.aggregation, "threshold": settings.threshold, "tasks": results}
+    if args.json:
+        _print_json(summary)
+    else:
+        for row in results:
+            score = "-" if row["best_path_score"] is None else f"{row['best_path_score']:.3f}"
+            gate = "passes" if row["passed_gate"] else "gated out"
+            print(f"{row['task']:<12} {row['paths']} paths  best {score}  {gate}")
+        print(f"job {job_id} {status}; {finished['failed_units']} failed units")
+        for error in store.unit_errors(job_id):
+            print(f"  {error['unit_key']}: {error['error'].splitlines()[0]}", file=sys.stderr)
+    return 0 if status == "done" and not finished["failed_units"] else 1
+
+
+def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
+    from workbench.settings import teacher_config
+    from workbench.teacher import Teacher
+    from workbench.verifiers import VerifierError, get_verifier
+    from workbench.verifiers.evaluation import EvalDataError, evaluate, read_processbench
+
+    options: dict = {}
+    if args.verifier == "judge":
+        options["teacher"] = Teacher(teacher_config(store, {"model": args.judge_model} if args.judge_model else None))
+    elif args.verifier == "prm":
+        options.update(path=args.prm_path, style=args.prm_style)
+    try:
+        items = read_processbench(args.file)
+        result = evaluate(get_verifier(args.verifier, **options), items)
+    except (EvalDataError, VerifierError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:<12} {value if not isinstance(value, float) else f'{value:.4f}'}")
+    return 0
+
+
+def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
+    from workbench.reasoning import AGGREGATIONS, DEFAULT_N, DEFAULT_TEMPERATURE, MAX_N
+    from workbench.verifiers import REGISTRY
+    from workbench.verifiers.prm import STYLES
+
+    p = sub.add_parser("reason", help="sample N reasoning paths per task and score every step")
+    p.add_argument("--tasks", nargs="+", required=True, metavar="SPEC",
+                   help="seed:1,2  sample:7  seed:all  sample:all  domain:math")
+    p.add_argument("--n", type=int, default=DEFAULT_N, choices=range(1, MAX_N + 1), metavar=f"1..{MAX_N}")
+    p.add_argument("--verifier", default="arithmetic", help=f"comma-separated: {','.join(REGISTRY)}")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="path score rule (default: saved setting)")
+    p.add_argument("--threshold", type=float, default=None, help="gate threshold in [0, 1] (default: saved setting)")
+    p.add_argument("--model", help="teacher model for the paths (default: the saved teacher)")
+    p.add_argument("--judge-model", help="model for the judge verifier (default: the teacher)")
+    p.add_argument("--prm-path", help="local directory of a PRM (prm verifier)")
+    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--limit", type=int, help="at most this many tasks")
+    p.add_argument("--queue", action="store_true", help="only queue the job for the worker")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reason)
+
+    p = sub.add_parser("verify-eval", help="score a verifier on ProcessBench-format labelled steps (JSONL)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--verifier", default="arithmetic", choices=list(REGISTRY))
+    p.add_argument("--judge-model")
+    p.add_argument("--prm-path")
+    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify_eval)
+
 # ---------------------------------------------------------------- metrics and maps
 
 
@@ -298,6 +437,7 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     return [
         add_ship_commands,
         add_maps_commands,
+        add_reasoning_commands,
     ]
 
 

@@ -3,3 +3,4 @@
 import workbench.analysis_job  # noqa: F401
 import workbench.pii  # noqa: F401
 import workbench.probe  # noqa: F401
+import workbench.reason_job  # noqa: F401

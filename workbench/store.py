@@ -711,6 +711,147 @@ class Store:
 
     # ------------------------------------------------------------ reasoning paths and verification
 
+    def add_reasoning_path(self, path: dict, steps: list[str]) -> int:
+        """Store a path and its steps at once. A path already stored for (task, job, index) is returned as is."""
+        row = {
+            "job_id": path.get("job_id"),
+            "task_type": path["task_type"],
+            "task_id": path["task_id"],
+            "path_index": path["path_index"],
+            "text": path["text"],
+            "final_answer": path.get("final_answer"),
+            "model": path.get("model"),
+            "params": _dumps(path.get("params") or {}),
+            "created_at": now(),
+        }
+        with self.transaction():
+            cursor = self.conn.execute(
+                f"INSERT INTO reasoning_paths ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)}) "
+                "ON CONFLICT(task_type, task_id, job_id, path_index) DO NOTHING",
+                row,
+            )
+            if cursor.rowcount == 0:
+                return self._scalar(
+                    "SELECT id FROM reasoning_paths WHERE task_type = ? AND task_id = ? AND job_id IS ? AND path_index = ?",
+                    [row["task_type"], row["task_id"], row["job_id"], row["path_index"]],
+                )
+            path_id = cursor.lastrowid
+            self.conn.executemany(
+                "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)",
+                [(path_id, index, text) for index, text in enumerate(steps)],
+            )
+        return path_id
+
+    def job_path_ids(self, job_id: int, task_type: str, task_id: int) -> dict[int, int]:
+        """path_index -> path id of the paths one job stored for one task."""
+        rows = self.conn.execute(
+            "SELECT path_index, id FROM reasoning_paths WHERE job_id = ? AND task_type = ? AND task_id = ?",
+            [job_id, task_type, task_id],
+        )
+        return dict(rows.fetchall())
+
+    def path_steps(self, path_id: int) -> list[dict]:
+        return self._rows("SELECT id, idx, text FROM steps WHERE path_id = ? ORDER BY idx", [path_id])
+
+    def scored_step_ids(self, path_id: int, verifier: str) -> set[int]:
+        rows = self.conn.execute(
+            "SELECT s.id FROM steps s JOIN step_scores sc ON sc.step_id = s.id WHERE s.path_id = ? AND sc.verifier = ?",
+            [path_id, verifier],
+        )
+        return {r[0] for r in rows}
+
+    def set_step_scores(self, rows: list[dict]) -> None:
+        """Upsert verifier verdicts: one per (step, verifier)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO step_scores (step_id, verifier, score, label, rationale, model, params, created_at) "
+                "VALUES (:step_id, :verifier, :score, :label, :rationale, :model, :params, :created_at) "
+                "ON CONFLICT(step_id, verifier) DO UPDATE SET score = excluded.score, label = excluded.label, "
+                "rationale = excluded.rationale, model = excluded.model, params = excluded.params, "
+                "created_at = excluded.created_at",
+                [{"rationale": None, "model": None, **r, "params": _dumps(r.get("params") or {}), "created_at": now()}
+                 for r in rows],
+            )
+
+    def add_step_overrule(self, step_id: int, label: str, reason: str | None, reviewer: str) -> int:
+        """A person's label for a step; the latest overrule of a step is the one that counts."""
+        cursor = self.conn.execute(
+            "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
+            [step_id, label, reason, reviewer, now()],
+        )
+        return cursor.lastrowid
+
+    def step_overrule_history(self, step_id: int) -> list[dict]:
+        return self._rows("SELECT * FROM step_overrules WHERE step_id = ? ORDER BY id", [step_id])
+
+    def step_task(self, step_id: int) -> tuple[str, int] | None:
+        row = self.conn.execute(
+            "SELECT p.task_type, p.task_id FROM steps s JOIN reasoning_paths p ON p.id = s.path_id WHERE s.id = ?",
+            [step_id],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None) -> dict[tuple, list[dict]]:
+        """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule."""
+        where, params = "1=1", []
+        if task_type is not None and task_id is not None:
+            where, params = "p.task_type = ? AND p.task_id = ?", [task_type, task_id]
+        paths = self._rows(f"SELECT p.* FROM reasoning_paths p WHERE {where} ORDER BY p.job_id, p.path_index, p.id", params)
+        steps = self._rows(
+            f"SELECT s.* FROM steps s JOIN reasoning_paths p ON p.id = s.path_id WHERE {where} ORDER BY s.path_id, s.idx",
+            params,
+        )
+        scores = self._rows(
+            "SELECT sc.* FROM step_scores sc JOIN steps s ON s.id = sc.step_id "
+            f"JOIN reasoning_paths p ON p.id = s.path_id WHERE {where}",
+            params,
+        )
+        overrules = self._rows(
+            "SELECT o.* FROM step_overrules o JOIN steps s ON s.id = o.step_id "
+            f"JOIN reasoning_paths p ON p.id = s.path_id WHERE {where} ORDER BY o.id",
+            params,
+        )
+        by_step: dict[int, dict] = {}
+        by_path: dict[int, list[dict]] = {}
+        for step in steps:
+            step.update(scores={}, overrule=None)
+            by_step[step["id"]] = step
+            by_path.setdefault(step["path_id"], []).append(step)
+        for score in scores:
+            score["params"] = _loads(score["params"], {})
+            by_step[score["step_id"]]["scores"][score["verifier"]] = score
+        for overrule in overrules:  # ordered by id: the latest wins
+            by_step[overrule["step_id"]]["overrule"] = overrule
+        nested: dict[tuple, list[dict]] = {}
+        for path in paths:
+            path["params"] = _loads(path["params"], {})
+            path["steps"] = by_path.get(path["id"], [])
+            nested.setdefault((path["task_type"], path["task_id"]), []).append(path)
+        return nested
+
+    def reasoning_task_titles(self, tasks: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The instruction of each (task_type, task_id)."""
+        wanted = list(tasks)
+        titles: dict[tuple[str, int], str] = {}
+        for task_type, table in (("seed", "seeds"), ("sample", "samples")):
+            ids = [task_id for kind, task_id in wanted if kind == task_type]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = self.conn.execute(
+                    f"SELECT id, instruction FROM {table} WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
+                titles.update({(task_type, r[0]): r[1] for r in rows})
+        return titles
+
+    def claim_job(self, job_id: int, worker_pid: int) -> dict | None:
+        """Atomically take one queued job (for running it in this process); None if someone else has it."""
+        cursor = self.conn.execute(
+            "UPDATE jobs SET status = 'running', worker_pid = ?, heartbeat_at = ?, started_at = coalesce(started_at, ?),"
+            " finished_at = NULL WHERE id = ? AND status = 'queued'",
+            [worker_pid, now(), now(), job_id],
+        )
+        return self.get_job(job_id) if cursor.rowcount == 1 else None
+
     # ------------------------------------------------------------ metrics, embeddings and projections
     # Items are seeds and samples, named (item_type, item_id). Embeddings are keyed by the store's
     # text_hash of an item's instruction, so one text shared by a seed and a sample has one vector.
@@ -1177,53 +1318,6 @@ class Store:
     def sample_sources(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM samples ORDER BY 1")]
 
-    # reasoning paths as this stage reads and writes them (imported steps, exports, tests)
-
-    def insert_path_with_steps(
-        self,
-        task_type: str,
-        task_id: int,
-        steps: list[str],
-        path_index: int = 0,
-        job_id: int | None = None,
-        final_answer: str | None = None,
-        model: str | None = None,
-        params: dict | None = None,
-    ) -> int:
-        """One reasoning path and its numbered steps; returns the path id."""
-        with self.transaction():
-            cursor = self.conn.execute(
-                "INSERT INTO reasoning_paths (job_id, task_type, task_id, path_index, text, final_answer, model, params,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [job_id, task_type, task_id, path_index, "\n".join(steps), final_answer, model, _dumps(params or {}), now()],
-            )
-            path_id = cursor.lastrowid
-            self.conn.executemany(
-                "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(steps)]
-            )
-        return path_id
-
-    def put_step_scores(self, scores: list[dict]) -> None:
-        """Write verifier scores (step_id, verifier, score, label, optional rationale/model/params); a rescore replaces."""
-        self.conn.executemany(
-            "INSERT INTO step_scores (step_id, verifier, score, label, rationale, model, params, created_at)"
-            " VALUES (:step_id, :verifier, :score, :label, :rationale, :model, :params, :created_at)"
-            " ON CONFLICT(step_id, verifier) DO UPDATE SET score = excluded.score, label = excluded.label,"
-            " rationale = excluded.rationale, model = excluded.model, params = excluded.params,"
-            " created_at = excluded.created_at",
-            [
-                {"rationale": None, "model": None, **s, "params": _dumps(s.get("params") or {}), "created_at": s.get("created_at", now())}
-                for s in scores
-            ],
-        )
-
-    def put_step_overrule(self, step_id: int, label: str, reviewer: str, reason: str | None = None) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
-            [step_id, label, reason, reviewer, now()],
-        )
-        return cursor.lastrowid
-
     def best_paths(self, sample_ids: Iterable[int]) -> dict[int, dict]:
         """Each sample's best reasoning path {id, task_id, steps}: every step with its latest verifier score
         (score, label, verifier) and its latest human overrule.
@@ -1269,9 +1363,6 @@ class Store:
         ):
             by_step[row["step_id"]]["overrule"] = row
         return {path["task_id"]: path for path in paths.values()}
-
-    def path_steps(self, path_id: int) -> list[dict]:
-        return self._rows("SELECT id, idx, text FROM steps WHERE path_id = ? ORDER BY idx", [path_id])
 
     def sample_paths_steps(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
         """Every step (id, text) of every reasoning path of each sample: what a PII scan must read."""
@@ -1332,7 +1423,9 @@ class Store:
             for sample in samples:
                 sample_id = self.insert_sample(sample)
                 if sample.get("steps"):
-                    self.insert_path_with_steps("sample", sample_id, sample["steps"], model=sample.get("model"))
+                    path = {"task_type": "sample", "task_id": sample_id, "path_index": 0,
+                            "text": "\n".join(sample["steps"]), "model": sample.get("model")}
+                    self.add_reasoning_path(path, sample["steps"])
                 ids.append(sample_id)
         return ids
 

@@ -99,6 +99,7 @@ class Generation:
     token_entropies: list[float] | None = None
     entropy_source: str = NOT_AVAILABLE
     finish_reason: str | None = None
+    top_logprobs: list[dict[str, float]] | None = None  # per token: alternative -> logprob, when returned
 
     @property
     def mean_entropy(self) -> float | None:
@@ -181,6 +182,23 @@ def _read_logprobs(choice: Any) -> tuple[list[str] | None, list[float] | None, l
         entropies = [entropy_from_top_logprobs([field_of(t, "logprob") for t in top]) for top in tops]
         return tokens, values, entropies, f"top-{k} logprobs approximation (lower bound)"
     return tokens, values, None, NOT_AVAILABLE
+
+
+def _read_top_alternatives(choice: Any) -> list[dict[str, float]] | None:
+    """Per generated token, the alternatives the backend returned with their logprobs (None if none)."""
+    logprobs = getattr(choice, "logprobs", None)
+    if logprobs is None:
+        return None
+
+    def get(item: Any, name: str) -> Any:
+        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+    content = get(logprobs, "content")
+    if content:
+        tops = [{get(t, "token"): get(t, "logprob") for t in get(item, "top_logprobs") or []} for item in content]
+    else:
+        tops = [dict(t) for t in get(logprobs, "top_logprobs") or [] if isinstance(t, dict)]
+    return tops if any(tops) else None
 
 
 def load_secrets(paths: list[Path] | None = None) -> list[str]:
@@ -283,6 +301,7 @@ class Teacher:
             token_entropies=entropies,
             entropy_source=source,
             finish_reason=getattr(choice, "finish_reason", None),
+            top_logprobs=_read_top_alternatives(choice),
         )
 
     async def achat(

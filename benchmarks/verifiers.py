@@ -1,0 +1,70 @@
+"""Steps verified per second by the arithmetic verifier: `python -m benchmarks.verifiers --json`.
+
+The steps are the labelled fixture's steps plus a mix of typical written calculations (true and
+false), currency and percentages, LaTeX, GSM8K annotations, algebra and plain prose, repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from workbench.verifiers.arithmetic import ArithmeticVerifier
+
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "processbench_small.jsonl"
+EXTRA = [
+    "Step 3: The total cost is 3 x $2.50 = $7.50, plus a $1,200 deposit gives 7.50 + 1200 = 1207.50.",
+    "15% of 80 is 12, so the sale price is 80 - 12 = 68 dollars.",
+    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.",
+    "\\frac{3}{4} \\times 120 = 90 km",
+    "Let x be the width; then 2x + 2(2x) = 54, so x = 9.",
+    "We now consider the second case, where the remainder is odd.",
+    "The average speed is 2 * 60 * 40 / (60 + 40) = 48 km/h, not 50.",
+    "5000 * 1.04^3 = 5624.32 dollars after three years.",
+]
+
+
+def steps() -> list[str]:
+    labelled = [s for line in FIXTURE.read_text().splitlines() if line.strip() for s in json.loads(line)["steps"]]
+    return labelled + EXTRA
+
+
+def measure(seconds: float = 3.0) -> dict:
+    verifier = ArithmeticVerifier()
+    pool = steps()
+    for step in pool:  # warm up regexes and imports
+        verifier.score_step(step)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for step in pool:
+            verifier.score_step(step)
+        done += len(pool)
+    elapsed = time.perf_counter() - started
+    answers_started = time.perf_counter()
+    answer_checks = 0
+    from workbench.verifiers.arithmetic import check_answer
+
+    while time.perf_counter() - answers_started < 1.0:
+        check_answer("54", "$54")
+        answer_checks += 1
+    return {
+        "benchmark": "arithmetic_verifier",
+        "steps_per_s": round(done / elapsed, 1),
+        "steps": done,
+        "distinct_steps": len(pool),
+        "answer_checks_per_s": round(answer_checks / (time.perf_counter() - answers_started), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON line")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    result = measure(parser.parse_args().seconds)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

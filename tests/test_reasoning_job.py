@@ -1,0 +1,147 @@
+"""The `reason` job and the `workbench reason` command, with a mocked teacher (the point is the plumbing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from workbench import jobs
+from workbench.cli import main
+from workbench.jobs import JobContext
+from workbench.reason_job import ReasonHandler
+from workbench.settings import save_teacher_config
+from workbench.store import Store
+from workbench.teacher import TeacherConfig
+
+RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
+SLIP = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $50.\nAnswer: 50"
+
+
+def mocked_teacher(store: Store, text: str) -> None:
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": text}))
+
+
+def seeds(store: Store) -> list[int]:
+    return store.insert_seeds([
+        {"instruction": "A jacket costs $80, 25% off, then 10% off. Final price?", "reference_answer": "54",
+         "domain": "math"},
+        {"instruction": "Write an essay.", "domain": "writing"},
+    ])
+
+
+def run(store: Store, params: dict) -> dict:
+    job_id = jobs.submit(store, "reason", params)
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    return store.get_job(job_id)
+
+
+def test_paths_steps_scores_and_metric_are_stored(store: Store):
+    mocked_teacher(store, RIGHT)
+    first, second = seeds(store)
+    job = run(store, {"tasks": [{"type": "seed", "id": first}, {"type": "seed", "id": second}], "n": 3,
+                      "verifiers": ["arithmetic"]})
+    assert job["status"] == "done" and (job["done_units"], job["failed_units"]) == (2, 0)
+    assert job["completion_tokens"] > 0
+    nested = store.reasoning_paths_nested()
+    assert sorted(nested) == [("seed", first), ("seed", second)]
+    paths = nested[("seed", first)]
+    assert [p["path_index"] for p in paths] == [0, 1, 2]
+    assert paths[0]["final_answer"] == "54" and paths[0]["model"].endswith("gpt-4o-mini")
+    steps = paths[0]["steps"]
+    assert [s["text"] for s in steps][:2] == ["25% of $80 = $20.", "$80 - $20 = $60."]
+    assert all(s["scores"]["arithmetic"]["label"] == "correct" for s in steps)
+    assert store.get_metrics("seed", first)["best_path_score"] == 1.0
+    # the essay task has no reference answer: nothing checks the 'Answer: 54' step, which stays neutral
+    assert store.get_metrics("seed", second)["best_path_score"] == 0.5
+
+
+def test_a_slip_is_gated_out(store: Store):
+    mocked_teacher(store, SLIP)
+    first, _ = seeds(store)
+    run(store, {"tasks": [{"type": "seed", "id": first}], "n": 2, "verifiers": ["arithmetic"]})
+    steps = store.reasoning_paths_nested("seed", first)[("seed", first)][0]["steps"]
+    assert [s["scores"]["arithmetic"]["label"] for s in steps] == ["correct", "incorrect", "incorrect"]
+    assert "80 - 20 is 60" in steps[1]["scores"]["arithmetic"]["rationale"]
+    assert store.get_metrics("seed", first)["best_path_score"] == 0.0
+
+
+def test_samples_are_tasks_too_with_their_own_metric_type(store: Store):
+    mocked_teacher(store, RIGHT)
+    sample = store.insert_sample({"source": "import", "instruction": "Jacket: $80, 25% then 10% off?"})
+    run(store, {"tasks": [{"type": "sample", "id": sample}], "n": 1})
+    assert store.get_metrics("sample", sample)["best_path_score"] == 0.5  # no reference: the answer stays neutral
+    assert store.get_metrics("seed", sample) == {}
+
+
+def test_a_rerun_unit_neither_duplicates_nor_calls_the_model_again(store: Store):
+    mocked_teacher(store, RIGHT)
+    first, _ = seeds(store)
+    job = run(store, {"tasks": [{"type": "seed", "id": first}], "n": 2, "verifiers": ["arithmetic", "judge"]})
+    tokens = job["completion_tokens"]
+    ctx = JobContext(store, store.get_job(job["id"]))
+    asyncio.run(ReasonHandler().run_unit(ctx, f"seed:{first}"))  # as after a kill -9 mid-unit
+    again = store.get_job(job["id"])
+    assert again["completion_tokens"] == tokens
+    paths = store.reasoning_paths_nested("seed", first)[("seed", first)]
+    assert len(paths) == 2
+    assert store.conn.execute("SELECT count(*) FROM step_scores").fetchone()[0] == 2 * 5 * 2
+
+
+def test_a_missing_task_fails_its_unit_and_the_job_goes_on(store: Store):
+    mocked_teacher(store, RIGHT)
+    first, _ = seeds(store)
+    job = run(store, {"tasks": [{"type": "seed", "id": 999}, {"type": "seed", "id": first}], "n": 1})
+    assert (job["done_units"], job["failed_units"]) == (1, 1)
+    assert "seed 999 does not exist" in store.unit_errors(job["id"])[0]["error"]
+
+
+def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, capsys):
+    mocked_teacher(store, SLIP)
+    first, second = seeds(store)
+    code = main(["--db", str(db_path), "reason", "--tasks", f"seed:{first}", "--n", "2",
+                 "--verifier", "arithmetic", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == "done" and summary["threshold"] == 1.0 and summary["aggregation"] == "min"
+    assert summary["tasks"] == [{"task": f"seed:{first}", "paths": 2, "best_path_id": 1, "best_path_score": 0.0,
+                                 "passed_gate": False}]
+    assert main(["--db", str(db_path), "reason", "--tasks", "domain:math", "--n", "1", "--threshold", "0"]) == 0
+    assert "passes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--tasks", "seed:999"], "no seed with id 999"), (["--tasks", "bogus"], "bad task spec"),
+     (["--tasks", "seed:all", "--verifier", "oracle"], "unknown verifier oracle"),
+     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks")],
+)
+def test_cli_reason_refuses_bad_input_without_queueing(store: Store, db_path, capsys, args, message):
+    seeds(store)
+    assert main(["--db", str(db_path), "reason", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert store.list_jobs() == []
+
+
+@pytest.mark.slow
+def test_real_model_reasons_about_one_seed(store: Store):
+    """The bundled Gemma (a base model, few-shot prompt) writes two short paths; every step gets a verdict."""
+    seed_id = store.insert_seeds([{"instruction": "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many "
+                                                  "pencils does he have left?", "reference_answer": "31"}])[0]
+    job = run(store, {"tasks": [{"type": "seed", "id": seed_id}], "n": 2, "max_tokens": 48, "concurrency": 1})
+    assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
+    assert job["model"] is None or job["model"] == "local/gemma-3-270m"
+    paths = store.reasoning_paths_nested("seed", seed_id)[("seed", seed_id)]
+    assert len(paths) == 2
+    for path in paths:
+        assert path["model"] == "local/gemma-3-270m" and path["text"].startswith("Step 1:")
+        assert path["params"]["seed"] != paths[0]["params"]["seed"] or path is paths[0]
+        assert path["steps"], path["text"]
+        for step in path["steps"]:
+            verdict = step["scores"]["arithmetic"]
+            assert 0.0 <= verdict["score"] <= 1.0 and verdict["label"] in ("correct", "incorrect", "unverifiable")
+            assert verdict["rationale"]
+        entropy = store.get_metrics("path", path["id"])
+        assert entropy["token_entropy_mean"] is not None and entropy["token_entropy_mean"] >= 0
+    assert "best_path_score" in store.get_metrics("seed", seed_id)

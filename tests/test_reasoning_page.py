@@ -1,0 +1,138 @@
+"""AppTest runs of the Verifier page: empty states, starting a job, the audit view, filters and overrules."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from workbench import jobs
+from workbench.settings import save_teacher_config, set_reviewer_name
+from workbench.store import Store
+from workbench.teacher import TeacherConfig
+
+TIMEOUT = 60
+RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
+SLIP = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $50.\nAnswer: 50"
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/verifier.py")
+    return at
+
+
+def reasoned_store(store: Store, text: str) -> int:
+    """One seed with two paths scored by the arithmetic verifier, through the real job (teacher mocked)."""
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": text}))
+    seed_id = store.insert_seeds([{"instruction": "A jacket costs $80, 25% off then 10% off. Final price?",
+                                   "reference_answer": "54", "domain": "math"}])[0]
+    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": seed_id}], "n": 2})
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    return seed_id
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(e.value for kind in ("info", "success", "error", "caption") for e in getattr(at, kind))
+
+
+def test_empty_store_points_to_the_seeds_page(db_path):
+    at = page().run()
+    assert not at.exception
+    assert any("No tasks yet" in i.value for i in at.info)
+
+
+def test_seeds_without_paths_offer_a_job_and_queue_it(store: Store):
+    store.insert_seeds([{"instruction": "What is 6 * 7?", "reference_answer": "42", "domain": "math"},
+                        {"instruction": "Write a poem.", "domain": "writing"}])
+    at = page().run()
+    assert not at.exception
+    assert any("No reasoning paths yet" in i.value for i in at.info)
+    start = next(b for b in at.button if b.label == "Start reasoning job")
+    assert start.disabled  # nothing chosen yet
+    at.multiselect[0].select(at.multiselect[0].options[0]).run()
+    at.number_input[0].set_value(3).run()
+    at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
+    assert not at.exception
+    job = store.list_jobs()[0]
+    assert job["kind"] == "reason" and job["params"]["n"] == 3 and job["params"]["verifiers"] == ["arithmetic"]
+    assert job["params"]["tasks"] == [{"type": "seed", "id": 1}]
+    assert "Started reason job" in texts(at)
+
+
+def test_prm_without_a_path_is_refused_and_nothing_is_queued(store: Store):
+    store.insert_seeds([{"instruction": "What is 6 * 7?"}])
+    at = page().run()
+    at.multiselect[0].select(at.multiselect[0].options[0]).run()
+    at.multiselect[1].select("prm").run()
+    at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
+    assert not at.exception
+    assert any("needs the directory" in e.value for e in at.error)
+    assert store.list_jobs() == []
+
+
+def test_audit_view_shows_heatmap_gate_and_steps(store: Store):
+    reasoned_store(store, SLIP)
+    at = page().run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1
+    assert any(e.value.startswith("Gated out: best path 0.00 vs threshold 1") for e in at.error)
+    frames = [d.value for d in at.dataframe]
+    steps = frames[1]
+    assert list(steps["text"]) == ["25% of $80 = $20.", "$80 - $20 = $50.", "Answer: 50"]
+    assert list(steps["arithmetic label"]) == ["correct", "incorrect", "incorrect"]
+    assert "80 - 20 is 60" in steps["arithmetic rationale"][1]
+
+
+def test_lowering_the_threshold_and_the_rule_changes_the_gate(store: Store):
+    reasoned_store(store, RIGHT)
+    at = page().run()
+    assert any(s.value.startswith("Passes the gate: best path 1.00") for s in at.success)
+    at.selectbox[1].set_value("mean").run()
+    assert not at.exception
+    assert store.get_setting("verification")["aggregation"] == "mean"
+
+
+def test_overrule_changes_path_score_and_gate_and_records_who(store: Store):
+    seed_id = reasoned_store(store, SLIP)
+    set_reviewer_name(store, "ada")
+    # mark both false steps of the first (best) path correct
+    path = store.reasoning_paths_nested()[("seed", seed_id)][0]
+    for step in path["steps"][1:]:
+        at = page().run()
+        next(s for s in at.selectbox if s.label == "Step").set_value(step["id"])
+        next(r for r in at.radio if r.label == "Your label").set_value("correct")
+        next(t for t in at.text_input if t.label == "Reason").input("checked by hand")
+        at = next(b for b in at.button if b.label == "Overrule as ada").click().run()
+        assert not at.exception
+    assert "the task passes the gate" in texts(at)
+    assert store.get_metrics("seed", seed_id)["best_path_score"] == 1.0
+    history = store.step_overrule_history(path["steps"][2]["id"])
+    assert history[0]["reviewer"] == "ada" and history[0]["reason"] == "checked by hand"
+
+
+def test_overrule_without_a_reason_is_refused(store: Store):
+    reasoned_store(store, SLIP)
+    at = page().run()
+    at = next(b for b in at.button if b.label.startswith("Overrule as")).click().run()
+    assert not at.exception
+    assert any("give a reason" in e.value for e in at.error)
+    assert store.conn.execute("SELECT count(*) FROM step_overrules").fetchone()[0] == 0
+
+
+def test_filters_narrow_the_task_list(store: Store):
+    from workbench.reasoning import VerificationSettings, overrule_step
+
+    seed_id = reasoned_store(store, SLIP)
+    other = store.insert_seeds([{"instruction": "Another task", "reference_answer": "1"}])[0]
+    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": other}], "n": 1})
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    step = store.reasoning_paths_nested()[("seed", seed_id)][0]["steps"][0]
+    overrule_step(store, step["id"], "incorrect", "the premise is wrong", "ada", VerificationSettings())
+    at = page().run()
+    assert list(at.dataframe[0].value["task"]) == [f"seed:{seed_id}", f"seed:{other}"]
+    pills = at.get("button_group")[0]
+    at = pills.set_value(["overruled"]).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["task"]) == [f"seed:{seed_id}"]
+    at = at.get("button_group")[0].set_value(["overruled", "disagreements"]).run()
+    assert any("No task matches" in i.value for i in at.info)

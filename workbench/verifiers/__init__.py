@@ -1,0 +1,71 @@
+"""Step verifiers by name: every one scores every step of a path in [0, 1] with a label and a rationale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workbench.verifiers.base import Task, Verifier, VerifierError
+
+DEFAULT_VERIFIER = "arithmetic"
+
+
+def _arithmetic(**options: Any) -> Verifier:
+    from workbench.verifiers.arithmetic import ArithmeticVerifier
+
+    return ArithmeticVerifier(**options)
+
+
+def _judge(**options: Any) -> Verifier:
+    from workbench.verifiers.judge import JudgeVerifier
+
+    return JudgeVerifier(**options)
+
+
+def _prm(**options: Any) -> Verifier:
+    from workbench.verifiers.prm import PRMVerifier
+
+    return PRMVerifier(**options)
+
+
+def _code(**options: Any) -> Verifier:
+    from workbench.verifiers.code import CodeVerifier
+
+    return CodeVerifier(**options)
+
+
+REGISTRY: dict[str, Callable[..., Verifier]] = {
+    "arithmetic": _arithmetic,
+    "judge": _judge,
+    "prm": _prm,
+    "code": _code,
+}
+
+DESCRIPTIONS = {
+    "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
+    "judge": "asks an LLM per step; P(yes) / (P(yes) + P(no)) from logprobs when available",
+    "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
+    "code": "runs the extracted Python against the task's tests in a sandbox",
+}
+
+
+def parse_names(spec: str | list[str]) -> list[str]:
+    """'arithmetic,judge' -> ['arithmetic', 'judge']; unknown names raise VerifierError."""
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n and n.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise VerifierError(f"unknown verifier {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    if not names:
+        raise VerifierError("choose at least one verifier")
+    return list(dict.fromkeys(names))
+
+
+def get_verifier(name: str, **options: Any) -> Verifier:
+    """Build the named verifier with its options (see each module for what it takes)."""
+    if name not in REGISTRY:
+        raise VerifierError(f"unknown verifier {name!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[name](**options)
+
+
+__all__ = ["DEFAULT_VERIFIER", "DESCRIPTIONS", "REGISTRY", "Task", "Verifier", "VerifierError", "get_verifier",
+           "parse_names"]
