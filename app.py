@@ -10,6 +10,7 @@ start_worker_once()
 PAGES = {
     "Factory": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:"),
         st.Page("pages/seeds.py", title="Seeds", icon=":material/eco:"),
         st.Page("pages/evolution.py", title="Evolution", icon=":material/account_tree:"),
         st.Page("pages/magpie.py", title="Magpie", icon=":material/auto_awesome:"),

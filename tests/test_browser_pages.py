@@ -8,7 +8,7 @@ from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
 from workbench.seeds import load_sample_seeds
 from workbench.store import Store
 
-PAGES = ["", "seeds", "evolution", "magpie", "verifier", "maps", "distributions", "review", "export", "jobs", "settings"]
+PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "maps", "distributions", "review", "export", "jobs", "settings"]
 
 pytestmark = pytest.mark.slow
 

@@ -1554,6 +1554,45 @@ class Store:
         }
 
 
+    # ------------------------------------------------------------ overview (the factory at a glance)
+
+    def funnel(self, gate_threshold: float) -> list[dict]:
+        """Counts at each stage of the factory, from gold seeds to exported samples."""
+        counts = self._one(
+            "SELECT (SELECT count(*) FROM seeds) AS seeds,"
+            " (SELECT count(*) FROM evol_nodes) AS evolved,"
+            " (SELECT count(*) FROM evol_nodes WHERE status = 'survived') AS survived,"
+            " (SELECT count(*) FROM samples WHERE filter_reason IS NULL) AS samples,"
+            " (SELECT count(*) FROM metrics WHERE item_type = 'sample' AND name = 'best_path_score'"
+            "  AND value IS NOT NULL) AS verified,"
+            " (SELECT count(*) FROM metrics WHERE item_type = 'sample' AND name = 'best_path_score'"
+            "  AND value >= :t - 1e-9) AS gated,"
+            " (SELECT count(*) FROM samples WHERE status = 'approved') AS approved,"
+            " (SELECT count(DISTINCT sample_id) FROM export_items) AS exported",
+            {"t": gate_threshold},
+        )
+        labels = [
+            ("seeds", "Gold seeds"), ("evolved", "Evolutions tried"), ("survived", "Survived elimination"),
+            ("samples", "Synthetic samples"), ("verified", "Verified"), ("gated", "Passed the gate"),
+            ("approved", "Approved"), ("exported", "Exported"),
+        ]
+        return [{"stage": label, "key": key, "count": counts[key]} for key, label in labels]
+
+    def verifier_pass_rates(self) -> list[dict]:
+        """Per verifier: steps scored, share judged correct (score >= 0.5) and share unverifiable."""
+        return self._rows(
+            "SELECT verifier, count(*) AS steps, avg(label != 'unverifiable' AND score >= 0.5) AS pass_rate,"
+            " avg(label = 'unverifiable') AS unverifiable_rate FROM step_scores GROUP BY verifier ORDER BY verifier"
+        )
+
+    def usage_by_kind(self) -> list[dict]:
+        """Tokens, cost and wall time spent per job kind."""
+        return self._rows(
+            "SELECT kind, count(*) AS jobs, sum(prompt_tokens) AS prompt_tokens,"
+            " sum(completion_tokens) AS completion_tokens, sum(cost) AS cost, sum(elapsed_s) AS elapsed_s"
+            " FROM jobs GROUP BY kind ORDER BY kind"
+        )
+
 
 def open_store(path: str | Path | None = None) -> Store:
     """Open (creating and migrating if needed) the store at path, $WORKBENCH_DB, or the default location."""
