@@ -129,6 +129,8 @@ class RunState:
     operators: dict[str, Operator]
     rules: EliminationRules
     seed_index: dict[int, int]
+    seeds: dict[int, dict]
+    stored: dict[tuple[int, int], dict[str, dict]]
 
 
 def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dict[str, float | None], str | None]]:
@@ -151,12 +153,18 @@ class EvolveHandler:
     def _state(self, ctx: JobContext) -> RunState:
         if "evolve" not in ctx.extras:
             params = EvolveParams.from_dict(ctx.params)
+            stored: dict[tuple[int, int], dict[str, dict]] = {}
+            for node in ctx.store.evol_nodes(ctx.job_id):  # what earlier runs of this job wrote, read once
+                seed_id, path, _ = parse_node_key(node["node_key"])
+                stored.setdefault((seed_id, path[0]), {})[node["node_key"]] = node
             ctx.extras["evolve"] = RunState(
                 params=params,
                 teacher=Teacher(teacher_config(ctx.store, params.teacher)),
                 operators=load_operators(ctx.store),
                 rules=EliminationRules(**params.rules),
                 seed_index={seed_id: i for i, seed_id in enumerate(params.seeds)},
+                seeds={seed["id"]: seed for seed in ctx.store.list_seeds(ids=params.seeds)},
+                stored=stored,
             )
         return ctx.extras["evolve"]
 
@@ -167,14 +175,10 @@ class EvolveHandler:
     async def run_unit(self, ctx: JobContext, key: str) -> None:
         state = self._state(ctx)
         seed_id, branch = (int(part[1:]) for part in key.split("/"))
-        seed = ctx.store.get_seed(seed_id)
+        seed = state.seeds.get(seed_id)
         if seed is None:
             raise LookupError(f"seed {seed_id} was deleted")
-        existing = {
-            n["node_key"]: n
-            for n in ctx.store.evol_nodes(ctx.job_id, seed_id=seed_id)
-            if parse_node_key(n["node_key"])[1][0] == branch
-        }
+        existing = state.stored.get((seed_id, branch), {})
         await self._grow(ctx, state, seed, Parent(seed["instruction"], None), (branch,), existing)
 
     async def _grow(

@@ -774,18 +774,21 @@ class Store:
         columns = ", ".join(row)
         updates = ", ".join(f"{k} = excluded.{k}" for k in row if k not in ("job_id", "node_key"))
         with self.transaction():
-            cursor = self.conn.execute(
+            inserted = self.conn.execute(
                 f"INSERT INTO evol_nodes ({columns}) VALUES ({', '.join(f':{k}' for k in row)}) "
-                f"ON CONFLICT(job_id, node_key) DO UPDATE SET {updates} WHERE evol_nodes.status = 'failed'",
+                f"ON CONFLICT(job_id, node_key) DO UPDATE SET {updates} WHERE evol_nodes.status = 'failed' RETURNING id",
                 row,
+            ).fetchone()
+            if inserted is None:
+                return self._scalar(
+                    "SELECT id FROM evol_nodes WHERE job_id IS ? AND node_key = ?", [row["job_id"], row["node_key"]]
+                )
+            node_id = inserted[0]
+            self.conn.executemany(
+                "INSERT INTO metrics (item_type, item_id, name, value, note) VALUES ('node', ?, ?, ?, ?) "
+                "ON CONFLICT(item_type, item_id, name) DO UPDATE SET value = excluded.value, note = excluded.note",
+                [(node_id, name, value, note) for values, note in metrics for name, value in values.items()],
             )
-            node_id = self._scalar(
-                "SELECT id FROM evol_nodes WHERE job_id IS ? AND node_key = ?", [row["job_id"], row["node_key"]]
-            )
-            if cursor.rowcount == 0:
-                return node_id
-            for values, note in metrics:
-                self.set_metrics("node", node_id, values, note)
             if sample is not None:
                 self.insert_sample({**sample, "node_id": node_id})
             if usage is not None and row["job_id"] is not None:
