@@ -68,9 +68,9 @@ def start_form() -> None:
     model = right.text_input("Teacher model", value=config.model, help="saved on the Settings page; override for this job")
     if st.button("Start evolution", type="primary"):
         try:
-            seed_ids = resolve_seeds(db, selected if mode == "selected" else mode)
             if mode == "selected" and not selected:
                 raise ValueError("Choose at least one seed, or pick 'All seeds'.")
+            seed_ids = resolve_seeds(db, selected if mode == "selected" else mode)
             params = EvolveParams(seeds=seed_ids, operators=chosen_ops, depth=depth, branching=branching,
                                   schedule=schedule, max_tries=max_tries, concurrency=config.concurrency,
                                   teacher={"model": model.strip() or config.model})
