@@ -236,6 +236,19 @@ def test_evolve_sends_the_chat_prompt_and_answers_the_survivor():
     assert evolution.params["answer"]["temperature"] == 0.2
 
 
+def test_evolve_asks_the_embedding_similarity_hook_about_the_child():
+    reply = f"{SEED} Answer in euros as well."
+    seen = []
+
+    def same_meaning(parent: str, child: str) -> float:
+        seen.append((parent, child))
+        return 0.99
+
+    evolution = asyncio.run(evolve(mock_teacher(reply), OPERATORS["deepen"], SEED, embedding_similarity=same_meaning))
+    assert seen == [(SEED, reply)]
+    assert evolution.elimination_reason.startswith(f"{NO_INFORMATION_GAIN}: embedding similarity 0.990")
+
+
 def test_evolve_eliminates_without_asking_for_an_answer():
     evolution = asyncio.run(evolve(mock_teacher(SEED), OPERATORS["deepen"], SEED))
     assert evolution.elimination_reason.startswith(NO_INFORMATION_GAIN)
@@ -295,3 +308,15 @@ def test_custom_operators_are_validated_saved_and_deleted(store):
         save_operator(store, Operator("deepen", "custom", "", "{instruction}", "{instruction}"))
     assert not store.delete_operator("deepen")
     assert store.delete_operator("pirate") and "pirate" not in load_operators(store)
+
+
+@pytest.mark.slow
+def test_bundled_base_model_adds_a_requirement_with_real_token_entropy():
+    teacher = Teacher(TeacherConfig(max_tokens=48, extra={"seed": 7}))
+    evolution = asyncio.run(evolve(teacher, OPERATORS["what_if"], SEED))
+    assert evolution.params["addition"] is True and evolution.prompt.endswith(f"Task: {SEED}\nAdded requirement:")
+    assert evolution.instruction.startswith(SEED) and len(evolution.instruction) > len(SEED)
+    assert evolution.generation.entropy_source == "full next-token distribution"
+    assert evolution.generation.token_entropies and evolution.generation.mean_entropy > 0
+    assert evolution.survived or evolution.elimination_reason  # a verdict either way, with its reason
+    print(f"\n{evolution.instruction}\n-> {evolution.answer!r} ({evolution.elimination_reason})")

@@ -14,6 +14,7 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.metrics import word_tokens
@@ -543,14 +544,21 @@ async def generate_answer(teacher: Teacher, instruction: str) -> tuple[str, Gene
     return parse_answer(generation.text), generation
 
 
+SimilarityFn = Callable[[str, str], float | None]
+
+
 async def evolve(
     teacher: Teacher,
     op: Operator,
     parent: str,
     rules: EliminationRules = EliminationRules(),
-    embedding_similarity: float | None = None,
+    embedding_similarity: SimilarityFn | None = None,
 ) -> Evolution:
-    """Evolve `parent` with one operator, check the rules, and answer the survivor."""
+    """Evolve `parent` with one operator, check the rules, and answer the survivor.
+
+    `embedding_similarity(parent, child)`, when given (embeddings exist), returns their cosine similarity for
+    the no-information-gain rule; without it the rule is lexical.
+    """
     completion = teacher.config.uses_completion_prompts
     addition = completion and op.completion_output == "addition"
     prompt = build_prompt(op, parent, completion)
@@ -564,13 +572,14 @@ async def evolve(
         generation = await teacher.achat(messages, temperature=temperature, logprobs=True)
         sent = json.dumps(messages, ensure_ascii=False)
     instruction = parse_evolution(generation.text, parent, addition)
+    similarity = embedding_similarity(parent, instruction) if embedding_similarity and instruction.strip() else None
     evolution = Evolution(
         operator=op.name,
         prompt=sent,
         raw_response=generation.text,
         instruction=instruction,
         generation=generation,
-        elimination_reason=elimination_reason(parent, instruction, rules, embedding_similarity),
+        elimination_reason=elimination_reason(parent, instruction, rules, similarity),
         params={"evolution": generation.params, "completion_prompt": completion, "addition": addition},
     )
     if evolution.survived:
