@@ -36,7 +36,7 @@ from workbench.store import Store  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".peer-venv"
-DISTILABEL = "distilabel[openai]==1.5.3"
+DISTILABEL = ["distilabel[openai]==1.5.3", "requests"]  # distilabel imports requests without declaring it
 OPERATOR = BUILTIN_OPERATORS[0]
 
 
@@ -107,22 +107,23 @@ def peer_python() -> Path:
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True)
-    probe = subprocess.run([str(python), "-c", "import distilabel"], capture_output=True)
+    probe = subprocess.run([str(python), "-c", "import distilabel, requests"], capture_output=True)
     if probe.returncode != 0:
-        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", DISTILABEL],
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *DISTILABEL],
                                  capture_output=True, text=True, timeout=1800)
         if install.returncode != 0:
-            raise RuntimeError(f"pip install {DISTILABEL} failed: {install.stderr.strip()[-800:]}")
+            raise RuntimeError(f"pip install {' '.join(DISTILABEL)} failed: {install.stderr.strip()[-800:]}")
     return python
 
 
 def distilabel_run(url: str, seeds: list[str], concurrency: int) -> float:
     python = peer_python()
-    env = {"HF_HUB_OFFLINE": "1", "DISTILABEL_LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin"}
+    env = {"HF_HUB_OFFLINE": "1", "DISTILABEL_LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin", "TERM": "dumb",
+           "COLUMNS": "200", "HOME": str(Path.home())}
     result = subprocess.run([str(python), "-c", PEER_SCRIPT, url, str(concurrency)], input=json.dumps(seeds),
                             capture_output=True, text=True, timeout=1800, env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"distilabel run failed: {result.stderr.strip()[-800:]}")
+        raise RuntimeError(f"distilabel run failed: {' | '.join(result.stderr.strip().splitlines()[-3:])[-800:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])["elapsed"]
 
 
