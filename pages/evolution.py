@@ -157,7 +157,8 @@ def effectiveness(job_id: int | None, key: str) -> None:
         labels={"mean_entropy_gain": "mean lexical entropy gain over parent (bits)", "survival_rate": "survival rate"},
     )
     chart.update_traces(textposition="top center")
-    chart.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_tickformat=".0%")
+    chart.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_tickformat=".0%",
+                        yaxis_range=[-0.05, 1.1])
     st.plotly_chart(chart, width="stretch", key=key)
 
 

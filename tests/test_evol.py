@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,6 +37,13 @@ from workbench.evol import (
     word_diff,
 )
 from workbench.teacher import Teacher, TeacherConfig
+
+
+def run(coroutine):
+    """Run a coroutine on its own thread (a session's Playwright loop may be running on this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 SEED = "A jacket costs $80 and is marked down 25%. What is the sale price?"
 OPERATORS = {op.name: op for op in BUILTIN_OPERATORS}
@@ -227,7 +235,7 @@ def mock_teacher(reply: str) -> Teacher:
 
 def test_evolve_sends_the_chat_prompt_and_answers_the_survivor():
     reply = "Find the sale price of the $80 jacket after 25% off, then add 8% sales tax."
-    evolution = asyncio.run(evolve(mock_teacher(reply), OPERATORS["add_constraints"], SEED))
+    evolution = run(evolve(mock_teacher(reply), OPERATORS["add_constraints"], SEED))
     assert evolution.survived and evolution.instruction == reply
     assert evolution.answer == reply  # the mock answers everything with the same text
     sent = json.loads(evolution.prompt)
@@ -244,13 +252,13 @@ def test_evolve_asks_the_embedding_similarity_hook_about_the_child():
         seen.append((parent, child))
         return 0.99
 
-    evolution = asyncio.run(evolve(mock_teacher(reply), OPERATORS["deepen"], SEED, embedding_similarity=same_meaning))
+    evolution = run(evolve(mock_teacher(reply), OPERATORS["deepen"], SEED, embedding_similarity=same_meaning))
     assert seen == [(SEED, reply)]
     assert evolution.elimination_reason.startswith(f"{NO_INFORMATION_GAIN}: embedding similarity 0.990")
 
 
 def test_evolve_eliminates_without_asking_for_an_answer():
-    evolution = asyncio.run(evolve(mock_teacher(SEED), OPERATORS["deepen"], SEED))
+    evolution = run(evolve(mock_teacher(SEED), OPERATORS["deepen"], SEED))
     assert evolution.elimination_reason.startswith(NO_INFORMATION_GAIN)
     assert evolution.answer is None and evolution.answer_generation is None
 
@@ -268,7 +276,7 @@ class ScriptedTeacher(Teacher):
 
 def test_evolve_eliminates_a_struggling_answer():
     teacher = ScriptedTeacher([f"{SEED} What if the discount were 40% instead?", "Sorry, I cannot work that out."])
-    evolution = asyncio.run(evolve(teacher, OPERATORS["what_if"], SEED))
+    evolution = run(evolve(teacher, OPERATORS["what_if"], SEED))
     assert evolution.elimination_reason.startswith(ANSWER_STRUGGLES)
     assert evolution.answer
 
@@ -313,7 +321,7 @@ def test_custom_operators_are_validated_saved_and_deleted(store):
 @pytest.mark.slow
 def test_bundled_base_model_adds_a_requirement_with_real_token_entropy():
     teacher = Teacher(TeacherConfig(max_tokens=48, extra={"seed": 7}))
-    evolution = asyncio.run(evolve(teacher, OPERATORS["what_if"], SEED))
+    evolution = run(evolve(teacher, OPERATORS["what_if"], SEED))
     assert evolution.params["addition"] is True and evolution.prompt.endswith(f"Task: {SEED}\nAdded requirement:")
     assert evolution.instruction.startswith(SEED) and len(evolution.instruction) > len(SEED)
     assert evolution.generation.entropy_source == "full next-token distribution"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -114,16 +117,25 @@ def test_browser_starts_a_job_on_the_bundled_model_and_nodes_appear(running_app,
     db.insert_seeds([{"instruction": "A train travels 180 km in 3 hours. What is its average speed in km/h?",
                       "known_failure": True}])
     db.set_setting("teacher", {"model": "local/gemma-3-270m", "max_tokens": 40})
-    page.goto(running_app.page_url("evolution"))
+    # through app.py's navigation (a direct /evolution URL can run the page without app.py, hence no worker)
+    page.goto(running_app.url)
+    wait_for_streamlit(page)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="Evolution").click()
     wait_for_streamlit(page)
     page.get_by_text("Known failures").click()
     page.get_by_role("button", name="Start evolution").click()
     page.get_by_text("queued: 1 seeds").wait_for(timeout=30_000)
+    if not jobs.worker_alive(running_app.db):  # the app normally starts one; `workbench worker` is the manual way
+        subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(running_app.db), "worker"], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     # the worker loads the model and evolves; the live fragment shows the first node when it is written
-    page.locator("[data-testid='stExpander']").first.wait_for(timeout=420_000)
-    page.get_by_text("depth 1").first.wait_for(timeout=30_000)
+    tree = page.locator("[data-testid='stExpander']").filter(has_text="Seed #1").first
+    tree.wait_for(timeout=420_000)
+    page.wait_for_timeout(3000)
+    tree.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot(page, "evolution-live-tree")))  # full page, then the tree in view
+    assert "depth 1" in tree.inner_text()
     assert_no_exception(page)
-    screenshot(page, "evolution-live-tree")
     nodes = db.evol_nodes()
     assert nodes and nodes[0]["model"] == "local/gemma-3-270m" and nodes[0]["prompt"].startswith("Each task below")
     db.close()
