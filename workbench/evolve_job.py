@@ -10,6 +10,8 @@ missing ones. A node, its metrics, its sample and its token usage are written in
 from __future__ import annotations
 
 import asyncio
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from workbench.evol import (
@@ -131,6 +133,12 @@ class RunState:
     seed_index: dict[int, int]
     seeds: dict[int, dict]
     stored: dict[tuple[int, int], dict[str, dict]]
+    writer: Store
+    write_thread: ThreadPoolExecutor
+
+    async def save_node(self, *args: object) -> int:
+        """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.save_evol_node, *args)
 
 
 def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dict[str, float | None], str | None]]:
@@ -145,6 +153,11 @@ def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dic
     }
     entropy = token_entropy_metrics(evolution.generation.token_entropies)
     return [(child, None), (gains, "lexical"), (entropy, evolution.generation.entropy_source)]
+
+
+def _close_writer(thread: ThreadPoolExecutor, writer: Store) -> None:
+    thread.shutdown(wait=True)
+    writer.close()
 
 
 class EvolveHandler:
@@ -165,7 +178,11 @@ class EvolveHandler:
                 seed_index={seed_id: i for i, seed_id in enumerate(params.seeds)},
                 seeds={seed["id"]: seed for seed in ctx.store.list_seeds(ids=params.seeds)},
                 stored=stored,
+                writer=Store(ctx.store.path),
+                write_thread=ThreadPoolExecutor(1, thread_name_prefix="evolve-writer"),
             )
+            state = ctx.extras["evolve"]
+            weakref.finalize(state, _close_writer, state.write_thread, state.writer)
         return ctx.extras["evolve"]
 
     def units(self, ctx: JobContext) -> list[str]:
@@ -231,7 +248,7 @@ class EvolveHandler:
         try:
             evolution = await evolve(state.teacher, state.operators[operator], parent.instruction, state.rules)
         except TeacherError as exc:
-            ctx.store.save_evol_node({**node, "status": "failed", "elimination_reason": str(exc)})
+            await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
             raise
         survived = evolution.survived
         node.update(
@@ -264,10 +281,13 @@ class EvolveHandler:
             sum(costs) if costs else None,
         )
         metrics = node_metrics(evolution, parent.instruction, seed["instruction"])
-        node["id"] = ctx.store.save_evol_node(node, metrics, sample, usage)
+        node["id"] = await state.save_node(node, metrics, sample, usage)
         return node
 
     async def finish(self, ctx: JobContext) -> None:
+        state = ctx.extras.get("evolve")
+        if state is not None:
+            state.write_thread.shutdown(wait=True)
         nodes = ctx.store.evol_nodes(ctx.job_id)
         counts = {status: sum(n["status"] == status for n in nodes) for status in ("survived", "eliminated", "failed")}
         ctx.store.set_job_result(ctx.job_id, {"nodes": len(nodes), **counts})
