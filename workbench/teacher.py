@@ -277,10 +277,14 @@ class Teacher:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = litellm.completion_cost(completion_response=response)
-        except Exception:  # litellm knows no price for this model
-            cost = None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if "response_cost" in hidden:  # litellm priced the call already (None: it knows no price)
+            cost = hidden["response_cost"]
+        else:
+            try:
+                cost = litellm.completion_cost(completion_response=response)
+            except Exception:  # litellm knows no price for this model
+                cost = None
         if self.config.provider == "local":
             cost = 0.0
         choice = response.choices[0]

@@ -1,0 +1,296 @@
+"""The `evolve` job: grow an evolution tree per seed in the worker, writing every node at once.
+
+Units are keyed per seed and top-level branch (`s<seed>/b<branch>`); each unit grows the subtree
+under that branch, depth-first across levels, its children concurrently. Every node attempt has a
+key (`s<seed>/p<path>/a<attempt>`, the path holding the child index at each depth), unique per job,
+so a unit rerun after a kill -9 reuses the nodes already stored and calls the model only for the
+missing ones. A node, its metrics, its sample and its token usage are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from workbench.evol import (
+    SCHEDULES,
+    EliminationRules,
+    Evolution,
+    Operator,
+    evolve,
+    lexical_similarity,
+    load_operators,
+    schedule_operator,
+)
+from workbench.jobs import JobContext, register, submit
+from workbench.metrics import lexical_metrics, token_entropy_metrics
+from workbench.settings import teacher_config
+from workbench.store import Store
+from workbench.teacher import Teacher, TeacherError
+
+KIND = "evolve"
+SEED_CHOICES = ("all", "known-failures")
+
+
+@dataclass
+class EvolveParams:
+    """What an evolve job does; stored as the job's params."""
+
+    seeds: list[int]
+    operators: list[str]
+    depth: int = 3
+    branching: int = 1
+    schedule: str = "round-robin"
+    max_tries: int = 3
+    concurrency: int = 8
+    teacher: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EvolveParams:
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+    def validate(self) -> None:
+        if not self.seeds:
+            raise ValueError("No seeds chosen: pick at least one seed.")
+        if not self.operators:
+            raise ValueError("No operators chosen: pick at least one operator.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}.")
+        for name, value, low, high in (
+            ("depth", self.depth, 1, 10),
+            ("branching", self.branching, 1, 8),
+            ("max tries", self.max_tries, 1, 10),
+            ("concurrency", self.concurrency, 1, 1024),
+        ):
+            if not low <= int(value) <= high:
+                raise ValueError(f"The {name} must be between {low} and {high} (got {value}).")
+
+
+def resolve_seeds(store: Store, choice: str | list[int]) -> list[int]:
+    """Seed ids for 'all', 'known-failures', or a list of ids (every id must exist)."""
+    if choice == "all":
+        ids = [s["id"] for s in store.list_seeds()]
+    elif choice == "known-failures":
+        ids = [s["id"] for s in store.list_seeds(known_failure=True)]
+        if not ids:
+            raise ValueError("No seed is marked as a known failure. Mark some on the Seeds page, or choose others.")
+    else:
+        wanted = [int(i) for i in choice]
+        found = {s["id"] for s in store.list_seeds(ids=wanted)}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise ValueError(f"No seed with id {', '.join(map(str, missing))}.")
+        ids = wanted
+    if not ids:
+        raise ValueError("The store has no seeds yet. Load or import seeds first.")
+    return ids
+
+
+def submit_evolve(store: Store, params: EvolveParams) -> int:
+    """Validate and queue an evolve job; returns its id. Unknown operators are refused here, not mid-job."""
+    params.validate()
+    known = load_operators(store)
+    unknown = [name for name in params.operators if name not in known]
+    if unknown:
+        raise ValueError(f"Unknown operator(s): {', '.join(unknown)}.")
+    model = teacher_config(store, params.teacher).model
+    return submit(store, KIND, asdict(params), model=model)
+
+
+def unit_key(seed_id: int, branch: int) -> str:
+    return f"s{seed_id}/b{branch}"
+
+
+def node_key(seed_id: int, path: tuple[int, ...], attempt: int) -> str:
+    return f"s{seed_id}/p{'.'.join(map(str, path))}/a{attempt}"
+
+
+def parse_node_key(key: str) -> tuple[int, tuple[int, ...], int]:
+    seed, path, attempt = key.split("/")
+    return int(seed[1:]), tuple(int(p) for p in path[1:].split(".")), int(attempt[1:])
+
+
+@dataclass(frozen=True)
+class Parent:
+    """What a child needs of its parent: the text, its id, and the chain of operators that made it."""
+
+    instruction: str
+    node_id: int | None
+    chain: tuple[str, ...] = ()
+
+
+@dataclass
+class RunState:
+    """Per job run: the teacher, the operators and the settings, built once."""
+
+    params: EvolveParams
+    teacher: Teacher
+    operators: dict[str, Operator]
+    rules: EliminationRules
+    seed_index: dict[int, int]
+    seeds: dict[int, dict]
+    stored: dict[tuple[int, int], dict[str, dict]]
+    writer: Store
+    write_thread: ThreadPoolExecutor
+
+    async def save_node(self, *args: object) -> int:
+        """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.save_evol_node, *args)
+
+
+def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dict[str, float | None], str | None]]:
+    """Every per-node number, grouped by the note stored with it."""
+    child = lexical_metrics(evolution.instruction)
+    parent_metrics = lexical_metrics(parent)
+    gains = {
+        "entropy_gain_parent": child["lexical_entropy"] - parent_metrics["lexical_entropy"],
+        "entropy_gain_seed": child["lexical_entropy"] - lexical_metrics(seed)["lexical_entropy"],
+        "length_gain_parent": child["length_tokens"] - parent_metrics["length_tokens"],
+        "novelty_parent": 1.0 - lexical_similarity(parent, evolution.instruction),
+    }
+    entropy = token_entropy_metrics(evolution.generation.token_entropies)
+    return [(child, None), (gains, "lexical"), (entropy, evolution.generation.entropy_source)]
+
+
+def _close_writer(thread: ThreadPoolExecutor, writer: Store) -> None:
+    thread.shutdown(wait=True)
+    writer.close()
+
+
+class EvolveHandler:
+    kind = KIND
+
+    def _state(self, ctx: JobContext) -> RunState:
+        if "evolve" not in ctx.extras:
+            params = EvolveParams.from_dict(ctx.params)
+            stored: dict[tuple[int, int], dict[str, dict]] = {}
+            for node in ctx.store.evol_nodes(ctx.job_id):  # what earlier runs of this job wrote, read once
+                seed_id, path, _ = parse_node_key(node["node_key"])
+                stored.setdefault((seed_id, path[0]), {})[node["node_key"]] = node
+            ctx.extras["evolve"] = RunState(
+                params=params,
+                teacher=Teacher(teacher_config(ctx.store, params.teacher)),
+                operators=load_operators(ctx.store),
+                rules=EliminationRules(**params.rules),
+                seed_index={seed_id: i for i, seed_id in enumerate(params.seeds)},
+                seeds={seed["id"]: seed for seed in ctx.store.list_seeds(ids=params.seeds)},
+                stored=stored,
+                writer=Store(ctx.store.path),
+                write_thread=ThreadPoolExecutor(1, thread_name_prefix="evolve-writer"),
+            )
+            state = ctx.extras["evolve"]
+            weakref.finalize(state, _close_writer, state.write_thread, state.writer)
+        return ctx.extras["evolve"]
+
+    def units(self, ctx: JobContext) -> list[str]:
+        params = self._state(ctx).params
+        return [unit_key(seed_id, branch) for seed_id in params.seeds for branch in range(params.branching)]
+
+    async def run_unit(self, ctx: JobContext, key: str) -> None:
+        state = self._state(ctx)
+        seed_id, branch = (int(part[1:]) for part in key.split("/"))
+        seed = state.seeds.get(seed_id)
+        if seed is None:
+            raise LookupError(f"seed {seed_id} was deleted")
+        existing = state.stored.get((seed_id, branch), {})
+        await self._grow(ctx, state, seed, Parent(seed["instruction"], None), (branch,), existing)
+
+    async def _grow(
+        self, ctx: JobContext, state: RunState, seed: dict, parent: Parent, path: tuple[int, ...], existing: dict
+    ) -> None:
+        """Fill one tree position (retrying with other operators), then grow the survivor's children."""
+        survivor = None
+        for attempt in range(state.params.max_tries):
+            row = existing.get(node_key(seed["id"], path, attempt))
+            if row is None or row["status"] == "failed":
+                row = await self._attempt(ctx, state, seed, parent, path, attempt)
+            if row["status"] == "survived":
+                survivor = row
+                break
+        if survivor is None or len(path) >= state.params.depth:
+            return
+        child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]))
+        await asyncio.gather(
+            *(
+                self._grow(ctx, state, seed, child_parent, (*path, child), existing)
+                for child in range(state.params.branching)
+            )
+        )
+
+    async def _attempt(
+        self, ctx: JobContext, state: RunState, seed: dict, parent: Parent, path: tuple[int, ...], attempt: int
+    ) -> dict:
+        ctx.check_stop()
+        key = node_key(seed["id"], path, attempt)
+        operator = schedule_operator(
+            state.params.schedule,
+            state.params.operators,
+            seed_index=state.seed_index[seed["id"]],
+            path=path,
+            attempt=attempt,
+            rng_key=f"{ctx.job_id}:{key.rsplit('/', 1)[0]}",
+        )
+        node = {
+            "job_id": ctx.job_id,
+            "node_key": key,
+            "seed_id": seed["id"],
+            "parent_id": parent.node_id,
+            "depth": len(path),
+            "operator": operator,
+            "attempt": attempt,
+            "model": state.teacher.model,
+        }
+        if operator not in state.operators:
+            raise LookupError(f"operator {operator!r} was deleted")
+        try:
+            evolution = await evolve(state.teacher, state.operators[operator], parent.instruction, state.rules)
+        except TeacherError as exc:
+            await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
+            raise
+        survived = evolution.survived
+        node.update(
+            prompt=evolution.prompt,
+            raw_response=evolution.raw_response,
+            instruction=evolution.instruction,
+            answer=evolution.answer,
+            status="survived" if survived else "eliminated",
+            elimination_reason=evolution.elimination_reason,
+            params={**evolution.params, "schedule": state.params.schedule},
+        )
+        sample = None
+        if survived:
+            sample = {
+                "source": "evol",
+                "unit_key": f"evol:{ctx.job_id}:{key}",
+                "job_id": ctx.job_id,
+                "seed_id": seed["id"],
+                "instruction": evolution.instruction,
+                "output": evolution.answer,
+                "model": state.teacher.model,
+                "params": evolution.params,
+                "metadata": {"operator": operator, "depth": len(path), "chain": [*parent.chain, operator]},
+            }
+        generations = evolution.generations
+        costs = [g.cost for g in generations if g.cost is not None]
+        usage = (
+            sum(g.prompt_tokens for g in generations),
+            sum(g.completion_tokens for g in generations),
+            sum(costs) if costs else None,
+        )
+        metrics = node_metrics(evolution, parent.instruction, seed["instruction"])
+        node["id"] = await state.save_node(node, metrics, sample, usage)
+        return node
+
+    async def finish(self, ctx: JobContext) -> None:
+        state = ctx.extras.get("evolve")
+        if state is not None:
+            state.write_thread.shutdown(wait=True)
+        nodes = ctx.store.evol_nodes(ctx.job_id)
+        counts = {status: sum(n["status"] == status for n in nodes) for status in ("survived", "eliminated", "failed")}
+        ctx.store.set_job_result(ctx.job_id, {"nodes": len(nodes), **counts})
+
+
+register(EvolveHandler())
