@@ -25,7 +25,7 @@ if message := st.session_state.pop("distributions_message", None):
 
 if db.item_count() == 0:
     empty_state("Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon="🌱")
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
     st.stop()
 
 show_analysis_jobs(db)

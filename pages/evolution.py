@@ -21,7 +21,9 @@ from workbench.evol import (
 from workbench.evolve_job import KIND, EvolveParams, resolve_seeds, submit_evolve
 from workbench.settings import teacher_config
 
-SEED_MODES = {"All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures"}
+SEED_MODES = {
+    "All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures", "Most uncertain": "most-uncertain",
+}
 STATUS_COLOURS = {"survived": "#1a7f37", "eliminated": "#b35900", "failed": "#cf222e"}
 MAX_TREES = 10
 
@@ -37,7 +39,7 @@ if message := st.session_state.pop("evol_message", None):
 
 if db.counts()["seeds"] == 0:
     empty_state("No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon="🌱")
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
     st.stop()
 
 operators = load_operators(db)
@@ -58,6 +60,10 @@ def start_form() -> None:
         seeds = db.list_seeds()
         labels = {seed_label(s): s["id"] for s in seeds}
         selected = [labels[label] for label in left.multiselect("Choose seeds", list(labels))]
+    if mode == "most-uncertain":
+        top = left.number_input("How many of the most uncertain seeds", 1, 1000, 10,
+                                help="seeds ranked by the teacher's uncertainty (Distributions page)")
+        mode = f"most-uncertain:{int(top)}"
     chosen_ops = left.multiselect("Operators", list(operators), default=list(operators),
                                   help="Depth operators make a task harder; breadth creates a rarer task in the same domain.")
     schedule = left.selectbox("Operator schedule", SCHEDULES,

@@ -31,7 +31,7 @@ if message := st.session_state.pop("maps_message", None):
 
 if db.item_count() == 0:
     empty_state("Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon="🌱")
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
     st.stop()
 
 params = current_params(db)

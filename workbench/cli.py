@@ -130,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _seed_choice(text: str) -> str | list[int]:
-    if text in ("all", "known-failures"):
+    if text in ("all", "known-failures") or text.startswith("most-uncertain:"):
         return text
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes all, known-failures or ids like 1,2,3 (got {text!r})") from None
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes all, known-failures, most-uncertain:N or ids like 1,2,3 (got {text!r})"
+        ) from None
 
 
 def _follow_job(store: Store, job_id: int, db_path: Path) -> str:
@@ -237,7 +239,7 @@ def add_evolution_commands(sub: argparse._SubParsersAction) -> None:
     from workbench.evol import SCHEDULES
 
     p = sub.add_parser("evolve", help="evolve seeds with Evol-Instruct (prints progress; exits 0 when done with no failed unit)")
-    p.add_argument("--seeds", type=_seed_choice, default="all", help="all, known-failures, or ids like 1,2,3")
+    p.add_argument("--seeds", type=_seed_choice, default="all", help="all, known-failures, most-uncertain:N, or ids like 1,2,3")
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--branching", type=int, default=1)
     p.add_argument("--operators", help="comma-separated operator names (default: all)")

@@ -19,6 +19,7 @@ from workbench.evol import (
     EliminationRules,
     Evolution,
     Operator,
+    SimilarityFn,
     evolve,
     lexical_similarity,
     load_operators,
@@ -70,7 +71,17 @@ class EvolveParams:
 
 
 def resolve_seeds(store: Store, choice: str | list[int]) -> list[int]:
-    """Seed ids for 'all', 'known-failures', or a list of ids (every id must exist)."""
+    """Seed ids for 'all', 'known-failures', 'most-uncertain:N' (the N seeds ranked most uncertain), or a list
+    of ids (every id must exist)."""
+    if isinstance(choice, str) and choice.startswith("most-uncertain:"):
+        count = choice.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"most-uncertain takes a positive count, like most-uncertain:10 (got {count!r}).")
+        ids = store.top_uncertain_seed_ids(int(count))
+        if not ids:
+            raise ValueError("No seed has an uncertainty score yet. Rank the seeds first (Distributions page, "
+                             "or `workbench analyse uncertainty`).")
+        return ids
     if choice == "all":
         ids = [s["id"] for s in store.list_seeds()]
     elif choice == "known-failures":
@@ -135,6 +146,7 @@ class RunState:
     stored: dict[tuple[int, int], dict[str, dict]]
     writer: Store
     write_thread: ThreadPoolExecutor
+    similarity: SimilarityFn | None = None
 
     async def save_node(self, *args: object) -> int:
         """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
@@ -160,6 +172,20 @@ def _close_writer(thread: ThreadPoolExecutor, writer: Store) -> None:
     writer.close()
 
 
+def embedding_similarity(store: Store) -> SimilarityFn | None:
+    """Cosine similarity through the embedding cache once the store has embeddings, else None (lexical rule only)."""
+    from workbench import embeddings
+
+    model = embeddings.model_name(store)
+    if store.embedding_count(model) == 0:
+        return None
+
+    def similarity(parent: str, child: str) -> float:
+        return float(embeddings.cached_similarity(store, [parent], [child], model)[0, 0])
+
+    return similarity
+
+
 class EvolveHandler:
     kind = KIND
 
@@ -180,6 +206,7 @@ class EvolveHandler:
                 stored=stored,
                 writer=Store(ctx.store.path),
                 write_thread=ThreadPoolExecutor(1, thread_name_prefix="evolve-writer"),
+                similarity=embedding_similarity(ctx.store),
             )
             state = ctx.extras["evolve"]
             weakref.finalize(state, _close_writer, state.write_thread, state.writer)
@@ -246,7 +273,9 @@ class EvolveHandler:
         if operator not in state.operators:
             raise LookupError(f"operator {operator!r} was deleted")
         try:
-            evolution = await evolve(state.teacher, state.operators[operator], parent.instruction, state.rules)
+            evolution = await evolve(
+                state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity
+            )
         except TeacherError as exc:
             await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
             raise
