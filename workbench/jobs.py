@@ -89,7 +89,17 @@ def submit(store: Store, kind: str, params: dict, model: str | None = None) -> i
 
 
 async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], concurrency: int) -> None:
+    """Run units concurrently; finished units are recorded in batches, once per heartbeat and at the end.
+
+    A unit recorded late is safe: its rows are keyed on the unit, so a rerun after a crash skips its work.
+    """
     semaphore = asyncio.Semaphore(max(1, concurrency))
+    finished: list[tuple[str, str, str | None]] = []
+
+    def flush() -> None:
+        batch = finished[:]
+        del finished[: len(batch)]
+        ctx.store.record_units(ctx.job_id, batch)
 
     async def one(unit_key: str) -> None:
         async with semaphore:
@@ -100,16 +110,16 @@ async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], c
             except JobCancelled:
                 return
             except Exception as exc:  # a unit that fails is recorded, and the job goes on
-                message = f"{type(exc).__name__}: {exc}"
-                ctx.store.record_unit(ctx.job_id, unit_key, "failed", message[:4000])
+                finished.append((unit_key, "failed", f"{type(exc).__name__}: {exc}"[:4000]))
                 return
-            ctx.store.record_unit(ctx.job_id, unit_key, "done")
+            finished.append((unit_key, "done", None))
 
     async def heartbeat() -> None:
         last = time.monotonic()
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             current = time.monotonic()
+            flush()
             ctx.store.heartbeat(ctx.job_id, current - last)
             last = current
             if ctx.store.job_status(ctx.job_id) != "running":
@@ -121,6 +131,7 @@ async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], c
         await asyncio.gather(*(one(key) for key in pending))
     finally:
         beat.cancel()
+        flush()
         ctx.store.heartbeat(ctx.job_id, (time.monotonic() - started) % HEARTBEAT_S)
 
 

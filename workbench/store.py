@@ -574,13 +574,20 @@ class Store:
         return {r[0]: r[1] for r in self.conn.execute("SELECT unit_key, status FROM job_units WHERE job_id = ?", [job_id])}
 
     def record_unit(self, job_id: int, unit_key: str, status: str, error: str | None = None) -> None:
-        """Mark a unit finished and recount the job's progress. Idempotent per (job, unit)."""
+        """Mark one unit finished and recount the job's progress. Idempotent per (job, unit)."""
+        self.record_units(job_id, [(unit_key, status, error)])
+
+    def record_units(self, job_id: int, units: list[tuple[str, str, str | None]]) -> None:
+        """Mark units (key, status, error) finished in one transaction and recount the job's progress."""
+        if not units:
+            return
+        timestamp = now()
         with self.transaction():
-            self.conn.execute(
+            self.conn.executemany(
                 "INSERT INTO job_units (job_id, unit_key, status, error, finished_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(job_id, unit_key) DO UPDATE SET status = excluded.status, error = excluded.error, "
                 "attempts = attempts + 1, finished_at = excluded.finished_at",
-                [job_id, unit_key, status, error, now()],
+                [(job_id, key, status, error, timestamp) for key, status, error in units],
             )
             self.conn.execute(
                 "UPDATE jobs SET done_units = (SELECT count(*) FROM job_units WHERE job_id = :id AND status = 'done'),"

@@ -225,6 +225,7 @@ class Teacher:
     def __init__(self, config: TeacherConfig | None = None) -> None:
         self.config = config or TeacherConfig()
         self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._unpriced = False
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0}
         if self.config.provider == "local":
             from workbench.local_model import register_local_provider
@@ -273,20 +274,27 @@ class Teacher:
                 except openai.OpenAIError as exc:  # the base of every litellm exception
                     raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
 
+    def _cost(self, response: Any) -> float | None:
+        """The call's price: litellm's own figure when it priced the call, else None for a model it cannot price
+        (asked once per Teacher: pricing an unknown model costs a millisecond per call)."""
+        if self.config.provider == "local":
+            return 0.0
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if "response_cost" in hidden:  # litellm priced the call already (None: it knows no price)
+            return hidden["response_cost"]
+        if self._unpriced:
+            return None
+        try:
+            return litellm.completion_cost(completion_response=response)
+        except Exception:  # litellm knows no price for this model
+            self._unpriced = True
+            return None
+
     def _generation(self, response: Any, text: str, params: dict) -> Generation:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        hidden = getattr(response, "_hidden_params", None) or {}
-        if "response_cost" in hidden:  # litellm priced the call already (None: it knows no price)
-            cost = hidden["response_cost"]
-        else:
-            try:
-                cost = litellm.completion_cost(completion_response=response)
-            except Exception:  # litellm knows no price for this model
-                cost = None
-        if self.config.provider == "local":
-            cost = 0.0
+        cost = self._cost(response)
         choice = response.choices[0]
         tokens, values, entropies, source = _read_logprobs(choice)
         self.usage["calls"] += 1
