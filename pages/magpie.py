@@ -19,6 +19,16 @@ from workbench.magpie_job import KIND, default_options, submit_magpie
 from workbench.settings import teacher_config
 from workbench.teacher import TeacherError
 
+
+def escaped(value: str) -> str:
+    """Newlines shown as \\n, as the custom-template fields take them."""
+    return value.replace("\n", "\\n")
+
+
+def unescaped(value: str) -> str:
+    return value.replace("\\n", "\n").replace("\\t", "\t")
+
+
 st.title("Magpie")
 st.caption(
     "Self-synthesis without seed prompts: the model gets only the head of its own chat template, up to a user "
@@ -92,8 +102,8 @@ with st.form("magpie-options"):
         max_chars = right.number_input("Max query characters", 10, 100_000, filters["max_chars"])
     start = st.form_submit_button("Start Magpie job", type="primary", disabled=bool(chat_only))
 
-st.caption("Pre-query template sent in step 1 (before any primer):")
-st.code(template.pre_query(system.strip() or None, add_bos=True) or "(empty)", language=None)
+st.caption("Pre-query template sent in step 1 (before any primer; \\n is a newline):")
+st.code(escaped(template.pre_query(system.strip() or None, add_bos=True)) or "(empty)", language=None)
 
 if start:
     filters.update(
@@ -122,12 +132,6 @@ with st.expander("Custom templates"):
     st.caption("Write a newline as \\n. `{system}` marks where the system prompt goes.")
     custom = {name: t for name, t in templates.items() if not t.builtin}
     base = template.to_dict()
-
-    def escaped(value: str) -> str:
-        return value.replace("\n", "\\n")
-
-    def unescaped(value: str) -> str:
-        return value.replace("\\n", "\n").replace("\\t", "\t")
 
     with st.form("custom-template"):
         st.caption(f"Starts from the selected template ({template.name}).")
