@@ -101,7 +101,7 @@ def test_browser_watches_bundled_model_samples_stream_in(running_app, page):
     page.goto(running_app.page_url("magpie"))
     wait_for_streamlit(page)
     assert_no_exception(page)
-    page.get_by_label("Samples").fill("2")
+    page.get_by_label("Samples", exact=True).fill("2")
     page.get_by_role("button", name="Start Magpie job").click()
     wait_for_streamlit(page)
     store = Store(running_app.db)
