@@ -114,6 +114,14 @@ def test_entropy_spike_ends_the_turn_a_base_model_cannot_close():
     assert cut_at_entropy_spike(generation(tokens, None), 6.0) == "".join(tokens)
 
 
+def test_a_rare_word_inside_a_sentence_does_not_end_the_turn():
+    # also measured: 'How do the' + a flat-distribution noun; the turn ends at the spike after '?'
+    tokens = ["How", " do", " the", " tardigrades", " survive", "?", " alakal", "\n"]
+    entropies = [3.0, 1.2, 2.5, 6.4, 2.0, 0.8, 7.2, 3.0]
+    assert cut_at_entropy_spike(generation(tokens, entropies), 6.0) == "How do the tardigrades survive?"
+    assert cut_at_entropy_spike(generation(tokens[:5], entropies[:5]), 6.0) == "How do the tardigrades survive"
+
+
 def test_stop_strings_cut_text_from_backends_that_ignore_them():
     assert cut_at_stop("Why is the sky blue?<end_of_turn>\n<start_of_turn>model", GEMMA.stop) == "Why is the sky blue?"
     text, entropies = trim_generation(generation(["Why", " so", "?\n", "More"], [1.0, 2.0, 1.0, 1.0]), ["\n"], None)
