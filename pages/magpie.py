@@ -46,7 +46,7 @@ model = st.text_input(
 config = teacher_config(db, {"model": model.strip() or saved.model})
 chat_only = chat_only_error(config)
 if chat_only:
-    st.error(f"Magpie needs raw text completion, which this model cannot do. {chat_only}", icon="🚫")
+    st.error(f"Magpie needs raw text completion, which this model cannot do. {chat_only}", icon=":material/block:")
 
 templates = all_templates(db)
 detected, how = detect_template(config.model)
@@ -177,12 +177,12 @@ job_ids = [j["id"] for j in jobs]
 chosen = st.session_state.get("magpie_job")
 job_id = st.selectbox(
     "Run", job_ids, index=job_ids.index(chosen) if chosen in job_ids else 0,
-    format_func=lambda i: next(f"Job {j['id']} · {j['model']} · {j['status']}" for j in jobs if j["id"] == i),
+    format_func=lambda i: next(f"Job {j['id']} · {j['model']} · {j['params'].get('n')} samples" for j in jobs if j["id"] == i),
 )
 
 
 def filter_label(reason: str | None) -> str:
-    return "✅ kept" if reason is None else f"❌ {reason}"
+    return "kept" if reason is None else f"dropped: {reason}"
 
 
 @st.fragment(run_every=2.0)
@@ -203,17 +203,17 @@ def live_run() -> None:
     columns[3].metric("Failed units", job["failed_units"])
     samples = db.job_samples(job_id)
     if not samples:
-        empty_state("No samples yet: each one appears as soon as its query and answer are written.", icon="⏳")
+        empty_state("No samples yet: each one appears as soon as its query and answer are written.", icon=":material/hourglass_empty:")
         return
     table = pd.DataFrame(
         [
             {
                 "id": s["id"],
+                "filter": filter_label(s["filter_reason"]),
+                "entropy": s["token_entropy_mean"],
+                "turns": len([m for m in s["turns"] or [] if m["role"] == "user"]),
                 "query": s["instruction"],
                 "answer": s["output"],
-                "filter": filter_label(s["filter_reason"]),
-                "turns": len([m for m in s["turns"] or [] if m["role"] == "user"]),
-                "entropy": s["token_entropy_mean"],
             }
             for s in samples
         ]
@@ -223,11 +223,13 @@ def live_run() -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "query": st.column_config.TextColumn("Query", width="large"),
+            "query": st.column_config.TextColumn("Query", width="medium"),
             "answer": st.column_config.TextColumn("Answer", width="large"),
-            "filter": st.column_config.TextColumn("Filter"),
+            "filter": st.column_config.TextColumn("Filter", width="medium"),
+            "turns": st.column_config.NumberColumn("Turns", width="small"),
             "entropy": st.column_config.NumberColumn(
-                "Token entropy (nats)", format="%.2f", help=f"mean per generated token; {samples[0]['entropy_source']}"
+                "Entropy (nats)", format="%.2f", width="small",
+                help=f"mean token entropy of the sample; {samples[0]['entropy_source'] or 'not available'}",
             ),
         },
     )
@@ -237,4 +239,4 @@ def live_run() -> None:
 
 
 live_run()
-st.page_link("pages/jobs.py", label="Pause, resume or cancel on the Jobs page", icon="⚙️")
+st.page_link("pages/jobs.py", label="Pause, resume or cancel on the Jobs page", icon=":material/work_history:")

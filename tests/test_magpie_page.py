@@ -76,7 +76,7 @@ def test_results_show_queries_answers_filter_results_and_entropy(store: Store):
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["query"]) == ["What is a comet?", "What is a comet?"]
-    assert list(table["filter"]) == [f"❌ duplicate of sample {kept}", "✅ kept"]
+    assert list(table["filter"]) == [f"dropped: duplicate of sample {kept}", "kept"]
     assert table["entropy"].iloc[1] == pytest.approx(1.75)
     assert [m.value for m in at.metric] == ["2", "1", "1", "0"]
     assert any("1 × duplicate" in c.value for c in at.caption)
@@ -98,6 +98,8 @@ def test_custom_template_is_saved_and_offered(store: Store):
 
 @pytest.mark.slow
 def test_browser_watches_bundled_model_samples_stream_in(running_app, page):
+    page.goto(running_app.url)  # app.py's st.navigation runs first and starts the worker
+    wait_for_streamlit(page)
     page.goto(running_app.page_url("magpie"))
     wait_for_streamlit(page)
     assert_no_exception(page)
@@ -110,6 +112,8 @@ def test_browser_watches_bundled_model_samples_stream_in(running_app, page):
         time.sleep(3)
     page.wait_for_timeout(3000)  # one more poll of the live fragment
     assert_no_exception(page)
+    screenshot(page, "magpie-form")
+    page.get_by_text("Samples written").scroll_into_view_if_needed()
     screenshot(page, "magpie-live")
     assert len(store.list_samples(source="magpie", include_filtered=True)) == 2
     assert page.get_by_text("Samples written").count() == 1
