@@ -2,6 +2,7 @@
 
 import workbench.analysis_job  # noqa: F401
 import workbench.evolve_job  # noqa: F401
+import workbench.magpie_job  # noqa: F401
 import workbench.pii  # noqa: F401
 import workbench.probe  # noqa: F401
 import workbench.reason_job  # noqa: F401
