@@ -645,9 +645,35 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
+# ---------------------------------------------------------------- demo project
+
+
+def cmd_demo(args: argparse.Namespace, store: Store) -> int:
+    from workbench.demo import submit_demo
+    from workbench.jobs import run_worker, worker_alive
+
+    job_id = submit_demo(store)
+    print(f"demo job {job_id} queued: evolve, magpie, reason, embed, project, review", flush=True)
+    if not worker_alive(args.db):
+        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, flush=True))
+    while (job := store.get_job(job_id))["status"] in ("queued", "running"):
+        time.sleep(1.0)
+    print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
+          f"{job['failed_units']} failed; review: {job['result']}")
+    for error in store.unit_errors(job_id):
+        print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
+    return 0 if job["status"] == "done" and not job["failed_units"] else 1
+
+
+def add_demo_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
+    p.set_defaults(func=cmd_demo)
+
+
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Functions above that add the subcommands of each pipeline stage."""
     return [
+        add_demo_commands,
         add_ship_commands,
         add_maps_commands,
         add_reasoning_commands,
