@@ -24,6 +24,10 @@ with st.form("teacher"):
     api_base = st.text_input(
         "Base URL (optional)", value=config.api_base or "", placeholder="http://127.0.0.1:8000/v1 for vLLM / llama.cpp / Ollama"
     )
+    router_config = st.text_input(
+        "Router config (optional)", value=config.router_config or "",
+        help="a YAML file with a litellm `model_list`: the model above names a group of deployments the calls are spread over",
+    )
     left, right = st.columns(2)
     evolution_temperature = left.slider("Evolution temperature", 0.0, 2.0, float(config.evolution_temperature), 0.05)
     answer_temperature = right.slider("Answer / reasoning temperature", 0.0, 2.0, float(config.answer_temperature), 0.05)
@@ -40,6 +44,7 @@ if saved:
         config = TeacherConfig(
             model=model.strip(),
             api_base=api_base.strip() or None,
+            router_config=router_config.strip() or None,
             evolution_temperature=evolution_temperature,
             answer_temperature=answer_temperature,
             max_tokens=int(max_tokens),

@@ -101,8 +101,10 @@ def running_app(db_path: Path, tmp_path: Path) -> RunningApp:
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """Chromium for one test: Playwright's sync API keeps an event loop running while it is open, which
+    would break every later test that calls asyncio.run, so it never outlives its test."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright

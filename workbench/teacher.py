@@ -53,6 +53,7 @@ class TeacherConfig:
     max_retries: int = 5
     backoff_base_s: float = 0.5
     base_model: bool | None = None
+    router_config: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -219,6 +220,23 @@ def load_secrets(paths: list[Path] | None = None) -> list[str]:
     return loaded
 
 
+def load_router(path: str) -> litellm.Router:
+    """A litellm Router from a YAML file holding a `model_list` (the format of litellm's proxy config).
+
+    Each entry names a `model_name` (what the teacher's model string asks for) and its `litellm_params`
+    (model, api_base, ...); the Router spreads calls across the entries of one name."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TeacherError(f"cannot read the router config {path}: {exc}") from exc
+    model_list = config.get("model_list") if isinstance(config, dict) else None
+    if not model_list:
+        raise TeacherError(f"the router config {path} has no model_list")
+    return litellm.Router(model_list=model_list, num_retries=0)
+
+
 class Teacher:
     """Calls one model through litellm with retries, a concurrency limit and usage accounting."""
 
@@ -226,6 +244,7 @@ class Teacher:
         self.config = config or TeacherConfig()
         self._semaphores: dict[int, asyncio.Semaphore] = {}
         self._unpriced = False
+        self._router = load_router(self.config.router_config) if self.config.router_config else None
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0}
         if self.config.provider == "local":
             from workbench.local_model import register_local_provider
@@ -257,6 +276,10 @@ class Teacher:
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
         return kwargs
+
+    def _client(self, method: str) -> Any:
+        """litellm's call, or the Router's when the teacher spreads load over several deployments."""
+        return getattr(self._router or litellm, method)
 
     async def _call(self, fn: Any, kwargs: dict) -> Any:
         attempt = 0
@@ -332,7 +355,7 @@ class Teacher:
         if logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = top_logprobs
-        response = await self._call(litellm.acompletion, {**kwargs, "messages": messages})
+        response = await self._call(self._client("acompletion"), {**kwargs, "messages": messages})
         params = {k: v for k, v in kwargs.items() if k not in NOT_PARAMS}
         return self._generation(response, response.choices[0].message.content, params)
 
@@ -363,7 +386,7 @@ class Teacher:
             return self._generation(response, response.choices[0].message.content, params)
         if logprobs:
             kwargs["logprobs"] = 5
-        response = await self._call(litellm.atext_completion, {**kwargs, "prompt": prompt})
+        response = await self._call(self._client("atext_completion"), {**kwargs, "prompt": prompt})
         return self._generation(response, response.choices[0].text, params)
 
     def chat(self, messages: list[dict], **kwargs: Any) -> Generation:

@@ -1,0 +1,163 @@
+"""The whole factory as a new user walks through it, in a real browser, on the bundled model.
+
+Load the sample seeds, evolve two of them, sample reasoning paths checked by the arithmetic verifier,
+map everything, approve two samples with the keyboard, export OpenAI JSONL and read the downloaded
+file. A screenshot of every page is saved on the way and of every page at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
+from workbench.store import Store
+
+pytestmark = pytest.mark.slow
+
+PAGES = ["Home", "Overview", "Seeds", "Evolution", "Magpie", "Verifier", "Maps", "Distributions", "Review", "Export",
+         "Jobs", "Settings"]
+
+
+def open_page(page, name: str) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=name).first.click()
+    wait_for_streamlit(page)
+    assert_no_exception(page)
+
+
+def wait_for_job(db: Store, kind: str, timeout_s: float = 900) -> dict:
+    """The newest job of a kind, once it stopped (the worker the app started runs it)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        jobs = db.list_jobs(kind=kind, limit=1)
+        if jobs and jobs[0]["status"] in ("done", "failed", "cancelled"):
+            return jobs[0]
+        time.sleep(1.0)
+    raise AssertionError(f"the {kind} job did not finish in {timeout_s:.0f} s: {db.list_jobs(kind=kind, limit=1)}")
+
+
+def pick(page, label: str, text: str) -> None:
+    """Choose the first option matching text in a multiselect."""
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text=label).first
+    box.locator("input").click()
+    box.locator("input").fill(text)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_for_streamlit(page)
+
+
+def slide_to_minimum(page, label: str, steps: int) -> None:
+    thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).first.get_by_role("slider")
+    thumb.focus()
+    for _ in range(steps):
+        page.keyboard.press("ArrowLeft")
+    wait_for_streamlit(page)
+
+
+def test_whole_factory_as_a_new_user(running_app, page):
+    db = Store(running_app.db)
+    page.goto(running_app.url)
+    wait_for_streamlit(page)
+    screenshot(page, "e2e-01-home-empty")
+
+    open_page(page, "Seeds")
+    page.get_by_role("button", name="Load sample seeds").click()
+    page.get_by_text("Loaded", exact=False).first.wait_for(timeout=30_000)
+    wait_for_streamlit(page)
+    assert db.counts()["seeds"] >= 90
+    screenshot(page, "e2e-02-seeds")
+
+    open_page(page, "Settings")
+    page.get_by_label("Max tokens per call").fill("64")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved.", exact=False).first.wait_for(timeout=30_000)
+    assert db.get_setting("teacher")["max_tokens"] == 64
+
+    open_page(page, "Evolution")
+    page.get_by_text("Selected seeds").click()
+    wait_for_streamlit(page)
+    pick(page, "Choose seeds", "[math]")
+    pick(page, "Choose seeds", "[math]")
+    slide_to_minimum(page, "Depth", 1)  # depth 2: a chain of two evolutions per seed
+    page.get_by_role("button", name="Start evolution").click()
+    page.get_by_text("queued: 2 seeds").wait_for(timeout=30_000)
+    evolve = wait_for_job(db, "evolve")
+    assert evolve["status"] == "done" and evolve["total_units"] == 2
+    nodes = db.evol_nodes(evolve["id"])
+    assert nodes and all(n["model"] == "local/gemma-3-270m" for n in nodes)
+    page.wait_for_timeout(3000)
+    wait_for_streamlit(page)
+    screenshot(page, "e2e-03-evolution")
+    samples = db.list_samples(source="evol")
+    assert len(samples) >= 2, [(n["status"], n["elimination_reason"]) for n in nodes]
+
+    open_page(page, "Verifier")
+    pick(page, "Tasks", "seed")
+    page.get_by_label("Paths per task (N)").fill("2")
+    page.get_by_label("Max tokens per path").fill("96")
+    page.get_by_role("button", name="Start reasoning job").click()
+    reason = wait_for_job(db, "reason")
+    assert reason["status"] == "done" and reason["failed_units"] == 0
+    assert db.counts()["paths"] == 2
+    page.reload()
+    wait_for_streamlit(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    screenshot(page, "e2e-04-verifier-heatmap")
+
+    open_page(page, "Maps")
+    page.get_by_role("button", name="Compute embeddings & metrics").click()
+    assert wait_for_job(db, "embed")["status"] == "done"
+    page.reload()
+    wait_for_streamlit(page)
+    page.get_by_role("button", name="Update map").click()
+    assert wait_for_job(db, "project")["status"] == "done"
+    page.reload()
+    wait_for_streamlit(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    screenshot(page, "e2e-05-map")
+
+    open_page(page, "Review")
+    first, second = (s["id"] for s in db.list_samples(status="pending")[:2])
+    page.get_by_text(f"Sample {first}").first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Review").first.click()
+    page.keyboard.press("a")
+    page.get_by_text(f"Sample {second}").first.wait_for(timeout=30_000)
+    wait_for_streamlit(page)
+    page.get_by_role("heading", name="Review").first.click()
+    page.keyboard.press("a")
+    deadline = time.time() + 30
+    while {db.get_sample(first)["status"], db.get_sample(second)["status"]} != {"approved"} and time.time() < deadline:
+        time.sleep(0.5)
+    assert db.get_sample(first)["status"] == db.get_sample(second)["status"] == "approved"
+    wait_for_streamlit(page)
+    screenshot(page, "e2e-06-review")
+
+    open_page(page, "Export")
+    scan = page.get_by_role("button", name="samples for PII")
+    if scan.count():
+        scan.first.click()
+        assert wait_for_job(db, "pii_scan")["status"] == "done"
+        page.reload()
+        wait_for_streamlit(page)
+    page.get_by_role("button", name="Export", exact=True).click()
+    page.get_by_text("Wrote 2 rows").wait_for(timeout=60_000)
+    wait_for_streamlit(page)
+    screenshot(page, "e2e-07-export")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download dataset-openai.jsonl").click()
+    rows = [json.loads(line) for line in open(download_info.value.path(), encoding="utf-8")]
+    approved = {s["instruction"]: s["output"] for s in db.list_samples(status="approved")}
+    assert len(rows) == 2
+    for row in rows:
+        user, assistant = row["messages"]
+        assert user["role"] == "user" and assistant["role"] == "assistant"
+        assert approved[user["content"]] == assistant["content"]
+
+    for name in PAGES:
+        open_page(page, name)
+        screenshot(page, f"full-{name.lower()}")
+    db.close()
