@@ -52,7 +52,6 @@ def load_model() -> Any:
                 model_path=model_path(),
                 n_ctx=CONTEXT_TOKENS,
                 n_threads=2,
-                logits_all=True,
                 verbose=False,
             )
         return _llama
@@ -78,13 +77,56 @@ def gemma_chat_prompt(messages: list[dict]) -> str:
     return "".join(parts) + GEMMA_MODEL
 
 
-def _entropy_nats(logits: np.ndarray) -> float:
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - np.max(logits)
-    probs = np.exp(shifted)
-    total = probs.sum()
-    probs /= total
-    nonzero = probs[probs > 0]
-    return float(-(nonzero * np.log(nonzero)).sum())
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def _entropy_nats(log_probs: np.ndarray) -> float:
+    return float(-(np.exp(log_probs) * log_probs).sum())
+
+
+class _TokenRecorder:
+    """A logits processor that sees every next-token distribution: it records each step's entropy, and, one
+    step later (when the sampled token shows as the last input id), that token and its log-probability.
+
+    The model runs with logits_all=False: keeping logits for every prompt position would cost minutes of
+    compute and gigabytes for Gemma's 262k vocabulary on long few-shot prompts."""
+
+    def __init__(self) -> None:
+        self.entropies: list[float] = []
+        self.ids: list[int] = []
+        self.logprobs: list[float] = []
+        self.last: np.ndarray | None = None
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.last is not None:
+            token = int(input_ids[-1])
+            self.ids.append(token)
+            self.logprobs.append(float(self.last[token]))
+        self.last = _log_softmax(scores)
+        self.entropies.append(_entropy_nats(self.last))
+        return scores
+
+    def aligned(self, llama: Any, text: str) -> tuple[list[str], list[float], list[float]]:
+        """Tokens, log-probs and entropies of the returned text (tokens of a cut stop string dropped)."""
+        pieces = [llama.detokenize([i]).decode("utf-8", errors="replace") for i in self.ids]
+        covered = sum(len(p) for p in pieces)
+        if covered < len(text) and self.last is not None:  # the final token is never seen as an input id
+            final = llama.tokenize(text[covered:].encode("utf-8"), add_bos=False, special=False)
+            if len(final) == 1:
+                self.ids.append(final[0])
+                self.logprobs.append(float(self.last[final[0]]))
+                pieces.append(text[covered:])
+        tokens: list[str] = []
+        length = 0
+        for piece in pieces:
+            if length + len(piece) > len(text) or not text.startswith(piece, length):
+                break
+            tokens.append(piece)
+            length += len(piece)
+        count = len(tokens)
+        return tokens, self.logprobs[:count], self.entropies[:count]
 
 
 def generate(
@@ -97,15 +139,10 @@ def generate(
     seed: int | None = None,
 ) -> dict:
     """Complete a raw prompt; returns text, tokens, logprobs, per-token entropies and token counts."""
-    llama = load_model()
-    entropies: list[float] = []
-
-    def record_entropy(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        entropies.append(_entropy_nats(scores))
-        return scores
-
     from llama_cpp import LogitsProcessorList
 
+    llama = load_model()
+    recorder = _TokenRecorder()
     with _call_lock:
         if seed is not None:
             llama.set_seed(int(seed))
@@ -115,19 +152,16 @@ def generate(
             temperature=temperature,
             top_p=top_p,
             stop=stop or [],
-            logprobs=1,
-            logits_processor=LogitsProcessorList([record_entropy]),
+            logits_processor=LogitsProcessorList([recorder]),
         )
-    choice = result["choices"][0]
-    logprobs = choice.get("logprobs") or {}
-    tokens = list(logprobs.get("tokens") or [])
-    token_logprobs = [float(v) if v is not None else 0.0 for v in (logprobs.get("token_logprobs") or [])]
+        choice = result["choices"][0]
+        tokens, token_logprobs, entropies = recorder.aligned(llama, choice["text"])
     return {
         "text": choice["text"],
         "finish_reason": choice.get("finish_reason"),
         "tokens": tokens,
         "token_logprobs": token_logprobs,
-        "token_entropies": entropies[: len(tokens)] if tokens else entropies,
+        "token_entropies": entropies,
         "prompt_tokens": result["usage"]["prompt_tokens"],
         "completion_tokens": result["usage"]["completion_tokens"],
     }
