@@ -17,7 +17,7 @@ def funnel_chart(stages: list[dict]) -> go.Figure:
         go.Funnel(
             y=[s["stage"] for s in stages],
             x=[s["count"] for s in stages],
-            textinfo="value+percent previous",
+            textinfo="value",
             marker={"color": "#6C4AB6"},
         )
     )

@@ -39,20 +39,20 @@ def wait_for_job(db: Store, kind: str, timeout_s: float = 900) -> dict:
 
 
 def pick(page, label: str, text: str) -> None:
-    """Choose the first option matching text in a multiselect."""
+    """Choose the first option containing text in a multiselect, then close its list."""
     box = page.locator("[data-testid='stMultiSelect']").filter(has_text=label).first
     box.locator("input").click()
     box.locator("input").fill(text)
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    page.get_by_role("option").filter(has_text=text).first.click()
+    page.locator("h1").first.click()
     wait_for_streamlit(page)
 
 
-def slide_to_minimum(page, label: str, steps: int) -> None:
-    thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).first.get_by_role("slider")
-    thumb.focus()
-    for _ in range(steps):
-        page.keyboard.press("ArrowLeft")
+def slide_to(page, label: str, fraction: float) -> None:
+    """Click a slider's track at a fraction of its width (0 = minimum, 1 = maximum)."""
+    track = page.locator("[data-testid='stSlider']").get_by_label(label, exact=True)
+    box = track.bounding_box()
+    track.click(position={"x": box["width"] * fraction, "y": box["height"] / 2}, force=True)
     wait_for_streamlit(page)
 
 
@@ -80,9 +80,9 @@ def test_whole_factory_as_a_new_user(running_app, page):
     wait_for_streamlit(page)
     pick(page, "Choose seeds", "[math]")
     pick(page, "Choose seeds", "[math]")
-    slide_to_minimum(page, "Depth", 1)  # depth 2: a chain of two evolutions per seed
+    slide_to(page, "Depth", 0.2)  # depth 2 of 1-6: a chain of two evolutions per seed
     page.get_by_role("button", name="Start evolution").click()
-    page.get_by_text("queued: 2 seeds").wait_for(timeout=30_000)
+    page.get_by_text("queued: 2 seeds, depth 2").wait_for(timeout=30_000)
     evolve = wait_for_job(db, "evolve")
     assert evolve["status"] == "done" and evolve["total_units"] == 2
     nodes = db.evol_nodes(evolve["id"])

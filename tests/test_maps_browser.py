@@ -39,5 +39,5 @@ def test_map_draws_and_box_selection_reviews_samples(running_app, page):
     page.get_by_text(f"{len(ids)} samples set to approved").wait_for(timeout=30_000)
     assert_no_exception(page)
     assert {s["status"] for s in store.list_samples()} == {"approved"}
-    assert store.sample_reviews(ids[0])[0]["after"] == "approved"
+    assert store.sample_reviews(ids[0])[0]["after"] == {"status": "approved"}
     store.close()
