@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.json_server import json_server
 from workbench import cli
 from workbench.jobs import JobContext, run_worker
 from workbench.magpie import get_template
@@ -27,46 +25,30 @@ class CompletionServer:
     def __init__(self, queries: list[str]) -> None:
         self.queries = list(queries)
         self.prompts: list[str] = []
-        self.lock = threading.Lock()
-        server = self
+        self.url = ""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                text = server.reply(body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0])
-                tokens = re.findall(r"\S+\s*", text) or [""]
-                payload = {
-                    "id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
-                    "choices": [{
-                        "text": text, "index": 0, "finish_reason": "stop",
-                        "logprobs": {
-                            "tokens": tokens,
-                            "token_logprobs": [-0.5] * len(tokens),
-                            "top_logprobs": [{"a": -0.5, "b": -1.5, "c": -2.5}] * len(tokens),
-                            "text_offset": [0] * len(tokens),
-                        },
-                    }],
-                    "usage": {"prompt_tokens": 7, "completion_tokens": len(tokens), "total_tokens": 7 + len(tokens)},
-                }
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+    def completion(self, body: dict) -> dict:
+        text = self.reply(body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0])
+        tokens = re.findall(r"\S+\s*", text) or [""]
+        return {
+            "id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
+            "choices": [{
+                "text": text, "index": 0, "finish_reason": "stop",
+                "logprobs": {
+                    "tokens": tokens,
+                    "token_logprobs": [-0.5] * len(tokens),
+                    "top_logprobs": [{"a": -0.5, "b": -1.5, "c": -2.5}] * len(tokens),
+                    "text_offset": [0] * len(tokens),
+                },
+            }],
+            "usage": {"prompt_tokens": 7, "completion_tokens": len(tokens), "total_tokens": 7 + len(tokens)},
+        }
 
     def reply(self, prompt: str) -> str:
-        with self.lock:
-            self.prompts.append(prompt)
-            if prompt.endswith(LLAMA3.assistant_start):
-                return f"Here is answer number {len(self.prompts)}, with the reasoning spelled out step by step."
-            return self.queries.pop(0) if self.queries else "What else would you like to know about rivers?"
+        self.prompts.append(prompt)
+        if prompt.endswith(LLAMA3.assistant_start):
+            return f"Here is answer number {len(self.prompts)}, with the reasoning spelled out step by step."
+        return self.queries.pop(0) if self.queries else "What else would you like to know about rivers?"
 
 
 @pytest.fixture
@@ -80,12 +62,10 @@ def server() -> Iterator[CompletionServer]:
         "Hi?",  # too short
         "Explain how a rainbow forms after the rain.",
     ]
-    running = CompletionServer(queries)
-    thread = threading.Thread(target=running.httpd.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.httpd.shutdown()
-    running.httpd.server_close()
+    scripted = CompletionServer(queries)
+    with json_server(scripted.completion) as running:
+        scripted.url = running.url
+        yield scripted
 
 
 def loopback_config(server: CompletionServer) -> TeacherConfig:

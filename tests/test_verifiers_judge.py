@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.json_server import json_server
 from workbench.teacher import Generation, Teacher, TeacherConfig
 from workbench.verifiers import get_verifier
 from workbench.verifiers.base import Task
@@ -65,53 +63,33 @@ def test_score_from_the_chosen_token_when_no_alternatives():
     assert score == pytest.approx(0.2) and "chosen-token" in source and rationale == "wrong sum"
 
 
-class _Completions(BaseHTTPRequestHandler):
-    """An OpenAI-compatible /chat/completions that answers 'yes' with real top logprobs."""
-
-    requests: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _Completions.requests.append(body)
-        top = [{"token": "yes", "logprob": math.log(0.7), "bytes": None},
-               {"token": "no", "logprob": math.log(0.2), "bytes": None},
-               {"token": "Yes", "logprob": math.log(0.05), "bytes": None}]
-        content = [{"token": "yes", "logprob": math.log(0.7), "bytes": None, "top_logprobs": top},
-                   {"token": " because", "logprob": -0.2, "bytes": None, "top_logprobs": top[:2]}]
-        reply = {
-            "id": "x", "object": "chat.completion", "created": 0, "model": "judge",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": {"content": content},
-                         "message": {"role": "assistant", "content": "yes because 6 * 7 = 42"}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 2, "total_tokens": 52},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return
+def judge_reply(body: dict) -> dict:
+    """An OpenAI-compatible /chat/completions reply: 'yes' with real top logprobs."""
+    top = [{"token": "yes", "logprob": math.log(0.7), "bytes": None},
+           {"token": "no", "logprob": math.log(0.2), "bytes": None},
+           {"token": "Yes", "logprob": math.log(0.05), "bytes": None}]
+    content = [{"token": "yes", "logprob": math.log(0.7), "bytes": None, "top_logprobs": top},
+               {"token": " because", "logprob": -0.2, "bytes": None, "top_logprobs": top[:2]}]
+    return {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "judge",
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": {"content": content},
+                     "message": {"role": "assistant", "content": "yes because 6 * 7 = 42"}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 2, "total_tokens": 52},
+    }
 
 
 @pytest.fixture
 def loopback_judge():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Completions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Completions.requests.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with json_server(judge_reply) as server:
+        yield server
 
 
-def test_logprobs_from_a_real_backend_flow_through_the_teacher(loopback_judge: str):
-    config = TeacherConfig(model="openai/judge", api_base=loopback_judge, max_retries=0, extra={"api_key": "sk-test"})
+def test_logprobs_from_a_real_backend_flow_through_the_teacher(loopback_judge):
+    config = TeacherConfig(model="openai/judge", api_base=loopback_judge.url, max_retries=0, extra={"api_key": "sk-test"})
     scores = asyncio.run(get_verifier("judge", teacher=Teacher(config)).score_steps(TASK, STEPS))
     assert [s.score for s in scores] == pytest.approx([0.75 / 0.95] * 2)
     assert scores[0].params["score_source"] == "P(yes)/(P(yes)+P(no)) from top logprobs"
     assert scores[0].rationale == "because 6 * 7 = 42"
     assert scores[0].params["prompt_tokens"] == 50
-    sent = _Completions.requests[0]
+    sent = loopback_judge.requests[0]
     assert sent["logprobs"] is True and sent["top_logprobs"] == 5 and sent["temperature"] == 0.0
