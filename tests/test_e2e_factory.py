@@ -1,8 +1,8 @@
 """The whole factory as a new user walks through it, in a real browser, on the bundled model.
 
-Load the sample seeds, evolve two of them, sample reasoning paths checked by the arithmetic verifier,
-map everything, approve two samples with the keyboard, export OpenAI JSONL and read the downloaded
-file. A screenshot of every page is saved on the way and of every page at the end.
+Load the sample seeds, evolve three of them, sample reasoning paths checked by the arithmetic verifier,
+approve two samples with the keyboard (before the map's similarity gate, which never touches approved
+samples), map everything, export OpenAI JSONL and read the downloaded file. A screenshot of every page is saved on the way and of every page at the end.
 """
 
 from __future__ import annotations
@@ -78,13 +78,13 @@ def test_whole_factory_as_a_new_user(running_app, page):
     open_page(page, "Evolution")
     page.get_by_text("Selected seeds").click()
     wait_for_streamlit(page)
-    pick(page, "Choose seeds", "[math]")
-    pick(page, "Choose seeds", "[math]")
+    for _ in range(3):
+        pick(page, "Choose seeds", "[math]")
     slide_to(page, "Depth", 0.2)  # depth 2 of 1-6: a chain of two evolutions per seed
     page.get_by_role("button", name="Start evolution").click()
-    page.get_by_text("queued: 2 seeds, depth 2").wait_for(timeout=30_000)
+    page.get_by_text("queued: 3 seeds, depth 2").wait_for(timeout=30_000)
     evolve = wait_for_job(db, "evolve")
-    assert evolve["status"] == "done" and evolve["total_units"] == 2
+    assert evolve["status"] == "done" and evolve["total_units"] == 3
     nodes = db.evol_nodes(evolve["id"])
     assert nodes and all(n["model"] == "local/gemma-3-270m" for n in nodes)
     page.wait_for_timeout(3000)
@@ -107,19 +107,6 @@ def test_whole_factory_as_a_new_user(running_app, page):
     assert_no_exception(page)
     screenshot(page, "e2e-04-verifier-heatmap")
 
-    open_page(page, "Maps")
-    page.get_by_role("button", name="Compute embeddings & metrics").click()
-    assert wait_for_job(db, "embed")["status"] == "done"
-    page.reload()
-    wait_for_streamlit(page)
-    page.get_by_role("button", name="Update map").click()
-    assert wait_for_job(db, "project")["status"] == "done"
-    page.reload()
-    wait_for_streamlit(page)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    assert_no_exception(page)
-    screenshot(page, "e2e-05-map")
-
     open_page(page, "Review")
     first, second = (s["id"] for s in db.list_samples(status="pending")[:2])
     page.get_by_text(f"Sample {first}").first.wait_for(timeout=30_000)
@@ -135,6 +122,19 @@ def test_whole_factory_as_a_new_user(running_app, page):
     assert db.get_sample(first)["status"] == db.get_sample(second)["status"] == "approved"
     wait_for_streamlit(page)
     screenshot(page, "e2e-06-review")
+
+    open_page(page, "Maps")
+    page.get_by_role("button", name="Compute embeddings & metrics").click()
+    assert wait_for_job(db, "embed")["status"] == "done"
+    page.reload()
+    wait_for_streamlit(page)
+    page.get_by_role("button", name="Update map").click()
+    assert wait_for_job(db, "project")["status"] == "done"
+    page.reload()
+    wait_for_streamlit(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    screenshot(page, "e2e-05-map")
 
     open_page(page, "Export")
     scan = page.get_by_role("button", name="samples for PII")
