@@ -95,9 +95,14 @@ def running_app(db_path: Path, tmp_path: Path) -> RunningApp:
         process.kill()
     from workbench.jobs import worker_pid
 
-    pid = worker_pid(db_path)
-    if pid:
-        os.kill(pid, signal.SIGKILL)
+    # the app may have spawned its worker a moment ago: it holds the store's lock once it has started
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        pid = worker_pid(db_path)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.5)
     log.close()
 
 
