@@ -64,6 +64,25 @@ class RunningApp:
         return f"{self.url}/{url_path}"
 
 
+def kill_workers_of(db_path: Path, settle_s: float = 3.0) -> None:
+    """Kill every worker process serving this store, also one the app spawned just before it stopped."""
+    deadline = time.time() + settle_s
+    while True:
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"workbench.cli" in cmdline and str(db_path).encode() in cmdline and b"worker" in cmdline:
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+        if time.time() >= deadline:
+            return
+        time.sleep(0.5)
+
+
 @pytest.fixture
 def running_app(db_path: Path, tmp_path: Path) -> RunningApp:
     port = free_port()
@@ -93,16 +112,7 @@ def running_app(db_path: Path, tmp_path: Path) -> RunningApp:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-    from workbench.jobs import worker_pid
-
-    # the app may have spawned its worker a moment ago: it holds the store's lock once it has started
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        pid = worker_pid(db_path)
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.5)
+    kill_workers_of(db_path)
     log.close()
 
 
