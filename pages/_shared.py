@@ -72,3 +72,12 @@ def job_progress(job: dict) -> None:
 
 def empty_state(message: str, icon: str = ":material/info:") -> None:
     st.info(message, icon=icon)
+
+
+def stop_without_seeds(has_items: bool, message: str) -> None:
+    """The empty state of a page that needs seeds: say why, link to the Seeds page, stop the script."""
+    if has_items:
+        return
+    empty_state(message)
+    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+    st.stop()

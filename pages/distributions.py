@@ -9,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from pages._analysis import METRIC_LABELS, show_analysis_jobs
-from pages._shared import empty_state, store
+from pages._shared import empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.settings import teacher_config
 
@@ -23,10 +23,7 @@ db = store()
 if message := st.session_state.pop("distributions_message", None):
     st.success(message)
 
-if db.item_count() == 0:
-    empty_state("Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
-    st.stop()
+stop_without_seeds(db.item_count() > 0, "Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 
 show_analysis_jobs(db)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import empty_state, job_progress, stop_without_seeds, store
 from workbench.evol import (
     COMPLETION_OUTPUTS,
     OPERATOR_KINDS,
@@ -37,10 +37,7 @@ db = store()
 if message := st.session_state.pop("evol_message", None):
     st.success(message)
 
-if db.counts()["seeds"] == 0:
-    empty_state("No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
-    st.stop()
+stop_without_seeds(db.counts()["seeds"] > 0, "No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
 
 operators = load_operators(db)
 run_tab, operators_tab = st.tabs(["Run and watch", "Operators"])

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs
-from pages._shared import empty_state, store
+from pages._shared import empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.embeddings import model_name, nearest_items
 from workbench.maps import METRICS, MapParams, current_params, projection_key, save_params
@@ -29,10 +29,7 @@ db = store()
 if message := st.session_state.pop("maps_message", None):
     st.success(message)
 
-if db.item_count() == 0:
-    empty_state("Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
-    st.stop()
+stop_without_seeds(db.item_count() > 0, "Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 
 params = current_params(db)
 with st.expander("Map settings (UMAP)"), st.form("umap-params"):

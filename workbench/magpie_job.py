@@ -100,6 +100,26 @@ class MagpieHandler:
             ctx.extras["duplicates"] = duplicate_index(ctx.store, filters.near_duplicate_similarity, primer)
         return ctx.extras["duplicates"]
 
+    @staticmethod
+    async def _generate(
+        ctx: JobContext, teacher: Teacher, role: str, prompt: str, stops: list[str], position: tuple[int, int]
+    ) -> tuple[Generation, str, list[float] | None]:
+        """One raw completion for a query or an answer, with its usage counted and its text trimmed."""
+        params = ctx.params
+        ctx.check_stop()
+        generation = await teacher.acomplete(
+            prompt,
+            temperature=float(params[f"{role}_temperature"]),
+            top_p=float(params[f"{role}_top_p"]),
+            max_tokens=int(params[f"max_{role}_tokens"]),
+            stop=stops,
+            logprobs=True,
+            seed=_seed(ctx.job_id, *position, role),
+        )
+        ctx.add_usage(generation.prompt_tokens, generation.completion_tokens, generation.cost)
+        text, entropies = trim_generation(generation, stops, params.get("entropy_cut"))
+        return generation, text, entropies
+
     async def _turn(
         self, ctx: JobContext, template: ChatTemplate, history: list[Turn], index: int, turn: int
     ) -> tuple[str, str, list[Generation], list[float] | None, list[float] | None]:
@@ -111,33 +131,15 @@ class MagpieHandler:
         if params.get("single_line"):
             query_stops.append("\n")
         query_stops = [s for s in dict.fromkeys(query_stops) if s]
-        ctx.check_stop()
-        asked = await teacher.acomplete(
-            template.pre_query(system, history, add_bos),
-            temperature=float(params["query_temperature"]),
-            top_p=float(params["query_top_p"]),
-            max_tokens=int(params["max_query_tokens"]),
-            stop=query_stops,
-            logprobs=True,
-            seed=_seed(ctx.job_id, index, turn, "query"),
+        asked, query, query_entropies = await self._generate(
+            ctx, teacher, "query", template.pre_query(system, history, add_bos), query_stops, (index, turn)
         )
-        ctx.add_usage(asked.prompt_tokens, asked.completion_tokens, asked.cost)
-        query, query_entropies = trim_generation(asked, query_stops, params.get("entropy_cut"))
         if not query:
             return query, "", [asked], query_entropies, None
         answer_stops = [s for s in dict.fromkeys([*template.stop, template.user_start.strip()]) if s]
-        ctx.check_stop()
-        answered = await teacher.acomplete(
-            template.answer_prompt(query, system, history, add_bos),
-            temperature=float(params["answer_temperature"]),
-            top_p=float(params["answer_top_p"]),
-            max_tokens=int(params["max_answer_tokens"]),
-            stop=answer_stops,
-            logprobs=True,
-            seed=_seed(ctx.job_id, index, turn, "answer"),
+        answered, answer, answer_entropies = await self._generate(
+            ctx, teacher, "answer", template.answer_prompt(query, system, history, add_bos), answer_stops, (index, turn)
         )
-        ctx.add_usage(answered.prompt_tokens, answered.completion_tokens, answered.cost)
-        answer, answer_entropies = trim_generation(answered, answer_stops, params.get("entropy_cut"))
         return query, answer, [asked, answered], query_entropies, answer_entropies
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
