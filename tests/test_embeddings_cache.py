@@ -79,3 +79,15 @@ def test_embed_job_gates_copies_of_seeds_and_scores_novelty(store: Store):
     assert store.get_sample(ids[0])["filter_reason"] is None
     assert store.get_metrics("sample", twin["id"])["novelty_accepted"] < 0.05
     assert nearest_items(store, ("sample", new["id"]), k=1)[0]["item_id"] == twin["id"]
+
+
+def test_bfloat16_embeddings_match_float32_ones(monkeypatch: pytest.MonkeyPatch):
+    if not embeddings.native_bf16():
+        pytest.skip("this CPU has no native bfloat16 arithmetic: embeddings run in float32")
+    texts = [*SEEDS, "Explain compound interest for a skeptical manager and cite a trade-off (case 17)."]
+    fast = embeddings.encode(texts)
+    monkeypatch.setenv("WORKBENCH_EMBED_FP32", "1")
+    assert not embeddings.native_bf16()
+    exact = embeddings.encode(texts)
+    assert not np.array_equal(fast, exact)  # the bfloat16 path really ran
+    assert (fast * exact).sum(axis=1).min() > 0.999

@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.embeddings import embed_texts, model_name
 from workbench.store import Store
+from workbench.umap_jit import import_umap
 
 ITEM_SET = "seeds+samples"
 PARAMS_KEY = "map_params"
@@ -87,10 +88,9 @@ def current_key(store: Store) -> str:
     return projection_key(model_name(store), current_params(store))
 
 
-def _reducer(params: MapParams, n_points: int):  # -> umap.UMAP (imported lazily: numba is slow to import)
-    import umap
-
-    return umap.UMAP(
+def make_reducer(params: MapParams, n_points: int):  # -> umap.UMAP (imported lazily: numba is slow to import)
+    """The UMAP reducer for these parameters, its neighbour count capped by the number of points."""
+    return import_umap().UMAP(
         n_neighbors=max(2, min(params.n_neighbors, n_points - 1)),
         min_dist=params.min_dist,
         metric=params.metric,
@@ -135,7 +135,7 @@ def project(store: Store, params: MapParams | None = None, model: str | None = N
         if existing is None:
             clock = time.perf_counter()
             chosen = fit_indices([item["item_type"] for item in items], params.fit_sample, params.random_state or 0)
-            reducer = _reducer(params, len(chosen))
+            reducer = make_reducer(params, len(chosen))
             coords = reducer.fit_transform(vectors[chosen])
             stored = {**params.to_dict(), "model": model, "item_set": ITEM_SET, "fit_points": len(chosen)}
             store.save_projection(key, stored, pickle.dumps(reducer))
@@ -144,6 +144,7 @@ def project(store: Store, params: MapParams | None = None, model: str | None = N
             result.timings["fit_s"] = time.perf_counter() - clock
             rest = np.setdiff1d(np.arange(len(items)), chosen)
         else:
+            import_umap()  # before unpickling, so the reducer's compiled code comes from the disk cache
             reducer = pickle.loads(existing["reducer"])
             rest = np.arange(len(items))
         clock = time.perf_counter()

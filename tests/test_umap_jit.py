@@ -1,0 +1,49 @@
+"""UMAP's compiled code: numba's disk cache is on for it, and the warm-up compiles what a real fit needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from workbench.umap_jit import import_umap
+
+
+def test_every_compiled_umap_function_caches_to_disk():
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    import_umap()
+    dispatchers = [value for name, module in list(sys.modules.items()) if name.split(".")[0] == "umap"
+                   for value in vars(module).values() if isinstance(value, Dispatcher)]
+    assert len(dispatchers) > 50
+    assert [d.py_func.__qualname__ for d in dispatchers if isinstance(d._cache, NullCache)] == []
+
+
+@pytest.mark.slow
+def test_warm_up_compiles_what_a_real_map_fit_then_needs():
+    """In a fresh process: after the warm-up, fitting a map on 4,200 points (the approximate-neighbour path)
+    and placing new points compiles no new version of the uncacheable nearest-neighbour descent."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from pynndescent.pynndescent_ import nn_descent
+        from workbench.maps import MapParams, make_reducer
+        from workbench.umap_jit import start_warm_up
+
+        start_warm_up("cosine").join()
+        compiled = set(nn_descent.overloads)
+        assert compiled, "the warm-up compiled nothing"
+        vectors = np.random.default_rng(1).normal(size=(4300, 16)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        reducer = make_reducer(MapParams(), 4200)
+        coords = reducer.fit_transform(vectors[:4200])
+        placed = reducer.transform(vectors[4200:])
+        assert coords.shape == (4200, 2) and placed.shape == (100, 2)
+        assert set(nn_descent.overloads) == compiled, "the fit compiled a signature the warm-up missed"
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
