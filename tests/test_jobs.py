@@ -134,3 +134,37 @@ def test_eta_from_pace_so_far():
     job = {"done_units": 3, "failed_units": 1, "total_units": 10, "elapsed_s": 8.0}
     assert jobs.eta_seconds(job) == pytest.approx(12.0)
     assert jobs.eta_seconds({**job, "done_units": 0, "failed_units": 0}) is None
+
+
+class OverlapHandler:
+    """A test job kind whose units each wait a moment, recording how many run at once."""
+
+    kind = "overlap-test"
+
+    def __init__(self, units_per_slot: int) -> None:
+        self.units_per_slot = units_per_slot
+        self.running = 0
+        self.most = 0
+
+    def units(self, ctx: JobContext) -> list[str]:
+        return [f"u{i}" for i in range(8)]
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        import asyncio
+
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.02)
+        self.running -= 1
+
+
+@pytest.mark.parametrize("units_per_slot", [1, 2])
+def test_units_per_slot_runs_that_many_units_per_unit_of_concurrency(store: Store, units_per_slot: int):
+    handler = OverlapHandler(units_per_slot)
+    register(handler)
+    try:
+        store.create_job(handler.kind, {"concurrency": 3})
+        assert run_job(store, store.claim_next_job(1)) == "done"
+    finally:
+        jobs.HANDLERS.pop(handler.kind)
+    assert handler.most == 3 * units_per_slot

@@ -58,7 +58,13 @@ class JobContext:
 
 
 class JobHandler(Protocol):
-    """A kind of job: its units, how to run one, and (optionally) what to do once all are done."""
+    """A kind of job: its units, how to run one, and (optionally) what to do once all are done.
+
+    A handler may set `units_per_slot` (default 1): how many units run at once per unit of the job's
+    concurrency. Units whose calls go through the Teacher can set 2: the Teacher's own semaphore
+    still caps the calls, and a unit that is parsing or writing its result does not leave a call
+    slot idle.
+    """
 
     kind: str
 
@@ -149,6 +155,7 @@ def run_job(store: Store, job: dict) -> str:
         finished = store.finished_units(job["id"])
         pending = [u for u in units if u not in finished]
         concurrency = int(job["params"].get("concurrency") or DEFAULT_CONCURRENCY)
+        concurrency *= getattr(handler, "units_per_slot", 1)
         asyncio.run(_run_units(ctx, handler, pending, concurrency))
         finish: Callable[[JobContext], Awaitable[None]] | None = getattr(handler, "finish", None)
         if finish is not None and not ctx.stop_requested:
