@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -150,8 +151,6 @@ class OverlapHandler:
         return [f"u{i}" for i in range(8)]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        import asyncio
-
         self.running += 1
         self.most = max(self.most, self.running)
         await asyncio.sleep(0.02)
