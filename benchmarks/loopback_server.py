@@ -4,7 +4,7 @@
 
     with serve(latency_s=0.1, failure_rate=0.3) as base_url:   # "http://127.0.0.1:PORT/v1"
         ...  # TeacherConfig(model="openai/any", api_base=base_url, extra={"api_key": "x"})
-        print(stats(base_url))   # {"requests": ..., "ok": ..., "429": ..., "500": ..., "timeout": ...}
+        print(stats(base_url))   # {"requests", "ok", "429", "500", "timeout", "max_in_flight"}
 
 It answers POST /v1/chat/completions and /v1/completions after a fixed latency with a reply of
 random words (different every call, so evolution sees new information), and fails the configured
@@ -56,6 +56,7 @@ class Loopback:
         self.rng = random.Random(seed)
         self.reply_words = reply_words
         self.counts: Counter[str] = Counter()
+        self.in_flight = 0
 
     def _usage(self, prompt: str, text: str) -> dict:
         prompt_tokens, completion_tokens = len(prompt.split()), len(text.split())
@@ -63,6 +64,15 @@ class Loopback:
                 "total_tokens": prompt_tokens + completion_tokens}
 
     async def handle(self, request: web.Request) -> web.Response:
+        """Count the request and the most requests ever in flight at once, then answer it."""
+        self.in_flight += 1
+        self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.counts["requests"] += 1
         if self.failure_rate and self.rng.random() < self.failure_rate:
@@ -97,6 +107,7 @@ class Loopback:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.counts.clear()
+        self.counts["max_in_flight"] = self.in_flight
         return web.json_response({"ok": True})
 
     def app(self) -> web.Application:

@@ -28,6 +28,7 @@ from workbench.evol import (
 from workbench.jobs import JobContext, register, submit
 from workbench.metrics import lexical_metrics, token_entropy_metrics
 from workbench.settings import teacher_config
+from workbench.shards import process_count
 from workbench.store import Store
 from workbench.teacher import Teacher, TeacherError
 
@@ -197,9 +198,11 @@ class EvolveHandler:
             for node in ctx.store.evol_nodes(ctx.job_id):  # what earlier runs of this job wrote, read once
                 seed_id, path, _ = parse_node_key(node["node_key"])
                 stored.setdefault((seed_id, path[0]), {})[node["node_key"]] = node
+            config = teacher_config(ctx.store, params.teacher)
+            config.concurrency = ctx.share(config.concurrency)
             ctx.extras["evolve"] = RunState(
                 params=params,
-                teacher=Teacher(teacher_config(ctx.store, params.teacher)),
+                teacher=Teacher(config),
                 operators=load_operators(ctx.store),
                 rules=EliminationRules(**params.rules),
                 seed_index={seed_id: i for i, seed_id in enumerate(params.seeds)},
@@ -212,6 +215,15 @@ class EvolveHandler:
             state = ctx.extras["evolve"]
             weakref.finalize(state, _close_writer, state.write_thread, state.writer)
         return ctx.extras["evolve"]
+
+    def processes(self, ctx: JobContext) -> int:
+        """Spread over processes only for a remote teacher: the bundled model runs in the process that loads it."""
+        params = EvolveParams.from_dict(ctx.params)
+        config = teacher_config(ctx.store, params.teacher)
+        if config.provider == "local":
+            return 1
+        units = len(params.seeds) * params.branching
+        return min(process_count(min(params.concurrency, config.concurrency)), units)
 
     def units(self, ctx: JobContext) -> list[str]:
         params = self._state(ctx).params

@@ -16,11 +16,13 @@ import subprocess
 import sys
 import time
 import traceback
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from workbench.shards import Helper, HelperGone
 from workbench.store import Store
 
 HEARTBEAT_S = 1.0
@@ -40,6 +42,7 @@ class JobContext:
     job: dict
     stop_requested: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    shard: tuple[int, int] = (0, 1)  # (this process, processes) when the units are spread over processes
 
     @property
     def job_id(self) -> int:
@@ -48,6 +51,11 @@ class JobContext:
     @property
     def params(self) -> dict:
         return self.job["params"]
+
+    def share(self, total: int) -> int:
+        """This process's part of a limit (calls in flight) split over the job's processes; at least 1."""
+        index, count = self.shard
+        return max(1, total // count + (index < total % count))
 
     def check_stop(self) -> None:
         if self.stop_requested:
@@ -64,6 +72,10 @@ class JobHandler(Protocol):
     concurrency. Units whose calls go through the Teacher can set 2: the Teacher's own semaphore
     still caps the calls, and a unit that is parsing or writing its result does not leave a call
     slot idle.
+
+    A handler may define `processes(ctx) -> int` (default 1): how many processes its units may be
+    spread over (see workbench.shards). Each process then builds its own per-run state, and the
+    handler must give its Teacher `ctx.share(concurrency)` calls at once.
     """
 
     kind: str
@@ -94,31 +106,56 @@ def submit(store: Store, kind: str, params: dict, model: str | None = None) -> i
     return store.create_job(kind, params, model=model)
 
 
-async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], concurrency: int) -> None:
-    """Run units concurrently; finished units are recorded in batches, once per heartbeat and at the end.
+async def _run_units(
+    ctx: JobContext, handler: JobHandler, pending: list[str], slots: int, processes: int, log: Callable[[str], None]
+) -> dict[str, int]:
+    """Run units on lanes (each takes the next pending unit until none is left), in this process and in
+    processes - 1 helpers; finished units are recorded in batches, once per heartbeat and at the end.
+    Returns how many units each process ran.
 
     A unit recorded late is safe: its rows are keyed on the unit, so a rerun after a crash skips its work.
     """
-    semaphore = asyncio.Semaphore(max(1, concurrency))
+    queue = deque(pending)
     finished: list[tuple[str, str, str | None]] = []
+    ran: Counter[str] = Counter()
 
     def flush() -> None:
         batch = finished[:]
         del finished[: len(batch)]
         ctx.store.record_units(ctx.job_id, batch)
 
-    async def one(unit_key: str) -> None:
-        async with semaphore:
-            if ctx.stop_requested:
-                return
+    async def run_here(unit_key: str) -> tuple[str, str | None]:
+        try:
+            await handler.run_unit(ctx, unit_key)
+        except JobCancelled:
+            return "cancelled", None
+        except Exception as exc:  # a unit that fails is recorded, and the job goes on
+            return "failed", f"{type(exc).__name__}: {exc}"[:4000]
+        return "done", None
+
+    async def lane(run: Callable[[str], Awaitable[tuple[str, str | None]]], name: str) -> None:
+        while queue and not ctx.stop_requested:
+            unit_key = queue.popleft()
             try:
-                await handler.run_unit(ctx, unit_key)
-            except JobCancelled:
+                status, error = await run(unit_key)
+            except HelperGone:
+                queue.appendleft(unit_key)  # the helper died: this process runs the unit instead
                 return
-            except Exception as exc:  # a unit that fails is recorded, and the job goes on
-                finished.append((unit_key, "failed", f"{type(exc).__name__}: {exc}"[:4000]))
+            if status == "cancelled":
                 return
-            finished.append((unit_key, "done", None))
+            finished.append((unit_key, status, error))
+            ran[name] += 1
+
+    async def helper_lanes(helper: Helper, name: str) -> None:
+        try:
+            await helper.start()
+        except Exception as exc:  # the job goes on in the worker; say why it has no helper
+            log(f"job {ctx.job_id}: {name} did not start ({type(exc).__name__}: {exc}); the worker runs its units")
+            return
+        if await helper.ready:
+            await asyncio.gather(*(lane(helper.run, name) for _ in range(helper_slots[name])))
+        else:
+            log(f"job {ctx.job_id}: {name} stopped before it was ready (see its error above); the worker runs its units")
 
     async def heartbeat() -> None:
         last = time.monotonic()
@@ -131,17 +168,30 @@ async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], c
             if ctx.store.job_status(ctx.job_id) != "running":
                 ctx.stop_requested = True
 
+    helpers = {f"helper {i}": Helper(ctx.store.path, ctx.job_id, i, processes) for i in range(1, processes)}
+    helper_slots = {name: JobContext(ctx.store, ctx.job, shard=(i, processes)).share(slots)
+                    for i, name in enumerate(helpers, start=1)}
     beat = asyncio.create_task(heartbeat())
     started = time.monotonic()
+    helper_tasks = {name: asyncio.create_task(helper_lanes(helper, name)) for name, helper in helpers.items()}
     try:
-        await asyncio.gather(*(one(key) for key in pending))
+        while True:
+            await asyncio.gather(*(lane(run_here, "worker") for _ in range(ctx.share(slots))))
+            for name, task in helper_tasks.items():
+                if not helpers[name].is_ready:
+                    task.cancel()  # still starting and nothing is left for it
+            await asyncio.gather(*helper_tasks.values(), return_exceptions=True)
+            if not queue or ctx.stop_requested:
+                break  # else: units a helper handed back when it died
     finally:
         beat.cancel()
+        await asyncio.gather(*(helper.close() for helper in helpers.values()), return_exceptions=True)
         flush()
         ctx.store.heartbeat(ctx.job_id, (time.monotonic() - started) % HEARTBEAT_S)
+    return dict(ran)
 
 
-def run_job(store: Store, job: dict) -> str:
+def run_job(store: Store, job: dict, log: Callable[[str], None] = lambda message: None) -> str:
     """Run one claimed job to its end (or until paused/cancelled); returns its final status."""
     load_handlers()
     handler = HANDLERS.get(job["kind"])
@@ -150,13 +200,17 @@ def run_job(store: Store, job: dict) -> str:
         return "failed"
     ctx = JobContext(store, job)
     try:
+        processes = handler.processes(ctx) if hasattr(handler, "processes") else 1
+        ctx.shard = (0, processes)
         units = handler.units(ctx)
         store.set_job_total(job["id"], len(units))
         finished = store.finished_units(job["id"])
         pending = [u for u in units if u not in finished]
         concurrency = int(job["params"].get("concurrency") or DEFAULT_CONCURRENCY)
-        concurrency *= getattr(handler, "units_per_slot", 1)
-        asyncio.run(_run_units(ctx, handler, pending, concurrency))
+        slots = concurrency * getattr(handler, "units_per_slot", 1)
+        ran = asyncio.run(_run_units(ctx, handler, pending, slots, processes, log))
+        if processes > 1:
+            log(f"job {job['id']}: units run per process: {', '.join(f'{k} {v}' for k, v in ran.items())}")
         finish: Callable[[JobContext], Awaitable[None]] | None = getattr(handler, "finish", None)
         if finish is not None and not ctx.stop_requested:
             asyncio.run(finish(ctx))
@@ -227,7 +281,7 @@ def run_worker(db_path: str | Path, exit_when_idle: bool = False, log: Callable[
                 time.sleep(IDLE_POLL_S)
                 continue
             log(f"job {job['id']} ({job['kind']}) started")
-            status = run_job(store, job)
+            status = run_job(store, job, log)
             log(f"job {job['id']} ({job['kind']}) {status}")
     finally:
         store.close()

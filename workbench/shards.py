@@ -1,0 +1,181 @@
+"""Helper processes that run some of a job's units beside the worker.
+
+At high concurrency against a fast endpoint one Python process is CPU-bound inside the client
+(litellm spends about 5 ms of CPU on a call here), so a job whose calls all go to a remote API
+can spread its units over several processes. Helpers are forked from a multiprocessing fork
+server that has already imported the job handlers and litellm, so one starts in a fraction of a
+second instead of the 2.5 s those imports take; the fork server is started once per worker.
+
+The worker sends a helper one unit key per line over a socket pair whenever the helper has a
+free slot and reads back one JSON line per unit. A helper writes its units' rows through its own
+store connection; the worker alone records units, heartbeats and finishes the job. Each process
+gets its share of the job's concurrency (`JobContext.share`), so the calls in flight across all
+of them stay within the limit the user set. A helper stops when its socket closes, cancelling
+whatever it still runs, so a kill -9 of the worker leaves no helper behind to race the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+PROCESSES_ENV = "WORKBENCH_JOB_PROCESSES"
+MAX_PROCESSES = 4
+MIN_CONCURRENCY_TO_SHARD = 16
+CLOSE_TIMEOUT_S = 10.0
+PRELOAD = ["workbench.pipeline"]  # every job handler, the Teacher and litellm
+
+
+def process_count(concurrency: int) -> int:
+    """How many processes a job with this many calls in flight should use: one per core (at most 4), each
+    with at least 8 of the calls. WORKBENCH_JOB_PROCESSES overrides the ceiling (1 keeps every job in the
+    worker process)."""
+    setting = os.environ.get(PROCESSES_ENV, "").strip()
+    ceiling = int(setting) if setting.isdigit() and int(setting) > 0 else min(os.cpu_count() or 1, MAX_PROCESSES)
+    if concurrency < MIN_CONCURRENCY_TO_SHARD:
+        return 1
+    return max(1, min(ceiling, concurrency // (MIN_CONCURRENCY_TO_SHARD // 2)))
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def _socket_of(conn: Connection) -> socket.socket:
+    """The socket under a multiprocessing Pipe end (a socket pair on Unix), for asyncio streams."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    conn.close()
+    return sock
+
+
+class HelperGone(Exception):
+    """The helper process ended before answering for a unit; the unit goes back to the queue."""
+
+
+class Helper:
+    """The worker's side of one helper process."""
+
+    def __init__(self, db_path: str | Path, job_id: int, index: int, count: int) -> None:
+        self.args = (str(db_path), job_id, index, count)
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.ready: asyncio.Future[bool] | None = None
+        self.waiting: dict[str, asyncio.Future[tuple[str, str | None]]] = {}
+        self.reader: asyncio.Task | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def start(self) -> None:
+        self.ready = asyncio.get_running_loop().create_future()
+        ours, theirs = multiprocessing.Pipe()
+        self.process = _context().Process(target=_helper_process, args=(*self.args, theirs), daemon=True)
+        await asyncio.to_thread(self.process.start)  # the first start also starts the fork server
+        theirs.close()
+        reader, self.writer = await asyncio.open_unix_connection(sock=_socket_of(ours))
+        self.reader = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        assert self.ready
+        try:
+            while line := await reader.readline():
+                message = json.loads(line)
+                if "ready" in message:
+                    self.ready.set_result(True)
+                elif (future := self.waiting.pop(message["unit"], None)) is not None:
+                    future.set_result((message["status"], message.get("error")))
+        finally:
+            if not self.ready.done():
+                self.ready.set_result(False)
+            for future in self.waiting.values():
+                future.set_exception(HelperGone())
+            self.waiting.clear()
+
+    @property
+    def is_ready(self) -> bool:
+        return bool(self.ready and self.ready.done() and self.ready.result())
+
+    async def run(self, unit_key: str) -> tuple[str, str | None]:
+        """Run one unit in the helper: ('done' | 'failed' | 'cancelled', error)."""
+        if self.writer is None or self.reader is None or self.reader.done():
+            raise HelperGone()
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[unit_key] = future
+        try:
+            self.writer.write(f"{unit_key}\n".encode())
+            await self.writer.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.waiting.pop(unit_key, None)
+            raise HelperGone() from exc
+        return await future
+
+    async def close(self) -> None:
+        """End the helper: it finishes when its socket closes; one that does not is killed."""
+        if self.writer is not None:
+            self.writer.close()
+        if self.process is not None and self.process.pid is not None:
+            await asyncio.to_thread(self.process.join, CLOSE_TIMEOUT_S)
+            if self.process.exitcode is None:
+                self.process.kill()
+                await asyncio.to_thread(self.process.join)
+        if self.reader:
+            await asyncio.gather(self.reader, return_exceptions=True)
+
+
+# ---------------------------------------------------------------- the helper process
+
+
+async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: Connection) -> None:
+    """Run the unit keys that arrive on the socket, answering one JSON line for each."""
+    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobCancelled, JobContext, load_handlers
+    from workbench.store import Store
+
+    load_handlers()
+    store = Store(db_path)
+    ctx = JobContext(store, store.get_job(job_id), shard=(index, count))
+    handler = HANDLERS[ctx.job["kind"]]
+    handler.units(ctx)  # builds the handler's per-run state before the first unit arrives
+    reader, writer = await asyncio.open_unix_connection(sock=_socket_of(conn))
+    running: set[asyncio.Task] = set()
+
+    def answer(message: dict) -> None:
+        writer.write((json.dumps(message) + "\n").encode())
+
+    async def one(unit_key: str) -> None:
+        try:
+            await handler.run_unit(ctx, unit_key)
+        except JobCancelled:
+            answer({"unit": unit_key, "status": "cancelled"})
+        except Exception as exc:  # recorded by the worker, as for a unit it runs itself
+            answer({"unit": unit_key, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:4000]})
+        else:
+            answer({"unit": unit_key, "status": "done"})
+
+    async def watch_status() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            if store.job_status(job_id) != "running":
+                ctx.stop_requested = True
+
+    watcher = asyncio.create_task(watch_status())
+    answer({"ready": True})
+    try:
+        while line := await reader.readline():
+            task = asyncio.create_task(one(line.decode().strip()))
+            running.add(task)
+            task.add_done_callback(running.discard)
+    finally:
+        watcher.cancel()
+        for task in running:  # the worker closed the socket with units unanswered: it is gone
+            task.cancel()
+        await asyncio.gather(*running, watcher, return_exceptions=True)
+        writer.close()
+        store.close()
+
+
+def _helper_process(db_path: str, job_id: int, index: int, count: int, conn: Connection) -> None:
+    asyncio.run(serve_units(db_path, job_id, index, count, conn))
