@@ -3,12 +3,14 @@
     python -m benchmarks.orchestration --json [--calls 2000] [--concurrency 64] [--latency 0.1] [--peer distilabel]
 
 A loopback OpenAI-compatible server (own process, fixed latency) answers every call. The same number
-of chat calls at the same concurrency run first through bare `litellm.acompletion`, then as a real
-evolve job (depth 1: one evolution and one answer per seed) through the worker and the store; the two
-alternate for --rounds rounds and each keeps its best round (the CPUs here are shared).
-Prints one JSON line: litellm_rps, factory_rps, ratio (target >= 0.9). With `--peer distilabel`, it
-also runs distilabel 1.5.3's EvolInstruct in its own virtual environment (benchmarks/.peer-venv,
-created on first use) on the same server and workload, and adds distilabel_rps and
+of chat calls at the same concurrency run through bare `litellm.acompletion`, then as a real evolve
+job (depth 1: one evolution and one answer per seed) through the worker and the store, once as the
+worker runs it (spread over helper processes, one per core) and once held to the worker process
+alone; the contenders alternate for --rounds rounds and each keeps its best round (the CPUs here
+are shared). Prints one JSON line: litellm_rps, factory_rps, ratio (target >= 0.9),
+factory_one_process_rps and ratio_one_process. With `--peer distilabel`, distilabel 1.5.3's
+EvolInstruct runs in the same rounds, in its own virtual environment (benchmarks/.peer-venv,
+created on first use), on the same server and workload, adding distilabel_rps and
 factory_over_distilabel (or distilabel_error when distilabel cannot be installed or run).
 """
 
@@ -17,10 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.loopback_server import reset_stats, serve, stats
@@ -33,6 +37,7 @@ import litellm  # noqa: E402
 from workbench import jobs  # noqa: E402
 from workbench.evol import BUILTIN_OPERATORS, build_prompt  # noqa: E402
 from workbench.evolve_job import EvolveParams, submit_evolve  # noqa: E402
+from workbench.shards import PROCESSES_ENV  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -65,8 +70,9 @@ async def bare_litellm(url: str, seeds: list[str], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-def factory(url: str, seeds: list[str], concurrency: int) -> tuple[float, dict]:
-    """A real evolve job, queued in a fresh store and run by the worker."""
+def factory(url: str, seeds: list[str], concurrency: int, summary: dict, processes: int | None = None) -> float:
+    """A real evolve job, queued in a fresh store and run by the worker; `processes` caps the processes it may
+    use (WORKBENCH_JOB_PROCESSES), None leaves the default (one per core). Fills `summary` with the outcome."""
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "bench.db"
         store = Store(db_path)
@@ -74,14 +80,22 @@ def factory(url: str, seeds: list[str], concurrency: int) -> tuple[float, dict]:
         teacher = {"model": "openai/loopback", "api_base": url, "extra": {"api_key": "x"}, "concurrency": concurrency}
         job_id = submit_evolve(store, EvolveParams(seeds=ids, operators=[OPERATOR.name], depth=1, max_tries=1,
                                                    concurrency=concurrency, teacher=teacher))
-        started = time.perf_counter()
-        jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
-        elapsed = time.perf_counter() - started
+        previous = os.environ.pop(PROCESSES_ENV, None)
+        if processes is not None:
+            os.environ[PROCESSES_ENV] = str(processes)
+        try:
+            started = time.perf_counter()
+            jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
+            elapsed = time.perf_counter() - started
+        finally:
+            os.environ.pop(PROCESSES_ENV, None)
+            if previous is not None:
+                os.environ[PROCESSES_ENV] = previous
         job = store.get_job(job_id)
-        summary = {"status": job["status"], "failed_units": job["failed_units"], "nodes": len(store.evol_nodes(job_id)),
-                   "samples": len(store.list_samples(source="evol"))}
+        summary.update(status=job["status"], failed_units=job["failed_units"], nodes=len(store.evol_nodes(job_id)),
+                       samples=len(store.list_samples(source="evol")))
         store.close()
-    return elapsed, summary
+    return elapsed
 
 
 PEER_SCRIPT = """
@@ -140,32 +154,37 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     seeds = seed_texts(args.calls // 2)
     figures: dict = {"calls": 2 * len(seeds), "concurrency": args.concurrency, "latency_s": args.latency}
+    contenders: dict[str, Callable[[str], float]] = {
+        "litellm": lambda url: asyncio.run(bare_litellm(url, seeds, args.concurrency)),
+        "factory": lambda url: factory(url, seeds, args.concurrency, summary),
+        "factory_one_process": lambda url: factory(url, seeds, args.concurrency, summary, processes=1),
+    }
+    if args.peer == "distilabel":
+        contenders["distilabel"] = lambda url: distilabel_run(url, seeds, args.concurrency)
+    rps: dict[str, list[float]] = {name: [] for name in contenders}
+    summary: dict = {}
     with serve(latency_s=args.latency) as url:
         asyncio.run(bare_litellm(url, seed_texts(args.concurrency), args.concurrency))  # warm the client
-        litellm_rps, factory_rps, summary = [], [], {}
         for _ in range(args.rounds):
-            reset_stats(url)
-            litellm_s = asyncio.run(bare_litellm(url, seeds, args.concurrency))
-            litellm_rps.append(stats(url)["requests"] / litellm_s)
-            reset_stats(url)
-            factory_s, summary = factory(url, seeds, args.concurrency)
-            factory_rps.append(stats(url)["requests"] / factory_s)
-        figures.update(
-            litellm_rps=round(max(litellm_rps), 1),
-            factory_rps=round(max(factory_rps), 1),
-            rounds={"litellm_rps": [round(r, 1) for r in litellm_rps], "factory_rps": [round(r, 1) for r in factory_rps]},
-            factory_job=summary,
-        )
-        figures["ratio"] = round(figures["factory_rps"] / figures["litellm_rps"], 3)
-        if args.peer == "distilabel":
-            reset_stats(url)
-            try:
-                peer_s = distilabel_run(url, seeds, args.concurrency)
-            except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
-                figures["distilabel_error"] = str(exc)
-            else:
-                figures["distilabel_rps"] = round(stats(url)["requests"] / peer_s, 1)
-                figures["factory_over_distilabel"] = round(figures["factory_rps"] / figures["distilabel_rps"], 3)
+            for name, run in list(contenders.items()):
+                reset_stats(url)
+                try:
+                    elapsed = run(url)
+                except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+                    if name != "distilabel":
+                        raise
+                    figures[f"{name}_error"] = str(exc)  # distilabel could not be installed or run here
+                    del contenders[name], rps[name]
+                    continue
+                rps[name].append(stats(url)["requests"] / elapsed)
+    for name, values in rps.items():
+        figures[f"{name}_rps"] = round(max(values), 1)
+    figures["rounds"] = {f"{name}_rps": [round(r, 1) for r in values] for name, values in rps.items()}
+    figures["factory_job"] = summary
+    figures["ratio"] = round(figures["factory_rps"] / figures["litellm_rps"], 3)
+    figures["ratio_one_process"] = round(figures["factory_one_process_rps"] / figures["litellm_rps"], 3)
+    if "distilabel_rps" in figures:
+        figures["factory_over_distilabel"] = round(figures["factory_rps"] / figures["distilabel_rps"], 3)
     print(json.dumps(figures))
     return figures
 
