@@ -32,7 +32,11 @@ with st.form("teacher"):
     evolution_temperature = left.slider("Evolution temperature", 0.0, 2.0, float(config.evolution_temperature), 0.05)
     answer_temperature = right.slider("Answer / reasoning temperature", 0.0, 2.0, float(config.answer_temperature), 0.05)
     max_tokens = left.number_input("Max tokens per call", 16, 32768, int(config.max_tokens), step=16)
-    concurrency = right.number_input("Concurrent calls", 1, 512, int(config.concurrency))
+    concurrency = right.number_input(
+        "Concurrent calls", 1, 512, int(config.concurrency),
+        help="the most calls in flight at once, across every process of a job; at 16 or more to a remote model, "
+        "an evolve job spreads its seeds over one helper process per core (at most 4), within this limit",
+    )
     max_retries = left.number_input("Retries on rate limits, 5xx and timeouts", 0, 20, int(config.max_retries))
     timeout_s = right.number_input("Timeout per call (s)", 1.0, 3600.0, float(config.timeout_s))
     saved = st.form_submit_button("Save", type="primary")
