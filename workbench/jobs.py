@@ -19,6 +19,7 @@ import traceback
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,6 +107,17 @@ def submit(store: Store, kind: str, params: dict, model: str | None = None) -> i
     return store.create_job(kind, params, model=model)
 
 
+async def run_one_unit(ctx: JobContext, handler: JobHandler, unit_key: str) -> tuple[str, str | None]:
+    """Run a unit: ('done', None), ('failed', error) or ('cancelled', None) when the job was paused or cancelled."""
+    try:
+        await handler.run_unit(ctx, unit_key)
+    except JobCancelled:
+        return "cancelled", None
+    except Exception as exc:  # a unit that fails is recorded, and the job goes on
+        return "failed", f"{type(exc).__name__}: {exc}"[:4000]
+    return "done", None
+
+
 async def _run_units(
     ctx: JobContext, handler: JobHandler, pending: list[str], slots: int, processes: int, log: Callable[[str], None]
 ) -> dict[str, int]:
@@ -123,15 +135,6 @@ async def _run_units(
         batch = finished[:]
         del finished[: len(batch)]
         ctx.store.record_units(ctx.job_id, batch)
-
-    async def run_here(unit_key: str) -> tuple[str, str | None]:
-        try:
-            await handler.run_unit(ctx, unit_key)
-        except JobCancelled:
-            return "cancelled", None
-        except Exception as exc:  # a unit that fails is recorded, and the job goes on
-            return "failed", f"{type(exc).__name__}: {exc}"[:4000]
-        return "done", None
 
     async def lane(run: Callable[[str], Awaitable[tuple[str, str | None]]], name: str) -> None:
         while queue and not ctx.stop_requested:
@@ -176,7 +179,7 @@ async def _run_units(
     helper_tasks = {name: asyncio.create_task(helper_lanes(helper, name)) for name, helper in helpers.items()}
     try:
         while True:
-            await asyncio.gather(*(lane(run_here, "worker") for _ in range(ctx.share(slots))))
+            await asyncio.gather(*(lane(partial(run_one_unit, ctx, handler), "worker") for _ in range(ctx.share(slots))))
             for name, task in helper_tasks.items():
                 if not helpers[name].is_ready:
                     task.cancel()  # still starting and nothing is left for it

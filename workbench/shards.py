@@ -131,7 +131,7 @@ class Helper:
 
 async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: Connection) -> None:
     """Run the unit keys that arrive on the socket, answering one JSON line for each."""
-    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobCancelled, JobContext, load_handlers
+    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobContext, load_handlers, run_one_unit
     from workbench.store import Store
 
     load_handlers()
@@ -146,14 +146,8 @@ async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: C
         writer.write((json.dumps(message) + "\n").encode())
 
     async def one(unit_key: str) -> None:
-        try:
-            await handler.run_unit(ctx, unit_key)
-        except JobCancelled:
-            answer({"unit": unit_key, "status": "cancelled"})
-        except Exception as exc:  # recorded by the worker, as for a unit it runs itself
-            answer({"unit": unit_key, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:4000]})
-        else:
-            answer({"unit": unit_key, "status": "done"})
+        status, error = await run_one_unit(ctx, handler, unit_key)
+        answer({"unit": unit_key, "status": status, "error": error})
 
     async def watch_status() -> None:
         while True:
