@@ -263,7 +263,7 @@ def test_a_job_spread_over_a_helper_process_writes_everything_once_within_the_co
 
 def test_kill_9_of_a_worker_with_a_helper_leaves_nothing_running_and_resumes_exactly(store, db_path):
     seeds = add_seeds(store, 24)
-    with serve(latency_s=0.3) as url:
+    with serve(latency_s=1.0) as url:  # slow enough that the worker alone is far from done when the helper starts
         job_id = submit_evolve(store, EvolveParams(seeds=seeds, operators=["add_constraints", "deepen"], depth=3,
                                                    concurrency=16, teacher=loopback_teacher(url, concurrency=16)))
         command = [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"]
