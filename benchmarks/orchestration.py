@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     seeds = seed_texts(args.calls // 2)
     figures: dict = {"calls": 2 * len(seeds), "concurrency": args.concurrency, "latency_s": args.latency}
+    summary: dict = {}  # the factory job's outcome, filled by each factory run
     contenders: dict[str, Callable[[str], float]] = {
         "litellm": lambda url: asyncio.run(bare_litellm(url, seeds, args.concurrency)),
         "factory": lambda url: factory(url, seeds, args.concurrency, summary),
@@ -162,7 +163,6 @@ def main(argv: list[str] | None = None) -> dict:
     if args.peer == "distilabel":
         contenders["distilabel"] = lambda url: distilabel_run(url, seeds, args.concurrency)
     rps: dict[str, list[float]] = {name: [] for name in contenders}
-    summary: dict = {}
     with serve(latency_s=args.latency) as url:
         asyncio.run(bare_litellm(url, seed_texts(args.concurrency), args.concurrency))  # warm the client
         for _ in range(args.rounds):

@@ -35,6 +35,11 @@ class JobCancelled(Exception):
     """Raised inside a unit when the user paused or cancelled its job."""
 
 
+def share(total: int, index: int, count: int) -> int:
+    """Process `index`'s part of `total` split over `count` processes; at least 1."""
+    return max(1, total // count + (index < total % count))
+
+
 @dataclass
 class JobContext:
     """What a handler sees of its job while it runs."""
@@ -54,9 +59,8 @@ class JobContext:
         return self.job["params"]
 
     def share(self, total: int) -> int:
-        """This process's part of a limit (calls in flight) split over the job's processes; at least 1."""
-        index, count = self.shard
-        return max(1, total // count + (index < total % count))
+        """This process's part of a limit (calls in flight) split over the job's processes."""
+        return share(total, *self.shard)
 
     def check_stop(self) -> None:
         if self.stop_requested:
@@ -172,8 +176,7 @@ async def _run_units(
                 ctx.stop_requested = True
 
     helpers = {f"helper {i}": Helper(ctx.store.path, ctx.job_id, i, processes) for i in range(1, processes)}
-    helper_slots = {name: JobContext(ctx.store, ctx.job, shard=(i, processes)).share(slots)
-                    for i, name in enumerate(helpers, start=1)}
+    helper_slots = {name: share(slots, i, processes) for i, name in enumerate(helpers, start=1)}
     beat = asyncio.create_task(heartbeat())
     started = time.monotonic()
     helper_tasks = {name: asyncio.create_task(helper_lanes(helper, name)) for name, helper in helpers.items()}
