@@ -160,3 +160,44 @@ def test_metrics_round_trip(store: Store):
     store.set_metrics("sample", 7, {"lexical_entropy": 2.5, "token_entropy_mean": None})
     store.set_metrics("sample", 7, {"lexical_entropy": 3.0})
     assert store.get_metrics("sample", 7) == {"lexical_entropy": 3.0, "token_entropy_mean": None}
+
+
+def test_concurrent_openers_of_a_new_store_create_the_schema_once(tmp_path):
+    """Page threads, the worker and the CLI may open a new store at the same moment: none of them fails."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    path = tmp_path / "new.db"
+    start_at = time.time() + 4.0  # every opener starts at this instant; processes need time to import
+    opener = (
+        "import sys, time\n"
+        "from workbench.store import Store\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "Store(sys.argv[1]).close()\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opener, str(path), str(start_at)], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors: list[BaseException] = []
+
+    def open_in_thread() -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        try:
+            Store(path).close()
+        except BaseException as error:  # noqa: BLE001 - the test reports every failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_in_thread) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    failures = [p.stderr.read().decode() for p in processes if p.wait(timeout=60) != 0]
+    assert errors == [] and failures == []
+    opened = Store(path)
+    assert opened.schema_version == SCHEMA_VERSION
+    assert TABLES <= set(opened.db.table_names())
+    opened.close()

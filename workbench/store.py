@@ -41,8 +41,22 @@ def _loads(value: str | None, default: Any = None) -> Any:
 
 # ---------------------------------------------------------------- migrations
 
+def _execute_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run each statement of `script` inside the caller's transaction (sqlite3's executescript would
+    COMMIT it first, which lets a concurrent opener in halfway through a migration)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:80]}")
+
+
 def _migration_1(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _execute_script(
+        db,
         """
         CREATE TABLE settings (
             key TEXT PRIMARY KEY,
@@ -265,10 +279,10 @@ class Store:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
+        conn.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait on another opener
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
         self.migrate()
 
     def close(self) -> None:
@@ -281,15 +295,23 @@ class Store:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def migrate(self) -> None:
-        """Apply every migration newer than the stored schema version, each in its own transaction."""
-        version = self.schema_version
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this app knows ({len(MIGRATIONS)}). "
-                "Upgrade Entropy Workbench."
-            )
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+        """Bring the schema up to date, atomically under concurrent openers.
+
+        The version is read inside one BEGIN IMMEDIATE transaction that also applies every newer
+        migration and sets the new version, so when page threads, the worker and the CLI open a new
+        store at once, exactly one of them creates the schema and the others wait on SQLite's write
+        lock (busy timeout 30 s), then find it done. Raises StoreError for a store newer than this app.
+        """
+        if self.schema_version == len(MIGRATIONS):
+            return  # the common case: nothing to do, no write lock taken
+        with self.transaction():
+            version = self.schema_version
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this app knows ({len(MIGRATIONS)}). "
+                    "Upgrade Entropy Workbench."
+                )
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
                 migration(self.db)
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
