@@ -201,9 +201,29 @@ LIST_WORDS = {"and", "or", "&"}
 LIST_MARKS = {",", ";"}
 
 
+SMALL_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                 "fifteen sixteen seventeen eighteen nineteen").split()
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+        "ninety": 90}
+NUMBER_WORDS = re.compile(
+    rf"\b(?:({'|'.join(TENS)})(?:[- ]({'|'.join(SMALL_NUMBERS[1:10])}))?|({'|'.join(SMALL_NUMBERS)}))\b",
+    re.IGNORECASE)
+
+
+def _digits_for_words(text: str) -> str:
+    """'twenty-five' -> '25', 'twelve' -> '12' (the words an answer uses for numbers under 100)."""
+    def value(match: re.Match) -> str:
+        tens, units, small = (g.lower() if g else None for g in match.groups())
+        if small is not None:
+            return str(SMALL_NUMBERS.index(small))
+        return str(TENS[tens] + (SMALL_NUMBERS.index(units) if units else 0))
+
+    return NUMBER_WORDS.sub(value, text)
+
+
 def read_numbers(text: str) -> NumericAnswer | None:
     """The numbers an answer states, or None when it holds variables, functions or no number."""
-    plain = ASSIGNMENT.sub("", normalise(text))
+    plain = ASSIGNMENT.sub("", normalise(_digits_for_words(text)))
     if "±" in plain:
         return _read_plus_minus(plain)
     tokens = tokenize(plain)
@@ -330,8 +350,8 @@ def _compare_numbers(reference: str, answer: str) -> object:
     if wanted is None or not wanted.members or (wanted.sentence and len(wanted.members) != 1):
         return NOT_MINE
     given = read_numbers(answer)
-    if given is None:
-        return NOT_MINE if re.search(r"\\|[a-zA-Zπ]", answer) else None
+    if given is None:  # variables or LaTeX are math-verify's; anything else cannot be told
+        return NOT_MINE if any(t.kind == "var" for t in tokenize(normalise(answer))) else None
     if not given.sentence:
         return _same_members(wanted.members, given.members)
     if not given.members:

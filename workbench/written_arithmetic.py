@@ -47,6 +47,8 @@ SUFFIX_WORDS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion"
 UNIT_RATIO = re.compile(r"(?<=\d)(\s*)(?![xyznkabc]/)([A-Za-z]+)/([A-Za-z]+)\b")
 # $400/month -> 400 PERmonth: a rate written with a slash is a unit, not a division
 RATE = re.compile(r"(?<=\d)\s*/\s*(?![xyznkabc]\b)([A-Za-z]+)\b")
+# "20% of $50, which is $10": the relative clause states the value, like "is"
+WHICH_IS = re.compile(r",\s*(?:which|that)(?=\s+(?:is|are|was|were|gives|makes|equals)\b)", re.IGNORECASE)
 THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
 SPACED_THOUSANDS = re.compile(r"(?<![\d.,/])\d{1,3}(?: \d{3})+(?![\d/]|[.,]\d)")
 
@@ -69,6 +71,7 @@ def normalise(text: str) -> str:
     text = text.translate(UNICODE).replace("**", "^")
     text = re.sub(r"\\[a-zA-Z]+", OPAQUE, text)  # any other LaTeX command: not plain arithmetic
     text = TIME_OF_DAY.sub(OPAQUE, text)
+    text = WHICH_IS.sub("", text)
     text = CURRENCY_MAGNITUDE.sub(lambda m: f"{m[1]} {SUFFIX_WORDS[m[2].lower()]}", text)
     text = re.sub(r"[$€£¥]", " ", text)
     text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
@@ -80,7 +83,7 @@ def normalise(text: str) -> str:
 # ---------------------------------------------------------------- tokens
 
 TOKEN = re.compile(
-    r"(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:\s*%)?)"
+    r"(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?(?:\s*%)?)"
     r"|(?P<op>[-+*/^])"
     r"|(?P<lp>\()|(?P<rp>\))"
     r"|(?P<eq>==?|≈|~=?)"
@@ -125,7 +128,8 @@ class Token:
 def _number(text: str) -> Token:
     percent = text.endswith("%")
     digits = text.rstrip("% ").strip()
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    mantissa, _, exponent = digits.lower().partition("e")
+    decimals = max(0, (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent or 0))
     value = Fraction(digits)
     precision = Fraction(1, 10**decimals)
     if percent:
@@ -167,6 +171,9 @@ def tokenize(text: str) -> list[Token]:
             skip_next = SKIPPED_AFTER.get(value.lower())
             if tokens[-1].kind == "skip":
                 tokens.pop()
+                if raw[index + 1 : index + 3] and [r[0] for r in raw[index + 1 : index + 3]] == ["op", "num"] \
+                        and raw[index + 1][1] == "^":
+                    index += 2  # a unit's power: 40 cm^2, 8 m³
         index += 1
     return tokens
 
@@ -181,8 +188,9 @@ def _mixed_number(raw: list[tuple], index: int) -> Token | None:
         return None
     if len(window) == 6 and window[5][0] in ("num", "op") and window[5][1] not in "+-*":
         return None  # 4 1/2^3, 4 1/20.5: not a mixed number
-    if index > 0 and raw[index - 1][0] == "op" and raw[index - 1][1] in "/^":
-        return None
+    before = next((r for r in reversed(raw[:index]) if r[0] != "space"), None)
+    if before is not None and before[0] == "op" and before[1] in "/^":
+        return None  # 6 / 2 1/2 is not 6 / (2 + 1/2)
     if not 0 < int(numerator[1]) < int(denominator[1]):
         return None
     value = int(whole[1]) + Fraction(int(numerator[1]), int(denominator[1]))
@@ -297,8 +305,16 @@ class Parser:
             if self.peek("op", "*") or self.peek("op", "/"):
                 operator = self.take().text
             elif self.peek("of") and (left.percent or self._is_fraction(left)):
+                before = self.position
                 self.take()
-                operator = "*"
+                try:
+                    right = self.power()
+                except SyntaxError:  # "60% of the students": no number after "of"
+                    self.position = before
+                    return left
+                self.operators += 1
+                left = Value(_apply("*", left.number, right.number))
+                continue
             elif self.peek("lp"):
                 operator = "*"  # 2(3 + 4)
             else:
