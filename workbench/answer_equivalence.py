@@ -44,7 +44,7 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from workbench.written_arithmetic import Parser, Token, Unsupported, normalise, tokenize
@@ -194,7 +194,6 @@ class NumericAnswer:
     members: list[Quantity]
     sentence: bool = False  # prose around the numbers
     after_equals: Quantity | None = None  # in a sentence, the value after its last '='
-    plus_minus: bool = field(default=False)
 
 
 LIST_WORDS = {"and", "or", "&"}
@@ -268,7 +267,7 @@ def _read_plus_minus(plain: str) -> NumericAnswer | None:
     if not centre or not spread or len(centre.members) != 1 or len(spread.members) != 1 or centre.sentence:
         return None
     middle, width = centre.members[0].value, spread.members[0].value
-    return NumericAnswer([Quantity(middle - width), Quantity(middle + width)], plus_minus=True)
+    return NumericAnswer([Quantity(middle - width), Quantity(middle + width)])
 
 
 def _read_sentence(tokens: list[Token]) -> NumericAnswer | None:

@@ -34,8 +34,11 @@ LATEX_FRAC = re.compile(r"\\d?t?frac\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*\{((?:[^{}]
 LATEX_SYMBOLS = {
     r"\times": "*", r"\cdot": "*", r"\div": "/", r"\approx": "≈", r"\%": "%", r"\$": "$", r"\left": "",
     r"\right": "", r"\,": "", r"\!": "", r"\(": " ", r"\)": " ", r"\[": " ", r"\]": " ", r"\pm": "±",
-    r"\mp": "±", r"\pi": OPAQUE,
+    r"\mp": "±", r"\pi": OPAQUE, r"\qquad": " ", r"\quad": " ", r"\;": " ", r"\:": " ", r"\displaystyle": " ",
+    "&=": "=", "=&": "=", r"\\": "\n",
 }
+LATEX_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[a-z]+\*?\}")  # \begin{align*}: a line break
+MARKDOWN_BOLD = re.compile(r"(?<![\w)])\*\*|\*\*(?![\w(])")  # **46** is bold; 2**3 is a power
 UNICODE = str.maketrans({"×": "*", "✕": "*", "⋅": "*", "·": "*", "∙": "*", "÷": "/", "−": "-", "–": "-",
                          "—": ";", "²": "^2", "³": "^3", "{": "(", "}": ")", "≃": "≈", "\u00a0": " ",
                          "\u2009": " ", "\u202f": " ", "\u2007": " "})
@@ -62,6 +65,7 @@ def normalise(text: str) -> str:
     text = CODE.sub(" ; ", text)  # code is the code verifier's business, not arithmetic
     annotations = CALCULATOR.findall(text)
     text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
+    text = MARKDOWN_BOLD.sub(" ", LATEX_ENVIRONMENT.sub("\n", text))
     text = LATEX_MIXED.sub(lambda m: f"{m[1]} {m[2]}/{m[3]}" if int(m[2]) < int(m[3]) else m[0], text)
     for _ in range(3):  # nested \frac and wrappers, innermost first
         text = LATEX_WRAPPERS.sub(r" \1 ", text)
