@@ -10,7 +10,13 @@ import pytest
 
 from workbench.reasoning import split_steps
 from workbench.verifiers import get_verifier
-from workbench.verifiers.arithmetic import ArithmeticVerifier, check_answer, extract_answer, find_calculations
+from workbench.verifiers.arithmetic import (
+    ArithmeticVerifier,
+    check_answer,
+    extract_answer,
+    find_calculations,
+    is_math_reference,
+)
 from workbench.verifiers.base import Task
 
 VERIFIER = ArithmeticVerifier()
@@ -292,3 +298,16 @@ def test_no_false_alarm_on_a_correct_solution(item: dict):
 @pytest.mark.parametrize("item", [i for i in CORPUS if i["slip"] is not None], ids=lambda i: i["id"])
 def test_every_planted_slip_is_found_in_its_step(item: dict):
     assert any(item["slip"] in step for step, _ in _flagged(item["solution"])), item["solution"]
+
+
+@pytest.mark.parametrize(("reference", "compared"), [("54", True), ("3 and 8", True), ("46 stickers", True), ("$1,250", True),
+                                                     ("\\frac{1}{2}", True), ("Paris", False),
+                                                     ("A is a knight and B is a knave.", False)])
+def test_which_references_are_compared(reference: str, compared: bool):
+    assert is_math_reference(reference) is compared
+
+
+def test_a_set_reference_needs_every_member_in_the_final_answer():
+    task = Task("Which two numbers?", reference_answer="3 and 8")
+    assert VERIFIER.score_all(task, ["Answer: 8, 3"])[-1].label == "correct"
+    assert VERIFIER.score_all(task, ["Answer: 8"])[-1].label == "incorrect"

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from workbench.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer
+from workbench.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
 from workbench.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
 from workbench.written_arithmetic import normalise as normalise_arithmetic
@@ -148,7 +148,7 @@ class _Part:
 def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
            rounding_cue: bool = False) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
-    if _spaced_sign(text, clause, start):
+    if _spaced_sign(clause, start):
         if start > 0 and clause[start - 1].kind == "break":
             return _skip_fragment(clause, start)  # "... red - 8 blue = 5": its first term is a word away
         start += 1  # a list bullet "- 5 + 3 = 8"
@@ -201,7 +201,7 @@ def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
     return True
 
 
-def _spaced_sign(text: str, clause: list[Token], start: int) -> bool:
+def _spaced_sign(clause: list[Token], start: int) -> bool:
     """A chain opening with `- 8` (a space after the sign): a binary minus whose left term is missing, or a bullet."""
     token = clause[start]
     return (token.kind == "op" and token.text in "+-" and start + 1 < len(clause)
@@ -225,6 +225,7 @@ ANSWER_MARKERS = re.compile(
 )
 WORDY = re.compile(r"[A-Za-z]{3,}")
 
+
 def extract_answer(text: str) -> str | None:
     """The answer a step states ('Answer: 54', '\\boxed{54}', '#### 54'), or None."""
     matches = list(ANSWER_MARKERS.finditer(text))
@@ -238,9 +239,12 @@ def extract_answer(text: str) -> str | None:
 
 
 def is_math_reference(reference: str | None) -> bool:
-    """A reference answer math-verify can compare: a number or formula, not a sentence."""
+    """A reference answer that `check_answer` compares: numbers ("3 and 8", "46 stickers") or a formula, not a sentence."""
     if not reference or not reference.strip():
         return False
+    numbers = read_numbers(reference)
+    if numbers is not None and numbers.members and not numbers.sentence:
+        return True
     return not WORDY.search(re.sub(r"\\[a-zA-Z]+", "", reference)) and len(reference) < 200
 
 
