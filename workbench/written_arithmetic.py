@@ -62,26 +62,37 @@ def normalise(text: str) -> str:
     GSM8K calculator annotations (`<<48/2=24>>`) are moved out of the sentence to its end, so that
     they are read once each and never as part of the visible claim; code blocks are blanked.
     """
-    text = CODE.sub(" ; ", text)  # code is the code verifier's business, not arithmetic
-    annotations = CALCULATOR.findall(text)
-    text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
-    text = MARKDOWN_BOLD.sub(" ", LATEX_ENVIRONMENT.sub("\n", text))
-    text = LATEX_MIXED.sub(lambda m: f"{m[1]} {m[2]}/{m[3]}" if int(m[2]) < int(m[3]) else m[0], text)
-    for _ in range(3):  # nested \frac and wrappers, innermost first
-        text = LATEX_WRAPPERS.sub(r" \1 ", text)
-        text = LATEX_FRAC.sub(r"((\1)/(\2))", text)
-    for symbol, plain in LATEX_SYMBOLS.items():
-        text = text.replace(symbol, plain)
+    if "```" in text:
+        text = CODE.sub(" ; ", text)  # code is the code verifier's business, not arithmetic
+    if "<<" in text:
+        annotations = CALCULATOR.findall(text)
+        text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
+    if "**" in text:
+        text = MARKDOWN_BOLD.sub(" ", text)
+    if "\\" in text:
+        text = LATEX_MIXED.sub(lambda m: f"{m[1]} {m[2]}/{m[3]}" if int(m[2]) < int(m[3]) else m[0],
+                               LATEX_ENVIRONMENT.sub("\n", text))
+        for _ in range(3):  # nested \frac and wrappers, innermost first
+            text = LATEX_WRAPPERS.sub(r" \1 ", text)
+            text = LATEX_FRAC.sub(r"((\1)/(\2))", text)
+    if "\\" in text or "&" in text:
+        for symbol, plain in LATEX_SYMBOLS.items():
+            text = text.replace(symbol, plain)
     text = text.translate(UNICODE).replace("**", "^")
-    text = re.sub(r"\\[a-zA-Z]+", OPAQUE, text)  # any other LaTeX command: not plain arithmetic
-    text = TIME_OF_DAY.sub(OPAQUE, text)
-    text = WHICH_IS.sub("", text)
-    text = CURRENCY_MAGNITUDE.sub(lambda m: f"{m[1]} {SUFFIX_WORDS[m[2].lower()]}", text)
-    text = re.sub(r"[$€£¥]", " ", text)
-    text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+    if "\\" in text:
+        text = re.sub(r"\\[a-zA-Z]+", OPAQUE, text)  # any other LaTeX command: not plain arithmetic
+    if ":" in text:
+        text = TIME_OF_DAY.sub(OPAQUE, text)
+    if "," in text:
+        text = WHICH_IS.sub("", text)
+        text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
+    if any(sign in text for sign in "$€£¥"):
+        text = CURRENCY_MAGNITUDE.sub(lambda m: f"{m[1]} {SUFFIX_WORDS[m[2].lower()]}", text)
+        text = re.sub(r"[$€£¥]", " ", text)
     text = SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    text = UNIT_RATIO.sub(r"\1\2PER\3", text)
-    return RATE.sub(r" PER\1", text)
+    if "/" in text:
+        text = RATE.sub(r" PER\1", UNIT_RATIO.sub(r"\1\2PER\3", text))
+    return text
 
 
 # ---------------------------------------------------------------- tokens
@@ -120,8 +131,13 @@ class Token:
     value: Fraction | None = None
     percent: bool = False
     decimals: int = 0  # digits written after the decimal point
-    precision: Fraction = Fraction(1)  # the value of one unit in the last written digit
+    scale: int = 1  # a magnitude written after it: 1000 for "40k", 10**6 for "3.8 million"
     unit: str | None = None  # the first word written after the number ("12 red" -> "red")
+
+    @property
+    def precision(self) -> Fraction:
+        """The value of one unit in the last written digit: 0.1 million for "3.8 million", 0.0001 for "1.25%"."""
+        return Fraction(self.scale, 10**self.decimals * (100 if self.percent else 1))
 
     @property
     def labelled(self) -> bool:
@@ -132,13 +148,13 @@ class Token:
 def _number(text: str) -> Token:
     percent = text.endswith("%")
     digits = text.rstrip("% ").strip()
-    mantissa, _, exponent = digits.lower().partition("e")
-    decimals = max(0, (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent or 0))
-    value = Fraction(digits)
-    precision = Fraction(1, 10**decimals)
-    if percent:
-        value, precision = value / 100, precision / 100
-    return Token("num", text, 0, 0, value, percent, decimals, precision)
+    if digits.isdigit():  # the common case, without Fraction's string parsing
+        value, decimals = Fraction(int(digits)), 0
+    else:
+        mantissa, _, exponent = digits.lower().partition("e")
+        decimals = max(0, (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent or 0))
+        value = Fraction(digits)
+    return Token("num", text, 0, 0, value / 100 if percent else value, percent, decimals)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -154,7 +170,7 @@ def tokenize(text: str) -> list[Token]:
             continue
         glued_before = index > 0 and raw[index - 1][0] != "space"
         after = raw[index + 1] if index + 1 < len(raw) else None
-        nxt = next((r for r in raw[index + 1 :] if r[0] != "space"), None)
+        nxt = raw[index + 2] if after is not None and after[0] == "space" and index + 2 < len(raw) else after
         if kind == "num":
             mixed = _mixed_number(raw, index)
             if mixed is not None:
@@ -184,6 +200,8 @@ def tokenize(text: str) -> list[Token]:
 
 def _mixed_number(raw: list[tuple], index: int) -> Token | None:
     """`4 1/2` read as one number, 9/2: a whole number, a space, then a proper fraction."""
+    if index + 4 >= len(raw) or raw[index + 1][0] != "space" or raw[index + 3][1] != "/":
+        return None
     window = raw[index : index + 6]
     if len(window) < 5 or [w[0] for w in window[:5]] != ["num", "space", "num", "op", "num"]:
         return None
@@ -213,7 +231,7 @@ def _word_token(word: str, start: int, end: int, tokens: list[Token], glued_befo
         or (lower == "k" and glued_before and not glued_after and (previous.value >= 10 or previous.decimals))
     ):
         scale = MAGNITUDES.get(lower, 1000)  # 3.8 million, 40k: the written precision scales too
-        previous.value, previous.precision, previous.end = previous.value * scale, previous.precision * scale, end
+        previous.value, previous.scale, previous.end = previous.value * scale, previous.scale * scale, end
         return Token("skip", word, start, end)
     if lower == "x" and previous is not None and previous.kind in ("num", "rp") and nxt is not None and nxt[0] in ("num", "lp"):
         return Token("op", "*", start, end)
@@ -221,7 +239,6 @@ def _word_token(word: str, start: int, end: int, tokens: list[Token], glued_befo
         return Token("op", OPERATOR_WORDS[lower], start, end)
     if lower in ("percent", "pct") and previous is not None and previous.kind == "num" and not previous.percent:
         previous.value, previous.percent, previous.end = previous.value / 100, True, end
-        previous.precision /= 100
         return Token("skip", word, start, end)
     if lower in EQUALITY_WORDS:
         return Token("eq", word, start, end)
