@@ -1,7 +1,11 @@
 """Steps verified per second by the arithmetic verifier: `python -m benchmarks.verifiers --json`.
 
-The steps are the labelled fixture's steps plus a mix of typical written calculations (true and
-false), currency and percentages, LaTeX, GSM8K annotations, algebra and plain prose, repeated.
+The steps are the labelled fixture's steps, every step of the GSM8K-style solution corpus (real-style
+prose with calculations inside, $ amounts, percentages, fractions, mixed numbers, units, millions,
+times, rates, with and without <<>> annotations; correct and with slips), plus a mix of typical
+written calculations, LaTeX, algebra and plain prose, repeated. To compare two versions of the code,
+run this file with each version first on PYTHONPATH (`PYTHONPATH=/other/checkout python
+benchmarks/verifiers.py --json`): the inputs are this file's and the fixtures beside it.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import json
 import time
 from pathlib import Path
 
+from workbench.reasoning import split_steps
 from workbench.verifiers.arithmetic import ArithmeticVerifier
 
-FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "processbench_small.jsonl"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+FIXTURE = FIXTURES / "processbench_small.jsonl"
+SOLUTIONS = FIXTURES / "gsm8k_style_solutions.jsonl"
 EXTRA = [
     "Step 3: The total cost is 3 x $2.50 = $7.50, plus a $1,200 deposit gives 7.50 + 1200 = 1207.50.",
     "15% of 80 is 12, so the sale price is 80 - 12 = 68 dollars.",
@@ -28,7 +35,9 @@ EXTRA = [
 
 def steps() -> list[str]:
     labelled = [s for line in FIXTURE.read_text().splitlines() if line.strip() for s in json.loads(line)["steps"]]
-    return labelled + EXTRA
+    solutions = [s for line in SOLUTIONS.read_text().splitlines() if line.strip()
+                 for s in split_steps(json.loads(line)["solution"])]
+    return labelled + solutions + EXTRA
 
 
 def measure(seconds: float = 3.0) -> dict:

@@ -142,14 +142,16 @@ STEP_MARK = re.compile(r"^[ \t]*(?:[*#>]+[ \t]*)?step[ \t]*\d+[ \t]*(?:\*+)?[ \t
 NUMBERED = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]+", re.MULTILINE)
 ANSWER_LINE = re.compile(r"^[ \t]*(?:[*#]+[ \t]*)?(?:the[ \t]+)?(?:final[ \t]+)?answer[ \t]*(?:is|:|=)",
                          re.IGNORECASE | re.MULTILINE)
+LINE_END = re.compile(r"\r\n?")
+BOLD_CLOSE = re.compile(r"^([^*\n]*)\*\*[ \t]*(?=\n|$)")  # the rest of a "**Step 1: Add**" header
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$(\"'\d])")
 
 
 def split_steps(text: str) -> list[str]:
     """Steps of a path: 'Step k' markers, else numbered lines, else blank-line paragraphs, else sentences.
 
-    Code fences are never split, labels ('Step 2:', '3.') are removed, and a closing 'Answer: ...'
-    line becomes its own step.
+    Code fences are never split, labels ('Step 2:', '3.', '**Step 1: Add**') are removed, and a closing
+    'Answer: ...' line becomes its own step. Windows (\r\n) and old Mac (\r) line ends read as \n.
     """
     fences: list[str] = []
 
@@ -157,13 +159,13 @@ def split_steps(text: str) -> list[str]:
         fences.append(match.group(0))
         return f"\x00{len(fences) - 1}\x00"
 
-    protected = FENCE.sub(protect, text.strip())
+    protected = FENCE.sub(protect, LINE_END.sub("\n", text).strip())
     for marker in (STEP_MARK, NUMBERED):
         starts = [m.start() for m in marker.finditer(protected)]
         if len(starts) >= (1 if marker is STEP_MARK else 2):
             starts += [m.start() for m in ANSWER_LINE.finditer(protected) if m.start() > starts[0]]
             pieces = _cut(protected, sorted({0, *starts}))
-            pieces = [marker.sub("", piece, count=1) for piece in pieces]
+            pieces = [BOLD_CLOSE.sub(r"\1", marker.sub("", piece, count=1), count=1) for piece in pieces]
             break
     else:
         pieces = _cut(protected, sorted({0, *(m.start() for m in ANSWER_LINE.finditer(protected))}))

@@ -1,300 +1,47 @@
 """The arithmetic/symbolic verifier: the offline default, no model.
 
 Every calculation written in a step (`12 / 3 = 4`, `3 x $2 = $6`, `15% of 80 is 12`, `<<50*3=150>>`,
-`5 times 4 equals 20`, LaTeX `\\frac{1}{2} \\times 8 = 4`...) is re-computed exactly with rational
-numbers. Currency signs, thousands separators, units and step labels are ignored; percentages are
-read as hundredths. A false calculation scores 0 and the rationale names it; a step with nothing
-checkable is `unverifiable` and scores the neutral 0.5 (never 1.0). The final answer is compared
-with the task's reference answer by math-verify, under this module's own time limit (math-verify's
-signal-based timeouts fail outside the main thread, e.g. in Streamlit).
+`5 times 4 equals 20`, LaTeX `\\frac{1}{2} \\times 8 = 4`, `$400/month * 6 months = $2,400`...) is
+re-computed exactly with rational numbers (workbench.written_arithmetic reads the text). A false
+calculation scores 0 and the rationale names it; a step with nothing checkable is `unverifiable` and
+scores the neutral 0.5 (never 1.0): what cannot be read is never called wrong.
+
+How real solutions are read:
+- a number followed by a label is a count, not a claimed value: "4 tickets is $12 x 4 = $48" and
+  "2 weeks = 2 * 7 = 14 days" check only `12 x 4 = 48` and `2 * 7 = 14`; so is a bare number before
+  a word copula ("is", "makes", "gives", "equals");
+- a running calculation "12 + -30 = -18 - (-20) = 2" checks `12 + -30 = -18` and `-18 - (-20) = 2`;
+- labelled terms "40 total - 12 red - 8 blue - 6 green = 14" are one calculation; a spaced minus
+  after a word ("... red - 8 blue = 5") starts a fragment whose first term is lost: skipped;
+- a GSM8K annotation is checked once (a visible calculation it repeats is not counted twice);
+- a written decimal may round the exact value to the digits shown ("10/3 = 3.33", "$3.8 million");
+  a whole number may round a quotient when the sentence says so ("50/8 = 6 full boxes").
+
+The final answer is compared with the task's reference by `check_answer`
+(workbench.answer_equivalence: math-verify with stricter checks, under its own time limit).
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from fractions import Fraction
 
+from workbench.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
+from workbench.written_arithmetic import normalise as normalise_arithmetic
 
-ANSWER_TIME_LIMIT_S = 5.0
-MAX_EXPONENT = 64
-MAX_BITS = 4096
+__all__ = ["ArithmeticVerifier", "Calculation", "check_answer", "extract_answer", "find_calculations",
+           "is_math_reference", "normalise"]
 
-logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-# ---------------------------------------------------------------- normalisation
-
-CALCULATOR = re.compile(r"<<([^<>]*)>>")
-CODE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
-LATEX_WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|boxed|operatorname)\s*\{([^{}]*)\}")
-LATEX_FRAC = re.compile(r"\\d?t?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-LATEX_SYMBOLS = {
-    r"\times": "*", r"\cdot": "*", r"\div": "/", r"\approx": "≈", r"\%": "%", r"\$": "$", r"\left": "",
-    r"\right": "", r"\,": "", r"\!": "", r"\(": " ", r"\)": " ", r"\[": " ", r"\]": " ", r"\pi": " π ",
-}
-UNICODE = str.maketrans({"×": "*", "✕": "*", "⋅": "*", "·": "*", "∙": "*", "÷": "/", "−": "-", "–": "-",
-                         "—": ";", "²": "^2", "³": "^3", "{": "(", "}": ")", "≃": "≈", "\u00a0": " "})
-UNIT_RATIO = re.compile(r"(?<=\d)(\s*)(?![xyznkabc]/)([A-Za-z]+)/([A-Za-z]+)\b")  # 60 km/h -> 60 kmPERh (one unit word)
-THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
+ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
-    """Plain ASCII arithmetic: LaTeX, unicode operators, currency signs and thousands separators removed."""
-    text = STEP_LABEL.sub("", text, count=1)
-    text = CODE.sub(" ; ", text)  # code is the code verifier's business, not arithmetic
-    annotations = CALCULATOR.findall(text)  # GSM8K's <<48/2=24>>: checked on its own, after the sentence
-    text = CALCULATOR.sub(" ", text) + "".join(f" ; {a}" for a in annotations)
-    for _ in range(3):  # nested \frac and wrappers, innermost first
-        text = LATEX_WRAPPERS.sub(r" \1 ", text)
-        text = LATEX_FRAC.sub(r"((\1)/(\2))", text)
-    for symbol, plain in LATEX_SYMBOLS.items():
-        text = text.replace(symbol, plain)
-    text = text.translate(UNICODE).replace("**", "^")
-    text = re.sub(r"\\[a-zA-Z]+", " π ", text)  # any other LaTeX command: not plain arithmetic
-    text = re.sub(r"[$€£¥]", " ", text)
-    text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
-    return UNIT_RATIO.sub(r"\1\2PER\3", text)
-
-
-# ---------------------------------------------------------------- tokens
-
-TOKEN = re.compile(
-    r"(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:\s*%)?)"
-    r"|(?P<op>[-+*/^])"
-    r"|(?P<lp>\()|(?P<rp>\))"
-    r"|(?P<eq>==?|≈|~=?)"
-    r"|(?P<word>[A-Za-zπ]+(?:'[a-z]+)?)"
-    r"|(?P<sep>\.(?!\d)|[,;:!?\n\[\]\"<>|&])"
-    r"|(?P<space>\s+)"
-    r"|(?P<other>.)"
-)
-OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "multiplied": "*", "divided": "/", "over": "/"}
-EQUALITY_WORDS = {"equals", "equal", "is", "are", "was", "were", "gives", "makes", "yields", "get", "gets"}
-APPROX_WORDS = {"approximately", "about", "roughly", "around", "approx"}
-SKIPPED_AFTER = {"multiplied": "by", "divided": "by", "equal": "to"}
-STOP_WORDS = {
-    "and", "so", "then", "which", "that", "the", "an", "to", "we", "he", "she", "it", "they", "but", "or",
-    "therefore", "thus", "hence", "for", "in", "on", "at", "with", "from", "by", "this", "these", "if", "when",
-    "since", "because", "now", "next", "first", "finally", "total", "left", "remaining", "step", "answer",
-}
-VARIABLE_LETTERS = set("xyznkabc")
-
-
-@dataclass
-class Token:
-    kind: str  # num, op, lp, rp, eq, approx, of, var, break
-    text: str
-    start: int
-    end: int
-    value: Fraction | None = None
-    percent: bool = False
-    decimals: int = 0
-
-
-def _number(text: str) -> tuple[Fraction, bool, int]:
-    percent = text.endswith("%")
-    digits = text.rstrip("% ").strip()
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    value = Fraction(digits)
-    return (value / 100 if percent else value), percent, decimals
-
-
-def tokenize(text: str) -> list[Token]:
-    """Arithmetic tokens; unit words after numbers are dropped, other words break expressions."""
-    raw = [(m.lastgroup, m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
-    tokens: list[Token] = []
-    skip_next: str | None = None
-    for index, (kind, value, start, end) in enumerate(raw):
-        if kind == "space":
-            continue
-        glued_before = index > 0 and raw[index - 1][0] != "space"
-        after = raw[index + 1] if index + 1 < len(raw) else None
-        nxt = next((r for r in raw[index + 1 :] if r[0] != "space"), None)
-        if kind == "num":
-            number, percent, decimals = _number(value)
-            tokens.append(Token("num", value, start, end, number, percent, decimals))
-        elif kind in ("op", "lp", "rp"):
-            tokens.append(Token(kind, value, start, end))
-        elif kind == "eq":
-            tokens.append(Token("approx" if value.startswith(("≈", "~")) else "eq", value, start, end))
-        elif kind in ("sep", "other"):
-            tokens.append(Token("break", value, start, end))
-        else:
-            tokens.append(_word_token(value, start, end, tokens, glued_before, after, nxt, skip_next))
-            skip_next = SKIPPED_AFTER.get(value.lower())
-            if tokens[-1].kind == "skip":
-                tokens.pop()
-    return tokens
-
-
-def _word_token(word: str, start: int, end: int, tokens: list[Token], glued_before: bool,
-                after: tuple | None, nxt: tuple | None, skip_next: str | None) -> Token:
-    lower = word.lower()
-    previous = tokens[-1] if tokens else None
-    glued_after = after is not None and after[0] != "space"
-    if skip_next == lower:
-        return Token("skip", word, start, end)
-    if lower == "x" and previous is not None and previous.kind in ("num", "rp") and nxt is not None and nxt[0] in ("num", "lp"):
-        return Token("op", "*", start, end)
-    if lower in OPERATOR_WORDS:
-        return Token("op", OPERATOR_WORDS[lower], start, end)
-    if lower in ("percent", "pct") and previous is not None and previous.kind == "num" and not previous.percent:
-        previous.value, previous.percent, previous.end = previous.value / 100, True, end
-        return Token("skip", word, start, end)
-    if lower in EQUALITY_WORDS:
-        return Token("eq", word, start, end)
-    if lower in APPROX_WORDS:
-        if previous is not None and previous.kind == "eq":
-            previous.kind = "approx"
-            return Token("skip", word, start, end)
-        return Token("approx", word, start, end)
-    if lower == "of":
-        return Token("of", word, start, end)
-    if word == "π" or (nxt is not None and nxt[0] == "lp" and not glued_before and glued_after):
-        return Token("var", word, start, end)  # pi or a function call: not plain arithmetic
-    if glued_before and previous is not None and previous.kind == "num" and set(lower) <= VARIABLE_LETTERS:
-        return Token("var", word, start, end)  # 2xy, 3ab
-    if len(word) == 1 and (lower in VARIABLE_LETTERS or glued_before or glued_after):
-        neighbour_is_math = (
-            (glued_before and previous is not None and previous.kind in ("num", "op", "lp", "rp"))
-            or (nxt is not None and nxt[0] in ("op", "eq", "rp", "lp", "num"))
-            or (previous is not None and previous.kind in ("op", "lp", "eq", "num") and lower in VARIABLE_LETTERS)
-        )
-        if neighbour_is_math and lower not in ("a", "i"):
-            return Token("var", word, start, end)
-        if neighbour_is_math and nxt is not None and nxt[0] in ("op", "eq"):
-            return Token("var", word, start, end)
-    if lower not in STOP_WORDS and previous is not None and _after_number(tokens):
-        return Token("skip", word, start, end)  # a unit: "12 km", "3 apples each"
-    return Token("break", word, start, end)
-
-
-def _after_number(tokens: list[Token]) -> bool:
-    """True when the last kept token is a number or a closing parenthesis (units follow those)."""
-    return bool(tokens) and tokens[-1].kind in ("num", "rp")
-
-
-# ---------------------------------------------------------------- parsing and exact evaluation
-
-
-class Unsupported(Exception):
-    """Not plain arithmetic we can check exactly (huge powers, ambiguous percentages)."""
-
-
-@dataclass
-class Value:
-    number: Fraction | None  # None: division by zero
-    percent: bool = False
-    literal: Token | None = None  # set when the expression is one bare number
-
-
-class Parser:
-    """Recursive descent over arithmetic tokens: + - * / ^, parentheses, unary minus, 'p% of x'."""
-
-    def __init__(self, tokens: list[Token], position: int) -> None:
-        self.tokens = tokens
-        self.position = position
-        self.operators = 0
-
-    def peek(self, kind: str, text: str | None = None) -> bool:
-        if self.position >= len(self.tokens):
-            return False
-        token = self.tokens[self.position]
-        return token.kind == kind and (text is None or token.text == text)
-
-    def take(self) -> Token:
-        token = self.tokens[self.position]
-        self.position += 1
-        return token
-
-    def expression(self) -> Value:
-        left = self.term()
-        while self.peek("op", "+") or self.peek("op", "-"):
-            operator = self.take().text
-            right = self.term()
-            self.operators += 1
-            if left.percent != right.percent:
-                raise Unsupported("a percentage added to a plain number is ambiguous")
-            left = Value(_apply(operator, left.number, right.number), left.percent and right.percent)
-        return left
-
-    def term(self) -> Value:
-        left = self.power()
-        while True:
-            if self.peek("op", "*") or self.peek("op", "/"):
-                operator = self.take().text
-            elif self.peek("of") and (left.percent or self._is_fraction(left)):
-                self.take()
-                operator = "*"
-            elif self.peek("lp"):
-                operator = "*"  # 2(3 + 4)
-            else:
-                return left
-            right = self.power()
-            self.operators += 1
-            left = Value(_apply(operator, left.number, right.number))
-
-    def _is_fraction(self, value: Value) -> bool:
-        return value.number is not None and value.literal is None and value.number.denominator != 1
-
-    def power(self) -> Value:
-        base = self.unary()
-        if self.peek("op", "^"):
-            self.take()
-            exponent = self.power()
-            self.operators += 1
-            if exponent.number is None or base.number is None:
-                return Value(None)
-            if exponent.number.denominator != 1 or abs(exponent.number) > MAX_EXPONENT:
-                raise Unsupported("only small whole-number powers are checked")
-            if base.number == 0 and exponent.number < 0:
-                return Value(None)
-            if abs(base.number.numerator).bit_length() * abs(int(exponent.number)) > MAX_BITS:
-                raise Unsupported("power too large to check")
-            return Value(base.number ** int(exponent.number))
-        return base
-
-    def unary(self) -> Value:
-        if self.peek("op", "-"):
-            self.take()
-            inner = self.unary()
-            return Value(None if inner.number is None else -inner.number, inner.percent)
-        if self.peek("op", "+"):
-            self.take()
-            return self.unary()
-        return self.atom()
-
-    def atom(self) -> Value:
-        if self.peek("num"):
-            token = self.take()
-            return Value(token.value, token.percent, token)
-        if self.peek("lp"):
-            self.take()
-            inner = self.expression()
-            if not self.peek("rp"):
-                raise SyntaxError("unclosed parenthesis")
-            self.take()
-            return Value(inner.number, inner.percent)
-        raise SyntaxError("expected a number")
-
-
-def _apply(operator: str, left: Fraction | None, right: Fraction | None) -> Fraction | None:
-    if left is None or right is None:
-        return None
-    if operator == "+":
-        return left + right
-    if operator == "-":
-        return left - right
-    if operator == "*":
-        return left * right
-    if right == 0:
-        return None
-    return left / right
+    """A step's arithmetic in plain ASCII (see workbench.written_arithmetic), its 'Step k:' label removed."""
+    return normalise_arithmetic(STEP_LABEL.sub("", text, count=1))
 
 
 @dataclass
@@ -316,8 +63,8 @@ def _format(number: Fraction | None) -> str:
     return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
 
 
-def _equal(left: Value, right: Value, approximate: bool) -> tuple[bool, str]:
-    """Exact equality, or agreement to the precision a written decimal (or '≈') shows."""
+def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = False) -> tuple[bool, str]:
+    """Exact equality, or agreement to the precision a written number (or '≈') shows."""
     if left.number is None or right.number is None:
         return False, "division by zero"
     if left.number == right.number:
@@ -326,14 +73,15 @@ def _equal(left: Value, right: Value, approximate: bool) -> tuple[bool, str]:
         token = written.literal
         if token is None:
             continue
-        shown = token.decimals + (2 if token.percent else 0)
         if token.percent and not computed.percent and computed.number == token.value * 100:
             return True, "percentage written as its number of percent"
-        tolerance = Fraction(1, 2 * 10**shown)
-        if approximate:
-            tolerance = max(tolerance, abs(written.number) / 100)
-        if (token.decimals > 0 or approximate) and abs(computed.number - written.number) <= tolerance:
-            return True, f"rounded to {token.decimals} decimals" if not approximate else "approximately"
+        difference = abs(computed.number - written.number)
+        if approximate and difference <= max(token.precision / 2, abs(written.number) / 100):
+            return True, "approximately"
+        if token.decimals > 0 and difference <= token.precision / 2:
+            return True, f"rounded to {token.decimals} decimals"
+        if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
+            return True, "rounded to a whole number"
     return False, "false"
 
 
@@ -348,20 +96,33 @@ def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
             if any(t.kind in ("eq", "approx") for t in clause):
                 skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
             continue
+        rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
         position = 0
         while position < len(clause):
             if clause[position].kind not in ("num", "lp", "op"):
                 position += 1
                 continue
-            end = _chain(normalised, clause, position, calculations, skipped)
+            end = _chain(normalised, clause, position, calculations, skipped, rounding_cue)
             position = max(end, position + 1)
-    return calculations, skipped
+    return _once_each(calculations), skipped
+
+
+def _once_each(calculations: list[Calculation]) -> list[Calculation]:
+    """A GSM8K annotation that repeats the visible calculation (`6*4 = <<6*4=24>>24`) counts once."""
+    seen: set[str] = set()
+    unique = []
+    for calculation in calculations:
+        key = "".join(calculation.text.split())
+        if key not in seen:
+            seen.add(key)
+            unique.append(calculation)
+    return unique
 
 
 def _clauses(tokens: list[Token]) -> list[list[Token]]:
     clauses: list[list[Token]] = [[]]
     for token in tokens:
-        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&":
+        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&±":
             clauses.append([])
         else:
             clauses[-1].append(token)
@@ -369,13 +130,30 @@ def _clauses(tokens: list[Token]) -> list[list[Token]]:
 
 
 def _span(text: str, tokens: list[Token]) -> str:
-    return " ".join(text[tokens[0].start : tokens[-1].end].split())
+    """The written text of a token range, rates shown as written ("400 PERmonth" -> "400/month")."""
+    return re.sub(r"\s?PER(?=[A-Za-z])", "/", " ".join(text[tokens[0].start : tokens[-1].end].split()))
 
 
-def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str]) -> int:
+@dataclass
+class _Part:
+    """One side of a written equality: its value, token range, operation count and leading number."""
+
+    value: Value
+    start: int
+    end: int
+    operators: int
+    leading: Fraction | None
+
+
+def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
+           rounding_cue: bool = False) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
-    parts: list[tuple[Value, int, int, int]] = []  # value, first token, end token, operators
-    relations: list[bool] = []  # approximate?
+    if _spaced_sign(clause, start):
+        if start > 0 and clause[start - 1].kind == "break":
+            return _skip_fragment(clause, start)  # "... red - 8 blue = 5": its first term is a word away
+        start += 1  # a list bullet "- 5 + 3 = 8"
+    parts: list[_Part] = []
+    relations: list[Token] = []
     position = start
     while True:
         parser = Parser(clause, position)
@@ -388,26 +166,53 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             return len(clause)
         except ZeroDivisionError:
             value = Value(None)
-        parts.append((value, position, parser.position, parser.operators))
+        parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
         position = parser.position
         if position < len(clause) and clause[position].kind in ("eq", "approx"):
-            relations.append(clause[position].kind == "approx")
+            relations.append(clause[position])
             position += 1
             continue
         break
-    if len(parts) < 2 or sum(p[3] for p in parts) == 0:
-        return parts[0][2] if parts else start + 1
-    for (left, l_start, l_end, l_ops), (right, r_start, r_end, r_ops), approximate in zip(
-        parts, parts[1:], relations, strict=False
-    ):
-        if l_ops == 0 and r_ops == 0:
-            continue  # "12 = 12" restatements are not calculations
-        written = _span(text, clause[l_start:r_end])
-        holds, how = _equal(left, right, approximate)
-        computed = left if l_ops else right
-        detail = how if holds else f"{_span(text, clause[l_start:l_end] if l_ops else clause[r_start:r_end])} is {_format(computed.number)}"
+    if len(parts) < 2 or sum(p.operators for p in parts) == 0:
+        return parts[0].end if parts else start + 1
+    for left, right, relation in zip(parts, parts[1:], relations, strict=False):
+        if not _is_claim(left, right, relation):
+            continue
+        approximate = relation.kind == "approx"
+        holds, how = _equal(left.value, right.value, approximate, rounding_cue)
+        if not holds and right.operators and right.leading is not None and left.value.number == right.leading:
+            # a running calculation: "20 * 2 = 40 + 10 = 50" states 20 * 2 = 40, then 40 + 10 = 50
+            leading_end = next(i for i in range(right.start, right.end) if clause[i].kind == "num") + 1
+            out.append(Calculation(_span(text, clause[left.start : leading_end]), True, "running calculation"))
+            continue
+        written = _span(text, clause[left.start : right.end])
+        computed = left if left.operators else right
+        detail = how if holds else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
         out.append(Calculation(written, holds, detail))
-    return parts[-1][2]
+    return parts[-1].end
+
+
+def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
+    """False for restatements ("3 hours = 180 minutes") and for counts before a copula ("4 tickets is 12 x 4")."""
+    if not left.operators and not right.operators:
+        return False
+    if not left.operators and left.value.literal is not None:
+        return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
+    return True
+
+
+def _spaced_sign(clause: list[Token], start: int) -> bool:
+    """A chain opening with `- 8` (a space after the sign): a binary minus whose left term is missing, or a bullet."""
+    token = clause[start]
+    return (token.kind == "op" and token.text in "+-" and start + 1 < len(clause)
+            and clause[start + 1].kind == "num" and token.end < clause[start + 1].start)
+
+
+def _skip_fragment(clause: list[Token], start: int) -> int:
+    position = start
+    while position < len(clause) and clause[position].kind != "break":
+        position += 1
+    return position
 
 
 # ---------------------------------------------------------------- final answer
@@ -419,8 +224,6 @@ ANSWER_MARKERS = re.compile(
     re.IGNORECASE,
 )
 WORDY = re.compile(r"[A-Za-z]{3,}")
-
-_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="math-verify")
 
 
 def extract_answer(text: str) -> str | None:
@@ -436,33 +239,13 @@ def extract_answer(text: str) -> str | None:
 
 
 def is_math_reference(reference: str | None) -> bool:
-    """A reference answer math-verify can compare: a number or formula, not a sentence."""
+    """A reference answer that `check_answer` compares: numbers ("3 and 8", "46 stickers") or a formula, not a sentence."""
     if not reference or not reference.strip():
         return False
+    numbers = read_numbers(reference)
+    if numbers is not None and numbers.members and not numbers.sentence:
+        return True
     return not WORDY.search(re.sub(r"\\[a-zA-Z]+", "", reference)) and len(reference) < 200
-
-
-def _answers_match(reference: str, answer: str) -> bool | None:
-    from math_verify import parse, verify
-
-    gold = parse(reference, parsing_timeout=None)
-    if not gold:
-        return None
-    answer = answer.replace("π", r"\pi")
-    for candidate in (f"${answer}$", answer):
-        target = parse(candidate, parsing_timeout=None)
-        if target and verify(gold, target, timeout_seconds=None):
-            return True
-    return False
-
-
-def check_answer(reference: str, answer: str, time_limit_s: float = ANSWER_TIME_LIMIT_S) -> bool | None:
-    """math-verify's verdict (None: could not parse), in a worker thread under a time limit."""
-    future = _executor.submit(_answers_match, reference, answer[:500])
-    try:
-        return future.result(timeout=time_limit_s)
-    except FutureTimeout:
-        return None
 
 
 # ---------------------------------------------------------------- the verifier
