@@ -28,6 +28,7 @@ from workbench.evol import (
     elimination_reason,
     evolve,
     load_operators,
+    new_words,
     no_information_gain,
     parse_answer,
     parse_evolution,
@@ -173,6 +174,37 @@ def test_a_real_evolution_survives():
 @pytest.mark.parametrize("child", [SEED, SEED.upper(), SEED.replace("What", "what") + " ", SEED + " Thanks."])
 def test_no_information_gain_for_identical_or_near_identical_text(child: str):
     assert elimination_reason(SEED, child).startswith(NO_INFORMATION_GAIN)
+
+
+TWO_SENTENCES = "A jacket costs $80 and is marked down 25%. Sales tax is 8% of the sale price. What do you pay?"
+
+
+@pytest.mark.parametrize(
+    "child",
+    [
+        f"{SEED} What is the sale price?",  # the parent's question again
+        f"{TWO_SENTENCES} Sales tax is 8% of the sale price.",  # one of the parent's sentences again
+        f"{TWO_SENTENCES} Sales tax is 8% of the sale price. Sales tax is 8% of the sale price.",  # twice
+        "What is the sale price? A jacket costs $80 and is marked down 25%.",  # reordered
+        f"{SEED} Thanks, thanks, thanks, thanks.",  # one new word, repeated
+    ],
+)
+def test_a_repeat_adds_no_information(child: str):
+    parent = TWO_SENTENCES if child.startswith(TWO_SENTENCES) else SEED
+    reason = no_information_gain(parent, child)
+    assert reason is not None and reason.startswith(NO_INFORMATION_GAIN), child
+    assert elimination_reason(parent, child).startswith(NO_INFORMATION_GAIN)
+
+
+def test_new_words_are_counted_once_each():
+    assert new_words(SEED, SEED + " " + SEED) == 0
+    assert new_words(SEED, f"{SEED} Round up, round up, round up.") == 2  # round, up
+    assert new_words(SEED, f"{SEED} Then add 8% sales tax.") == 5  # then, add, 8, sales, tax ("%" is known)
+
+
+def test_a_repeated_phrase_beside_real_new_content_survives():
+    child = f"{SEED} Then add 8% sales tax, and show the sales tax as a separate line."
+    assert elimination_reason(SEED, child) is None
 
 
 def test_no_information_gain_uses_embedding_similarity_when_given():

@@ -13,7 +13,6 @@ import difflib
 import json
 import random
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -455,8 +454,12 @@ def lexical_similarity(a: str, b: str) -> float:
 
 
 def new_words(parent: str, child: str) -> int:
-    """How many word tokens the child has beyond the parent's (multiset difference)."""
-    return sum((Counter(_words(child)) - Counter(_words(parent))).values())
+    """How many distinct words (case-folded) the child uses that its parent never does.
+
+    Counted over word types, not occurrences, so a repeat adds nothing: a child that only says one
+    of its parent's sentences again, or a word of its own twice, brings no more new words than before.
+    """
+    return len(set(_words(child)) - set(_words(parent)))
 
 
 def no_information_gain(
@@ -464,14 +467,14 @@ def no_information_gain(
 ) -> str | None:
     """A reason when the child adds nothing over its parent, else None.
 
-    Lexically: the child brings fewer than `min_new_words` words its parent lacks (identical or
-    near-identical text). When embeddings exist, the lead passes `embedding_similarity` (cosine) and
-    a near-identical meaning is caught too.
+    Lexically: the child brings fewer than `min_new_words` distinct words its parent lacks (identical
+    or near-identical text, a reordering, or a repeat of the parent's own sentences). When embeddings
+    exist, the caller passes `embedding_similarity` (cosine) and a near-identical meaning is caught too.
     """
     added = new_words(parent, child)
     if added < rules.min_new_words:
         return (
-            f"{NO_INFORMATION_GAIN}: only {added} new word(s) over the parent "
+            f"{NO_INFORMATION_GAIN}: only {added} new word{'' if added == 1 else 's'} over the parent "
             f"(lexical similarity {lexical_similarity(parent, child):.2f})"
         )
     if embedding_similarity is not None and embedding_similarity >= rules.max_embedding_similarity:
