@@ -411,8 +411,12 @@ GENERIC_ROLE_TAGS = re.compile(
 
 @dataclass
 class FilterSettings:
+    """Thresholds of the Magpie filters. Character bounds are on the stripped text; `min_answer_chars`
+    counts letters and digits only, so an answer of a lone quote mark or "A." is near-empty."""
+
     min_chars: int = 10
     max_chars: int = 2000
+    min_answer_chars: int = 2
     max_answer_chars: int = 8000
     language: str | None = "en"
     language_confidence: float = 0.5
@@ -528,12 +532,64 @@ def duplicate_index(store: Store, similarity: float, primer: Iterable[Turn] = ()
     return index
 
 
-def filter_turn(query: str, answer: str, template: ChatTemplate, settings: FilterSettings) -> str | None:
-    """The first reason to drop one query/answer exchange, or None to keep it (duplicates: DuplicateIndex)."""
+# Words that never end a finished English sentence: a text that stops on one (with no closing punctuation)
+# was cut mid-sentence. Prepositions are left out on purpose: questions end on them ("What is it made of").
+DANGLING_WORDS = frozenset(
+    "a an the and or but nor than because whether although unless whereas my your our their its whose very such".split()
+)
+CONTINUES = tuple(",:;-–—([{/&+=\\")
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def unfinished_reason(text: str, english: bool = True) -> str | None:
+    """Why a text stops mid-sentence, or None when it ends like a finished turn.
+
+    Unfinished: an unclosed code fence or bracket, a last character that continues the sentence (a comma,
+    colon, dash, opening bracket...), or, for English, a last word that cannot end a sentence ('the', 'and').
+    """
+    stripped = text.rstrip()
+    if not stripped:
+        return None
+    if stripped.count("```") % 2:
+        return "an unclosed code block"
+    for opener, closer in _OPENERS.items():
+        if stripped.count(opener) > stripped.count(closer):
+            return f"an unclosed {opener!r}"
+    if stripped.endswith(CONTINUES):
+        return f"ends with {stripped[-1]!r}"
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?$", stripped)
+    if english and words and words[-1].casefold() in DANGLING_WORDS and words[-1] != "A":  # "vitamin A" ends fine
+        return f"ends with {words[-1]!r}"
+    return None
+
+
+def stopped_at_token_limit(generation: Generation, kept: str) -> bool:
+    """True when the generation ran until max_tokens and nothing ended the turn before that: the kept text
+    is the whole generated text (no stop string, end-of-turn or entropy cut shortened it), so it was cut off."""
+    return generation.finish_reason == "length" and kept.strip() == generation.text.strip()
+
+
+def _letters_and_digits(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def filter_turn(
+    query: str, answer: str, template: ChatTemplate, settings: FilterSettings, hit_limit: Iterable[str] = ()
+) -> str | None:
+    """The first reason to drop one query/answer exchange, or None to keep it (duplicates: DuplicateIndex).
+
+    `hit_limit` names the parts ("query", "answer") whose generation stopped on the token limit
+    (`stopped_at_token_limit`). Each reason starts with its category (see `reason_category`).
+    """
     if not query.strip():
         return "empty query"
     if not answer.strip():
         return "empty answer"
+    for role in ("query", "answer"):
+        if role in hit_limit:
+            return f"{role} hit the token limit (cut off before it finished)"
+    if (letters := _letters_and_digits(answer)) < settings.min_answer_chars:
+        return f"near-empty answer ({letters} {'letter or digit' if letters == 1 else 'letters or digits'})"
     if len(query.strip()) < settings.min_chars:
         return f"too short (query under {settings.min_chars} characters)"
     if len(query) > settings.max_chars:
@@ -543,6 +599,10 @@ def filter_turn(query: str, answer: str, template: ChatTemplate, settings: Filte
     for text in (query, answer):
         if reason := leakage_reason(text, template):
             return reason
+    english = settings.language == "en"
+    for role, text in (("query", query), ("answer", answer)):
+        if reason := unfinished_reason(text, english):
+            return f"unfinished {role} ({reason})"
     for text in (query, answer):
         if reason := language_reason(text, settings):
             return reason
