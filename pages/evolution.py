@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._shared import empty_state, job_progress, stop_without_seeds, store
+from pages._shared import bundled_model_note, empty_state, job_progress, stop_without_seeds, store
 from workbench.evol import (
     COMPLETION_OUTPUTS,
     OPERATOR_KINDS,
@@ -202,6 +202,7 @@ def live(job_id: int) -> None:
         st.rerun(scope="fragment")
     if job["error"]:
         st.error(f"The job failed: {job['error'].splitlines()[0]}")
+    bundled_model_note([job["model"]], "These evolutions and answers")
     summary = db.evol_job_seed_summary(job_id)
     counts = st.columns(4)
     for column, (label, key) in zip(counts, [("Nodes", "nodes"), ("Survived", "survived"),

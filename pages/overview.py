@@ -112,8 +112,15 @@ def gate_story(report: dict) -> None:
 def live_overview() -> None:
     report = overview_report(db)
     funnel = report["funnel"]
-    if report["seeds"] == 0 and funnel[0]["count"] == 0:
-        empty_state("Nothing in the factory yet. Load the sample seeds on the Seeds page, or build the demo project on Home.")
+    if funnel[0]["count"] == 0:
+        for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
+            job_progress(job)
+        if report["seeds"] == 0:
+            empty_state("Nothing in the factory yet. Load the sample seeds on the Seeds page, or build the demo project "
+                        "on Home.")
+        else:
+            empty_state(f"{plural(report['seeds'], 'gold seed')}, nothing made from them yet: evolve them on the "
+                        "Evolution page, let Magpie write questions, or build the demo project on Home.")
         return
     for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
         job_progress(job)
@@ -173,7 +180,11 @@ def live_overview() -> None:
         tokens, cost, _ = st.columns(3)
         tokens.metric("Tokens", f"{int(frame['Prompt tokens'].sum() + frame['Completion tokens'].sum()):,}")
         known = sum(c for c in costs if c is not None)
-        cost.metric("Cost", f"${known:,.4f}" if None not in costs else f"${known:,.4f} + unpriced calls")
+        if None in costs:
+            cost.metric("Cost", f"≥ ${known:,.4f}" if known else "unknown",
+                        help="Some jobs made model calls the provider gave no price for (marked unknown below).")
+        else:
+            cost.metric("Cost", f"${known:,.4f}")
         st.dataframe(frame, hide_index=True, width="stretch")
         st.caption("Worker time of a demo job includes the stage jobs it ran.")
     else:
