@@ -19,6 +19,7 @@ from workbench.evol import (
     PLACEHOLDER,
     REFUSAL,
     TEMPLATE_COPIED,
+    UNFINISHED,
     EliminationRules,
     Operator,
     OperatorError,
@@ -241,6 +242,15 @@ def test_a_long_task_mentioning_sorry_is_not_a_refusal():
              "offering a 25% refund, explaining the cause of the delay, and promising a firm new delivery date, "
              "all in a warm but professional tone that keeps the customer loyal to the shop for years.")
     assert elimination_reason(SEED, child, EliminationRules(refusal_max_words=40)) is None
+
+
+@pytest.mark.parametrize(
+    "addition",
+    ["You can use the following function to calculate the final price of the jacket:",
+     "Then compare the price with the", "Give the answer (in dollars and cents"],
+)
+def test_an_instruction_that_stops_mid_sentence_is_eliminated(addition: str):
+    assert elimination_reason(SEED, f"{SEED} {addition}").startswith(UNFINISHED)
 
 
 def test_length_outside_bounds():

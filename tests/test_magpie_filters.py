@@ -17,9 +17,9 @@ from workbench.magpie import (
     stopped_at_token_limit,
     summarise_reasons,
     trim_generation,
-    unfinished_reason,
 )
 from workbench.teacher import Generation
+from workbench.unfinished import unfinished_reason
 
 GEMMA = get_template("gemma")
 SETTINGS = FilterSettings()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from workbench.metrics import word_tokens
 from workbench.store import Store
 from workbench.teacher import Generation, Teacher
+from workbench.unfinished import unfinished_reason
 
 PLACEHOLDER = "{instruction}"
 SCHEDULES = ("round-robin", "random", "fixed")
@@ -441,6 +442,7 @@ TEMPLATE_COPIED = "template words copied"
 EMPTY = "empty or punctuation only"
 REFUSAL = "refusal"
 LENGTH = "length out of bounds"
+UNFINISHED = "unfinished"
 ANSWER_STRUGGLES = "answer struggles"
 
 
@@ -485,7 +487,11 @@ def no_information_gain(
 def elimination_reason(
     parent: str, child: str, rules: EliminationRules = EliminationRules(), embedding_similarity: float | None = None
 ) -> str | None:
-    """Why an evolved instruction is eliminated, or None when it survives (the answer is checked later)."""
+    """Why an evolved instruction is eliminated, or None when it survives (the answer is checked later).
+
+    WizardLM's rules (empty, template words copied, refusal, no information gain) plus length bounds and an
+    instruction that stops mid-sentence (a base model cut at a newline: "...use the following function:").
+    """
     words = _words(child)
     if not words:
         return f"{EMPTY}: nothing but punctuation or whitespace"
@@ -498,6 +504,8 @@ def elimination_reason(
         return f"{REFUSAL}: {refusal[0]!r} in a {len(words)}-word reply"
     if not rules.min_words <= len(words) <= rules.max_words:
         return f"{LENGTH}: {len(words)} words (allowed {rules.min_words}-{rules.max_words})"
+    if reason := unfinished_reason(child):
+        return f"{UNFINISHED}: the instruction stops mid-sentence ({reason})"
     return no_information_gain(parent, child, rules, embedding_similarity)
 
 
