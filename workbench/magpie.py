@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 
 from workbench.store import Store, text_hash
 from workbench.teacher import Generation, Teacher, TeacherConfig, TeacherError, supports_raw_completion
@@ -576,6 +577,7 @@ def filter_turn(
     for text in (query, answer):
         if reason := language_reason(text, settings):
             return reason
-    if fuzz.ratio(_normalise(query), _normalise(answer)) >= settings.near_duplicate_similarity:
+    # the same words in another order are still a repeat ("Water boils at 212 F (100 C)" -> "... 100 C (212 F).")
+    if fuzz.token_sort_ratio(query, answer, processor=default_process) >= settings.near_duplicate_similarity:
         return "answer repeats the query"
     return None
