@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import streamlit as st
@@ -13,6 +14,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from workbench.env import default_db_path
 from workbench.jobs import ensure_worker, eta_seconds
 from workbench.store import Store, open_store
+from workbench.wording import plural
 
 
 def _leave_legacy_page_mode() -> None:
@@ -63,11 +65,28 @@ def job_progress(job: dict) -> None:
     finished = job["done_units"] + job["failed_units"]
     fraction = finished / total if total else (1.0 if job["status"] == "done" else 0.0)
     label = (
-        f"Job {job['id']} · {job['kind']} · {job['status']} · {finished}/{total} units"
+        f"Job {job['id']} · {job['kind']} · {job['status']} · {finished}/{plural(total, 'unit')}"
         f" ({job['failed_units']} failed) · elapsed {format_seconds(job['elapsed_s'])}"
         f" · ETA {format_seconds(eta_seconds(job)) if job['status'] == 'running' else '—'}"
     )
     st.progress(min(1.0, fraction), text=label)
+
+
+def bundled_model_note(models: Iterable[str | None], what: str = "These texts") -> None:
+    """Say plainly, where the bundled model's output is shown, what it can and cannot show (nothing when
+    none of `models`, the model strings of the texts on screen, is the bundled model)."""
+    from workbench.local_model import LOCAL_PROVIDER
+    from workbench.teacher import provider_of
+
+    if not any(model and provider_of(model) == LOCAL_PROVIDER for model in models):
+        return
+    st.info(
+        f"{what} come from the bundled model, Gemma 3 270M: a small base model that runs offline on a laptop. "
+        "It shows the pipeline working end to end (evolution, filters, verification, the gate), not the quality "
+        "a real teacher gives: expect odd questions, wrong answers and many rejections, each with its reason. "
+        "Set a real teacher model on the Settings page for data worth training on.",
+        icon=":material/science:",
+    )
 
 
 def empty_state(message: str, icon: str = ":material/info:") -> None:

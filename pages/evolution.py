@@ -3,10 +3,11 @@
 import html
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
-from pages._shared import empty_state, job_progress, stop_without_seeds, store
+from pages._shared import bundled_model_note, empty_state, job_progress, stop_without_seeds, store
 from workbench.evol import (
     COMPLETION_OUTPUTS,
     OPERATOR_KINDS,
@@ -20,6 +21,7 @@ from workbench.evol import (
 )
 from workbench.evolve_job import KIND, EvolveParams, resolve_seeds, submit_evolve
 from workbench.settings import teacher_config
+from workbench.wording import plural
 
 SEED_MODES = {
     "All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures", "Most uncertain": "most-uncertain",
@@ -82,7 +84,7 @@ def start_form() -> None:
             st.error(str(exc))
         else:
             st.session_state["evol_job"] = job_id
-            st.session_state["evol_message"] = f"Job {job_id} queued: {len(seed_ids)} seeds, depth {depth}, branching {branching}."
+            st.session_state["evol_message"] = f"Job {job_id} queued: {plural(len(seed_ids), 'seed')}, depth {depth}, branching {branching}."
             st.rerun()
 
 
@@ -154,15 +156,30 @@ def effectiveness(job_id: int | None, key: str) -> None:
             "mean_novelty_gain": st.column_config.NumberColumn("mean novelty gain", format="%.3f"),
         },
     )
-    chart = px.scatter(
-        frame.fillna({"mean_entropy_gain": 0.0}), x="mean_entropy_gain", y="survival_rate", size="attempts",
-        text="operator", hover_data=["attempts", "survived", "mean_novelty_gain"],
-        labels={"mean_entropy_gain": "mean lexical entropy gain over parent (bits)", "survival_rate": "survival rate"},
-    )
-    chart.update_traces(textposition="top center")
-    chart.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_tickformat=".0%",
-                        yaxis_range=[-0.05, 1.1])
-    st.plotly_chart(chart, width="stretch", key=key)
+    st.plotly_chart(effectiveness_chart(frame), width="stretch", key=key)
+
+
+def effectiveness_chart(frame: pd.DataFrame) -> go.Figure:
+    """Survival rate and mean entropy gain per operator, side by side on one operator axis (labels never overlap);
+    an operator with no survivors has no gain to show and says so instead of sitting at 0."""
+    frame = frame.sort_values(["survival_rate", "operator"], ascending=[True, False])
+    operators = list(frame["operator"])
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
+                           subplot_titles=("survival rate", "mean lexical entropy gain over the parent (bits)"))
+    figure.add_bar(x=frame["survival_rate"], y=operators, orientation="h", marker_color="#6C4AB6", row=1, col=1,
+                   customdata=frame[["survived", "attempts"]],
+                   hovertemplate="%{y}: %{x:.0%} (%{customdata[0]} of %{customdata[1]} survived)<extra></extra>")
+    figure.add_bar(x=frame["mean_entropy_gain"], y=operators, orientation="h", marker_color="#E07A5F", row=1, col=2,
+                   hovertemplate="%{y}: %{x:+.3f} bits<extra></extra>")
+    for operator, gain in zip(operators, frame["mean_entropy_gain"], strict=True):
+        if pd.isna(gain):
+            figure.add_annotation(x=0, y=operator, text="no survivors", showarrow=False, xanchor="left",
+                                  font={"color": "#57606a"}, row=1, col=2)
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0], row=1, col=1)
+    figure.update_xaxes(zeroline=True, zerolinecolor="#8c959f", row=1, col=2)
+    figure.update_layout(height=90 + 30 * len(operators), showlegend=False, bargap=0.3,
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
 
 
 @st.fragment(run_every=2.0)
@@ -185,6 +202,7 @@ def live(job_id: int) -> None:
         st.rerun(scope="fragment")
     if job["error"]:
         st.error(f"The job failed: {job['error'].splitlines()[0]}")
+    bundled_model_note([job["model"]], "These evolutions and answers")
     summary = db.evol_job_seed_summary(job_id)
     counts = st.columns(4)
     for column, (label, key) in zip(counts, [("Nodes", "nodes"), ("Survived", "survived"),
@@ -193,7 +211,8 @@ def live(job_id: int) -> None:
     if not summary:
         st.info("No nodes yet. The worker writes each node as soon as it is evolved; this view refreshes by itself.")
     else:
-        st.caption(f"Trees of the first {min(MAX_TREES, len(summary))} of {len(summary)} seeds; pick another below.")
+        st.caption(f"Trees of all {plural(len(summary), 'seed')}." if len(summary) <= MAX_TREES else
+                   f"Trees of the first {MAX_TREES} of {plural(len(summary), 'seed')}; pick another below.")
         shown = summary[:MAX_TREES]
         others = {f"#{row['seed_id']} {row['seed_instruction'][:70]}": row for row in summary[MAX_TREES:]}
         if others:
@@ -202,7 +221,7 @@ def live(job_id: int) -> None:
                 shown = [*shown, others[picked]]
         for row in shown:
             with st.expander(f"Seed #{row['seed_id']}: {row['seed_instruction'][:90]}", expanded=len(shown) == 1):
-                st.caption(f"{row['nodes']} nodes: {row['survived']} survived, {row['eliminated']} eliminated, "
+                st.caption(f"{plural(row['nodes'], 'node')}: {row['survived']} survived, {row['eliminated']} eliminated, "
                            f"{row['failed']} failed")
                 seed_tree(job_id, row["seed_id"], row["seed_instruction"])
     st.subheader("Operator effectiveness")
@@ -220,7 +239,7 @@ with run_tab:
     else:
         ids = [j["id"] for j in evolve_jobs]
         wanted = st.session_state.get("evol_job", ids[0])
-        labels = {j["id"]: f"Job {j['id']} · {j['status']} · {j['model']} · {len(j['params'].get('seeds', []))} seeds"
+        labels = {j["id"]: f"Job {j['id']} · {j['status']} · {j['model']} · {plural(len(j['params'].get('seeds', [])), 'seed')}"
                   for j in evolve_jobs}
         job_id = st.selectbox("Watch job", ids, index=ids.index(wanted) if wanted in ids else 0,
                               format_func=labels.__getitem__)
@@ -236,7 +255,7 @@ with operators_tab:
         "bundled Gemma). Both must contain `{instruction}`, where the parent instruction goes. An 'addition' "
         "completion is one line appended to the parent; a 'rewrite' completion replaces it."
     )
-    new_label = "➕ New operator"
+    new_label = "+ New operator"
     choice = st.selectbox("Operator", [new_label, *operators], key="evol-operator-choice")
     current = operators.get(choice)
     with st.form(f"operator-{choice}"):

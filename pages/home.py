@@ -1,21 +1,88 @@
-"""Home: what is in the store, the factory pipeline, recent jobs."""
+"""Home: what is in the store (the Overview's funnel numbers), the next step, the demo project, recent jobs."""
 
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bundled_model_note, empty_state, job_progress, store
+from workbench.demo import KIND as DEMO_KIND
 from workbench.demo import submit_demo
+from workbench.overview import STAGES, next_step, overview_report
 
 db = store()
-counts = db.counts()
+DEFINITIONS = {stage.key: stage.definition for stage in STAGES}
+NEXT_PAGES = {
+    "seeds": ("pages/seeds.py", "Go to Seeds", ":material/eco:"),
+    "generate": ("pages/evolution.py", "Go to Evolution", ":material/account_tree:"),
+    "verify": ("pages/verifier.py", "Go to Verifier", ":material/fact_check:"),
+    "gate": ("pages/verifier.py", "See the gate's decisions on Verifier", ":material/fact_check:"),
+    "review": ("pages/review.py", "Go to Review", ":material/rate_review:"),
+    "export": ("pages/export.py", "Go to Export", ":material/output:"),
+    "done": ("pages/overview.py", "See the Overview", ":material/monitoring:"),
+}
 
 st.title("Entropy Workbench")
 st.caption("A factory for synthetic training data: curate gold seeds, evolve them, verify every step, ship what passes.")
 
-columns = st.columns(4)
-for column, (label, key) in zip(
-    columns, [("Seeds", "seeds"), ("Jobs", "jobs"), ("Samples", "samples"), ("Approved", "approved")], strict=True
-):
-    column.metric(label, f"{counts[key]:,}")
+
+def counts(report: dict) -> None:
+    stages = {row["key"]: row for row in report["funnel"]}
+    columns = st.columns(4)
+    columns[0].metric("Gold seeds", f"{report['seeds']:,}", help="Hand-curated tasks the factory grows samples from.")
+    for column, key in zip(columns[1:], ("kept", "gated", "approved"), strict=True):
+        column.metric(stages[key]["stage"], f"{stages[key]['count']:,}", help=DEFINITIONS[key])
+    outside = report["outside_funnel"]["approved"]
+    if outside:
+        st.caption(f"And {outside:,} approved by a reviewer without passing the gate (see the Overview).")
+
+
+def demo_section(report: dict) -> None:
+    """The one-click demo: offered on a store with nothing generated, followed live while it runs."""
+    [demo] = db.list_jobs(limit=1, kind=DEMO_KIND) or [None]
+    if demo is not None and demo["status"] in ("queued", "running", "paused"):
+        st.subheader("Demo project")
+        st.caption("The demo runs each stage as its own job: evolve, Magpie, reason and verify, embed, map, review.")
+        job_progress(demo)
+        return
+    if demo is None and report["funnel"][0]["count"] == 0:
+        st.subheader("Demo project")
+        st.caption(
+            "One click runs the real pipeline, small, on the configured teacher (the bundled model by default): "
+            "a few shipped seeds are evolved, Magpie writes questions, reasoning paths are sampled and verified, "
+            "everything is embedded and mapped, and samples are reviewed by the gate. A few minutes on 2 cores. "
+            "The bundled model is a 270M base model: it shows the pipeline, not the quality a real teacher gives, "
+            "so expect the filters and the gate to reject most of what it writes, each with its reason."
+        )
+        if st.button("Build the demo project", type="primary"):
+            submit_demo(db)
+            st.rerun()  # its progress shows here at once
+    elif demo is not None and demo["status"] == "done":
+        st.success("The demo project is built. Follow the next step above, or walk the pages in the sidebar.",
+                   icon=":material/check_circle:")
+    elif demo is not None:
+        st.warning(f"The demo job {demo['id']} ended {demo['status']}; see the Jobs page for what happened.")
+
+
+@st.fragment(run_every=2.0)
+def live_home() -> None:
+    report = overview_report(db)
+    counts(report)
+    bundled_model_note(report["sample_models"], "The samples in this store")
+    step, message = next_step(report)
+    if step == "seeds":
+        empty_state("The store is empty. Start on the Seeds page: load the sample seeds with one click, or import your own.")
+    else:
+        st.markdown(f"**Next step:** {message}")
+    path, label, icon = NEXT_PAGES[step]
+    st.page_link(path, label=label, icon=icon)
+    demo_section(report)
+    st.subheader("Recent jobs")
+    jobs = db.list_jobs(limit=6)
+    if not jobs:
+        empty_state("No jobs yet. Jobs run in the background worker; their progress shows here.")
+    for job in jobs:
+        job_progress(job)
+
+
+live_home()
 
 st.subheader("The factory")
 PIPELINE = """
@@ -29,31 +96,3 @@ digraph {
 }
 """
 st.graphviz_chart(PIPELINE, width="stretch")
-
-if counts["seeds"] == 0:
-    empty_state("The store is empty. Start on the Seeds page: load the sample seeds with one click, or import your own.")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
-if counts["samples"] == 0:
-    st.subheader("Demo project")
-    st.caption(
-        "One click runs the real pipeline, small, on the configured teacher (the bundled model by default): "
-        "a few shipped seeds are evolved, Magpie writes questions, reasoning paths are sampled and verified, "
-        "everything is embedded and mapped, and samples are reviewed by the gate. A few minutes on 2 cores."
-    )
-    if st.button("Build the demo project", type="primary"):
-        job_id = submit_demo(db)
-        st.success(f"Demo job {job_id} queued; follow it below or on the Jobs page.")
-
-
-
-@st.fragment(run_every=2.0)
-def recent_jobs() -> None:
-    st.subheader("Recent jobs")
-    jobs = db.list_jobs(limit=6)
-    if not jobs:
-        empty_state("No jobs yet. Jobs run in the background worker; their progress shows here.")
-    for job in jobs:
-        job_progress(job)
-
-
-recent_jobs()

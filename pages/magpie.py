@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench.magpie import (
     ChatTemplate,
     TemplateError,
@@ -18,6 +18,7 @@ from workbench.magpie import (
 from workbench.magpie_job import KIND, default_options, submit_magpie
 from workbench.settings import teacher_config
 from workbench.teacher import TeacherError
+from workbench.wording import plural
 
 
 def escaped(value: str) -> str:
@@ -100,6 +101,13 @@ with st.form("magpie-options"):
         similarity = middle.slider("Near-duplicate similarity (%)", 50.0, 100.0, filters["near_duplicate_similarity"], 1.0)
         min_chars = right.number_input("Min query characters", 0, 1000, filters["min_chars"])
         max_chars = right.number_input("Max query characters", 10, 100_000, filters["max_chars"])
+        min_answer_chars = left.number_input(
+            "Min letters or digits in an answer", 0, 1000, filters["min_answer_chars"],
+            help="An answer with fewer is near-empty (a lone quote mark, \"A.\") and is dropped.",
+        )
+        st.caption("Always dropped, each reason counted: empty or near-empty answers, queries and answers that stop "
+                   "mid-sentence, generations cut off by the token limit, template leakage, other languages, "
+                   "answers that repeat the query, duplicates of seeds and samples.")
     start = st.form_submit_button("Start Magpie job", type="primary", disabled=bool(chat_only))
 
 st.caption("Pre-query template sent in step 1 (before any primer; \\n is a newline):")
@@ -111,6 +119,7 @@ if start:
         near_duplicate_similarity=similarity,
         min_chars=int(min_chars),
         max_chars=int(max_chars),
+        min_answer_chars=int(min_answer_chars),
     )
     options = {
         "n": int(n), "turns": int(turns), "concurrency": int(concurrency), "system": system.strip(),
@@ -125,7 +134,7 @@ if start:
         st.error(f"Magpie needs raw text completion. {exc}")
     else:
         st.session_state["magpie_job"] = job_id
-        st.session_state["magpie_message"] = f"Queued Magpie job {job_id}: {int(n)} samples from {config.model}."
+        st.session_state["magpie_message"] = f"Queued Magpie job {job_id}: {plural(int(n), 'sample')} from {config.model}."
         st.rerun()
 
 with st.expander("Custom templates"):
@@ -177,12 +186,9 @@ job_ids = [j["id"] for j in jobs]
 chosen = st.session_state.get("magpie_job")
 job_id = st.selectbox(
     "Run", job_ids, index=job_ids.index(chosen) if chosen in job_ids else 0,
-    format_func=lambda i: next(f"Job {j['id']} · {j['model']} · {j['params'].get('n')} samples" for j in jobs if j["id"] == i),
+    format_func=lambda i: next(f"Job {j['id']} · {j['model']} · {plural(int(j['params'].get('n') or 0), 'sample')}"
+                               for j in jobs if j["id"] == i),
 )
-
-
-def filter_label(reason: str | None) -> str:
-    return "kept" if reason is None else f"dropped: {reason}"
 
 
 @st.fragment(run_every=2.0)
@@ -194,6 +200,7 @@ def live_run() -> None:
     job_progress(job)
     if job["status"] == "failed" and job["error"]:
         st.error(job["error"].splitlines()[0])
+    bundled_model_note([job["model"]], "These queries and answers")
     counts = db.job_filter_counts(job_id)
     kept = counts.get("kept", 0)
     columns = st.columns(4)
@@ -205,15 +212,21 @@ def live_run() -> None:
     if not samples:
         empty_state("No samples yet: each one appears as soon as its query and answer are written.", icon=":material/hourglass_empty:")
         return
+    reasons = summarise_reasons(counts)
+    if reasons:
+        st.markdown("**Why samples were dropped**")
+        st.dataframe(pd.DataFrame([{"Reason": reason, "Samples": count} for reason, count in reasons.items()]),
+                     hide_index=True, width="content")
     table = pd.DataFrame(
         [
             {
                 "id": s["id"],
-                "filter": filter_label(s["filter_reason"]),
-                "entropy": s["token_entropy_mean"],
-                "turns": len([m for m in s["turns"] or [] if m["role"] == "user"]),
+                "kept": s["filter_reason"] is None,
+                "reason": s["filter_reason"] or "",
                 "query": s["instruction"],
                 "answer": s["output"],
+                "entropy": s["token_entropy_mean"],
+                "turns": len([m for m in s["turns"] or [] if m["role"] == "user"]),
             }
             for s in samples
         ]
@@ -223,9 +236,10 @@ def live_run() -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "query": st.column_config.TextColumn("Query", width="medium"),
+            "kept": st.column_config.CheckboxColumn("Kept", width="small"),
+            "query": st.column_config.TextColumn("Query", width="large"),
             "answer": st.column_config.TextColumn("Answer", width="large"),
-            "filter": st.column_config.TextColumn("Filter", width="medium"),
+            "reason": st.column_config.TextColumn("Why dropped", width="medium"),
             "turns": st.column_config.NumberColumn("Turns", width="small"),
             "entropy": st.column_config.NumberColumn(
                 "Entropy (nats)", format="%.2f", width="small",
@@ -233,9 +247,6 @@ def live_run() -> None:
             ),
         },
     )
-    reasons = summarise_reasons(counts)
-    if reasons:
-        st.caption("Filtered: " + "; ".join(f"{count} × {reason}" for reason, count in reasons.items()))
 
 
 live_run()

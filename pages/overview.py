@@ -1,102 +1,194 @@
 """Overview: the factory at a glance for stakeholders, live while jobs run."""
 
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
-from workbench.reasoning import verification_settings
+from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
+from workbench.overview import overview_report
+from workbench.wording import plural
 
 st.title("Overview")
-st.caption("Everything here is read from the store and refreshes every few seconds while jobs run.")
+st.caption(
+    "Everything here is read from the store and refreshes every few seconds while jobs run. "
+    "`workbench overview --json` prints the same numbers."
+)
 db = store()
 
 
-def funnel_chart(stages: list[dict]) -> go.Figure:
+def percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def funnel_chart(funnel: list[dict]) -> go.Figure:
+    """Each stage a subset of the one before; hovering a stage shows what it counts."""
+    labels = [row["stage"] for row in funnel]
+    text = [f"{row['count']:,}" + (f" · {percent(row['rate'])} of the stage before" if row["rate"] is not None else "")
+            for row in funnel]
+    definitions = ["<br>".join(textwrap.wrap(row["definition"], 60)) for row in funnel]
     figure = go.Figure(
         go.Funnel(
-            y=[s["stage"] for s in stages],
-            x=[s["count"] for s in stages],
-            textinfo="value",
-            marker={"color": "#6C4AB6"},
+            y=labels, x=[row["count"] for row in funnel], textinfo="none",
+            customdata=definitions, hovertemplate="<b>%{y}</b>: %{x:,}<br>%{customdata}<extra></extra>",
+            marker={"color": "#6C4AB6"}, connector={"fillcolor": "#E4DCF5"},
         )
     )
-    figure.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    for label, value in zip(labels, text, strict=True):  # beside the bars, so that an empty stage still reads 0
+        figure.add_annotation(x=1.0, xref="paper", xanchor="left", y=label, text=value, showarrow=False)
+    figure.update_layout(height=380, margin={"l": 10, "r": 220, "t": 10, "b": 10})
     return figure
 
 
 def frontier_chart(rows: list[dict]) -> go.Figure:
+    """Mean entropy gain (bars, left axis) and verifier pass rate (line, right axis, 0-100%) per integer depth."""
     frame = pd.DataFrame(rows)
+    depths = [int(d) for d in frame["depth"]]
     figure = go.Figure()
-    figure.add_bar(x=frame["depth"], y=frame["mean_entropy_gain"], name="mean entropy gain (bits)", marker_color="#6C4AB6")
-    figure.add_scatter(
-        x=frame["depth"], y=frame["pass_rate"], name="verifier pass rate", yaxis="y2", mode="lines+markers",
-        line={"color": "#E07A5F"},
-    )
+    figure.add_bar(x=depths, y=frame["mean_entropy_gain"], name="mean entropy gain over the parent (bits)",
+                   marker_color="#6C4AB6")
+    figure.add_scatter(x=depths, y=frame["pass_rate"], name="verifier pass rate", yaxis="y2", mode="lines+markers",
+                       line={"color": "#E07A5F"}, connectgaps=False)
     figure.update_layout(
-        height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="evolution depth",
-        yaxis={"title": "entropy gain over parent"},
-        yaxis2={"title": "pass rate", "overlaying": "y", "side": "right", "range": [0, 1]},
-        legend={"orientation": "h", "y": -0.25},
+        height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": "evolution depth (0 = the seeds)", "tickmode": "array", "tickvals": depths,
+               "range": [min(depths) - 0.6, max(depths) + 0.6]},
+        yaxis={"title": "entropy gain (bits)", "zeroline": True},
+        yaxis2={"title": "pass rate", "overlaying": "y", "side": "right", "range": [0, 1.02], "showgrid": False,
+                "tickvals": [0, 0.25, 0.5, 0.75, 1.0], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.3},
     )
     return figure
 
 
+def usage_table(usage: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Job kind": row["kind"],
+                "Prompt tokens": row["prompt_tokens"],
+                "Completion tokens": row["completion_tokens"],
+                "Cost": "unknown (no price)" if row["cost"] is None else f"${row['cost']:,.4f}",
+                "Worker time": format_seconds(row["elapsed_s"]),
+            }
+            for row in usage
+        ]
+    )
+
+
+def gate_story(report: dict) -> None:
+    gate = report["gate"]
+    st.subheader("The gate")
+    st.caption(
+        f"A sample passes when its best reasoning path scores at least {gate['threshold']:g} "
+        f"({gate['aggregation']} of its step scores). Rejections are part of the story: each failed sample is "
+        "counted under the reason it failed."
+    )
+    verified, passed, failed = st.columns(3)
+    verified.metric("Verified samples", f"{gate['verified']:,}")
+    passed.metric("Passed the gate", f"{gate['passed']:,}")
+    failed.metric("Failed the gate", f"{gate['failed']:,}")
+    if gate["failure_reasons"]:
+        reasons = pd.DataFrame([{"Why they failed": r["reason"], "Samples": r["count"]} for r in gate["failure_reasons"]])
+        st.dataframe(reasons, hide_index=True, width="stretch")
+    review = gate["review_of_passed"]
+    if gate["passed"]:
+        st.caption(
+            f"Of the {plural(gate['passed'], 'sample')} that passed: {review.get('approved', 0):,} approved, "
+            f"{review.get('rejected', 0):,} rejected in review, {review.get('pending', 0):,} waiting for review."
+        )
+    seeds = gate["seeds"]
+    if seeds["verified"]:
+        st.caption(
+            f"The teacher was also checked on {plural(seeds['verified'], 'gold seed')}: "
+            f"{seeds['passed']:,} passed the gate (a seed that fails shows what the teacher cannot solve)."
+        )
+    if not gate["verified"]:
+        st.caption("No sample verified yet: sample and score reasoning paths on the Verifier page.")
+
+
 @st.fragment(run_every=3.0)
 def live_overview() -> None:
-    settings = verification_settings(db)
-    stages = db.funnel(settings.threshold)
-    if stages[0]["count"] == 0:
-        empty_state("Nothing in the factory yet. Load the sample seeds on the Seeds page, or build the demo project on Home.")
+    report = overview_report(db)
+    funnel = report["funnel"]
+    if funnel[0]["count"] == 0:
+        for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
+            job_progress(job)
+        if report["seeds"] == 0:
+            empty_state("Nothing in the factory yet. Load the sample seeds on the Seeds page, or build the demo project "
+                        "on Home.")
+        else:
+            empty_state(f"{plural(report['seeds'], 'gold seed')}, nothing made from them yet: evolve them on the "
+                        "Evolution page, let Magpie write questions, or build the demo project on Home.")
         return
-    running = db.list_jobs(limit=5, statuses=["running", "queued"])
-    for job in running:
+    for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
         job_progress(job)
+    bundled_model_note(report["sample_models"], "The samples counted here")
+    st.caption(f"From {plural(report['seeds'], 'gold seed')}.")
 
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Funnel")
-        st.plotly_chart(funnel_chart(stages), width="stretch", key="funnel")
+        st.plotly_chart(funnel_chart(funnel), width="stretch", key="funnel")
     with right:
         st.subheader("Stage counts")
-        frame = pd.DataFrame(stages)[["stage", "count"]]
-        previous = frame["count"].shift(1)
-        frame["rate"] = (frame["count"] / previous.where(previous > 0)).map(lambda r: "—" if pd.isna(r) else f"{r:.0%}")
-        st.dataframe(frame, hide_index=True, width="stretch")
-        st.caption(f"Gate: best path score >= {settings.threshold:g} ({settings.aggregation} of step scores).")
+        table = pd.DataFrame(
+            [{"stage": r["stage"], "count": r["count"], "of the stage before": percent(r["rate"])} for r in funnel]
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption("Each stage counts a subset of the stage before, so the funnel only narrows. "
+                   "Hover a stage of the funnel to read what it counts.")
+        with st.expander("What each stage counts"):
+            st.markdown("\n".join(f"- **{r['stage']}**: {r['definition']}" for r in funnel))
+        outside = report["outside_funnel"]
+        if outside["approved"] or outside["exported"]:
+            st.caption(
+                f"Beside the funnel: {plural(outside['approved'], 'sample')} approved and "
+                f"{plural(outside['exported'], 'sample')} exported without passing the gate "
+                "(approved by a reviewer without verification, or exported from all samples)."
+            )
+
+    gate_story(report)
 
     st.subheader("Entropy gain by evolution depth")
-    frontier = db.entropy_frontier(settings.threshold)
-    if frontier:
-        st.plotly_chart(frontier_chart(frontier), width="stretch", key="frontier")
+    if report["entropy_by_depth"]:
+        st.plotly_chart(frontier_chart(report["entropy_by_depth"]), width="stretch", key="frontier")
     else:
         st.caption("No evolution metrics yet: run an evolution, then the embed job (Maps page).")
 
-    rates, usage = st.columns(2)
-    with rates:
-        st.subheader("Verifier pass rates")
-        verifiers = db.verifier_pass_rates()
-        if verifiers:
-            st.dataframe(
-                pd.DataFrame(verifiers), hide_index=True, width="stretch",
-                column_config={
-                    "pass_rate": st.column_config.ProgressColumn("steps correct", min_value=0.0, max_value=1.0),
-                    "unverifiable_rate": st.column_config.ProgressColumn("unverifiable", min_value=0.0, max_value=1.0),
-                },
-            )
+    st.subheader("Verifier pass rates")
+    if report["verifiers"]:
+        st.dataframe(
+            pd.DataFrame(report["verifiers"]), hide_index=True, width="stretch",
+            column_config={
+                "verifier": st.column_config.TextColumn("Verifier"),
+                "steps": st.column_config.NumberColumn("Steps scored"),
+                "pass_rate": st.column_config.ProgressColumn("Steps correct", min_value=0.0, max_value=1.0,
+                                                             format="percent"),
+                "unverifiable_rate": st.column_config.ProgressColumn("Unverifiable", min_value=0.0, max_value=1.0,
+                                                                     format="percent"),
+            },
+        )
+    else:
+        st.caption("No steps verified yet (Verifier page).")
+
+    st.subheader("Tokens and cost")
+    if report["usage"]:
+        frame = usage_table(report["usage"])
+        costs = [row["cost"] for row in report["usage"]]
+        tokens, cost, _ = st.columns(3)
+        tokens.metric("Tokens", f"{int(frame['Prompt tokens'].sum() + frame['Completion tokens'].sum()):,}")
+        known = sum(c for c in costs if c is not None)
+        if None in costs:
+            cost.metric("Cost", f"≥ ${known:,.4f}" if known else "unknown",
+                        help="Some jobs made model calls the provider gave no price for (marked unknown below).")
         else:
-            st.caption("No steps verified yet (Verifier page).")
-    with usage:
-        st.subheader("Tokens and cost")
-        spent = db.usage_by_kind()
-        if spent:
-            frame = pd.DataFrame(spent)
-            total_cost = frame["cost"].dropna().sum()
-            st.metric("Tokens", f"{int(frame['prompt_tokens'].sum() + frame['completion_tokens'].sum()):,}")
-            st.metric("Cost", f"${total_cost:,.4f}" if frame["cost"].notna().any() else "unknown (no prices)")
-            st.dataframe(frame, hide_index=True, width="stretch")
-        else:
-            st.caption("No jobs have run yet.")
+            cost.metric("Cost", f"${known:,.4f}")
+        st.dataframe(frame, hide_index=True, width="stretch")
+        st.caption("Worker time of a demo job includes the stage jobs it ran.")
+    else:
+        st.caption("No jobs have run yet.")
 
 
 live_overview()

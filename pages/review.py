@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench import review
 from workbench.pii import findings_by_field, ner_model_installed, submit_scan, summary
 from workbench.sample_import import SampleImportError, import_samples
@@ -43,6 +43,7 @@ with st.expander("Import samples made elsewhere", expanded=total == 0):
 if total == 0:
     empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a JSONL file above.")
     st.stop()
+bundled_model_note(db.sample_models(), "Samples in this store")
 
 # ---------------------------------------------------------------- PII
 

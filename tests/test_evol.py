@@ -19,6 +19,7 @@ from workbench.evol import (
     PLACEHOLDER,
     REFUSAL,
     TEMPLATE_COPIED,
+    UNFINISHED,
     EliminationRules,
     Operator,
     OperatorError,
@@ -28,6 +29,7 @@ from workbench.evol import (
     elimination_reason,
     evolve,
     load_operators,
+    new_words,
     no_information_gain,
     parse_answer,
     parse_evolution,
@@ -175,6 +177,37 @@ def test_no_information_gain_for_identical_or_near_identical_text(child: str):
     assert elimination_reason(SEED, child).startswith(NO_INFORMATION_GAIN)
 
 
+TWO_SENTENCES = "A jacket costs $80 and is marked down 25%. Sales tax is 8% of the sale price. What do you pay?"
+
+
+@pytest.mark.parametrize(
+    "child",
+    [
+        f"{SEED} What is the sale price?",  # the parent's question again
+        f"{TWO_SENTENCES} Sales tax is 8% of the sale price.",  # one of the parent's sentences again
+        f"{TWO_SENTENCES} Sales tax is 8% of the sale price. Sales tax is 8% of the sale price.",  # twice
+        "What is the sale price? A jacket costs $80 and is marked down 25%.",  # reordered
+        f"{SEED} Thanks, thanks, thanks, thanks.",  # one new word, repeated
+    ],
+)
+def test_a_repeat_adds_no_information(child: str):
+    parent = TWO_SENTENCES if child.startswith(TWO_SENTENCES) else SEED
+    reason = no_information_gain(parent, child)
+    assert reason is not None and reason.startswith(NO_INFORMATION_GAIN), child
+    assert elimination_reason(parent, child).startswith(NO_INFORMATION_GAIN)
+
+
+def test_new_words_are_counted_once_each():
+    assert new_words(SEED, SEED + " " + SEED) == 0
+    assert new_words(SEED, f"{SEED} Round up, round up, round up.") == 2  # round, up
+    assert new_words(SEED, f"{SEED} Then add 8% sales tax.") == 5  # then, add, 8, sales, tax ("%" is known)
+
+
+def test_a_repeated_phrase_beside_real_new_content_survives():
+    child = f"{SEED} Then add 8% sales tax, and show the sales tax as a separate line."
+    assert elimination_reason(SEED, child) is None
+
+
 def test_no_information_gain_uses_embedding_similarity_when_given():
     child = f"{SEED} Please answer quickly and clearly."
     assert no_information_gain(SEED, child) is None
@@ -209,6 +242,15 @@ def test_a_long_task_mentioning_sorry_is_not_a_refusal():
              "offering a 25% refund, explaining the cause of the delay, and promising a firm new delivery date, "
              "all in a warm but professional tone that keeps the customer loyal to the shop for years.")
     assert elimination_reason(SEED, child, EliminationRules(refusal_max_words=40)) is None
+
+
+@pytest.mark.parametrize(
+    "addition",
+    ["You can use the following function to calculate the final price of the jacket:",
+     "Then compare the price with the", "Give the answer (in dollars and cents"],
+)
+def test_an_instruction_that_stops_mid_sentence_is_eliminated(addition: str):
+    assert elimination_reason(SEED, f"{SEED} {addition}").startswith(UNFINISHED)
 
 
 def test_length_outside_bounds():

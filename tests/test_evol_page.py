@@ -56,7 +56,7 @@ def test_start_a_job_on_known_failures(store: Store):
     [job] = store.list_jobs()
     assert job["kind"] == "evolve" and job["params"]["seeds"] == seeds[:1]
     assert job["params"]["depth"] == 3 and job["params"]["operators"] == [op.name for op in BUILTIN_OPERATORS]
-    assert any("queued: 1 seeds" in s.value for s in at.success)
+    assert any("queued: 1 seed," in s.value for s in at.success)
     assert any("Job 1" in p.proto.text for p in at.get("progress"))
 
 
@@ -124,7 +124,7 @@ def test_browser_starts_a_job_on_the_bundled_model_and_nodes_appear(running_app,
     wait_for_streamlit(page)
     page.get_by_text("Known failures").click()
     page.get_by_role("button", name="Start evolution").click()
-    page.get_by_text("queued: 1 seeds").wait_for(timeout=30_000)
+    page.get_by_text("queued: 1 seed,").wait_for(timeout=30_000)
     if not jobs.worker_alive(running_app.db):  # the app normally starts one; `workbench worker` is the manual way
         subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(running_app.db), "worker"], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -14,10 +14,12 @@ from workbench.magpie import (
     filter_turn,
     get_template,
     reason_category,
+    stopped_at_token_limit,
     summarise_reasons,
     trim_generation,
 )
 from workbench.teacher import Generation
+from workbench.unfinished import unfinished_reason
 
 GEMMA = get_template("gemma")
 SETTINGS = FilterSettings()
@@ -45,11 +47,63 @@ def test_a_good_exchange_is_kept():
         ("How does photosynthesis work?", ANSWER + "\nUser: tell me more", "template leakage"),
         ("Wie funktioniert die Photosynthese bei Pflanzen genau?", ANSWER, "non-target language"),
         ("How does photosynthesis work?", "How does photosynthesis work?", "answer repeats the query"),
+        ("Water boils at 212 degrees Fahrenheit (100 degrees Celsius)",
+         "Water boils at 100 degrees Celsius (212 degrees Fahrenheit).", "answer repeats the query"),
+        ("What is the capital of France?", "The capital of France is Paris.", None),
+        ("Where are the flowers in this table?", '"', "near-empty answer"),
+        ("What are they called?", "A.", "near-empty answer"),
+        ("What are they called?", " ... ", "near-empty answer"),
+        ("Write a short poem about the", ANSWER, "unfinished query"),
+        ("Translate the following sentence into French:", ANSWER, "unfinished query"),
+        ("Compare the two approaches (speed and memory", ANSWER, "unfinished query"),
+        ("How does photosynthesis work?", "Plants use light, water and", "unfinished answer"),
+        ("How does photosynthesis work?", "In three steps: first,", "unfinished answer"),
+        ("Write a Python function that adds two numbers.", "```python\ndef add(a, b):\n    return a +", "unfinished answer"),
     ],
 )
 def test_each_reason(query: str, answer: str, expected: str | None):
     got = reason(query, answer)
     assert (reason_category(got) if got else None) == expected, got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a haiku about autumn",  # an imperative needs no full stop
+        "What is it made of?",
+        "What is it made of",  # questions end on prepositions
+        "Which foods are rich in vitamin A",
+        "def square(x):\n    return x * x",
+        "```python\nprint('hi')\n```",
+        "It depends (on the season).",
+        "Jane Austen.",
+        "3x^2.",
+    ],
+)
+def test_finished_texts_are_not_called_unfinished(text: str):
+    assert unfinished_reason(text) is None
+    assert reason("How should I answer this question?", answer=text) is None
+
+
+def test_dangling_words_count_only_for_english():
+    assert unfinished_reason("Escribe un poema sobre el mar y la", english=False) is None
+    assert unfinished_reason("Write a poem about the sea and the") == "ends with 'the'"
+    assert reason("Write a poem about the sea and the", settings=FilterSettings(language=None)) is None
+
+
+def test_a_generation_cut_by_the_token_limit_is_dropped():
+    cut = Generation(text="Photosynthesis happens in three stages. First the light", model="m", params={},
+                     finish_reason="length")
+    assert stopped_at_token_limit(cut, cut.text)
+    ended = Generation(text="Photosynthesis turns light into sugar.", model="m", params={}, finish_reason="stop")
+    assert not stopped_at_token_limit(ended, ended.text)
+    # the turn ended (a stop string or an entropy cut shortened the text) before the limit was reached
+    ran_on = Generation(text="What is a prime?<end_of_turn>\nuser more", model="m", params={}, finish_reason="length")
+    assert not stopped_at_token_limit(ran_on, "What is a prime?")
+    got = filter_turn("How does photosynthesis work?", cut.text, GEMMA, SETTINGS, hit_limit=["answer"])
+    assert reason_category(got) == "answer hit the token limit"
+    got = filter_turn("How does photosynthesis work in", ANSWER, GEMMA, SETTINGS, hit_limit=["query"])
+    assert reason_category(got) == "query hit the token limit"
 
 
 def test_language_filter_names_the_language_and_can_be_turned_off():

@@ -11,7 +11,7 @@ import pytest
 from tests.json_server import json_server
 from workbench import cli
 from workbench.jobs import JobContext, run_worker
-from workbench.magpie import get_template
+from workbench.magpie import get_template, reason_category, summarise_reasons
 from workbench.magpie_job import KIND, MagpieHandler, build_params, submit_magpie
 from workbench.store import Store
 from workbench.teacher import TeacherConfig, TeacherError
@@ -24,16 +24,17 @@ class CompletionServer:
 
     def __init__(self, queries: list[str]) -> None:
         self.queries = list(queries)
+        self.answers: list[tuple[str, str]] = []  # scripted (text, finish_reason) answers, used first
         self.prompts: list[str] = []
         self.url = ""
 
     def completion(self, body: dict) -> dict:
-        text = self.reply(body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0])
+        text, finish_reason = self.reply(body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0])
         tokens = re.findall(r"\S+\s*", text) or [""]
         return {
             "id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
             "choices": [{
-                "text": text, "index": 0, "finish_reason": "stop",
+                "text": text, "index": 0, "finish_reason": finish_reason,
                 "logprobs": {
                     "tokens": tokens,
                     "token_logprobs": [-0.5] * len(tokens),
@@ -44,11 +45,13 @@ class CompletionServer:
             "usage": {"prompt_tokens": 7, "completion_tokens": len(tokens), "total_tokens": 7 + len(tokens)},
         }
 
-    def reply(self, prompt: str) -> str:
+    def reply(self, prompt: str) -> tuple[str, str]:
         self.prompts.append(prompt)
         if prompt.endswith(LLAMA3.assistant_start):
-            return f"Here is answer number {len(self.prompts)}, with the reasoning spelled out step by step."
-        return self.queries.pop(0) if self.queries else "What else would you like to know about rivers?"
+            if self.answers:
+                return self.answers.pop(0)
+            return f"Here is answer number {len(self.prompts)}, with the reasoning spelled out step by step.", "stop"
+        return (self.queries.pop(0) if self.queries else "What else would you like to know about rivers?"), "stop"
 
 
 @pytest.fixture
@@ -107,6 +110,22 @@ def test_job_writes_one_sample_per_index_with_filter_reasons_and_entropy(store: 
     assert "top-3 logprobs approximation" in kept["entropy_source"]
     assert store.counts()["samples"] == 2
     assert job["prompt_tokens"] > 0 and job["completion_tokens"] > 0
+
+
+def test_junk_answers_are_dropped_and_each_reason_counted(store: Store, db_path, server):
+    server.queries = ["Which part of a tomato is not sweet?", "What are the flowers called?",
+                      "How do bees make honey from nectar?", "Why do leaves change colour in autumn?",
+                      "Write a short poem about the"]
+    server.answers = [("A.", "stop"), ('"', "stop"),
+                      ("Bees swallow nectar, and enzymes in their stomachs start to break the", "length"),
+                      ("Cooler days stop the making of chlorophyll, so the yellow pigments show.", "stop")]
+    job_id = submit_magpie(store, loopback_config(server), LLAMA3, {"n": 5, "concurrency": 1})
+    run_worker(db_path, exit_when_idle=True, log=lambda m: None)
+    samples = sorted(store.job_samples(job_id), key=lambda s: s["unit_key"])
+    reasons = [reason_category(s["filter_reason"]) if s["filter_reason"] else None for s in samples]
+    assert reasons == ["near-empty answer", "near-empty answer", "answer hit the token limit", None, "unfinished query"]
+    assert summarise_reasons(store.job_filter_counts(job_id)) == {
+        "near-empty answer": 2, "answer hit the token limit": 1, "unfinished query": 1}
 
 
 def test_rerunning_a_finished_unit_neither_calls_the_model_nor_duplicates(store: Store, db_path, server):

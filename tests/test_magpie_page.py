@@ -74,12 +74,15 @@ def test_results_show_queries_answers_filter_results_and_entropy(store: Store):
                          "output": "Ice.", "filter_reason": f"duplicate of sample {kept}"})
     at = magpie_page()
     assert not at.exception
-    table = at.dataframe[0].value
+    reasons, table = (d.value for d in at.dataframe)
     assert list(table["query"]) == ["What is a comet?", "What is a comet?"]
-    assert list(table["filter"]) == [f"dropped: duplicate of sample {kept}", "kept"]
+    assert list(table["kept"]) == [False, True]
+    assert list(table["reason"]) == [f"duplicate of sample {kept}", ""]
     assert table["entropy"].iloc[1] == pytest.approx(1.75)
     assert [m.value for m in at.metric] == ["2", "1", "1", "0"]
-    assert any("1 × duplicate" in c.value for c in at.caption)
+    assert reasons.to_dict("records") == [{"Reason": "duplicate", "Samples": 1}]
+    assert any("bundled model" in i.value and "not the quality a real teacher gives" in i.value for i in at.info)
+    assert next(s for s in at.selectbox if s.label == "Run").options == [f"Job {job_id} · local/gemma-3-270m · 2 samples"]
 
 
 def test_custom_template_is_saved_and_offered(store: Store):

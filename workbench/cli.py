@@ -670,9 +670,46 @@ def add_demo_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+# ---------------------------------------------------------------- overview
+
+
+def cmd_overview(args: argparse.Namespace, store: Store) -> int:
+    from workbench.overview import overview_report
+    from workbench.wording import plural
+
+    report = overview_report(store)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{plural(report['seeds'], 'gold seed')}")
+    print("funnel (each stage counts a subset of the stage before):")
+    for row in report["funnel"]:
+        rate = f"  {row['rate']:.0%} of the stage before" if row["rate"] is not None else ""
+        print(f"  {row['stage']:<20} {row['count']:>8,}{rate}")
+    outside = report["outside_funnel"]
+    if outside["approved"] or outside["exported"]:
+        print(f"beside the funnel: {plural(outside['approved'], 'sample')} approved and "
+              f"{plural(outside['exported'], 'sample')} exported without passing the gate")
+    gate = report["gate"]
+    print(f"gate: best path score >= {gate['threshold']:g} ({gate['aggregation']} of step scores): "
+          f"{gate['verified']:,} verified, {gate['passed']:,} passed, {gate['failed']:,} failed")
+    for reason in gate["failure_reasons"]:
+        print(f"  {reason['count']:>8,}  {reason['reason']}")
+    if gate["seeds"]["verified"]:
+        print(f"seeds: {gate['seeds']['verified']:,} verified, {gate['seeds']['passed']:,} passed the gate")
+    return 0
+
+
+def add_overview_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("overview", help="the factory at a glance: funnel, gate decisions (the Overview page's numbers)")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.set_defaults(func=cmd_overview)
+
+
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Functions above that add the subcommands of each pipeline stage."""
     return [
+        add_overview_commands,
         add_demo_commands,
         add_ship_commands,
         add_maps_commands,

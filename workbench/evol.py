@@ -13,13 +13,13 @@ import difflib
 import json
 import random
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.metrics import word_tokens
 from workbench.store import Store
 from workbench.teacher import Generation, Teacher
+from workbench.unfinished import unfinished_reason
 
 PLACEHOLDER = "{instruction}"
 SCHEDULES = ("round-robin", "random", "fixed")
@@ -442,6 +442,7 @@ TEMPLATE_COPIED = "template words copied"
 EMPTY = "empty or punctuation only"
 REFUSAL = "refusal"
 LENGTH = "length out of bounds"
+UNFINISHED = "unfinished"
 ANSWER_STRUGGLES = "answer struggles"
 
 
@@ -455,8 +456,12 @@ def lexical_similarity(a: str, b: str) -> float:
 
 
 def new_words(parent: str, child: str) -> int:
-    """How many word tokens the child has beyond the parent's (multiset difference)."""
-    return sum((Counter(_words(child)) - Counter(_words(parent))).values())
+    """How many distinct words (case-folded) the child uses that its parent never does.
+
+    Counted over word types, not occurrences, so a repeat adds nothing: a child that only says one
+    of its parent's sentences again, or a word of its own twice, brings no more new words than before.
+    """
+    return len(set(_words(child)) - set(_words(parent)))
 
 
 def no_information_gain(
@@ -464,14 +469,14 @@ def no_information_gain(
 ) -> str | None:
     """A reason when the child adds nothing over its parent, else None.
 
-    Lexically: the child brings fewer than `min_new_words` words its parent lacks (identical or
-    near-identical text). When embeddings exist, the lead passes `embedding_similarity` (cosine) and
-    a near-identical meaning is caught too.
+    Lexically: the child brings fewer than `min_new_words` distinct words its parent lacks (identical
+    or near-identical text, a reordering, or a repeat of the parent's own sentences). When embeddings
+    exist, the caller passes `embedding_similarity` (cosine) and a near-identical meaning is caught too.
     """
     added = new_words(parent, child)
     if added < rules.min_new_words:
         return (
-            f"{NO_INFORMATION_GAIN}: only {added} new word(s) over the parent "
+            f"{NO_INFORMATION_GAIN}: only {added} new word{'' if added == 1 else 's'} over the parent "
             f"(lexical similarity {lexical_similarity(parent, child):.2f})"
         )
     if embedding_similarity is not None and embedding_similarity >= rules.max_embedding_similarity:
@@ -482,7 +487,11 @@ def no_information_gain(
 def elimination_reason(
     parent: str, child: str, rules: EliminationRules = EliminationRules(), embedding_similarity: float | None = None
 ) -> str | None:
-    """Why an evolved instruction is eliminated, or None when it survives (the answer is checked later)."""
+    """Why an evolved instruction is eliminated, or None when it survives (the answer is checked later).
+
+    WizardLM's rules (empty, template words copied, refusal, no information gain) plus length bounds and an
+    instruction that stops mid-sentence (a base model cut at a newline: "...use the following function:").
+    """
     words = _words(child)
     if not words:
         return f"{EMPTY}: nothing but punctuation or whitespace"
@@ -495,6 +504,8 @@ def elimination_reason(
         return f"{REFUSAL}: {refusal[0]!r} in a {len(words)}-word reply"
     if not rules.min_words <= len(words) <= rules.max_words:
         return f"{LENGTH}: {len(words)} words (allowed {rules.min_words}-{rules.max_words})"
+    if reason := unfinished_reason(child):
+        return f"{UNFINISHED}: the instruction stops mid-sentence ({reason})"
     return no_information_gain(parent, child, rules, embedding_similarity)
 
 

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 
 from workbench.store import Store, text_hash
 from workbench.teacher import Generation, Teacher, TeacherConfig, TeacherError, supports_raw_completion
+from workbench.unfinished import unfinished_reason
 
 CUSTOM_TEMPLATES_KEY = "magpie.templates"
 SYSTEM_MARK = "{system}"
@@ -411,8 +413,12 @@ GENERIC_ROLE_TAGS = re.compile(
 
 @dataclass
 class FilterSettings:
+    """Thresholds of the Magpie filters. Character bounds are on the stripped text; `min_answer_chars`
+    counts letters and digits only, so an answer of a lone quote mark or "A." is near-empty."""
+
     min_chars: int = 10
     max_chars: int = 2000
+    min_answer_chars: int = 2
     max_answer_chars: int = 8000
     language: str | None = "en"
     language_confidence: float = 0.5
@@ -528,12 +534,33 @@ def duplicate_index(store: Store, similarity: float, primer: Iterable[Turn] = ()
     return index
 
 
-def filter_turn(query: str, answer: str, template: ChatTemplate, settings: FilterSettings) -> str | None:
-    """The first reason to drop one query/answer exchange, or None to keep it (duplicates: DuplicateIndex)."""
+def stopped_at_token_limit(generation: Generation, kept: str) -> bool:
+    """True when the generation ran until max_tokens and nothing ended the turn before that: the kept text
+    is the whole generated text (no stop string, end-of-turn or entropy cut shortened it), so it was cut off."""
+    return generation.finish_reason == "length" and kept.strip() == generation.text.strip()
+
+
+def _letters_and_digits(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def filter_turn(
+    query: str, answer: str, template: ChatTemplate, settings: FilterSettings, hit_limit: Iterable[str] = ()
+) -> str | None:
+    """The first reason to drop one query/answer exchange, or None to keep it (duplicates: DuplicateIndex).
+
+    `hit_limit` names the parts ("query", "answer") whose generation stopped on the token limit
+    (`stopped_at_token_limit`). Each reason starts with its category (see `reason_category`).
+    """
     if not query.strip():
         return "empty query"
     if not answer.strip():
         return "empty answer"
+    for role in ("query", "answer"):
+        if role in hit_limit:
+            return f"{role} hit the token limit (cut off before it finished)"
+    if (letters := _letters_and_digits(answer)) < settings.min_answer_chars:
+        return f"near-empty answer ({letters} {'letter or digit' if letters == 1 else 'letters or digits'})"
     if len(query.strip()) < settings.min_chars:
         return f"too short (query under {settings.min_chars} characters)"
     if len(query) > settings.max_chars:
@@ -543,9 +570,14 @@ def filter_turn(query: str, answer: str, template: ChatTemplate, settings: Filte
     for text in (query, answer):
         if reason := leakage_reason(text, template):
             return reason
+    english = settings.language == "en"
+    for role, text in (("query", query), ("answer", answer)):
+        if reason := unfinished_reason(text, english):
+            return f"unfinished {role} ({reason})"
     for text in (query, answer):
         if reason := language_reason(text, settings):
             return reason
-    if fuzz.ratio(_normalise(query), _normalise(answer)) >= settings.near_duplicate_similarity:
+    # the same words in another order are still a repeat ("Water boils at 212 F (100 C)" -> "... 100 C (212 F).")
+    if fuzz.token_sort_ratio(query, answer, processor=default_process) >= settings.near_duplicate_similarity:
         return "answer repeats the query"
     return None

@@ -21,6 +21,7 @@ from workbench.magpie import (
     duplicate_index,
     filter_turn,
     primer_turns,
+    stopped_at_token_limit,
     trim_generation,
 )
 from workbench.metrics import lexical_metrics, token_entropy_metrics
@@ -162,7 +163,9 @@ class MagpieHandler:
             query_entropies += q_ent or []
             answer_entropies += a_ent or []
             turns.append((query, answer))
-            if reason := filter_turn(query, answer, template, filters):
+            hit_limit = [role for role, generation, text in zip(("query", "answer"), generations, (query, answer), strict=False)
+                         if stopped_at_token_limit(generation, text)]
+            if reason := filter_turn(query, answer, template, filters, hit_limit):
                 reason = reason if turn == 0 else f"turn {turn + 1}: {reason}"
                 break
         # checked here, with no await before the insert, so that concurrent units cannot both pass

@@ -1761,27 +1761,87 @@ class Store:
 
     # ------------------------------------------------------------ overview (the factory at a glance)
 
-    def funnel(self, gate_threshold: float) -> list[dict]:
-        """Counts at each stage of the factory, from gold seeds to exported samples."""
-        counts = self._one(
-            "SELECT (SELECT count(*) FROM seeds) AS seeds,"
-            " (SELECT count(*) FROM evol_nodes) AS evolved,"
-            " (SELECT count(*) FROM evol_nodes WHERE status = 'survived') AS survived,"
-            " (SELECT count(*) FROM samples WHERE filter_reason IS NULL) AS samples,"
-            " (SELECT count(*) FROM metrics WHERE item_type = 'sample' AND name = 'best_path_score'"
-            "  AND value IS NOT NULL) AS verified,"
-            " (SELECT count(*) FROM metrics WHERE item_type = 'sample' AND name = 'best_path_score'"
-            "  AND value >= :t - 1e-9) AS gated,"
-            " (SELECT count(*) FROM samples WHERE status = 'approved') AS approved,"
-            " (SELECT count(DISTINCT sample_id) FROM export_items) AS exported",
+    # One row per candidate: each evolution attempt that came back (with its sample when it survived) and each
+    # sample not made by evolution (Magpie, imports, seed copies). Every funnel stage filters these same rows.
+    _FUNNEL_ROWS = (
+        "WITH candidate AS ("
+        " SELECT s.id AS sample_id FROM evol_nodes n LEFT JOIN samples s ON s.node_id = n.id WHERE n.status != 'failed'"
+        " UNION ALL SELECT id FROM samples WHERE node_id IS NULL),"
+        " staged AS (SELECT s.id IS NOT NULL AND s.filter_reason IS NULL AS kept, m.value AS score,"
+        " s.status = 'approved' AS approved, s.id IN (SELECT sample_id FROM export_items) AS exported"
+        " FROM candidate c LEFT JOIN samples s ON s.id = c.sample_id"
+        " LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id AND m.name = 'best_path_score')"
+    )
+
+    def funnel_counts(self, gate_threshold: float) -> dict[str, int]:
+        """Counts of the factory's funnel, each stage a subset of the one before (so it only narrows):
+        candidates, kept (no filter reason), verified (a best path score), gated (best path score >=
+        gate_threshold), approved (gated and approved), exported (approved and in an export); plus seeds and
+        the approved and exported samples in all (some may have skipped the gate)."""
+        return self._one(
+            self._FUNNEL_ROWS + " SELECT count(*) AS candidates, coalesce(sum(kept), 0) AS kept,"
+            " coalesce(sum(kept AND score IS NOT NULL), 0) AS verified,"
+            " coalesce(sum(kept AND score >= :t - 1e-9), 0) AS gated,"
+            " coalesce(sum(kept AND score >= :t - 1e-9 AND approved), 0) AS approved,"
+            " coalesce(sum(kept AND score >= :t - 1e-9 AND approved AND exported), 0) AS exported,"
+            " (SELECT count(*) FROM seeds) AS seeds,"
+            " (SELECT count(*) FROM samples WHERE status = 'approved') AS approved_total,"
+            " (SELECT count(DISTINCT e.sample_id) FROM export_items e JOIN samples s ON s.id = e.sample_id) AS exported_total"
+            " FROM staged",
             {"t": gate_threshold},
         )
-        labels = [
-            ("seeds", "Gold seeds"), ("evolved", "Evolutions tried"), ("survived", "Survived elimination"),
-            ("samples", "Synthetic samples"), ("verified", "Verified"), ("gated", "Passed the gate"),
-            ("approved", "Approved"), ("exported", "Exported"),
-        ]
-        return [{"stage": label, "key": key, "count": counts[key]} for key, label in labels]
+
+    def gate_failures(self, gate_threshold: float) -> dict[str, int]:
+        """Why verified, kept samples failed the gate: how many fall in each case, judged on all their paths with
+        each step's latest overrule, else its verifiers' labels.
+
+        wrong: every path has a step found wrong; unchecked: some path has no wrong step but steps no verifier
+        could check (they score neutral); below: every step checked and none wrong, the score still under the
+        threshold; no_steps: no path had steps to check.
+        """
+        rows = self._rows(
+            "WITH failing AS (SELECT s.id FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
+            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value < :t - 1e-9),"
+            " step_state AS (SELECT p.task_id AS sample_id, p.id AS path_id,"
+            " (SELECT o.label FROM step_overrules o WHERE o.step_id = st.id ORDER BY o.id DESC LIMIT 1) AS overrule,"
+            " EXISTS (SELECT 1 FROM step_scores sc WHERE sc.step_id = st.id AND sc.label = 'incorrect') AS found_wrong,"
+            " EXISTS (SELECT 1 FROM step_scores sc WHERE sc.step_id = st.id AND sc.label != 'unverifiable') AS checked"
+            " FROM reasoning_paths p JOIN steps st ON st.path_id = p.id"
+            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT id FROM failing)),"
+            " path_state AS (SELECT sample_id, path_id,"
+            " max(CASE WHEN overrule IS NOT NULL THEN overrule = 'incorrect' ELSE found_wrong END) AS wrong,"
+            " min(CASE WHEN overrule IS NOT NULL THEN overrule != 'neutral' ELSE checked END) AS all_checked"
+            " FROM step_state GROUP BY sample_id, path_id),"
+            " sample_state AS (SELECT f.id, count(ps.path_id) AS paths, min(ps.wrong) AS every_path_wrong,"
+            " max(NOT ps.wrong AND NOT ps.all_checked) AS unchecked"
+            " FROM failing f LEFT JOIN path_state ps ON ps.sample_id = f.id GROUP BY f.id)"
+            " SELECT CASE WHEN paths = 0 THEN 'no_steps' WHEN every_path_wrong THEN 'wrong'"
+            " WHEN unchecked THEN 'unchecked' ELSE 'below' END AS reason, count(*) AS n FROM sample_state GROUP BY 1",
+            {"t": gate_threshold},
+        )
+        return {row["reason"]: row["n"] for row in rows}
+
+    def gated_review_counts(self, gate_threshold: float) -> dict[str, int]:
+        """Review status (pending, approved, rejected) of the kept samples that passed the gate."""
+        rows = self._rows(
+            "SELECT s.status, count(*) AS n FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
+            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value >= :t - 1e-9 GROUP BY s.status",
+            {"t": gate_threshold},
+        )
+        return {row["status"]: row["n"] for row in rows}
+
+    def seed_gate_counts(self, gate_threshold: float) -> dict[str, int]:
+        """Seeds the teacher solved with verified paths: how many were verified and how many passed the gate."""
+        return self._one(
+            "SELECT count(*) AS verified, coalesce(sum(value >= :t - 1e-9), 0) AS passed FROM metrics"
+            " WHERE item_type = 'seed' AND name = 'best_path_score' AND value IS NOT NULL",
+            {"t": gate_threshold},
+        )
+
+    def sample_models(self) -> dict[str, int]:
+        """How many samples each teacher model wrote (samples without a model are left out)."""
+        rows = self._rows("SELECT model, count(*) AS n FROM samples WHERE model IS NOT NULL GROUP BY model ORDER BY n DESC")
+        return {row["model"]: row["n"] for row in rows}
 
     def verifier_pass_rates(self) -> list[dict]:
         """Per verifier: steps scored, share judged correct (score >= 0.5) and share unverifiable."""
@@ -1791,10 +1851,13 @@ class Store:
         )
 
     def usage_by_kind(self) -> list[dict]:
-        """Tokens, cost and wall time spent per job kind."""
+        """Tokens, cost (USD) and worker time (seconds) spent per job kind. The cost is None when a job that
+        made model calls has no price (the provider gave none); jobs that made no calls cost 0."""
         return self._rows(
             "SELECT kind, count(*) AS jobs, sum(prompt_tokens) AS prompt_tokens,"
-            " sum(completion_tokens) AS completion_tokens, sum(cost) AS cost, sum(elapsed_s) AS elapsed_s"
+            " sum(completion_tokens) AS completion_tokens,"
+            " CASE WHEN sum(cost IS NULL AND prompt_tokens + completion_tokens > 0) > 0 THEN NULL"
+            " ELSE coalesce(sum(cost), 0.0) END AS cost, sum(elapsed_s) AS elapsed_s"
             " FROM jobs GROUP BY kind ORDER BY kind"
         )
 
