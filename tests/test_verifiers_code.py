@@ -184,6 +184,11 @@ def test_calls_go_both_ways_with_exceptions_output_input_and_changed_arguments()
             "import contextlib, io, sys\nbuf = io.StringIO()\nwith contextlib.redirect_stdout(buf):\n    hello('bo')\n"
             "assert buf.getvalue() == 'hi bo\\n'\nsys.stdin = io.StringIO('2 3\\n')\nbuf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n    main()\nassert buf.getvalue() == '5\\n'",
+        "import sys\ndef total():\n    sys.stdout.buffer.write(str(sum(map(int, sys.stdin.buffer.read().split()))).encode())\n"
+        "def lines():\n    return [line.strip() for line in sys.stdin]\n":
+            "import contextlib, io, sys\nsys.stdin = io.StringIO('1 2\\n3\\n')\nout = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n    total()\nassert out.getvalue() == '6'\n"
+            "sys.stdin = io.StringIO('a\\nb\\n')\nassert lines() == ['a', 'b']",
         "def push(xs, v):\n    xs.append(v)\ndef fill(grid):\n    grid[1][1] = 1\n":
             "items = [1]\npush(items, 2)\nassert items == [1, 2]\ngrid = [[0] * 3 for _ in range(3)]\nrow = grid[1]\n"
             "fill(grid)\nassert row[1] == 1",

@@ -124,8 +124,12 @@ def _read_report(fd: int, deadline: float) -> tuple[list[dict], bool]:
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
-            events.append(json.loads(line))
-            if events[-1].get("event") == "verdict":
+            try:
+                event = json.loads(line)
+            except ValueError:  # a torn line from a dying process is no event
+                continue
+            events.append(event)
+            if event.get("event") == "verdict":
                 return events, False
         if len(buffer) > MAX_REPORT_BYTES:
             return events, False

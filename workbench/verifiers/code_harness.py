@@ -114,13 +114,10 @@ def format_error(exc: BaseException, filename: str, frames: int = 4) -> str:
     error = traceback.TracebackException.from_exception(exc)
     lines = [f"  {filename}, line {f.lineno}, in {f.name}: {(f.line or '').strip()}"
              for f in error.stack if f.filename == filename][-frames:]
-    return "\n".join(lines + [line.rstrip("\n") for line in error.format_exception_only()])
-
-
-def _qualified(cls: type) -> str:
-    module = getattr(cls, "__module__", "") or ""
-    name = getattr(cls, "__qualname__", cls.__name__)
-    return name if module in ("builtins", "solution", "__main__") else f"{module}.{name}"
+    lines += [line.rstrip("\n") for line in error.format_exception_only()]
+    if isinstance(exc, ModuleNotFoundError):
+        lines.append("Note: the solution and the tests run on the standard library only.")
+    return "\n".join(lines)
 
 
 def _short(value: object) -> str:
@@ -904,10 +901,11 @@ def _resolve(module: str, qualname: str) -> object:
 
 
 class _Capture(io.TextIOBase):
-    """The solution's sys.stdout / sys.stderr: kept, and sent with the next reply."""
+    """The solution's sys.stdout / sys.stderr: kept, and sent with the next reply (`.buffer` takes bytes)."""
 
     def __init__(self, peer: Peer, sink: list[str]) -> None:
         self._peer, self._sink = peer, sink
+        self.buffer = _Bytes(self)
 
     def writable(self) -> bool:
         return True
@@ -919,22 +917,49 @@ class _Capture(io.TextIOBase):
 
 
 class _RemoteStdin(io.TextIOBase):
-    """The solution's sys.stdin: reads the tests' sys.stdin."""
+    """The solution's sys.stdin: reads the tests' sys.stdin, line by line as asked (`.buffer` gives bytes)."""
 
     def __init__(self, peer: Peer) -> None:
         self._peer = peer
+        self.buffer = _Bytes(self)
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> str:
-        return self._peer.request("stdin", ("read", size), {})
+    def read(self, size: int | None = -1) -> str:
+        return self._peer.request("stdin", ("read", -1 if size is None else size), {})
 
-    def readline(self, size: int = -1) -> str:
-        return self._peer.request("stdin", ("readline", size), {})
+    def readline(self, size: int | None = -1) -> str:
+        return self._peer.request("stdin", ("readline", -1 if size is None else size), {})
 
     def readlines(self, hint: int = -1) -> list[str]:
         return self._peer.request("stdin", ("readlines", hint), {})
+
+
+class _Bytes:
+    """The `.buffer` of the solution's standard streams: the same text, as UTF-8 bytes."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._text.read(size).encode()
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._text.readline(size).encode()
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return [line.encode() for line in self._text.readlines(hint)]
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def flush(self) -> None:
+        return None
 
 
 class SolutionPeer(Peer):

@@ -85,8 +85,7 @@ def python_command(source: str, args: list[str]) -> list[str]:
 
 
 def environment(home: str) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-            "MALLOC_ARENA_MAX": "2"}
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
 
 
 def bwrap_prefix(bwrap: str, code_dir: str, seccomp_fd: int | None) -> list[str]:
