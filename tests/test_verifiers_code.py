@@ -64,6 +64,9 @@ def test_printing_success_and_exiting_before_the_tests_fails():
     result = run_tests(forged, TESTS)
     assert not result.passed and result.stage == "load"
     assert result.rationale == "the solution exited before the tests ran (sys.exit(0))"
+    for call in ("exit()", "quit(1)", "raise SystemExit"):
+        result = run_tests(f"{call}\n" + ADD, TESTS)
+        assert not result.passed and result.rationale.startswith("the solution exited before the tests ran"), call
 
 
 def test_a_hard_exit_or_killing_itself_during_import_fails_with_the_status():

@@ -92,6 +92,17 @@ def _guard(event: str, args: tuple) -> None:
         raise PermissionError(f"the code verifier does not allow {event}")
 
 
+def _exit(code: object = None) -> None:
+    raise SystemExit(code)
+
+
+def prepare_process(memory_mb: int, cpu_s: int) -> None:
+    """Limits, the audit hook, and the exit()/quit() builtins that `site` (not loaded here, -S) would add."""
+    limit_resources(memory_mb, cpu_s)
+    sys.addaudithook(_guard)
+    builtins.exit = builtins.quit = _exit
+
+
 def read_source(path: str, filename: str) -> str:
     with open(path, encoding="utf-8") as handle:
         SOURCES[filename] = handle.read()
@@ -999,8 +1010,7 @@ class SolutionPeer(Peer):
 
 
 def run_solution(code_path: str, read_fd: int, write_fd: int, memory_mb: int, cpu_s: int) -> None:
-    limit_resources(memory_mb, cpu_s)
-    sys.addaudithook(_guard)
+    prepare_process(memory_mb, cpu_s)
     peer = SolutionPeer(read_fd, write_fd, code_path)
     peer.load()
     peer.serve_forever()
@@ -1111,8 +1121,7 @@ def _run_defined_tests(namespace: dict, tree: object) -> int:
 
 
 def run_tests(tests_path: str, read_fd: int, write_fd: int, report_fd: int, memory_mb: int, cpu_s: int) -> None:
-    limit_resources(memory_mb, cpu_s)
-    sys.addaudithook(_guard)
+    prepare_process(memory_mb, cpu_s)
     report = Report(report_fd)
     peer = Peer(read_fd, write_fd, strict=True, main_serves=False, other="the solution's process")
     try:
