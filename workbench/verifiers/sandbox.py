@@ -63,9 +63,12 @@ class Isolation:
         if self.complete:
             return ("Isolated with bubblewrap: read-only system, an empty private folder, no network, "
                     "no new processes, time, memory and file-size limits.")
-        kept = "the file system is isolated and the network cut, but " if self.bwrap else ""
-        return (f"Not isolated: {kept}{'; '.join(self.problems)}. The code runs with the time, memory and "
-                f"file-size limits{'' if self.bwrap else ' and with your user rights and files'}.")
+        problems = "; ".join(self.problems)
+        if self.bwrap:
+            return (f"Partly isolated: the file system is isolated and the network cut, but {problems}. The code "
+                    f"runs with the time, memory and file-size limits.")
+        return (f"Not isolated: {problems}. The code runs with the time, memory and file-size limits, and "
+                f"with your user rights and files.")
 
 
 def _python() -> tuple[str, list[str]]:
