@@ -1,4 +1,5 @@
-"""Steps verified per second by the arithmetic verifier: `python -m benchmarks.verifiers --json`.
+"""Steps verified per second by the arithmetic verifier, and the code verifier's runs per second (key
+`code_verifier`): `python -m benchmarks.verifiers --json`.
 
 The steps are the labelled fixture's steps, every step of the GSM8K-style solution corpus (real-style
 prose with calculations inside, $ amounts, percentages, fractions, mixed numbers, units, millions,
@@ -67,11 +68,44 @@ def measure(seconds: float = 3.0) -> dict:
     }
 
 
+CODE_SOLUTIONS = ("def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n")
+CODE_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\nassert add(10, -4) == 6"
+
+
+def measure_code(seconds: float = 3.0, threads: int = 4) -> dict:
+    """Code verifier runs per second (a right and a wrong `add`, alternating), one at a time and `threads` at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.verifiers.code import run_tests
+
+    def run(i: int) -> bool:
+        return run_tests(CODE_SOLUTIONS[i % 2], CODE_TESTS).passed
+
+    assert run(0) and not run(1)  # warm up (and the isolation probe); verdicts as expected
+    figures: dict = {}
+    for workers in (1, threads):
+        done, started = 0, time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            while time.perf_counter() - started < seconds:
+                done += len(list(pool.map(run, range(done, done + workers))))
+        figures["runs_per_s" if workers == 1 else f"runs_per_s_{workers}_threads"] = round(
+            done / (time.perf_counter() - started), 2)
+    try:
+        from workbench.verifiers.sandbox import isolation
+
+        figures["isolated"] = isolation().complete
+    except ImportError:  # a version of the verifier before the sandbox module
+        figures["isolated"] = False
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--seconds", type=float, default=3.0)
-    result = measure(parser.parse_args().seconds)
+    seconds = parser.parse_args().seconds
+    result = measure(seconds)
+    result["code_verifier"] = measure_code(seconds)
     print(json.dumps(result))
 
 

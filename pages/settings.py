@@ -1,11 +1,10 @@
-"""Settings: the teacher model, temperatures, limits, and a connection test."""
-
-import os
+"""Settings: the teacher model, temperatures, limits, its API keys, and a connection test."""
 
 import streamlit as st
 
 from pages._shared import store
 from workbench.jobs import submit
+from workbench.probe import keys_in_environment, missing_keys
 from workbench.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
 from workbench.teacher import DEFAULT_MODEL, TeacherConfig, supports_raw_completion
 
@@ -57,40 +56,67 @@ if saved:
             timeout_s=float(timeout_s),
         )
         save_teacher_config(db, config)
-        st.success(f"Saved. The teacher is now `{config.model}`.")
+        st.session_state["teacher_saved"] = config.to_dict()
+        st.session_state.pop("probe_result", None)  # it was about the teacher before
+
+# The note stays as long as it is true: until the teacher changes again.
+if st.session_state.get("teacher_saved") == config.to_dict():
+    st.success(f"Saved. The teacher is now `{config.model}`.", icon=":material/check_circle:")
 
 raw = "supports" if supports_raw_completion(config.model) else "does not support"
 st.caption(f"`{config.model}` {raw} raw text completion (needed by Magpie).")
-key_names = sorted(k for k in os.environ if k.endswith("_API_KEY"))
-st.caption("API keys found in the environment: " + (", ".join(f"`{k}`" for k in key_names) or "none"))
+missing = missing_keys(config)
+if missing:
+    st.warning(
+        f"`{config.model}` needs {', '.join(f'`{k}`' for k in missing)}, which is not set. Set it in the environment "
+        "or in `.streamlit/secrets.toml` (`OPENAI_API_KEY = \"sk-...\"`), then restart the app.",
+        icon=":material/key_off:",
+    )
+found = keys_in_environment()
+st.caption(
+    "Provider API keys in the environment: " + (", ".join(f"`{k}`" for k in found) or "none")
+    + " (names only: values are never shown or stored)."
+)
 
 st.subheader("Test connection")
 st.caption("Sends one tiny request through the background worker, where models load.")
 if st.button("Test connection"):
     st.session_state["probe_job"] = submit(db, "probe", {"teacher": config.to_dict()}, model=config.model)
+    st.session_state.pop("probe_result", None)
 
 
 @st.fragment(run_every=1.0)
 def probe_result() -> None:
+    """The test's answer; its job is removed once read, so a test leaves no job behind on Home or Jobs."""
     job_id = st.session_state.get("probe_job")
-    if job_id is None:
-        return
-    job = db.get_job(job_id)
-    if job is None:
-        return
-    result = job["result"]
+    if job_id is not None:
+        job = db.get_job(job_id)
+        if job is None:
+            st.session_state.pop("probe_job")
+        elif job["status"] in ("queued", "running", "paused"):
+            st.info(f"Testing `{job['model']}`: waiting for the worker (job {job_id}, {job['status']})...")
+            return
+        else:
+            result = job["result"] or {"ok": False, "message": f"The test did not finish: {job['error'] or job['status']}."}
+            st.session_state["probe_result"] = result
+            st.session_state.pop("probe_job")
+            db.delete_finished_job(job_id)
+    result = st.session_state.get("probe_result")
     if result is None:
-        st.info(f"Waiting for the worker (job {job_id}, {job['status']})...")
-    elif result["ok"]:
-        st.success(f"Connected: {result['message']}. Token entropy: {result['entropy_source']}.")
+        return
+    if result["ok"]:
+        st.success(f"Connected: {result['message']} Token entropy: {result['entropy_source']}.",
+                   icon=":material/check_circle:")
     else:
-        st.error(f"Connection failed: {result['message']}")
+        st.error(result["message"], icon=":material/error:")
 
 
 probe_result()
 
 st.subheader("Reviewer")
 name = st.text_input("Your name (recorded with every review and overrule)", value=reviewer_name(db))
-if name != reviewer_name(db):
+if (name.strip() or "reviewer") != reviewer_name(db):
     set_reviewer_name(db, name)
-    st.caption("Saved.")
+    st.session_state["reviewer_saved"] = True
+if st.session_state.get("reviewer_saved"):
+    st.caption(f"Saved: reviews and overrules are recorded as **{reviewer_name(db)}**.")

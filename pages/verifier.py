@@ -27,6 +27,7 @@ from workbench.reasoning import (
 from workbench.settings import reviewer_name, teacher_config
 from workbench.verifiers import DESCRIPTIONS, REGISTRY
 from workbench.verifiers.prm import STYLES
+from workbench.verifiers.sandbox import isolation
 
 st.title("Verifier")
 st.caption(
@@ -66,6 +67,8 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     max_tokens = right.number_input("Max tokens per path", 32, 8192, 256, step=32)
     verifiers = st.multiselect("Verifiers", list(REGISTRY), default=["arithmetic"],
                                format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}")
+    if "code" in verifiers and not (code_isolation := isolation()).complete:
+        st.warning(f"Code verifier: {code_isolation.describe()}", icon=":material/warning:")
     judge_model = prm_path = prm_style = None
     if "judge" in verifiers:
         judge_model = st.text_input("Judge model (empty: the teacher)", placeholder=teacher_config(db).model)

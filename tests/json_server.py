@@ -17,8 +17,9 @@ class JsonServer:
 
 
 @contextmanager
-def json_server(reply: Callable[[dict], dict]) -> Iterator[JsonServer]:
-    """Answer every POST with `reply(request body)` as JSON; yields the base URL (`.../v1`) and the requests."""
+def json_server(reply: Callable[[dict], dict | tuple[int, dict]]) -> Iterator[JsonServer]:
+    """Answer every POST with `reply(request body)` as JSON (a `(status, body)` pair sets the HTTP status);
+    yields the base URL (`.../v1`) and the requests."""
     lock = threading.Lock()
     requests: list[dict] = []
 
@@ -27,8 +28,10 @@ def json_server(reply: Callable[[dict], dict]) -> Iterator[JsonServer]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 requests.append(body)
-                data = json.dumps(reply(body)).encode()
-            self.send_response(200)
+                answer = reply(body)
+            status, answer = answer if isinstance(answer, tuple) else (200, answer)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -632,6 +632,15 @@ class Store:
                 "UPDATE jobs SET failed_units = 0 WHERE id = ?", [job_id]
             )
 
+    # ------------------------------------------------------------ settings: the connection test (issue 14)
+
+    def delete_finished_job(self, job_id: int) -> bool:
+        """Remove a job that has ended (done, failed or cancelled) with its units; False if it has not ended."""
+        cursor = self.conn.execute(
+            "DELETE FROM jobs WHERE id = ? AND status IN ('done', 'failed', 'cancelled')", [job_id]
+        )
+        return cursor.rowcount > 0
+
     # ------------------------------------------------------------ samples
 
     def insert_sample(self, sample: dict) -> int:

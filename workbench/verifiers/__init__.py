@@ -45,7 +45,8 @@ DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
     "judge": "asks an LLM per step; P(yes) / (P(yes) + P(no)) from logprobs when available",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
-    "code": "runs the extracted Python against the task's tests in a sandbox",
+    "code": "runs the extracted Python against the task's tests in a separate process, isolated with bubblewrap "
+            "where it is installed",
 }
 
 

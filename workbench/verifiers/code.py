@@ -1,56 +1,81 @@
-"""The code verifier: runs the Python a path writes against the tests given with the task, in a sandbox.
+"""The code verifier: runs the Python a path writes against the task's tests, so that the code cannot forge the verdict.
 
-The sandbox is a child process in a throwaway directory with a wall-clock time limit, CPU,
-memory, file-size and process limits (resource.setrlimit), no network (a fresh network namespace
-via `unshare -rn` where the system allows it, and always an audit hook that refuses sockets and
-new processes), an empty environment and Python's isolated mode. The step holding the (last) code
-block is scored: passing all tests scores 1, a failure, crash or timeout 0 with the error as the
-rationale; other steps are unverifiable for this verifier.
+Two sandboxed processes take part (see `sandbox.py` for the isolation and `code_harness.py` for the
+protocol between them):
+
+- the solution's process loads the solution and only answers requests; it holds no channel to the verdict;
+- the tests' process runs the tests against proxies of the solution's names and alone writes the verdict,
+  on a pipe the solution's process never sees, and only after the test code ran to its end.
+
+What this guarantees:
+
+- A verdict of "passed" means the tests themselves ran to their end in a process the solution cannot reach.
+  Printing "ALL TESTS PASSED", exiting with status 0, killing itself or looping during import fail with
+  the reason ("the solution exited before the tests ran", "timed out while the solution loaded").
+- Results are compared as the tests mean them: values cross as plain data and are compared in the tests'
+  process; an object that is not plain data is compared only with objects of its own class, so an object
+  that claims equality with everything fails; one derived from a built-in type is compared by its
+  built-in value; arithmetic between such an object and a test value that yields plain data is refused.
+- With bubblewrap and the seccomp filter (`isolation().complete`): the code sees a read-only system and an
+  empty private folder, nothing of the user's home, the store or the project; no network; no new
+  processes; and limits on time, memory (address space), CPU, file size and the folder's size. Whatever
+  it writes disappears with it.
+
+What it does not guarantee:
+
+- It is not a security boundary against a determined attacker: the Linux kernel, bubblewrap and the
+  harness are the whole defence, and a kernel hole defeats them. Python-level checks (the audit hook, the
+  proxies) stop honest mistakes and the known reward hacks, not arbitrary native code.
+- The solution's process can answer each call with any plain value it computes: the verifier proves that
+  the tests passed, not that the code is free of special cases for the tests' inputs.
+- Semantics differ from running in one process where the tests rely on shared identity: arguments cross
+  by copy (changes to list, dict, set and bytearray arguments are copied back when a call returns), and
+  objects that are not plain data stay in the solution's process. Only the standard library is available.
+- Without bubblewrap or libseccomp (`isolation()` says which), the code runs with the user's rights and
+  files; every rationale and the Verifier page then say so.
+
+The step holding the (last) code block is scored: passing all tests scores 1, anything else 0 with the
+reason as the rationale; other steps are unverifiable for this verifier.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import marshal
 import os
 import re
-import resource
+import select
 import shutil
+import signal
 import subprocess
-import sys
 import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.verifiers.sandbox import CODE_DIR, Isolation, isolation, spawn
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 512
+MAX_REPORT_BYTES = 1024 * 1024
 CODE_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
-
-GUARD = '''
-import sys
-def _guard(event, args):
-    if event.startswith(("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                         "os.fork", "os.forkpty", "pty.spawn", "ctypes.dlopen")):
-        raise PermissionError(f"blocked in the sandbox: {event}")
-sys.addaudithook(_guard)
-del _guard
-with open("solution.py", encoding="utf-8") as _f:
-    _code = _f.read()
-_globals = {"__name__": "__main__"}
-exec(compile(_code, "solution.py", "exec"), _globals)
-with open("tests.py", encoding="utf-8") as _f:
-    _tests = _f.read()
-exec(compile(_tests, "tests.py", "exec"), _globals)
-print("ALL TESTS PASSED")
-'''
+SIGNAL_REASONS = {signal.SIGKILL: "killed", signal.SIGXCPU: "CPU time limit", signal.SIGXFSZ: "file size limit",
+                  signal.SIGSEGV: "crashed", signal.SIGABRT: "aborted"}
 
 
 @dataclass
 class RunResult:
+    """The verdict of one run: `stage` is where it ended ("load", "tests"); `returncode` is the solution
+    process's exit status when it ended by itself; `isolated` whether bwrap and the filter were in force."""
+
     passed: bool
     rationale: str
-    returncode: int | None
+    stage: str = "tests"
+    returncode: int | None = None
+    isolated: bool = True
 
 
 def extract_code(text: str) -> str | None:
@@ -64,56 +89,142 @@ def extract_code(text: str) -> str | None:
     return None
 
 
+# The harness is compiled once here and handed over as marshalled code (same interpreter version inside).
+BOOTSTRAP = "import marshal, sys; exec(marshal.loads(open(sys.argv.pop(1), 'rb').read()))"
+
+
 @functools.cache
-def network_isolation() -> list[str]:
-    """`unshare -rn` as a command prefix when this system lets us make a network namespace, else []."""
-    unshare = shutil.which("unshare")
-    if not unshare:
-        return []
+def harness_code() -> bytes:
+    path = Path(__file__).with_name("code_harness.py")
+    return marshal.dumps(compile(path.read_text(encoding="utf-8"), "code_harness.py", "exec"))
+
+
+def exit_status(returncode: int | None, through_bwrap: bool) -> str:
+    """'exit status 3' or 'killed by signal 9 (killed)'; bwrap reports a signal as 128 + its number."""
+    if returncode is None:
+        return "still running"
+    number = -returncode if returncode < 0 else returncode - 128 if through_bwrap and returncode > 128 else 0
+    if number:
+        reason = SIGNAL_REASONS.get(number)
+        return f"killed by signal {number}" + (f", {reason}" if reason else "")
+    return f"exit status {returncode}"
+
+
+def _read_report(fd: int, deadline: float) -> tuple[list[dict], bool]:
+    """JSON lines from the tests' report pipe until the verdict, its end, or the deadline (then timed out)."""
+    events: list[dict] = []
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return events, True
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return events, False
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            try:
+                event = json.loads(line)
+            except ValueError:  # a torn line from a dying process is no event
+                continue
+            events.append(event)
+            if event.get("event") == "verdict":
+                return events, False
+        if len(buffer) > MAX_REPORT_BYTES:
+            return events, False
+
+
+def _stop(process: subprocess.Popen) -> None:
     try:
-        probe = subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [unshare, "-rn"] if probe.returncode == 0 else []
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
-def _limits(timeout_s: float, memory_mb: int) -> None:
-    """Runs in the child before exec: caps memory, CPU, file size and process count."""
-    memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _tail(text: str, lines: int = 8) -> str:
+def _tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_tests(code: str, tests: str, timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB) -> RunResult:
-    """Run code, then tests, in the sandbox; passed when the tests raise nothing."""
-    with tempfile.TemporaryDirectory(prefix="workbench-sandbox-") as workdir:
-        for name, content in (("solution.py", code), ("tests.py", tests), ("guard.py", GUARD)):
-            with open(os.path.join(workdir, name), "w", encoding="utf-8") as handle:
-                handle.write(content)
-        command = [*network_isolation(), sys.executable, "-I", "-B", "guard.py"]
+def run_tests(code: str, tests: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+              memory_mb: int = DEFAULT_MEMORY_MB) -> RunResult:
+    """Load `code` in one sandboxed process and run `tests` against it from another; see the module doc."""
+    isolated = isolation()
+    run_dir = Path(tempfile.mkdtemp(prefix="workbench-code-"))
+    try:
+        result = _run(code, tests, timeout_s, memory_mb, isolated, run_dir)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    result.isolated = isolated.complete
+    if not isolated.complete:
+        result.rationale += "\n" + isolated.describe()
+    return result
+
+
+def _run(code: str, tests: str, timeout_s: float, memory_mb: int, isolated: Isolation, run_dir: Path) -> RunResult:
+    for role, name, text in (("solution", "solution.py", code), ("tests", "tests.py", tests)):
+        (run_dir / role).mkdir()
+        (run_dir / f"{role}-work").mkdir()
+        (run_dir / role / name).write_text(text, encoding="utf-8")
+        (run_dir / role / "harness.bin").write_bytes(harness_code())
+    to_solution = os.pipe()
+    to_tests = os.pipe()
+    report = os.pipe()
+    limits = [str(memory_mb), str(int(timeout_s) + 1)]
+    deadline = time.monotonic() + timeout_s
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        for role, fds in (("solution", [to_solution[0], to_tests[1]]),
+                          ("tests", [to_tests[0], to_solution[1], report[1]])):
+            args = [f"{CODE_DIR}/harness.bin", role, f"{CODE_DIR}/{role}.py", *map(str, fds), *limits]
+            processes[role] = spawn(isolated, BOOTSTRAP, args, run_dir / role, run_dir / f"{role}-work",
+                                    run_dir / f"{role}.err", fds)
+    except OSError as exc:
+        for process in processes.values():
+            _stop(process)
+        return RunResult(False, f"could not start the code's process: {exc}", stage="load")
+    finally:
+        for fd in (*to_solution, *to_tests, report[1]):
+            os.close(fd)
+    try:
+        events, timed_out = _read_report(report[0], deadline)
+    finally:
+        os.close(report[0])
+    verdict = next((e for e in events if e.get("event") == "verdict"), None)
+    loaded = any(e.get("event") == "loaded" for e in events)
+    solution_status = None
+    if verdict is not None and verdict.get("reason") == "solution_ended":
         try:
-            completed = subprocess.run(
-                command, cwd=workdir, env={"PATH": "/usr/bin:/bin", "HOME": workdir, "PYTHONHASHSEED": "0"},
-                capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-                preexec_fn=functools.partial(_limits, timeout_s, memory_mb), start_new_session=True,
-            )
+            solution_status = processes["solution"].wait(timeout=2)
         except subprocess.TimeoutExpired:
-            return RunResult(False, f"timed out after {timeout_s:g} s", None)
-    output = completed.stdout + completed.stderr
-    if completed.returncode == 0 and "ALL TESTS PASSED" in completed.stdout:
-        return RunResult(True, "all tests passed", 0)
-    if completed.returncode < 0:
-        return RunResult(False, f"killed by signal {-completed.returncode} (CPU or memory limit?)\n{_tail(output)}",
-                         completed.returncode)
-    return RunResult(False, _tail(completed.stderr or completed.stdout) or f"exit status {completed.returncode}",
-                     completed.returncode)
+            pass
+    for process in processes.values():
+        _stop(process)
+    through_bwrap = isolated.bwrap is not None
+    if verdict is not None:
+        stage = str(verdict.get("stage", "tests"))
+        if verdict.get("passed") is True:
+            return RunResult(True, "all tests passed", stage="tests")
+        detail = str(verdict.get("detail", ""))
+        if verdict.get("reason") == "solution_ended":
+            status = exit_status(solution_status, through_bwrap)
+            if stage == "load":
+                return RunResult(False, f"the solution exited before the tests ran ({status})", "load", solution_status)
+            first, _, rest = detail.partition("\n")
+            return RunResult(False, f"{first} ({status})" + (f"\n{rest}" if rest else ""), stage, solution_status)
+        return RunResult(False, detail or "the tests failed", stage)
+    if timed_out:
+        where = "while the tests ran" if loaded else "while the solution loaded; the tests never ran"
+        return RunResult(False, f"timed out after {timeout_s:g} s {where}", "tests" if loaded else "load")
+    tests_status = exit_status(processes["tests"].returncode, through_bwrap)
+    errors = _tail(run_dir / "tests.err")
+    return RunResult(False, f"the tests' process ended without a verdict ({tests_status})"
+                     + (f":\n{errors}" if errors else ""), "tests" if loaded else "load")
 
 
 class CodeVerifier:
@@ -137,7 +248,8 @@ class CodeVerifier:
             return scores
         index, code = with_code[-1]
         result = await asyncio.to_thread(run_tests, code, task.tests, self.timeout_s, self.memory_mb)
-        params = {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "returncode": result.returncode}
+        params = {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "stage": result.stage,
+                  "returncode": result.returncode, "isolated": result.isolated}
         scores[index] = StepScore(1.0 if result.passed else 0.0, CORRECT if result.passed else INCORRECT,
                                   result.rationale[:2000], params=params)
         return scores
