@@ -196,7 +196,7 @@ class ProjectHandler:
         return ["project"]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        params = MapParams.from_dict(ctx.params.get("map"))
+        params = MapParams.from_dict(ctx.params["map"]) if ctx.params.get("map") else current_params(ctx.store)
         refit = bool(ctx.params.get("refit"))
         model = ctx.params.get("model")
         result = await in_thread(ctx, lambda store: project(store, params, model, refit))
