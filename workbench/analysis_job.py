@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.embeddings import embed_texts, encode, item_matrix, model_name
 from workbench.jobs import JobContext, register
-from workbench.maps import MIN_POINTS, MapParams, current_params, project
+from workbench.maps import MapParams, current_params, project
 from workbench.metrics import (
     entropy_gain,
     lexical_entropy,
@@ -30,7 +30,7 @@ from workbench.metrics import (
 from workbench.settings import teacher_config
 from workbench.store import Store
 from workbench.teacher import Teacher
-from workbench.umap_jit import start_warm_up
+from workbench.umap_jit import needs_warm_up, start_warm_up
 
 GATE_KEY = "similarity_gate_threshold"
 DEFAULT_GATE = 0.9
@@ -161,8 +161,9 @@ class EmbedHandler:
                 batch = of_kind[start : start + EMBED_BATCH]
                 batches[f"{kind}:{batch[0]['item_id']}-{batch[-1]['item_id']}"] = batch
         ctx.extras["batches"] = batches
-        if len(items) >= MIN_POINTS:  # a map usually follows: compile UMAP's code while the texts are embedded
-            start_warm_up(current_params(ctx.store).metric)
+        params = current_params(ctx.store)
+        if needs_warm_up(min(len(items), params.fit_sample)):  # a map usually follows: compile while embedding
+            start_warm_up(params.metric)
         return list(batches)
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:

@@ -12,13 +12,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+_REASON_PLACE = re.compile(r"^\w+ \d+: ")  # where in the item it was found: 'turn 2: '
 _REASON_DETAIL = re.compile(r"[\s:(]*(\(|\d|:).*$", re.DOTALL)
 
 
 def reason_kind(filter_reason: str) -> str:
     """A filter reason without its particulars, to count alike reasons together:
-    'similar to seed 3 (cosine 0.951 > 0.90)' -> 'similar to seed'."""
-    kind = _REASON_DETAIL.sub("", filter_reason).strip()
+    'similar to seed 3 (cosine 0.951 > 0.90)' -> 'similar to seed'; 'turn 2: too short (...)' -> 'too short'."""
+    kind = _REASON_DETAIL.sub("", _REASON_PLACE.sub("", filter_reason)).strip()
     return kind or filter_reason.strip()
 
 
