@@ -164,5 +164,8 @@ def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_pat
     assert main(["--db", str(db_path), "analyse", "project", "--refit"]) == 0
     job = store.list_jobs()[0]
     assert job["kind"] == "project" and job["params"]["refit"] is True
+    assert main(["--db", str(db_path), "analyse", "project", "--text", "instruction+answer"]) == 0
+    assert store.list_jobs()[0]["params"]["map"]["text"] == "instruction+answer"
+    assert current_key(store) == projection_key("all-MiniLM-L6-v2", MapParams(text="instruction+answer"))
     assert main(["--db", str(db_path), "uncertain-seeds", "--top", "5"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [str(seeds[1]), "0.80"]
