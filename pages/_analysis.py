@@ -27,7 +27,7 @@ METRIC_LABELS = {
 
 # where each metric comes from: said when items lack it
 METRIC_SOURCES = {
-    "token_entropy_mean": "the model that generated the text (its log-probabilities)",
+    "token_entropy_mean": "the log-probabilities of the model that generated the text",
     "lexical_entropy": "**Compute embeddings & metrics**",
     "distinct_2": "**Compute embeddings & metrics**",
     "compression_ratio": "**Compute embeddings & metrics**",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -20,6 +22,7 @@ GROUPINGS = {"Source": "source", "Evolution depth": "depth"}
 NON_NEGATIVE = {"lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted", "distinct_2",
                 "compression_ratio"}
 STRIP_FROM = 10  # a violin is drawn from this many values up; fewer are shown as points
+PALETTE = px.colors.qualitative.T10  # one colour per group, the same in both charts
 
 
 def group_label(group: object) -> str:
@@ -29,19 +32,20 @@ def group_label(group: object) -> str:
     return str(group)
 
 
-def padded(value_range: list[float]) -> list[float]:
-    """A value range with 4% room on each side, so points on the edge are not cut."""
-    room = (value_range[1] - value_range[0]) * 0.04 or 0.5
-    return [value_range[0] - room, value_range[1] + room]
+def padded(low: float, high: float, non_negative: bool) -> list[float]:
+    """An axis range over [low, high] with 4% room on each side, never below 0 for a non-negative metric."""
+    room = (high - low) * 0.04 or 0.5
+    return [max(0.0, low - room) if non_negative else low - room, high + room]
 
 
-def group_trace(name: str, values: object) -> go.Violin | go.Box:
+def group_trace(name: str, values: np.ndarray, colour: str) -> go.Violin | go.Box:
     """A violin of a group's values, clipped to their range; for a small group a strip of its points."""
     if len(values) >= STRIP_FROM:
         return go.Violin(x=[name] * len(values), y=values, name=name, spanmode="hard", box_visible=True,
-                         meanline_visible=True, points=False)
+                         meanline_visible=True, points=False, line_color=colour)
     return go.Box(x=[name] * len(values), y=values, name=name, boxpoints="all", jitter=0.4, pointpos=0,
-                  fillcolor="rgba(0,0,0,0)", line={"color": "rgba(0,0,0,0)"}, hoveron="points")
+                  fillcolor="rgba(0,0,0,0)", line={"color": "rgba(0,0,0,0)"}, marker={"color": colour, "size": 7},
+                  hoveron="points")
 
 
 st.title("Distributions")
@@ -70,20 +74,21 @@ if histogram.empty:
         st.rerun()
 else:
     histogram["grp"] = histogram["grp"].map(group_label)
-    low = 0.0 if metric in NON_NEGATIVE else float(histogram["lo"].min())
-    value_range = [min(low, float(histogram["lo"].min())), float(histogram["hi"].max())]
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(dict.fromkeys(histogram["grp"]))}
+    value_range = padded(float(histogram["lo"].min()), float(histogram["hi"].max()), metric in NON_NEGATIVE)
     bars = go.Figure([
-        go.Bar(x=(g["lo"] + g["hi"]) / 2, y=g["count"], width=(g["hi"] - g["lo"]).tolist(), name=name, opacity=0.65)
+        go.Bar(x=(g["lo"] + g["hi"]) / 2, y=g["count"], width=(g["hi"] - g["lo"]).tolist(), name=name, opacity=0.65,
+               marker_color=colours[name])
         for name, g in histogram.groupby("grp", sort=False)
     ])
     bars.update_layout(barmode="overlay", height=320, margin={"t": 30, "b": 10}, legend_title=grouping)
     bars.update_xaxes(title_text=METRIC_LABELS[metric], range=value_range)
     bars.update_yaxes(title_text="items", rangemode="tozero")
     values = pd.DataFrame(db.metric_by_group(metric, group_by)).sort_values("grp", kind="stable")  # as the histogram
-    spread = go.Figure([group_trace(name, group["value"].to_numpy())
+    spread = go.Figure([group_trace(name, group["value"].to_numpy(), colours.get(name, PALETTE[0]))
                         for name, group in values.groupby(values["grp"].map(group_label), sort=False)])
     spread.update_layout(height=320, margin={"t": 30, "b": 10}, showlegend=False, xaxis_title=grouping)
-    spread.update_yaxes(title_text=METRIC_LABELS[metric], range=padded(value_range))
+    spread.update_yaxes(title_text=METRIC_LABELS[metric], range=value_range)
     left, right = st.columns(2)
     left.plotly_chart(bars, width="stretch")
     right.plotly_chart(spread, width="stretch")

@@ -22,7 +22,7 @@ COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "nove
 MAX_DRAWN = 250_000  # every point is drawn up to here (WebGL); beyond, an even spread
 LONG_HOVER, SHORT_HOVER, SHORT_HOVER_FROM = 160, 80, 20_000  # hover text characters; fewer on big maps
 SHOWN_ROWS = 500
-SEED_SIZE, SAMPLE_SIZE = 9, 5
+SEED_SIZE, SAMPLE_SIZE = 10, 6
 LAST_SELECTION = "maps_last_selection"
 
 st.title("Maps")
@@ -102,7 +102,7 @@ def marker_sizes(frame: pd.DataFrame) -> np.ndarray | float:
     """Sample sizes from 0.7x to 1.6x the base by text length (square root: long texts do not dominate)."""
     if not size_by_length:
         return SAMPLE_SIZE
-    longest = max(1, int(points["length"].max()))
+    longest = max(1, int(samples["length"].max()) if len(samples) else 1)
     return (SAMPLE_SIZE * (0.7 + 0.9 * (frame["length"].to_numpy() / longest) ** 0.5)).astype(np.float32).round(1)
 
 
@@ -155,6 +155,8 @@ figure.update_layout(
                                                      "thickness": 14, "len": 0.8}},
 )
 on_screen = f"map-{key}" in st.session_state  # drawn in the previous run of this page
+if not on_screen:
+    st.session_state.pop(LAST_SELECTION, None)  # drawn afresh: no selection on it yet
 event = st.plotly_chart(figure, key=f"map-{key}", on_select="rerun", selection_mode=("box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
 

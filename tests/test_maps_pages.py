@@ -200,8 +200,15 @@ def test_distribution_charts_clip_to_the_data_and_show_small_groups_as_points(st
     assert violin["spanmode"] == "hard"  # never drawn beyond the values
     strip = next(t for t in spread["data"] if t["type"] == "box")
     assert strip["boxpoints"] == "all" and strip["fillcolor"] == "rgba(0,0,0,0)"
-    assert bars["layout"]["xaxis"]["range"][0] == 0.0  # a non-negative metric's axis starts at 0, not below
-    assert -0.5 < spread["layout"]["yaxis"]["range"][0] < 0 and spread["layout"]["yaxis"]["range"][1] > 5
+    assert strip["marker"]["color"] == next(t["marker"]["color"] for t in bars["data"] if t["name"] == "seed")
+    assert bars["layout"]["xaxis"]["range"] == spread["layout"]["yaxis"]["range"]
+    low, high = spread["layout"]["yaxis"]["range"]
+    assert 0.8 < low < 1.0 and 5.0 < high < 5.2  # the values' range (1 to 5) with a little room
+
+    store.set_metrics("sample", 1, {"lexical_entropy": 0.01})
+    at.run()
+    low = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["yaxis"]["range"][0]
+    assert low == 0.0  # a non-negative metric's axis never goes below 0
     assert frontier["layout"]["xaxis"]["dtick"] == 1 and frontier["layout"]["xaxis"]["tick0"] == 0  # whole depths
 
     at.radio[0].set_value("Evolution depth").run()
