@@ -275,6 +275,7 @@ def cold_run(args: argparse.Namespace) -> dict:
             "umap_fit_s": round(timings.get("fit_s", 0.0), 2),
             "umap_transform_s": round(timings.get("transform_s", 0.0), 2),
             "total_s": round(embed_s + umap_s, 2),
+            **{f"embed_job_{name}": seconds for name, seconds in embed_result.get("timings", {}).items()},
             "near_duplicate_groups": embed_result.get("near_duplicate_groups"),
             "map_warm_s": round(map_warm_s, 3),
             "drawn_points": drawn,

@@ -21,13 +21,14 @@ import hashlib
 import json
 import pickle
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from workbench.embeddings import embed_texts, model_name
 from workbench.store import Store, text_hash
-from workbench.umap_jit import import_umap
+from workbench.umap_jit import import_umap, needs_warm_up
 
 ITEM_SET = "seeds+samples"
 PARAMS_KEY = "map_params"
@@ -128,17 +129,62 @@ def too_few_message(items: int, distinct: int) -> str:
             f"a map needs at least {MIN_POINTS}")
 
 
-def make_reducer(params: MapParams, n_points: int):  # -> umap.UMAP (imported lazily: numba is slow to import)
-    """The UMAP reducer for these parameters, its neighbour count capped by the number of points."""
+class ExactCosineIndex:
+    """Exact nearest neighbours by cosine distance among a map's fitted (L2-normalised) vectors, with the
+    `query(X, k, epsilon)` of pynndescent's NNDescent that UMAP's `transform` calls on its search index.
+
+    Maps of cosine distance get their neighbours from this index (a matrix product per block) rather than
+    from pynndescent: at the few thousand points a map is fitted on that is exact and takes a second, and it
+    skips pynndescent's `nn_descent`, the one part of UMAP that numba cannot cache (about 12 s of compiling
+    in every new worker process on 2 cores).
+    """
+
+    _angular_trees = True  # what UMAP's transform reads to choose pynndescent's search epsilon (unused here)
+    BLOCK = 2048
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def query(self, queries: np.ndarray, k: int, epsilon: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest fitted vectors of each query: (indices int32, cosine distances float32), nearest first."""
+        k = min(k, len(self.vectors))
+        indices = np.empty((len(queries), k), dtype=np.int32)
+        distances = np.empty((len(queries), k), dtype=np.float32)
+        for start in range(0, len(queries), self.BLOCK):
+            similarity = np.asarray(queries[start : start + self.BLOCK], dtype=np.float32) @ self.vectors.T
+            top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            indices[start : start + len(top)] = top
+            distances[start : start + len(top)] = np.maximum(0.0, 1.0 - np.take_along_axis(similarity, top, axis=1))
+        return indices, distances
+
+
+def make_reducer(params: MapParams, vectors: np.ndarray):  # -> umap.UMAP (imported lazily: numba is slow to import)
+    """The UMAP reducer for these parameters and the vectors it will be fitted on, its neighbour count capped
+    by their number; a cosine map gets its neighbours (and later its transform's) from an ExactCosineIndex."""
+    n_points = len(vectors)
+    n_neighbors = max(2, min(params.n_neighbors, n_points - 1))
+    precomputed: tuple = (None, None, None)
+    if params.metric == "cosine":
+        index = ExactCosineIndex(vectors)
+        precomputed = (*index.query(vectors, n_neighbors), index)  # each point is its own nearest, as UMAP expects
     return import_umap().UMAP(
-        n_neighbors=max(2, min(params.n_neighbors, n_points - 1)),
+        n_neighbors=n_neighbors,
         min_dist=params.min_dist,
         metric=params.metric,
         n_epochs=params.n_epochs,
         random_state=params.random_state,
         init="spectral" if n_points > 50 else "random",  # spectral init needs a decent graph
         n_jobs=1 if params.random_state is not None else -1,
+        precomputed_knn=precomputed,
     )
+
+
+def warm_up_helps(params: MapParams, n_points: int) -> bool:
+    """Whether compiling UMAP's uncacheable code early (`umap_jit.start_warm_up`) would help a fit on this many
+    points: only a map of another metric than cosine at UMAP's approximate-neighbour sizes runs that code."""
+    return params.metric != "cosine" and needs_warm_up(min(n_points, params.fit_sample))
 
 
 def fit_indices(item_types: list[str], limit: int, seed: int = 0) -> np.ndarray:
@@ -208,8 +254,10 @@ def _fit(store: Store, params: MapParams, model: str, items: list[dict], hashes:
     vectors = embed_texts(store, [texts[h] for h in fit_hashes], model)
     result.timings["embed_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    reducer = make_reducer(params, len(fit_hashes))
-    coords = reducer.fit_transform(vectors)
+    reducer = make_reducer(params, vectors)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is not an NNDescent object", category=UserWarning)
+        coords = reducer.fit_transform(vectors)
     stored = {**params.to_dict(), "model": model, "item_set": ITEM_SET, "fit_points": len(fit_hashes)}
     store.save_projection(result.key, stored, pickle.dumps(reducer))  # drops an earlier fit's points
     _remember(placed, fit_hashes, coords)
