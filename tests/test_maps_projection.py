@@ -7,7 +7,16 @@ import pytest
 
 from workbench import jobs
 from workbench.embeddings import embed_texts
-from workbench.maps import MapParams, current_key, fit_indices, map_text, project, projection_key, save_params
+from workbench.maps import (
+    ExactCosineIndex,
+    MapParams,
+    current_key,
+    fit_indices,
+    map_text,
+    project,
+    projection_key,
+    save_params,
+)
 from workbench.store import Store, StoreError
 
 TOPICS = ["bread baking", "prime numbers", "python lists", "ocean tides", "poetry meter", "tax law"]
@@ -169,3 +178,16 @@ def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_pat
     assert current_key(store) == projection_key("all-MiniLM-L6-v2", MapParams(text="instruction+answer"))
     assert main(["--db", str(db_path), "uncertain-seeds", "--top", "5"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [str(seeds[1]), "0.80"]
+
+
+def test_the_exact_cosine_index_finds_the_nearest_vectors_nearest_first():
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = ExactCosineIndex(vectors)
+    index.BLOCK = 64  # several blocks
+    indices, distances = index.query(vectors[:100], 5)
+    expected = np.argsort(-(vectors[:100] @ vectors.T), axis=1)[:, :5]
+    assert (indices == expected).all() and (indices[:, 0] == np.arange(100)).all()  # each point nearest to itself
+    assert distances[:, 0] == pytest.approx(0, abs=1e-6) and (np.diff(distances, axis=1) >= 0).all()
+    assert distances[3, 2] == pytest.approx(1 - float(vectors[3] @ vectors[indices[3, 2]]), abs=1e-6)
