@@ -145,7 +145,7 @@ else:
             trace_types.append("seed" if is_seed else "sample")
     if not known.any():
         st.info(f"No item has “{color_label}” yet.")
-    show_missing_reasons(db, metric_name)
+    show_missing_reasons(db, metric_name, include_filtered=True)  # the map draws filtered samples too
 
 figure = go.Figure(traces)
 figure.update_layout(

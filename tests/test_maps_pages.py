@@ -117,6 +117,12 @@ def test_token_entropy_colouring_says_why_items_have_none(store: Store):
     assert "4 seeds: written by people" in why
     assert "1 Magpie sample: recorded without a value: not available: the provider returns no log-probabilities" in why
     assert "2 Magpie samples: never recorded" in why and "2 evolved samples: never recorded" in why
+    store.db["samples"].update(ids[2], {"filter_reason": "too short"})  # the map still draws it; Distributions not
+    at.run()
+    assert "2 Magpie samples: never recorded" in next(c.value for c in at.caption if c.value.startswith("Items without"))
+    at = page("distributions").run()
+    at.selectbox[0].select("token_entropy_mean").run()
+    assert "1 Magpie sample: never recorded" in next(c.value for c in at.caption if c.value.startswith("Items without"))
 
 
 def test_bulk_actions_on_the_stored_selection_say_what_they_leave_out(store: Store):

@@ -1355,10 +1355,10 @@ class Store:
         """The n seeds the teacher is least sure about (the 'seed points' evolution should target)."""
         return [row["id"] for row in self.seed_uncertainty_ranking(n)]
 
-    def metric_coverage(self, name: str) -> list[dict]:
+    def metric_coverage(self, name: str, include_filtered: bool = False) -> list[dict]:
         """Which items carry one metric, and why the others do not: rows of kind ('seed', or a sample source with
-        'seed copy' for samples copied from seeds; filtered samples left out), state ('value'; 'empty' = recorded without a value, `note` says why;
-        'missing' = never recorded), note, n."""
+        'seed copy' for samples copied from seeds; filtered samples only with include_filtered), state ('value';
+        'empty' = recorded without a value, `note` says why; 'missing' = never recorded), note, n."""
         state = "CASE WHEN m.item_id IS NULL THEN 'missing' WHEN m.value IS NULL THEN 'empty' ELSE 'value' END"
         return self._rows(
             f"SELECT 'seed' AS kind, {state} AS state, CASE WHEN m.value IS NULL THEN m.note END AS note, "
@@ -1367,8 +1367,8 @@ class Store:
             f"SELECT CASE s.source WHEN 'seed' THEN 'seed copy' ELSE s.source END, {state}, "
             "CASE WHEN m.value IS NULL THEN m.note END, count(*) FROM samples s "
             "LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id AND m.name = :name "
-            "WHERE s.filter_reason IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-            {"name": name},
+            "WHERE s.filter_reason IS NULL OR :filtered GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            {"name": name, "filtered": include_filtered},
         )
 
     # ------------------------------------------------------------ the map selection (issue 14)
