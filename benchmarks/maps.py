@@ -7,6 +7,8 @@ process that has never embedded or fitted a map (numba's disk cache holds what i
 - umap_s: the project job (embeds what the map means when that is not the instruction, fits UMAP on at
   most --fit-sample distinct texts, places the rest with transform);
 - total_s: the two together, the time from "Update map" to a map (model loading is model_load_s, apart);
+- embed_cpu_s, umap_cpu_s: the CPU seconds of the two jobs (all threads): on a shared machine the wall time
+  grows with the other programs' load, these do not (on `cores` idle cores a job takes about cpu_s / cores);
 - map_warm_s: a warm Maps page's work on the cached map (nothing to place, read every point, build the figure);
 - page_warm_s: a second AppTest run of the Maps page script over the same store.
 
@@ -182,18 +184,19 @@ def text_lengths(store: Store, text: str) -> dict:
     return {"mean": round(float(words.mean()), 1), "p5": int(np.percentile(words, 5)), "p95": int(np.percentile(words, 95))}
 
 
-def run_job(path: Path, kind: str, params: dict) -> tuple[float, dict]:
-    """Queue one job and run it to the end in this process, as the worker does: (seconds, its result)."""
+def run_job(path: Path, kind: str, params: dict) -> tuple[float, float, dict]:
+    """Queue one job and run it to the end in this process, as the worker does: (seconds, CPU seconds of all
+    this process's threads, its result). The CPU seconds do not grow when other programs share the cores."""
     store = Store(path)
     job_id = jobs.submit(store, kind, params)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     jobs.run_worker(path, exit_when_idle=True, log=lambda message: None)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     job = store.get_job(job_id)
     store.close()
     if job["status"] != "done" or job["failed_units"]:
         raise RuntimeError(f"{kind} job ended {job['status']} with {job['failed_units']} failed units: {job['error']}")
-    return seconds, job["result"] or {}
+    return seconds, cpu, job["result"] or {}
 
 
 def warm_map(path: Path, params: MapParams) -> tuple[float, int]:
@@ -260,8 +263,8 @@ def cold_run(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         load_model()
         model_load_s = time.perf_counter() - started
-        embed_s, embed_result = run_job(path, "embed", {"concurrency": 1})
-        umap_s, umap_result = run_job(path, "project", {"map": params.to_dict(), "concurrency": 1})
+        embed_s, embed_cpu_s, embed_result = run_job(path, "embed", {"concurrency": 1})
+        umap_s, umap_cpu_s, umap_result = run_job(path, "project", {"map": params.to_dict(), "concurrency": 1})
         map_warm_s, drawn = warm_map(path, params)
         timings = umap_result.get("timings", {})
         figures = {
@@ -275,6 +278,9 @@ def cold_run(args: argparse.Namespace) -> dict:
             "umap_fit_s": round(timings.get("fit_s", 0.0), 2),
             "umap_transform_s": round(timings.get("transform_s", 0.0), 2),
             "total_s": round(embed_s + umap_s, 2),
+            "embed_cpu_s": round(embed_cpu_s, 2),
+            "umap_cpu_s": round(umap_cpu_s, 2),
+            "cores": os.cpu_count(),
             **{f"embed_job_{name}": seconds for name, seconds in embed_result.get("timings", {}).items()},
             "near_duplicate_groups": embed_result.get("near_duplicate_groups"),
             "map_warm_s": round(map_warm_s, 3),
