@@ -47,7 +47,7 @@ class MapParams:
     min_dist: float = 0.1
     metric: str = "cosine"
     fit_sample: int = 5000
-    n_epochs: int | None = 200  # UMAP's own choice above 10k points; its 500 below cost 1.5 s more at 5k, no clearer
+    n_epochs: int | None = 200  # UMAP's own default above 10k points; its 500 below cost 1.5 s more at 5k texts
     text: str = "instruction"
     random_state: int | None = None
 
