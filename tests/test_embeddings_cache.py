@@ -86,7 +86,7 @@ def test_bfloat16_embeddings_match_float32_ones(monkeypatch: pytest.MonkeyPatch)
         pytest.skip("this CPU has no native bfloat16 arithmetic: embeddings run in float32")
     from benchmarks.maps import real_length_items
 
-    pairs = real_length_items(40, seed=3)  # questions and question + answer texts of real length, padded in batches
+    pairs = real_length_items(40, seed=3)  # questions and question + answer texts of real length
     texts = [*SEEDS, *(p["instruction"] for p in pairs), *(f"{p['instruction']}\n\n{p['output']}" for p in pairs)]
     fast = embeddings.encode(texts, batch_size=16)
     monkeypatch.setenv("WORKBENCH_EMBED_FP32", "1")

@@ -26,7 +26,6 @@ from workbench.store import Store, text_hash
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_KEY = "embedding_model"
 BATCH_SIZE = 128
-PAD_TO = 16  # tokens (the rows of an AMX tile); see encode
 
 _encode_lock = threading.Lock()
 
@@ -68,16 +67,10 @@ def _precision() -> contextlib.AbstractContextManager:
 
 
 def encode(texts: list[str], model: str = DEFAULT_MODEL, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Embed texts with no cache: (len(texts), dim) normalised float32.
-
-    On the bfloat16 path every batch is padded to a multiple of PAD_TO tokens, the row count of an AMX tile:
-    a forward pass over 128 x 48 tokens took less CPU here than one over 128 x 41 to 47 (the padding is masked
-    out of the mean pooling, so the vectors stay within 0.9999 cosine of float32)."""
-    options = {"processing_kwargs": {"text": {"pad_to_multiple_of": PAD_TO}}} if native_bf16() else {}
+    """Embed texts with no cache: (len(texts), dim) normalised float32."""
     with _encode_lock, _precision():  # one encode at a time: threads would only fight over the 2 cores
         vectors = load_model(model).encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-            **options,
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
     return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
