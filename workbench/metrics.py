@@ -129,7 +129,7 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np
     if native_bf16():
         import torch
 
-        screen = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(torch.bfloat16)
+        screen = torch.from_numpy(np.array(vectors, dtype=np.float32)).to(torch.bfloat16)  # a writable copy for torch
     rows, cols = [], []
     for start in range(0, len(vectors), BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, len(vectors))
