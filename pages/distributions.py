@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._analysis import METRIC_LABELS, show_analysis_jobs
+from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
 from pages._shared import empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.settings import teacher_config
@@ -16,6 +19,34 @@ from workbench.settings import teacher_config
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
 GROUPINGS = {"Source": "source", "Evolution depth": "depth"}
+NON_NEGATIVE = {"lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted", "distinct_2",
+                "compression_ratio"}
+STRIP_FROM = 10  # a violin is drawn from this many values up; fewer are shown as points
+PALETTE = px.colors.qualitative.T10  # one colour per group, the same in both charts
+
+
+def group_label(group: object) -> str:
+    """A group's name on the axis: depths as 'depth n' (0 = the seeds), sources as they are."""
+    if isinstance(group, numbers.Real):
+        return "depth 0 (seeds)" if group == 0 else f"depth {int(group)}"
+    return str(group)
+
+
+def padded(low: float, high: float, non_negative: bool) -> list[float]:
+    """An axis range over [low, high] with 4% room on each side, never below 0 for a non-negative metric."""
+    room = (high - low) * 0.04 or 0.5
+    return [max(0.0, low - room) if non_negative else low - room, high + room]
+
+
+def group_trace(name: str, values: np.ndarray, colour: str) -> go.Violin | go.Box:
+    """A violin of a group's values, clipped to their range; for a small group a strip of its points."""
+    if len(values) >= STRIP_FROM:
+        return go.Violin(x=[name] * len(values), y=values, name=name, spanmode="hard", box_visible=True,
+                         meanline_visible=True, points=False, line_color=colour)
+    return go.Box(x=[name] * len(values), y=values, name=name, boxpoints="all", jitter=0.4, pointpos=0,
+                  fillcolor="rgba(0,0,0,0)", line={"color": "rgba(0,0,0,0)"}, marker={"color": colour, "size": 7},
+                  hoveron="points")
+
 
 st.title("Distributions")
 st.caption("The factory optimises for entropy gain, not token count: these charts show whether it gets it.")
@@ -42,23 +73,31 @@ if histogram.empty:
         jobs.submit(db, "embed", {"concurrency": 1})
         st.rerun()
 else:
-    histogram["grp"] = histogram["grp"].astype(str)
+    histogram["grp"] = histogram["grp"].map(group_label)
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(dict.fromkeys(histogram["grp"]))}
+    value_range = padded(float(histogram["lo"].min()), float(histogram["hi"].max()), metric in NON_NEGATIVE)
     bars = go.Figure([
-        go.Bar(x=(g["lo"] + g["hi"]) / 2, y=g["count"], width=(g["hi"] - g["lo"]).tolist(), name=name, opacity=0.65)
-        for name, g in histogram.groupby("grp", sort=True)
+        go.Bar(x=(g["lo"] + g["hi"]) / 2, y=g["count"], width=(g["hi"] - g["lo"]).tolist(), name=name, opacity=0.65,
+               marker_color=colours[name])
+        for name, g in histogram.groupby("grp", sort=False)
     ])
-    bars.update_layout(barmode="overlay", height=320, margin={"t": 30, "b": 10}, xaxis_title=METRIC_LABELS[metric],
-                       yaxis_title="items", legend_title=grouping)
-    values = pd.DataFrame(db.metric_by_group(metric, group_by))
-    values["grp"] = values["grp"].astype(str)
-    violins = px.violin(values.sort_values("grp"), x="grp", y="value", color="grp", box=True, points=False,
-                        labels={"grp": grouping, "value": METRIC_LABELS[metric]})
-    violins.update_layout(height=320, margin={"t": 30, "b": 10}, showlegend=False)
+    bars.update_layout(barmode="overlay", height=320, margin={"t": 30, "b": 10}, legend_title=grouping)
+    bars.update_xaxes(title_text=METRIC_LABELS[metric], range=value_range)
+    bars.update_yaxes(title_text="items", rangemode="tozero")
+    values = pd.DataFrame(db.metric_by_group(metric, group_by)).sort_values("grp", kind="stable")  # as the histogram
+    spread = go.Figure([group_trace(name, group["value"].to_numpy(), colours.get(name, PALETTE[0]))
+                        for name, group in values.groupby(values["grp"].map(group_label), sort=False)])
+    spread.update_layout(height=320, margin={"t": 30, "b": 10}, showlegend=False, xaxis_title=grouping)
+    spread.update_yaxes(title_text=METRIC_LABELS[metric], range=value_range)
     left, right = st.columns(2)
     left.plotly_chart(bars, width="stretch")
-    right.plotly_chart(violins, width="stretch")
-    st.caption(f"{int(histogram['count'].sum()):,} items (filtered samples left out); the violins show "
-               f"{len(values):,} of them.")
+    right.plotly_chart(spread, width="stretch")
+    shown = int(histogram["count"].sum())
+    st.caption(f"{shown:,} items (filtered samples left out); the right chart shows {len(values):,} of them: a violin "
+               f"per group of {STRIP_FROM} or more, each point for smaller groups.")
+    if group_by == "depth" and (no_depth := int(sum(db.metric_histogram(metric, "source")["count"])) - shown):
+        st.caption(f"{no_depth:,} Magpie or imported samples have no evolution depth and are left out of this grouping.")
+show_missing_reasons(db, metric)
 
 duplicates = db.near_duplicate_summary()
 if duplicates:
@@ -83,9 +122,12 @@ else:
         chart.add_trace(go.Scatter(x=frontier["depth"], y=frontier["pass_rate"], name="verifier pass rate",
                                    mode="lines+markers", customdata=frontier["verified"],
                                    hovertemplate="depth %{x}: %{y:.0%} of %{customdata} verified"), secondary_y=True)
-    chart.update_layout(height=340, margin={"t": 30, "b": 10}, xaxis_title="evolution depth (0 = seed)")
+    chart.update_layout(height=340, margin={"t": 30, "b": 10})
+    chart.update_xaxes(title_text="evolution depth (0 = seed)", tickmode="linear", tick0=0, dtick=1,
+                       range=[frontier["depth"].min() - 0.6, frontier["depth"].max() + 0.6])
     chart.update_yaxes(title_text="mean entropy gain (bits)", secondary_y=False)
-    chart.update_yaxes(title_text="pass rate", range=[0, 1], tickformat=".0%", secondary_y=True)
+    chart.update_yaxes(title_text="pass rate", range=[0, 1.05], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%",
+                       showgrid=False, secondary_y=True)
     st.plotly_chart(chart, width="stretch")
     if frontier["pass_rate"].isna().all():
         st.info("No verifier scores yet: the pass rate appears once the Verifier has scored samples (best-path score).")

@@ -7,41 +7,52 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs
+from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
 from pages._shared import empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.embeddings import model_name, nearest_items
-from workbench.maps import METRICS, MapParams, current_params, projection_key, save_params
+from workbench.map_selection import outcome, plan_bulk
+from workbench.maps import METRICS, MIN_POINTS, TEXTS, MapParams, current_params, projection_key, save_params
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
 
 CATEGORIES = {"Source / evolution depth": "origin", "Operator": "operator", "Review status": "review_status"}
 COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "novelty_accepted", "best_path_score",
                  "entropy_gain_parent", "uncertainty"]
+MAX_DRAWN = 250_000  # every point is drawn up to here (WebGL); beyond, an even spread
+LONG_HOVER, SHORT_HOVER, SHORT_HOVER_FROM = 160, 80, 20_000  # hover text characters; fewer on big maps
 SHOWN_ROWS = 500
+SEED_SIZE, SAMPLE_SIZE = 10, 6
+LAST_SELECTION = "maps_last_selection"
 
 st.title("Maps")
-st.caption(
-    "Every seed (★) and sample placed by meaning (all-MiniLM-L6-v2 embeddings, UMAP). Where synthetic points "
-    "spread away from the stars, synthesis expanded the frontier; where they pile onto them, it collapsed."
-)
 db = store()
+params = current_params(db)
+model = model_name(db)
+st.caption(
+    f"Every seed (★) and sample placed by meaning: each point is the embedding of {TEXTS[params.text]} "
+    f"({model}), laid out with UMAP. Where synthetic points spread away from the stars, synthesis expanded "
+    "the frontier; where they pile onto them, it collapsed."
+)
 if message := st.session_state.pop("maps_message", None):
     st.success(message)
 
 stop_without_seeds(db.item_count() > 0, "Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 
-params = current_params(db)
-with st.expander("Map settings (UMAP)"), st.form("umap-params"):
+with st.expander("Map settings (what is embedded, UMAP)"), st.form("umap-params"):
+    text = st.radio("Embed", list(TEXTS), index=list(TEXTS).index(params.text), horizontal=True,
+                    format_func=lambda t: TEXTS[t].capitalize(),
+                    help="The instruction maps what the data asks; instruction + answer also separates items by how "
+                         "they are answered (longer texts: slower to embed).")
     left, middle, right, last = st.columns(4)
     n_neighbors = left.slider("n_neighbors", 2, 100, params.n_neighbors, help="larger = more global structure")
     min_dist = middle.slider("min_dist", 0.0, 0.99, float(params.min_dist), 0.01, help="smaller = tighter clusters")
     metric = right.selectbox("metric", METRICS, index=METRICS.index(params.metric))
     fit_sample = last.number_input("fit on at most", 100, 200_000, params.fit_sample, 500,
-                                   help="above this many points UMAP is fitted on a sample; the rest are placed with transform")
+                                   help="above this many distinct texts UMAP is fitted on a sample; the rest are placed with transform")
     if st.form_submit_button("Save and compute this map", type="primary"):
         new = MapParams(n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, fit_sample=int(fit_sample),
-                        random_state=params.random_state)
+                        n_epochs=params.n_epochs, text=text, random_state=params.random_state)
         try:
             save_params(db, new)
         except ValueError as exc:
@@ -63,43 +74,47 @@ if actions[2].button("Refit map", help="fit UMAP again from scratch on the curre
     st.rerun()
 show_analysis_jobs(db)
 
-key = projection_key(model_name(db), params)
+key = projection_key(model, params)
 placed = db.projection_point_count(key)
 if placed == 0:
-    empty_state("No map for these settings yet. Click **Update map**: a background job embeds every seed and sample "
-                "and fits UMAP (the first map takes a minute).")
+    last_result = next((j["result"] for j in db.list_jobs(limit=10, kind="project")
+                        if j["status"] == "done" and (j["result"] or {}).get("key") == key), None) or {}
+    if last_result.get("too_few") or db.item_count() < MIN_POINTS:
+        reason = last_result.get("message") or (f"too few points to map: the store has {db.item_count()} "
+                                                f"seeds/samples; a map needs at least {MIN_POINTS} different texts")
+        empty_state(f"{reason[0].upper()}{reason[1:]}. Add seeds or grow samples first.")
+    else:
+        empty_state("No map for these settings yet. Click **Update map**: a background job embeds every seed and "
+                    "sample and fits UMAP (the first map takes a minute).")
     st.stop()
 if (waiting := db.item_count() - placed) > 0:
-    st.caption(f"{waiting:,} new seeds/samples are not on the map yet; **Update map** places them without refitting.")
+    st.caption(f"{waiting:,} seeds/samples are not on the map yet; **Update map** places them without refitting.")
 
-controls = st.columns([2, 1, 1])
-color_label = controls[0].selectbox(
-    "Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color"
-)
-size_by_length = controls[1].toggle("Size by length", value=True)
-limit = controls[2].number_input("Points drawn (max)", 1_000, 200_000, 50_000, 10_000,
-                                 help="above this, every seed and an even spread of samples are drawn")
+color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color")
+size_by_length = st.toggle("Size samples by text length", value=True)
 metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label), None)
-points = pd.DataFrame(db.map_points(key, metric=metric_name, limit=int(limit)))
+hover_chars = LONG_HOVER if placed <= SHORT_HOVER_FROM else SHORT_HOVER
+points = pd.DataFrame(db.map_points(key, metric=metric_name, limit=MAX_DRAWN, text_chars=hover_chars))
 if len(points) < placed:
-    st.caption(f"Drawing {len(points):,} of {placed:,} points.")
+    st.caption(f"Drawing {len(points):,} of {placed:,} points (an even spread); a selection covers the drawn points.")
 
 
-def marker_sizes(frame: pd.DataFrame, base: float) -> np.ndarray | float:
+def marker_sizes(frame: pd.DataFrame) -> np.ndarray | float:
+    """Sample sizes from 0.7x to 1.6x the base by text length (square root: long texts do not dominate)."""
     if not size_by_length:
-        return base
-    longest = max(1, int(points["length"].max()))
-    return (base * 0.6 + base * 1.4 * (frame["length"].to_numpy() / longest) ** 0.5).round(1)
+        return SAMPLE_SIZE
+    longest = max(1, int(samples["length"].max()) if len(samples) else 1)
+    return (SAMPLE_SIZE * (0.7 + 0.9 * (frame["length"].to_numpy() / longest) ** 0.5)).astype(np.float32).round(1)
 
 
 def trace(frame: pd.DataFrame, name: str, seeds: bool, **marker: object) -> go.Scattergl:
-    """One WebGL layer; numpy arrays keep plotly's validation and JSON encoding fast at 100k points."""
+    """One WebGL layer; numpy arrays (float32 positions) keep plotly's JSON small and fast at 100k points."""
     return go.Scattergl(
-        x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name=name,
+        x=frame["x"].to_numpy(np.float32), y=frame["y"].to_numpy(np.float32), mode="markers", name=name,
         customdata=frame["item_id"].to_numpy(), hovertext=frame["hover"].to_numpy(),
         hovertemplate=f"<b>{'seed' if seeds else 'sample'} %{{customdata}}</b><br>%{{hovertext}}<extra>%{{fullData.name}}</extra>",
-        marker={"symbol": "star" if seeds else "circle", "size": marker_sizes(frame, 14 if seeds else 6),
-                "line": {"width": 1 if seeds else 0, "color": "#222"}, "opacity": 1.0 if seeds else 0.7, **marker},
+        marker={"symbol": "star" if seeds else "circle", "size": SEED_SIZE if seeds else marker_sizes(frame),
+                "line": {"width": 0.5 if seeds else 0, "color": "#fff"}, "opacity": 1.0 if seeds else 0.7, **marker},
     )
 
 
@@ -117,27 +132,32 @@ if metric_name is None:
     trace_types.append("seed")
 else:
     known = points["value"].notna()
-    scale = {"coloraxis": "coloraxis"}
     for frame, name, is_seed in (
-        (samples[~known.loc[samples.index]], "samples (no value)", False),
+        (samples[~known.loc[samples.index]], "samples without a value", False),
         (samples[known.loc[samples.index]], "samples", False),
-        (seeds[~known.loc[seeds.index]], "seeds (no value)", True),
+        (seeds[~known.loc[seeds.index]], "seeds without a value", True),
         (seeds[known.loc[seeds.index]], "seeds", True),
     ):
         if len(frame):
-            colour = ({"color": "#bbb" if not is_seed else "#111"} if "no value" in name
-                      else {**scale, "color": frame["value"].to_numpy()})
+            colour = ({"color": "#bbb" if not is_seed else "#555"} if "without" in name
+                      else {"coloraxis": "coloraxis", "color": frame["value"].to_numpy(np.float32)})
             traces.append(trace(frame, name, seeds=is_seed, **colour))
             trace_types.append("seed" if is_seed else "sample")
     if not known.any():
-        st.info(f"No item has “{color_label}” yet. Token entropy comes from the generating stages, best-path score "
-                "from the verifier, novelty from **Compute embeddings & metrics**, uncertainty from the Distributions page.")
+        st.info(f"No item has “{color_label}” yet.")
+    show_missing_reasons(db, metric_name, include_filtered=True)  # the map draws filtered samples too
 
 figure = go.Figure(traces)
 figure.update_layout(
-    height=650, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso", legend={"itemsizing": "constant"},
-    xaxis={"visible": False}, yaxis={"visible": False}, coloraxis={"colorscale": "Viridis", "colorbar": {"title": ""}},
+    height=650, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso",
+    legend={"orientation": "h", "yanchor": "top", "y": -0.01, "x": 0, "itemsizing": "constant"},  # below: clear of the colour bar
+    xaxis={"visible": False}, yaxis={"visible": False},
+    coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": color_label, "side": "right"},
+                                                     "thickness": 14, "len": 0.8}},
 )
+on_screen = f"map-{key}" in st.session_state  # drawn in the previous run of this page
+if not on_screen:
+    st.session_state.pop(LAST_SELECTION, None)  # drawn afresh: no selection on it yet
 event = st.plotly_chart(figure, key=f"map-{key}", on_select="rerun", selection_mode=("box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
 
@@ -153,14 +173,34 @@ def selected_items() -> list[tuple[str, int]]:
     return list(dict.fromkeys(chosen))
 
 
+# The selection is stored, so that Review can filter on it. A map drawn afresh (a new visit) has no selection
+# and keeps the stored one; an empty selection on a map already on screen means the user cleared it.
 chosen = selected_items()
-sample_ids = [i for t, i in chosen if t == "sample"]
+chosen_seeds = sum(1 for t, _ in chosen if t == "seed")
+if chosen:
+    picked = [i for t, i in chosen if t == "sample"]
+    if st.session_state.get(LAST_SELECTION) != (key, picked):
+        db.set_map_selection(key, picked)
+        st.session_state[LAST_SELECTION] = (key, picked)
+elif on_screen and st.session_state.pop(LAST_SELECTION, None):
+    db.clear_map_selection()
+sample_ids = db.map_selection_ids()
+
 st.subheader("Selection")
-if not chosen:
-    st.caption("Draw a box or lasso on the map to review the samples inside it.")
+if chosen:
+    st.caption(f"{len(chosen):,} points selected: {len(chosen) - chosen_seeds:,} samples, {chosen_seeds:,} seeds.")
+elif sample_ids:
+    st.caption(f"{len(sample_ids):,} samples selected on the map earlier (kept for Review). Draw a new box or lasso "
+               "to replace them.")
 else:
-    st.caption(f"{len(chosen):,} points selected: {len(sample_ids):,} samples, {len(chosen) - len(sample_ids):,} seeds.")
+    st.caption("Draw a box or lasso on the map to review the samples inside it.")
 if sample_ids:
+    review_link, clear = st.columns([3, 1])
+    review_link.page_link("pages/review.py", label=f"Review these {len(sample_ids):,} samples on the Review page",
+                          icon=":material/rate_review:")
+    if clear.button("Clear selection"):
+        db.clear_map_selection()
+        st.rerun()
     rows = db.list_samples(ids=sample_ids[:SHOWN_ROWS], include_filtered=True)
     table = pd.DataFrame(rows, columns=["id", "source", "status", "filter_reason", "tags", "instruction", "output"])
     table["tags"] = table["tags"].apply(", ".join)
@@ -170,24 +210,30 @@ if sample_ids:
     note = st.text_input("Note for the review trail (optional)")
     approve, reject, reset, tag_box, tag_button = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
     reviewer = reviewer_name(db)
+    states = db.sample_review_states(sample_ids)
     for column, label, status in ((approve, "Approve", "approved"), (reject, "Reject", "rejected"),
                                   (reset, "Reset to pending", "pending")):
-        if column.button(f"{label} {len(sample_ids):,}", key=f"bulk-{status}"):
-            changed = db.set_sample_status(sample_ids, status, reviewer, note or None)
-            st.session_state["maps_message"] = f"{changed:,} samples set to {status} by {reviewer}."
+        plan = plan_bulk(states, len(sample_ids), status, chosen_seeds)
+        if column.button(f"{label} {len(plan.targets):,}", key=f"bulk-{status}", disabled=not plan.targets,
+                         help="; ".join(plan.skipped()) or None):
+            changed = db.set_sample_status(plan.targets, status, reviewer, note or None)
+            st.session_state["maps_message"] = outcome(changed, f"set to {status} by {reviewer}", plan)
             st.rerun()
     tags = tag_box.text_input("Tags (comma-separated)")
     if tag_button.button("Add tags", disabled=not tags.strip()):
+        plan = plan_bulk(states, len(sample_ids), None, chosen_seeds)
         try:
-            changed = db.add_sample_tags(sample_ids, tags.split(","), reviewer, note or None)
+            changed = db.add_sample_tags(plan.targets, tags.split(","), reviewer, note or None)
         except StoreError as exc:
             st.error(str(exc))
         else:
-            st.session_state["maps_message"] = f"Tagged {changed:,} samples."
+            st.session_state["maps_message"] = outcome(changed, "tagged", plan)
             st.rerun()
+    if skipped := plan_bulk(states, len(sample_ids), None, chosen_seeds).skipped():
+        st.caption("The actions leave out " + "; ".join(skipped) + ".")
 
 st.subheader("Nearest neighbours")
-st.caption("The seeds and samples closest in meaning to one point (cosine similarity of their embeddings).")
+st.caption("The seeds and samples closest in meaning to one point (cosine similarity of their instructions' embeddings).")
 default = f"{chosen[0][0]} {chosen[0][1]}" if chosen else f"{points['item_type'].iat[0]} {points['item_id'].iat[0]}"
 with st.form("neighbours"):
     pick, k_column = st.columns([3, 1])

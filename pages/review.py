@@ -10,7 +10,6 @@ from workbench.sample_import import SampleImportError, import_samples
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
 
-MAP_SELECTION_KEY = "selected_sample_ids"  # set by the Maps page when points are selected
 BULK_PAGE_SIZE = 200
 ANY = "(any)"
 
@@ -82,7 +81,7 @@ with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
 
 # ---------------------------------------------------------------- filters
 
-map_ids = st.session_state.get(MAP_SELECTION_KEY)
+map_ids = db.map_selection_ids()  # stored by the Maps page when points are selected there
 with st.expander("Filters", expanded=False):
     row = st.columns(4)
     status = row[0].selectbox("Status", ["pending", "approved", "rejected", ANY])

@@ -84,10 +84,13 @@ def test_embed_job_gates_copies_of_seeds_and_scores_novelty(store: Store):
 def test_bfloat16_embeddings_match_float32_ones(monkeypatch: pytest.MonkeyPatch):
     if not embeddings.native_bf16():
         pytest.skip("this CPU has no native bfloat16 arithmetic: embeddings run in float32")
-    texts = [*SEEDS, "Explain compound interest for a skeptical manager and cite a trade-off (case 17)."]
-    fast = embeddings.encode(texts)
+    from benchmarks.maps import real_length_items
+
+    pairs = real_length_items(40, seed=3)  # questions and question + answer texts of real length
+    texts = [*SEEDS, *(p["instruction"] for p in pairs), *(f"{p['instruction']}\n\n{p['output']}" for p in pairs)]
+    fast = embeddings.encode(texts, batch_size=16)
     monkeypatch.setenv("WORKBENCH_EMBED_FP32", "1")
     assert not embeddings.native_bf16()
-    exact = embeddings.encode(texts)
+    exact = embeddings.encode(texts, batch_size=16)
     assert not np.array_equal(fast, exact)  # the bfloat16 path really ran
     assert (fast * exact).sum(axis=1).min() > 0.999

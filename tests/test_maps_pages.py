@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench.maps import current_key
+from workbench.maps import MapParams, current_key, save_params
 from workbench.store import Store
 
 TIMEOUT = 60
@@ -18,6 +20,13 @@ def page(name: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page(f"pages/{name}.py")
     return at
+
+
+def array(value: dict | list) -> np.ndarray:
+    """A numeric array of a plotly spec (plotly writes numpy arrays as base64 typed arrays)."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
 
 
 def fill(store: Store, samples: int = 40) -> list[int]:
@@ -48,7 +57,7 @@ def test_empty_store_shows_a_helpful_empty_state(db_path, name):
 
 
 def test_maps_without_a_map_offers_to_compute_it(store: Store):
-    store.insert_seeds([{"instruction": "only a seed"}])
+    store.insert_seeds([{"instruction": f"seed {i}"} for i in range(3)])
     at = page("maps").run()
     assert not at.exception
     assert any("No map for these settings yet" in info.value for info in at.info)
@@ -67,11 +76,75 @@ def test_maps_draws_the_map_and_colours_by_a_metric(store: Store):
     assert [t["name"] for t in traces] == ["evol depth 1", "magpie", "seeds"]
     assert traces[-1]["marker"]["symbol"] == "star" and traces[0]["marker"]["symbol"] == "circle"
     assert "Sample &lt;b&gt;1&lt;/b&gt; text" in traces[0]["hovertext"]  # hover shows the text, escaped
+    sample_sizes = array(traces[0]["marker"]["size"])
+    assert traces[-1]["marker"]["size"] <= 1.5 * sample_sizes.max() and sample_sizes.min() > 3  # stars do not dwarf points
     at.selectbox(key="map-color").select("Novelty vs seeds").run()
     assert not at.exception
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert [t["name"] for t in traces] == ["samples", "seeds (no value)"]
-    assert traces[0]["marker"]["coloraxis"] == "coloraxis"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["samples", "seeds without a value"]
+    assert spec["data"][0]["marker"]["coloraxis"] == "coloraxis"
+    assert spec["layout"]["legend"]["orientation"] == "h" and spec["layout"]["legend"]["y"] < 0  # not under the colour bar
+    assert spec["layout"]["coloraxis"]["colorbar"]["title"]["text"] == "Novelty vs seeds"
+    assert any("Items without novelty vs seeds: 4 seeds: never recorded" in c.value for c in at.caption)
+
+
+def test_maps_says_what_the_map_embeds(store: Store):
+    fill(store, samples=4)
+    at = page("maps").run()
+    assert any("each point is the embedding of the instruction (" in c.value for c in at.caption)
+    save_params(store, MapParams(text="instruction+answer"))
+    at = page("maps").run()
+    assert any("each point is the embedding of the instruction and its answer" in c.value for c in at.caption)
+    assert at.radio[0].value == "instruction+answer"
+
+
+@pytest.mark.parametrize("texts", [["just one seed"], ["a seed", "another seed"]])
+def test_a_tiny_store_says_too_few_points_to_map(store: Store, texts):
+    store.insert_seeds([{"instruction": t} for t in texts])
+    at = page("maps").run()
+    assert not at.exception
+    assert any(info.value.startswith("Too few points to map") for info in at.info)
+
+
+def test_token_entropy_colouring_says_why_items_have_none(store: Store):
+    ids = fill(store, samples=6)
+    store.set_metrics("sample", ids[1], {"token_entropy_mean": 1.5}, note="full distribution")  # evolved
+    store.set_metrics("sample", ids[0], {"token_entropy_mean": None}, note="not available: the provider returns no log-probabilities")
+    at = page("maps").run()
+    at.selectbox(key="map-color").select("Token entropy (mean, nats)").run()
+    assert not at.exception
+    why = next(c.value for c in at.caption if c.value.startswith("Items without token entropy"))
+    assert "4 seeds: written by people" in why
+    assert "1 Magpie sample: recorded without a value: not available: the provider returns no log-probabilities" in why
+    assert "2 Magpie samples: never recorded" in why and "2 evolved samples: never recorded" in why
+    store.db["samples"].update(ids[2], {"filter_reason": "too short"})  # the map still draws it; Distributions not
+    at.run()
+    assert "2 Magpie samples: never recorded" in next(c.value for c in at.caption if c.value.startswith("Items without"))
+    at = page("distributions").run()
+    at.selectbox[0].select("token_entropy_mean").run()
+    assert "1 Magpie sample: never recorded" in next(c.value for c in at.caption if c.value.startswith("Items without"))
+
+
+def test_bulk_actions_on_the_stored_selection_say_what_they_leave_out(store: Store):
+    ids = fill(store, samples=8)
+    store.db["samples"].update(ids[0], {"filter_reason": "similar to seed 1 (cosine 0.970 > 0.90)"})
+    store.db["samples"].update(ids[1], {"filter_reason": "similar to seed 2 (cosine 0.950 > 0.90)"})
+    store.set_sample_status([ids[2]], "approved", "ana")
+    store.set_map_selection(current_key(store), ids[:6])
+    at = page("maps").run()
+    assert not at.exception
+    assert any("6 samples selected on the map earlier" in c.value for c in at.caption)
+    approve = next(b for b in at.button if b.label.startswith("Approve"))
+    assert approve.label == "Approve 3"
+    at = approve.click().run()
+    assert not at.exception
+    message = at.success[0].value
+    assert message.startswith("3 samples set to approved by")
+    assert "2 filtered out of the review queue (similar to seed)" in message and "1 already so" in message
+    assert [s["status"] for s in store.samples_by_ids(ids[:6])] == ["pending", "pending", *["approved"] * 4]
+    assert store.get_sample(ids[0])["filter_reason"] is not None
+    at = next(b for b in at.button if b.label == "Clear selection").click().run()
+    assert store.map_selection_ids() == [] and not any(b.label.startswith("Approve") for b in at.button)
 
 
 def test_maps_saves_umap_params_and_queues_jobs(store: Store):
@@ -120,3 +193,45 @@ def test_distributions_metric_without_values_shows_empty_state(store: Store):
     at.selectbox[0].select("token_entropy_mean").run()
     assert not at.exception
     assert any("No token entropy" in info.value for info in at.info)
+
+
+def test_distribution_charts_clip_to_the_data_and_show_small_groups_as_points(store: Store):
+    fill(store, samples=40)  # 4 seeds (lexical entropy 2.0), 20 evolved and 20 Magpie samples (1.0 to 5.0)
+    at = page("distributions").run()
+    assert not at.exception
+    bars, spread, frontier = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    kinds = {trace["name"]: trace["type"] for trace in spread["data"]}
+    assert kinds == {"evol": "violin", "magpie": "violin", "seed": "box"}  # 4 seeds: a strip of points
+    violin = next(t for t in spread["data"] if t["type"] == "violin")
+    assert violin["spanmode"] == "hard"  # never drawn beyond the values
+    strip = next(t for t in spread["data"] if t["type"] == "box")
+    assert strip["boxpoints"] == "all" and strip["fillcolor"] == "rgba(0,0,0,0)"
+    assert strip["marker"]["color"] == next(t["marker"]["color"] for t in bars["data"] if t["name"] == "seed")
+    assert bars["layout"]["xaxis"]["range"] == spread["layout"]["yaxis"]["range"]
+    low, high = spread["layout"]["yaxis"]["range"]
+    assert 0.8 < low < 1.0 and 5.0 < high < 5.2  # the values' range (1 to 5) with a little room
+
+    store.set_metrics("sample", 1, {"lexical_entropy": 0.01})
+    at.run()
+    low = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["yaxis"]["range"][0]
+    assert low == 0.0  # a non-negative metric's axis never goes below 0
+    assert frontier["layout"]["xaxis"]["dtick"] == 1 and frontier["layout"]["xaxis"]["tick0"] == 0  # whole depths
+
+    at.radio[0].set_value("Evolution depth").run()
+    assert not at.exception
+    spread = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert [t["name"] for t in spread["data"]] == ["depth 0 (seeds)", "depth 1"]
+    assert any("20 Magpie or imported samples have no evolution depth" in c.value for c in at.caption)
+
+
+def test_copies_of_one_text_say_too_few_points_after_the_map_job(store: Store):
+    from workbench import jobs
+
+    store.insert_samples([{"source": "import", "instruction": "the same task", "unit_key": f"u{i}"} for i in range(4)])
+    jobs.submit(store, "project", {})
+    jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None)
+    assert store.list_jobs()[0]["failed_units"] == 0
+    at = page("maps").run()
+    assert not at.exception
+    message = next(info.value for info in at.info if info.value.startswith("Too few points to map"))
+    assert message == "Too few points to map: 4 seeds/samples with 1 distinct text; a map needs at least 3. Add seeds or grow samples first."

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from workbench import jobs
-from workbench.maps import MapParams, current_key, fit_indices, project, projection_key, save_params
-from workbench.store import Store
+from workbench.embeddings import embed_texts
+from workbench.maps import (
+    ExactCosineIndex,
+    MapParams,
+    current_key,
+    fit_indices,
+    map_text,
+    project,
+    projection_key,
+    save_params,
+)
+from workbench.store import Store, StoreError
 
 TOPICS = ["bread baking", "prime numbers", "python lists", "ocean tides", "poetry meter", "tax law"]
 PARAMS = MapParams(n_neighbors=5, fit_sample=30, random_state=7)
@@ -44,7 +54,8 @@ def test_params_are_checked():
 def test_projection_is_cached_and_grows_by_transform(store: Store):
     fill(store)
     first = project(store, PARAMS)
-    assert first.fitted and first.fit_points == 30 and first.placed == 10 and first.total_points == 40
+    assert first.fitted and first.fit_points == 30 and first.transformed == 10
+    assert first.placed == first.total_points == 40 and first.unplaced == 0
     before = points(store, first.key)
     assert all(("seed", i) in before for i in range(1, 7))
     assert all(np.isfinite(v).all() for v in before.values())
@@ -55,7 +66,7 @@ def test_projection_is_cached_and_grows_by_transform(store: Store):
 
     store.insert_samples([{"source": "magpie", "instruction": f"New question on {t}?", "unit_key": f"n{t}"} for t in TOPICS[:3]])
     grown = project(store, PARAMS)
-    assert not grown.fitted and grown.placed == 3 and grown.total_points == 43
+    assert not grown.fitted and grown.placed == grown.transformed == 3 and grown.total_points == 43
     assert store.get_projection(first.key)["reducer"] == reducer  # not refitted
     after = points(store, first.key)
     assert all(after[item] == before[item] for item in before)  # old points stay where they were
@@ -71,10 +82,65 @@ def test_projection_is_cached_and_grows_by_transform(store: Store):
     assert refit.fitted and refit.total_points == 42
 
 
-def test_too_few_items_is_a_clear_error(store: Store):
-    store.insert_seeds([{"instruction": "one"}, {"instruction": "two"}])
-    with pytest.raises(ValueError, match="at least 4"):
-        project(store, PARAMS)
+@pytest.mark.parametrize("texts", [[], ["one"], ["one", "two"], ["same", "same", "SAME  ", "two"]])
+def test_too_few_distinct_texts_say_so_and_store_nothing(store: Store, texts):
+    store.insert_samples([{"source": "magpie", "instruction": t, "unit_key": f"u{i}"} for i, t in enumerate(texts)])
+    result = project(store, PARAMS)
+    assert result.too_few and not result.fitted and result.total_points == 0
+    assert result.message.startswith("too few points to map")
+    assert store.get_projection(result.key) is None
+
+
+def test_project_job_on_a_tiny_store_finishes_without_a_failed_unit(store: Store):
+    store.insert_seeds([{"instruction": "the only seed"}])
+    store.insert_samples([{"source": "magpie", "instruction": "the only sample", "unit_key": "u"}])
+    jobs.submit(store, "project", {"map": PARAMS.to_dict()})
+    jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None)
+    job = store.list_jobs()[0]
+    assert job["status"] == "done" and job["failed_units"] == 0, job["error"]
+    assert job["result"]["too_few"] and "too few points to map" in job["result"]["message"]
+
+
+def test_identical_texts_share_one_point_also_when_placed_later(store: Store):
+    fill(store, samples=20)
+    copies = store.insert_samples([{"source": "import", "instruction": f"Explain the basics of {TOPICS[0]}.",
+                                    "unit_key": f"copy{i}"} for i in range(3)])
+    first = project(store, PARAMS)
+    coords = store.projection_coordinates(first.key)
+    assert {coords[("sample", i)] for i in copies} == {coords[("seed", 1)]}
+    assert first.fit_points == 26  # distinct texts: 6 seeds + 20 samples; the copies add none
+
+    later = store.insert_samples([{"source": "import", "instruction": f"explain the BASICS of {TOPICS[2]}.",
+                                   "unit_key": "late"}])
+    grown = project(store, PARAMS)
+    assert grown.placed == 1 and grown.transformed == 0  # its text was on the map already
+    assert store.projection_coordinates(first.key)[("sample", later[0])] == coords[("seed", 3)]
+
+
+def test_no_position_that_is_not_finite_is_ever_stored(store: Store):
+    fill(store, samples=10)
+    key = project(store, PARAMS).key
+    with pytest.raises(StoreError, match="no finite position"):
+        store.add_projection_points(key, [("sample", 1, float("nan"), 0.0), ("sample", 2, 1.0, 2.0)])
+    coords = store.projection_coordinates(key)
+    assert all(np.isfinite(xy).all() for xy in coords.values()) and len(coords) == 16
+
+
+def test_the_map_embeds_the_instruction_or_instruction_and_answer(store: Store):
+    store.insert_seeds([{"instruction": f"Explain the basics of {t}.", "reference_answer": f"{t} is a topic."}
+                        for t in TOPICS])
+    assert map_text({"instruction": "Q?", "answer": "A."}) == "Q?"
+    assert map_text({"instruction": "Q?", "answer": "A."}, "instruction+answer") == "Q?\n\nA."
+    assert map_text({"instruction": "Q?", "answer": None}, "instruction+answer") == "Q?"
+    both = MapParams(n_neighbors=5, text="instruction+answer", random_state=7)
+    result = project(store, both)
+    assert result.fitted and result.text == "instruction+answer" and result.total_points == 6
+    assert result.key != projection_key("all-MiniLM-L6-v2", MapParams(n_neighbors=5, random_state=7))
+    assert store.embedding_count("all-MiniLM-L6-v2") == 6
+    embed_texts(store, [f"Explain the basics of {TOPICS[0]}.\n\n{TOPICS[0]} is a topic."])
+    assert store.embedding_count("all-MiniLM-L6-v2") == 6  # what was embedded is instruction + answer
+    with pytest.raises(ValueError, match="map text"):
+        MapParams(text="answer only").validated()
 
 
 def test_map_points_limit_keeps_seeds_and_spreads_samples(store: Store):
@@ -107,5 +173,21 @@ def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_pat
     assert main(["--db", str(db_path), "analyse", "project", "--refit"]) == 0
     job = store.list_jobs()[0]
     assert job["kind"] == "project" and job["params"]["refit"] is True
+    assert main(["--db", str(db_path), "analyse", "project", "--text", "instruction+answer"]) == 0
+    assert store.list_jobs()[0]["params"]["map"]["text"] == "instruction+answer"
+    assert current_key(store) == projection_key("all-MiniLM-L6-v2", MapParams(text="instruction+answer"))
     assert main(["--db", str(db_path), "uncertain-seeds", "--top", "5"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [str(seeds[1]), "0.80"]
+
+
+def test_the_exact_cosine_index_finds_the_nearest_vectors_nearest_first():
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = ExactCosineIndex(vectors)
+    index.BLOCK = 64  # several blocks
+    indices, distances = index.query(vectors[:100], 5)
+    expected = np.argsort(-(vectors[:100] @ vectors.T), axis=1)[:, :5]
+    assert (indices == expected).all() and (indices[:, 0] == np.arange(100)).all()  # each point nearest to itself
+    assert distances[:, 0] == pytest.approx(0, abs=1e-6) and (np.diff(distances, axis=1) >= 0).all()
+    assert distances[3, 2] == pytest.approx(1 - float(vectors[3] @ vectors[indices[3, 2]]), abs=1e-6)

@@ -18,6 +18,7 @@ from workbench.metrics import (
     novelty,
     percentile_ranks,
     semantic_disagreement,
+    similar_pairs,
 )
 from workbench.store import Store, StoreError
 
@@ -146,3 +147,20 @@ def test_uncertainty_rank_combines_components_and_lists_top_seeds(store: Store):
     assert store.get_metrics("seed", seeds[2])["uncertainty"] == pytest.approx(2 / 3)
     assert store.top_uncertain_seed_ids(2) == [seeds[1], seeds[2]]
     assert [r["id"] for r in store.seed_uncertainty_ranking()] == [seeds[1], seeds[2], seeds[0]]
+
+
+@pytest.mark.parametrize("fp32", [False, True])
+def test_similar_pairs_are_exactly_the_float32_pairs_also_through_the_bfloat16_screen(monkeypatch, fp32):
+    if fp32:
+        monkeypatch.setenv("WORKBENCH_EMBED_FP32", "1")  # no screen: plain float32 blocks
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(1500, 64)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    noise = rng.normal(size=(600, 64)).astype(np.float32) * rng.uniform(0.05, 0.5, size=(600, 1)).astype(np.float32)
+    twins = base[:600] + noise  # similarities spread around the threshold
+    vectors = np.vstack([base, twins / np.linalg.norm(twins, axis=1, keepdims=True)])
+    similarity = vectors @ vectors.T
+    threshold = float(np.sort(similarity[np.arange(600), 1500 + np.arange(600)])[300])  # half the twins pass
+    expected = {(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(similarity >= threshold, k=1)), strict=True)}
+    rows, cols = similar_pairs(vectors, threshold)
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected and len(expected) >= 300

@@ -98,10 +98,12 @@ def test_bulk_view_approves_and_tags_every_sample_matching_the_filters(store: St
 
 def test_a_map_selection_narrows_the_queue(store: Store):
     ids = [add_sample(store, f"task {i}", status="pending") for i in range(4)]
-    at = review_page()
-    at.session_state["selected_sample_ids"] = [ids[2], ids[3]]
-    at.run()
+    at = review_page().run()
+    assert not any("selected on the map" in c.label for c in at.checkbox)  # nothing selected: no such filter
+    store.set_map_selection("a-map", [ids[2], ids[3]])  # as the Maps page stores it
+    at = review_page().run()
     assert not at.exception
+    assert at.checkbox[0].label == "Only the 2 samples selected on the map" and at.checkbox[0].value
     assert any("2 samples in this queue" in c.value for c in at.caption)
     assert at.subheader[0].value == f"Sample {ids[2]} · 1 of 2"
 

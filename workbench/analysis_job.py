@@ -8,7 +8,9 @@ with it pause/cancel) keeps going while a batch is embedded or a map is fitted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from workbench.embeddings import embed_texts, encode, item_matrix, model_name
 from workbench.jobs import JobContext, register
-from workbench.maps import MIN_POINTS, MapParams, current_params, project
+from workbench.maps import MapParams, current_params, project, warm_up_helps
 from workbench.metrics import (
     entropy_gain,
     lexical_entropy,
@@ -52,6 +54,17 @@ async def in_thread(ctx: JobContext, work: Callable[[Store], T]) -> T:
             store.close()
 
     return await asyncio.to_thread(run)
+
+
+@contextmanager
+def timed(ctx: JobContext, name: str) -> Iterator[None]:
+    """Add the seconds spent in the block to the job's timings[name] (this process's; the embed job reports them)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = ctx.extras.setdefault("timings", {})
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
 def threshold(store: Store, params: dict, key: str, default: float) -> float:
@@ -161,8 +174,9 @@ class EmbedHandler:
                 batch = of_kind[start : start + EMBED_BATCH]
                 batches[f"{kind}:{batch[0]['item_id']}-{batch[-1]['item_id']}"] = batch
         ctx.extras["batches"] = batches
-        if len(items) >= MIN_POINTS:  # a map usually follows: compile UMAP's code while the texts are embedded
-            start_warm_up(current_params(ctx.store).metric)
+        params = current_params(ctx.store)
+        if warm_up_helps(params, len(items)):  # a map usually follows: compile while embedding
+            start_warm_up(params.metric)
         return list(batches)
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
@@ -170,9 +184,11 @@ class EmbedHandler:
         model = ctx.params.get("model")
 
         def work(store: Store) -> None:
-            embed_texts(store, [item["instruction"] for item in batch], model)
-            kind = batch[0]["item_type"]
-            store.set_metrics_bulk(kind, [(item["item_id"], lexical_metrics(item["instruction"])) for item in batch])
+            with timed(ctx, "embed_s"):
+                embed_texts(store, [item["instruction"] for item in batch], model)
+            with timed(ctx, "lexical_s"):
+                kind = batch[0]["item_type"]
+                store.set_metrics_bulk(kind, [(item["item_id"], lexical_metrics(item["instruction"])) for item in batch])
 
         await in_thread(ctx, work)
 
@@ -180,8 +196,11 @@ class EmbedHandler:
         gate = threshold(ctx.store, ctx.params, GATE_KEY, DEFAULT_GATE)
         duplicate = threshold(ctx.store, ctx.params, DUPLICATE_KEY, DEFAULT_DUPLICATE)
         model = ctx.params.get("model")
-        summary = await in_thread(ctx, lambda store: compute_item_metrics(store, gate, duplicate, model))
-        ctx.store.set_job_result(ctx.job_id, {**summary, "gate": gate, "duplicate_threshold": duplicate})
+        with timed(ctx, "finish_s"):
+            summary = await in_thread(ctx, lambda store: compute_item_metrics(store, gate, duplicate, model))
+        timings = {name: round(seconds, 2) for name, seconds in ctx.extras.get("timings", {}).items()}
+        ctx.store.set_job_result(ctx.job_id, {**summary, "gate": gate, "duplicate_threshold": duplicate,
+                                              "timings": timings})
 
 
 # ---------------------------------------------------------------- project
@@ -196,7 +215,7 @@ class ProjectHandler:
         return ["project"]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        params = MapParams.from_dict(ctx.params.get("map"))
+        params = MapParams.from_dict(ctx.params["map"]) if ctx.params.get("map") else current_params(ctx.store)
         refit = bool(ctx.params.get("refit"))
         model = ctx.params.get("model")
         result = await in_thread(ctx, lambda store: project(store, params, model, refit))

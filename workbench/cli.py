@@ -487,12 +487,18 @@ def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_analyse(args: argparse.Namespace, store: Store) -> int:
+    from dataclasses import replace
+
     from workbench.jobs import submit
-    from workbench.maps import current_params
+    from workbench.maps import current_params, save_params
 
     params: dict = {"concurrency": 1}
     if args.what == "project":
-        params.update({"map": current_params(store).to_dict(), "refit": args.refit})
+        map_params = current_params(store)
+        if args.text and args.text != map_params.text:  # a map of other texts becomes the one the Maps page shows
+            map_params = replace(map_params, text=args.text)
+            save_params(store, map_params)
+        params.update({"map": map_params.to_dict(), "refit": args.refit})
     if args.what == "uncertainty":
         params.update({"k": args.k, "max_tokens": args.max_tokens, "concurrency": 2})
     job_id = submit(store, args.what, params)
@@ -510,9 +516,13 @@ def cmd_uncertain_seeds(args: argparse.Namespace, store: Store) -> int:
 
 
 def add_maps_commands(sub: argparse._SubParsersAction) -> None:
+    from workbench.maps import TEXTS
+
     p = sub.add_parser("analyse", help="queue embeddings + metrics, the UMAP map, or the seeds' uncertainty")
     p.add_argument("what", choices=["embed", "project", "uncertainty"])
     p.add_argument("--refit", action="store_true", help="project: fit the map again instead of extending it")
+    p.add_argument("--text", choices=list(TEXTS),
+                   help="project: what the map embeds (saved as the map's setting; default: the current setting)")
     p.add_argument("--k", type=int, default=5, help="uncertainty: answers sampled per seed")
     p.add_argument("--max-tokens", type=int, default=64, help="uncertainty: tokens per answer")
     p.set_defaults(func=cmd_analyse)

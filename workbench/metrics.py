@@ -113,6 +113,41 @@ def novelty(vectors: np.ndarray, reference: np.ndarray, exclude: np.ndarray | No
     return 1.0 - max_similarity(vectors, reference, exclude)[0]
 
 
+BF16_MARGIN = 0.01  # a bfloat16 dot product of unit vectors is within 2**-8 of the float32 one
+
+
+def similar_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j), i < j, of normalised vectors whose cosine similarity is >= threshold (float32 exact).
+
+    Only the upper triangle is computed, in blocks of rows. Where the CPU does bfloat16 in hardware
+    (`workbench.embeddings.native_bf16`), a bfloat16 product (AMX: about 5x faster at 100k rows) screens
+    for candidates within BF16_MARGIN of the threshold, and each candidate is checked in float32.
+    """
+    from workbench.embeddings import native_bf16
+
+    screen = None
+    if native_bf16():
+        import torch
+
+        screen = torch.from_numpy(np.array(vectors, dtype=np.float32)).to(torch.bfloat16)  # a writable copy for torch
+    rows, cols = [], []
+    for start in range(0, len(vectors), BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, len(vectors))
+        if screen is None:
+            i, j = np.nonzero(vectors[start:stop] @ vectors[start:].T >= threshold)
+        else:
+            block = (screen[start:stop] @ screen[start:].T).float().numpy()
+            i, j = np.nonzero(block >= threshold - BF16_MARGIN)
+            exact = np.einsum("ij,ij->i", vectors[start + i], vectors[start + j]) >= threshold
+            i, j = i[exact], j[exact]
+        keep = i < j
+        rows.append(i[keep] + start)
+        cols.append(j[keep] + start)
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
 def near_duplicate_groups(vectors: np.ndarray, threshold: float = 0.95) -> list[list[int]]:
     """Groups (lists of row indices, each of 2+ rows) linked by cosine similarity >= threshold.
 
@@ -124,15 +159,8 @@ def near_duplicate_groups(vectors: np.ndarray, threshold: float = 0.95) -> list[
     n = len(vectors)
     if n == 0:
         return []
-    rows, cols = [], []
-    for start in range(0, n, BLOCK_ROWS):
-        block = vectors[start : start + BLOCK_ROWS] @ vectors.T
-        i, j = np.nonzero(block >= threshold)
-        i = i + start
-        keep = i < j
-        rows.append(i[keep])
-        cols.append(j[keep])
-    edges = coo_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    rows, cols = similar_pairs(vectors, threshold)
+    edges = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, labels = connected_components(edges, directed=False)
     groups: dict[int, list[int]] = {}
     for index, label in enumerate(labels):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -257,6 +258,12 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             export_id INTEGER NOT NULL REFERENCES exports(id) ON DELETE CASCADE,
             sample_id INTEGER NOT NULL,
             PRIMARY KEY (export_id, sample_id)
+        );
+        -- issue 14 (item 4): the samples selected on the Maps page, for Review's "selected on the map" filter
+        CREATE TABLE map_selection (
+            sample_id INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+            projection_key TEXT NOT NULL,
+            selected_at REAL NOT NULL
         );
         """
     )
@@ -1101,11 +1108,12 @@ class Store:
     def embedding_count(self, model: str) -> int:
         return self._scalar("SELECT count(*) FROM embeddings WHERE model = ?", [model])
 
-    _SEED_ITEMS = "SELECT 'seed' AS item_type, id AS item_id, instruction, text_hash FROM seeds"
-    _SAMPLE_ITEMS = "SELECT 'sample' AS item_type, id AS item_id, instruction, text_hash FROM samples"
+    _SEED_ITEMS = "SELECT 'seed' AS item_type, id AS item_id, instruction, reference_answer AS answer, text_hash FROM seeds"
+    _SAMPLE_ITEMS = "SELECT 'sample' AS item_type, id AS item_id, instruction, output AS answer, text_hash FROM samples"
 
     def analysis_items(self) -> list[dict]:
-        """Every seed and sample the maps and metrics cover: item_type, item_id, instruction, text_hash."""
+        """Every seed and sample the maps and metrics cover: item_type, item_id, instruction, answer (a seed's
+        reference answer or a sample's output; may be None), text_hash (of the instruction)."""
         return self._rows(f"{self._SEED_ITEMS} UNION ALL {self._SAMPLE_ITEMS}")
 
     def item_count(self) -> int:
@@ -1193,11 +1201,17 @@ class Store:
             )
 
     def add_projection_points(self, key: str, points: Iterable[tuple[str, int, float, float]]) -> None:
+        """Place (item_type, item_id, x, y) points on a map; StoreError if a coordinate is not a finite number
+        (nothing is written then)."""
+        rows = [(key, item_type, item_id, x, y) for item_type, item_id, x, y in points]
+        bad = [f"{row[1]} {row[2]}" for row in rows if not (math.isfinite(row[3]) and math.isfinite(row[4]))]
+        if bad:
+            raise StoreError(f"{len(bad)} map points have no finite position (first: {bad[0]}); none were stored")
         with self.transaction():
             self.conn.executemany(
                 "INSERT INTO projection_points (projection_key, item_type, item_id, x, y) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET x = excluded.x, y = excluded.y",
-                [(key, item_type, item_id, x, y) for item_type, item_id, x, y in points],
+                rows,
             )
 
     def prune_projection_points(self, key: str) -> int:
@@ -1210,17 +1224,10 @@ class Store:
         )
         return cursor.rowcount
 
-    def unplaced_items(self, key: str) -> list[dict]:
-        """Seeds and samples without a point in this projection yet."""
-        missing = (
-            "WHERE NOT EXISTS (SELECT 1 FROM projection_points p WHERE p.projection_key = :key "
-            "AND p.item_type = '{kind}' AND p.item_id = t.id)"
-        )
-        return self._rows(
-            f"SELECT 'seed' AS item_type, id AS item_id, instruction, text_hash FROM seeds t {missing.format(kind='seed')} "
-            f"UNION ALL SELECT 'sample', id, instruction, text_hash FROM samples t {missing.format(kind='sample')}",
-            {"key": key},
-        )
+    def projection_coordinates(self, key: str) -> dict[tuple[str, int], tuple[float, float]]:
+        """(item_type, item_id) -> (x, y) of every point on one map."""
+        rows = self.conn.execute("SELECT item_type, item_id, x, y FROM projection_points WHERE projection_key = ?", [key])
+        return {(item_type, item_id): (x, y) for item_type, item_id, x, y in rows}
 
     def projection_point_count(self, key: str) -> int:
         return self._scalar("SELECT count(*) FROM projection_points WHERE projection_key = ?", [key])
@@ -1356,6 +1363,50 @@ class Store:
     def top_uncertain_seed_ids(self, n: int) -> list[int]:
         """The n seeds the teacher is least sure about (the 'seed points' evolution should target)."""
         return [row["id"] for row in self.seed_uncertainty_ranking(n)]
+
+    def metric_coverage(self, name: str, include_filtered: bool = False) -> list[dict]:
+        """Which items carry one metric, and why the others do not: rows of kind ('seed', or a sample source with
+        'seed copy' for samples copied from seeds; filtered samples only with include_filtered), state ('value';
+        'empty' = recorded without a value, `note` says why; 'missing' = never recorded), note, n."""
+        state = "CASE WHEN m.item_id IS NULL THEN 'missing' WHEN m.value IS NULL THEN 'empty' ELSE 'value' END"
+        return self._rows(
+            f"SELECT 'seed' AS kind, {state} AS state, CASE WHEN m.value IS NULL THEN m.note END AS note, "
+            "count(*) AS n FROM seeds s LEFT JOIN metrics m ON m.item_type = 'seed' AND m.item_id = s.id "
+            "AND m.name = :name GROUP BY 1, 2, 3 UNION ALL "
+            f"SELECT CASE s.source WHEN 'seed' THEN 'seed copy' ELSE s.source END, {state}, "
+            "CASE WHEN m.value IS NULL THEN m.note END, count(*) FROM samples s "
+            "LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id AND m.name = :name "
+            "WHERE s.filter_reason IS NULL OR :filtered GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            {"name": name, "filtered": include_filtered},
+        )
+
+    # ------------------------------------------------------------ the map selection (issue 14)
+    # One selection per store: the samples last selected on the Maps page, which Review can filter on.
+
+    def set_map_selection(self, key: str, sample_ids: Iterable[int]) -> int:
+        """Replace the stored map selection (made on the map with this projection key) with these samples;
+        ids of samples that no longer exist are dropped. Returns how many are stored."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM map_selection")
+            self.conn.execute(
+                "INSERT INTO map_selection (sample_id, projection_key, selected_at) "
+                "SELECT DISTINCT s.id, ?, ? FROM samples s WHERE s.id IN (SELECT value FROM json_each(?))",
+                [key, now(), json.dumps(list(sample_ids))],
+            )
+        return self._scalar("SELECT count(*) FROM map_selection")
+
+    def map_selection_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT sample_id FROM map_selection ORDER BY sample_id")]
+
+    def clear_map_selection(self) -> None:
+        self.conn.execute("DELETE FROM map_selection")
+
+    def sample_review_states(self, ids: Iterable[int]) -> list[dict]:
+        """id, status and filter_reason of the given samples (those that exist), by id."""
+        return self._rows(
+            "SELECT id, status, filter_reason FROM samples WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            [json.dumps(list(ids))],
+        )
 
     # ------------------------------------------------------------ review, PII and export
     # Id lists travel as one JSON parameter (`IN (SELECT value FROM json_each(?))`): any length, one statement.

@@ -24,6 +24,7 @@ from types import ModuleType
 import numpy as np
 
 JIT_PACKAGES = ("umap", "pynndescent")
+APPROXIMATE_FROM = 4096  # umap-learn finds neighbours exactly below this many points, with pynndescent from here on
 
 _warm_up_lock = threading.Lock()
 _warm_ups: dict[str, threading.Thread] = {}
@@ -66,6 +67,12 @@ def _warm_up_quietly(metric: str) -> None:
         warm_up(metric)
     except Exception:  # noqa: BLE001 - only a head start: the real fit compiles again and reports any error
         return
+
+
+def needs_warm_up(fit_points: int) -> bool:
+    """Whether a fit on this many points takes the approximate path that the warm-up compiles (below it the
+    warm-up would only hold numba's compile lock while the fit waits)."""
+    return fit_points >= APPROXIMATE_FROM
 
 
 def start_warm_up(metric: str = "cosine") -> threading.Thread:
