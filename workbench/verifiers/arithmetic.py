@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from fractions import Fraction
 
+from workbench.answer_extraction import extract_final_answer
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
 
 ANSWER_TIME_LIMIT_S = 5.0
@@ -412,27 +413,14 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
 
 # ---------------------------------------------------------------- final answer
 
-ANSWER_MARKERS = re.compile(
-    r"(?:\\boxed\{(?P<boxed>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
-    r"|####\s*(?P<hashes>[^\n]+)"
-    r"|(?:final answer|the answer|answer)\s*(?:is|:|=)\s*(?P<said>[^\n]+))",
-    re.IGNORECASE,
-)
 WORDY = re.compile(r"[A-Za-z]{3,}")
 
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="math-verify")
 
 
 def extract_answer(text: str) -> str | None:
-    """The answer a step states ('Answer: 54', '\\boxed{54}', '#### 54'), or None."""
-    matches = list(ANSWER_MARKERS.finditer(text))
-    if not matches:
-        return None
-    match = matches[-1]
-    answer = next(v for v in match.groupdict().values() if v is not None)
-    boxed = re.search(r"\\boxed\{(.*)\}", answer)
-    answer = boxed.group(1) if boxed else answer
-    return answer.strip().rstrip(".").strip() or None
+    """The answer a step states ('Answer: 54', '\\boxed{54}', '#### 54'), or None (workbench.answer_extraction)."""
+    return extract_final_answer(text)
 
 
 def is_math_reference(reference: str | None) -> bool:
