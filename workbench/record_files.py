@@ -212,14 +212,16 @@ def _array_items(text: str) -> list[tuple[object, int]] | None:
 
 
 def read_json(text: str, source: str, problems: list[Problem]) -> Records:
-    """A JSON array of records (each located by its line), an object holding one under 'seeds', 'data',
-    'items', 'rows' or 'examples' (located by item), or a single record."""
+    """A JSON array of records (each located by its line, or by item number when items share lines), an object
+    holding one under 'seeds', 'data', 'items', 'rows' or 'examples' (located by item), or a single record."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         problems.append(Problem(f"{source}, line {exc.lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}"))
         return []
     located = _array_items(text) if isinstance(value, list) else None
+    if located is not None and len({line for _, line in located}) < len(located):
+        located = None  # items share lines (a one-line array): number them instead
     if located is None:
         if isinstance(value, dict):
             inner = next((value[k] for k in ("seeds", "data", "items", "rows", "examples")

@@ -327,22 +327,25 @@ def import_seed_file(store: Store, path: str | Path) -> ImportResult:
 
 
 def seed_edit(current: dict, changes: dict) -> dict:
-    """The changes to store for an edit of one seed: texts cleaned (LF, no outer whitespace), and a worked
-    solution's final answer read into reference_answer when the answer is empty or was read from the
-    previous solution. Raises ValueError for an empty instruction."""
+    """The changes to store for an edit of one seed: texts cleaned (LF, no outer whitespace, empty = none),
+    calculator annotations removed from a worked solution, and the solution's final answer read into
+    reference_answer when that is empty or was read from the previous solution. Raises ValueError for an
+    empty instruction."""
     edit = dict(changes)
     for name in TEXT_FIELDS:
         if name in edit:
-            edit[name] = clean_text(str(edit[name])) if edit[name] is not None else None
-            edit[name] = edit[name] or None
+            edit[name] = clean_text(str(edit[name])) or None if edit[name] is not None else None
     if "instruction" in edit and not edit["instruction"]:
         raise ValueError(f"seed {current.get('id')}: the instruction cannot be empty")
-    if edit.get("reference_solution") and "reference_answer" not in edit:
-        solution = edit["reference_solution"] = strip_calculator_annotations(edit["reference_solution"]).strip()
+    if edit.get("reference_solution"):
+        edit["reference_solution"] = strip_calculator_annotations(edit["reference_solution"]).strip()
+    merged = {**current, **edit}
+    found = find_final_answer(merged.get("reference_solution") or "")
+    if found:
+        answer = merged.get("reference_answer")
         previous = find_final_answer(current.get("reference_solution") or "")
-        answer = current.get("reference_answer")
-        found = find_final_answer(solution)
-        if found and (not answer or (previous and previous.answer == answer)):
+        derived = "reference_answer" not in edit and previous is not None and answer == previous.answer
+        if (not answer or derived) and answer != found.answer:
             edit["reference_answer"] = found.answer
     return edit
 
