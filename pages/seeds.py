@@ -99,14 +99,14 @@ st.caption(f"{len(seeds)} of {total} seeds shown. Edit cells in place, then save
            "long texts and its worked solution.")
 
 EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
-frame = pd.DataFrame(seeds, columns=["id", *EDITABLE, "reference_solution"]).set_index("id")
+frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
              ["" if not seed["reference_answer"] else "cannot parse" if checker_note(seed["reference_answer"]) else "ok"
               for seed in seeds])
 edited = st.data_editor(
-    frame.drop(columns=["reference_solution"]),
+    frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
     width="stretch",
     num_rows="fixed",
@@ -114,8 +114,8 @@ edited = st.data_editor(
     column_config={
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="large", required=True),
-        "input": st.column_config.TextColumn("Input", help="the context the instruction works on (optional)"),
-        "reference_answer": st.column_config.TextColumn("Reference answer", help="the final answer paths are compared with"),
+        "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
+        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
         "answer check": st.column_config.TextColumn(
             "Answer check", width="small",
             help="ok: the answer checker can compare a path's final answer with this reference; cannot parse: it "

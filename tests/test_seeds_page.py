@@ -5,7 +5,10 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from workbench import jobs
+from workbench.settings import save_teacher_config
 from workbench.store import Store
+from workbench.teacher import TeacherConfig
 
 TIMEOUT = 60
 GSM8K = (
@@ -81,3 +84,19 @@ def test_an_edit_clashing_with_another_seed_saves_nothing(store: Store):
     assert not at.exception
     assert any("Nothing was saved" in e.value and "instruction and input" in e.value for e in at.error)
     assert store.get_seed(second)["input"] == "9, 8"
+
+
+def test_the_verifier_shows_the_tasks_input_and_reference(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini",
+                                             extra={"mock_response": "Step 1: Telegram is a messenger.\nAnswer: Telegram"}))
+    [seed_id] = store.insert_seeds([{"instruction": "Identify the odd one out.", "input": "Twitter, Instagram, Telegram",
+                                     "reference_answer": "Telegram", "reference_solution": "Two are social networks."}])
+    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": seed_id}], "n": 1})
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/verifier.py")
+    at = at.run()
+    assert not at.exception
+    shown = [t.value for t in at.text]
+    assert shown[:4] == ["Identify the odd one out.", "Twitter, Instagram, Telegram", "Telegram", "Two are social networks."]
+    assert any("cannot parse this reference" in w.value for w in at.warning)

@@ -57,7 +57,9 @@ def describe_locations(locations: list[Location]) -> str:
 
 @dataclass
 class Problem:
-    where: str
+    """One thing wrong with an import: where (file and line, or a Location) and what."""
+
+    where: str | Location
     message: str
 
     def __str__(self) -> str:

@@ -418,17 +418,6 @@ class Store:
         )
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
-    def existing_seed_hashes(self, hashes: Iterable[str]) -> set[str]:
-        wanted = list(hashes)
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0] for r in self.conn.execute(f"SELECT text_hash FROM seeds WHERE text_hash IN ({marks})", chunk)
-            )
-        return found
-
     def insert_seeds(self, seeds: list[dict]) -> list[int]:
         """Insert all seeds in one transaction (all or nothing). Duplicates raise StoreError."""
         timestamp = now()
