@@ -113,12 +113,12 @@ def test_seeds_already_stored_are_skipped_and_the_rest_imported(store: Store):
     assert again.imported == 0 and "2 seeds already in the store skipped: lines 1, 2." in again.lines()
 
 
-def test_a_50_mb_file_is_refused_without_reading_it(store: Store, tmp_path: Path):
+def test_a_120_mb_file_is_refused_without_reading_it(store: Store, tmp_path: Path):
     big = tmp_path / "big.jsonl"
     with big.open("wb") as handle:
-        handle.truncate(50 * 1024 * 1024)
+        handle.truncate(120 * 1024 * 1024)
     assert big.stat().st_size > MAX_FILE_BYTES
-    with pytest.raises(SeedImportError, match=r"big.jsonl: file is 52.4 MB; the limit is 21 MB"):
+    with pytest.raises(SeedImportError, match=r"big.jsonl: file is 125.8 MB; the limit is 105 MB"):
         import_seed_file(store, big)
     assert store.counts()["seeds"] == 0
 
