@@ -22,6 +22,7 @@ FORMATS_HELP = (
     "(required), input, reference_answer, reference_solution, domain, tags, notes, known_failure, tests. "
     "A malformed row refuses the whole file; duplicates are skipped and reported."
 )
+MAX_ROWS = 1000  # rows in the grid at once (an imported public dataset may hold 50k seeds)
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
 
 
@@ -94,9 +95,12 @@ seeds = db.list_seeds(
     domain=None if domain == "(all)" else domain,
     tag=None if tag == "(all)" else tag,
     known_failure=None if flag == "(all)" else flag == "yes",
+    limit=MAX_ROWS + 1,
 )
-st.caption(f"{len(seeds)} of {total} seeds shown. Edit cells in place, then save; open one seed below to edit "
-           "long texts and its worked solution.")
+shown = (f"The first {MAX_ROWS:,} matching seeds of {total:,} are shown: search or filter to find the others."
+         if len(seeds) > MAX_ROWS else f"{len(seeds)} of {total} seeds shown.")
+seeds = seeds[:MAX_ROWS]
+st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
 EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
 frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")

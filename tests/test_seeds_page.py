@@ -100,3 +100,13 @@ def test_the_verifier_shows_the_tasks_input_and_reference(store: Store):
     shown = [t.value for t in at.text]
     assert shown[:4] == ["Identify the odd one out.", "Twitter, Instagram, Telegram", "Telegram", "Two are social networks."]
     assert any("cannot parse this reference" in w.value for w in at.warning)
+
+
+def test_a_large_store_shows_the_first_rows_and_says_so(store: Store):
+    store.insert_seeds([{"instruction": f"Seed number {i}"} for i in range(1005)])
+    at = seeds_page()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 1000
+    assert any("The first 1,000 matching seeds of 1,005 are shown" in c.value for c in at.caption)
+    at.text_input[0].input("number 1004").run()
+    assert len(at.dataframe[0].value) == 1
