@@ -194,3 +194,10 @@ def test_no_instruction_anywhere_names_the_fields_found(store: Store):
     assert str(raised.value).splitlines()[1] == (
         "wrong.jsonl: no 'instruction' field (found: text; accepted: instruction, prompt, question, problem, "
         "query, task, seed)")
+
+
+def test_a_reference_text_no_field_takes_is_kept_in_the_origin(store: Store):
+    import_seeds(store, json.dumps({"instruction": "Apples in 3 bags of 4?", "reference_answer": "12",
+                                    "output": "Twelve apples in all."}), "one.json")
+    [seed] = store.list_seeds()
+    assert seed["reference_answer"] == "12" and seed["origin"]["extra"] == {"output": "Twelve apples in all."}

@@ -112,24 +112,30 @@ def _text_field(value: object, where: str, name: str, problems: list[Problem]) -
     return text or None
 
 
-def _references(texts: dict[str, str | None], sources: dict[str, str]) -> dict[str, str | None]:
+def _references(
+    texts: dict[str, str | None], sources: dict[str, str], extras: dict[str, object]
+) -> dict[str, str | None]:
     """The final answer and worked solution from a seed's reference fields, with where each came from.
 
     An explicit reference_answer wins; a 'reference' text (answer/output/response) is split when it is a
-    worked solution; the answer is otherwise read from the reference_solution."""
+    worked solution; the answer is otherwise read from the reference_solution. A reference text neither
+    field takes is kept in `extras` under its field name."""
     answer, solution = texts.get("reference_answer"), texts.get("reference_solution")
     if solution:
         solution = strip_calculator_annotations(solution).strip()
     reference = texts.get("reference")
     if reference:
         split = split_reference(reference)
+        used = False
         if split.solution and not solution:
-            solution = split.solution
+            solution, used = split.solution, True
             sources["reference_solution"] = sources["reference"] + (
                 " (calculator annotations removed)" if split.solution != reference else "")
         if not answer:
-            answer = split.answer
+            answer, used = split.answer, True
             sources["reference_answer"] = sources["reference"] + (f" ({split.marker})" if split.marker else "")
+        if not used:
+            extras[sources["reference"].removeprefix("from ")] = reference
     if solution and not answer and (found := find_final_answer(solution)):
         answer = found.answer
         sources["reference_answer"] = sources["reference_solution"] + f" ({found.marker})"
@@ -157,14 +163,15 @@ def normalise_seed(read: ReadSeed, fmt: FieldFormat, where: Location, problems: 
     if len(problems) > before:
         return None
     seed = {name: texts[name] for name in TEXT_FIELDS}
-    seed.update(_references(texts, sources))
+    extras = dict(read.extras)
+    seed.update(_references(texts, sources, extras))
     seed["tags"] = list(dict.fromkeys(tags))
     seed["known_failure"] = known_failure
     fields = {name: how for name, how in sources.items() if name != "format_tags"}
     if "format_tags" in sources:
         fields["tags"] = sources["format_tags"] + (f"; {fields['tags']}" if "tags" in fields else "")
     seed["origin"] = {"file": where.source, "location": where.short(), "format": fmt.key, "fields": fields,
-                      **({"extra": read.extras} if read.extras else {})}
+                      **({"extra": extras} if extras else {})}
     return seed
 
 
