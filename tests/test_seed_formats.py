@@ -44,8 +44,9 @@ def test_self_instruct_tasks_give_one_seed_per_instance_with_input_and_reference
     assert breakfast["input"] is None and breakfast["reference_answer"].startswith("Yes, you can have")
     [haiku] = seeds["Write a haiku about the first snow of the year."]
     assert (haiku["input"], haiku["reference_answer"]) == (None, None)
-    assert "Read instruction from instruction; input from instances[i].input (6 seeds); " \
-           "reference_answer from instances[i].output (7 seeds)" in " ".join(result.lines())
+    assert result.fields[:3] == [
+        "instruction from instruction", "input from instances[0].input (4 seeds) / from instances[1].input (2 seeds)",
+        "reference from instances[0].output (5 seeds) / from instances[1].output (2 seeds)"]
     assert "Kept in each seed's origin (no seed field for them): id." in result.lines()
 
 
@@ -56,7 +57,9 @@ def test_single_instance_tasks_report_the_field_paths_exactly(store: Store):
     ).encode() for i in range(3))
     result = import_seeds(store, data, "seed_tasks.jsonl")
     assert result.fields[:3] == ["instruction from instruction", "input from instances[0].input",
-                                 "reference_answer from instances[0].output"]
+                                 "reference from instances[0].output"]
+    assert "Read instruction from instruction; input from instances[0].input; reference from instances[0].output;" \
+        in " ".join(result.lines())
 
 
 def test_alpaca_json_keeps_inputs_and_two_inputs_make_two_seeds(store: Store):
@@ -90,8 +93,8 @@ def test_gsm8k_answer_becomes_final_answer_and_solution_without_annotations(stor
     assert all("<<" not in s["reference_solution"] for s in seeds)
     assert {s["domain"] for s in seeds} == {"math"}
     assert result.fields == [
-        "instruction from question", "reference_answer from answer (the '#### n' line)",
-        "reference_solution from answer (calculator annotations removed)", "domain set by the GSM8K format"]
+        "instruction from question", "reference from answer (the '#### n' line)",
+        "reference solution from answer (calculator annotations removed)", "domain set by the GSM8K format"]
 
 
 def test_math_boxed_answers_with_nested_braces_and_tags(store: Store):

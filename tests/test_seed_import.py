@@ -149,7 +149,7 @@ def test_cli_import_and_list(db_path: Path, tmp_path: Path, capsys):
     assert cli(["--db", str(db_path), "seeds", "import", str(good)]) == 0
     out = capsys.readouterr().out
     assert "Imported 2 seeds from good.jsonl (plain seed fields: 2 records; GSM8K (question, answer ending" in out
-    assert "reference_answer from answer (the '#### n' line) (1 seed)" in out
+    assert "reference from answer (the '#### n' line) (1 seed)" in out
     assert "1 duplicate skipped (same instruction and input as an earlier seed in the file): line 3." in out
     assert cli(["--db", str(db_path), "seeds", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -35,7 +35,7 @@ def test_import_result_says_what_was_read_and_what_was_skipped(store: Store):
     assert not at.exception
     assert at.success[0].value.startswith("Imported 1 seed from pasted text (GSM8K")
     report = at.info[0].value
-    assert "reference\\_answer from answer \\(the '\\#\\#\\#\\# n' line\\)" in report
+    assert "reference from answer \\(the '\\#\\#\\#\\# n' line\\)" in report
     assert "1 duplicate skipped" in report and "line 2" in report
     [seed] = store.list_seeds()
     assert (seed["reference_answer"], seed["reference_solution"]) == ("72", "48/2 = 24 in May.\n48+24 = 72.\n#### 72")

@@ -46,6 +46,8 @@ TEXT_FIELDS = ("instruction", "input", "reference_answer", "reference_solution",
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "t"}
 FALSE_WORDS = {"0", "false", "no", "n", "", "f"}
 INDEX = re.compile(r"\[\d+\]")
+REPORT_ORDER = ["instruction", "input", "reference_answer", "reference_solution", "domain", "tags"]
+REPORT_NAMES = {"reference_answer": "reference", "reference_solution": "reference solution"}
 
 
 class SeedImportError(FileImportError):
@@ -281,27 +283,21 @@ def _plural(count: int, word: str) -> str:
 
 
 def _field_report(seeds: list[dict]) -> tuple[list[str], list[str]]:
-    """'input from instances[0].input (125 seeds)' per seed field, and the record fields kept in origins.
-    Sources differing only by an instance index are reported once, as 'instances[i]'."""
-    indexed: dict[tuple[str, str], set[str]] = {}
-    for seed in seeds:
-        for name, how in seed["origin"]["fields"].items():
-            indexed.setdefault((name, INDEX.sub("[i]", how)), set()).add(how)
+    """'input from instances[0].input (125 seeds) / from instances[1].input (4 seeds)' per seed field (the
+    final answer named 'reference'), and the record fields kept in the seeds' origins."""
     sources: dict[str, Counter] = {}
     kept: Counter = Counter()
     for seed in seeds:
         for name, how in seed["origin"]["fields"].items():
-            general = INDEX.sub("[i]", how)
-            sources.setdefault(name, Counter())[how if len(indexed[name, general]) == 1 else general] += 1
+            sources.setdefault(name, Counter())[how] += 1
         kept.update(INDEX.sub("[i]", key) for key in seed["origin"].get("extra", {}))
-    order = ["instruction", "input", "reference_answer", "reference_solution", "domain", "tags"]
-    names = sorted(sources, key=lambda n: order.index(n) if n in order else len(order))
+    names = sorted(sources, key=lambda n: REPORT_ORDER.index(n) if n in REPORT_ORDER else len(REPORT_ORDER))
     fields = []
     for name in names:
-        for how, count in sources[name].most_common(4):
-            fields.append(f"{name} {how}" + ("" if count == len(seeds) else f" ({_plural(count, 'seed')})"))
-        if len(sources[name]) > 4:
-            fields.append(f"{name} from {len(sources[name]) - 4} other fields")
+        counted = sources[name].most_common()
+        shown = [how + ("" if count == len(seeds) else f" ({_plural(count, 'seed')})") for how, count in counted[:4]]
+        more = [f"from {len(counted) - 4} other fields"] if len(counted) > 4 else []
+        fields.append(f"{REPORT_NAMES.get(name, name)} " + " / ".join(shown + more))
     return fields, list(kept)
 
 
