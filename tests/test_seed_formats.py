@@ -204,3 +204,9 @@ def test_a_reference_text_no_field_takes_is_kept_in_the_origin(store: Store):
                                     "output": "Twelve apples in all."}), "one.json")
     [seed] = store.list_seeds()
     assert seed["reference_answer"] == "12" and seed["origin"]["extra"] == {"output": "Twelve apples in all."}
+
+
+def test_a_second_spelling_of_a_field_is_kept_not_dropped(store: Store):
+    import_seeds(store, b"Instruction,instruction,Domain\nFirst spelling,second spelling,math\n", "two.csv")
+    [seed] = store.list_seeds()
+    assert seed["instruction"] == "First spelling" and seed["origin"]["extra"] == {"instruction": "second spelling"}

@@ -174,11 +174,14 @@ def read_record(raw: dict) -> tuple[FieldFormat, list[ReadSeed], str | None]:
     """The format of one raw record, the seeds it holds, and a problem with its structure (or None)."""
     names = {}
     record: dict[str, object] = {}
+    clashing: dict[str, object] = {}  # a second spelling of a field name ('Instruction' beside 'instruction')
     for key, value in raw.items():
         canonical = canonical_key(key)
         if canonical not in record:
             record[canonical] = value
             names[canonical] = str(key)
+        elif not _blank(value):
+            clashing[str(key)] = value
     fmt = detect_format(record)
     base = ReadSeed()
     used = _fill(base, record, names, fmt)
@@ -190,7 +193,7 @@ def read_record(raw: dict) -> tuple[FieldFormat, list[ReadSeed], str | None]:
         used.add("instances")
         if instances:
             seeds = [_instance_seed(base, instance, index, len(instances)) for index, instance in enumerate(instances)]
-    extras = {names[k]: v for k, v in record.items() if k not in used and not _blank(v)}
+    extras = {names[k]: v for k, v in record.items() if k not in used and not _blank(v)} | clashing
     for seed in seeds:
         seed.extras.update(extras)
     return fmt, seeds, None
