@@ -117,7 +117,7 @@ edited = st.data_editor(
     disabled=["answer check"],
     column_config={
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
-        "instruction": st.column_config.TextColumn("Instruction", width="large", required=True),
+        "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
         "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
         "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
         "answer check": st.column_config.TextColumn(
