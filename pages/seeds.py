@@ -8,6 +8,7 @@ import streamlit as st
 from pages._shared import empty_state, store
 from workbench.seeds import (
     SeedImportError,
+    describe_origin,
     edit_seeds,
     import_seeds,
     load_sample_seeds,
@@ -121,10 +122,12 @@ edited = st.data_editor(
         "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
         "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
         "answer check": st.column_config.TextColumn(
-            "Answer check", width="small",
+            "Answer check",
             help="ok: the answer checker can compare a path's final answer with this reference; cannot parse: it "
                  "cannot (prose, code, or a form it does not read), so other verifiers decide"),
+        "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
+        "notes": st.column_config.TextColumn("Notes"),
         "known_failure": st.column_config.CheckboxColumn("Known failure"),
     },
 )
@@ -177,13 +180,10 @@ by_id = {seed["id"]: seed for seed in seeds}
 seed_id = st.selectbox("Seed", list(by_id), format_func=lambda i: f"{i} · {by_id[i]['instruction'][:90]}")
 seed = by_id[seed_id]
 origin = seed["origin"]
-if origin:
-    fields = "; ".join(f"{name} {how}" for name, how in origin.get("fields", {}).items())
-    st.caption(escaped(f"Imported from {origin.get('file')}, {origin.get('location')} ({origin.get('format')} format). "
-                       f"{fields}."))
-    if origin.get("extra"):
-        with st.expander("Other fields of the record (kept, not used)"):
-            st.json(origin["extra"])
+st.caption(escaped(describe_origin(origin)))
+if origin.get("extra"):
+    with st.expander("Other fields of the record (kept, not used)"):
+        st.json(origin["extra"])
 if note := checker_note(seed["reference_answer"]):
     st.warning(f"Reference answer {seed['reference_answer']!r}: {note}. Other verifiers (judge, self-consistency, "
                "PRM) still decide its steps.", icon=":material/rule:")

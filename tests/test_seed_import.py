@@ -9,7 +9,13 @@ import pytest
 
 from workbench.cli import main as cli
 from workbench.record_files import MAX_FILE_BYTES
-from workbench.seeds import SeedImportError, import_seed_file, import_seeds, load_sample_seeds
+from workbench.seeds import (
+    SeedImportError,
+    describe_origin,
+    import_seed_file,
+    import_seeds,
+    load_sample_seeds,
+)
 from workbench.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seeds"
@@ -175,3 +181,14 @@ def test_cli_bad_file_exits_non_zero_with_the_reason(db_path: Path, tmp_path: Pa
     assert "bad.jsonl, line 2: invalid JSON" in capsys.readouterr().err
     assert cli(["--db", str(db_path), "seeds", "import", str(tmp_path / "absent.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_each_seed_says_where_it_came_from(store: Store):
+    import_seed_file(store, FIXTURES / "gsm8k_train.jsonl")
+    store.insert_seeds([{"instruction": "Typed in by hand."}])
+    first, typed = store.list_seeds(ids=[1, 5])
+    assert describe_origin(first["origin"]) == (
+        "Imported from gsm8k_train.jsonl, line 1 (gsm8k format): instruction from question; reference from answer "
+        "(the '#### n' line); reference solution from answer (calculator annotations removed); domain set by the "
+        "GSM8K format.")
+    assert describe_origin(typed["origin"]) == "Entered here (not imported)."

@@ -301,6 +301,16 @@ def _field_report(seeds: list[dict]) -> tuple[list[str], list[str]]:
     return fields, list(kept)
 
 
+def describe_origin(origin: dict) -> str:
+    """Where an imported seed came from, in a sentence: file, location, format and which field filled what."""
+    if not origin:
+        return "Entered here (not imported)."
+    fields = origin.get("fields", {})
+    names = sorted(fields, key=lambda n: REPORT_ORDER.index(n) if n in REPORT_ORDER else len(REPORT_ORDER))
+    read = "; ".join(f"{REPORT_NAMES.get(name, name)} {fields[name]}" for name in names)
+    return f"Imported from {origin.get('file')}, {origin.get('location')} ({origin.get('format')} format): {read}."
+
+
 def import_seeds(store: Store, data: bytes | str, source: str, container: str | None = None) -> ImportResult:
     """Validate and store the seeds of a file: all or nothing for problems, duplicates skipped and reported.
 
