@@ -1,11 +1,56 @@
 """Seeds: import, browse, edit and delete the gold seeds everything else grows from."""
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, store
-from workbench.seeds import SeedImportError, import_seeds, load_sample_seeds
+from workbench.seeds import (
+    SeedImportError,
+    describe_origin,
+    edit_seeds,
+    import_seeds,
+    load_sample_seeds,
+    reference_check,
+)
 from workbench.store import StoreError
+
+FORMATS_HELP = (
+    "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
+    "(one seed per instance), Alpaca (instruction/input/output), Dolly (instruction/context/response/category), "
+    "GSM8K (question/answer with #### n), MATH (problem/solution with \\boxed{}), or plain fields: instruction "
+    "(required), input, reference_answer, reference_solution, domain, tags, notes, known_failure, tests. "
+    "A malformed row refuses the whole file; duplicates are skipped and reported."
+)
+MAX_ROWS = 1000  # rows in the grid at once (an imported public dataset may hold 50k seeds)
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
+
+
+def escaped(text: str) -> str:
+    """Text shown literally inside Markdown (no emphasis, links or LaTeX from user data)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+@st.cache_data(max_entries=10_000, show_spinner=False)
+def checker_note(reference: str | None) -> str | None:
+    return reference_check(reference)
+
+
+def show_import_error(error: SeedImportError) -> None:
+    """The refusal, then every problem as its own list item."""
+    st.error(f"{escaped(error.header)}\n\n" + "\n".join(f"- {escaped(line)}" for line in error.shown_problems()))
+
+
+def run_import(data: bytes | str, name: str) -> None:
+    try:
+        result = import_seeds(db, data, name)
+    except SeedImportError as exc:
+        show_import_error(exc)
+    else:
+        st.session_state["seeds_import_result"] = result.lines()
+        st.rerun()
+
 
 st.title("Gold seeds")
 st.caption("Hand-curated instructions the factory evolves. Mark the ones the current model fails at as known failures.")
@@ -13,6 +58,10 @@ db = store()
 
 if message := st.session_state.pop("seeds_message", None):
     st.success(message)
+if lines := st.session_state.pop("seeds_import_result", None):
+    st.success(lines[0])
+    if lines[1:]:
+        st.info("\n".join(f"- {escaped(line)}" for line in lines[1:]))
 
 if db.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
@@ -24,36 +73,21 @@ if db.counts()["seeds"] == 0:
 with st.expander("Import seeds", expanded=db.counts()["seeds"] == 0):
     upload_tab, paste_tab = st.tabs(["Upload a file", "Paste"])
     with upload_tab:
-        st.caption(
-            "CSV, JSONL, JSON array or plain text (one seed per line). Fields: instruction (required), "
-            "reference_answer, domain, tags, notes, known_failure, tests. Import is all or nothing."
-        )
-        upload = st.file_uploader("Seed file", type=["csv", "tsv", "jsonl", "ndjson", "json", "txt"])
+        st.caption(FORMATS_HELP)
+        upload = st.file_uploader("Seed file", type=["csv", "tsv", "jsonl", "ndjson", "json", "txt", "parquet"])
         if upload is not None and st.button("Import file"):
-            try:
-                ids = import_seeds(db, upload.getvalue(), upload.name)
-            except SeedImportError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["seeds_message"] = f"Imported {len(ids)} seeds from {upload.name}."
-                st.rerun()
+            run_import(upload.getvalue(), upload.name)
     with paste_tab:
         pasted = st.text_area("One seed per line, or JSON / JSONL", height=150)
         if st.button("Import pasted seeds", disabled=not pasted.strip()):
-            try:
-                ids = import_seeds(db, pasted, "pasted text")
-            except SeedImportError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["seeds_message"] = f"Imported {len(ids)} pasted seeds."
-                st.rerun()
+            run_import(pasted, "pasted text")
 
 total = db.counts()["seeds"]
 if total == 0:
     st.stop()
 
 filters = st.columns([3, 2, 2, 2])
-search = filters[0].text_input("Search", placeholder="text in instruction, answer or notes")
+search = filters[0].text_input("Search", placeholder="text in instruction, input, answer or notes")
 domain = filters[1].selectbox("Domain", ["(all)", *db.seed_domains()])
 tag = filters[2].selectbox("Tag", ["(all)", *db.seed_tags()])
 flag = filters[3].selectbox("Known failure", ["(all)", "yes", "no"])
@@ -62,29 +96,44 @@ seeds = db.list_seeds(
     domain=None if domain == "(all)" else domain,
     tag=None if tag == "(all)" else tag,
     known_failure=None if flag == "(all)" else flag == "yes",
+    limit=MAX_ROWS + 1,
 )
-st.caption(f"{len(seeds)} of {total} seeds shown. Edit cells in place, then save.")
+shown = (f"The first {MAX_ROWS:,} matching seeds of {total:,} are shown: search or filter to find the others."
+         if len(seeds) > MAX_ROWS else f"{len(seeds)} of {total} seeds shown.")
+seeds = seeds[:MAX_ROWS]
+st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
-EDITABLE = ["instruction", "reference_answer", "domain", "tags", "notes", "known_failure"]
+EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
 frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
+frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
+             ["" if not seed["reference_answer"] else "cannot parse" if checker_note(seed["reference_answer"]) else "ok"
+              for seed in seeds])
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
     width="stretch",
     num_rows="fixed",
+    disabled=["answer check"],
     column_config={
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
-        "instruction": st.column_config.TextColumn("Instruction", width="large", required=True),
-        "reference_answer": st.column_config.TextColumn("Reference answer"),
+        "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
+        "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
+        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
+        "answer check": st.column_config.TextColumn(
+            "Answer check",
+            help="ok: the answer checker can compare a path's final answer with this reference; cannot parse: it "
+                 "cannot (prose, code, or a form it does not read), so other verifiers decide"),
+        "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
+        "notes": st.column_config.TextColumn("Notes"),
         "known_failure": st.column_config.CheckboxColumn("Known failure"),
     },
 )
 
 changes: dict[int, dict] = {}
-for seed_id, row in edited.drop(columns=["delete"]).iterrows():
+for seed_id, row in edited.drop(columns=["delete", "answer check"]).iterrows():
     before = frame.loc[seed_id]
     diff = {
         column: row[column]
@@ -93,24 +142,68 @@ for seed_id, row in edited.drop(columns=["delete"]).iterrows():
     }
     if "tags" in diff:
         diff["tags"] = [t.strip() for t in str(diff["tags"] or "").split(",") if t.strip()]
+    diff = {k: None if not isinstance(v, list) and pd.isna(v) else v for k, v in diff.items()}
     if diff:
         changes[int(seed_id)] = diff
 to_delete = [int(i) for i in edited.index[edited["delete"]]]
 
-save, delete = st.columns(2)
-if save.button(f"Save {len(changes)} edited seeds", disabled=not changes, type="primary"):
+
+def save(edits: dict[int, dict], message: str) -> None:
     try:
-        db.update_seeds(changes)
-    except StoreError as exc:
+        edit_seeds(db, edits)
+    except (StoreError, ValueError) as exc:
         st.error(f"Nothing was saved: {exc}")
     else:
-        st.session_state["seeds_message"] = f"Saved {len(changes)} seeds."
+        st.session_state["seeds_message"] = message
         st.rerun()
 
+
+save_column, delete_column = st.columns(2)
+if save_column.button(f"Save {len(changes)} edited seeds", disabled=not changes, type="primary"):
+    save(changes, f"Saved {len(changes)} seeds.")
+
 if to_delete:
-    with delete.popover(f"Delete {len(to_delete)} seeds", width="stretch"):
+    with delete_column.popover(f"Delete {len(to_delete)} seeds", width="stretch"):
         st.warning(f"Delete {len(to_delete)} seeds and everything evolved from them? This cannot be undone.")
         if st.button("Yes, delete", type="primary"):
             removed = db.delete_seeds(to_delete)
             st.session_state["seeds_message"] = f"Deleted {removed} seeds."
             st.rerun()
+
+
+# ---------------------------------------------------------------- one seed in full
+
+if not seeds:
+    st.stop()
+st.subheader("One seed in full")
+by_id = {seed["id"]: seed for seed in seeds}
+seed_id = st.selectbox("Seed", list(by_id), format_func=lambda i: f"{i} · {by_id[i]['instruction'][:90]}")
+seed = by_id[seed_id]
+origin = seed["origin"]
+st.caption(escaped(describe_origin(origin)))
+if origin.get("extra"):
+    with st.expander("Other fields of the record (kept, not used)"):
+        st.json(origin["extra"])
+if note := checker_note(seed["reference_answer"]):
+    st.warning(f"Reference answer {seed['reference_answer']!r}: {note}. Other verifiers (judge, self-consistency, "
+               "PRM) still decide its steps.", icon=":material/rule:")
+with st.form(f"seed-detail-{seed_id}"):
+    instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
+    input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",
+                              help="The context the instruction works on (Alpaca's input). Every prompt built from "
+                                   "this seed shows it after the instruction.")
+    answer = st.text_input("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
+                           help="The final answer a path's own final answer is compared with.")
+    solution = st.text_area("Reference solution", seed["reference_solution"] or "", height=160,
+                            key=f"seed-{seed_id}-solution",
+                            help="A worked solution (optional). When the reference answer is empty, its final answer "
+                                 "(#### 42, \\boxed{42}, Answer: 42) is read from it on save.")
+    submitted = st.form_submit_button("Save this seed")
+if submitted:
+    entered = {"instruction": instruction, "input": input_text, "reference_answer": answer,
+               "reference_solution": solution}
+    edit = {k: v for k, v in entered.items() if (v or None) != (seed[k] or None)}
+    if edit:
+        save({seed_id: edit}, f"Saved seed {seed_id}.")
+    else:
+        st.info("Nothing changed.")

@@ -20,10 +20,12 @@ from workbench.reasoning import (
     DEFAULT_TEMPERATURE,
     MAX_N,
     VerificationSettings,
+    load_task,
     overrule_step,
     save_verification_settings,
     verification_settings,
 )
+from workbench.seeds import reference_check
 from workbench.settings import reviewer_name, teacher_config
 from workbench.verifiers import DESCRIPTIONS, REGISTRY
 from workbench.verifiers.prm import STYLES
@@ -154,6 +156,23 @@ by_key = {s.key: s for s in shown}
 task_key = st.selectbox("Task", list(by_key), format_func=lambda k: f"{k} · {by_key[k].title[:90]}")
 summary = by_key[task_key]
 verdict = summary.verdict
+with st.expander("The task: problem, input and reference"):
+    try:
+        task = load_task(db, summary.task_type, summary.task_id)
+    except LookupError as exc:
+        st.warning(f"{exc} (deleted since its paths were sampled).")
+    else:
+        st.text(task.problem)
+        if task.input:
+            st.caption("Input")
+            st.text(task.input)
+        st.caption("Reference answer")
+        st.text(task.reference_answer or "(none)")
+        if note := reference_check(task.reference_answer):
+            st.warning(f"{note}; other verifiers decide the final step.", icon=":material/rule:")
+        if task.reference_solution:
+            st.caption("Reference solution")
+            st.text(task.reference_solution)
 
 best = "—" if verdict.best_score is None else f"{verdict.best_score:.2f}"
 decision = f"best path {best} vs threshold {verdict.threshold:g} ({verdict.aggregation} over steps)"

@@ -51,7 +51,7 @@ def test_seeds_page_paste_import_and_bad_paste(store: Store):
     at.text_area[0].input('[{"instruction": "ok"}, {"prompt_missing": 1}]').run()
     at = next(b for b in at.button if b.label == "Import pasted seeds").click().run()
     assert not at.exception
-    assert any("item 1" in e.value and "nothing was imported" in e.value for e in at.error)
+    assert any("item 2" in e.value and "nothing was imported" in e.value for e in at.error)
     assert store.counts()["seeds"] == 2
 
 

@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main as cli
-from workbench.seeds import MAX_FILE_BYTES, SeedImportError, import_seed_file, import_seeds, load_sample_seeds
+from workbench.record_files import MAX_FILE_BYTES
+from workbench.seeds import (
+    SeedImportError,
+    describe_origin,
+    import_seed_file,
+    import_seeds,
+    load_sample_seeds,
+)
 from workbench.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "seeds"
 
 
 def instructions(store: Store) -> list[str]:
@@ -56,7 +65,11 @@ BAD_INPUTS = [
     ("image.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200), "binary file"),
     ("empty.csv", b"", "the file is empty"),
     ("blank.txt", b"  \n\n ", "the file is empty"),
-    ("dups.txt", b"same seed\nother\nSame   seed\n", "line 3: duplicate of the seed at dups.txt, line 1"),
+    ("mixed.jsonl", b'{"instruction": "ok"}\n{"instruction": "ok"}\n{"instruction": 5.5e999}\n[1, 2]\n',
+     "mixed.jsonl, line 4: expected an object with fields, got list"),
+    ("instances.jsonl", b'{"instruction": "Sort these.", "instances": "3, 1, 2"}\n',
+     "instances.jsonl, line 1: field 'instances' must be a list"),
+    ("not_parquet.parquet", b"PAR1 this is not really parquet", "not a readable Parquet file"),
     ("huge_seed.jsonl", json.dumps({"instruction": "x" * 1_000_000}).encode(), "the limit is 20,000"),
     ("wrongtype.json", b'{"seeds": [{"instruction": ["a list"]}]}', "field 'instruction': must be text"),
     ("flag.csv", b"instruction,known_failure\nseed,maybe\n", "field 'known_failure'"),
@@ -74,19 +87,44 @@ def test_bad_input_names_the_problem_and_leaves_the_store_unchanged(store: Store
     assert instructions(store) == ["existing seed"]
 
 
-def test_duplicate_of_a_stored_seed_is_refused(store: Store):
+def test_every_problem_is_listed_on_its_own_line_with_file_and_line(store: Store):
+    data = b'{"instruction": "fine"}\n{oops\n{"instruction": ""}\n{"prompt_text": "x", "instruction": ["a"]}\n'
+    with pytest.raises(SeedImportError) as raised:
+        import_seeds(store, data, "many.jsonl")
+    lines = str(raised.value).splitlines()
+    assert lines == [
+        "Could not import many.jsonl: nothing was imported.",
+        "many.jsonl, line 2: invalid JSON: Expecting property name enclosed in double quotes at column 2",
+        "many.jsonl, line 3, field 'instruction': is empty",
+        "many.jsonl, line 4, field 'instruction': must be text",
+    ]
+    assert store.counts()["seeds"] == 0
+
+
+def test_repeats_in_the_file_are_skipped_and_reported_by_line(store: Store):
+    result = import_seeds(store, b"same seed\nother\nSame   seed\nthird\n  same SEED \nother\n", "dups.txt")
+    assert instructions(store) == ["same seed", "other", "third"]
+    assert [loc.short() for loc in result.repeats] == ["line 3", "line 5", "line 6"]
+    assert "3 duplicates skipped (same instruction and input as an earlier seed in the file): lines 3, 5, 6." \
+        in result.lines()
+
+
+def test_seeds_already_stored_are_skipped_and_the_rest_imported(store: Store):
     store.insert_seeds([{"instruction": "Existing seed"}])
-    with pytest.raises(SeedImportError, match=r"new.txt, line 2: duplicates a seed already in the store"):
-        import_seeds(store, b"brand new\nexisting   SEED\n", "new.txt")
-    assert instructions(store) == ["Existing seed"]
+    result = import_seeds(store, b"brand new\nexisting   SEED\n", "new.txt")
+    assert instructions(store) == ["Existing seed", "brand new"]
+    assert result.imported == 1
+    assert "1 seed already in the store skipped: line 2." in result.lines()
+    again = import_seeds(store, b"brand new\nexisting   SEED\n", "new.txt")
+    assert again.imported == 0 and "2 seeds already in the store skipped: lines 1, 2." in again.lines()
 
 
-def test_a_50_mb_file_is_refused_without_reading_it(store: Store, tmp_path: Path):
+def test_a_120_mb_file_is_refused_without_reading_it(store: Store, tmp_path: Path):
     big = tmp_path / "big.jsonl"
     with big.open("wb") as handle:
-        handle.truncate(50 * 1024 * 1024)
+        handle.truncate(120 * 1024 * 1024)
     assert big.stat().st_size > MAX_FILE_BYTES
-    with pytest.raises(SeedImportError, match=r"big.jsonl: file is 52.4 MB; the limit is 21 MB"):
+    with pytest.raises(SeedImportError, match=r"big.jsonl: file is 125.8 MB; the limit is 105 MB"):
         import_seed_file(store, big)
     assert store.counts()["seeds"] == 0
 
@@ -111,12 +149,29 @@ def test_sample_seeds_load_once(store: Store):
 
 def test_cli_import_and_list(db_path: Path, tmp_path: Path, capsys):
     good = tmp_path / "good.jsonl"
-    good.write_text('{"instruction": "from the cli", "domain": "math"}\n')
+    good.write_text('{"instruction": "from the cli", "domain": "math"}\n'
+                    '{"question": "What is 6 x 7?", "answer": "6 x 7 = <<6*7=42>>42\\n#### 42"}\n'
+                    '{"instruction": "from the cli", "domain": "again"}\n')
     assert cli(["--db", str(db_path), "seeds", "import", str(good)]) == 0
-    assert "imported 1 seeds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Imported 2 seeds from good.jsonl (plain seed fields: 2 records; GSM8K (question, answer ending" in out
+    assert "reference from answer (the '#### n' line) (1 seed)" in out
+    assert "1 duplicate skipped (same instruction and input as an earlier seed in the file): line 3." in out
     assert cli(["--db", str(db_path), "seeds", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [(s["instruction"], s["domain"]) for s in listed] == [("from the cli", "math")]
+    assert [(s["instruction"], s["domain"], s["input"]) for s in listed] == [
+        ("from the cli", "math", None), ("What is 6 x 7?", "math", None)]
+    assert (listed[1]["reference_answer"], listed[1]["reference_solution"]) == ("42", "6 x 7 = 42\n#### 42")
+    assert listed[1]["origin"]["format"] == "gsm8k" and listed[1]["origin"]["location"] == "line 2"
+
+
+def test_cli_import_json_result(db_path: Path, capsys):
+    path = FIXTURES / "alpaca_data.json"
+    assert cli(["--db", str(db_path), "seeds", "import", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["imported"] == 4 and result["formats"] == {"Alpaca (instruction, input, output)": 5}
+    assert result["duplicates_in_file"] == ["line 22"]
+    assert "input from input (3 seeds)" in result["fields"]
 
 
 def test_cli_bad_file_exits_non_zero_with_the_reason(db_path: Path, tmp_path: Path, capsys):
@@ -126,3 +181,14 @@ def test_cli_bad_file_exits_non_zero_with_the_reason(db_path: Path, tmp_path: Pa
     assert "bad.jsonl, line 2: invalid JSON" in capsys.readouterr().err
     assert cli(["--db", str(db_path), "seeds", "import", str(tmp_path / "absent.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_each_seed_says_where_it_came_from(store: Store):
+    import_seed_file(store, FIXTURES / "gsm8k_train.jsonl")
+    store.insert_seeds([{"instruction": "Typed in by hand."}])
+    first, typed = store.list_seeds(ids=[1, 5])
+    assert describe_origin(first["origin"]) == (
+        "Imported from gsm8k_train.jsonl, line 1 (gsm8k format): instruction from question; reference from answer "
+        "(the '#### n' line); reference solution from answer (calculator annotations removed); domain set by the "
+        "GSM8K format.")
+    assert describe_origin(typed["origin"]) == "Entered here (not imported)."

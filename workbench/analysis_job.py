@@ -30,7 +30,7 @@ from workbench.metrics import (
     semantic_disagreement,
 )
 from workbench.settings import teacher_config
-from workbench.store import Store
+from workbench.store import Store, task_text
 from workbench.teacher import Teacher
 from workbench.umap_jit import start_warm_up
 
@@ -261,8 +261,8 @@ class UncertaintyHandler:
         ctx.check_stop()
         teacher = ctx.extras.setdefault("teacher", Teacher(teacher_config(ctx.store, ctx.params.get("teacher"))))
         k = int(ctx.params.get("k", 5))
-        answers = await sample_answers(teacher, seed["instruction"], k, float(ctx.params.get("temperature", 1.0)),
-                                       int(ctx.params.get("max_tokens", 64)))
+        answers = await sample_answers(teacher, task_text(seed["instruction"], seed["input"]), k,
+                                       float(ctx.params.get("temperature", 1.0)), int(ctx.params.get("max_tokens", 64)))
         for answer in answers:
             ctx.add_usage(answer.prompt_tokens, answer.completion_tokens, answer.cost)
         model = ctx.params.get("model") or model_name(ctx.store)

@@ -27,11 +27,14 @@ def cmd_seeds_import(args: argparse.Namespace, store: Store) -> int:
     from workbench.seeds import SeedImportError, import_seed_file
 
     try:
-        ids = import_seed_file(store, args.file)
+        result = import_seed_file(store, args.file)
     except SeedImportError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"imported {len(ids)} seeds from {args.file}")
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print("\n".join(result.lines()))
     return 0
 
 
@@ -42,7 +45,8 @@ def cmd_seeds_list(args: argparse.Namespace, store: Store) -> int:
     else:
         for seed in seeds:
             flag = " [known failure]" if seed["known_failure"] else ""
-            print(f"{seed['id']:>5}  {seed['domain'] or '-':<14} {seed['instruction'][:90]}{flag}")
+            given = " [input]" if seed["input"] else ""
+            print(f"{seed['id']:>5}  {seed['domain'] or '-':<14} {seed['instruction'][:90]}{given}{flag}")
     return 0
 
 
@@ -96,8 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     seeds = sub.add_parser("seeds", help="gold seeds").add_subparsers(dest="seeds_command", required=True)
-    p = seeds.add_parser("import", help="import seeds from CSV, JSONL, JSON or TXT (all or nothing)")
+    p = seeds.add_parser(
+        "import",
+        help="import seeds from CSV, JSONL, JSON, TXT or Parquet: Self-Instruct, Alpaca, Dolly, GSM8K, MATH or plain "
+             "fields (malformed rows refuse the file; duplicates are skipped and reported)",
+    )
     p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print the import result as JSON")
     p.set_defaults(func=cmd_seeds_import)
     p = seeds.add_parser("list", help="list seeds")
     p.add_argument("--json", action="store_true")

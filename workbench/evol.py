@@ -3,8 +3,10 @@
 An operator is a stored, editable prompt template with two forms: a chat form (WizardLM-style
 instructions, for chat models) and a few-shot completion form (for base models such as the
 bundled Gemma, which continue patterns far better than they follow instructions). Both forms
-hold the placeholder `{instruction}`. An evolved instruction that fails a rule is eliminated
-and kept with its reason; the job retries that position with another operator.
+hold the placeholder `{instruction}`, which receives the parent task's text: its instruction, then its
+input after an 'Input:' line when it has one (WizardLM evolves Alpaca's instruction and input together).
+An evolved instruction that fails a rule is eliminated and kept with its reason; the job retries that
+position with another operator. An evolved task records what became of its parent's input (INPUT_ORIGINS).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.metrics import word_tokens
-from workbench.store import Store
+from workbench.store import Store, task_text
 from workbench.teacher import Generation, Teacher
 from workbench.unfinished import unfinished_reason
 
@@ -49,6 +51,13 @@ TEMPLATE_WORDS = (
     "prompt creator",
 )
 REFUSAL_WORDS = ("sorry", "as an ai", "i cannot", "i can't", "i can not", "i am unable", "i'm unable", "i won't")
+INPUT_LABEL = re.compile(r"\n[ \t]*(?:#[ \t]*)?(?:the[ \t]+)?input[ \t]*#?[ \t]*:[ \t]*", re.IGNORECASE)
+# What an evolved task did with its parent's input:
+INPUT_KEPT = "parent"  # keeps the parent's input unchanged (the instruction was evolved)
+INPUT_EVOLVED = "evolved"  # the evolution wrote an input of its own (e.g. a complicated input)
+INPUT_INLINED = "inlined"  # the parent's input is now written inside the instruction
+INPUT_DROPPED = "dropped"  # a new task (breadth) that does not use the parent's input
+INPUT_ORIGINS = (INPUT_KEPT, INPUT_EVOLVED, INPUT_INLINED, INPUT_DROPPED)
 _LEADING_LABEL = re.compile(
     r"^\s*(?:#\s*)?(?:the\s+)?(?:rewritten|created|new|harder|added)\s+(?:prompt|task|instruction|requirement)\s*#?\s*:?\s*",
     re.IGNORECASE,
@@ -348,14 +357,15 @@ def render(template: str, instruction: str) -> str:
     return template.replace(PLACEHOLDER, instruction.strip())
 
 
-def build_prompt(op: Operator, instruction: str, completion: bool) -> str:
-    """The prompt sent for one evolution: the few-shot completion form for base models, else the chat form."""
-    return render(op.completion_template if completion else op.chat_template, instruction)
+def build_prompt(op: Operator, instruction: str, completion: bool, input_text: str | None = None) -> str:
+    """The prompt sent for one evolution: the few-shot completion form for base models, else the chat form.
+    The parent's input, when it has one, follows its instruction (`store.task_text`)."""
+    return render(op.completion_template if completion else op.chat_template, task_text(instruction.strip(), input_text))
 
 
-def build_answer_prompt(instruction: str) -> str:
-    """Few-shot question/answer prompt for base models."""
-    return render(_ANSWER_FEW_SHOT, instruction)
+def build_answer_prompt(instruction: str, input_text: str | None = None) -> str:
+    """Few-shot question/answer prompt for base models; the task's input follows its instruction."""
+    return render(_ANSWER_FEW_SHOT, task_text(instruction.strip(), input_text))
 
 
 def cut_at_stops(text: str, stops: list[str]) -> str:
@@ -383,6 +393,33 @@ def parse_evolution(raw: str, parent: str = "", addition: bool = False) -> str:
 
 def parse_answer(raw: str) -> str:
     return cut_at_stops(raw or "", ANSWER_STOP).strip()
+
+
+def _squeezed(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def evolved_input(op: Operator, evolved: str, parent_input: str | None, addition: bool) -> tuple[str, str | None, str | None]:
+    """(instruction, input, input origin) of an evolved task, from the parsed evolution text.
+
+    An addition keeps the parent's input. A rewrite that writes an 'Input:' section has that input (kept,
+    when it is the parent's own); one that copies the parent's input into its instruction has it inlined; a
+    breadth operator's new task drops it; any other rewrite evolved the instruction alone and keeps it.
+    """
+    if addition:
+        return evolved, parent_input, INPUT_KEPT if parent_input else None
+    parts = INPUT_LABEL.split(evolved, maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        instruction, own = parts[0].strip(), parts[1].strip()
+        same = parent_input is not None and _squeezed(own) == _squeezed(parent_input)
+        return instruction, own, INPUT_KEPT if same else INPUT_EVOLVED
+    if not parent_input:
+        return evolved, None, None
+    if _squeezed(parent_input) in _squeezed(evolved):
+        return evolved, None, INPUT_INLINED
+    if op.kind == "breadth":
+        return evolved, None, INPUT_DROPPED
+    return evolved, parent_input, INPUT_KEPT
 
 
 # ---------------------------------------------------------------- schedules
@@ -531,6 +568,8 @@ class Evolution:
     raw_response: str
     instruction: str
     generation: Generation
+    input: str | None = None
+    input_origin: str | None = None
     elimination_reason: str | None = None
     answer: str | None = None
     answer_generation: Generation | None = None
@@ -545,13 +584,15 @@ class Evolution:
         return [g for g in (self.generation, self.answer_generation) if g is not None]
 
 
-async def generate_answer(teacher: Teacher, instruction: str) -> tuple[str, Generation]:
+async def generate_answer(teacher: Teacher, instruction: str, input_text: str | None = None) -> tuple[str, Generation]:
     """An answer at the teacher's low answer temperature: few-shot Q/A for base models, a chat turn otherwise."""
     temperature = teacher.config.answer_temperature
     if teacher.config.uses_completion_prompts:
-        generation = await teacher.acomplete(build_answer_prompt(instruction), temperature=temperature, stop=ANSWER_STOP)
+        prompt = build_answer_prompt(instruction, input_text)
+        generation = await teacher.acomplete(prompt, temperature=temperature, stop=ANSWER_STOP)
     else:
-        generation = await teacher.achat([{"role": "user", "content": instruction}], temperature=temperature)
+        messages = [{"role": "user", "content": task_text(instruction, input_text)}]
+        generation = await teacher.achat(messages, temperature=temperature)
     return parse_answer(generation.text), generation
 
 
@@ -564,15 +605,17 @@ async def evolve(
     parent: str,
     rules: EliminationRules = EliminationRules(),
     embedding_similarity: SimilarityFn | None = None,
+    parent_input: str | None = None,
 ) -> Evolution:
-    """Evolve `parent` with one operator, check the rules, and answer the survivor.
+    """Evolve `parent` (with its input, when it has one) with one operator, check the rules, and answer the
+    survivor. The rules compare the parent's and the child's whole task text, input included.
 
     `embedding_similarity(parent, child)`, when given (embeddings exist), returns their cosine similarity for
     the no-information-gain rule; without it the rule is lexical.
     """
     completion = teacher.config.uses_completion_prompts
     addition = completion and op.completion_output == "addition"
-    prompt = build_prompt(op, parent, completion)
+    prompt = build_prompt(op, parent, completion, parent_input)
     temperature = teacher.config.evolution_temperature
     if completion:
         stop = ADDITION_STOP if addition else EVOLUTION_STOP
@@ -582,19 +625,26 @@ async def evolve(
         messages = [{"role": "user", "content": prompt}]
         generation = await teacher.achat(messages, temperature=temperature, logprobs=True)
         sent = json.dumps(messages, ensure_ascii=False)
-    instruction = parse_evolution(generation.text, parent, addition)
-    similarity = embedding_similarity(parent, instruction) if embedding_similarity and instruction.strip() else None
+    instruction, child_input, input_origin = evolved_input(
+        op, parse_evolution(generation.text, parent, addition), parent_input, addition
+    )
+    parent_text = task_text(parent, parent_input)
+    child_text = task_text(instruction, child_input) if instruction.strip() else ""
+    similarity = (embedding_similarity(parent_text, child_text)
+                  if embedding_similarity and instruction.strip() else None)
     evolution = Evolution(
         operator=op.name,
         prompt=sent,
         raw_response=generation.text,
         instruction=instruction,
         generation=generation,
-        elimination_reason=elimination_reason(parent, instruction, rules, similarity),
+        input=child_input,
+        input_origin=input_origin,
+        elimination_reason=elimination_reason(parent_text, child_text, rules, similarity),
         params={"evolution": generation.params, "completion_prompt": completion, "addition": addition},
     )
     if evolution.survived:
-        evolution.answer, evolution.answer_generation = await generate_answer(teacher, instruction)
+        evolution.answer, evolution.answer_generation = await generate_answer(teacher, instruction, child_input)
         evolution.params["answer"] = evolution.answer_generation.params
         evolution.elimination_reason = answer_struggles(evolution.answer, rules)
     return evolution

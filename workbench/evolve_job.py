@@ -127,11 +127,12 @@ def parse_node_key(key: str) -> tuple[int, tuple[int, ...], int]:
 
 @dataclass(frozen=True)
 class Parent:
-    """What a child needs of its parent: the text, its id, and the chain of operators that made it."""
+    """What a child needs of its parent: the text and input, its id, and the chain of operators that made it."""
 
     instruction: str
     node_id: int | None
     chain: tuple[str, ...] = ()
+    input: str | None = None
 
 
 @dataclass
@@ -236,7 +237,7 @@ class EvolveHandler:
         if seed is None:
             raise LookupError(f"seed {seed_id} was deleted")
         existing = state.stored.get((seed_id, branch), {})
-        await self._grow(ctx, state, seed, Parent(seed["instruction"], None), (branch,), existing)
+        await self._grow(ctx, state, seed, Parent(seed["instruction"], None, input=seed["input"]), (branch,), existing)
 
     async def _grow(
         self, ctx: JobContext, state: RunState, seed: dict, parent: Parent, path: tuple[int, ...], existing: dict
@@ -252,7 +253,8 @@ class EvolveHandler:
                 break
         if survivor is None or len(path) >= state.params.depth:
             return
-        child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]))
+        child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]),
+                              survivor["input"])
         await asyncio.gather(
             *(
                 self._grow(ctx, state, seed, child_parent, (*path, child), existing)
@@ -287,7 +289,7 @@ class EvolveHandler:
             raise LookupError(f"operator {operator!r} was deleted")
         try:
             evolution = await evolve(
-                state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity
+                state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity, parent.input
             )
         except TeacherError as exc:
             await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
@@ -297,6 +299,8 @@ class EvolveHandler:
             prompt=evolution.prompt,
             raw_response=evolution.raw_response,
             instruction=evolution.instruction,
+            input=evolution.input,
+            input_origin=evolution.input_origin,
             answer=evolution.answer,
             status="survived" if survived else "eliminated",
             elimination_reason=evolution.elimination_reason,
@@ -310,10 +314,12 @@ class EvolveHandler:
                 "job_id": ctx.job_id,
                 "seed_id": seed["id"],
                 "instruction": evolution.instruction,
+                "input": evolution.input,
                 "output": evolution.answer,
                 "model": state.teacher.model,
                 "params": evolution.params,
-                "metadata": {"operator": operator, "depth": len(path), "chain": [*parent.chain, operator]},
+                "metadata": {"operator": operator, "depth": len(path), "chain": [*parent.chain, operator],
+                             **({"input_origin": evolution.input_origin} if evolution.input_origin else {})},
             }
         generations = evolution.generations
         costs = [g.cost for g in generations if g.cost is not None]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.metrics import lexical_entropy
+from workbench.record_files import MAX_FILE_BYTES, FileImportError, Problem, decode, read_csv, read_jsonl
 from workbench.sample_import import normalise_sample
-from workbench.seeds import MAX_FILE_BYTES, Problem, SeedImportError, _parse_csv, _parse_jsonl, decode
 
 DEFAULT_SYNTHETIC_RATIO = 0.3
 ENTROPY_SAMPLE_ROWS = 2000
@@ -27,7 +27,7 @@ USER_ROLES = {"user", "human"}
 ASSISTANT_ROLES = {"assistant", "gpt", "model"}
 
 
-class NaturalDataError(SeedImportError):
+class NaturalDataError(FileImportError):
     """A natural dataset file that cannot be used, each problem naming the file and line."""
 
     def __str__(self) -> str:
@@ -94,9 +94,9 @@ def load_natural(data: bytes, name: str) -> NaturalData:
     elif suffix in (".jsonl", ".ndjson", ".csv", ".tsv"):
         try:
             text = decode(data, name)
-        except SeedImportError as exc:
+        except FileImportError as exc:
             raise NaturalDataError(exc.source, exc.problems) from exc
-        parse = _parse_csv if suffix in (".csv", ".tsv") else _parse_jsonl
+        parse = read_csv if suffix in (".csv", ".tsv") else read_jsonl
         records = parse(text, name, problems)
     else:
         raise NaturalDataError(name, [Problem(name, "use a .jsonl, .csv or .parquet file")])

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from workbench.store import Store, text_hash
+from workbench.store import Store
 from workbench.verifiers.base import NEUTRAL_SCORE, UNVERIFIABLE, Task
 
 DEFAULT_N = 8
@@ -61,21 +61,23 @@ def save_verification_settings(store: Store, settings: VerificationSettings) -> 
 
 
 def load_task(store: Store, task_type: str, task_id: int) -> Task:
-    """The problem, reference answer and tests of a seed or sample (a sample inherits its seed's
-    reference and tests only when it asks the seed's own question)."""
+    """The problem, input, reference answer and solution, and tests of a seed or sample (a sample inherits its
+    seed's reference and tests only when it asks the seed's own question, input included)."""
     if task_type == "seed":
         seed = store.get_seed(task_id)
         if seed is None:
             raise LookupError(f"seed {task_id} does not exist")
-        return Task(seed["instruction"], seed["reference_answer"], seed["tests"], seed["domain"])
+        return Task(seed["instruction"], seed["reference_answer"], seed["tests"], seed["domain"], seed["input"],
+                    seed["reference_solution"])
     if task_type == "sample":
         sample = store.get_sample(task_id)
         if sample is None:
             raise LookupError(f"sample {task_id} does not exist")
         seed = store.get_seed(sample["seed_id"]) if sample.get("seed_id") else None
-        if seed is not None and seed["text_hash"] == text_hash(sample["instruction"]):
-            return Task(sample["instruction"], seed["reference_answer"], seed["tests"], seed["domain"])
-        return Task(sample["instruction"], None, None, seed["domain"] if seed else None)
+        if seed is not None and seed["text_hash"] == sample["text_hash"]:
+            return Task(sample["instruction"], seed["reference_answer"], seed["tests"], seed["domain"], sample["input"],
+                        seed["reference_solution"])
+        return Task(sample["instruction"], None, None, seed["domain"] if seed else None, sample["input"])
     raise ValueError(f"task type must be one of {', '.join(TASK_TYPES)}, not {task_type!r}")
 
 
@@ -126,12 +128,13 @@ CHAT_SYSTEM_CODE = (
 def completion_prompt(task: Task) -> str:
     """A few-shot prompt a base model continues; it ends at 'Step 1:' so the model writes numbered steps."""
     shots = FEW_SHOT_CODE if is_code_task(task) else FEW_SHOT_MATH
-    return f"{shots}Problem: {task.problem.strip()}\nSolution:\nStep 1:"
+    return f"{shots}Problem: {task.text}\nSolution:\nStep 1:"
 
 
 def chat_messages(task: Task) -> list[dict]:
+    """A system message asking for numbered steps, and the problem (with its input) as the user turn."""
     system = CHAT_SYSTEM_CODE if is_code_task(task) else CHAT_SYSTEM_MATH
-    return [{"role": "system", "content": system}, {"role": "user", "content": task.problem.strip()}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": task.text}]
 
 
 # ---------------------------------------------------------------- step segmentation

@@ -10,24 +10,16 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from workbench.seeds import (
-    FIELD_ALIASES,
-    MAX_FIELD_CHARS,
-    MAX_FILE_BYTES,
-    MAX_INSTRUCTION_CHARS,
-    Problem,
-    SeedImportError,
-    _parse_jsonl,
-    _parse_tags,
-    decode,
-)
+from workbench.record_files import MAX_FILE_BYTES, FileImportError, Problem, decode, read_jsonl
+from workbench.seed_formats import FIELD_ALIASES
+from workbench.seeds import MAX_FIELD_CHARS, MAX_INSTRUCTION_CHARS, parse_tags
 from workbench.store import Store
 
 OUTPUT_ALIASES = ("output", "response", "answer", "completion", "reference_answer", "solution")
 MAX_STEPS = 200
 
 
-class SampleImportError(SeedImportError):
+class SampleImportError(FileImportError):
     """Everything wrong with one sample import, each problem naming the file and line."""
 
 
@@ -83,7 +75,7 @@ def normalise_sample(raw: dict, where: str, problems: list[Problem]) -> dict | N
     origin = lowered.get("source")
     if origin is not None and not isinstance(origin, str):
         problems.append(Problem(f"{where}, field 'source'", "must be text"))
-    tags = _parse_tags(lowered.get("tags"), where, problems)
+    tags = parse_tags(lowered.get("tags"), where, problems)
     if len(problems) > before or instruction is None or output is None:
         return None
     digest = hashlib.sha256(f"{instruction}\x00{output}".encode()).hexdigest()
@@ -103,7 +95,7 @@ def parse_samples(text: str, source: str) -> tuple[list[dict], list[str]]:
     problems: list[Problem] = []
     samples, locations = [], []
     first_seen: dict[str, str] = {}
-    for raw, where in _parse_jsonl(text, source, problems):
+    for raw, where in read_jsonl(text, source, problems):
         sample = normalise_sample(raw, where, problems)
         if sample is None:
             continue
@@ -124,7 +116,7 @@ def import_samples(store: Store, data: bytes | str, source: str) -> list[int]:
     """Validate and insert samples from JSONL, all or nothing. Raises SampleImportError naming each problem."""
     try:
         text = decode(data, source) if isinstance(data, bytes) else data
-    except SeedImportError as exc:
+    except FileImportError as exc:
         raise SampleImportError(exc.source, exc.problems) from exc
     if not text.strip():
         raise SampleImportError(source, [Problem(source, "the file is empty")])

@@ -32,6 +32,16 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
+INPUT_SEPARATOR = "\n\nInput:\n"
+
+
+def task_text(instruction: str, input_text: str | None = None) -> str:
+    """A task as one text: its instruction, then its input (Alpaca's `input`, the context the instruction
+    works on) after an 'Input:' line. A seed or sample is known by this text: its text_hash (identity),
+    its embedding and every prompt built from it use it."""
+    return f"{instruction}{INPUT_SEPARATOR}{input_text}" if input_text else instruction
+
+
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -66,7 +76,10 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         CREATE TABLE seeds (
             id INTEGER PRIMARY KEY,
             instruction TEXT NOT NULL,
+            input TEXT,
             reference_answer TEXT,
+            reference_solution TEXT,
+            origin TEXT NOT NULL DEFAULT '{}',
             domain TEXT,
             tags TEXT NOT NULL DEFAULT '[]',
             notes TEXT,
@@ -129,6 +142,8 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             prompt TEXT,
             raw_response TEXT,
             instruction TEXT,
+            input TEXT,
+            input_origin TEXT,
             answer TEXT,
             status TEXT NOT NULL CHECK (status IN ('survived','eliminated','failed')),
             elimination_reason TEXT,
@@ -147,6 +162,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             seed_id INTEGER REFERENCES seeds(id) ON DELETE SET NULL,
             node_id INTEGER REFERENCES evol_nodes(id) ON DELETE SET NULL,
             instruction TEXT NOT NULL,
+            input TEXT,
             output TEXT,
             original_instruction TEXT,
             original_output TEXT,
@@ -382,32 +398,32 @@ class Store:
 
     # ------------------------------------------------------------ seeds
 
-    SEED_FIELDS = ("instruction", "reference_answer", "domain", "tags", "notes", "known_failure", "tests")
+    SEED_FIELDS = ("instruction", "input", "reference_answer", "reference_solution", "domain", "tags", "notes",
+                   "known_failure", "tests")
 
     def _seed_row(self, seed: dict, timestamp: float) -> dict:
         return {
             "instruction": seed["instruction"],
+            "input": seed.get("input") or None,
             "reference_answer": seed.get("reference_answer"),
+            "reference_solution": seed.get("reference_solution"),
+            "origin": _dumps(seed.get("origin") or {}),
             "domain": seed.get("domain"),
             "tags": _dumps(list(seed.get("tags") or [])),
             "notes": seed.get("notes"),
             "known_failure": int(bool(seed.get("known_failure"))),
             "tests": seed.get("tests"),
-            "text_hash": text_hash(seed["instruction"]),
+            "text_hash": text_hash(task_text(seed["instruction"], seed.get("input"))),
             "created_at": timestamp,
             "updated_at": timestamp,
         }
 
-    def existing_seed_hashes(self, hashes: Iterable[str]) -> set[str]:
-        wanted = list(hashes)
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0] for r in self.conn.execute(f"SELECT text_hash FROM seeds WHERE text_hash IN ({marks})", chunk)
-            )
-        return found
+    def _insert_seed(self, row: dict, on_conflict: str = "") -> int | None:
+        columns = ", ".join(row)
+        cursor = self.conn.execute(
+            f"INSERT INTO seeds ({columns}) VALUES ({', '.join(f':{k}' for k in row)}) {on_conflict}", row
+        )
+        return cursor.lastrowid if cursor.rowcount == 1 else None
 
     def insert_seeds(self, seeds: list[dict]) -> list[int]:
         """Insert all seeds in one transaction (all or nothing). Duplicates raise StoreError."""
@@ -416,19 +432,30 @@ class Store:
         with self.transaction():
             for number, seed in enumerate(seeds, start=1):
                 try:
-                    cursor = self.conn.execute(
-                        "INSERT INTO seeds (instruction, reference_answer, domain, tags, notes, known_failure,"
-                        " tests, text_hash, created_at, updated_at) VALUES (:instruction, :reference_answer,"
-                        " :domain, :tags, :notes, :known_failure, :tests, :text_hash, :created_at, :updated_at)",
-                        self._seed_row(seed, timestamp),
-                    )
+                    ids.append(self._insert_seed(self._seed_row(seed, timestamp)))
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"seed {number} duplicates a seed already in the store") from exc
-                ids.append(cursor.lastrowid)
         return ids
+
+    def insert_new_seeds(self, seeds: list[dict]) -> tuple[list[int], list[int]]:
+        """Insert, in one transaction, the seeds whose instruction + input the store does not hold yet.
+
+        Returns (ids of the inserted seeds, positions in `seeds` skipped as already stored)."""
+        timestamp = now()
+        ids: list[int] = []
+        skipped: list[int] = []
+        with self.transaction():
+            for position, seed in enumerate(seeds):
+                seed_id = self._insert_seed(self._seed_row(seed, timestamp), "ON CONFLICT(text_hash) DO NOTHING")
+                if seed_id is None:
+                    skipped.append(position)
+                else:
+                    ids.append(seed_id)
+        return ids, skipped
 
     def _seed_from_row(self, row: dict) -> dict:
         row["tags"] = _loads(row["tags"], [])
+        row["origin"] = _loads(row["origin"], {})
         row["known_failure"] = bool(row["known_failure"])
         return row
 
@@ -443,8 +470,9 @@ class Store:
     ) -> list[dict]:
         clauses, params = ["1=1"], []
         if search:
-            clauses.append("(instruction LIKE ? OR coalesce(reference_answer,'') LIKE ? OR coalesce(notes,'') LIKE ?)")
-            params += [f"%{search}%"] * 3
+            searched = ("instruction", "coalesce(input,'')", "coalesce(reference_answer,'')", "coalesce(notes,'')")
+            clauses.append("(" + " OR ".join(f"{column} LIKE ?" for column in searched) + ")")
+            params += [f"%{search}%"] * len(searched)
         if domain:
             clauses.append("domain = ?")
             params.append(domain)
@@ -475,14 +503,20 @@ class Store:
         return [r[0] for r in self.conn.execute(sql)]
 
     def update_seed(self, seed_id: int, changes: dict) -> None:
-        """Update the given fields of one seed; an instruction equal to another seed's raises StoreError."""
+        """Update the given fields of one seed; an instruction + input equal to another seed's raises StoreError."""
         fields = {k: v for k, v in changes.items() if k in self.SEED_FIELDS}
         if not fields:
             return
-        if "instruction" in fields:
-            if not str(fields["instruction"] or "").strip():
-                raise StoreError(f"seed {seed_id}: instruction cannot be empty")
-            fields["text_hash"] = text_hash(fields["instruction"])
+        if "instruction" in fields and not str(fields["instruction"] or "").strip():
+            raise StoreError(f"seed {seed_id}: instruction cannot be empty")
+        if "input" in fields:
+            fields["input"] = fields["input"] or None
+        if "instruction" in fields or "input" in fields:
+            current = self.get_seed(seed_id)
+            if current is None:
+                raise StoreError(f"no seed {seed_id}")
+            merged = {**current, **fields}
+            fields["text_hash"] = text_hash(task_text(merged["instruction"], merged["input"]))
         if "tags" in fields:
             fields["tags"] = _dumps(list(fields["tags"] or []))
         if "known_failure" in fields:
@@ -492,7 +526,7 @@ class Store:
         try:
             self.conn.execute(f"UPDATE seeds SET {assignments} WHERE id = :id", {**fields, "id": seed_id})
         except sqlite3.IntegrityError as exc:
-            raise StoreError(f"seed {seed_id}: another seed already has this instruction") from exc
+            raise StoreError(f"seed {seed_id}: another seed already has this instruction and input") from exc
 
     def update_seeds(self, changes: dict[int, dict]) -> None:
         """Apply several seed edits in one transaction."""
@@ -660,6 +694,7 @@ class Store:
             "seed_id": sample.get("seed_id"),
             "node_id": sample.get("node_id"),
             "instruction": sample["instruction"],
+            "input": sample.get("input") or None,
             "output": sample.get("output"),
             "turns": _dumps(sample.get("turns")),
             "status": sample.get("status", "pending"),
@@ -668,7 +703,7 @@ class Store:
             "metadata": _dumps(sample.get("metadata") or {}),
             "model": sample.get("model"),
             "params": _dumps(sample.get("params") or {}),
-            "text_hash": text_hash(sample["instruction"]),
+            "text_hash": text_hash(task_text(sample["instruction"], sample.get("input"))),
             "created_at": timestamp,
             "updated_at": timestamp,
         }
@@ -809,6 +844,8 @@ class Store:
             "prompt": node.get("prompt"),
             "raw_response": node.get("raw_response"),
             "instruction": node.get("instruction"),
+            "input": node.get("input"),
+            "input_origin": node.get("input_origin"),
             "answer": node.get("answer"),
             "status": node["status"],
             "elimination_reason": node.get("elimination_reason"),
@@ -1075,7 +1112,8 @@ class Store:
 
     # ------------------------------------------------------------ metrics, embeddings and projections
     # Items are seeds and samples, named (item_type, item_id). Embeddings are keyed by the store's
-    # text_hash of an item's instruction, so one text shared by a seed and a sample has one vector.
+    # text_hash of an item's task text (instruction, then input), so one text shared by a seed and a sample
+    # has one vector. Items are read with that text as `instruction`.
 
     def _columns(self, sql: str, params: Iterable[Any] | dict = ()) -> dict[str, list]:
         """A query's result as one list per column (cheap for the 100k-row reads of the map pages)."""
@@ -1108,8 +1146,9 @@ class Store:
     def embedding_count(self, model: str) -> int:
         return self._scalar("SELECT count(*) FROM embeddings WHERE model = ?", [model])
 
-    _SEED_ITEMS = "SELECT 'seed' AS item_type, id AS item_id, instruction, reference_answer AS answer, text_hash FROM seeds"
-    _SAMPLE_ITEMS = "SELECT 'sample' AS item_type, id AS item_id, instruction, output AS answer, text_hash FROM samples"
+    _TASK_TEXT = f"instruction || coalesce('{INPUT_SEPARATOR}' || input, '') AS instruction"  # = task_text()
+    _SEED_ITEMS = f"SELECT 'seed' AS item_type, id AS item_id, {_TASK_TEXT}, reference_answer AS answer, text_hash FROM seeds"
+    _SAMPLE_ITEMS = f"SELECT 'sample' AS item_type, id AS item_id, {_TASK_TEXT}, output AS answer, text_hash FROM samples"
 
     def analysis_items(self) -> list[dict]:
         """Every seed and sample the maps and metrics cover: item_type, item_id, instruction, answer (a seed's
@@ -1489,7 +1528,8 @@ class Store:
         with self.transaction():
             self.conn.execute(
                 f"UPDATE samples SET {', '.join(assignments)}, pii = NULL, updated_at = :now WHERE id = :id",
-                {**diff, "text_hash": text_hash(diff.get("instruction") or ""), "now": timestamp, "id": sample_id},
+                {**diff, "text_hash": text_hash(task_text(diff.get("instruction") or "", current.get("input"))),
+                 "now": timestamp, "id": sample_id},
             )
             before = {k: current[k] for k in diff}
             self._insert_reviews([(sample_id, "edit", reviewer, _dumps(before), _dumps(diff), note, timestamp)])

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from workbench.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
+from workbench.answer_extraction import extract_final_answer
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
 from workbench.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
 from workbench.written_arithmetic import normalise as normalise_arithmetic
@@ -217,25 +218,12 @@ def _skip_fragment(clause: list[Token], start: int) -> int:
 
 # ---------------------------------------------------------------- final answer
 
-ANSWER_MARKERS = re.compile(
-    r"(?:\\boxed\{(?P<boxed>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
-    r"|####\s*(?P<hashes>[^\n]+)"
-    r"|(?:final answer|the answer|answer)\s*(?:is|:|=)\s*(?P<said>[^\n]+))",
-    re.IGNORECASE,
-)
 WORDY = re.compile(r"[A-Za-z]{3,}")
 
 
 def extract_answer(text: str) -> str | None:
-    """The answer a step states ('Answer: 54', '\\boxed{54}', '#### 54'), or None."""
-    matches = list(ANSWER_MARKERS.finditer(text))
-    if not matches:
-        return None
-    match = matches[-1]
-    answer = next(v for v in match.groupdict().values() if v is not None)
-    boxed = re.search(r"\\boxed\{(.*)\}", answer)
-    answer = boxed.group(1) if boxed else answer
-    return answer.strip().rstrip(".").strip() or None
+    """The answer a step states ('Answer: 54', '\\boxed{54}', '#### 54'), or None (workbench.answer_extraction)."""
+    return extract_final_answer(text)
 
 
 def is_math_reference(reference: str | None) -> bool:

@@ -14,12 +14,23 @@ NEUTRAL_SCORE = 0.5
 
 @dataclass
 class Task:
-    """What a verifier may know about the task a path answers."""
+    """What a verifier may know about the task a path answers: the problem (a seed's or sample's instruction),
+    its input (the context the instruction works on, Alpaca's `input`), the reference final answer and worked
+    solution, code tests and the domain."""
 
     problem: str
     reference_answer: str | None = None
     tests: str | None = None
     domain: str | None = None
+    input: str | None = None
+    reference_solution: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The problem as every prompt shows it: the instruction, then its input (workbench.store.task_text)."""
+        from workbench.store import task_text
+
+        return task_text(self.problem.strip(), self.input)
 
 
 @dataclass

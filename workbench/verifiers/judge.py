@@ -51,14 +51,14 @@ def _previous(steps: list[str], index: int) -> str:
 
 def completion_prompt(task: Task, steps: list[str], index: int) -> str:
     return (
-        f"{FEW_SHOT}Problem: {task.problem.strip()}\nPrevious steps: {_previous(steps, index)}\n"
+        f"{FEW_SHOT}Problem: {task.text}\nPrevious steps: {_previous(steps, index)}\n"
         f"Step: {steps[index].strip()}\nCorrect (yes/no):"
     )
 
 
 def chat_messages(task: Task, steps: list[str], index: int) -> list[dict]:
     user = (
-        f"Problem:\n{task.problem.strip()}\n\nPrevious steps: {_previous(steps, index)}\n\n"
+        f"Problem:\n{task.text}\n\nPrevious steps: {_previous(steps, index)}\n\n"
         f"Step to check:\n{steps[index].strip()}\n\nIs this step correct? Answer yes or no, then why."
     )
     return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": user}]

@@ -91,15 +91,15 @@ class PRMVerifier:
         if getattr(tokenizer, "chat_template", None):
             messages = [
                 {"role": "system", "content": QWEN_SYSTEM},
-                {"role": "user", "content": task.problem},
+                {"role": "user", "content": task.text},
                 {"role": "assistant", "content": body},
             ]
             return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
-        return f"{task.problem}\n{body}"
+        return f"{task.text}\n{body}"
 
     def shepherd_text(self, task: Task, steps: list[str]) -> str:
         body = "".join(f"{step.replace(SHEPHERD_TAG, ' ').strip()} {SHEPHERD_TAG}\n" for step in steps)
-        return f"{task.problem} {body}"
+        return f"{task.text} {body}"
 
     # ------------------------------------------------------------ scoring
 
