@@ -103,7 +103,10 @@ def test_writing_a_verdict_to_every_open_file_descriptor_does_not_pass():
               f"    except OSError:\n        pass\ndef add(a, b):\n    return 0\n")
     result = run_tests(forger, TESTS)
     assert not result.passed
-    assert result.rationale.startswith("before the tests ran, the solution's process broke the protocol")
+    # Which side notices first depends on scheduling: the harness sees the broken protocol, or the tests run
+    # and fail on add's wrong result. Either way the forged verdict is never read as one.
+    assert result.rationale.startswith(("before the tests ran, the solution's process broke the protocol",
+                                        "  tests.py, line 1, in <module>: assert add(2, 3) == 5"))
 
 
 # ---------------------------------------------------------------- results compared as the tests mean them
