@@ -157,7 +157,7 @@ def test_real_model_reasons_about_one_seed(store: Store):
 
 # ---------------------------------------------------------------- self-consistency and rollouts in the job
 
-PENCILS = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"
+PENCIL = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"
 
 
 class PencilServer:
@@ -199,7 +199,7 @@ LABEL_FREE = {"n": 3, "verifiers": ["arithmetic", "consistency", "rollout"], "ro
 def test_label_free_gate_records_the_pseudo_reference_and_every_rollout(store: Store):
     with json_server(PencilServer()) as server:
         pencil_teacher(store, server.url)
-        task = store.insert_sample({"source": "import", "instruction": PENCILS})
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
         job = run(store, {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
         calls = len(server.requests)
     assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
@@ -225,7 +225,7 @@ def test_label_free_gate_records_the_pseudo_reference_and_every_rollout(store: S
 def test_rollouts_resume_after_kill_9_without_duplicates_or_extra_calls(store: Store, db_path):
     with json_server(PencilServer(latency_s=0.15)) as server:
         pencil_teacher(store, server.url)
-        task = store.insert_sample({"source": "import", "instruction": PENCILS})
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
         job_id = jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
         worker = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

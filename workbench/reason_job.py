@@ -15,6 +15,7 @@ for (job, task, index), verdicts already stored for (step, verifier) and rollout
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Hashable
 
 from workbench.jobs import JobContext, register
@@ -39,7 +40,15 @@ from workbench.teacher import Teacher
 from workbench.verifiers import DEFAULT_VERIFIER, Verifier, get_verifier, parse_names
 from workbench.verifiers.base import Task
 from workbench.verifiers.consistency import PSEUDO_REFERENCE, PathContext, stated_answer, task_target, vote
-from workbench.verifiers.rollout import Rollout, RolloutLedger
+from workbench.verifiers.rollout import (
+    CHARS_PER_TOKEN,
+    DEFAULT_K,
+    DEFAULT_MAX_STEPS,
+    Rollout,
+    RolloutLedger,
+    rollout_budget,
+)
+from workbench.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
 
 
 def unit_key(task_type: str, task_id: int) -> str:
@@ -103,6 +112,39 @@ def build_verifiers(store: Store, params: dict, teacher: Teacher, ledger: Rollou
 def prefixed_options(params: dict, prefix: str) -> dict:
     """One verifier's options among the job params: prefix 'rollout_' turns rollout_k into k."""
     return {key[len(prefix):]: value for key, value in params.items() if key.startswith(prefix) and value is not None}
+
+
+def expected_usage(store: Store, params: dict) -> dict[str, int]:
+    """The most a reason job with these params can spend, before it starts: calls, completion tokens and
+    (estimated, ~4 characters a token) prompt tokens, for the paths and for the rollouts. Rollouts are an upper
+    bound: every path rolls out `rollout_max_steps` prefixes K times with a prefix as long as a whole path."""
+    config = teacher_config(store, params.get("teacher"))
+    n = max(1, min(MAX_N, int(params.get("n") or DEFAULT_N)))
+    max_tokens = int(params.get("max_tokens") or config.max_tokens)
+    usage = dict.fromkeys(("path_calls", "path_completion_tokens", "path_prompt_tokens", "rollout_calls",
+                           "rollout_completion_tokens", "rollout_prompt_tokens"), 0)
+    rollouts = "rollout" in (params.get("verifiers") or [])
+    options = prefixed_options(params, "rollout_")
+    for spec in params.get("tasks") or []:
+        try:
+            task = load_task(store, spec["type"], int(spec["id"]))
+        except LookupError:
+            continue
+        if config.uses_completion_prompts:
+            prompt_chars = len(completion_prompt(task))
+        else:
+            prompt_chars = sum(len(m["content"]) for m in chat_messages(task))
+        usage["path_calls"] += n
+        usage["path_completion_tokens"] += n * max_tokens
+        usage["path_prompt_tokens"] += n * math.ceil(prompt_chars / CHARS_PER_TOKEN)
+        if rollouts:
+            budget = rollout_budget(n, int(options.get("k", DEFAULT_K)), int(options.get("max_steps", DEFAULT_MAX_STEPS)),
+                                    int(options.get("max_tokens", DEFAULT_ROLLOUT_TOKENS)),
+                                    prompt_chars + max_tokens * CHARS_PER_TOKEN)
+            usage["rollout_calls"] += budget.calls
+            usage["rollout_completion_tokens"] += budget.completion_tokens
+            usage["rollout_prompt_tokens"] += budget.prompt_tokens
+    return usage
 
 
 class ReasonHandler:

@@ -54,6 +54,22 @@ def comparable_reference(reference: str | None) -> bool:
     return bool(text) and "\n" not in text and len(text) <= MAX_REFERENCE_CHARS and len(text.split()) <= MAX_REFERENCE_WORDS
 
 
+def reference_problem(reference: str | None) -> str | None:
+    """What a user should know about a task's reference answer before trusting the gate with it, or None."""
+    text = (reference or "").strip()
+    if not text:
+        return None
+    if not comparable_reference(text):
+        return (f"The reference answer ({text[:80]!r}{'…' if len(text) > 80 else ''}) is not a short final answer "
+                "(a worked solution, code or long text): no stated final answer is compared with it. Self-consistency "
+                "and rollouts use the paths' majority answer instead; put the final answer alone in the reference "
+                "to have it checked.")
+    if check_answer(text, text) is not True:
+        return (f"The answer checker cannot read the reference answer {text!r} as a number or formula: final answers "
+                "are compared with it as text (case and punctuation aside).")
+    return None
+
+
 def stated_answer(steps: Sequence[str]) -> tuple[int, str | None]:
     """(index of the step stating the path's final answer, that answer); (last index, None) when none does."""
     for index in range(len(steps) - 1, -1, -1):
