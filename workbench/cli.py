@@ -706,24 +706,36 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, store: Store) -> int:
-    from workbench.demo import submit_demo
+    """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
+    from workbench.demo import RESULT_KEYS, STAGES, submit_demo
     from workbench.jobs import run_worker, worker_alive
 
+    progress = sys.stderr if args.json else sys.stdout
     job_id = submit_demo(store)
-    print(f"demo job {job_id} queued: evolve, magpie, reason, embed, project, review", flush=True)
+    print(f"demo job {job_id} queued: {', '.join(STAGES)}", file=progress, flush=True)
     if not worker_alive(args.db):
-        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, flush=True))
+        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, file=progress, flush=True))
     while (job := store.get_job(job_id))["status"] in ("queued", "running"):
         time.sleep(1.0)
-    print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
-          f"{job['failed_units']} failed; review: {job['result']}")
+    result = job["result"] or {}
     for error in store.unit_errors(job_id):
         print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
+    if args.json:
+        _print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
+                     **{key: result.get(key) for key in RESULT_KEYS},
+                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note") if key in result}})
+    else:
+        print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
+              f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
+        print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
+              + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))
     return 0 if job["status"] == "done" and not job["failed_units"] else 1
 
 
 def add_demo_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON line at the end: tasks verified, passed the "
+                                                       "gate, rejected, approved, exported")
     p.set_defaults(func=cmd_demo)
 
 
