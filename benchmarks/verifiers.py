@@ -1,4 +1,5 @@
-"""Steps verified per second by the arithmetic verifier: `python -m benchmarks.verifiers --json`.
+"""Steps verified per second by the arithmetic verifier, and the rollout verifier's calls and tokens per path
+(key "rollout"): `python -m benchmarks.verifiers --json`.
 
 The steps are the labelled fixture's steps plus a mix of typical written calculations (true and
 false), currency and percentages, LaTeX, GSM8K annotations, algebra and plain prose, repeated.
@@ -58,11 +59,47 @@ def measure(seconds: float = 3.0) -> dict:
     }
 
 
+def measure_rollout(reply_words: int = 40) -> dict:
+    """The rollout verifier's spend per path at its default budget (K, most steps, most tokens), on the labelled
+    fixture's paths, against the loopback server as a base model (raw /completions; replies of `reply_words`
+    words; the server counts words as tokens). Every prefix before the answer step is rolled out K times."""
+    import asyncio
+
+    from benchmarks.loopback_server import serve
+    from workbench.teacher import Teacher, TeacherConfig
+    from workbench.verifiers.base import Task
+    from workbench.verifiers.rollout import RolloutVerifier
+
+    items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    with serve(latency_s=0.0, reply_words=reply_words) as url:
+        teacher = Teacher(TeacherConfig(model="hosted_vllm/loopback", api_base=url, base_model=True, max_retries=0,
+                                        extra={"api_key": "x"}))
+        verifier = RolloutVerifier(teacher)
+
+        async def run() -> None:
+            for item in items:
+                await verifier.score_steps(Task(item["problem"], reference_answer="0"), item["steps"])
+
+        started = time.perf_counter()
+        asyncio.run(run())
+        elapsed = time.perf_counter() - started
+    paths = len(items)
+    return {
+        "benchmark": "rollout_verifier", "paths": paths, "steps_per_path": round(sum(len(i["steps"]) for i in items) / paths, 2),
+        "k": verifier.k, "max_steps": verifier.max_steps, "max_tokens": verifier.max_tokens,
+        "calls_per_path": round(teacher.usage["calls"] / paths, 2),
+        "prompt_tokens_per_path": round(teacher.usage["prompt_tokens"] / paths, 1),
+        "completion_tokens_per_path": round(teacher.usage["completion_tokens"] / paths, 1),
+        "reply_words": reply_words, "loopback_seconds": round(elapsed, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--seconds", type=float, default=3.0)
     result = measure(parser.parse_args().seconds)
+    result["rollout"] = measure_rollout()
     print(json.dumps(result))
 
 
