@@ -13,6 +13,7 @@ from workbench.verifiers.consistency import (
     REFERENCE,
     PathContext,
     comparable_reference,
+    reference_problem,
     same_answer,
     stated_answer,
     task_target,
@@ -121,3 +122,9 @@ def test_one_path_alone_is_checked_against_the_reference_or_left_unverified():
 def test_an_unknown_mode_is_refused():
     with pytest.raises(VerifierError, match="share, majority"):
         get_verifier("consistency", mode="plurality")
+
+
+def test_reference_problems_are_explained():
+    assert reference_problem("54") is None and reference_problem(None) is None
+    assert "compared with it as text" in reference_problem("The butler")
+    assert "is not a short final answer" in reference_problem("Step 1: add.\nStep 2: 12 + 30 = 42")

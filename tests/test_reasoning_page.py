@@ -218,3 +218,15 @@ def test_a_file_that_is_not_a_report_is_refused_on_the_page(store: Store):
     at.file_uploader[0].upload("labels.jsonl", b'{"id": 1, "problem": "p"}\n', "application/json").run()
     assert not at.exception
     assert any("not a verify-eval report line" in e.value for e in at.error)
+
+
+def test_a_reference_that_cannot_be_compared_says_so(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": RIGHT}))
+    seed_id = store.insert_seeds([{"instruction": "List the customers with no orders.", "domain": "data_analysis",
+                                   "reference_answer": "SELECT c.id\nFROM customers AS c\nWHERE NOT EXISTS (...)"}])[0]
+    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": seed_id}], "n": 1,
+                                           "verifiers": ["consistency"]})
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    at = page().run()
+    assert not at.exception
+    assert any("is not a short final answer" in w.value and "SELECT c.id" in w.value for w in at.warning)

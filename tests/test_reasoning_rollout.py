@@ -183,3 +183,22 @@ def test_bad_budgets_are_refused():
         get_verifier("rollout", teacher=teacher, label="half")
     with pytest.raises(VerifierError, match="K >= 1"):
         get_verifier("rollout", teacher=teacher, k=0)
+
+
+@pytest.mark.slow
+def test_rollouts_on_the_bundled_model():
+    """The bundled Gemma (a base model) continues the few-shot prompt from each prefix; every rollout is kept and
+    the step's score is the share of its K rollouts whose stated answer is the reference."""
+    ledger = MemoryLedger()
+    verifier = get_verifier("rollout", teacher=Teacher(TeacherConfig()), k=2, max_tokens=40, ledger=ledger)
+    scores = asyncio.run(verifier.score_steps(TASK, PATH))
+    assert scores[2].score == 1.0  # the path's own answer is the reference: no rollout needed
+    kept = list(ledger.rollouts.values())
+    assert len(kept) == 2 and all(sorted(rollouts) == [0, 1] for rollouts in kept)
+    for step, (key, rollouts) in zip(scores[:2], ledger.rollouts.items(), strict=True):
+        reached = step.params["reached"]
+        assert step.score == sum(reached) / 2 and step.params["answers"] == [r.final_answer for r in rollouts.values()]
+        assert all("31" in (r.final_answer or "") for r, hit in zip(rollouts.values(), reached, strict=True) if hit)
+        assert all(r.text.startswith(f"Step {len(key[1]) + 1}:") and r.model == "local/gemma-3-270m"
+                   for r in rollouts.values())
+        assert all(r.completion_tokens > 0 for r in rollouts.values())
