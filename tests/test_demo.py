@@ -138,7 +138,7 @@ def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_sig
     assert store.sample_reviews(wrong)[0]["reviewer"] == DEMO_REVIEWER
     assert store.sample_reviews(wrong)[0]["note"].endswith(
         "step 2 scores 0.00, decided by arithmetic: false: `4 * 3 = 13` (4 * 3 is 12)")
-    assert "no verifier could check it (no calculation to check)" in store.sample_reviews(unsure)[0]["note"]
+    assert "no verifier could check it (arithmetic: no calculation to check)" in store.sample_reviews(unsure)[0]["note"]
     assert [r["reviewer"] for r in store.sample_reviews(human)] == ["ada"]  # a person's decision stands
 
 

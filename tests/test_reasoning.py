@@ -165,7 +165,7 @@ def test_gate_reason_explains_the_best_paths_weakest_step():
     unverified = _path(3, 1.0)
     unverified["steps"][0]["scores"] = {"v": {"score": 0.5, "label": "unverifiable", "rationale": "no calculation"}}
     assert evaluate_task([unverified], VerificationSettings()).reason.endswith(
-        "step 1 is unverified: no verifier could check it (no calculation)")
+        "step 1 is unverified: no verifier could check it (v: no calculation)")
     assert evaluate_task([], VerificationSettings()).reason == "no reasoning paths"
 
 

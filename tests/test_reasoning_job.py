@@ -123,7 +123,8 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     ("args", "message"),
     [(["--tasks", "seed:999"], "no seed with id 999"), (["--tasks", "bogus"], "bad task spec"),
      (["--tasks", "seed:all", "--verifier", "oracle"], "unknown verifier oracle"),
-     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks")],
+     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks"),
+     (["--tasks", "seed:all", "--verifier", "rollout", "--rollout-k", "0"], "rollouts need K >= 1")],
 )
 def test_cli_reason_refuses_bad_input_without_queueing(store: Store, db_path, capsys, args, message):
     seeds(store)
@@ -248,3 +249,25 @@ def test_rollouts_resume_after_kill_9_without_duplicates_or_extra_calls(store: S
     assert store.conn.execute("SELECT count(*), count(DISTINCT step_id || ':' || k) FROM rollouts").fetchone() == (24, 24)
     assert store.conn.execute("SELECT count(*) FROM reasoning_paths").fetchone()[0] == 3
     assert store.get_metrics("sample", task)["best_path_score"] == pytest.approx(2 / 3)
+
+
+def test_cli_reason_with_the_label_free_verifiers(store: Store, db_path, capsys):
+    with json_server(PencilServer()) as server:
+        pencil_teacher(store, server.url)
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
+        code = main(["--db", str(db_path), "reason", "--tasks", f"sample:{task}", "--n", "3", "--verifier",
+                     "consistency,rollout", "--consistency-mode", "majority", "--rollout-k", "2",
+                     "--rollout-label", "any", "--rollout-max-steps", "1", "--json"])
+        calls = len(server.requests)
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    params = store.list_jobs()[0]["params"]
+    assert (params["rollout_k"], params["rollout_label"], params["rollout_max_steps"]) == (2, "any", 1)
+    assert params["consistency_mode"] == "majority"
+    assert calls == 3 + 3 * 1 * 2  # one step rolled out per path (budget), K = 2
+    row = summary["tasks"][0]
+    # the first step of each path is beyond the budget and nobody else checks it: it stays neutral
+    assert row["best_path_score"] == 0.5 and not row["passed_gate"]
+    assert row["reason"].endswith("step 1 is unverified: no verifier could check it (consistency: self-consistency "
+                                  "scores only the final answer; rollout: not rolled out (budget: at most 1 step per "
+                                  "path))")

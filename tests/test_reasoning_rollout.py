@@ -112,7 +112,7 @@ def test_steps_beyond_the_budget_are_left_unverified_and_cost_nothing(scripted):
     script, url = scripted
     verifier = get_verifier("rollout", teacher=base_teacher(url), k=2, max_steps=1)
     scores = asyncio.run(verifier.score_steps(TASK, PATH))
-    assert scores[0].label == "unverifiable" and "budget: at most 1 steps per path" in scores[0].rationale
+    assert scores[0].label == "unverifiable" and "budget: at most 1 step per path" in scores[0].rationale
     assert scores[1].params["k"] == 2 and len(script.bodies) == 2
 
 

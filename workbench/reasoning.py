@@ -274,9 +274,10 @@ def step_explanation(step: dict) -> str:
     if step["overrule"] is not None:
         why = step["overrule"].get("reason")
     elif who == NOBODY:
-        abstained = next((v.get("rationale") for v in step["scores"].values() if v.get("rationale")), None)
+        abstained = "; ".join(f"{name}: {_short(v.get('rationale'), REASON_CHARS // 2)}"
+                              for name, v in sorted(step["scores"].items()) if v.get("rationale"))
         return f"step {step['idx'] + 1} is unverified: no verifier could check it" + (
-            f" ({_short(abstained)})" if abstained else "")
+            f" ({abstained})" if abstained else "")
     else:
         why = step["scores"][who.split(", ")[0]].get("rationale")
     return f"step {step['idx'] + 1} scores {score:.2f}, decided by {who}: {_short(why)}"
