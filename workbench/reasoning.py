@@ -5,6 +5,8 @@ every step; a step's effective score is a person's overrule when there is one, e
 verdict among the verifiers that gave one (an `unverifiable` verdict abstains; with no verdict at
 all the step stays neutral at 0.5). A path's score aggregates its steps (min, product, last or
 mean); the best path is kept and the task passes the gate when that score reaches the threshold.
+Every step names who decided its score (`decided_by`), and every gate decision says why in words
+(`gate_reason`: the best path against the threshold and, when it fails, its weakest step).
 """
 
 from __future__ import annotations
