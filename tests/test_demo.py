@@ -126,15 +126,18 @@ def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_sig
     unsure = store.insert_sample({"source": "evol", "instruction": "unverifiable", "unit_key": "u"})
     human = store.insert_sample({"source": "evol", "instruction": "a person decided", "unit_key": "h"})
     no_paths = store.insert_sample({"source": "evol", "instruction": "no paths", "unit_key": "n"})
+    filtered = store.insert_sample({"source": "evol", "instruction": "a near-duplicate", "unit_key": "f",
+                                    "filter_reason": "similar to seed 1 (cosine 0.97 > 0.90)"})
     _path_with(store, passes, [(1.0, "correct", "checked: `2 + 2 = 4`")])
     _path_with(store, wrong, [(1.0, "correct", "ok"), (0.0, "incorrect", "false: `4 * 3 = 13` (4 * 3 is 12)")])
     _path_with(store, unsure, [(0.5, "unverifiable", "no calculation to check")])
     _path_with(store, human, [(0.0, "incorrect", "false")])
+    _path_with(store, filtered, [(1.0, "correct", "checked")])
     store.set_sample_status([human], "approved", "ada")
-    tasks = [{"type": "sample", "id": i} for i in (passes, wrong, unsure, human, no_paths)]
-    assert review_by_gate(store, tasks) == {"tasks_verified": 4, "passed_gate": 1, "approved": 1, "rejected": 2}
-    statuses = [store.get_sample(i)["status"] for i in (passes, wrong, unsure, human, no_paths)]
-    assert statuses == ["approved", "rejected", "rejected", "approved", "pending"]
+    tasks = [{"type": "sample", "id": i} for i in (passes, wrong, unsure, human, no_paths, filtered)]
+    assert review_by_gate(store, tasks) == {"tasks_verified": 5, "passed_gate": 2, "approved": 1, "rejected": 2}
+    statuses = [store.get_sample(i)["status"] for i in (passes, wrong, unsure, human, no_paths, filtered)]
+    assert statuses == ["approved", "rejected", "rejected", "approved", "pending", "pending"]
     assert store.sample_reviews(wrong)[0]["reviewer"] == DEMO_REVIEWER
     assert store.sample_reviews(wrong)[0]["note"].endswith(
         "step 2 scores 0.00, decided by arithmetic: false: `4 * 3 = 13` (4 * 3 is 12)")

@@ -2,11 +2,11 @@
 
 One `demo` job runs its stages in order, each as a real job of its own kind that shows on the Jobs page
 (or, for the review and the export, as a step of the demo job): evolve a handful of shipped seeds, let
-Magpie write questions, sample and verify reasoning paths, embed and map everything, review by the gate,
-scan for PII and export what was approved.
+Magpie write questions, embed and map everything (which filters near-duplicates of seeds), sample and
+verify reasoning paths, review by the gate, scan for PII and export what was approved.
 
 The gate decides on every teacher, the bundled 270M base model included. The reasoning stage runs on the
-math seeds (they bring reference answers) and on the evolved samples (they do not): their final answers
+math seeds (they bring reference answers) and on the samples the demo made (they do not): their final answers
 vote (self-consistency, 1/0 against the majority) and Monte-Carlo rollouts (Math-Shepherd) from their
 steps aim at the reference or, without one, at the paths' majority answer, the pseudo-reference. The
 arithmetic verifier re-computes every written calculation. A sample whose best path passes the gate is
@@ -33,14 +33,15 @@ from workbench.settings import teacher_config
 from workbench.store import Store
 
 KIND = "demo"
-STAGES = ("evolve", "magpie", "reason", "embed", "project", "review", "scan", "export")
+STAGES = ("evolve", "magpie", "embed", "project", "reason", "review", "scan", "export")
 DEMO_REVIEWER = "demo (automatic, by the gate)"
 SEEDS_PER_DOMAIN = {"math": 3, "logic": 1, "science": 1, "writing": 1}
 # The reasoning stage's budget on the bundled model (about 25 tokens/s on 2 cores): 4 paths per task, 2
-# rollouts of at most 48 tokens from at most 2 steps of each path whose answer reaches the target.
+# rollouts of at most 48 tokens from at most 2 steps of each path whose answer reaches the target; a step
+# is good when a rollout from it reaches the target (Math-Shepherd's hard estimation).
 REASON_PARAMS = {
-    "n": 4, "max_tokens": 160, "verifiers": ["arithmetic", "consistency", "rollout"], "consistency_mode": "majority",
-    "rollout_k": 2, "rollout_max_steps": 2, "rollout_max_tokens": 48, "rollout_label": "most",
+    "n": 4, "max_tokens": 128, "verifiers": ["arithmetic", "consistency", "rollout"], "consistency_mode": "majority",
+    "rollout_k": 2, "rollout_max_steps": 2, "rollout_max_tokens": 48, "rollout_label": "any",
     "rollout_skip_wrong_paths": True, "concurrency": 1,
 }
 RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported")
@@ -63,9 +64,10 @@ def submit_demo(store: Store) -> int:
 
 
 def _reason_tasks(ctx: JobContext) -> list[dict]:
-    """The evolved samples of this demo's evolve job, and its math seeds (which bring reference answers)."""
-    store, evolve_job = ctx.store, _job_of(ctx, "evolve")
-    tasks = [{"type": "sample", "id": s["id"]} for s in store.list_samples(source="evol") if s["job_id"] == evolve_job]
+    """The samples this demo made that no filter removed (near-duplicates of seeds are out by now), and its
+    math seeds, which bring reference answers."""
+    store, made_by = ctx.store, {_job_of(ctx, "evolve"), _job_of(ctx, "magpie")}
+    tasks = [{"type": "sample", "id": s["id"]} for s in store.list_samples() if s["job_id"] in made_by]
     tasks += [{"type": "seed", "id": s["id"]} for s in store.list_seeds(ids=ctx.params["seeds"]) if s["domain"] == "math"]
     return tasks
 
@@ -101,7 +103,8 @@ def _job_of(ctx: JobContext, stage: str) -> int:
 
 def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
     """Re-evaluate each task under the saved gate settings. Pending samples whose best path passes are approved,
-    the other pending samples with paths are rejected with the gate's reason as the review note.
+    the other pending samples with paths are rejected with the gate's reason as the review note (samples a
+    person reviewed, or a filter removed, are left as they are).
 
     Returns tasks_verified (tasks with paths), passed_gate, approved and rejected (samples changed now)."""
     settings = verification_settings(store)
@@ -113,8 +116,8 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
         counts["tasks_verified"] += 1
         counts["passed_gate"] += verdict.passed
         sample = store.get_sample(task["id"]) if task["type"] == "sample" else None
-        if sample is None or sample["status"] != "pending":
-            continue
+        if sample is None or sample["status"] != "pending" or sample["filter_reason"]:
+            continue  # a seed, a sample a person (or a filter) has decided on already
         if verdict.passed:
             counts["approved"] += store.set_sample_status([task["id"]], "approved", DEMO_REVIEWER,
                                                           f"passed the gate: {verdict.reason}")

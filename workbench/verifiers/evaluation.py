@@ -1,7 +1,9 @@
 """Evaluate verifiers on a user's own labels: ProcessBench's earliest-error metric, and PRM best-of-N selection.
 
 ProcessBench format (Zheng et al., 2024): `{id, problem, steps[], label}` with `label` the index of
-the earliest wrong step, or -1 when every step is right. The verifiers' combined step score is the
+the earliest wrong step, or -1 when every step is right; an item may add `reference_answer` (the
+verifiers see it: the final answer is checked against it and rollouts aim at it; without one, a
+single labelled path has nothing to vote with). The verifiers' combined step score is the
 gate's (the strictest verdict wins, an abstention is neutral); the prediction is the first step
 scored below 0.5 (-1 if none). The metric: accuracy on the erroneous items, accuracy on the correct
 ones, and F1 = their harmonic mean. A report file keeps, per item, the label, the prediction and
