@@ -216,14 +216,16 @@ class RolloutVerifier:
         scores: list[StepScore] = [unverifiable("after the final answer: nothing to roll out", params=params)
                                    for _ in steps]
         reaches = answer is not None and same_answer(target.answer, answer)
-        said = f"the path's own final answer {answer!r}" if answer else "the path states no final answer"
-        scores[answer_index] = StepScore(
-            1.0 if reaches else 0.0, CORRECT if reaches else INCORRECT,
-            f"{said} {'reaches' if reaches else 'misses'} {target.describe()} (the path ends here: no rollout needed)",
-            params=params)
+        if answer is None:
+            own = f"no final answer: the path states none, so it cannot reach {target.describe()}"
+        else:
+            own = (f"the path's own final answer {answer!r} {'reaches' if reaches else 'misses'} {target.describe()} "
+                   "(the path ends here: no rollout needed)")
+        scores[answer_index] = StepScore(1.0 if reaches else 0.0, CORRECT if reaches else INCORRECT, own, params=params)
         candidates = answer_index if answer is not None else len(steps) - 1
         if self.skip_wrong_paths and not reaches:
-            skipped = f"not rolled out: {said} already misses {target.describe()}"
+            skipped = (f"not rolled out: the path's own final answer {answer!r} already misses {target.describe()}"
+                       if answer is not None else "not rolled out: the path states no final answer")
             for index in range(candidates):
                 scores[index] = unverifiable(skipped, params=params)
             return scores
