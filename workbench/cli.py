@@ -479,7 +479,9 @@ def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
         return 2
     try:
         params = {"verifiers": parse_names(args.verifier), **_verifier_params(args)}
-        teacher = Teacher(teacher_config(store, {"model": args.model} if args.model else None))
+        if args.model:
+            params["teacher"] = {"model": args.model}
+        teacher = Teacher(teacher_config(store, params.get("teacher")))
         verifiers = build_verifiers(store, params, teacher)
         if args.best_of_n:
             result = best_of_n(verifiers, read_best_of_n(args.file), args.aggregation)
