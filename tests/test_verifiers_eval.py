@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import FIXTURES
 from workbench.cli import main
+from workbench.settings import save_teacher_config
+from workbench.teacher import TeacherConfig
 from workbench.verifiers.base import Task, unverifiable
 from workbench.verifiers.evaluation import (
     EvalDataError,
@@ -160,3 +162,14 @@ def test_report_and_best_of_n_do_not_mix(db_path, tmp_path: Path, capsys):
     assert main(["--db", str(db_path), "verify-eval", str(BEST_OF_N), "--best-of-n", "--report",
                  str(tmp_path / "r.jsonl")]) == 2
     assert "best-of-N prints selection accuracy only" in capsys.readouterr().err
+
+
+def test_best_of_n_with_rollouts_towards_the_majority(store, db_path, capsys):
+    # every continuation ends 'Answer: 44'. "sum": the majority is 44, so the completions stating 44 keep 1.0 and
+    # are picked: 1. "pens": the majority is 7, no rollout reaches it and every completion scores 0: a tie, 1/3.
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini",
+                                             extra={"mock_response": "Step 2: so 44.\nAnswer: 44"}))
+    assert main(["--db", str(db_path), "verify-eval", str(BEST_OF_N), "--best-of-n", "--verifier", "rollout",
+                 "--rollout-k", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["selection_accuracy"]["rollout"] == pytest.approx((1 + 1 / 3) / 2)
