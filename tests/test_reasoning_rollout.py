@@ -193,9 +193,10 @@ def test_rollouts_on_the_bundled_model():
     verifier = get_verifier("rollout", teacher=Teacher(TeacherConfig()), k=2, max_tokens=40, ledger=ledger)
     scores = asyncio.run(verifier.score_steps(TASK, PATH))
     assert scores[2].score == 1.0  # the path's own answer is the reference: no rollout needed
-    kept = list(ledger.rollouts.values())
-    assert len(kept) == 2 and all(sorted(rollouts) == [0, 1] for rollouts in kept)
-    for step, (key, rollouts) in zip(scores[:2], ledger.rollouts.items(), strict=True):
+    assert len(ledger.rollouts) == 2 and all(sorted(kept) == [0, 1] for kept in ledger.rollouts.values())
+    for index, step in enumerate(scores[:2]):
+        key = (TASK.problem, tuple(PATH[: index + 1]))  # rollouts of a path scored alone are keyed on their prefix
+        rollouts = dict(sorted(ledger.rollouts[key].items()))
         reached = step.params["reached"]
         assert step.score == sum(reached) / 2 and step.params["answers"] == [r.final_answer for r in rollouts.values()]
         assert all("31" in (r.final_answer or "") for r, hit in zip(rollouts.values(), reached, strict=True) if hit)
