@@ -1,5 +1,6 @@
-"""Steps verified per second by the arithmetic verifier, and the code verifier's runs per second (key
-`code_verifier`): `python -m benchmarks.verifiers --json`.
+"""Steps verified per second by the arithmetic verifier, the code verifier's runs per second (key
+`code_verifier`) and the rollout verifier's calls and tokens per path (key "rollout"):
+`python -m benchmarks.verifiers --json`.
 
 The steps are the labelled fixture's steps, every step of the GSM8K-style solution corpus (real-style
 prose with calculations inside, $ amounts, percentages, fractions, mixed numbers, units, millions,
@@ -97,6 +98,39 @@ def measure_code(seconds: float = 3.0, threads: int = 4) -> dict:
     except ImportError:  # a version of the verifier before the sandbox module
         figures["isolated"] = False
     return figures
+def measure_rollout(reply_words: int = 40) -> dict:
+    """The rollout verifier's spend per path at its default budget (K, most steps, most tokens), on the labelled
+    fixture's paths, against the loopback server as a base model (raw /completions; replies of `reply_words`
+    words; the server counts words as tokens). Every prefix before the answer step is rolled out K times."""
+    import asyncio
+
+    from benchmarks.loopback_server import serve
+    from workbench.teacher import Teacher, TeacherConfig
+    from workbench.verifiers.base import Task
+    from workbench.verifiers.rollout import RolloutVerifier
+
+    items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    with serve(latency_s=0.0, reply_words=reply_words) as url:
+        teacher = Teacher(TeacherConfig(model="hosted_vllm/loopback", api_base=url, base_model=True, max_retries=0,
+                                        extra={"api_key": "x"}))
+        verifier = RolloutVerifier(teacher)
+
+        async def run() -> None:
+            for item in items:
+                await verifier.score_steps(Task(item["problem"], reference_answer="0"), item["steps"])
+
+        started = time.perf_counter()
+        asyncio.run(run())
+        elapsed = time.perf_counter() - started
+    paths = len(items)
+    return {
+        "benchmark": "rollout_verifier", "paths": paths, "steps_per_path": round(sum(len(i["steps"]) for i in items) / paths, 2),
+        "k": verifier.k, "max_steps": verifier.max_steps, "max_tokens": verifier.max_tokens,
+        "calls_per_path": round(teacher.usage["calls"] / paths, 2),
+        "prompt_tokens_per_path": round(teacher.usage["prompt_tokens"] / paths, 1),
+        "completion_tokens_per_path": round(teacher.usage["completion_tokens"] / paths, 1),
+        "reply_words": reply_words, "loopback_seconds": round(elapsed, 2),
+    }
 
 
 def main() -> None:
@@ -106,6 +140,7 @@ def main() -> None:
     seconds = parser.parse_args().seconds
     result = measure(seconds)
     result["code_verifier"] = measure_code(seconds)
+    result["rollout"] = measure_rollout()
     print(json.dumps(result))
 
 

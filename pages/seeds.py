@@ -12,9 +12,9 @@ from workbench.seeds import (
     edit_seeds,
     import_seeds,
     load_sample_seeds,
-    reference_check,
 )
 from workbench.store import StoreError
+from workbench.verifiers.consistency import reference_problem
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -34,7 +34,7 @@ def escaped(text: str) -> str:
 
 @st.cache_data(max_entries=10_000, show_spinner=False)
 def checker_note(reference: str | None) -> str | None:
-    return reference_check(reference)
+    return reference_problem(reference)
 
 
 def show_import_error(error: SeedImportError) -> None:

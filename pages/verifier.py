@@ -9,11 +9,13 @@ from workbench.audit import (
     heatmap_figure,
     matching,
     path_label,
+    rollout_rows,
     step_rows,
     summarise,
     verifier_names,
 )
 from workbench.jobs import submit
+from workbench.reason_job import expected_usage
 from workbench.reasoning import (
     AGGREGATIONS,
     DEFAULT_N,
@@ -25,10 +27,14 @@ from workbench.reasoning import (
     save_verification_settings,
     verification_settings,
 )
-from workbench.seeds import reference_check
 from workbench.settings import reviewer_name, teacher_config
+from workbench.teacher import supports_raw_completion
 from workbench.verifiers import DESCRIPTIONS, REGISTRY
+from workbench.verifiers.consistency import MODES, reference_problem
+from workbench.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
 from workbench.verifiers.prm import STYLES
+from workbench.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LABELS
+from workbench.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
 from workbench.verifiers.sandbox import isolation
 
 st.title("Verifier")
@@ -72,6 +78,35 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     if "code" in verifiers and not (code_isolation := isolation()).complete:
         st.warning(f"Code verifier: {code_isolation.describe()}", icon=":material/warning:")
     judge_model = prm_path = prm_style = None
+    verifier_options: dict = {}
+    config = teacher_config(db)
+    if "consistency" in verifiers:
+        verifier_options["consistency_mode"] = st.radio(
+            "Self-consistency score", MODES, horizontal=True,
+            format_func=lambda m: {"share": "share of paths agreeing", "majority": "1/0 against the majority"}[m],
+            help="With no reference answer the paths' final answers vote; the majority is the task's pseudo-reference.")
+    if "rollout" in verifiers:
+        left, middle, right = st.columns(3)
+        verifier_options["rollout_k"] = int(left.number_input("Rollouts per step (K)", 1, 32, DEFAULT_K))
+        verifier_options["rollout_max_steps"] = int(middle.number_input("Most steps rolled out per path", 1, 32,
+                                                                        DEFAULT_MAX_STEPS))
+        verifier_options["rollout_max_tokens"] = int(right.number_input("Most tokens per rollout", 16, 4096,
+                                                                        DEFAULT_ROLLOUT_TOKENS, step=16))
+        left, right = st.columns(2)
+        verifier_options["rollout_label"] = left.radio(
+            "Step label", LABELS, horizontal=True,
+            format_func=lambda m: {"soft": "share reaching the answer", "any": "1 if any reaches it",
+                                   "most": "1 if most reach it"}[m])
+        verifier_options["rollout_skip_wrong_paths"] = right.checkbox(
+            "Skip paths whose final answer already misses", help="Saves their rollouts; under 'min' such a path fails "
+                                                                  "at its answer step anyway.")
+        if config.uses_completion_prompts and not supports_raw_completion(config.model):
+            st.warning(f"The teacher {config.model} is set up as a base model but its provider is chat-only: it cannot "
+                       "continue a raw prompt, so neither paths nor rollouts can be sampled. Untick 'base model' in "
+                       "Settings to have it continue each step by chat, or choose a raw-completion endpoint.")
+        elif not config.uses_completion_prompts:
+            st.caption(f"{config.model} is a chat model: each rollout asks it to continue the solution from the end "
+                       "of the step prefix ('continue from here').")
     if "judge" in verifiers:
         judge_model = st.text_input("Judge model (empty: the teacher)", placeholder=teacher_config(db).model)
     if "prm" in verifiers:
@@ -79,14 +114,23 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
         prm_style = st.selectbox("PRM style", STYLES,
                                  format_func=lambda s: {"qwen": "Qwen2.5-Math-PRM (<extra_0>)",
                                                         "shepherd": "Math-Shepherd (ки, +/-)"}[s])
+    planned = {"tasks": [options[label] for label in chosen], "n": int(n_paths), "max_tokens": int(max_tokens),
+               "verifiers": verifiers, **verifier_options}
+    if chosen:
+        usage = expected_usage(db, planned)
+        text = (f"Expected at most: {usage['path_calls']:,} calls for the paths (≤ {usage['path_completion_tokens']:,} "
+                f"completion tokens, ≈ {usage['path_prompt_tokens']:,} prompt tokens)")
+        if "rollout" in verifiers:
+            text += (f" and {usage['rollout_calls']:,} rollout calls (≤ {usage['rollout_completion_tokens']:,} "
+                     f"completion tokens, ≈ {usage['rollout_prompt_tokens']:,} prompt tokens)")
+        st.info(text + ".", icon=":material/calculate:")
     if st.button("Start reasoning job", type="primary", disabled=not chosen):
         if not verifiers:
             st.error("Choose at least one verifier.")
         elif "prm" in verifiers and not (prm_path or "").strip():
             st.error("The PRM verifier needs the directory of a local model.")
         else:
-            params = {"tasks": [options[label] for label in chosen], "n": int(n_paths), "temperature": temperature,
-                      "max_tokens": int(max_tokens), "verifiers": verifiers}
+            params = {**planned, "temperature": temperature}
             params.update({k: v.strip() for k, v in {"judge_model": judge_model, "prm_path": prm_path}.items() if v and v.strip()})
             if prm_style:
                 params["prm_style"] = prm_style
@@ -124,6 +168,36 @@ threshold = right.slider("Gate threshold", 0.0, 1.0, settings.threshold, 0.05,
 if (aggregation, threshold) != (settings.aggregation, settings.threshold):
     settings = VerificationSettings(aggregation, threshold)
     save_verification_settings(db, settings)
+
+with st.expander("Check a verifier against your own labels (verify-eval report)"):
+    st.caption("Run `workbench verify-eval LABELS.jsonl --verifier arithmetic,rollout --report report.jsonl` on a "
+               "ProcessBench-format file ({id, problem, steps, label}), then load the report here to see the misses.")
+    uploaded = st.file_uploader("verify-eval report (JSONL)", type=["jsonl", "json", "txt"])
+    if uploaded is not None:
+        try:
+            reports = read_report(uploaded.getvalue().decode("utf-8-sig").splitlines())
+        except (EvalDataError, UnicodeDecodeError) as exc:
+            st.error(f"Cannot read {uploaded.name}: {exc}")
+        else:
+            metrics = processbench_metrics([r["label"] for r in reports], [r["predicted"] for r in reports])
+            shown_metrics = {k: "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else v) for k, v in metrics.items()}
+            st.caption(" · ".join(f"{k} {v}" for k, v in shown_metrics.items()))
+            misses = [r for r in reports if miss_kind(r)]
+            if not misses:
+                st.success(f"No misses: the prediction matches the label on all {len(reports)} items.")
+            else:
+                st.dataframe(pd.DataFrame([
+                    {"id": r.get("id"), "miss": miss_kind(r), "label (earliest wrong step)": r["label"],
+                     "predicted": r["predicted"]} for r in misses
+                ]), hide_index=True, width="stretch")
+                picked = st.selectbox("Miss", range(len(misses)),
+                                      format_func=lambda i: f"{misses[i].get('id')} · {miss_kind(misses[i])}")
+                st.dataframe(pd.DataFrame([
+                    {"step": step["index"] + 1, "text": step["text"], "score": step["score"],
+                     "decided by": step.get("decided_by"),
+                     "rationales": " | ".join(f"{name}: {v['rationale']}" for name, v in step["verdicts"].items())}
+                    for step in misses[picked]["steps"]
+                ]), hide_index=True, width="stretch")
 
 nested = db.reasoning_paths_nested()
 if not nested:
@@ -168,18 +242,20 @@ with st.expander("The task: problem, input and reference"):
             st.text(task.input)
         st.caption("Reference answer")
         st.text(task.reference_answer or "(none)")
-        if note := reference_check(task.reference_answer):
-            st.warning(f"{note}; other verifiers decide the final step.", icon=":material/rule:")
+        if note := reference_problem(task.reference_answer):
+            st.warning(note, icon=":material/rule:")
         if task.reference_solution:
             st.caption("Reference solution")
             st.text(task.reference_solution)
 
-best = "—" if verdict.best_score is None else f"{verdict.best_score:.2f}"
-decision = f"best path {best} vs threshold {verdict.threshold:g} ({verdict.aggregation} over steps)"
 if verdict.passed:
-    st.success(f"Passes the gate: {decision}.")
+    st.success(f"Passes the gate: {verdict.reason}.")
 else:
-    st.error(f"Gated out: {decision}.")
+    st.error(f"Gated out: {verdict.reason}.")
+
+for pseudo in db.pseudo_references(summary.task_type, summary.task_id):
+    st.caption(f"Pseudo-reference (job {pseudo['job_id']}): {pseudo['answer']} — the majority final answer of "
+               f"{pseudo['votes']}/{pseudo['voters']} paths (self-consistency), not a checked answer.")
 
 
 # ---------------------------------------------------------------- heatmap and path detail
@@ -214,6 +290,22 @@ if path.get("final_answer"):
     st.caption(f"Final answer stated: {path['final_answer']} · model {path['model']}")
 with st.expander("Full path text"):
     st.text(path["text"])
+
+
+# ---------------------------------------------------------------- rollouts: why this score?
+
+rolled = {s["id"]: s for s in path["steps"] if "rollout" in s["scores"]}
+kept = db.rollout_counts(rolled)
+if kept:
+    st.subheader("Rollouts of a step")
+    rolled_id = st.selectbox(
+        "Step", [i for i in rolled if i in kept], key=f"rollouts-{path_id}",
+        format_func=lambda i: f"step {rolled[i]['idx'] + 1} · rollout score {rolled[i]['scores']['rollout']['score']:.2f}"
+                              f" · {rolled[i]['text'][:70]}")
+    rollout_verdict = rolled[rolled_id]["scores"]["rollout"]
+    st.caption(f"Why {rollout_verdict['score']:.2f}? {rollout_verdict['rationale']}")
+    st.dataframe(pd.DataFrame(rollout_rows(rollout_verdict, db.stored_rollouts(rolled_id))), hide_index=True,
+                 width="stretch", column_config={"continuation": st.column_config.TextColumn(width="large")})
 
 
 # ---------------------------------------------------------------- overrule

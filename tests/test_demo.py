@@ -1,46 +1,148 @@
-"""The demo project: every stage runs as a real job over a loopback OpenAI-compatible server."""
+"""The demo project: every stage runs as a real job over a loopback OpenAI-compatible server, and the gate decides."""
 
 from __future__ import annotations
+
+import json
+import random
+import zlib
+from pathlib import Path
 
 import pytest
 
 from benchmarks.loopback_server import serve
+from tests.json_server import json_server
 from tests.test_pages_foundation import page
-from workbench.demo import DEMO_REVIEWER, STAGES, review_by_gate, submit_demo
+from workbench.cli import main
+from workbench.demo import DEMO_REVIEWER, RESULT_KEYS, STAGES, review_by_gate, submit_demo
 from workbench.jobs import run_worker
 from workbench.settings import save_teacher_config
 from workbench.store import Store
 from workbench.teacher import TeacherConfig
 
 
+def loopback_teacher(store: Store, url: str) -> None:
+    save_teacher_config(store, TeacherConfig(model="hosted_vllm/loopback", api_base=url, max_retries=0,
+                                             extra={"api_key": "x"}))
+
+
 def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     with serve(latency_s=0.0, reply_words=40) as url:
-        save_teacher_config(store, TeacherConfig(model="hosted_vllm/loopback", api_base=url, max_retries=0,
-                                                 extra={"api_key": "x"}))
+        loopback_teacher(store, url)
         job_id = submit_demo(store)
         assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
     demo = store.get_job(job_id)
     assert demo["status"] == "done", store.unit_errors(job_id)
     assert (demo["done_units"], demo["total_units"], demo["failed_units"]) == (len(STAGES), len(STAGES), 0), store.unit_errors(job_id)
     kinds = {job["kind"]: job for job in store.list_jobs(limit=20) if job["id"] != job_id}
-    assert set(kinds) == {"evolve", "magpie", "reason", "embed", "project"}
+    assert set(kinds) == {"evolve", "magpie", "reason", "embed", "project", "pii_scan"}
     assert all(job["status"] == "done" for job in kinds.values())
+    assert kinds["reason"]["params"]["verifiers"] == ["arithmetic", "consistency", "rollout"]
     assert store.counts()["seeds"] >= 90  # the shipped seeds were loaded into the empty store
     assert store.counts()["evol_nodes"] > 0 and store.counts()["paths"] > 0
     assert {s["source"] for s in store.list_samples(include_filtered=True)} >= {"evol", "magpie"}
-    assert set(demo["result"]) == {"approved", "rejected"}
+    # random words state no answer and no calculation: nothing can be verified, so nothing passes, each says why
+    result = demo["result"]
+    assert set(RESULT_KEYS) <= set(result) and result["passed_gate"] == 0 and result["exported"] == 0
+    assert result["tasks_verified"] == len(kinds["reason"]["params"]["tasks"])
+    assert "nothing to export" in result["export_note"]
+    rejected = store.list_samples(status="rejected")
+    assert len(rejected) == result["rejected"] > 0
+    assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gated out: best path") for s in rejected)
 
 
-def test_review_by_gate_signs_its_decisions(store: Store):
-    passed = store.insert_sample({"source": "evol", "instruction": "passes", "unit_key": "p"})
+def reasoning_reply(body: dict) -> dict:
+    """A teacher whose reasoning is scripted per problem: a third of the problems (by hash) get a false first
+    calculation on every path; the others get three paths answering 12 with true sums and one answering 5.
+    Every other request (evolution, answers, Magpie) gets a sentence of words chosen by the request's hash."""
+    messages = body.get("messages") or []
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    user = messages[-1]["content"] if messages else body.get("prompt", "")
+    if isinstance(user, list):
+        user = " ".join(part.get("text", "") for part in user)
+    problem = user.split("\n\nHere is the beginning of a solution")[0]
+    slips = zlib.crc32(problem.strip().encode()) % 3 == 0
+    if "Continue this solution" in user:
+        text = "Step 2: 4 * 3 = 13.\nAnswer: 13" if slips else "Step 2: 4 * 3 = 12.\nAnswer: 12"
+    elif "step by step" in system:
+        if slips:
+            text = "Step 1: 2 + 2 = 5.\nStep 2: 5 * 3 = 15.\nAnswer: 15"
+        elif int(body.get("seed") or 0) % 1009 == 3:
+            text = "Step 1: 2 + 3 = 5.\nAnswer: 5"
+        else:
+            text = "Step 1: 2 + 2 = 4.\nStep 2: 4 * 3 = 12.\nAnswer: 12"
+    else:
+        rng = random.Random(zlib.crc32(json.dumps(body, sort_keys=True).encode()))
+        text = "Consider the " + " ".join(rng.choice(WORDS) for _ in range(30)) + "."
+    usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+    if "prompt" in body:
+        return {"id": "c", "object": "text_completion", "created": 0, "model": body["model"], "usage": usage,
+                "choices": [{"text": text, "index": 0, "finish_reason": "stop", "logprobs": None}]}
+    return {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "usage": usage,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+
+
+WORDS = ("river orbit lantern copper meadow quartz violin harbor cactus glacier falcon saffron prism tunnel marble "
+         "compass thunder velvet anchor ember willow canyon beacon walnut cobalt pebble summit ferry jasmine").split()
+
+
+def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store: Store, db_path, capsys):
+    with json_server(reasoning_reply) as server:
+        loopback_teacher(store, server.url)
+        assert main(["--db", str(db_path), "demo", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["status"] == "done" and set(RESULT_KEYS) <= set(printed)
+    reason_job = next(j for j in store.list_jobs(limit=20) if j["kind"] == "reason")
+    tasks = reason_job["params"]["tasks"]
+    assert printed["tasks_verified"] == len(tasks)
+    assert 0 < printed["passed_gate"] < printed["tasks_verified"]  # the math seeds' reference answers are not 12
+    assert printed["approved"] > 0 and printed["rejected"] > 0
+    assert printed["approved"] == len(store.list_samples(status="approved"))
+    exported = Path(printed["export_path"]).read_text().splitlines()
+    assert printed["exported"] == len(exported) == printed["approved"] - printed["blocked_for_pii"]
+    for sample in store.list_samples(status="rejected"):
+        note = store.sample_reviews(sample["id"])[0]["note"]
+        assert note.startswith("gated out: best path (path 1) scores 0.00") and "decided by arithmetic" in note
+        assert "false: `2 + 2 = 5`" in note
+    for sample in store.list_samples(status="approved"):
+        review = store.sample_reviews(sample["id"])[0]
+        assert review["reviewer"] == DEMO_REVIEWER and review["note"].startswith("passed the gate: best path")
+        assert store.pseudo_references("sample", sample["id"])[0]["answer"] == "12"
+    funnel = {row["key"]: row["count"] for row in store.funnel(1.0)}
+    assert funnel["approved"] == printed["approved"] and funnel["exported"] == printed["exported"]
+
+
+def _path_with(store: Store, sample_id: int, verdicts: list[tuple[float, str, str]]) -> None:
+    path_id = store.add_reasoning_path({"task_type": "sample", "task_id": sample_id, "path_index": 0,
+                                        "text": "...", "job_id": None}, [f"step {i}" for i in range(len(verdicts))])
+    store.set_step_scores([
+        {"step_id": step["id"], "verifier": "arithmetic", "score": score, "label": label, "rationale": rationale}
+        for step, (score, label, rationale) in zip(store.path_steps(path_id), verdicts, strict=True)
+    ])
+
+
+def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_signs(store: Store):
+    passes = store.insert_sample({"source": "evol", "instruction": "passes", "unit_key": "p"})
     wrong = store.insert_sample({"source": "evol", "instruction": "has a false step", "unit_key": "w"})
     unsure = store.insert_sample({"source": "evol", "instruction": "unverifiable", "unit_key": "u"})
-    store.set_metrics("sample", passed, {"best_path_score": 1.0})
-    store.set_metrics("sample", wrong, {"best_path_score": 0.0})
-    store.set_metrics("sample", unsure, {"best_path_score": 0.5})
-    assert review_by_gate(store) == {"approved": 1, "rejected": 1}
-    assert [store.get_sample(i)["status"] for i in (passed, wrong, unsure)] == ["approved", "rejected", "pending"]
-    assert store.sample_reviews(passed)[0]["reviewer"] == DEMO_REVIEWER
+    human = store.insert_sample({"source": "evol", "instruction": "a person decided", "unit_key": "h"})
+    no_paths = store.insert_sample({"source": "evol", "instruction": "no paths", "unit_key": "n"})
+    filtered = store.insert_sample({"source": "evol", "instruction": "a near-duplicate", "unit_key": "f",
+                                    "filter_reason": "similar to seed 1 (cosine 0.97 > 0.90)"})
+    _path_with(store, passes, [(1.0, "correct", "checked: `2 + 2 = 4`")])
+    _path_with(store, wrong, [(1.0, "correct", "ok"), (0.0, "incorrect", "false: `4 * 3 = 13` (4 * 3 is 12)")])
+    _path_with(store, unsure, [(0.5, "unverifiable", "no calculation to check")])
+    _path_with(store, human, [(0.0, "incorrect", "false")])
+    _path_with(store, filtered, [(1.0, "correct", "checked")])
+    store.set_sample_status([human], "approved", "ada")
+    tasks = [{"type": "sample", "id": i} for i in (passes, wrong, unsure, human, no_paths, filtered)]
+    assert review_by_gate(store, tasks) == {"tasks_verified": 5, "passed_gate": 2, "approved": 1, "rejected": 2}
+    statuses = [store.get_sample(i)["status"] for i in (passes, wrong, unsure, human, no_paths, filtered)]
+    assert statuses == ["approved", "rejected", "rejected", "approved", "pending", "pending"]
+    assert store.sample_reviews(wrong)[0]["reviewer"] == DEMO_REVIEWER
+    assert store.sample_reviews(wrong)[0]["note"].endswith(
+        "step 2 scores 0.00, decided by arithmetic: false: `4 * 3 = 13` (4 * 3 is 12)")
+    assert "no verifier could check it (arithmetic: no calculation to check)" in store.sample_reviews(unsure)[0]["note"]
+    assert [r["reviewer"] for r in store.sample_reviews(human)] == ["ada"]  # a person's decision stands
 
 
 def test_home_offers_the_demo_on_an_empty_store(store: Store):
@@ -53,8 +155,18 @@ def test_home_offers_the_demo_on_an_empty_store(store: Store):
 
 @pytest.mark.slow
 def test_cli_demo_on_the_bundled_model(db_path, capsys):
-    from workbench.cli import main
-
-    assert main(["--db", str(db_path), "demo"]) in (0, 1)
-    out = capsys.readouterr().out
-    assert "demo job 1 done: 6/6 stages done" in out
+    """The whole demo on the bundled 270M model: the gate decides every task it reasons about, each rejected
+    sample carries the gate's reason, and what was approved (and not held back for PII) is exported."""
+    assert main(["--db", str(db_path), "demo", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["status"] == "done" and printed["tasks_verified"] > 0
+    assert printed["rejected"] > 0 and printed["passed_gate"] <= printed["tasks_verified"]
+    store = Store(db_path)
+    try:
+        rejected = store.list_samples(status="rejected")
+        assert len(rejected) == printed["rejected"]
+        assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gated out: best path") for s in rejected)
+        assert printed["approved"] == len(store.list_samples(status="approved"))
+        assert printed["exported"] == printed["approved"] - printed.get("blocked_for_pii", 0)
+    finally:
+        store.close()

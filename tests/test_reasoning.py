@@ -12,6 +12,7 @@ from workbench.reasoning import (
     best_of_n,
     chat_messages,
     completion_prompt,
+    decided_by,
     disagrees,
     evaluate_task,
     final_answer,
@@ -125,11 +126,11 @@ def test_best_of_n_and_the_gate():
 
 def _path(path_id: int, *scores: float) -> dict:
     steps = [
-        {"id": path_id * 10 + i, "scores": {"v": {"score": s, "label": "correct" if s >= 0.5 else "incorrect"}},
-         "overrule": None}
+        {"id": path_id * 10 + i, "idx": i, "overrule": None,
+         "scores": {"v": {"score": s, "label": "correct" if s >= 0.5 else "incorrect", "rationale": f"v says {s}"}}}
         for i, s in enumerate(scores)
     ]
-    return {"id": path_id, "steps": steps}
+    return {"id": path_id, "path_index": path_id - 1, "steps": steps}
 
 
 def test_evaluate_task_with_each_rule():
@@ -142,6 +143,30 @@ def test_evaluate_task_with_each_rule():
     by_mean = evaluate_task(paths, VerificationSettings("mean", 0.5))
     assert by_mean.best_path_id == 2 and math.isclose(by_mean.path_scores[1], 2.6 / 3)
     assert evaluate_task(paths, VerificationSettings("last", 1.0)).best_path_id == 1
+
+
+def test_decided_by_names_the_strictest_verifier_the_overrule_or_nobody():
+    rollout = {"score": 0.25, "label": "incorrect"}
+    arithmetic = {"score": 1.0, "label": "correct"}
+    neutral = {"score": 0.5, "label": "unverifiable"}
+    assert decided_by({"rollout": rollout, "arithmetic": arithmetic, "consistency": neutral}) == "rollout"
+    assert decided_by({"arithmetic": arithmetic, "consistency": {**arithmetic}}) == "arithmetic, consistency"
+    assert decided_by({"arithmetic": neutral}) == decided_by({}) == "nobody"
+    assert decided_by({"rollout": rollout}, {"label": "correct", "reviewer": "ada"}) == "overrule (ada)"
+
+
+def test_gate_reason_explains_the_best_paths_weakest_step():
+    paths = [_path(1, 1.0, 0.25, 1.0), _path(2, 0.0, 1.0)]
+    failed = evaluate_task(paths, VerificationSettings("min", 1.0))
+    assert failed.reason == ("best path (path 1) scores 0.25 (min over steps), which is below the threshold 1: "
+                             "step 2 scores 0.25, decided by v: v says 0.25")
+    passed = evaluate_task(paths, VerificationSettings("min", 0.2))
+    assert passed.reason == "best path (path 1) scores 0.25 (min over steps), which reaches the threshold 0.2"
+    unverified = _path(3, 1.0)
+    unverified["steps"][0]["scores"] = {"v": {"score": 0.5, "label": "unverifiable", "rationale": "no calculation"}}
+    assert evaluate_task([unverified], VerificationSettings()).reason.endswith(
+        "step 1 is unverified: no verifier could check it (v: no calculation)")
+    assert evaluate_task([], VerificationSettings()).reason == "no reasoning paths"
 
 
 def test_settings_are_validated_saved_and_overridden(store: Store):

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
+from tests.json_server import json_server
 from workbench import jobs
 from workbench.cli import main
 from workbench.jobs import JobContext
@@ -106,7 +111,10 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "done" and summary["threshold"] == 1.0 and summary["aggregation"] == "min"
     assert summary["tasks"] == [{"task": f"seed:{first}", "paths": 2, "best_path_id": 1, "best_path_score": 0.0,
-                                 "passed_gate": False}]
+                                 "passed_gate": False,
+                                 "reason": "best path (path 1) scores 0.00 (min over steps), which is below the "
+                                           "threshold 1: step 2 scores 0.00, decided by arithmetic: false: "
+                                           "`80 - 20 = 50` (80 - 20 is 60)"}]
     assert main(["--db", str(db_path), "reason", "--tasks", "domain:math", "--n", "1", "--threshold", "0"]) == 0
     assert "passes" in capsys.readouterr().out
 
@@ -115,7 +123,8 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     ("args", "message"),
     [(["--tasks", "seed:999"], "no seed with id 999"), (["--tasks", "bogus"], "bad task spec"),
      (["--tasks", "seed:all", "--verifier", "oracle"], "unknown verifier oracle"),
-     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks")],
+     (["--tasks", "seed:all", "--threshold", "2"], "threshold"), (["--tasks", "sample:all"], "no tasks"),
+     (["--tasks", "seed:all", "--verifier", "rollout", "--rollout-k", "0"], "rollouts need K >= 1")],
 )
 def test_cli_reason_refuses_bad_input_without_queueing(store: Store, db_path, capsys, args, message):
     seeds(store)
@@ -145,3 +154,120 @@ def test_real_model_reasons_about_one_seed(store: Store):
         entropy = store.get_metrics("path", path["id"])
         assert entropy["token_entropy_mean"] is not None and entropy["token_entropy_mean"] >= 0
     assert "best_path_score" in store.get_metrics("seed", seed_id)
+
+
+# ---------------------------------------------------------------- self-consistency and rollouts in the job
+
+PENCIL = "Tom has 3 boxes of 12 pencils and gives away 5 pencils. How many pencils does he have left?"
+
+
+class PencilServer:
+    """A base model behind /completions: paths 0 and 1 answer 31, path 2 answers 30 (the path index is
+    read from the request's seed); every rollout continues to 'Answer: 31'. Optionally slow."""
+
+    def __init__(self, latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s
+
+    def __call__(self, body: dict) -> dict:
+        time.sleep(self.latency_s)
+        prompt = body["prompt"]
+        if prompt.endswith("Solution:\nStep 1:"):
+            answer = 30 if body["seed"] % 1009 == 2 else 31
+            text = f" 3 boxes hold 3 * 12 = 36 pencils.\nStep 2: He has 36 - 5 = {answer} pencils left.\nAnswer: {answer}"
+        else:
+            text = " So he has 31 pencils.\nAnswer: 31"
+        usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
+        return {"id": "c", "object": "text_completion", "created": 0, "model": body["model"], "usage": usage,
+                "choices": [{"text": text, "index": 0, "finish_reason": "stop", "logprobs": None}]}
+
+
+def settled(server, quiet_s: float = 1.0) -> None:
+    """Wait until the server has received no request for quiet_s."""
+    seen = -1
+    while seen != len(server.requests):
+        seen = len(server.requests)
+        time.sleep(quiet_s)
+
+
+def pencil_teacher(store: Store, url: str) -> None:
+    save_teacher_config(store, TeacherConfig(model="hosted_vllm/base", api_base=url, base_model=True, max_retries=0,
+                                             extra={"api_key": "x"}))
+
+
+LABEL_FREE = {"n": 3, "verifiers": ["arithmetic", "consistency", "rollout"], "rollout_k": 4, "concurrency": 1}
+
+
+def test_label_free_gate_records_the_pseudo_reference_and_every_rollout(store: Store):
+    with json_server(PencilServer()) as server:
+        pencil_teacher(store, server.url)
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
+        job = run(store, {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
+        calls = len(server.requests)
+    assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
+    assert calls == 3 + 3 * 2 * 4  # three paths, then K=4 rollouts from each of their two steps before the answer
+    assert store.pseudo_references("sample", task)[0] | {"created_at": 0} == {
+        "task_type": "sample", "task_id": task, "job_id": job["id"], "answer": "31", "votes": 2, "voters": 3,
+        "created_at": 0}
+    paths = store.reasoning_paths_nested("sample", task)[("sample", task)]
+    first = paths[0]["steps"]
+    assert [len(store.stored_rollouts(s["id"])) for s in first] == [4, 4, 0]
+    assert first[0]["scores"]["rollout"]["score"] == 1.0
+    assert "4 of 4 rollouts from this step reach the pseudo-reference '31'" in first[0]["scores"]["rollout"]["rationale"]
+    assert first[2]["scores"]["consistency"]["score"] == pytest.approx(2 / 3)
+    wrong = paths[2]["steps"]
+    assert wrong[2]["scores"]["consistency"]["score"] == pytest.approx(1 / 3)
+    assert wrong[2]["scores"]["rollout"]["label"] == "incorrect"
+    assert store.get_metrics("sample", task)["best_path_score"] == pytest.approx(2 / 3)
+    assert store.get_metrics("path", paths[2]["id"])["path_score"] == 0.0
+    # every call's tokens are counted once: 27 calls of 100 + 10 tokens
+    assert (job["prompt_tokens"], job["completion_tokens"]) == (2700, 270)
+
+
+def test_rollouts_resume_after_kill_9_without_duplicates_or_extra_calls(store: Store, db_path):
+    with json_server(PencilServer(latency_s=0.15)) as server:
+        pencil_teacher(store, server.url)
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
+        job_id = jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
+        worker = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 120
+            while store.conn.execute("SELECT count(*) FROM rollouts").fetchone()[0] < 6 and time.time() < deadline:
+                time.sleep(0.05)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        settled(server)  # calls in flight at the kill reach the server and are counted, answered to nobody
+        paths_kept = store.conn.execute("SELECT count(*) FROM reasoning_paths").fetchone()[0]
+        rollouts_kept = store.conn.execute("SELECT count(*) FROM rollouts").fetchone()[0]
+        assert 6 <= rollouts_kept < 24 and store.get_job(job_id)["status"] == "running"
+        calls_before = len(server.requests)
+        assert jobs.run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
+        calls_after = len(server.requests)
+    assert store.get_job(job_id)["status"] == "done"
+    assert calls_after - calls_before == (3 - paths_kept) + (24 - rollouts_kept)  # only what was missing
+    assert store.conn.execute("SELECT count(*), count(DISTINCT step_id || ':' || k) FROM rollouts").fetchone() == (24, 24)
+    assert store.conn.execute("SELECT count(*) FROM reasoning_paths").fetchone()[0] == 3
+    assert store.get_metrics("sample", task)["best_path_score"] == pytest.approx(2 / 3)
+
+
+def test_cli_reason_with_the_label_free_verifiers(store: Store, db_path, capsys):
+    with json_server(PencilServer()) as server:
+        pencil_teacher(store, server.url)
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
+        code = main(["--db", str(db_path), "reason", "--tasks", f"sample:{task}", "--n", "3", "--verifier",
+                     "consistency,rollout", "--consistency-mode", "majority", "--rollout-k", "2",
+                     "--rollout-label", "any", "--rollout-max-steps", "1", "--json"])
+        calls = len(server.requests)
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    params = store.list_jobs()[0]["params"]
+    assert (params["rollout_k"], params["rollout_label"], params["rollout_max_steps"]) == (2, "any", 1)
+    assert params["consistency_mode"] == "majority"
+    assert calls == 3 + 3 * 1 * 2  # one step rolled out per path (budget), K = 2
+    row = summary["tasks"][0]
+    # the first step of each path is beyond the budget and nobody else checks it: it stays neutral
+    assert row["best_path_score"] == 0.5 and not row["passed_gate"]
+    assert row["reason"].endswith("step 1 is unverified: no verifier could check it (consistency: self-consistency "
+                                  "scores only the final answer; rollout: not rolled out (budget: at most 1 step per "
+                                  "path))")

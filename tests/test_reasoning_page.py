@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.json_server import json_server
 from workbench import jobs
 from workbench.settings import save_teacher_config, set_reviewer_name
 from workbench.store import Store
@@ -75,18 +78,22 @@ def test_audit_view_shows_heatmap_gate_and_steps(store: Store):
     at = page().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
-    assert any(e.value.startswith("Gated out: best path 0.00 vs threshold 1") for e in at.error)
+    assert any(e.value.startswith("Gated out: best path (path 1) scores 0.00 (min over steps), which is below the "
+                                  "threshold 1: step 2 scores 0.00, decided by arithmetic: false: `80 - 20 = 50`")
+               for e in at.error)
     frames = [d.value for d in at.dataframe]
     steps = frames[1]
     assert list(steps["text"]) == ["25% of $80 = $20.", "$80 - $20 = $50.", "Answer: 50"]
     assert list(steps["arithmetic label"]) == ["correct", "incorrect", "incorrect"]
+    assert list(steps["decided by"]) == ["arithmetic"] * 3
     assert "80 - 20 is 60" in steps["arithmetic rationale"][1]
 
 
 def test_lowering_the_threshold_and_the_rule_changes_the_gate(store: Store):
     reasoned_store(store, RIGHT)
     at = page().run()
-    assert any(s.value.startswith("Passes the gate: best path 1.00") for s in at.success)
+    assert any(s.value.startswith("Passes the gate: best path (path 1) scores 1.00") for s in at.success)
+    assert "Reference answer: 54" in texts(at)
     at.selectbox[1].set_value("mean").run()
     assert not at.exception
     assert store.get_setting("verification")["aggregation"] == "mean"
@@ -136,3 +143,90 @@ def test_filters_narrow_the_task_list(store: Store):
     assert list(at.dataframe[0].value["task"]) == [f"seed:{seed_id}"]
     at = at.get("button_group")[0].set_value(["overruled", "disagreements"]).run()
     assert any("No task matches" in i.value for i in at.info)
+
+
+def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "Answer: 1"}))
+    store.insert_seeds([{"instruction": "What is 6 * 7?", "domain": "math"}])
+    at = page().run()
+    at.multiselect[0].select(at.multiselect[0].options[0]).run()
+    at.number_input[0].set_value(2).run()  # N = 2 paths
+    at.multiselect[1].select("consistency").select("rollout").run()
+    assert not at.exception
+    next(n for n in at.number_input if n.label == "Rollouts per step (K)").set_value(3).run()
+    next(n for n in at.number_input if n.label == "Most steps rolled out per path").set_value(2).run()
+    next(n for n in at.number_input if n.label == "Most tokens per rollout").set_value(64).run()
+    # 1 task x 2 paths x 2 steps x K=3 = 12 rollout calls of at most 64 tokens
+    assert any("12 rollout calls (≤ 768 completion tokens" in i.value for i in at.info)
+    assert any("continue the solution from the end of the step prefix" in c.value for c in at.caption)
+    at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
+    params = store.list_jobs()[0]["params"]
+    assert params["verifiers"] == ["arithmetic", "consistency", "rollout"]
+    assert (params["rollout_k"], params["rollout_max_steps"], params["rollout_max_tokens"]) == (3, 2, 64)
+    assert params["consistency_mode"] == "share" and params["rollout_label"] == "soft"
+
+
+def test_a_base_model_on_a_chat_only_provider_is_told_why_rollouts_cannot_run(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", base_model=True))
+    store.insert_seeds([{"instruction": "What is 6 * 7?"}])
+    at = page().run()
+    at.multiselect[1].select("rollout").run()
+    assert any("cannot continue a raw prompt" in w.value for w in at.warning)
+
+
+def test_pseudo_reference_rollouts_and_decisions_are_shown(store: Store):
+    from tests.test_reasoning_job import LABEL_FREE, PENCIL, PencilServer, pencil_teacher
+
+    with json_server(PencilServer()) as server:
+        pencil_teacher(store, server.url)
+        task = store.insert_sample({"source": "import", "instruction": PENCIL})
+        job_id = jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
+        jobs.run_job(store, store.claim_job(job_id, 1))
+    at = page().run()
+    assert not at.exception
+    assert any("Pseudo-reference (job 1): 31 — the majority final answer of 2/3 paths (self-consistency), "
+               "not a checked answer." in c.value for c in at.caption)
+    steps = at.dataframe[1].value
+    assert list(steps["decided by"]) == ["arithmetic, rollout", "arithmetic, rollout", "consistency"]
+    assert any(c.value.startswith("Why 1.00? 4 of 4 rollouts from this step reach the pseudo-reference '31'")
+               for c in at.caption)
+    rollouts = at.dataframe[2].value
+    assert list(rollouts["k"]) == [1, 2, 3, 4] and set(rollouts["final answer"]) == {"31"}
+    assert list(rollouts["reaches the target"]) == [True] * 4
+
+
+def test_a_verify_eval_report_lists_its_misses(store: Store):
+    from tests.test_verifiers_eval import FIXTURE
+    from workbench.verifiers import get_verifier
+    from workbench.verifiers.evaluation import evaluate, read_processbench
+
+    store.insert_seeds([{"instruction": "What is 6 * 7?"}])
+    _, reports = evaluate([get_verifier("arithmetic")], read_processbench(FIXTURE))
+    content = "".join(json.dumps(r) + "\n" for r in reports).encode()
+    at = page().run()
+    at.file_uploader[0].upload("report.jsonl", content, "application/json").run()
+    assert not at.exception
+    assert any("acc_err 0.714" in c.value and "f1 0.833" in c.value for c in at.caption)
+    misses = at.dataframe[0].value
+    assert len(misses) == 2 and set(misses["miss"]) == {"missed error"}
+    assert "rationales" in at.dataframe[1].value.columns
+
+
+def test_a_file_that_is_not_a_report_is_refused_on_the_page(store: Store):
+    store.insert_seeds([{"instruction": "What is 6 * 7?"}])
+    at = page().run()
+    at.file_uploader[0].upload("labels.jsonl", b'{"id": 1, "problem": "p"}\n', "application/json").run()
+    assert not at.exception
+    assert any("not a verify-eval report line" in e.value for e in at.error)
+
+
+def test_a_reference_that_cannot_be_compared_says_so(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": RIGHT}))
+    seed_id = store.insert_seeds([{"instruction": "List the customers with no orders.", "domain": "data_analysis",
+                                   "reference_answer": "SELECT c.id\nFROM customers AS c\nWHERE NOT EXISTS (...)"}])[0]
+    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": seed_id}], "n": 1,
+                                           "verifiers": ["consistency"]})
+    jobs.run_job(store, store.claim_job(job_id, 1))
+    at = page().run()
+    assert not at.exception
+    assert any("is not a short final answer" in w.value and "SELECT c.id" in w.value for w in at.warning)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.seeds import edit_seeds, reference_check
+from workbench.seeds import edit_seeds
 from workbench.store import Store, StoreError
+from workbench.verifiers.consistency import reference_problem
 
 
 def seed(store: Store, **fields) -> int:
@@ -47,10 +48,10 @@ def test_bad_edits_save_nothing(store: Store):
     assert store.get_seed(first)["notes"] is None
 
 
-@pytest.mark.parametrize(("reference", "parsed"), [("54", True), ("$1,250", True), ("\\frac{1}{2}", True),
-                                                   ("Telegram", False), ("def f(x):\n    return x", False)])
-def test_reference_check_says_when_the_checker_cannot_parse(reference: str, parsed: bool):
-    note = reference_check(reference)
-    assert (note is None) is parsed
-    if not parsed:
-        assert "cannot parse this reference" in note
+@pytest.mark.parametrize(("reference", "comparable"), [("54", True), ("$1,250", True), ("\\frac{1}{2}", True),
+                                                       ("Telegram", True), ("def f(x):\n    return x", False)])
+def test_reference_check_says_when_no_final_answer_is_compared(reference: str, comparable: bool):
+    note = reference_problem(reference)
+    assert (note is None) is comparable
+    if not comparable:
+        assert "is not a short final answer" in note

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from workbench.reasoning import (
     TaskVerdict,
     VerificationSettings,
+    decided_by,
     disagrees,
     evaluate_task,
     low_confidence,
@@ -82,8 +83,8 @@ def _wrap(text: str, width: int = 70, limit: int = 600) -> str:
 
 
 def hover_text(step: dict) -> str:
-    lines = [f"<b>Step {step['idx'] + 1}</b> · score {step_score(step['scores'], step['overrule']):.2f}",
-             _wrap(step["text"])]
+    lines = [f"<b>Step {step['idx'] + 1}</b> · score {step_score(step['scores'], step['overrule']):.2f}"
+             f" · decided by {decided_by(step['scores'], step['overrule'])}", _wrap(step["text"])]
     for name, verdict in sorted(step["scores"].items()):
         lines.append(f"<b>{name}</b>: {verdict['score']:.2f} {verdict['label']} — {_wrap(verdict['rationale'] or '', 70, 240)}")
     if step["overrule"] is not None:
@@ -141,7 +142,8 @@ def step_rows(path: dict, verifiers: list[str]) -> list[dict]:
     rows = []
     for step in path["steps"]:
         row = {"step": step["idx"] + 1, "text": step["text"],
-               "score": step_score(step["scores"], step["overrule"]), "flags": ", ".join(sorted(step_flags(step)))}
+               "score": step_score(step["scores"], step["overrule"]),
+               "decided by": decided_by(step["scores"], step["overrule"]), "flags": ", ".join(sorted(step_flags(step)))}
         for name in verifiers:
             verdict = step["scores"].get(name)
             row[f"{name} score"] = verdict["score"] if verdict else None
@@ -153,6 +155,14 @@ def step_rows(path: dict, verifiers: list[str]) -> list[dict]:
         )
         rows.append(row)
     return rows
+
+
+def rollout_rows(verdict: dict | None, rollouts: list[dict]) -> list[dict]:
+    """One row per stored rollout of a step: k, the answer it reached, whether that is the verdict's target, its text."""
+    reached = (verdict or {}).get("params", {}).get("reached") or []
+    return [{"k": r["k"] + 1, "final answer": r["final_answer"] or "(none)",
+             "reaches the target": reached[r["k"]] if r["k"] < len(reached) else None, "continuation": r["text"]}
+            for r in rollouts]
 
 
 def verifier_names(paths: list[dict]) -> list[str]:

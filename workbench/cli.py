@@ -379,35 +379,68 @@ def parse_task_specs(specs: list[str], store: Store) -> list[dict]:
     return list({(t["type"], t["id"]): t for t in tasks}.values())
 
 
+def _verifier_params(args: argparse.Namespace) -> dict:
+    """The verifier options shared by `reason` and `verify-eval`, as job params (None: the verifier's default)."""
+    params = {
+        "judge_model": args.judge_model, "prm_path": args.prm_path, "prm_style": args.prm_style,
+        "consistency_mode": args.consistency_mode, "rollout_k": args.rollout_k,
+        "rollout_max_steps": args.rollout_max_steps, "rollout_max_tokens": args.rollout_max_tokens,
+        "rollout_label": args.rollout_label, "rollout_skip_wrong_paths": args.rollout_skip_wrong_paths or None,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _add_verifier_options(p: argparse.ArgumentParser) -> None:
+    from workbench.verifiers.consistency import MODES
+    from workbench.verifiers.prm import STYLES
+    from workbench.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, DEFAULT_MAX_TOKENS, LABELS
+
+    p.add_argument("--judge-model", help="model for the judge verifier (default: the teacher)")
+    p.add_argument("--prm-path", help="local directory of a PRM (prm verifier)")
+    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--consistency-mode", choices=MODES, help="consistency: a final answer scores the share of paths "
+                   "agreeing with it (share, default) or 1/0 against the majority")
+    p.add_argument("--rollout-k", type=int, help=f"rollout: continuations per step (default {DEFAULT_K})")
+    p.add_argument("--rollout-max-steps", type=int, help=f"rollout: most steps rolled out per path (default {DEFAULT_MAX_STEPS})")
+    p.add_argument("--rollout-max-tokens", type=int, help=f"rollout: most tokens per continuation (default {DEFAULT_MAX_TOKENS})")
+    p.add_argument("--rollout-label", choices=LABELS, help="rollout: soft (share reaching the answer, default), "
+                   "any or most (hard 1/0)")
+    p.add_argument("--rollout-skip-wrong-paths", action="store_true",
+                   help="rollout: no rollouts for a path whose own final answer already misses")
+
+
 def cmd_reason(args: argparse.Namespace, store: Store) -> int:
     import os
 
     from workbench.jobs import run_job, submit, worker_alive
+    from workbench.reason_job import build_verifiers
     from workbench.reasoning import refresh_task_metric, verification_settings
     from workbench.settings import teacher_config
+    from workbench.teacher import Teacher
     from workbench.verifiers import VerifierError, parse_names
 
     try:
         tasks = parse_task_specs(args.tasks, store)
         verifiers = parse_names(args.verifier)
         settings = verification_settings(store, {"aggregation": args.aggregation, "threshold": args.threshold})
+        params = {
+            "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
+            "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
+            **_verifier_params(args),
+        }
+        if args.model:
+            params["teacher"] = {"model": args.model}
+        config = teacher_config(store, params.get("teacher"))
+        build_verifiers(store, params, Teacher(config))  # refuse bad options now, not in every unit
     except (ValueError, VerifierError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if args.limit:
-        tasks = tasks[: args.limit]
+        tasks = params["tasks"] = tasks[: args.limit]
     if not tasks:
         print("no tasks to reason about: the store has none matching " + " ".join(args.tasks), file=sys.stderr)
         return 2
-    params = {
-        "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
-        "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
-        "judge_model": args.judge_model, "prm_path": args.prm_path, "prm_style": args.prm_style,
-    }
-    if args.model:
-        params["teacher"] = {"model": args.model}
-    model = teacher_config(store, params.get("teacher")).model
-    job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=model)
+    job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=config.model)
     if args.queue or worker_alive(args.db):
         print(f"queued reason job {job_id} ({len(tasks)} tasks); the worker runs it")
         return 0
@@ -418,7 +451,7 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         verdict = refresh_task_metric(store, task["type"], task["id"], settings)
         results.append({"task": f"{task['type']}:{task['id']}", "paths": len(verdict.path_scores),
                         "best_path_id": verdict.best_path_id, "best_path_score": verdict.best_score,
-                        "passed_gate": verdict.passed})
+                        "passed_gate": verdict.passed, "reason": verdict.reason})
     finished = store.get_job(job_id)
     summary = {"job_id": job_id, "status": status, "failed_units": finished["failed_units"],
                "aggregation": settings.aggregation, "threshold": settings.threshold, "tasks": results}
@@ -428,7 +461,7 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         for row in results:
             score = "-" if row["best_path_score"] is None else f"{row['best_path_score']:.3f}"
             gate = "passes" if row["passed_gate"] else "gated out"
-            print(f"{row['task']:<12} {row['paths']} paths  best {score}  {gate}")
+            print(f"{row['task']:<12} {row['paths']} paths  best {score}  {gate}: {row['reason']}")
         print(f"job {job_id} {status}; {finished['failed_units']} failed units")
         for error in store.unit_errors(job_id):
             print(f"  {error['unit_key']}: {error['error'].splitlines()[0]}", file=sys.stderr)
@@ -436,24 +469,47 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
+    from workbench.reason_job import build_verifiers
     from workbench.settings import teacher_config
     from workbench.teacher import Teacher
-    from workbench.verifiers import VerifierError, get_verifier
-    from workbench.verifiers.evaluation import EvalDataError, evaluate, read_processbench
+    from workbench.verifiers import VerifierError, parse_names
+    from workbench.verifiers.evaluation import (
+        EvalDataError,
+        best_of_n,
+        evaluate,
+        read_best_of_n,
+        read_processbench,
+        write_report,
+    )
 
-    options: dict = {}
-    if args.verifier == "judge":
-        options["teacher"] = Teacher(teacher_config(store, {"model": args.judge_model} if args.judge_model else None))
-    elif args.verifier == "prm":
-        options.update(path=args.prm_path, style=args.prm_style)
+    if args.best_of_n and args.report:
+        print("--report writes per-step reports of a ProcessBench file; best-of-N prints selection accuracy only",
+              file=sys.stderr)
+        return 2
     try:
-        items = read_processbench(args.file)
-        result = evaluate(get_verifier(args.verifier, **options), items)
-    except (EvalDataError, VerifierError) as exc:
+        params = {"verifiers": parse_names(args.verifier), **_verifier_params(args)}
+        if args.model:
+            params["teacher"] = {"model": args.model}
+        teacher = Teacher(teacher_config(store, params.get("teacher")))
+        verifiers = build_verifiers(store, params, teacher)
+        if args.best_of_n:
+            result = best_of_n(verifiers, read_best_of_n(args.file), args.aggregation)
+        else:
+            result, reports = evaluate(verifiers, read_processbench(args.file))
+            if args.report:
+                result["report"] = str(write_report(reports, args.report))
+    except (EvalDataError, VerifierError, ValueError) as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot write the report {args.report}: {exc}", file=sys.stderr)
         return 2
     if args.json:
         _print_json(result)
+    elif args.best_of_n:
+        print(f"best-of-N selection accuracy over {result['n']} items ({args.aggregation} over steps):")
+        for name, value in result["selection_accuracy"].items():
+            print(f"  {name:<12} {value:.4f}")
     else:
         for key, value in result.items():
             print(f"{key:<12} {value if not isinstance(value, float) else f'{value:.4f}'}")
@@ -461,9 +517,8 @@ def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
 
 
 def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
-    from workbench.reasoning import AGGREGATIONS, DEFAULT_N, DEFAULT_TEMPERATURE, MAX_N
+    from workbench.reasoning import AGGREGATIONS, DEFAULT_AGGREGATION, DEFAULT_N, DEFAULT_TEMPERATURE, MAX_N
     from workbench.verifiers import REGISTRY
-    from workbench.verifiers.prm import STYLES
 
     p = sub.add_parser("reason", help="sample N reasoning paths per task and score every step")
     p.add_argument("--tasks", nargs="+", required=True, metavar="SPEC",
@@ -474,21 +529,25 @@ def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="path score rule (default: saved setting)")
     p.add_argument("--threshold", type=float, default=None, help="gate threshold in [0, 1] (default: saved setting)")
-    p.add_argument("--model", help="teacher model for the paths (default: the saved teacher)")
-    p.add_argument("--judge-model", help="model for the judge verifier (default: the teacher)")
-    p.add_argument("--prm-path", help="local directory of a PRM (prm verifier)")
-    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--model", help="teacher model for the paths and rollouts (default: the saved teacher)")
+    _add_verifier_options(p)
     p.add_argument("--limit", type=int, help="at most this many tasks")
     p.add_argument("--queue", action="store_true", help="only queue the job for the worker")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_reason)
 
-    p = sub.add_parser("verify-eval", help="score a verifier on ProcessBench-format labelled steps (JSONL)")
+    p = sub.add_parser("verify-eval", help="score verifiers on labelled steps (ProcessBench JSONL) or on best-of-N "
+                                           "selection (--best-of-n)")
     p.add_argument("file", type=Path)
-    p.add_argument("--verifier", default="arithmetic", choices=list(REGISTRY))
-    p.add_argument("--judge-model")
-    p.add_argument("--prm-path")
-    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--verifier", default="arithmetic", help=f"comma-separated: {','.join(REGISTRY)}")
+    p.add_argument("--report", type=Path, help="write one JSON line per item: label, predicted earliest error, "
+                                               "every step's score and rationale")
+    p.add_argument("--best-of-n", action="store_true", help="FILE holds {id, problem, answer, completions, correct}: "
+                   "report each verifier's selection accuracy against majority, random and oracle")
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default=DEFAULT_AGGREGATION,
+                   help="best-of-N: path score rule")
+    p.add_argument("--model", help="teacher for rollouts and the judge (default: the saved teacher)")
+    _add_verifier_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify_eval)
 
@@ -668,24 +727,36 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, store: Store) -> int:
-    from workbench.demo import submit_demo
+    """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
+    from workbench.demo import RESULT_KEYS, STAGES, submit_demo
     from workbench.jobs import run_worker, worker_alive
 
+    progress = sys.stderr if args.json else sys.stdout
     job_id = submit_demo(store)
-    print(f"demo job {job_id} queued: evolve, magpie, reason, embed, project, review", flush=True)
+    print(f"demo job {job_id} queued: {', '.join(STAGES)}", file=progress, flush=True)
     if not worker_alive(args.db):
-        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, flush=True))
+        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, file=progress, flush=True))
     while (job := store.get_job(job_id))["status"] in ("queued", "running"):
         time.sleep(1.0)
-    print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
-          f"{job['failed_units']} failed; review: {job['result']}")
+    result = job["result"] or {}
     for error in store.unit_errors(job_id):
         print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
+    if args.json:
+        _print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
+                     **{key: result.get(key) for key in RESULT_KEYS},
+                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note") if key in result}})
+    else:
+        print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
+              f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
+        print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
+              + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))
     return 0 if job["status"] == "done" and not job["failed_units"] else 1
 
 
 def add_demo_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON line at the end: tasks verified, passed the "
+                                                       "gate, rejected, approved, exported")
     p.set_defaults(func=cmd_demo)
 
 

@@ -5,6 +5,8 @@ every step; a step's effective score is a person's overrule when there is one, e
 verdict among the verifiers that gave one (an `unverifiable` verdict abstains; with no verdict at
 all the step stays neutral at 0.5). A path's score aggregates its steps (min, product, last or
 mean); the best path is kept and the task passes the gate when that score reaches the threshold.
+Every step names who decided its score (`decided_by`), and every gate decision says why in words
+(`gate_reason`: the best path against the threshold and, when it fails, its weakest step).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ OVERRULE_SCORES = {"correct": 1.0, "incorrect": 0.0, "neutral": NEUTRAL_SCORE}
 LOW_CONFIDENCE = (0.25, 0.75)
 COMPLETION_STOP = ["\nProblem:", "\n\n\n\n"]
 TASK_TYPES = ("seed", "sample")
+NOBODY = "nobody"
+REASON_CHARS = 240
 
 
 # ---------------------------------------------------------------- settings
@@ -187,13 +191,9 @@ def _cut(text: str, starts: list[int]) -> list[str]:
 
 def final_answer(steps: list[str]) -> str | None:
     """The answer the path states last ('Answer: 54', '\\boxed{54}', '#### 54'), or None."""
-    from workbench.verifiers.arithmetic import extract_answer
+    from workbench.verifiers.consistency import stated_answer
 
-    for step in reversed(steps):
-        answer = extract_answer(step)
-        if answer:
-            return answer
-    return None
+    return stated_answer(steps)[1]
 
 
 # ---------------------------------------------------------------- scores, best-of-N and the gate
@@ -233,6 +233,18 @@ def passes_gate(best_score: float | None, threshold: float = DEFAULT_THRESHOLD) 
     return best_score is not None and best_score >= threshold - 1e-9
 
 
+def decided_by(verdicts: dict[str, dict], overrule: dict | None = None) -> str:
+    """Who set a step's effective score: 'overrule (ada)', the verifier with the strictest verdict
+    ('arithmetic'; 'arithmetic, rollout' when they tie), or 'nobody' when every verifier abstained."""
+    if overrule is not None:
+        return f"overrule ({overrule.get('reviewer') or 'a person'})"
+    given = {name: v["score"] for name, v in verdicts.items() if v["label"] != UNVERIFIABLE}
+    if not given:
+        return NOBODY
+    lowest = min(given.values())
+    return ", ".join(sorted(name for name, score in given.items() if score == lowest))
+
+
 def disagrees(verdicts: dict[str, dict]) -> bool:
     """True when one verifier calls the step correct and another incorrect."""
     given = [v["score"] for v in verdicts.values() if v["label"] != UNVERIFIABLE]
@@ -246,7 +258,7 @@ def low_confidence(score: float) -> bool:
 
 @dataclass
 class TaskVerdict:
-    """Path scores of one task, its best path and the gate decision."""
+    """Path scores of one task, its best path, the gate decision and, in words, why."""
 
     path_scores: dict[int, float]
     best_path_id: int | None
@@ -254,6 +266,45 @@ class TaskVerdict:
     passed: bool
     aggregation: str
     threshold: float
+    reason: str = ""
+
+
+def _short(text: str | None, limit: int = REASON_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def step_explanation(step: dict) -> str:
+    """One step's effective score in words: its score, who decided it and why."""
+    score = step_score(step["scores"], step["overrule"])
+    who = decided_by(step["scores"], step["overrule"])
+    if step["overrule"] is not None:
+        why = step["overrule"].get("reason")
+    elif who == NOBODY:
+        abstained = "; ".join(f"{name}: {_short(v.get('rationale'), REASON_CHARS // 2)}"
+                              for name, v in sorted(step["scores"].items()) if v.get("rationale"))
+        return f"step {step['idx'] + 1} is unverified: no verifier could check it" + (
+            f" ({abstained})" if abstained else "")
+    else:
+        why = step["scores"][who.split(", ")[0]].get("rationale")
+    return f"step {step['idx'] + 1} scores {score:.2f}, decided by {who}: {_short(why)}"
+
+
+def gate_reason(paths: list[dict], verdict: TaskVerdict) -> str:
+    """Why the task passes or is gated out: its best path against the threshold and, when it fails, that
+    path's weakest step (the first of equals) with the verifier that decided it and its rationale."""
+    best = next((p for p in paths if p["id"] == verdict.best_path_id), None)
+    if best is None:
+        return "no reasoning paths"
+    if not best["steps"]:
+        return f"the best path (path {best['path_index'] + 1}) has no steps"
+    relation = "reaches" if verdict.passed else "is below"
+    head = (f"best path (path {best['path_index'] + 1}) scores {verdict.best_score:.2f} ({verdict.aggregation} "
+            f"over steps), which {relation} the threshold {verdict.threshold:g}")
+    if verdict.passed:
+        return head
+    weakest = min(best["steps"], key=lambda s: step_score(s["scores"], s["overrule"]))
+    return f"{head}: {step_explanation(weakest)}"
 
 
 def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerdict:
@@ -264,16 +315,21 @@ def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerd
     }
     best = best_of_n(path_scores)
     best_score = path_scores[best] if best is not None else None
-    return TaskVerdict(path_scores, best, best_score, passes_gate(best_score, settings.threshold),
-                       settings.aggregation, settings.threshold)
+    verdict = TaskVerdict(path_scores, best, best_score, passes_gate(best_score, settings.threshold),
+                          settings.aggregation, settings.threshold)
+    verdict.reason = gate_reason(paths, verdict)
+    return verdict
 
 
 def refresh_task_metric(store: Store, task_type: str, task_id: int, settings: VerificationSettings) -> TaskVerdict:
-    """Re-evaluate one task from the store (overrules included) and write its best_path_score metric."""
+    """Re-evaluate one task from the store (overrules included); write its best_path_score metric (the note says
+    why it passes or not) and each path's path_score."""
     paths = store.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
     verdict = evaluate_task(paths, settings)
-    note = f"{settings.aggregation} over steps; gate {'passed' if verdict.passed else 'failed'} at {settings.threshold:g}"
+    note = f"gate {'passed' if verdict.passed else 'failed'}: {verdict.reason}"
     store.set_metrics(task_type, task_id, {"best_path_score": verdict.best_score}, note=note)
+    store.set_metrics_bulk("path", [(path_id, {"path_score": score}) for path_id, score in verdict.path_scores.items()],
+                           note=f"{settings.aggregation} over steps")
     return verdict
 
 

@@ -372,18 +372,6 @@ def edit_seeds(store: Store, changes: dict[int, dict]) -> None:
     store.update_seeds({seed_id: seed_edit(current[seed_id], change) for seed_id, change in changes.items()})
 
 
-def reference_check(reference: str | None) -> str | None:
-    """Why the answer checker cannot compare a path's final answer with this reference, or None when it can
-    (or there is no reference)."""
-    from workbench.verifiers.arithmetic import check_answer, is_math_reference
-
-    if not reference:
-        return None
-    if not is_math_reference(reference) or check_answer(reference, reference) is not True:
-        return "the checker cannot parse this reference as a final answer (a number or formula)"
-    return None
-
-
 # ---------------------------------------------------------------- the sample seeds
 
 

@@ -281,6 +281,31 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             projection_key TEXT NOT NULL,
             selected_at REAL NOT NULL
         );
+        -- issue 12: Monte-Carlo rollouts from each step prefix (Math-Shepherd), one per (step, k)
+        CREATE TABLE rollouts (
+            id INTEGER PRIMARY KEY,
+            step_id INTEGER NOT NULL REFERENCES steps(id) ON DELETE CASCADE,
+            k INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            final_answer TEXT,
+            model TEXT,
+            params TEXT NOT NULL DEFAULT '{}',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            UNIQUE (step_id, k)
+        );
+        -- issue 12: the final answer a task's paths agree on when it has no reference (self-consistency)
+        CREATE TABLE pseudo_references (
+            task_type TEXT NOT NULL CHECK (task_type IN ('seed','sample')),
+            task_id INTEGER NOT NULL,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            answer TEXT NOT NULL,
+            votes INTEGER NOT NULL,
+            voters INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (task_type, task_id, job_id)
+        );
         """
     )
 
@@ -1100,6 +1125,49 @@ class Store:
                 )
                 titles.update({(task_type, r[0]): r[1] for r in rows})
         return titles
+
+    def stored_rollouts(self, step_id: int) -> list[dict]:
+        """The rollouts kept for one step, in k order (params as a dict)."""
+        rows = self._rows("SELECT * FROM rollouts WHERE step_id = ? ORDER BY k", [step_id])
+        for row in rows:
+            row["params"] = _loads(row["params"], {})
+        return rows
+
+    def add_rollout(self, rollout: dict) -> bool:
+        """Keep one rollout of a step; a rollout already stored for (step, k) is left as it is. True when added."""
+        row = {"params": _dumps(rollout.get("params") or {}), "created_at": now(), "model": None, "final_answer": None,
+               "prompt_tokens": 0, "completion_tokens": 0, **{k: v for k, v in rollout.items() if k != "params"}}
+        cursor = self.conn.execute(
+            f"INSERT INTO rollouts ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)}) "
+            "ON CONFLICT(step_id, k) DO NOTHING",
+            row,
+        )
+        return cursor.rowcount == 1
+
+    def rollout_counts(self, step_ids: Iterable[int]) -> dict[int, int]:
+        """step id -> how many rollouts are kept for it (steps with none are absent)."""
+        rows = self.conn.execute(
+            "SELECT step_id, count(*) FROM rollouts WHERE step_id IN (SELECT value FROM json_each(?)) GROUP BY step_id",
+            [json.dumps(list(step_ids))],
+        )
+        return dict(rows.fetchall())
+
+    def set_pseudo_reference(self, task_type: str, task_id: int, job_id: int, answer: str, votes: int,
+                             voters: int) -> None:
+        """Record the majority answer of one job's paths for a task (replacing that job's earlier record)."""
+        self.conn.execute(
+            "INSERT INTO pseudo_references (task_type, task_id, job_id, answer, votes, voters, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(task_type, task_id, job_id) DO UPDATE SET "
+            "answer = excluded.answer, votes = excluded.votes, voters = excluded.voters, created_at = excluded.created_at",
+            [task_type, task_id, job_id, answer, votes, voters, now()],
+        )
+
+    def pseudo_references(self, task_type: str, task_id: int) -> list[dict]:
+        """Every pseudo-reference recorded for a task, latest job first."""
+        return self._rows(
+            "SELECT * FROM pseudo_references WHERE task_type = ? AND task_id = ? ORDER BY job_id DESC",
+            [task_type, task_id],
+        )
 
     def claim_job(self, job_id: int, worker_pid: int) -> dict | None:
         """Atomically take one queued job (for running it in this process); None if someone else has it."""

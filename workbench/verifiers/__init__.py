@@ -34,12 +34,28 @@ def _code(**options: Any) -> Verifier:
     return CodeVerifier(**options)
 
 
+def _consistency(**options: Any) -> Verifier:
+    from workbench.verifiers.consistency import ConsistencyVerifier
+
+    return ConsistencyVerifier(**options)
+
+
+def _rollout(**options: Any) -> Verifier:
+    from workbench.verifiers.rollout import RolloutVerifier
+
+    return RolloutVerifier(**options)
+
+
 REGISTRY: dict[str, Callable[..., Verifier]] = {
     "arithmetic": _arithmetic,
+    "consistency": _consistency,
+    "rollout": _rollout,
     "judge": _judge,
     "prm": _prm,
     "code": _code,
 }
+# Verifiers that call the teacher and so need one: get_verifier(name, teacher=Teacher(...)).
+NEEDS_TEACHER = ("rollout", "judge")
 
 DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
@@ -47,6 +63,10 @@ DESCRIPTIONS = {
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
     "code": "runs the extracted Python against the task's tests in a separate process, isolated with bubblewrap "
             "where it is installed",
+    "consistency": "the paths' final answers vote (self-consistency); the reference answer when the task has one "
+                   "(offline, no model)",
+    "rollout": "K continuations from each step towards the reference or the paths' majority answer "
+               "(Math-Shepherd Monte-Carlo; calls the teacher)",
 }
 
 
@@ -68,5 +88,5 @@ def get_verifier(name: str, **options: Any) -> Verifier:
     return REGISTRY[name](**options)
 
 
-__all__ = ["DEFAULT_VERIFIER", "DESCRIPTIONS", "REGISTRY", "Task", "Verifier", "VerifierError", "get_verifier",
-           "parse_names"]
+__all__ = ["DEFAULT_VERIFIER", "DESCRIPTIONS", "NEEDS_TEACHER", "REGISTRY", "Task", "Verifier", "VerifierError",
+           "get_verifier", "parse_names"]
