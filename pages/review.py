@@ -1,12 +1,26 @@
-"""Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history."""
+"""Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history.
+Model text is shown as it is: code blocks as code (line breaks kept), prose as plain text, never as HTML."""
+
+import json
 
 import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, job_progress, store
 from workbench import review
-from workbench.pii import findings_by_field, ner_model_installed, submit_scan, summary
-from workbench.sample_import import SampleImportError, import_samples
+from workbench.model_text import blocks
+from workbench.pii import (
+    DEFAULT_ENTITIES,
+    OPTIONAL_ENTITIES,
+    PiiPolicy,
+    findings_by_field,
+    load_policy,
+    ner_model_installed,
+    save_policy,
+    submit_scan,
+    summary,
+)
+from workbench.sample_import import formats_read, preview, save_upload, submit_import
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
 
@@ -21,27 +35,71 @@ if message := st.session_state.pop("review_message", None):
     st.success(message)
 
 
+UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
+ROLE_LABELS = {"system": "System", "developer": "Developer", "user": "User", "assistant": "Assistant", "tool": "Tool",
+               "function": "Tool"}
+
+
+def show_text(container, text: str | None, empty: str = "(empty)") -> None:
+    """Model text as it is: fenced code as code, prose as plain text (no Markdown, no HTML)."""
+    shown = blocks(text or "")
+    if not shown:
+        container.caption(empty)
+    for block in shown:
+        if block.kind == "code":
+            container.code(block.text, language=block.language)
+        else:
+            container.text(block.text)
+
+
+@st.fragment(run_every=1.0)
+def import_progress() -> None:
+    job_id = st.session_state.get("import_job")
+    job = db.get_job(job_id) if job_id else None
+    if job is None:
+        return
+    if job["status"] in ("queued", "running", "paused"):
+        job_progress(job)
+        return
+    result = job["result"] or {}
+    if "summary" in result:
+        st.success(result["summary"] + " They await review.")
+    else:
+        st.error(result.get("error") or job["error"] or f"The import job ended {job['status']}.")
+        if result.get("problems"):
+            st.dataframe(pd.DataFrame({"problem": result["problems"]}), hide_index=True, width="stretch")
+    if st.session_state.pop("import_rerun", False):
+        st.rerun()
+
+
 def upload_samples() -> None:
     st.caption(
-        "JSONL, one sample per line: `instruction`, `output`, optional `steps` (list of texts, stored as a reasoning "
-        "path), `source`, `metadata`, `tags`. Import is all or nothing; every problem names its line."
+        "Reads " + "; ".join(formats_read()) + ". JSONL, a JSON array, CSV or Parquet. The format is detected from the "
+        "first row and every row must share it. Import is all or nothing: every problem names its line and field. "
+        "Samples already in the store are skipped and listed. Step labels in the file are kept as human step labels."
     )
-    upload = st.file_uploader("Samples file", type=["jsonl", "ndjson"], key="samples-upload")
-    if upload is not None and st.button("Import samples"):
-        try:
-            ids = import_samples(db, upload.getvalue(), upload.name)
-        except SampleImportError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["review_message"] = f"Imported {len(ids)} samples from {upload.name}; they await review."
-            st.rerun()
+    upload = st.file_uploader("Samples file", type=UPLOAD_TYPES, key="samples-upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    seen = preview(data, upload.name)
+    if seen.format_label:
+        st.markdown(f"Detected **{seen.format_label}** ({seen.container}). The first rows as they would be stored:")
+    if seen.rows:
+        st.dataframe(pd.DataFrame(seen.rows), hide_index=True, width="stretch")
+    for problem in seen.problems:
+        st.error(problem)
+    if st.button("Import this file", type="primary", disabled=bool(seen.problems) or not seen.rows):
+        st.session_state["import_job"] = submit_import(db, save_upload(db, data, upload.name), upload.name)
+        st.session_state["import_rerun"] = True
+    import_progress()
 
 
 total = db.count_samples(status=None)
-with st.expander("Import samples made elsewhere", expanded=total == 0):
+with st.expander("Import samples made elsewhere", expanded=total == 0 or "import_job" in st.session_state):
     upload_samples()
 if total == 0:
-    empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a JSONL file above.")
+    empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a file above.")
     st.stop()
 
 # ---------------------------------------------------------------- PII
@@ -72,12 +130,31 @@ def pii_panel() -> None:
                 st.warning(f"PII: the last scans ran with {sample['pii']['note']}.")
 
 
+def policy_form() -> None:
+    policy = load_policy(db)
+    with st.form("pii-policy"):
+        entities = st.multiselect("Look for", [*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES], default=list(policy.entities))
+        min_words = st.number_input("A person's name counts from this many words", 1, 5, policy.person_min_words)
+        saved = st.form_submit_button("Save the PII rules")
+    if saved:
+        forgotten = save_policy(db, PiiPolicy(tuple(entities), policy.score_threshold, int(min_words)))
+        st.session_state["review_message"] = (
+            f"PII rules saved; {forgotten:,} scans were forgotten and are made again before export." if forgotten
+            else "The PII rules are unchanged."
+        )
+        st.rerun()
+
+
 with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
     st.caption(
-        "presidio finds emails, phone numbers, credit-card numbers (Luhn-checked), IBANs, US SSNs, IP addresses, API "
-        "keys and secrets, and (with the bundled spaCy model) person names and locations. Scans run in the worker."
+        "presidio finds emails, phone numbers, credit-card numbers (Luhn-checked), IBANs, US SSNs, IP addresses, street "
+        "addresses, API keys and secrets, and (with the bundled spaCy model) people's names. Made for synthetic "
+        "instruction data: place names (LOCATION) are not looked for unless you add them, a lone given name in a word "
+        "problem or a role placeholder such as [Tenant] does not flag a sample, and a bare number is not a phone "
+        "number. Scans run in the worker."
     )
     pii_panel()
+    policy_form()
 
 # ---------------------------------------------------------------- filters
 
@@ -131,6 +208,26 @@ def advance(sample_id: int) -> None:
     st.session_state.pop("editing", None)
 
 
+def show_turns(turns: list[dict]) -> None:
+    for index, turn in enumerate(turns):
+        box = st.container(border=True)
+        box.caption(f"{ROLE_LABELS.get(turn['role'], turn['role'])} · turn {index + 1}")
+        if turn.get("content") or not turn.get("tool_calls"):
+            show_text(box, turn.get("content"))
+        if turn.get("tool_calls"):
+            box.code(json.dumps(turn["tool_calls"], indent=2, ensure_ascii=False), language="json")
+
+
+def show_exchange(instruction: str, input_text: str | None, output: str | None) -> None:
+    st.markdown("**Instruction**")
+    show_text(st.container(border=True), instruction)
+    if input_text:
+        st.markdown("**Input**")
+        show_text(st.container(border=True), input_text)
+    st.markdown("**Answer**")
+    show_text(st.container(border=True), output, empty="(no answer)")
+
+
 def show_sample(details: dict) -> None:
     sample = details["sample"]
     found = findings_by_field(sample["pii"])
@@ -138,12 +235,20 @@ def show_sample(details: dict) -> None:
         st.warning(f"PII found: {summary(sample['pii'])} (in {', '.join(sorted(found))}).", icon=":material/lock:")
     elif sample["pii"] is None:
         st.caption("Not scanned for PII yet.")
+    ignored = (sample["pii"] or {}).get("ignored") or []
+    if ignored:
+        texts = [f"{hit['entity']} ({hit['reason']})" for hit in ignored]
+        st.caption(f"Not counted as PII: {'; '.join(texts)}.")
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Instruction**")
-        st.container(border=True).markdown(sample["instruction"])
-        st.markdown("**Answer**")
-        st.container(border=True).markdown(sample["output"] or "_(no answer)_")
+        if details["conversation"]:
+            st.markdown(f"**Conversation** ({len(details['turns'])} turns)")
+            show_turns(details["turns"])
+            if sample.get("input"):
+                st.markdown("**Input** (from the seed, with the first user turn)")
+                show_text(st.container(border=True), sample["input"])
+        else:
+            show_exchange(sample["instruction"], sample.get("input"), sample["output"])
         path = details["path"]
         if path:
             st.markdown(f"**Best reasoning path** (path {path['id']})")
@@ -156,6 +261,7 @@ def show_sample(details: dict) -> None:
                             "score": s["score"],
                             "verifier": s["verifier"],
                             "overruled": s["overrule"]["label"] if s["overrule"] else None,
+                            "by": s["overrule"]["reviewer"] if s["overrule"] else None,
                             "rating": s["rating"],
                         }
                         for s in path["steps"]
@@ -171,15 +277,22 @@ def show_sample(details: dict) -> None:
         st.markdown("**Lineage**")
         seed = details["seed"]
         chain = " → ".join(c["operator"] for c in details["chain"]) or "—"
-        lines = [
-            f"- source: `{sample['source']}`" + (f" (from {sample['metadata']['origin']})" if sample["metadata"].get("origin") else ""),
-            f"- seed: {('#' + str(seed['id']) + ' ' + seed['instruction'][:80]) if seed else '—'}",
-            f"- chain: {chain}",
-            f"- best path: {('#' + str(details['path']['id'])) if details['path'] else '—'}",
-            f"- teacher: `{sample['model'] or '—'}`",
-            f"- status: **{sample['status']}**; tags: {', '.join(sample['tags']) or '—'}",
-        ]
-        st.markdown("\n".join(lines))
+        origin = sample["metadata"].get("origin")
+        imported = sample["metadata"].get("imported_from")
+        lineage = pd.DataFrame(
+            [
+                ("source", sample["source"] + (f" (from {origin})" if origin else "")),
+                ("imported from", f"{imported['file']}, {imported['where']} ({imported['format']})" if imported else None),
+                ("seed", f"#{seed['id']} {seed['instruction'][:80]}" if seed else None),
+                ("chain", chain),
+                ("best path", f"#{details['path']['id']}" if details["path"] else None),
+                ("teacher", sample["model"]),
+                ("status", sample["status"]),
+                ("tags", ", ".join(sample["tags"]) or None),
+            ],
+            columns=["", "value"],
+        ).dropna()
+        st.dataframe(lineage, hide_index=True, width="stretch")
         if details["metrics"]:
             st.markdown("**Metrics**")
             st.dataframe(
@@ -189,22 +302,41 @@ def show_sample(details: dict) -> None:
             )
         if details["history"]:
             with st.expander(f"History ({len(details['history'])})"):
-                for entry in details["history"]:
-                    st.caption(
-                        f"{pd.Timestamp(entry['created_at'], unit='s'):%Y-%m-%d %H:%M} · {entry['reviewer']} · "
-                        f"{entry['action']}: {entry['before']} → {entry['after']}"
-                    )
-        if sample["original_instruction"] or sample["original_output"]:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"when": pd.Timestamp(entry["created_at"], unit="s"), "who": entry["reviewer"],
+                             "action": entry["action"], "before": json.dumps(entry["before"], ensure_ascii=False),
+                             "after": json.dumps(entry["after"], ensure_ascii=False), "note": entry["note"]}
+                            for entry in details["history"]
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
+        if details["original_turns"]:
+            with st.expander("Original conversation (before edits)"):
+                show_turns(details["original_turns"])
+        elif sample["original_instruction"] or sample["original_output"]:
             with st.expander("Original (before edits)"):
-                st.markdown(sample["original_instruction"] or sample["instruction"])
-                st.markdown("---")
-                st.markdown(sample["original_output"] or sample["output"] or "")
+                show_exchange(sample["original_instruction"] or sample["instruction"], None,
+                              sample["original_output"] or sample["output"])
 
 
-def edit_form(sample: dict) -> None:
+def edit_form(details: dict) -> None:
+    sample = details["sample"]
+    conversation = details["conversation"]
     with st.form(f"edit-{sample['id']}"):
-        instruction = st.text_area("Instruction", value=sample["instruction"], height=150)
-        output = st.text_area("Answer", value=sample["output"] or "", height=200)
+        if conversation:
+            texts = {
+                index: st.text_area(f"{ROLE_LABELS.get(turn['role'], turn['role'])} · turn {index + 1}",
+                                    value=turn.get("content") or "", height=120)
+                for index, turn in enumerate(details["turns"])
+                if turn.get("content") is not None
+            }
+        else:
+            instruction = st.text_area("Instruction", value=sample["instruction"], height=150)
+            output = st.text_area("Answer", value=sample["output"] or "", height=200)
         note = st.text_input("Note (why)", value="")
         save, cancel = st.columns(2)
         saved = save.form_submit_button("Save edit", type="primary")
@@ -214,7 +346,10 @@ def edit_form(sample: dict) -> None:
         st.rerun()
     if saved:
         try:
-            changed = review.edit(db, sample["id"], instruction, output, note or None)
+            if conversation:
+                changed = review.edit_turns(db, sample["id"], texts, note or None)
+            else:
+                changed = review.edit(db, sample["id"], instruction, output, note or None)
         except StoreError as exc:
             st.error(f"Not saved: {exc}")
             return
@@ -254,7 +389,7 @@ def focus_view() -> None:
     st.caption("Keyboard: **A** approve · **X** reject · **S** skip · **E** edit (when no text field has the focus).")
     details = review.focus_details(db, sample_id)
     if st.session_state.get("editing") == sample_id:
-        edit_form(details["sample"])
+        edit_form(details)
     show_sample(details)
 
 
