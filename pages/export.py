@@ -165,23 +165,22 @@ if st.button("Export", type="primary", disabled=refused or (bool(existing) and n
 
 
 @st.fragment(run_every=1.0)
-def export_progress() -> None:
-    """The export job: its PII scan's progress, then what was written (or why nothing was)."""
-    job = db.get_job(st.session_state["export_job"])
-    if job is None:
-        return
+def export_progress(job_id: int) -> None:
+    """The export job while it runs (its PII scan, then the write); the whole page reruns once it ends."""
+    job = db.get_job(job_id)
     if job["status"] in ("queued", "running", "paused"):
         st.caption("Scanning the samples never scanned for PII, then writing the file.")
         job_progress(job)
-        st.session_state["export_watching"] = True
+    else:
+        st.rerun()  # the whole page: the result, the download buttons, the caption and the past exports
+
+
+def export_outcome() -> None:
+    job = db.get_job(st.session_state.get("export_job") or 0)
+    if job is None:
         return
-    if st.session_state.pop("export_watching", False):
-        st.rerun()  # the whole page: the download buttons, the caption and the past exports
-
-
-def finished_export() -> None:
-    job = db.get_job(st.session_state["export_job"])
-    if job is None or job["status"] in ("queued", "running", "paused"):
+    if job["status"] in ("queued", "running", "paused"):
+        export_progress(job["id"])
         return
     result = job["result"] or {}
     if "summary" not in result:
@@ -198,9 +197,7 @@ def finished_export() -> None:
         buttons[1].download_button(f"Download {card.name}", data=card.read_bytes, file_name=card.name, on_click="ignore")
 
 
-if "export_job" in st.session_state:
-    export_progress()
-    finished_export()
+export_outcome()
 
 exports = db.list_exports(limit=20)
 if exports:

@@ -53,13 +53,22 @@ def show_text(container, text: str | None, empty: str = "(empty)") -> None:
 
 
 @st.fragment(run_every=1.0)
-def import_progress() -> None:
-    job_id = st.session_state.get("import_job")
-    job = db.get_job(job_id) if job_id else None
+def import_progress(job_id: int) -> None:
+    """The import job while it runs; the whole page reruns once it ends (its result, the queue)."""
+    job = db.get_job(job_id)
+    if job["status"] in ("queued", "running", "paused"):
+        job_progress(job)
+    else:
+        st.rerun()
+
+
+def import_outcome() -> None:
+    """The last import's progress, or what it imported, or every problem of a refused file."""
+    job = db.get_job(st.session_state.get("import_job") or 0)
     if job is None:
         return
     if job["status"] in ("queued", "running", "paused"):
-        job_progress(job)
+        import_progress(job["id"])
         return
     result = job["result"] or {}
     if "summary" in result:
@@ -68,8 +77,6 @@ def import_progress() -> None:
         st.error(result.get("error") or job["error"] or f"The import job ended {job['status']}.")
         if result.get("problems"):
             st.dataframe(pd.DataFrame({"problem": result["problems"]}), hide_index=True, width="stretch")
-    if st.session_state.pop("import_rerun", False):
-        st.rerun()
 
 
 def upload_samples() -> None:
@@ -80,6 +87,7 @@ def upload_samples() -> None:
     )
     upload = st.file_uploader("Samples file", type=UPLOAD_TYPES, key="samples-upload")
     if upload is None:
+        import_outcome()
         return
     data = upload.getvalue()
     seen = preview(data, upload.name)
@@ -91,8 +99,7 @@ def upload_samples() -> None:
         st.error(problem)
     if st.button("Import this file", type="primary", disabled=bool(seen.problems) or not seen.rows):
         st.session_state["import_job"] = submit_import(db, save_upload(db, data, upload.name), upload.name)
-        st.session_state["import_rerun"] = True
-    import_progress()
+    import_outcome()
 
 
 total = db.count_samples(status=None)
@@ -154,7 +161,7 @@ with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
         "number. Scans run in the worker."
     )
     pii_panel()
-    policy_form()
+    st.caption("Change what the scan looks for under **PII rules** at the bottom of this page.")
 
 # ---------------------------------------------------------------- filters
 
@@ -457,3 +464,6 @@ if view == "Bulk":
     bulk_view()
 else:
     focus_view()
+
+with st.expander("PII rules"):
+    policy_form()

@@ -10,7 +10,6 @@ from workbench.cli import main
 from workbench.settings import set_reviewer_name
 from workbench.store import Store, StoreError
 
-
 # ---------------------------------------------------------------- decisions, tags, edits
 
 
