@@ -183,7 +183,9 @@ def test_preview_shows_the_first_rows_and_the_format_before_anything_is_stored(s
 
 
 def test_the_import_job_imports_an_upload_and_reports_problems_as_a_list(store: Store, db_path: Path):
-    good = submit_import(store, save_upload(store, jsonl({"instruction": "a", "output": "b"}), "up.jsonl"), "up.jsonl")
+    upload = save_upload(store, jsonl({"instruction": "a", "output": "b"}), "up.jsonl")
+    assert upload.parent == db_path.parent / "imports" and upload.exists()
+    good = submit_import(store, upload, "up.jsonl")
     bad = submit_import(store, save_upload(store, jsonl({"instruction": "a"}), "bad.jsonl"), "bad.jsonl")
     jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
     done, failed = store.get_job(good), store.get_job(bad)
@@ -191,6 +193,7 @@ def test_the_import_job_imports_an_upload_and_reports_problems_as_a_list(store: 
     assert done["result"]["summary"].startswith("1 samples imported from up.jsonl")
     assert failed["status"] == "failed" and failed["result"]["problems"] == ["bad.jsonl, line 1, field 'output': missing"]
     assert store.count_samples(status=None) == 1
+    assert not upload.exists()  # the upload's copy is deleted once imported
 
 
 def test_cli_samples_import_and_list(store: Store, db_path: Path, tmp_path: Path, capsys):

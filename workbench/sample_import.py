@@ -400,9 +400,8 @@ KIND = "samples_import"
 
 
 class SampleImportHandler:
-    """`samples_import` job: one unit imports the saved upload; the result (or every problem) is the job's result.
-
-    Rerun after a crash, the unit finds the samples already stored and reports them as duplicates."""
+    """`samples_import` job: one unit imports the saved upload, then deletes that copy; the result (or every
+    problem) is the job's result. A crash mid-import rolls the import back and the rerun starts over."""
 
     kind = KIND
 
@@ -410,14 +409,15 @@ class SampleImportHandler:
         return ["import"]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        name = ctx.params["name"]
+        name, path = ctx.params["name"], Path(ctx.params["path"])
         try:
-            result = import_samples(ctx.store, Path(ctx.params["path"]), name)
+            result = import_samples(ctx.store, path, name)
         except SampleImportError as exc:
             ctx.store.set_job_result(ctx.job_id, {"error": str(exc).splitlines()[0], "problems": [str(p) for p in exc.problems]})
             ctx.store.set_job_status(ctx.job_id, "failed", str(exc))
-            return
-        ctx.store.set_job_result(ctx.job_id, result.to_dict())
+        else:
+            ctx.store.set_job_result(ctx.job_id, result.to_dict())
+        path.unlink(missing_ok=True)  # the upload's copy has served
 
 
 register(SampleImportHandler())
