@@ -24,6 +24,7 @@ from workbench.export import (
     submit_export,
 )
 from workbench.sample_import import save_upload
+from workbench.wording import quantity
 
 FORMAT_LABELS = {
     "openai": "OpenAI chat JSONL (messages)",
@@ -69,7 +70,8 @@ def pii_caption() -> None:
     live = db.pii_counts(status)
     scanning = [j for j in db.list_jobs(limit=5) if j["kind"] in ("pii_scan", "export") and j["status"] in ("queued", "running")]
     st.caption(
-        f"{live['clean'] + live['flagged'] + live['unscanned']:,} {status or ''} samples: {live['clean']:,} clean, "
+        f"{quantity(live['clean'] + live['flagged'] + live['unscanned'], (status + ' sample') if status else 'sample')}: "
+        f"{live['clean']:,} clean, "
         f"{live['flagged']:,} with PII ({'left out' if pii_mode == 'block' else 'redacted'}), "
         f"{live['unscanned']:,} not scanned"
         + (" (being scanned now)." if live["unscanned"] and scanning
@@ -99,8 +101,8 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
     if natural is not None:
         synthetic_n, natural_n = mix.mix_counts(available, len(natural.rows), ratio)
         st.info(
-            f"{len(natural.rows):,} natural rows loaded. The mix will hold {synthetic_n:,} synthetic + {natural_n:,} "
-            f"natural = {synthetic_n + natural_n:,} rows ({ratio:.0%} synthetic)."
+            f"{quantity(len(natural.rows), 'natural row')} loaded. The mix will hold {synthetic_n:,} synthetic + {natural_n:,} "
+            f"natural = {quantity(synthetic_n + natural_n, 'row')} ({ratio:.0%} synthetic)."
         )
 
 with st.expander("Planner: the article's rectified-scaling heuristic"):

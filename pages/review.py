@@ -23,6 +23,7 @@ from workbench.pii import (
 from workbench.sample_import import formats_read, preview, save_upload, submit_import
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
+from workbench.wording import quantity
 
 MAP_SELECTION_KEY = "selected_sample_ids"  # set by the Maps page when points are selected
 BULK_PAGE_SIZE = 200
@@ -122,7 +123,7 @@ def pii_panel() -> None:
     columns[0].metric("PII flagged", f"{counts['flagged']:,}")
     columns[1].metric("Clean", f"{counts['clean']:,}")
     columns[2].metric("Not scanned", f"{counts['unscanned']:,}")
-    if counts["unscanned"] and not scans and columns[3].button(f"Scan {counts['unscanned']:,} samples for PII"):
+    if counts["unscanned"] and not scans and columns[3].button(f"Scan {quantity(counts['unscanned'], 'sample')} for PII"):
         submit_scan(db)
         st.rerun()
     if not ner_model_installed():
@@ -146,7 +147,7 @@ def policy_form() -> None:
     if saved:
         forgotten = save_policy(db, PiiPolicy(tuple(entities), policy.score_threshold, int(min_words)))
         st.session_state["review_message"] = (
-            f"PII rules saved; {forgotten:,} scans were forgotten and are made again before export." if forgotten
+            f"PII rules saved; {quantity(forgotten, 'scan')} forgotten, made again before export." if forgotten
             else "The PII rules are unchanged."
         )
         st.rerun()
@@ -195,7 +196,7 @@ queue_filter = review.QueueFilter(
     search=search,
 )
 queue = db.query_sample_ids(**queue_filter.kwargs())
-st.caption(f"{len(queue):,} samples in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
+st.caption(f"{quantity(len(queue), 'sample')} in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
 if map_ids and not use_map:
     st.caption(f"{len(map_ids)} samples are selected on the Maps page; tick the filter to review only them.")
 
@@ -249,7 +250,7 @@ def show_sample(details: dict) -> None:
     left, right = st.columns([3, 2])
     with left:
         if details["conversation"]:
-            st.markdown(f"**Conversation** ({len(details['turns'])} turns)")
+            st.markdown(f"**Conversation** ({quantity(len(details['turns']), 'turn')})")
             show_turns(details["turns"])
             if sample.get("input"):
                 st.markdown("**Input** (from the seed, with the first user turn)")
@@ -438,25 +439,25 @@ def bulk_view() -> None:
         column_config={"select": st.column_config.CheckboxColumn("select", width="small")},
     )
     chosen = [int(i) for i in edited.loc[edited["select"], "id"]]
-    everything = st.checkbox(f"Apply to all {len(queue):,} samples matching the filters (not only the ticked ones)")
+    everything = st.checkbox(f"Apply to all {quantity(len(queue), 'sample')} matching the filters (not only the ticked ones)")
     targets = queue if everything else chosen
-    st.caption(f"{len(targets):,} samples selected.")
+    st.caption(f"{quantity(len(targets), 'sample')} selected.")
     actions = st.columns(4)
     for column, (label, status) in zip(actions, (("Approve", "approved"), ("Reject", "rejected"), ("Reset to pending", "pending")), strict=False):
         if column.button(f"{label} {len(targets):,}", disabled=not targets, key=f"bulk-{status}"):
             changed = review.set_status(db, targets, status)
-            st.session_state["review_message"] = f"{label}: {changed} samples."
+            st.session_state["review_message"] = f"{label}: {quantity(changed, 'sample')}."
             st.rerun()
     tag_text = actions[3].text_input("Tags (comma-separated)", key="bulk-tags")
     new_tags = [t.strip() for t in tag_text.split(",") if t.strip()]
     add, remove = actions[3].columns(2)
     if add.button("Add tags", disabled=not (targets and new_tags)):
         review.tag(db, targets, new_tags)
-        st.session_state["review_message"] = f"Tagged {len(targets)} samples with {', '.join(new_tags)}."
+        st.session_state["review_message"] = f"Tagged {quantity(len(targets), 'sample')} with {', '.join(new_tags)}."
         st.rerun()
     if remove.button("Remove tags", disabled=not (targets and new_tags)):
         review.untag(db, targets, new_tags)
-        st.session_state["review_message"] = f"Removed {', '.join(new_tags)} from {len(targets)} samples."
+        st.session_state["review_message"] = f"Removed {', '.join(new_tags)} from {quantity(len(targets), 'sample')}."
         st.rerun()
 
 

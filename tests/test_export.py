@@ -215,7 +215,7 @@ def test_blocking_leaves_flagged_samples_out(store, planted, fmt):
 
 def test_unscanned_samples_refuse_the_export(store):
     add_sample(store, "never scanned", pii=None)
-    with pytest.raises(ExportError, match="1 samples have not been scanned for PII"):
+    with pytest.raises(ExportError, match="1 sample not scanned for PII"):
         run(store, "openai")
     assert not (Path(store.path).parent / "exports" / "out.openai").exists()
 
@@ -316,7 +316,7 @@ def test_a_killed_export_process_leaves_no_file_at_the_target(tmp_path):
 
 def test_nothing_to_export_writes_no_file(store, shipped):
     store.set_sample_status([shipped["a"]], "rejected", "Ada")
-    with pytest.raises(ExportError, match="nothing to export: 1 approved samples, and 1 skipped: no reasoning steps"):
+    with pytest.raises(ExportError, match="nothing to export: 1 approved sample, and 1 skipped: no reasoning steps"):
         run(store, "prm800k")
     assert not (Path(store.path).parent / "exports" / "out.prm800k").exists()
 
@@ -489,7 +489,7 @@ def test_cli_export_refuses_with_the_reason_when_nothing_can_be_written(store, d
     add_sample(store, "No steps here.", "ok")
     base = ["--db", str(db_path), "export", "--export-dir", str(tmp_path / "exports")]
     assert main([*base, "--format", "prm800k", "--out", "steps.jsonl"]) == 2
-    assert "export refused: nothing to export: 1 approved samples, and 1 skipped: no reasoning steps" in capsys.readouterr().err
+    assert "export refused: nothing to export: 1 approved sample, and 1 skipped: no reasoning steps" in capsys.readouterr().err
     assert not (tmp_path / "exports" / "steps.jsonl").exists()
 
 
@@ -534,7 +534,7 @@ def test_an_export_job_that_cannot_write_fails_with_the_reason(store, tmp_path):
     job_id = submit_export(store, ExportOptions(fmt="trl-stepwise"), "steps.jsonl", tmp_path / "exports")
     assert jobs.run_job(store, store.claim_next_job(1)) == "failed"
     job = store.get_job(job_id)
-    assert job["result"] == {"error": "nothing to export: 1 approved samples, and 1 skipped: no reasoning steps"}
+    assert job["result"] == {"error": "nothing to export: 1 approved sample, and 1 skipped: no reasoning steps"}
     with pytest.raises(ExportError, match="outside the export folder"):
         submit_export(store, ExportOptions(fmt="openai"), "../x.jsonl", tmp_path / "exports")
     assert len(store.list_jobs()) == 1  # a refused target queues nothing

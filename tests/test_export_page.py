@@ -54,7 +54,7 @@ def test_export_writes_the_file_and_the_card_and_offers_downloads(store: Store, 
         {"instruction": "Approved task", "input": "", "output": "answer"}
     ]
     assert (exports / "dataset-alpaca.README.md").exists()
-    assert any("Wrote 1 rows" in s.value for s in at.success)
+    assert any("Wrote 1 row to" in s.value for s in at.success)
     assert [b.label for b in at.get("download_button")] == ["Download dataset-alpaca.jsonl", "Download dataset-alpaca.README.md"]
     assert store.list_exports()[0]["format"] == "alpaca"
 
@@ -101,7 +101,7 @@ def test_export_scans_unscanned_samples_first_and_the_caption_follows(store: Sto
     at = export_and_wait(at, db_path)
     assert not at.exception
     assert any("0 not scanned." in c.value and "1 with PII (left out)" in c.value for c in at.caption)
-    assert any("Wrote 1 rows" in s.value and "1 left out for PII" in s.value for s in at.success)
+    assert any("Wrote 1 row to" in s.value and "1 left out for PII" in s.value for s in at.success)
     assert [j["kind"] for j in store.list_jobs()] == ["export"]
 
 

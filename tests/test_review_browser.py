@@ -86,7 +86,7 @@ def test_keyboard_approval_then_export_download(store: Store, running_app, page)
     assert_no_exception(page)
     page.get_by_text("1 not scanned (the export scans them first)").first.wait_for()
     page.get_by_role("button", name="Export", exact=True).click()
-    page.get_by_text("Wrote 1 rows").wait_for(timeout=90_000)  # the job loads the PII model, scans, then writes
+    page.get_by_text("Wrote 1 row to").wait_for(timeout=90_000)  # the job loads the PII model, scans, then writes
     wait_for_streamlit(page)
     assert page.get_by_text("0 not scanned.").count() > 0
     screenshot(page, "export-written")

@@ -73,7 +73,7 @@ def test_pii_flags_show_in_the_focus_view_and_the_scan_button_queues_a_job(store
     add_sample(store, "Unscanned task", status="pending", pii=None)
     at = review_page().run()
     assert any("PII found: 1 EMAIL_ADDRESS" in w.value for w in at.warning)
-    at = button(at, "Scan 1 samples for PII").click().run()
+    at = button(at, "Scan 1 sample for PII").click().run()
     assert not at.exception
     assert store.list_jobs()[0]["kind"] == "pii_scan"
 

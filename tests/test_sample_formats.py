@@ -242,7 +242,7 @@ def test_labels_whose_count_differs_from_the_steps_are_refused():
         "labels: 2 labels for 3 completions; give one per step"]
     assert problems("trl-stepwise", {"prompt": "p", "completions": ["a"], "labels": ["yes"]}) == ["labels[0]: 'yes' is not true or false"]
     assert problems("workbench", {"instruction": "i", "steps": ["a", "b"], "step_ratings": [1]}) == [
-        "step_ratings: 1 ratings for 2 steps; give one per step"]
+        "step_ratings: 1 rating for 2 steps; give one per step"]
     assert problems("processbench", {"problem": "p", "steps": ["a", "b"], "label": 2}) == [
         "label: 2 is not -1 (no wrong step) or a step index (0..1)"]
 

@@ -151,7 +151,7 @@ def test_every_bad_row_is_named_with_its_line_and_field(store: Store):
 def test_labels_that_do_not_match_the_steps_refuse_the_file(store: Store):
     message = refused(store, jsonl({"prompt": "p", "completions": ["a", "b"], "labels": [True, True]},
                                    {"prompt": "p2", "completions": ["a", "b", "c"], "labels": [True]}))
-    assert "bad.jsonl, line 2, field 'labels': 1 labels for 3 completions; give one per step" in message
+    assert "bad.jsonl, line 2, field 'labels': 1 label for 3 completions; give one per step" in message
 
 
 def test_a_bad_row_after_many_good_batches_still_imports_nothing(store: Store):
@@ -190,7 +190,7 @@ def test_the_import_job_imports_an_upload_and_reports_problems_as_a_list(store: 
     jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
     done, failed = store.get_job(good), store.get_job(bad)
     assert done["status"] == "done" and done["result"]["imported"] == 1
-    assert done["result"]["summary"].startswith("1 samples imported from up.jsonl")
+    assert done["result"]["summary"].startswith("1 sample imported from up.jsonl")
     assert failed["status"] == "failed" and failed["result"]["problems"] == ["bad.jsonl, line 1, field 'output': missing"]
     assert store.count_samples(status=None) == 1
     assert not upload.exists()  # the upload's copy is deleted once imported
@@ -201,7 +201,7 @@ def test_cli_samples_import_and_list(store: Store, db_path: Path, tmp_path: Path
     good.write_bytes(jsonl({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}],
                             "system": "Be kind."}))
     assert main(["--db", str(db_path), "samples", "import", str(good)]) == 0
-    assert "1 samples imported from good.jsonl (ShareGPT (conversations), JSONL)" in capsys.readouterr().out
+    assert "1 sample imported from good.jsonl (ShareGPT (conversations), JSONL)" in capsys.readouterr().out
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(jsonl({"conversations": [{"from": "gpt", "value": "x"}]}))
     assert main(["--db", str(db_path), "samples", "import", str(bad)]) == 2

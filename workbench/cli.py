@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench.env import default_db_path
 from workbench.store import Store, StoreError, open_store
+from workbench.wording import quantity
 
 Command = Callable[[argparse.Namespace, Store], int]
 
@@ -574,7 +575,7 @@ def cmd_review(args: argparse.Namespace, store: Store) -> int:
         return 2
     status = {"approve": "approved", "reject": "rejected"}[args.review_command]
     changed = set_status(store, ids, status, args.note)
-    print(f"{status} {changed} samples")
+    print(f"{status} {quantity(changed, 'sample')}")
     return 0
 
 
@@ -584,11 +585,11 @@ def cmd_pii_scan(args: argparse.Namespace, store: Store) -> int:
     ids = store.pii_scan_candidates(only_unscanned=not args.all)
     if ids:
         analyzer = shared_analyzer()
-        print(f"scanning {len(ids)} samples for PII ({analyzer.note})", file=sys.stderr)
+        print(f"scanning {quantity(len(ids), 'sample')} for PII ({analyzer.note})", file=sys.stderr)
         for start in range(0, len(ids), 200):
             scan_samples(store, ids[start : start + 200], analyzer)
     counts = store.pii_counts()
-    print(f"{counts['flagged']} samples flagged, {counts['clean']} clean, {counts['unscanned']} not scanned")
+    print(f"{quantity(counts['flagged'], 'sample')} flagged, {counts['clean']} clean, {counts['unscanned']} not scanned")
     return 0
 
 
@@ -609,7 +610,7 @@ def cmd_pii_policy(args: argparse.Namespace, store: Store) -> int:
     changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words)
     forgotten = save_policy(store, changed)
     if forgotten:
-        print(f"policy changed: {forgotten} scans forgotten; they are scanned again before export", file=sys.stderr)
+        print(f"policy changed: {quantity(forgotten, 'scan')} forgotten; samples are scanned again before export", file=sys.stderr)
     if args.json:
         _print_json(changed.to_dict())
     else:
@@ -655,7 +656,7 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
         return 2
     unscanned = len(store.pii_scan_candidates(only_unscanned=True, status=options.status))
     if unscanned:
-        print(f"scanning {unscanned} samples for PII before the export (job {job_id})", file=sys.stderr)
+        print(f"scanning {quantity(unscanned, 'sample')} for PII before the export (job {job_id})", file=sys.stderr)
     job = _wait_for_job(store, job_id, args.db)
     result = job["result"] or {}
     if job["status"] != "done" or "error" in result:

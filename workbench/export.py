@@ -51,6 +51,7 @@ from workbench.ratings import step_rating
 from workbench.sample_formats import FORMATS as LAYOUTS
 from workbench.sample_formats import SampleFormat, SampleRecord, Skip
 from workbench.store import Store
+from workbench.wording import quantity
 
 FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "parquet")
 WRITERS: dict[str, SampleFormat] = {fmt: LAYOUTS["workbench" if fmt == "parquet" else fmt] for fmt in FORMATS}
@@ -114,11 +115,11 @@ class ExportResult:
 
     def summary(self) -> str:
         """One sentence for the page and the CLI."""
-        text = (f"Wrote {self.written:,} rows to {self.path}: {self.synthetic:,} synthetic"
+        text = (f"Wrote {quantity(self.written, 'row')} to {self.path}: {self.synthetic:,} synthetic"
                 + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
                 + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
         if self.trailing_user_dropped:
-            text += f"; a trailing user turn dropped from {self.trailing_user_dropped:,} conversations"
+            text += f"; a trailing user turn dropped from {quantity(self.trailing_user_dropped, 'conversation')}"
         for reason, count in self.skipped.most_common():
             text += f"; {count:,} skipped: {reason}"
         return text + "." + (f" Dataset card: {self.card_path.name}." if self.card_path else "")
@@ -347,7 +348,7 @@ def _check(store: Store, options: ExportOptions) -> dict[str, int]:
     counts = store.pii_counts(options.status)
     if counts["unscanned"]:
         raise ExportError(
-            f"{counts['unscanned']:,} samples have not been scanned for PII yet; run the PII scan first "
+            f"{quantity(counts['unscanned'], 'sample')} not scanned for PII yet; run the PII scan first "
             "(Review page, or `workbench pii scan`)"
         )
     return counts
@@ -407,7 +408,7 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
     def finished() -> None:  # raised inside the atomic block: no empty file is left behind
         if result.written == 0:
             reasons = "".join(f", and {n:,} skipped: {reason}" for reason, n in result.skipped.most_common())
-            raise ExportError(f"nothing to export: {len(ids):,} {options.status or 'eligible'} samples{reasons}")
+            raise ExportError(f"nothing to export: {quantity(len(ids), (options.status or 'eligible') + ' sample')}{reasons}")
 
     if options.fmt == "parquet":
         import pyarrow as pa

@@ -40,6 +40,7 @@ from workbench.conversation import (
     split_system,
     with_input,
 )
+from workbench.wording import quantity
 
 MAX_STEPS = 200
 STEP_SEPARATOR = "\n"  # steps joined into the answer text of a sample read from a stepwise format
@@ -158,12 +159,13 @@ def _steps(value: object, key: str, problems: list[FieldProblem]) -> list[str]:
 
 
 def _ratings(value: object, key: str, count: int, count_key: str, problems: list[FieldProblem]) -> list[int | None]:
+    """-1/0/+1 ratings (None: unrated), one per step (`count` of them, called `count_key` in the message)."""
     """-1/0/+1 ratings (None: unrated), one per step."""
     if not isinstance(value, list):
         problems.append(FieldProblem(key, "must be a list with one rating per step"))
         return []
     if len(value) != count:
-        problems.append(FieldProblem(key, f"{len(value)} ratings for {count} {count_key}; give one per step"))
+        problems.append(FieldProblem(key, f"{quantity(len(value), 'rating')} for {quantity(count, count_key)}; give one per step"))
         return []
     bad = [i for i, r in enumerate(value) if r is not None and (isinstance(r, bool) or r not in (-1, 0, 1))]
     if bad:
@@ -399,7 +401,8 @@ def read_trl_stepwise(row: dict) -> SampleRecord:
     if not isinstance(labels, list):
         problems.append(FieldProblem("labels", "must be a list of true/false, one per completion"))
     elif steps and len(labels) != len(steps):
-        problems.append(FieldProblem("labels", f"{len(labels)} labels for {len(steps)} completions; give one per step"))
+        problems.append(FieldProblem("labels", f"{quantity(len(labels), 'label')} for {quantity(len(steps), 'completion')}; "
+                                     "give one per step"))
     elif not all(isinstance(label, bool) for label in labels):
         bad = next(i for i, label in enumerate(labels) if not isinstance(label, bool))
         problems.append(FieldProblem(f"labels[{bad}]", f"{labels[bad]!r} is not true or false"))
@@ -567,7 +570,7 @@ def read_workbench(row: dict) -> SampleRecord:
         turns = [{"role": "user", "content": instruction}] + ([{"role": "assistant", "content": output}] if output else [])
     steps = _steps(row.get("steps") or [], "steps", problems)
     ratings = _ratings(row.get("step_ratings") if row.get("step_ratings") is not None else [None] * len(steps),
-                       "step_ratings", len(steps), "steps", problems)
+                       "step_ratings", len(steps), "step", problems)
     tags = row.get("tags") or []
     lineage = {k.removeprefix("lineage_"): v for k, v in row.items() if k.startswith("lineage_")}
     if isinstance(lineage.get("teacher_params"), str):

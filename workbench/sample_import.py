@@ -35,6 +35,7 @@ from workbench.jobs import JobContext, register
 from workbench.sample_formats import FORMATS, RowError, SampleFormat, SampleRecord, detect, expected_layouts
 from workbench.seeds import Problem, SeedImportError
 from workbench.store import Store
+from workbench.wording import quantity
 
 BATCH_SIZE = 1000
 MAX_PROBLEMS = 50
@@ -69,15 +70,18 @@ class ImportResult:
     sample_ids: array = field(default_factory=lambda: array("q"))
 
     def summary(self) -> str:
-        parts = [f"{self.imported:,} samples imported from {self.source} ({self.format_label}, {CONTAINER_NAMES[self.container]})"]
-        details = [f"{n:,} {label}" for n, label in (
-            (self.conversations, "conversations (system prompt or several turns)"), (self.with_steps, "with reasoning steps"),
-            (self.labelled_steps, "steps labelled by people (kept as step labels)"), (self.with_metrics, "with metric values"),
+        parts = [f"{quantity(self.imported, 'sample')} imported from {self.source} ({self.format_label}, "
+                 f"{CONTAINER_NAMES[self.container]})"]
+        details = [text for n, text in (
+            (self.conversations, f"{quantity(self.conversations, 'conversation')} (system prompt or several turns)"),
+            (self.with_steps, f"{self.with_steps:,} with reasoning steps"),
+            (self.labelled_steps, f"{quantity(self.labelled_steps, 'step')} labelled by people (kept as step labels)"),
+            (self.with_metrics, f"{self.with_metrics:,} with metric values"),
         ) if n]
         text = parts[0] + (": " + ", ".join(details) if details else "") + "."
         if self.skipped_duplicates:
             more = self.skipped_duplicates - len(self.duplicates)
-            text += (f" {self.skipped_duplicates:,} duplicates skipped: " + "; ".join(self.duplicates)
+            text += (f" {quantity(self.skipped_duplicates, 'duplicate')} skipped: " + "; ".join(self.duplicates)
                      + (f"; and {more:,} more" if more > 0 else "") + ".")
         return text
 
