@@ -58,6 +58,17 @@ def test_alpaca_input_and_history_are_kept(store: Store):
     assert [t["content"] for t in multi["turns"]] == ["Classify: great", "positive", "And this one?", "negative"]
 
 
+def test_fields_a_format_does_not_use_are_kept_not_dropped(store: Store):
+    dolly = {"instruction": "When did Virgin Australia start operating?", "context": "Virgin Australia commenced services "
+             "on 31 August 2000.", "response": "On 31 August 2000.", "category": "closed_qa"}
+    second = {**dolly, "instruction": "Who founded it?", "response": "Richard Branson."}
+    result = import_samples(store, jsonl(dolly, second), "dolly.jsonl")
+    first = store.get_sample(result.sample_ids[0])
+    assert first["input"] == dolly["context"] and first["metadata"]["fields"] == {"category": "closed_qa"}
+    assert result.other_fields == {"category": 2}
+    assert "Other fields kept in each sample's metadata: category (2)." in result.summary()
+
+
 def test_trl_prm800k_and_processbench_labels_become_human_step_labels_the_gate_respects(store: Store):
     trl = import_samples(store, jsonl({"prompt": "9 * 7?", "completions": ["9 * 7 = 63", "Answer: 64"], "labels": [True, False]}),
                          "trl.jsonl")

@@ -598,17 +598,25 @@ class SampleFormat:
     """A layout: its name, a label for people, how a row of it is recognised, its reader and writer.
 
     `matches` looks only for the layout's telling key, so a row missing another field is read by its
-    format's reader and the message names that field. `needs_reply`: the writer drops a trailing user
-    turn (counted by the export); `stepwise`: it holds rated reasoning steps, so natural rows cannot be
-    mixed in."""
+    format's reader and the message names that field. `known`: the fields the reader takes (None: it keeps
+    every other field itself); import keeps the rest in the sample's metadata. `needs_reply`: the writer
+    drops a trailing user turn (counted by the export); `stepwise`: it holds rated reasoning steps, so
+    natural rows cannot be mixed in."""
 
     name: str
     label: str
     matches: Callable[[dict], bool]
     read: Callable[[dict], SampleRecord]
     write: Callable[[SampleRecord], dict] | None
+    known: frozenset[str] | None
     needs_reply: bool = False
     stepwise: bool = False
+
+    def other_fields(self, row: dict) -> dict:
+        """The fields of a row its reader does not take (our export's lineage_* and metric_* columns are taken)."""
+        if self.known is None:
+            return {}
+        return {k: v for k, v in row.items() if k not in self.known and not k.startswith(("lineage_", "metric_"))}
 
     def write_row(self, record: SampleRecord) -> tuple[dict, bool]:
         """(the row, whether a trailing user turn was dropped to write it). Raises Skip."""
@@ -634,20 +642,24 @@ FORMATS: dict[str, SampleFormat] = {  # in the order detection tries them
     f.name: f
     for f in (
         SampleFormat("workbench", "Entropy Workbench columns (instruction, messages, steps, step_ratings)",
-                     lambda row: "step_ratings" in row, read_workbench, write_workbench),
-        SampleFormat("openai", "OpenAI chat (messages)", lambda row: "messages" in row, read_openai, write_openai),
+                     lambda row: "step_ratings" in row, read_workbench, write_workbench,
+                     frozenset({"source", "instruction", "input", "output", "messages", "tags", "steps", "step_ratings"})),
+        SampleFormat("openai", "OpenAI chat (messages)", lambda row: "messages" in row, read_openai, write_openai,
+                     frozenset({"messages", *EXTRA_KEYS})),
         SampleFormat("sharegpt", "ShareGPT (conversations)", lambda row: "conversations" in row, read_sharegpt,
-                     write_sharegpt, needs_reply=True),
+                     write_sharegpt, frozenset({"conversations", "system", *EXTRA_KEYS}), needs_reply=True),
         SampleFormat("trl-stepwise", "TRL stepwise supervision (prompt, completions, labels)",
-                     lambda row: "completions" in row, read_trl_stepwise, write_trl_stepwise, stepwise=True),
+                     lambda row: "completions" in row, read_trl_stepwise, write_trl_stepwise,
+                     frozenset({"prompt", "completions", "labels", *EXTRA_KEYS}), stepwise=True),
         SampleFormat("prm800k", "PRM800K step ratings (question, label.steps)",
                      lambda row: isinstance(row.get("question"), dict) or isinstance(row.get("label"), dict),
-                     read_prm800k, write_prm800k, stepwise=True),
+                     read_prm800k, write_prm800k, None, stepwise=True),
         SampleFormat("processbench", "ProcessBench (problem, steps, label)",
-                     lambda row: "problem" in row and "steps" in row, read_processbench, None),
+                     lambda row: "problem" in row and "steps" in row, read_processbench, None, None),
         SampleFormat("alpaca", "Alpaca (instruction, input, output)",
                      lambda row: any(k in row for k in (*INSTRUCTION_KEYS, *OUTPUT_KEYS)), read_alpaca, write_alpaca,
-                     needs_reply=True),
+                     frozenset({*INSTRUCTION_KEYS, *OUTPUT_KEYS, *INPUT_KEYS, "system", "history", "steps", "tags",
+                                "metadata", "source", *EXTRA_KEYS}), needs_reply=True),
     )
 }
 

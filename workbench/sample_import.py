@@ -25,6 +25,7 @@ import io
 import json
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class ImportResult:
     with_steps: int = 0
     labelled_steps: int = 0
     with_metrics: int = 0
+    other_fields: Counter = field(default_factory=Counter)  # field -> samples that kept it in metadata["fields"]
     skipped_duplicates: int = 0
     duplicates: list[str] = field(default_factory=list)
     sample_ids: array = field(default_factory=lambda: array("q"))
@@ -79,6 +81,9 @@ class ImportResult:
             (self.with_metrics, f"{self.with_metrics:,} with metric values"),
         ) if n]
         text = parts[0] + (": " + ", ".join(details) if details else "") + "."
+        if self.other_fields:
+            text += " Other fields kept in each sample's metadata: " + ", ".join(
+                f"{name} ({n:,})" for name, n in self.other_fields.most_common()) + "."
         if self.skipped_duplicates:
             more = self.skipped_duplicates - len(self.duplicates)
             text += (f" {quantity(self.skipped_duplicates, 'duplicate')} skipped: " + "; ".join(self.duplicates)
@@ -256,6 +261,8 @@ class _Records:
         except RowError as exc:
             self.problems += [Problem(f"{where}, field '{p.field}'" if p.field else where, p.message) for p in exc.problems]
             return None
+        if other := found.other_fields(row):
+            record.metadata["fields"] = other  # e.g. Dolly's category, MATH's level: kept, not dropped
         too_long = next((i for i, t in enumerate(record.turns) if len(t.get("content") or "") > MAX_TEXT_CHARS), None)
         if too_long is not None:
             self.problems.append(Problem(f"{where}, turn {too_long + 1}", f"is {len(record.turns[too_long]['content']):,} "
@@ -346,6 +353,7 @@ def _insert(store: Store, batch: list[tuple[dict, str]], result: ImportResult, f
         result.with_steps += bool(row["steps"])
         result.labelled_steps += sum(r is not None for r in row["ratings"])
         result.with_metrics += bool(row["metrics"])
+        result.other_fields.update(row["metadata"].get("fields", {}).keys())
 
 
 # ---------------------------------------------------------------- preview and the import job
