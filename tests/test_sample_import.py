@@ -85,6 +85,13 @@ def test_trl_prm800k_and_processbench_labels_become_human_step_labels_the_gate_r
     assert {s["overrule"]["reviewer"] for s in steps} == {PRM800K_ROW["labeler"]}
     assert steps[0]["overrule"]["created_at"] == pytest.approx(1658076951.3, abs=86400)  # the labeller's own time
 
+    gave_up = {**PRM800K_ROW, "label": {"steps": [{"completions": [], "human_completion": None, "chosen_completion": None}],
+                                        "total_time": 5000, "finish_reason": "bad_problem"}}
+    other = {**PRM800K_ROW, "question": {"problem": "How many seconds are in 2 minutes?", "ground_truth_answer": "120"}}
+    more = import_samples(store, jsonl(gave_up, other), "prm800k-2.jsonl")
+    assert (more.imported, more.skipped_rows) == (1, {"PRM800K row without steps (finish_reason 'bad_problem')": 1})
+    assert "1 row skipped: PRM800K row without steps" in more.summary()
+
     bench = import_samples(store, (FIXTURES / "processbench_small.jsonl").read_bytes(), "processbench_small.jsonl")
     assert bench.format == "processbench" and bench.imported == 12
     first = store.best_paths([bench.sample_ids[0]])[bench.sample_ids[0]]["steps"]  # label 1: step 0 right, 1 wrong, 2 unjudged

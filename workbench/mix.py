@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workbench.metrics import lexical_entropy
 from workbench.sample_formats import SampleRecord
-from workbench.sample_import import SampleImportError, read_records
+from workbench.sample_import import RecordReader, SampleImportError
 
 DEFAULT_SYNTHETIC_RATIO = 0.3
 ENTROPY_SAMPLE_ROWS = 2000
@@ -54,7 +54,7 @@ class MixPlan:
 def load_natural(data: bytes | str | Path, name: str) -> NaturalData:
     """Read a natural dataset (bytes of an upload named `name`, or a path); raises NaturalDataError with every problem."""
     try:
-        rows = [record for record, _, _, _ in read_records(data, name)]
+        rows = [record for record, _ in RecordReader(data, name)]
     except SampleImportError as exc:
         raise NaturalDataError(exc.source, exc.problems) from exc
     return NaturalData(name, rows)

@@ -77,6 +77,11 @@ class Skip(Exception):
     """A sample this format cannot hold; the message is the reason, counted in the export result."""
 
 
+class SkipRow(Exception):
+    """A well-formed row that holds no sample (a PRM800K labeller gave up before any step); the message is
+    the reason, counted and reported by the import."""
+
+
 @dataclass
 class SampleRecord:
     """One sample between a file and the store.
@@ -483,8 +488,14 @@ def read_prm800k(row: dict) -> SampleRecord:
     question, label = row.get("question"), row.get("label")
     if not isinstance(question, dict):
         raise RowError([FieldProblem("question", "must be an object with 'problem'")])
-    if not isinstance(label, dict) or not isinstance(label.get("steps"), list) or not label["steps"]:
-        raise RowError([FieldProblem("label.steps", "must be a non-empty list of rated steps")])
+    if not isinstance(label, dict) or not isinstance(label.get("steps"), list):
+        raise RowError([FieldProblem("label.steps", "must be a list of rated steps")])
+    ended = next((i for i, s in enumerate(label["steps"]) if isinstance(s, dict) and not s.get("completions")
+                  and not s.get("human_completion")), None)
+    if ended is not None:  # the labeller stopped at a step nobody wrote: the solution ends before it
+        label = {**label, "steps": label["steps"][:ended]}
+    if not label["steps"]:
+        raise SkipRow(f"PRM800K row without steps (finish_reason {label.get('finish_reason')!r})")
     problem = _text(question, "problem", problems)
     if problems:
         problems = [FieldProblem(f"question.{p.field}", p.message) for p in problems]

@@ -33,7 +33,15 @@ from typing import IO
 
 from workbench.conversation import stored_turns
 from workbench.jobs import JobContext, register
-from workbench.sample_formats import FORMATS, RowError, SampleFormat, SampleRecord, detect, expected_layouts
+from workbench.sample_formats import (
+    FORMATS,
+    RowError,
+    SampleFormat,
+    SampleRecord,
+    SkipRow,
+    detect,
+    expected_layouts,
+)
 from workbench.seeds import Problem, SeedImportError
 from workbench.store import Store
 from workbench.wording import quantity
@@ -58,15 +66,16 @@ class ImportResult:
     """What one import did. `duplicates` lists where the first MAX_LISTED_DUPLICATES skipped rows were."""
 
     source: str
-    format: str
-    format_label: str
-    container: str
+    format: str = ""
+    format_label: str = ""
+    container: str = "jsonl"
     imported: int = 0
     conversations: int = 0
     with_steps: int = 0
     labelled_steps: int = 0
     with_metrics: int = 0
     other_fields: Counter = field(default_factory=Counter)  # field -> samples that kept it in metadata["fields"]
+    skipped_rows: Counter = field(default_factory=Counter)  # reason -> well-formed rows that hold no sample
     skipped_duplicates: int = 0
     duplicates: list[str] = field(default_factory=list)
     sample_ids: array = field(default_factory=lambda: array("q"))
@@ -84,6 +93,8 @@ class ImportResult:
         if self.other_fields:
             text += " Other fields kept in each sample's metadata: " + ", ".join(
                 f"{name} ({n:,})" for name, n in self.other_fields.most_common()) + "."
+        for reason, n in self.skipped_rows.most_common():
+            text += f" {quantity(n, 'row')} skipped: {reason}."
         if self.skipped_duplicates:
             more = self.skipped_duplicates - len(self.duplicates)
             text += (f" {quantity(self.skipped_duplicates, 'duplicate')} skipped: " + "; ".join(self.duplicates)
@@ -243,6 +254,7 @@ class _Records:
         self.problems = problems
         self.format: SampleFormat | None = None
         self.first_where = ""
+        self.skipped: Counter = Counter()  # reason -> well-formed rows that hold no sample
 
     def read(self, row: dict, where: str) -> SampleRecord | None:
         found = detect(row)
@@ -261,6 +273,9 @@ class _Records:
         except RowError as exc:
             self.problems += [Problem(f"{where}, field '{p.field}'" if p.field else where, p.message) for p in exc.problems]
             return None
+        except SkipRow as reason:
+            self.skipped[str(reason)] += 1
+            return None
         if other := found.other_fields(row):
             record.metadata["fields"] = other  # e.g. Dolly's category, MATH's level: kept, not dropped
         too_long = next((i for i, t in enumerate(record.turns) if len(t.get("content") or "") > MAX_TEXT_CHARS), None)
@@ -271,25 +286,42 @@ class _Records:
         return record
 
 
-def read_records(data: bytes | str | Path, name: str) -> Iterator[tuple[SampleRecord, str, SampleFormat, str]]:
-    """Every record of a file, with where it came from, its format and the file's container. Raises
-    SampleImportError (after reading the file, or at MAX_PROBLEMS) when anything is wrong; nothing is
-    yielded after the first problem."""
-    problems: list[Problem] = []
-    handle, size = _open(data, name)
-    with handle:
-        container, rows = read_rows(handle, size, name, problems)
-        records = _Records(problems)
-        for row, where in rows:
-            record = records.read(row, where)
-            if len(problems) >= MAX_PROBLEMS:
-                break
-            if record is not None and not problems:
-                yield record, where, records.format, container
-    if records.format is None and not problems:
-        problems.append(Problem(name, "no samples found"))
-    if problems:
-        raise SampleImportError(name, problems)
+class RecordReader:
+    """Every record of a file, in order, with where it came from; after iterating: its `format`, `container`,
+    and `skipped` (reason -> well-formed rows that hold no sample).
+
+    Iterating raises SampleImportError (after reading the file, or at MAX_PROBLEMS) when anything is wrong;
+    nothing is yielded after the first problem.
+    """
+
+    def __init__(self, data: bytes | str | Path, name: str) -> None:
+        self.data, self.name = data, name
+        self.problems: list[Problem] = []
+        self.records = _Records(self.problems)
+        self.container = ""
+
+    @property
+    def format(self) -> SampleFormat | None:
+        return self.records.format
+
+    @property
+    def skipped(self) -> Counter:
+        return self.records.skipped
+
+    def __iter__(self) -> Iterator[tuple[SampleRecord, str]]:
+        handle, size = _open(self.data, self.name)
+        with handle:
+            self.container, rows = read_rows(handle, size, self.name, self.problems)
+            for row, where in rows:
+                record = self.records.read(row, where)
+                if len(self.problems) >= MAX_PROBLEMS:
+                    break
+                if record is not None and not self.problems:
+                    yield record, where
+        if self.format is None and not self.problems:
+            self.problems.append(Problem(self.name, "no samples found"))
+        if self.problems:
+            raise SampleImportError(self.name, self.problems)
 
 
 # ---------------------------------------------------------------- records into the store
@@ -320,20 +352,22 @@ def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -
 def import_samples(store: Store, data: bytes | str | Path, name: str) -> ImportResult:
     """Import a file (a path, or the bytes of an upload named `name`), all or nothing.
 
-    Raises SampleImportError naming every problem (file, line, field); duplicates are skipped and listed."""
-    result: ImportResult | None = None
+    Raises SampleImportError naming every problem (file, line, field); duplicates, and rows that hold no
+    sample, are skipped and listed."""
+    reader = RecordReader(data, name)
+    result = ImportResult(name)
     first_new = store.max_sample_id() + 1
     with store.transaction():
         batch: list[tuple[dict, str]] = []
-        for record, where, fmt, container in read_records(data, name):
-            if result is None:
-                result = ImportResult(name, fmt.name, fmt.label, container)
-            batch.append((stored_row(record, name, fmt, where), where))
+        for record, where in reader:
+            batch.append((stored_row(record, name, reader.format, where), where))
             if len(batch) >= BATCH_SIZE:
                 _insert(store, batch, result, first_new)
                 batch = []
         if batch:
             _insert(store, batch, result, first_new)
+    result.format, result.format_label, result.container = reader.format.name, reader.format.label, reader.container
+    result.skipped_rows = reader.skipped
     return result
 
 
