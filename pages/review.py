@@ -245,8 +245,9 @@ def show_sample(details: dict) -> None:
         st.caption("Not scanned for PII yet.")
     ignored = (sample["pii"] or {}).get("ignored") or []
     if ignored:
-        texts = [f"{hit['entity']} ({hit['reason']})" for hit in ignored]
-        st.caption(f"Not counted as PII: {'; '.join(texts)}.")
+        texts = [f"{hit['entity']} ({hit['reason']})" for hit in ignored[:10]]
+        more = f"; and {len(ignored) - 10:,} more" if len(ignored) > 10 else ""
+        st.caption(f"Not counted as PII under the PII rules: {'; '.join(texts)}{more}.")
     left, right = st.columns([3, 2])
     with left:
         if details["conversation"]:

@@ -43,7 +43,8 @@ def test_upload_preview_import_then_read_a_conversation_with_code(store: Store, 
     page.locator("input[type=file]").first.set_input_files(str(upload))
     page.get_by_text("Detected").first.wait_for()
     wait_for_streamlit(page)
-    assert page.get_by_text("OpenAI chat (messages)").count() > 0
+    assert "Detected OpenAI chat (messages) (jsonl)" in page.get_by_text("Detected").first.inner_text()
+    assert page.get_by_text("Reverse a string in Python.").count() > 0  # the preview's first rows
     screenshot(page, "review-import-preview")
     page.get_by_role("button", name="Import this file").click()
     page.get_by_text("2 samples imported from chats.jsonl").first.wait_for(timeout=30_000)
