@@ -165,3 +165,21 @@ def test_scan_job_on_given_ids_rescans_only_those(store: Store, analyzer):
     jobs.run_job(store, store.claim_next_job(1))
     assert store.get_sample(first)["pii"] is None
     assert store.get_sample(second)["pii"]["engine"] == "ner"
+
+
+def test_cli_pii_policy_shows_widens_and_resets_the_rules(store: Store, db_path, capsys):
+    import json
+
+    from workbench.cli import main
+
+    add_sample(store, "Plan a weekend in Sydney.")  # scanned (clean) under the default rules
+    assert main(["--db", str(db_path), "pii", "policy", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["entities"] == list(pii.DEFAULT_ENTITIES)
+    assert main(["--db", str(db_path), "pii", "policy", "--add", "LOCATION", "--person-min-words", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "LOCATION" in json.loads(captured.out)["entities"] and "1 scan forgotten" in captured.err
+    assert store.pii_counts()["unscanned"] == 1
+    assert main(["--db", str(db_path), "pii", "policy", "--add", "SHOE_SIZE"]) == 2
+    assert "unknown entities: SHOE_SIZE" in capsys.readouterr().err
+    assert main(["--db", str(db_path), "pii", "policy", "--reset"]) == 0
+    assert pii.load_policy(store) == pii.PiiPolicy()

@@ -597,16 +597,15 @@ def cmd_pii_policy(args: argparse.Namespace, store: Store) -> int:
     """Show the PII policy, or change it (which forgets every scan: samples are scanned again before export)."""
     from dataclasses import replace
 
-    from workbench.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, load_policy, save_policy
+    from workbench.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PiiPolicy, load_policy, save_policy
 
-    policy = load_policy(store)
+    policy = PiiPolicy() if args.reset else load_policy(store)
     known = (*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES)
     unknown = [e for e in [*(args.add or []), *(args.remove or [])] if e not in known]
     if unknown:
         print(f"unknown entities: {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
-    entities = DEFAULT_ENTITIES if args.reset else policy.entities
-    entities = tuple(e for e in known if (e in entities or e in (args.add or [])) and e not in (args.remove or []))
+    entities = tuple(e for e in known if (e in policy.entities or e in (args.add or [])) and e not in (args.remove or []))
     changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words)
     forgotten = save_policy(store, changed)
     if forgotten:
@@ -702,7 +701,7 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     entities = ", ".join((*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES))
     p.add_argument("--add", nargs="+", metavar="ENTITY", help=f"entities to add (of {entities})")
     p.add_argument("--remove", nargs="+", metavar="ENTITY", help="entities to remove")
-    p.add_argument("--reset", action="store_true", help="back to the default entities")
+    p.add_argument("--reset", action="store_true", help="back to the default rules (then --add/--remove apply)")
     p.add_argument("--person-min-words", type=int, help="a PERSON counts from this many name words (default 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pii_policy)
