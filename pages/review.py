@@ -299,7 +299,7 @@ def show_sample(details: dict) -> None:
                 ("status", sample["status"]),
                 ("tags", ", ".join(sample["tags"]) or None),
             ],
-            columns=["", "value"],
+            columns=["lineage", "value"],
         ).dropna()
         st.dataframe(lineage, hide_index=True, width="stretch")
         if details["metrics"]:

@@ -470,5 +470,5 @@ register(SampleImportHandler())
 
 
 def formats_read() -> list[str]:
-    """Labels of every layout import reads, for help texts."""
-    return [f.label for f in FORMATS.values()]
+    """Labels of every layout import reads, the field's standard ones first, for help texts."""
+    return sorted((f.label for f in FORMATS.values()), key=lambda label: label.startswith("Entropy Workbench"))
