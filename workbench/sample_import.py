@@ -33,6 +33,7 @@ from typing import IO
 
 from workbench.conversation import stored_turns
 from workbench.jobs import JobContext, register
+from workbench.ratings import OVERRULE_RATINGS
 from workbench.sample_formats import (
     FORMATS,
     RowError,
@@ -55,6 +56,7 @@ MAX_LISTED_DUPLICATES = 20
 CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON array", "csv": "CSV", "parquet": "Parquet"}
 JSON_ROW_LISTS = ("data", "samples", "rows", "items", "examples")
+RATING_LABELS = {rating: label for label, rating in OVERRULE_RATINGS.items()}  # +1 -> 'correct', as a step overrule
 
 
 class SampleImportError(SeedImportError):
@@ -343,7 +345,8 @@ def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -
     return {
         "source": "import", "unit_key": unit_key(record), "instruction": record.instruction, "input": record.input,
         "output": record.output, "turns": stored_turns(record.turns), "tags": record.tags, "metadata": metadata,
-        "steps": record.steps, "ratings": record.ratings, "metrics": record.metrics,
+        "steps": record.steps, "labels": [None if r is None else RATING_LABELS[r] for r in record.ratings],
+        "metrics": record.metrics,
         "labeller": record.labeller or f"import:{name}", "labelled_at": record.labelled_at,
         "label_reason": f"label from {name} ({fmt.label})",
     }
@@ -385,7 +388,7 @@ def _insert(store: Store, batch: list[tuple[dict, str]], result: ImportResult, f
         result.sample_ids.append(sample_id)
         result.conversations += row["turns"] is not None
         result.with_steps += bool(row["steps"])
-        result.labelled_steps += sum(r is not None for r in row["ratings"])
+        result.labelled_steps += sum(label is not None for label in row["labels"])
         result.with_metrics += bool(row["metrics"])
         result.other_fields.update(row["metadata"].get("fields", {}).keys())
 

@@ -1629,14 +1629,12 @@ class Store:
     def max_sample_id(self) -> int:
         return self._scalar("SELECT coalesce(max(id), 0) FROM samples")
 
-    STEP_LABELS = {1: "correct", 0: "neutral", -1: "incorrect"}  # a -1/0/+1 rating as a step overrule's label
-
     def import_samples(self, rows: list[dict]) -> list[int | None]:
         """Insert imported samples in the caller's transaction (or one of its own); None for a sample whose
         unit_key is already stored.
 
-        Each row is a sample dict plus `steps` (stored as its reasoning path), `ratings` (-1/0/+1 or None per
-        step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`) and `metrics`.
+        Each row is a sample dict plus `steps` (stored as its reasoning path), `labels` (an overrule label or
+        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`) and `metrics`.
         """
         timestamp = now()
         ids: list[int | None] = []
@@ -1665,13 +1663,13 @@ class Store:
         self.conn.executemany(
             "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(sample["steps"])]
         )
-        if any(r is not None for r in sample["ratings"]):
+        if any(label is not None for label in sample["labels"]):
             step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
             labelled_at = sample.get("labelled_at") or timestamp
             self.conn.executemany(
                 "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(step_id, self.STEP_LABELS[r], sample["label_reason"], sample["labeller"], labelled_at)
-                 for step_id, r in zip(step_ids, sample["ratings"], strict=True) if r is not None],
+                [(step_id, label, sample["label_reason"], sample["labeller"], labelled_at)
+                 for step_id, label in zip(step_ids, sample["labels"], strict=True) if label is not None],
             )
 
     # PII scan results live in samples.pii: {"engine", "scanned_at", "findings": [{field, entity, start, end, score}]}
