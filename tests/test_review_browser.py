@@ -55,7 +55,8 @@ def test_upload_preview_import_then_read_a_conversation_with_code(store: Store, 
     assert_no_exception(page)
     code = page.locator("[data-testid='stCode']").filter(has_text="def reverse(text):").first
     assert code.inner_text().splitlines()[:2] == ["def reverse(text):", "    return text[::-1]"]
-    assert page.get_by_text("It uses <slicing>, *not* a loop.").count() == 1  # markup shown as text
+    prose = page.locator("[data-testid='stText']").filter(has_text="It uses <slicing>, *not* a loop.")
+    assert prose.count() == 1 and prose.first.inner_text() == "It uses <slicing>, *not* a loop."  # markup shown as text
     screenshot(page, "review-conversation")
 
 
