@@ -1,4 +1,7 @@
-"""Export: write approved samples in a training format, with PII handling, the 30/70 mix and a dataset card."""
+"""Export: write approved samples in a training format, with PII handling, the 30/70 mix and a dataset card.
+
+The export runs as a job: it scans the samples it takes that were never scanned for PII (with progress),
+then writes; the page follows it live."""
 
 from pathlib import Path
 
@@ -14,11 +17,14 @@ from workbench.export import (
     FORMATS,
     ExportError,
     ExportOptions,
-    export,
+    card_path,
+    existing_targets,
     preview_card,
     resolve_target,
+    submit_export,
 )
-from workbench.pii import submit_scan
+from workbench.sample_import import save_upload
+from workbench.wording import plural
 
 FORMAT_LABELS = {
     "openai": "OpenAI chat JSONL (messages)",
@@ -50,32 +56,30 @@ pii_mode = right.radio(
     format_func={"block": "leave flagged samples out", "redact": "redact to <TYPE> placeholders"}.get,
 )
 
+strip_calculator = st.checkbox(
+    "Strip GSM8K calculator annotations", help="Removes `<<48/2=24>>` from every exported text: "
+    "'48/2 = <<48/2=24>>24 clips' becomes '48/2 = 24 clips'.")
+
 counts = db.pii_counts(status)
 available = counts["clean"] + (counts["flagged"] if pii_mode == "redact" else 0)
-st.caption(
-    f"{counts['clean'] + counts['flagged'] + counts['unscanned']:,} {status or ''} samples: {counts['clean']:,} clean, "
-    f"{counts['flagged']:,} with PII ({'left out' if pii_mode == 'block' else 'redacted'}), "
-    f"{counts['unscanned']:,} not scanned."
-)
 
 
 @st.fragment(run_every=2.0)
-def scan_progress() -> None:
-    active = [j for j in db.list_jobs(limit=5, kind="pii_scan") if j["status"] in ("queued", "running", "paused")]
-    for job in active:
-        job_progress(job)
-    unscanned = db.pii_counts(status)["unscanned"]
-    if unscanned and not active:
-        st.warning(f"{unscanned:,} samples have not been scanned for PII; every sample is scanned before export.")
-        if st.button(f"Scan {unscanned:,} samples for PII"):
-            submit_scan(db)
-            st.rerun()
-    elif not unscanned and active:
-        st.rerun()
+def pii_caption() -> None:
+    """The PII counts, live: a scan (this export's, or one started on Review) changes them while the page is open."""
+    live = db.pii_counts(status)
+    scanning = [j for j in db.list_jobs(limit=5) if j["kind"] in ("pii_scan", "export") and j["status"] in ("queued", "running")]
+    st.caption(
+        f"{plural(live['clean'] + live['flagged'] + live['unscanned'], (status + ' sample') if status else 'sample')}: "
+        f"{live['clean']:,} clean, "
+        f"{live['flagged']:,} with PII ({'left out' if pii_mode == 'block' else 'redacted'}), "
+        f"{live['unscanned']:,} not scanned"
+        + (" (being scanned now)." if live["unscanned"] and scanning
+           else " (the export scans them first)." if live["unscanned"] else ".")
+    )
 
 
-if counts["unscanned"]:
-    scan_progress()
+pii_caption()
 
 # ---------------------------------------------------------------- the 30/70 mix and the planner
 
@@ -85,7 +89,7 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
         "Upload a human-written dataset (JSONL, CSV or Parquet with instruction/output, or chat `messages`). The export "
         "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed."
     )
-    upload = st.file_uploader("Natural dataset", type=["jsonl", "ndjson", "csv", "parquet"], key="natural-upload")
+    upload = st.file_uploader("Natural dataset", type=["jsonl", "ndjson", "json", "csv", "tsv", "parquet"], key="natural-upload")
     if upload is not None:
         try:
             natural = mix.load_natural(upload.getvalue(), upload.name)
@@ -97,8 +101,8 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
     if natural is not None:
         synthetic_n, natural_n = mix.mix_counts(available, len(natural.rows), ratio)
         st.info(
-            f"{len(natural.rows):,} natural rows loaded. The mix will hold {synthetic_n:,} synthetic + {natural_n:,} "
-            f"natural = {synthetic_n + natural_n:,} rows ({ratio:.0%} synthetic)."
+            f"{plural(len(natural.rows), 'natural row')} loaded. The mix will hold {synthetic_n:,} synthetic + {natural_n:,} "
+            f"natural = {plural(synthetic_n + natural_n, 'row')} ({ratio:.0%} synthetic)."
         )
 
 with st.expander("Planner: the article's rectified-scaling heuristic"):
@@ -132,18 +136,18 @@ with st.expander("Planner: the article's rectified-scaling heuristic"):
 left, right = st.columns([3, 1])
 name = left.text_input("File name (inside the export folder)", value=f"dataset-{fmt}{EXTENSIONS[fmt]}")
 license_id = right.text_input("License (card)", value="other")
-write_card = st.checkbox("Write the dataset card (README.md) beside the file", value=True)
 options = ExportOptions(
     fmt=fmt, status=status, lineage=lineage, metrics=metrics, pii=pii_mode, natural=natural,
-    synthetic_ratio=ratio, seed=int(seed), card=write_card, license=license_id.strip() or "other",
+    synthetic_ratio=ratio, seed=int(seed), card=True, license=license_id.strip() or "other", strip_calculator=strip_calculator,
 )
-
-target = None
+target, existing, refused = None, [], False
 try:
     target = resolve_target(name, root)
+    options.card = st.checkbox(f"Write the dataset card ({card_path(target).name}) beside the file", value=True)
+    existing = existing_targets(target, options.card)
 except ExportError as exc:
     st.error(str(exc))
-existing = [p for p in (target, target.parent / "README.md" if target and write_card else None) if p and p.exists()]
+    refused = True
 overwrite = False
 if existing:
     st.warning("Already there: " + ", ".join(f"`{p.name}`" for p in existing) + ".")
@@ -153,34 +157,49 @@ options.overwrite = overwrite
 with st.expander("Dataset card preview"):
     st.code(preview_card(db, options, target.name if target else name), language="markdown")
 
-if st.button("Export", type="primary", disabled=target is None or (bool(existing) and not overwrite)):
-    with st.spinner("Exporting..."):
-        try:
-            result = export(db, options, name, root)
-        except (ExportError, ValueError) as exc:
-            st.error(f"Nothing was written: {exc}")
-        else:
-            st.session_state["last_export"] = {
-                "path": str(result.path), "card_path": str(result.card_path) if result.card_path else None,
-                "summary": (
-                    f"Wrote {result.written:,} rows to `{result.path}`: {result.synthetic:,} synthetic"
-                    + (f" + {result.natural:,} natural (seed {result.seed})" if result.natural else "")
-                    + f"; {result.blocked:,} left out for PII, {result.redacted:,} redacted"
-                    + (f", {result.skipped_unrated:,} skipped without rated steps" if result.skipped_unrated else "")
-                    + "."
-                ),
-            }
+job_running = any(j["status"] in ("queued", "running") for j in db.list_jobs(limit=5, kind="export"))
+if st.button("Export", type="primary", disabled=refused or (bool(existing) and not overwrite) or job_running):
+    natural_path = save_upload(db, upload.getvalue(), upload.name) if natural is not None else None
+    try:
+        st.session_state["export_job"] = submit_export(db, options, name, root, natural_path)
+    except ExportError as exc:
+        st.error(f"Nothing was written: {exc}")
 
-last = st.session_state.get("last_export")
-if last:
-    st.success(last["summary"])
-    path = Path(last["path"])
+
+@st.fragment(run_every=1.0)
+def export_progress(job_id: int) -> None:
+    """The export job while it runs (its PII scan, then the write); the whole page reruns once it ends."""
+    job = db.get_job(job_id)
+    if job["status"] in ("queued", "running", "paused"):
+        st.caption("Scanning the samples never scanned for PII, then writing the file.")
+        job_progress(job)
+    else:
+        st.rerun()  # the whole page: the result, the download buttons, the caption and the past exports
+
+
+def export_outcome() -> None:
+    job = db.get_job(st.session_state.get("export_job") or 0)
+    if job is None:
+        return
+    if job["status"] in ("queued", "running", "paused"):
+        export_progress(job["id"])
+        return
+    result = job["result"] or {}
+    if "summary" not in result:
+        st.error(f"Nothing was written: {result.get('error') or job['error'] or 'the export job ' + job['status']}")
+        return
+    st.success(result["summary"])
+    path = Path(result["path"])
     buttons = st.columns(2)
     if path.exists():
-        buttons[0].download_button(f"Download {path.name}", data=path.read_bytes, file_name=path.name, icon=":material/download:", on_click="ignore")
-    if last["card_path"] and Path(last["card_path"]).exists():
-        card_path = Path(last["card_path"])
-        buttons[1].download_button("Download README.md", data=card_path.read_bytes, file_name="README.md", on_click="ignore")
+        buttons[0].download_button(f"Download {path.name}", data=path.read_bytes, file_name=path.name,
+                                   icon=":material/download:", on_click="ignore")
+    card = Path(result["card_path"]) if result.get("card_path") else None
+    if card and card.exists():
+        buttons[1].download_button(f"Download {card.name}", data=card.read_bytes, file_name=card.name, on_click="ignore")
+
+
+export_outcome()
 
 exports = db.list_exports(limit=20)
 if exports:

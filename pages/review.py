@@ -1,14 +1,29 @@
-"""Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history."""
+"""Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history.
+Model text is shown as it is: code blocks as code (line breaks kept), prose as plain text, never as HTML."""
+
+import json
 
 import pandas as pd
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench import review
-from workbench.pii import findings_by_field, ner_model_installed, submit_scan, summary
-from workbench.sample_import import SampleImportError, import_samples
+from workbench.model_text import blocks
+from workbench.pii import (
+    DEFAULT_ENTITIES,
+    OPTIONAL_ENTITIES,
+    PiiPolicy,
+    findings_by_field,
+    load_policy,
+    ner_model_installed,
+    save_policy,
+    submit_scan,
+    summary,
+)
+from workbench.sample_import import formats_read, preview, save_upload, submit_import
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
+from workbench.wording import plural
 
 BULK_PAGE_SIZE = 200
 ANY = "(any)"
@@ -20,27 +35,78 @@ if message := st.session_state.pop("review_message", None):
     st.success(message)
 
 
+UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
+ROLE_LABELS = {"system": "System", "developer": "Developer", "user": "User", "assistant": "Assistant", "tool": "Tool",
+               "function": "Tool"}
+
+
+def show_text(container, text: str | None, empty: str = "(empty)") -> None:
+    """Model text as it is: fenced code as code, prose as plain text (no Markdown, no HTML)."""
+    shown = blocks(text or "")
+    if not shown:
+        container.caption(empty)
+    for block in shown:
+        if block.kind == "code":
+            container.code(block.text, language=block.language)
+        else:
+            container.text(block.text)
+
+
+@st.fragment(run_every=1.0)
+def import_progress(job_id: int) -> None:
+    """The import job while it runs; the whole page reruns once it ends (its result, the queue)."""
+    job = db.get_job(job_id)
+    if job["status"] in ("queued", "running", "paused"):
+        job_progress(job)
+    else:
+        st.rerun()
+
+
+def import_outcome() -> None:
+    """The last import's progress, or what it imported, or every problem of a refused file."""
+    job = db.get_job(st.session_state.get("import_job") or 0)
+    if job is None:
+        return
+    if job["status"] in ("queued", "running", "paused"):
+        import_progress(job["id"])
+        return
+    result = job["result"] or {}
+    if "summary" in result:
+        st.success(result["summary"] + " They await review.")
+    else:
+        st.error(result.get("error") or job["error"] or f"The import job ended {job['status']}.")
+        if result.get("problems"):
+            st.dataframe(pd.DataFrame({"problem": result["problems"]}), hide_index=True, width="stretch")
+
+
 def upload_samples() -> None:
     st.caption(
-        "JSONL, one sample per line: `instruction`, `output`, optional `steps` (list of texts, stored as a reasoning "
-        "path), `source`, `metadata`, `tags`. Import is all or nothing; every problem names its line."
+        "Reads " + "; ".join(formats_read()) + ". JSONL, a JSON array, CSV or Parquet. The format is detected from the "
+        "first row and every row must share it. Import is all or nothing: every problem names its line and field. "
+        "Samples already in the store are skipped and listed. Step labels in the file are kept as human step labels."
     )
-    upload = st.file_uploader("Samples file", type=["jsonl", "ndjson"], key="samples-upload")
-    if upload is not None and st.button("Import samples"):
-        try:
-            ids = import_samples(db, upload.getvalue(), upload.name)
-        except SampleImportError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["review_message"] = f"Imported {len(ids)} samples from {upload.name}; they await review."
-            st.rerun()
+    upload = st.file_uploader("Samples file", type=UPLOAD_TYPES, key="samples-upload")
+    if upload is None:
+        import_outcome()
+        return
+    data = upload.getvalue()
+    seen = preview(data, upload.name)
+    if seen.format_label:
+        st.markdown(f"Detected **{seen.format_label}** ({seen.container}). The first rows as they would be stored:")
+    if seen.rows:
+        st.dataframe(pd.DataFrame(seen.rows), hide_index=True, width="stretch")
+    for problem in seen.problems:
+        st.error(problem)
+    if st.button("Import this file", type="primary", disabled=bool(seen.problems) or not seen.rows):
+        st.session_state["import_job"] = submit_import(db, save_upload(db, data, upload.name), upload.name)
+    import_outcome()
 
 
 total = db.count_samples(status=None)
-with st.expander("Import samples made elsewhere", expanded=total == 0):
+with st.expander("Import samples made elsewhere", expanded=total == 0 or "import_job" in st.session_state):
     upload_samples()
 if total == 0:
-    empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a JSONL file above.")
+    empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a file above.")
     st.stop()
 bundled_model_note(db.sample_models(), "Samples in this store")
 
@@ -57,7 +123,7 @@ def pii_panel() -> None:
     columns[0].metric("PII flagged", f"{counts['flagged']:,}")
     columns[1].metric("Clean", f"{counts['clean']:,}")
     columns[2].metric("Not scanned", f"{counts['unscanned']:,}")
-    if counts["unscanned"] and not scans and columns[3].button(f"Scan {counts['unscanned']:,} samples for PII"):
+    if counts["unscanned"] and not scans and columns[3].button(f"Scan {plural(counts['unscanned'], 'sample')} for PII"):
         submit_scan(db)
         st.rerun()
     if not ner_model_installed():
@@ -72,12 +138,31 @@ def pii_panel() -> None:
                 st.warning(f"PII: the last scans ran with {sample['pii']['note']}.")
 
 
+def policy_form() -> None:
+    policy = load_policy(db)
+    with st.form("pii-policy"):
+        entities = st.multiselect("Look for", [*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES], default=list(policy.entities))
+        min_words = st.number_input("A person's name counts from this many words", 1, 5, policy.person_min_words)
+        saved = st.form_submit_button("Save the PII rules")
+    if saved:
+        forgotten = save_policy(db, PiiPolicy(tuple(entities), policy.score_threshold, int(min_words)))
+        st.session_state["review_message"] = (
+            f"PII rules saved; {plural(forgotten, 'scan')} forgotten, made again before export." if forgotten
+            else "The PII rules are unchanged."
+        )
+        st.rerun()
+
+
 with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
     st.caption(
-        "presidio finds emails, phone numbers, credit-card numbers (Luhn-checked), IBANs, US SSNs, IP addresses, API "
-        "keys and secrets, and (with the bundled spaCy model) person names and locations. Scans run in the worker."
+        "presidio finds emails, phone numbers, credit-card numbers (Luhn-checked), IBANs, US SSNs, IP addresses, street "
+        "addresses, API keys and secrets, and (with the bundled spaCy model) people's names. Made for synthetic "
+        "instruction data: place names (LOCATION) are not looked for unless you add them, a lone given name in a word "
+        "problem or a role placeholder such as [Tenant] does not flag a sample, and a bare number is not a phone "
+        "number. Scans run in the worker."
     )
     pii_panel()
+    st.caption("Change what the scan looks for under **PII rules** at the bottom of this page.")
 
 # ---------------------------------------------------------------- filters
 
@@ -111,7 +196,7 @@ queue_filter = review.QueueFilter(
     search=search,
 )
 queue = db.query_sample_ids(**queue_filter.kwargs())
-st.caption(f"{len(queue):,} samples in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
+st.caption(f"{plural(len(queue), 'sample')} in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
 if map_ids and not use_map:
     st.caption(f"{len(map_ids)} samples are selected on the Maps page; tick the filter to review only them.")
 
@@ -131,6 +216,26 @@ def advance(sample_id: int) -> None:
     st.session_state.pop("editing", None)
 
 
+def show_turns(turns: list[dict]) -> None:
+    for index, turn in enumerate(turns):
+        box = st.container(border=True)
+        box.caption(f"{ROLE_LABELS.get(turn['role'], turn['role'])} · turn {index + 1}")
+        if turn.get("content") or not turn.get("tool_calls"):
+            show_text(box, turn.get("content"))
+        if turn.get("tool_calls"):
+            box.code(json.dumps(turn["tool_calls"], indent=2, ensure_ascii=False), language="json")
+
+
+def show_exchange(instruction: str, input_text: str | None, output: str | None) -> None:
+    st.markdown("**Instruction**")
+    show_text(st.container(border=True), instruction)
+    if input_text:
+        st.markdown("**Input**")
+        show_text(st.container(border=True), input_text)
+    st.markdown("**Answer**")
+    show_text(st.container(border=True), output, empty="(no answer)")
+
+
 def show_sample(details: dict) -> None:
     sample = details["sample"]
     found = findings_by_field(sample["pii"])
@@ -138,12 +243,21 @@ def show_sample(details: dict) -> None:
         st.warning(f"PII found: {summary(sample['pii'])} (in {', '.join(sorted(found))}).", icon=":material/lock:")
     elif sample["pii"] is None:
         st.caption("Not scanned for PII yet.")
+    ignored = (sample["pii"] or {}).get("ignored") or []
+    if ignored:
+        texts = [f"{hit['entity']} ({hit['reason']})" for hit in ignored[:10]]
+        more = f"; and {len(ignored) - 10:,} more" if len(ignored) > 10 else ""
+        st.caption(f"Not counted as PII under the PII rules: {'; '.join(texts)}{more}.")
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Instruction**")
-        st.container(border=True).markdown(sample["instruction"])
-        st.markdown("**Answer**")
-        st.container(border=True).markdown(sample["output"] or "_(no answer)_")
+        if details["conversation"]:
+            st.markdown(f"**Conversation** ({plural(len(details['turns']), 'turn')})")
+            show_turns(details["turns"])
+            if sample.get("input"):
+                st.markdown("**Input** (from the seed, with the first user turn)")
+                show_text(st.container(border=True), sample["input"])
+        else:
+            show_exchange(sample["instruction"], sample.get("input"), sample["output"])
         path = details["path"]
         if path:
             st.markdown(f"**Best reasoning path** (path {path['id']})")
@@ -156,6 +270,7 @@ def show_sample(details: dict) -> None:
                             "score": s["score"],
                             "verifier": s["verifier"],
                             "overruled": s["overrule"]["label"] if s["overrule"] else None,
+                            "by": s["overrule"]["reviewer"] if s["overrule"] else None,
                             "rating": s["rating"],
                         }
                         for s in path["steps"]
@@ -171,15 +286,22 @@ def show_sample(details: dict) -> None:
         st.markdown("**Lineage**")
         seed = details["seed"]
         chain = " → ".join(c["operator"] for c in details["chain"]) or "—"
-        lines = [
-            f"- source: `{sample['source']}`" + (f" (from {sample['metadata']['origin']})" if sample["metadata"].get("origin") else ""),
-            f"- seed: {('#' + str(seed['id']) + ' ' + seed['instruction'][:80]) if seed else '—'}",
-            f"- chain: {chain}",
-            f"- best path: {('#' + str(details['path']['id'])) if details['path'] else '—'}",
-            f"- teacher: `{sample['model'] or '—'}`",
-            f"- status: **{sample['status']}**; tags: {', '.join(sample['tags']) or '—'}",
-        ]
-        st.markdown("\n".join(lines))
+        origin = sample["metadata"].get("origin")
+        imported = sample["metadata"].get("imported_from")
+        lineage = pd.DataFrame(
+            [
+                ("source", sample["source"] + (f" (from {origin})" if origin else "")),
+                ("imported from", f"{imported['file']}, {imported['where']} ({imported['format']})" if imported else None),
+                ("seed", f"#{seed['id']} {seed['instruction'][:80]}" if seed else None),
+                ("chain", chain),
+                ("best path", f"#{details['path']['id']}" if details["path"] else None),
+                ("teacher", sample["model"]),
+                ("status", sample["status"]),
+                ("tags", ", ".join(sample["tags"]) or None),
+            ],
+            columns=["lineage", "value"],
+        ).dropna()
+        st.dataframe(lineage, hide_index=True, width="stretch")
         if details["metrics"]:
             st.markdown("**Metrics**")
             st.dataframe(
@@ -189,22 +311,41 @@ def show_sample(details: dict) -> None:
             )
         if details["history"]:
             with st.expander(f"History ({len(details['history'])})"):
-                for entry in details["history"]:
-                    st.caption(
-                        f"{pd.Timestamp(entry['created_at'], unit='s'):%Y-%m-%d %H:%M} · {entry['reviewer']} · "
-                        f"{entry['action']}: {entry['before']} → {entry['after']}"
-                    )
-        if sample["original_instruction"] or sample["original_output"]:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"when": pd.Timestamp(entry["created_at"], unit="s"), "who": entry["reviewer"],
+                             "action": entry["action"], "before": json.dumps(entry["before"], ensure_ascii=False),
+                             "after": json.dumps(entry["after"], ensure_ascii=False), "note": entry["note"]}
+                            for entry in details["history"]
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
+        if details["original_turns"]:
+            with st.expander("Original conversation (before edits)"):
+                show_turns(details["original_turns"])
+        elif sample["original_instruction"] or sample["original_output"]:
             with st.expander("Original (before edits)"):
-                st.markdown(sample["original_instruction"] or sample["instruction"])
-                st.markdown("---")
-                st.markdown(sample["original_output"] or sample["output"] or "")
+                show_exchange(sample["original_instruction"] or sample["instruction"], None,
+                              sample["original_output"] or sample["output"])
 
 
-def edit_form(sample: dict) -> None:
+def edit_form(details: dict) -> None:
+    sample = details["sample"]
+    conversation = details["conversation"]
     with st.form(f"edit-{sample['id']}"):
-        instruction = st.text_area("Instruction", value=sample["instruction"], height=150)
-        output = st.text_area("Answer", value=sample["output"] or "", height=200)
+        if conversation:
+            texts = {
+                index: st.text_area(f"{ROLE_LABELS.get(turn['role'], turn['role'])} · turn {index + 1}",
+                                    value=turn.get("content") or "", height=120)
+                for index, turn in enumerate(details["turns"])
+                if turn.get("content") is not None
+            }
+        else:
+            instruction = st.text_area("Instruction", value=sample["instruction"], height=150)
+            output = st.text_area("Answer", value=sample["output"] or "", height=200)
         note = st.text_input("Note (why)", value="")
         save, cancel = st.columns(2)
         saved = save.form_submit_button("Save edit", type="primary")
@@ -214,7 +355,10 @@ def edit_form(sample: dict) -> None:
         st.rerun()
     if saved:
         try:
-            changed = review.edit(db, sample["id"], instruction, output, note or None)
+            if conversation:
+                changed = review.edit_turns(db, sample["id"], texts, note or None)
+            else:
+                changed = review.edit(db, sample["id"], instruction, output, note or None)
         except StoreError as exc:
             st.error(f"Not saved: {exc}")
             return
@@ -254,7 +398,7 @@ def focus_view() -> None:
     st.caption("Keyboard: **A** approve · **X** reject · **S** skip · **E** edit (when no text field has the focus).")
     details = review.focus_details(db, sample_id)
     if st.session_state.get("editing") == sample_id:
-        edit_form(details["sample"])
+        edit_form(details)
     show_sample(details)
 
 
@@ -296,25 +440,25 @@ def bulk_view() -> None:
         column_config={"select": st.column_config.CheckboxColumn("select", width="small")},
     )
     chosen = [int(i) for i in edited.loc[edited["select"], "id"]]
-    everything = st.checkbox(f"Apply to all {len(queue):,} samples matching the filters (not only the ticked ones)")
+    everything = st.checkbox(f"Apply to all {plural(len(queue), 'sample')} matching the filters (not only the ticked ones)")
     targets = queue if everything else chosen
-    st.caption(f"{len(targets):,} samples selected.")
+    st.caption(f"{plural(len(targets), 'sample')} selected.")
     actions = st.columns(4)
     for column, (label, status) in zip(actions, (("Approve", "approved"), ("Reject", "rejected"), ("Reset to pending", "pending")), strict=False):
         if column.button(f"{label} {len(targets):,}", disabled=not targets, key=f"bulk-{status}"):
             changed = review.set_status(db, targets, status)
-            st.session_state["review_message"] = f"{label}: {changed} samples."
+            st.session_state["review_message"] = f"{label}: {plural(changed, 'sample')}."
             st.rerun()
     tag_text = actions[3].text_input("Tags (comma-separated)", key="bulk-tags")
     new_tags = [t.strip() for t in tag_text.split(",") if t.strip()]
     add, remove = actions[3].columns(2)
     if add.button("Add tags", disabled=not (targets and new_tags)):
         review.tag(db, targets, new_tags)
-        st.session_state["review_message"] = f"Tagged {len(targets)} samples with {', '.join(new_tags)}."
+        st.session_state["review_message"] = f"Tagged {plural(len(targets), 'sample')} with {', '.join(new_tags)}."
         st.rerun()
     if remove.button("Remove tags", disabled=not (targets and new_tags)):
         review.untag(db, targets, new_tags)
-        st.session_state["review_message"] = f"Removed {', '.join(new_tags)} from {len(targets)} samples."
+        st.session_state["review_message"] = f"Removed {', '.join(new_tags)} from {plural(len(targets), 'sample')}."
         st.rerun()
 
 
@@ -322,3 +466,6 @@ if view == "Bulk":
     bulk_view()
 else:
     focus_view()
+
+with st.expander("PII rules"):
+    policy_form()

@@ -6,7 +6,8 @@ from workbench.store import Store, now
 
 CLEAN_PII = {"engine": "ner", "note": "test", "scanned_at": 0.0, "findings": []}
 
-# Every planted value, and the sentence that carries it. None of them may survive a redacted export.
+# Every planted value, and the sentence that carries it. None of them may survive a redacted export (under the
+# default PII policy, which looks for each of these kinds).
 PLANTED = {
     "EMAIL_ADDRESS": ("jane.doe@example.com", "Send the report to jane.doe@example.com before Friday."),
     "PHONE_NUMBER": ("(415) 555-2671", "Call the office at (415) 555-2671 for details."),
@@ -15,7 +16,7 @@ PLANTED = {
     "US_SSN": ("536-22-8712", "Her social security number is 536-22-8712."),
     "IP_ADDRESS": ("192.168.10.24", "The server listens on 192.168.10.24 behind the proxy."),
     "PERSON": ("Maria Gonzalez", "Maria Gonzalez wrote the first draft of the plan."),
-    "LOCATION": ("Madrid", "The team moved the office to Madrid last year."),
+    "STREET_ADDRESS": ("1600 Pennsylvania Avenue NW", "Deliver the signed lease to 1600 Pennsylvania Avenue NW by Friday."),
     "API_KEY": ("sk-proj-abcDEF1234567890ghijklmnop", "Use the key sk-proj-abcDEF1234567890ghijklmnop for testing."),
     "SECRET": ("9f8Ae7Bc6Dd5Ef4Gh3Ij", 'In the config, api_key = "9f8Ae7Bc6Dd5Ef4Gh3Ij" is set.'),
 }

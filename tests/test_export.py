@@ -1,8 +1,10 @@
 """Export: every format's exact layout, PII blocking and redaction, atomic writes, path and overwrite refusal,
-recording, lineage and metric columns, the 30/70 mix, the planner and the dataset card."""
+recording, lineage and metric columns, calculator annotations, the 30/70 mix, the planner, one dataset card per
+export, and the export job (scan, then write) that the page and the CLI share."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,10 +17,11 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.ship_data import CLEAN_PII, PLANTED, add_chain, add_sample, add_scored_path
-from workbench import dataset_card, mix
+from workbench import dataset_card, jobs, mix
 from workbench import export as export_module
 from workbench.cli import main
-from workbench.export import FORMATS, ExportError, ExportOptions, export, preview_card
+from workbench.export import FORMATS, ExportError, ExportOptions, export, preview_card, submit_export
+from workbench.sample_formats import SampleRecord
 from workbench.settings import set_reviewer_name
 from workbench.store import Store
 
@@ -90,7 +93,8 @@ def test_trl_stepwise_layout_takes_only_fully_rated_paths(store, shipped):
     result = run(store, "trl-stepwise")
     # step 2 scored 0.2 (-1) but a human overruled it to neutral (0): not wrong, so True
     assert lines(result.path) == [{"prompt": A_INSTRUCTION, "completions": ["2 + 3 = 5", "5 * 2 = 10"], "labels": [True, True]}]
-    assert result.skipped_unrated == 1
+    assert result.skipped == {"no reasoning steps": 1}
+    assert "1 skipped: no reasoning steps" in result.summary()
 
 
 def test_prm800k_layout_with_the_latest_overrule_winning(store, shipped):
@@ -122,9 +126,12 @@ def test_parquet_layout_lineage_and_metric_columns_written_in_batches(store, shi
     file = pq.ParquetFile(result.path)
     assert file.num_row_groups == 2
     rows = file.read().to_pylist()
-    assert list(rows[0])[:7] == ["id", "source", "instruction", "output", "tags", "steps", "step_ratings"]
+    assert list(rows[0])[:8] == ["source", "instruction", "input", "output", "messages", "tags", "steps", "step_ratings"]
     a, b = rows
-    assert (a["id"], a["source"], a["instruction"], a["output"]) == (shipped["a"], "evol", A_INSTRUCTION, A_OUTPUT)
+    assert (a["source"], a["instruction"], a["output"]) == ("evol", A_INSTRUCTION, A_OUTPUT)
+    assert a["messages"] == [{"role": "user", "content": A_INSTRUCTION, "extra": None},
+                             {"role": "assistant", "content": A_OUTPUT, "extra": None}]
+    assert a["lineage_sample_id"] == shipped["a"] and a["lineage_source"] == "evol"
     assert a["steps"] == ["2 + 3 = 5", "5 * 2 = 10"] and a["step_ratings"] == [1, 0]
     assert a["lineage_seed_id"] == shipped["seed_id"] and a["lineage_node_id"] == shipped["leaf"]
     assert a["lineage_operators"] == ["add_constraints", "deepen"] and a["lineage_depth"] == 2
@@ -137,7 +144,7 @@ def test_parquet_layout_lineage_and_metric_columns_written_in_batches(store, shi
 
 def test_plain_parquet_has_no_lineage_or_metric_columns(store, shipped):
     names = pq.read_schema(run(store, "parquet").path).names
-    assert names == ["id", "source", "instruction", "output", "tags", "steps", "step_ratings"]
+    assert names == ["source", "instruction", "input", "output", "messages", "tags", "steps", "step_ratings"]
 
 
 def test_jsonl_lineage_and_metrics_are_extra_keys(store, shipped):
@@ -208,7 +215,7 @@ def test_blocking_leaves_flagged_samples_out(store, planted, fmt):
 
 def test_unscanned_samples_refuse_the_export(store):
     add_sample(store, "never scanned", pii=None)
-    with pytest.raises(ExportError, match="1 samples have not been scanned for PII"):
+    with pytest.raises(ExportError, match="1 sample not scanned for PII"):
         run(store, "openai")
     assert not (Path(store.path).parent / "exports" / "out.openai").exists()
 
@@ -239,12 +246,19 @@ def test_an_existing_file_is_kept_unless_overwrite_is_confirmed(store, shipped):
     assert len(lines(first.path)) == 2
 
 
-def test_an_existing_card_is_kept_unless_overwrite_is_confirmed(store, shipped):
-    result = run(store, "openai", card=True)
-    assert result.card_path == result.path.parent / "README.md"
-    with pytest.raises(ExportError, match="README.md already exists"):
-        run(store, "alpaca", card=True)
-    assert not (result.path.parent / "out.alpaca").exists()
+def test_each_export_has_its_own_card_and_never_overwrites_another_exports_card(store, shipped):
+    first = run(store, "openai", "approved.jsonl", card=True)
+    second = run(store, "alpaca", "approved-alpaca.jsonl", card=True)
+    assert (first.card_path.name, second.card_path.name) == ("approved.README.md", "approved-alpaca.README.md")
+    assert "approved.jsonl" in first.card_path.read_text() and "approved-alpaca.jsonl" in second.card_path.read_text()
+    card_before = first.card_path.read_text()
+    with pytest.raises(ExportError, match="approved.README.md is the dataset card of approved.jsonl"):
+        run(store, "parquet", "approved.parquet", card=True, overwrite=True)
+    assert first.card_path.read_text() == card_before and not (first.path.parent / "approved.parquet").exists()
+    with pytest.raises(ExportError, match="approved.jsonl already exists"):
+        run(store, "openai", "approved.jsonl", card=True)
+    again = run(store, "sharegpt", "approved.jsonl", card=True, overwrite=True)  # its own file and card: replaced
+    assert "ShareGPT" in again.card_path.read_text()
 
 
 @pytest.mark.parametrize("fmt", ["openai", "parquet"])
@@ -259,10 +273,9 @@ def test_a_failure_mid_export_leaves_the_old_file_and_no_partial_file(store, shi
             raise RuntimeError("disk on fire")
         return original(*args, **kwargs)
 
-    name = "to_parquet_row" if fmt == "parquet" else "to_openai"
-    original = getattr(export_module, name)
-    monkeypatch.setattr(export_module, name, failing)
-    monkeypatch.setitem(export_module.JSONL_FORMATTERS, "openai", failing)
+    writer = export_module.WRITERS[fmt]
+    original = writer.write
+    monkeypatch.setitem(export_module.WRITERS, fmt, dataclasses.replace(writer, write=failing))
     with pytest.raises(RuntimeError, match="disk on fire"):
         run(store, fmt, overwrite=True, batch_size=1)
     assert old.path.read_bytes() == before
@@ -281,13 +294,15 @@ def test_a_killed_export_process_leaves_no_file_at_the_target(tmp_path):
         ids = store.insert_samples([{{"source": "evol", "instruction": f"task {{i}}", "output": "x", "status": "approved"}}
                                     for i in range(300)])
         store.set_sample_pii({{i: {CLEAN_PII!r} for i in ids}})
+        import dataclasses
         written = []
+        writer = ex.WRITERS["openai"]
         def dying(record):
             written.append(1)
             if len(written) == 150:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return {{"messages": record["messages"]}}
-        ex.JSONL_FORMATTERS["openai"] = dying
+            return writer.write(record)
+        ex.WRITERS["openai"] = dataclasses.replace(writer, write=dying)
         ex.export(store, ex.ExportOptions(fmt="openai", batch_size=10), "big.jsonl", {str(tmp_path / 'exports')!r})
         """
     )
@@ -301,7 +316,7 @@ def test_a_killed_export_process_leaves_no_file_at_the_target(tmp_path):
 
 def test_nothing_to_export_writes_no_file(store, shipped):
     store.set_sample_status([shipped["a"]], "rejected", "Ada")
-    with pytest.raises(ExportError, match="nothing to export: 1 approved samples, and 1 lack fully rated steps"):
+    with pytest.raises(ExportError, match="nothing to export: 1 approved sample, and 1 skipped: no reasoning steps"):
         run(store, "prm800k")
     assert not (Path(store.path).parent / "exports" / "out.prm800k").exists()
 
@@ -315,7 +330,9 @@ def test_unknown_format_is_refused(store, shipped):
 
 
 def natural_data(n: int) -> mix.NaturalData:
-    return mix.NaturalData("human.jsonl", [{"instruction": f"human question {i}", "output": f"human answer {i}"} for i in range(n)])
+    return mix.NaturalData("human.jsonl", [
+        SampleRecord(turns=[{"role": "user", "content": f"human question {i}"}, {"role": "assistant", "content": f"human answer {i}"}])
+        for i in range(n)])
 
 
 def test_mix_counts_follow_the_ratio_and_the_scarcer_side():
@@ -351,30 +368,35 @@ def test_stepwise_formats_cannot_take_natural_rows(store, shipped):
         run(store, "trl-stepwise", natural=natural_data(5))
 
 
-def test_natural_files_load_from_jsonl_chat_csv_and_parquet(tmp_path):
+def pairs(natural: mix.NaturalData) -> list[tuple[str, str | None]]:
+    return [(r.instruction, r.output) for r in natural.rows]
+
+
+def test_natural_files_load_from_jsonl_chat_json_csv_and_parquet(tmp_path):
     import pyarrow as pa
 
-    jsonl = b'{"instruction": "q1", "output": "a1"}\n{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]}\n{"conversations": [{"from": "human", "value": "q3"}, {"from": "gpt", "value": "a3"}]}\n'
-    assert mix.load_natural(jsonl, "n.jsonl").rows == [
-        {"instruction": "q1", "output": "a1"}, {"instruction": "q2", "output": "a2"}, {"instruction": "q3", "output": "a3"}
-    ]
-    assert mix.load_natural(b"question,answer\nq1,a1\nq2,a2\n", "n.csv").rows == [
-        {"instruction": "q1", "output": "a1"}, {"instruction": "q2", "output": "a2"}
-    ]
+    assert pairs(mix.load_natural(b'{"instruction": "q1", "output": "a1"}\n{"question": "q2", "answer": "a2"}\n', "n.jsonl")) == [
+        ("q1", "a1"), ("q2", "a2")]
+    chat = b'{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]}\n'
+    (row,) = mix.load_natural(chat, "chat.jsonl").rows
+    assert (row.system, row.instruction, row.output) == ("s", "q2", "a2")  # the whole conversation is kept
+    assert pairs(mix.load_natural(b'[{"conversations": [{"from": "human", "value": "q3"}, {"from": "gpt", "value": "a3"}]}]',
+                                  "n.json")) == [("q3", "a3")]
+    assert pairs(mix.load_natural(b"question,answer\nq1,a1\nq2,a2\n", "n.csv")) == [("q1", "a1"), ("q2", "a2")]
     parquet = tmp_path / "n.parquet"
     pq.write_table(pa.table({"prompt": ["q1"], "response": ["a1"]}), parquet)
-    assert mix.load_natural_file(parquet).rows == [{"instruction": "q1", "output": "a1"}]
+    assert pairs(mix.load_natural_file(parquet)) == [("q1", "a1")]
 
 
 def test_bad_natural_files_name_the_line():
     with pytest.raises(mix.NaturalDataError) as caught:
-        mix.load_natural(b'{"instruction": "q1", "output": "a1"}\n{"instruction": "q2"}\n{"messages": [{"role": "assistant", "content": "x"}]}\n', "n.jsonl")
+        mix.load_natural(b'{"instruction": "q1", "output": "a1"}\n{"instruction": "q2"}\n{"messages": [{"role": "user", "content": "x"}]}\n', "n.jsonl")
     text = str(caught.value)
     assert "natural dataset was not loaded" in text
-    assert "n.jsonl, line 2: no 'output' field" in text and "n.jsonl, line 3: the conversation needs" in text
+    assert "n.jsonl, line 2, field 'output': missing" in text and "n.jsonl, line 3: this row is OpenAI chat" in text
     with pytest.raises(mix.NaturalDataError, match="not a readable Parquet file"):
         mix.load_natural(b"not parquet", "n.parquet")
-    with pytest.raises(mix.NaturalDataError, match="use a .jsonl, .csv or .parquet file"):
+    with pytest.raises(mix.NaturalDataError, match="unknown file type"):
         mix.load_natural(b"x", "n.xlsx")
 
 
@@ -382,7 +404,7 @@ def test_planner_is_the_articles_formula_with_measured_entropy():
     assert mix.rectified_information(d_nat=700, d_syn=300, e=0.5, alpha=0.4, c=2.0) == 2.0 * (700 + 0.4 * 300 * 0.5)
     assert mix.entropy_factor(4.0, 5.0) == 0.8
     assert mix.entropy_factor(None, 5.0) == 1.0
-    rows = [{"instruction": "a b", "output": "c d"}]
+    rows = [SampleRecord(turns=[{"role": "user", "content": "a b"}, {"role": "assistant", "content": "c d"}])]
     assert mix.mean_entropy(rows) == 2.0  # four distinct tokens: log2(4) bits
     assert mix.mean_entropy([]) is None
 
@@ -410,6 +432,7 @@ def test_dataset_card_header_and_body(store, shipped):
     assert "deepen (1)" in body and "`test-prm`" in body
     assert "| lexical_entropy | 1 | 3 | 3 | 3 |" in body
     assert "flagged samples were left out (0)" in body
+    assert "scanned with presidio for EMAIL_ADDRESS, PHONE_NUMBER" in body and "LOCATION" not in body
 
 
 def test_card_without_reviews_and_with_a_mix(store):
@@ -441,8 +464,8 @@ def test_cli_export_with_mix_and_refusals(store, shipped, db_path, tmp_path, cap
     assert main([*base, "--format", "sharegpt", "--out", "mixed.jsonl", "--mix-natural", str(natural),
                  "--synthetic-ratio", "0.5", "--seed", "1", "--card"]) == 0
     out = capsys.readouterr().out
-    assert "wrote 4 rows" in out and "2 synthetic, 2 natural (seed 1)" in out
-    assert len(lines(tmp_path / "exports" / "mixed.jsonl")) == 4 and (tmp_path / "exports" / "README.md").exists()
+    assert "Wrote 4 rows" in out and "2 synthetic + 2 natural (seed 1)" in out and "Dataset card: mixed.README.md" in out
+    assert len(lines(tmp_path / "exports" / "mixed.jsonl")) == 4 and (tmp_path / "exports" / "mixed.README.md").exists()
     assert main([*base, "--format", "openai", "--out", str(tmp_path / "elsewhere.jsonl")]) == 2
     assert "outside the export folder" in capsys.readouterr().err
     assert main([*base, "--format", "sharegpt", "--out", "mixed.jsonl"]) == 2
@@ -460,3 +483,58 @@ def test_cli_export_scans_unscanned_samples_first(store, db_path, tmp_path, caps
     assert [r["instruction"] for r in lines(tmp_path / "exports" / "blocked.jsonl")] == ["Add 2 and 3."]
     assert main([*base, "--out", "redacted.jsonl", "--redact-pii"]) == 0
     assert lines(tmp_path / "exports" / "redacted.jsonl")[0]["instruction"] == "Send the report to <EMAIL> before Friday."
+
+
+def test_cli_export_refuses_with_the_reason_when_nothing_can_be_written(store, db_path, tmp_path, capsys):
+    add_sample(store, "No steps here.", "ok")
+    base = ["--db", str(db_path), "export", "--export-dir", str(tmp_path / "exports")]
+    assert main([*base, "--format", "prm800k", "--out", "steps.jsonl"]) == 2
+    assert "export refused: nothing to export: 1 approved sample, and 1 skipped: no reasoning steps" in capsys.readouterr().err
+    assert not (tmp_path / "exports" / "steps.jsonl").exists()
+
+
+# ---------------------------------------------------------------- GSM8K calculator annotations
+
+
+def test_calculator_annotations_are_stripped_from_every_text_when_asked(store):
+    sample_id = add_sample(store, "Natalia sold 48/2 = <<48/2=24>>24 clips in May?", "She sold 48+24 = <<48+24=72>>72 clips.")
+    add_scored_path(store, sample_id, ["In May: 48/2 = <<48/2=24>>24.", "Total: 48+24 = <<48+24=72>>72."], [0.9, 0.9])
+    kept = lines(run(store, "trl-stepwise", "kept.jsonl").path)[0]
+    assert "<<48/2=24>>" in kept["completions"][0]
+    for fmt in ("openai", "alpaca", "trl-stepwise", "prm800k", "parquet"):
+        text = file_text(run(store, fmt, f"stripped.{fmt}", strip_calculator=True).path)
+        assert "<<" not in text and ">>" not in text, fmt
+    row = lines(run(store, "trl-stepwise", "again.jsonl", strip_calculator=True).path)[0]
+    assert row["completions"] == ["In May: 48/2 = 24.", "Total: 48+24 = 72."]
+    assert export_module.strip_calculator_annotations("cout << x; y >> z") == "cout << x; y >> z"  # C++ is not an annotation
+
+
+# ---------------------------------------------------------------- the export job: scan what was never scanned, then write
+
+
+def test_the_export_job_scans_unscanned_samples_with_progress_then_writes(store, db_path, tmp_path):
+    add_sample(store, PLANTED["EMAIL_ADDRESS"][1], "ok", pii=None)
+    for i in range(60):
+        add_sample(store, f"Add {i} and {i + 1}.", str(2 * i + 1), pii=None)
+    add_sample(store, "A pending task, not exported.", "x", status="pending", pii=None)
+    job_id = submit_export(store, ExportOptions(fmt="alpaca", card=True), "scanned.jsonl", tmp_path / "exports")
+    assert jobs.run_job(store, store.claim_next_job(1)) == "done"
+    job = store.get_job(job_id)
+    assert (job["total_units"], job["done_units"]) == (2, 2)  # 61 approved samples in chunks of 50
+    assert store.pii_counts("approved") == {"unscanned": 0, "clean": 60, "flagged": 1}
+    assert store.pii_counts("pending")["unscanned"] == 1  # what the export does not take is left alone
+    assert job["result"]["written"] == 60 and job["result"]["blocked"] == 1
+    assert job["result"]["summary"].startswith("Wrote 60 rows")
+    assert len(lines(tmp_path / "exports" / "scanned.jsonl")) == 60
+    assert (tmp_path / "exports" / "scanned.README.md").exists()
+
+
+def test_an_export_job_that_cannot_write_fails_with_the_reason(store, tmp_path):
+    add_sample(store, "No steps.", "ok")
+    job_id = submit_export(store, ExportOptions(fmt="trl-stepwise"), "steps.jsonl", tmp_path / "exports")
+    assert jobs.run_job(store, store.claim_next_job(1)) == "failed"
+    job = store.get_job(job_id)
+    assert job["result"] == {"error": "nothing to export: 1 approved sample, and 1 skipped: no reasoning steps"}
+    with pytest.raises(ExportError, match="outside the export folder"):
+        submit_export(store, ExportOptions(fmt="openai"), "../x.jsonl", tmp_path / "exports")
+    assert len(store.list_jobs()) == 1  # a refused target queues nothing

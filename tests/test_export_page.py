@@ -1,4 +1,5 @@
-"""AppTest runs of the Export page: empty state, writing a file, overwrite confirmation, path refusal, PII scan."""
+"""AppTest runs of the Export page: empty state, the export job (scan, then write) followed live, overwrite
+confirmation, one card per export, path refusal, GSM8K annotations."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.ship_data import add_sample
+from tests.ship_data import PLANTED, add_sample
+from workbench import jobs
 from workbench.store import Store
 
 
@@ -20,6 +22,14 @@ def export_page() -> AppTest:
 
 def export_button(at: AppTest):
     return next(b for b in at.button if b.label == "Export")
+
+
+def export_and_wait(at: AppTest, db_path: Path) -> AppTest:
+    """Click Export (which queues the export job), let a worker run it, and rerun the page as its fragment would."""
+    at = export_button(at).click().run()
+    assert not at.exception
+    jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
+    return at.run()
 
 
 def test_empty_store_explains_what_to_do(db_path):
@@ -35,16 +45,17 @@ def test_export_writes_the_file_and_the_card_and_offers_downloads(store: Store, 
     assert not at.exception
     at.selectbox[0].set_value("alpaca").run()
     assert any("license: other" in c.value for c in at.code)
-    at = export_button(at).click().run()
+    assert any(c.label == "Write the dataset card (dataset-alpaca.README.md) beside the file" for c in at.checkbox)
+    at = export_and_wait(at, db_path)
     assert not at.exception
     exports = db_path.parent / "exports"
     written = exports / "dataset-alpaca.jsonl"
     assert [json.loads(line) for line in written.read_text().splitlines()] == [
         {"instruction": "Approved task", "input": "", "output": "answer"}
     ]
-    assert (exports / "README.md").exists()
-    assert any("Wrote 1 rows" in s.value for s in at.success)
-    assert len(at.get("download_button")) == 2
+    assert (exports / "dataset-alpaca.README.md").exists()
+    assert any("Wrote 1 row to" in s.value for s in at.success)
+    assert [b.label for b in at.get("download_button")] == ["Download dataset-alpaca.jsonl", "Download dataset-alpaca.README.md"]
     assert store.list_exports()[0]["format"] == "alpaca"
 
 
@@ -57,9 +68,19 @@ def test_an_existing_file_needs_the_overwrite_box(store: Store, db_path):
     assert any("Already there" in w.value for w in at.warning)
     assert export_button(at).disabled
     at = next(c for c in at.checkbox if c.label.startswith("Overwrite")).check().run()
-    at = export_button(at).click().run()
+    at = export_and_wait(at, db_path)
     assert not at.exception
     assert json.loads((exports / "dataset-openai.jsonl").read_text())["messages"][0]["content"] == "Approved task"
+
+
+def test_a_card_of_another_export_is_never_overwritten(store: Store, db_path):
+    add_sample(store, "Approved task", "answer")
+    exports = db_path.parent / "exports"
+    exports.mkdir()
+    (exports / "dataset-openai.README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files: other.jsonl\n---\n")
+    at = export_page().run()
+    assert any("dataset-openai.README.md is the dataset card of other.jsonl" in e.value for e in at.error)
+    assert export_button(at).disabled
 
 
 def test_a_path_outside_the_export_folder_is_refused(store: Store, db_path):
@@ -72,12 +93,22 @@ def test_a_path_outside_the_export_folder_is_refused(store: Store, db_path):
     assert not (Path(db_path).parent / "escape.jsonl").exists()
 
 
-def test_unscanned_samples_block_export_until_scanned(store: Store):
+def test_export_scans_unscanned_samples_first_and_the_caption_follows(store: Store, db_path):
     add_sample(store, "Approved task", "answer", pii=None)
+    add_sample(store, PLANTED["EMAIL_ADDRESS"][1], "ok", pii=None)
     at = export_page().run()
-    assert any("have not been scanned for PII" in w.value for w in at.warning)
-    at = export_button(at).click().run()
-    assert any("Nothing was written" in e.value and "not been scanned" in e.value for e in at.error)
-    at = next(b for b in at.button if b.label.startswith("Scan 1 samples")).click().run()
+    assert any("2 not scanned (the export scans them first)" in c.value for c in at.caption)
+    at = export_and_wait(at, db_path)
     assert not at.exception
-    assert store.list_jobs()[0]["kind"] == "pii_scan"
+    assert any("0 not scanned." in c.value and "1 with PII (left out)" in c.value for c in at.caption)
+    assert any("Wrote 1 row to" in s.value and "1 left out for PII" in s.value for s in at.success)
+    assert [j["kind"] for j in store.list_jobs()] == ["export"]
+
+
+def test_calculator_annotations_can_be_stripped(store: Store, db_path):
+    add_sample(store, "Natalia sold 48/2 = <<48/2=24>>24 clips in May.", "72")
+    at = export_page().run()
+    at = next(c for c in at.checkbox if c.label == "Strip GSM8K calculator annotations").check().run()
+    at = export_and_wait(at, db_path)
+    row = json.loads((db_path.parent / "exports" / "dataset-openai.jsonl").read_text())
+    assert row["messages"][0]["content"] == "Natalia sold 48/2 = 24 clips in May."

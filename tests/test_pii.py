@@ -1,4 +1,6 @@
-"""PII: presidio with the bundled spaCy model finds each planted kind; redaction; the pattern-only fallback; the scan job."""
+"""PII: presidio with the bundled spaCy model finds each planted kind; the default policy leaves synthetic instruction
+data alone (places, role placeholders, given names in word problems, bare numbers) while contact data, cards, keys,
+addresses and full names never leak; widening the policy; redaction; the pattern-only fallback; the scan job."""
 
 from __future__ import annotations
 
@@ -31,6 +33,12 @@ def test_each_planted_kind_is_found(analyzer, entity):
     assert entities(analyzer, sentence).get(entity) == value
 
 
+def test_locations_are_found_when_the_user_asks_for_them(analyzer):
+    widened = pii.PiiPolicy(entities=(*pii.DEFAULT_ENTITIES, "LOCATION"))
+    found = pii.scan_texts(analyzer, ["The team moved the office to Madrid last year."], widened)[0]
+    assert [(f["entity"], f["start"], f["end"]) for f in found] == [("LOCATION", 29, 35)]
+
+
 @pytest.mark.parametrize(
     ("text", "entity", "value"),
     [
@@ -50,18 +58,87 @@ def test_no_false_alarms_on_plain_tasks_luhn_failures_and_low_entropy_values(ana
 
 
 def test_redaction_replaces_each_hit_with_its_typed_placeholder(analyzer):
-    text = "Mail jane.doe@example.com, call (415) 555-2671; Maria Gonzalez lives in Madrid."
+    text = "Mail jane.doe@example.com, call (415) 555-2671; Maria Gonzalez lives at 221B Baker Street in Madrid."
     redacted = pii.redact(text, pii.scan_texts(analyzer, [text])[0])
-    assert redacted == "Mail <EMAIL>, call <PHONE>; <PERSON> lives in <LOCATION>."
+    assert redacted == "Mail <EMAIL>, call <PHONE>; <PERSON> lives at <ADDRESS> in Madrid."
+    widened = pii.PiiPolicy(entities=(*pii.DEFAULT_ENTITIES, "LOCATION"))
+    assert pii.redact(text, pii.scan_texts(analyzer, [text], widened)[0]).endswith("at <ADDRESS> in <LOCATION>.")
     assert pii.redact("nothing here", []) == "nothing here"
+
+
+# Realistic synthetic instruction data that must NOT be flagged by the default policy.
+GOOD_DATA = [
+    "Write a residential lease agreement between [Landlord] and [Tenant] for a two-bedroom apartment in Sydney, Australia.",
+    "Dear [Tenant Name], this is a reminder that rent is due on the first of each month.",
+    "Hello {{customer_name}}, your order has shipped and should arrive within 3 business days.",
+    "Draft an email from the Hiring Manager to the Candidate confirming the interview on Monday.",
+    "As a <Customer Service Representative>, respond politely to a customer whose parcel arrived damaged.",
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did "
+    "Natalia sell altogether in April and May?",
+    "Tom has 3 apples and Mary gives him 5 more. How many apples does Tom have now?",
+    "Mr. Johnson's class has 24 students; a third of them walk to school. How many walk?",
+    "Compare the economies of Germany and Japan after World War II.",
+    "The population of Tokyo is about 14 million; compare it to New York City.",
+    "Explain Einstein's theory of general relativity in simple terms.",
+    "Compute 1234567890 modulo 97 and show your steps.",
+    "Translate 'Good morning, Sarah' into French.",
+]
+# ... and realistic leaks that must be flagged: (text, the entity, the value).
+LEAKS = [
+    ("Send the signed contract to John Smith at john.smith@acme.com.", "EMAIL_ADDRESS", "john.smith@acme.com"),
+    ("Send the signed contract to John Smith at john.smith@acme.com.", "PERSON", "John Smith"),
+    ("Please call our landlord on +1 415-555-0132 before noon.", "PHONE_NUMBER", "+1 415-555-0132"),
+    ("Text me at 4155552671 when you arrive.", "PHONE_NUMBER", "4155552671"),
+    ("The customer, Priya Patel, paid with card 4111 1111 1111 1111.", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("The customer, Priya Patel, paid with card 4111 1111 1111 1111.", "PERSON", "Priya Patel"),
+    ("Our new office is at 221B Baker Street, London NW1 6XE.", "STREET_ADDRESS", "221B Baker Street"),
+    ("Mail the form to P.O. Box 1234, Springfield.", "STREET_ADDRESS", "P.O. Box 1234"),
+    ("Er wohnt in der Hauptstraße 12 in Berlin.", "STREET_ADDRESS", "Hauptstraße 12"),
+    ("Dear Dr. Alan Turing, thank you for the review.", "PERSON", "Alan Turing"),
+    ("export OPENAI_API_KEY=sk-proj-Zx81Qa09LmNb72VcXs34RtYu", "API_KEY", "sk-proj-Zx81Qa09LmNb72VcXs34RtYu"),
+]
+
+
+@pytest.mark.parametrize("text", GOOD_DATA)
+def test_the_default_policy_leaves_synthetic_instruction_data_alone(analyzer, text):
+    assert entities(analyzer, text) == {}
+
+
+@pytest.mark.parametrize(("text", "entity", "value"), LEAKS)
+def test_the_default_policy_still_finds_every_real_leak(analyzer, text, entity, value):
+    assert entities(analyzer, text).get(entity) == value
+
+
+def test_ignored_hits_are_kept_with_their_reason(analyzer):
+    text = "Dear [Tenant], the [Landlord] will visit; Natalia and Tom will pay 1234567890 cents."
+    ((flagged, ignored),) = pii.analyse(analyzer, [text])
+    assert flagged == []
+    reasons = {text[hit["start"] : hit["end"]]: hit["reason"] for hit in ignored}
+    assert reasons["Landlord"] == "a role placeholder, not a name"
+    assert reasons["Tom"].startswith("fewer than 2 name words")
+    assert reasons["1234567890"].startswith("a bare number")
+
+
+def test_the_user_can_widen_the_policy_and_every_scan_is_then_made_again(store: Store, analyzer):
+    sample_id = add_sample(store, "Plan a weekend in Sydney, Australia for Tom.", pii=None)
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert store.get_sample(sample_id)["pii"]["findings"] == []
+    assert store.get_sample(sample_id)["pii"]["policy"]["entities"] == list(pii.DEFAULT_ENTITIES)
+    widened = pii.PiiPolicy(entities=(*pii.DEFAULT_ENTITIES, "LOCATION"), person_min_words=1)
+    assert pii.save_policy(store, widened) == 1
+    assert store.pii_counts() == {"unscanned": 1, "clean": 0, "flagged": 0}
+    assert pii.save_policy(store, widened) == 0  # unchanged: the scans are kept
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert pii.summary(store.get_sample(sample_id)["pii"]) == "2 LOCATION, 1 PERSON"
+    assert pii.load_policy(store) == widened
 
 
 def test_without_the_ner_model_patterns_still_work_and_the_gap_is_stated():
     fallback = pii.build_analyzer("no_such_spacy_model")
     assert fallback.mode == "patterns"
     assert "NOT detected" in fallback.note and "no_such_spacy_model" in fallback.note
-    found = entities(fallback, f"Maria Gonzalez: jane.doe@example.com, {AWS_KEY}")
-    assert found == {"EMAIL_ADDRESS": "jane.doe@example.com", "API_KEY": AWS_KEY}
+    found = entities(fallback, f"Maria Gonzalez: jane.doe@example.com, {AWS_KEY}, 10 Downing Street")
+    assert found == {"EMAIL_ADDRESS": "jane.doe@example.com", "API_KEY": AWS_KEY, "STREET_ADDRESS": "10 Downing Street"}
 
 
 def test_scan_job_flags_samples_including_their_reasoning_steps(store: Store, analyzer):
@@ -88,3 +165,21 @@ def test_scan_job_on_given_ids_rescans_only_those(store: Store, analyzer):
     jobs.run_job(store, store.claim_next_job(1))
     assert store.get_sample(first)["pii"] is None
     assert store.get_sample(second)["pii"]["engine"] == "ner"
+
+
+def test_cli_pii_policy_shows_widens_and_resets_the_rules(store: Store, db_path, capsys):
+    import json
+
+    from workbench.cli import main
+
+    add_sample(store, "Plan a weekend in Sydney.")  # scanned (clean) under the default rules
+    assert main(["--db", str(db_path), "pii", "policy", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["entities"] == list(pii.DEFAULT_ENTITIES)
+    assert main(["--db", str(db_path), "pii", "policy", "--add", "LOCATION", "--person-min-words", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "LOCATION" in json.loads(captured.out)["entities"] and "1 scan forgotten" in captured.err
+    assert store.pii_counts()["unscanned"] == 1
+    assert main(["--db", str(db_path), "pii", "policy", "--add", "SHOE_SIZE"]) == 2
+    assert "unknown entities: SHOE_SIZE" in capsys.readouterr().err
+    assert main(["--db", str(db_path), "pii", "policy", "--reset"]) == 0
+    assert pii.load_policy(store) == pii.PiiPolicy()

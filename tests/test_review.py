@@ -1,76 +1,14 @@
-"""Review: sample import, status decisions, tags, edits with history, queue filters, step ratings, CLI."""
+"""Review: status decisions, tags, edits with history (per turn for conversations), queue filters, step ratings, CLI."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from tests.ship_data import add_chain, add_sample, add_scored_path
 from workbench import ratings, review
 from workbench.cli import main
-from workbench.sample_import import SampleImportError, import_sample_file, import_samples
 from workbench.settings import set_reviewer_name
 from workbench.store import Store, StoreError
-
-
-def jsonl(*records: object) -> bytes:
-    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records).encode()
-
-
-# ---------------------------------------------------------------- import
-
-
-def test_import_stores_samples_with_steps_origin_and_tags(store: Store):
-    data = jsonl(
-        {"instruction": "What is 2+3?", "output": "5", "steps": ["2 + 3 = 5", "So 5."], "source": "gsm-like",
-         "metadata": {"split": "train"}, "tags": ["math"]},
-        {"prompt": "Name a prime", "response": "7"},
-    )
-    ids = import_samples(store, data, "mine.jsonl")
-    first, second = store.samples_by_ids(ids)
-    assert first["source"] == "import" and second["source"] == "import"
-    assert first["metadata"] == {"split": "train", "origin": "gsm-like"}
-    assert first["tags"] == ["math"] and first["status"] == "pending"
-    assert (second["instruction"], second["output"]) == ("Name a prime", "7")
-    path = store.best_paths([ids[0]])[ids[0]]
-    assert [s["text"] for s in path["steps"]] == ["2 + 3 = 5", "So 5."]
-    assert ids[1] not in store.best_paths([ids[1]])
-
-
-def test_import_is_all_or_nothing_and_names_every_bad_line(store: Store):
-    data = jsonl(
-        {"instruction": "fine", "output": "ok"},
-        "{not json",
-        {"instruction": "no output here"},
-        {"instruction": "bad steps", "output": "x", "steps": "one string"},
-        {"instruction": "bad step", "output": "x", "steps": ["ok", ""]},
-        {"instruction": "fine", "output": "ok"},
-    )
-    with pytest.raises(SampleImportError) as caught:
-        import_samples(store, data, "bad.jsonl")
-    message = str(caught.value)
-    assert "nothing was imported" in message
-    for expected in ("bad.jsonl, line 2: invalid JSON", "bad.jsonl, line 3: no 'output' field",
-                     "bad.jsonl, line 4, field 'steps'", "bad.jsonl, line 5, step 1", "bad.jsonl, line 6: same instruction"):
-        assert expected in message
-    assert store.count_samples(status=None) == 0
-
-
-def test_import_refuses_samples_already_in_the_store_and_binary_files(store: Store, tmp_path):
-    path = tmp_path / "s.jsonl"
-    path.write_bytes(jsonl({"instruction": "a", "output": "b"}))
-    assert len(import_sample_file(store, path)) == 1
-    with pytest.raises(SampleImportError, match="line 1: this sample .* already in the store"):
-        import_sample_file(store, path)
-    binary = tmp_path / "b.jsonl"
-    binary.write_bytes(b"\x00\x01\x02")
-    with pytest.raises(SampleImportError, match="binary file"):
-        import_sample_file(store, binary)
-    with pytest.raises(SampleImportError, match="no such file"):
-        import_sample_file(store, tmp_path / "missing.jsonl")
-    assert store.count_samples(status=None) == 1
-
 
 # ---------------------------------------------------------------- decisions, tags, edits
 
@@ -120,6 +58,50 @@ def test_edit_keeps_the_first_original_and_a_history_and_clears_the_pii_scan(sto
     assert history[0]["before"] == {"output": "first answer"} and history[0]["note"] is None
     with pytest.raises(StoreError, match="cannot be empty"):
         review.edit(store, sample_id, "  ", "x")
+
+
+CONVERSATION = [
+    {"role": "system", "content": "You are a patient maths tutor."},
+    {"role": "user", "content": "What is 12 * 4?"},
+    {"role": "assistant", "content": "12 * 4 = 48."},
+    {"role": "user", "content": "And half of that?"},
+    {"role": "assistant", "content": "Half of 48 is 24."},
+]
+
+
+def test_editing_turns_keeps_a_history_per_turn_and_the_original_conversation(store: Store):
+    set_reviewer_name(store, "Grace")
+    sample_id = add_sample(store, "What is 12 * 4?", "12 * 4 = 48.", source="magpie", turns=CONVERSATION)
+    assert review.edit_turns(store, sample_id, {4: "Half of 48 is 24, since 48 / 2 = 24."}, note="show the step")
+    assert review.edit_turns(store, sample_id, {1: "What is 12 x 4?", 4: "Half of 48 is 24, since 48 / 2 = 24."})
+    assert not review.edit_turns(store, sample_id, {1: "What is 12 x 4?"})  # nothing changed
+    sample = store.get_sample(sample_id)
+    assert [t["content"] for t in sample["turns"]] == [
+        "You are a patient maths tutor.", "What is 12 x 4?", "12 * 4 = 48.", "And half of that?",
+        "Half of 48 is 24, since 48 / 2 = 24."]
+    assert (sample["instruction"], sample["original_instruction"]) == ("What is 12 x 4?", "What is 12 * 4?")
+    assert sample["output"] == "12 * 4 = 48." and sample["pii"] is None
+    latest, first = store.sample_reviews(sample_id)
+    assert (first["before"], first["after"], first["note"]) == (
+        {"turn:4": "Half of 48 is 24."}, {"turn:4": "Half of 48 is 24, since 48 / 2 = 24."}, "show the step")
+    assert (latest["before"], latest["after"], latest["reviewer"]) == (
+        {"turn:1": "What is 12 * 4?"}, {"turn:1": "What is 12 x 4?"}, "Grace")
+    details = review.focus_details(store, sample_id)
+    assert details["conversation"] and details["original_turns"] == CONVERSATION
+    with pytest.raises(StoreError, match="turn 4 .* cannot be empty"):
+        review.edit_turns(store, sample_id, {3: "  "})
+    with pytest.raises(StoreError, match="has no turn 9"):
+        review.edit_turns(store, sample_id, {8: "x"})
+
+
+def test_editing_a_sample_that_stores_its_turns_edits_them_too(store: Store):
+    turns = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "9"}]
+    sample_id = add_sample(store, "Name a prime.", "9", source="magpie", turns=turns)
+    assert review.edit(store, sample_id, "Name a prime.", "7")
+    sample = store.get_sample(sample_id)
+    assert sample["output"] == "7" and sample["turns"][1]["content"] == "7"
+    assert sample["original_output"] == "9"
+    assert not review.focus_details(store, sample_id)["conversation"]  # one plain exchange is shown as such
 
 
 # ---------------------------------------------------------------- the queue
@@ -225,15 +207,3 @@ def test_cli_review_approve_reject_and_all_pending(store: Store, db_path, capsys
     assert main(["--db", str(db_path), "review", "reject", "--all-pending"]) == 0
     assert [s["status"] for s in store.samples_by_ids(ids)] == ["approved", "approved", "rejected", "rejected"]
     assert store.sample_reviews(ids[3])[0]["reviewer"] == "reviewer"
-
-
-def test_cli_samples_import(store: Store, db_path, tmp_path, capsys):
-    good = tmp_path / "good.jsonl"
-    good.write_bytes(jsonl({"instruction": "a", "output": "b", "steps": ["s1"]}))
-    assert main(["--db", str(db_path), "samples", "import", str(good)]) == 0
-    assert "imported 1 samples" in capsys.readouterr().out
-    bad = tmp_path / "bad.jsonl"
-    bad.write_bytes(jsonl({"instruction": "c"}))
-    assert main(["--db", str(db_path), "samples", "import", str(bad)]) == 2
-    assert "bad.jsonl, line 1: no 'output' field" in capsys.readouterr().err
-    assert store.count_samples(status=None) == 1

@@ -36,7 +36,7 @@ def test_focus_view_approves_rejects_and_skips_in_queue_order(store: Store):
     at = review_page().run()
     assert not at.exception
     assert at.subheader[0].value == f"Sample {first} · 1 of 3"
-    assert any("add_constraints → deepen" in m.value for m in at.markdown)
+    assert any("add_constraints → deepen" in d.value["value"].tolist() for d in at.dataframe if "value" in d.value)
     at = button(at, "Approve").click().run()
     assert store.get_sample(first)["status"] == "approved"
     assert store.sample_reviews(first)[0]["reviewer"] == "Ada"
@@ -73,7 +73,7 @@ def test_pii_flags_show_in_the_focus_view_and_the_scan_button_queues_a_job(store
     add_sample(store, "Unscanned task", status="pending", pii=None)
     at = review_page().run()
     assert any("PII found: 1 EMAIL_ADDRESS" in w.value for w in at.warning)
-    at = button(at, "Scan 1 samples for PII").click().run()
+    at = button(at, "Scan 1 sample for PII").click().run()
     assert not at.exception
     assert store.list_jobs()[0]["kind"] == "pii_scan"
 
@@ -114,3 +114,60 @@ def test_scans_made_without_the_ner_model_are_stated_plainly(store: Store):
     at = review_page().run()
     assert not at.exception
     assert any("NOT detected" in w.value for w in at.warning)
+
+
+def test_a_conversation_is_shown_turn_by_turn_and_edited_per_turn(store: Store):
+    from tests.test_review import CONVERSATION
+
+    sample_id = add_sample(store, "What is 12 * 4?", "12 * 4 = 48.", source="magpie", status="pending", turns=CONVERSATION)
+    at = review_page().run()
+    assert not at.exception
+    assert any(m.value == "**Conversation** (5 turns)" for m in at.markdown)
+    assert [c.value for c in at.caption if " · turn " in c.value] == [
+        "System · turn 1", "User · turn 2", "Assistant · turn 3", "User · turn 4", "Assistant · turn 5"]
+    assert [t.value for t in at.text][:5] == [t["content"] for t in CONVERSATION]
+    at = button(at, "Edit").click().run()
+    assert [a.label for a in at.text_area] == [
+        "System · turn 1", "User · turn 2", "Assistant · turn 3", "User · turn 4", "Assistant · turn 5"]
+    at.text_area[4].input("Half of 48 is 24 (48 / 2).")
+    at = next(b for b in at.button if b.label == "Save edit").click().run()
+    assert not at.exception
+    assert store.get_sample(sample_id)["turns"][4]["content"] == "Half of 48 is 24 (48 / 2)."
+    assert store.sample_reviews(sample_id)[0]["after"] == {"turn:4": "Half of 48 is 24 (48 / 2)."}
+
+
+def test_model_text_is_shown_truthfully_code_as_code_and_markup_as_text(store: Store):
+    answer = "Use this:\n```python\ndef add(a, b):\n    return a + b\n```\n<b>bold?</b> **not markdown**\nline two"
+    add_sample(store, "Write an add function.", answer, status="pending")
+    at = review_page().run()
+    assert not at.exception
+    (code,) = [c for c in at.code if c.language == "python"]
+    assert code.value == "def add(a, b):\n    return a + b"
+    texts = [t.value for t in at.text]
+    assert "Use this:" in texts and "<b>bold?</b> **not markdown**\nline two" in texts
+    assert not any("<b>" in m.value or "**not markdown**" in m.value for m in at.markdown)
+
+
+def test_the_import_job_of_an_upload_is_followed_on_the_page(store: Store, db_path):
+    import json
+
+    from workbench import jobs
+    from workbench.sample_import import save_upload, submit_import
+
+    rows = [{"conversations": [{"from": "human", "value": f"Question {i}?"}, {"from": "gpt", "value": f"Answer {i}."}],
+             "system": "Be brief."} for i in range(7)]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    at = review_page()
+    at.session_state["import_job"] = submit_import(store, save_upload(store, data, "chats.jsonl"), "chats.jsonl")
+    jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
+    at.run()
+    assert not at.exception
+    assert any("7 samples imported from chats.jsonl" in s.value for s in at.success)
+    assert any(m.value == "**Conversation** (3 turns)" for m in at.markdown)
+    bad = submit_import(store, save_upload(store, b'{"messages": [{"role": "bot", "content": "x"}]}\n', "bad.jsonl"), "bad.jsonl")
+    at.session_state["import_job"] = bad
+    jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
+    at.run()
+    assert any("Could not import bad.jsonl: nothing was imported." in e.value for e in at.error)
+    (problems,) = [d.value for d in at.dataframe if "problem" in d.value]
+    assert problems["problem"].tolist() == ["bad.jsonl, line 1, field 'messages[0].role': unknown role 'bot'"]

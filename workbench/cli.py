@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench.env import default_db_path
 from workbench.store import Store, StoreError, open_store
+from workbench.wording import plural
 
 Command = Callable[[argparse.Namespace, Store], int]
 
@@ -604,14 +605,41 @@ def add_maps_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_samples_import(args: argparse.Namespace, store: Store) -> int:
-    from workbench.sample_import import SampleImportError, import_sample_file
+    from workbench.sample_import import SampleImportError, import_samples
 
     try:
-        ids = import_sample_file(store, args.file)
+        result = import_samples(store, args.file, args.file.name)
     except SampleImportError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"imported {len(ids)} samples from {args.file}")
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+def cmd_samples_list(args: argparse.Namespace, store: Store) -> int:
+    """Samples as one JSON array (streamed page by page), or one line each."""
+    status = None if args.status == "all" else args.status
+    pages = (store.list_samples(status=status, source=args.source, include_filtered=args.include_filtered, limit=500,
+                                offset=offset) for offset in range(0, args.limit or 2**62, 500))
+    shown = 0
+    if args.json:
+        print("[", end="")
+    for page in pages:
+        for sample in page[: (args.limit - shown) if args.limit else None]:
+            sample.pop("text_hash", None)
+            if args.json:
+                print(("," if shown else "") + json.dumps(sample, ensure_ascii=False, default=str), end="")
+            else:
+                turns = f" [{len(sample['turns'])} turns]" if sample["turns"] else ""
+                print(f"{sample['id']:>6}  {sample['source']:<7} {sample['status']:<9}{turns} {sample['instruction'][:90]!r}")
+            shown += 1
+        if len(page) < 500 or (args.limit and shown >= args.limit):
+            break
+    if args.json:
+        print("]")
     return 0
 
 
@@ -625,39 +653,66 @@ def cmd_review(args: argparse.Namespace, store: Store) -> int:
         return 2
     status = {"approve": "approved", "reject": "rejected"}[args.review_command]
     changed = set_status(store, ids, status, args.note)
-    print(f"{status} {changed} samples")
+    print(f"{status} {plural(changed, 'sample')}")
     return 0
-
-
-def _scan_unscanned(store: Store) -> None:
-    from workbench.pii import scan_samples, shared_analyzer
-
-    ids = store.pii_scan_candidates(only_unscanned=True)
-    if not ids:
-        return
-    analyzer = shared_analyzer()
-    print(f"scanning {len(ids)} samples for PII ({analyzer.note})", file=sys.stderr)
-    for start in range(0, len(ids), 200):
-        scan_samples(store, ids[start : start + 200], analyzer)
 
 
 def cmd_pii_scan(args: argparse.Namespace, store: Store) -> int:
     from workbench.pii import scan_samples, shared_analyzer
 
-    if args.all:
-        ids = store.pii_scan_candidates(only_unscanned=False)
+    ids = store.pii_scan_candidates(only_unscanned=not args.all)
+    if ids:
+        analyzer = shared_analyzer()
+        print(f"scanning {plural(len(ids), 'sample')} for PII ({analyzer.note})", file=sys.stderr)
         for start in range(0, len(ids), 200):
-            scan_samples(store, ids[start : start + 200], shared_analyzer())
-    else:
-        _scan_unscanned(store)
+            scan_samples(store, ids[start : start + 200], analyzer)
     counts = store.pii_counts()
-    print(f"{counts['flagged']} samples flagged, {counts['clean']} clean, {counts['unscanned']} not scanned")
+    print(f"{plural(counts['flagged'], 'sample')} flagged, {counts['clean']} clean, {counts['unscanned']} not scanned")
     return 0
 
 
+def cmd_pii_policy(args: argparse.Namespace, store: Store) -> int:
+    """Show the PII policy, or change it (which forgets every scan: samples are scanned again before export)."""
+    from dataclasses import replace
+
+    from workbench.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PiiPolicy, load_policy, save_policy
+
+    policy = PiiPolicy() if args.reset else load_policy(store)
+    known = (*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES)
+    unknown = [e for e in [*(args.add or []), *(args.remove or [])] if e not in known]
+    if unknown:
+        print(f"unknown entities: {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    entities = tuple(e for e in known if (e in policy.entities or e in (args.add or [])) and e not in (args.remove or []))
+    changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words)
+    forgotten = save_policy(store, changed)
+    if forgotten:
+        print(f"policy changed: {plural(forgotten, 'scan')} forgotten; samples are scanned again before export", file=sys.stderr)
+    if args.json:
+        _print_json(changed.to_dict())
+    else:
+        print(f"entities: {', '.join(changed.entities)}\nperson names count from {changed.person_min_words} words"
+              f"\nscore threshold: {changed.score_threshold}")
+    return 0
+
+
+def _wait_for_job(store: Store, job_id: int, db_path: Path) -> dict:
+    """Run a queued job here when no worker serves the store, else wait for the worker to finish it."""
+    import os
+
+    from workbench.jobs import run_job, worker_alive
+
+    if not worker_alive(db_path) and (job := store.claim_job(job_id, os.getpid())) is not None:
+        run_job(store, job)
+    while (job := store.get_job(job_id))["status"] in ("queued", "running"):
+        time.sleep(0.5)
+    return job
+
+
 def cmd_export(args: argparse.Namespace, store: Store) -> int:
+    """The export job, as the page runs it: scan what was never scanned for PII, then write."""
     from workbench.env import export_dir
-    from workbench.export import ExportError, ExportOptions, export
+    from workbench.export import ExportError, ExportOptions, submit_export
     from workbench.mix import NaturalDataError, load_natural_file
 
     try:
@@ -669,29 +724,43 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
         fmt=args.format, status=None if args.status == "all" else args.status, lineage=args.lineage,
         metrics=args.metrics, pii="redact" if args.redact_pii else "block", natural=natural,
         synthetic_ratio=args.synthetic_ratio, seed=args.seed, overwrite=args.overwrite, card=args.card,
+        license=args.license, strip_calculator=args.strip_calculator_annotations,
     )
-    _scan_unscanned(store)
     try:
-        result = export(store, options, args.out, args.export_dir or export_dir())
+        job_id = submit_export(store, options, args.out, args.export_dir or export_dir(), args.mix_natural)
     except ExportError as exc:
         print(f"export refused: {exc}", file=sys.stderr)
         return 2
-    mix = f", {result.natural} natural (seed {result.seed})" if natural else ""
-    print(
-        f"wrote {result.written} rows to {result.path}: {result.synthetic} synthetic{mix}; "
-        f"{result.blocked} blocked for PII, {result.redacted} redacted, {result.skipped_unrated} skipped without rated steps"
-    )
+    unscanned = len(store.pii_scan_candidates(only_unscanned=True, status=options.status))
+    if unscanned:
+        print(f"scanning {plural(unscanned, 'sample')} for PII before the export (job {job_id})", file=sys.stderr)
+    job = _wait_for_job(store, job_id, args.db)
+    result = job["result"] or {}
+    if job["status"] != "done" or "error" in result:
+        print(f"export refused: {result.get('error') or job['error'] or job['status']}", file=sys.stderr)
+        return 2
+    print(result["summary"])
     return 0
 
 
 def add_ship_commands(sub: argparse._SubParsersAction) -> None:
-    """samples import, review approve|reject, pii scan, export."""
+    """samples import|list, review approve|reject, pii scan|policy, export."""
     from workbench.export import FORMATS
+    from workbench.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES
 
     samples = sub.add_parser("samples", help="samples").add_subparsers(dest="samples_command", required=True)
-    p = samples.add_parser("import", help="import samples from JSONL (instruction, output, steps, source, metadata)")
+    p = samples.add_parser("import", help="import samples: OpenAI messages, ShareGPT, Alpaca, TRL stepwise, PRM800K, "
+                                          "ProcessBench or our own exports (JSONL, JSON, CSV or Parquet; all or nothing)")
     p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_samples_import)
+    p = samples.add_parser("list", help="list samples (not the ones a filter dropped, unless --include-filtered)")
+    p.add_argument("--status", choices=("pending", "approved", "rejected", "all"), default="all")
+    p.add_argument("--source", choices=("seed", "evol", "magpie", "import"))
+    p.add_argument("--include-filtered", action="store_true", help="also samples a filter dropped")
+    p.add_argument("--limit", type=int, help="at most this many")
+    p.add_argument("--json", action="store_true", help="one JSON array of sample objects")
+    p.set_defaults(func=cmd_samples_list)
 
     review = sub.add_parser("review", help="approve or reject samples").add_subparsers(dest="review_command", required=True)
     for name in ("approve", "reject"):
@@ -706,6 +775,14 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p = pii.add_parser("scan", help="scan samples not yet scanned (or --all)")
     p.add_argument("--all", action="store_true", help="rescan every sample")
     p.set_defaults(func=cmd_pii_scan)
+    p = pii.add_parser("policy", help="show or change what the scan looks for (a change forgets every scan)")
+    entities = ", ".join((*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES))
+    p.add_argument("--add", nargs="+", metavar="ENTITY", help=f"entities to add (of {entities})")
+    p.add_argument("--remove", nargs="+", metavar="ENTITY", help="entities to remove")
+    p.add_argument("--reset", action="store_true", help="back to the default rules (then --add/--remove apply)")
+    p.add_argument("--person-min-words", type=int, help="a PERSON counts from this many name words (default 2)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_pii_policy)
 
     p = sub.add_parser("export", help="export samples (unscanned samples are scanned for PII first)")
     p.add_argument("--format", required=True, choices=FORMATS)
@@ -713,13 +790,16 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export-dir", type=Path, help="the export folder (default: $WORKBENCH_EXPORT_DIR or the data dir)")
     p.add_argument("--status", choices=("approved", "all"), default="approved")
     p.add_argument("--redact-pii", action="store_true", help="redact PII instead of leaving flagged samples out")
-    p.add_argument("--mix-natural", type=Path, help="natural dataset (JSONL, CSV or Parquet) to mix in")
+    p.add_argument("--mix-natural", type=Path, help="natural dataset (JSONL, JSON, CSV or Parquet) to mix in")
     p.add_argument("--synthetic-ratio", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0, help="shuffle seed of the mix (recorded)")
     p.add_argument("--lineage", action="store_true", help="add lineage columns")
     p.add_argument("--metrics", action="store_true", help="add metric columns")
-    p.add_argument("--card", action="store_true", help="write README.md (dataset card) beside the file")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--strip-calculator-annotations", action="store_true",
+                   help="remove GSM8K calculator annotations (<<48/2=24>>) from every exported text")
+    p.add_argument("--card", action="store_true", help="write the dataset card beside the file (out.jsonl -> out.README.md)")
+    p.add_argument("--license", default="other", help="license named in the dataset card")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file (and its own card)")
     p.set_defaults(func=cmd_export)
 
 
@@ -765,7 +845,6 @@ def add_demo_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_overview(args: argparse.Namespace, store: Store) -> int:
     from workbench.overview import overview_report
-    from workbench.wording import plural
 
     report = overview_report(store)
     if args.json:

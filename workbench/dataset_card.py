@@ -1,4 +1,8 @@
-"""The dataset card: README.md with the Hugging Face YAML header, describing how an export was made."""
+"""The dataset card: Markdown with the Hugging Face YAML header, describing how an export was made.
+
+One card per export, named after its file (workbench.export.card_path: `approved.jsonl` ->
+`approved.README.md`); its header's `configs.data_files` names the file it describes.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,8 @@ class CardInfo:
     blocked: int = 0
     redacted: int = 0
     license: str = "other"
+    pii_entities: list[str] = field(default_factory=list)  # what the PII scan looked for
+    calculator_annotations_stripped: bool = False
     language: list[str] = field(default_factory=lambda: ["en"])
     pretty_name: str = "Entropy Workbench synthetic dataset"
 
@@ -105,7 +111,10 @@ def render(facts: dict, info: CardInfo) -> str:
         f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
         else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {info.redacted:,} samples"
     )
-    body.append(f"- PII: every sample was scanned with presidio; {pii}.")
+    looked_for = f" for {', '.join(info.pii_entities)}" if info.pii_entities else ""
+    body.append(f"- PII: every sample was scanned with presidio{looked_for}; {pii}.")
+    if info.calculator_annotations_stripped:
+        body.append("- GSM8K calculator annotations (`<<48/2=24>>`) were removed from every text.")
     if info.natural:
         body.append(
             f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {info.natural:,} natural rows, "

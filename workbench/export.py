@@ -1,41 +1,76 @@
 """Export reviewed samples: OpenAI chat, ShareGPT, Alpaca, TRL stepwise, PRM800K-style ratings and Parquet.
 
-Samples stream from the store in batches of ids (memory stays flat in N), are blocked or redacted
-for PII, optionally mixed with natural data, formatted, and written to a temporary file in the
-target folder that replaces the target only once complete (a crash leaves no partial file).
-Targets must lie inside the export folder; an existing file is kept unless overwrite=True.
-Each export is recorded in the `exports` / `export_items` tables.
+Samples stream from the store in batches of ids (memory stays flat in N), are blocked or redacted for
+PII, optionally stripped of GSM8K calculator annotations and mixed with natural data, written by the
+format's writer (workbench.sample_formats, the same module import reads with), and land in a
+temporary file in the target folder that replaces the target only once complete (a crash leaves no
+partial file). Targets must lie inside the export folder; an existing file is kept unless
+overwrite=True. Each export is recorded in the `exports` / `export_items` tables.
+
+Samples a format cannot hold are skipped and counted per reason (a stepwise format takes single-turn
+samples whose every step is rated; Alpaca has no place for tool turns); ShareGPT and Alpaca drop a
+conversation's trailing user turn and count it.
+
+The dataset card is one per export, named after the file: `approved.jsonl` gets `approved.README.md`
+beside it (rename it README.md when the file is published alone on the Hugging Face Hub). A card that
+belongs to another export's file is never overwritten.
+
+The `export` job (page and CLI alike) first scans the samples the export takes that were never scanned
+for PII, with progress, then writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
+import yaml
+
 from workbench import dataset_card
-from workbench.mix import DEFAULT_SYNTHETIC_RATIO, MixPlan, NaturalData, plan_mix
-from workbench.pii import findings_by_field, redact
+from workbench.conversation import sample_turns
+from workbench.jobs import JobContext, register
+from workbench.mix import (
+    DEFAULT_SYNTHETIC_RATIO,
+    MixPlan,
+    NaturalData,
+    load_natural_file,
+    mix_counts,
+    plan_mix,
+)
+from workbench.pii import findings_by_field, load_policy, redact, scan_ids, scan_units, unit_range
 from workbench.ratings import step_rating
+from workbench.sample_formats import FORMATS as LAYOUTS
+from workbench.sample_formats import SampleFormat, SampleRecord, Skip
 from workbench.store import Store
+from workbench.wording import plural
 
 FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "parquet")
-STEPWISE = ("trl-stepwise", "prm800k")
+WRITERS: dict[str, SampleFormat] = {fmt: LAYOUTS["workbench" if fmt == "parquet" else fmt] for fmt in FORMATS}
+STEPWISE = tuple(fmt for fmt, layout in WRITERS.items() if layout.stepwise)
 EXTENSIONS = {fmt: ".parquet" if fmt == "parquet" else ".jsonl" for fmt in FORMATS}
-SHAREGPT_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
 BATCH_SIZE = 1000
-BASE_COLUMNS = ["id", "source", "instruction", "output", "turns", "tags", "status"]
-LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id", "metadata"]
+BASE_COLUMNS = ["id", "source", "instruction", "input", "output", "turns", "tags", "status", "metadata"]
+LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id"]
+CALCULATOR_ANNOTATION = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")
+CARD_SUFFIX = ".README.md"
 
 
 class ExportError(Exception):
     """An export refused with a message for the user; nothing was written."""
+
+
+def strip_calculator_annotations(text: str) -> str:
+    """GSM8K's calculator annotations removed: "48/2 = <<48/2=24>>24 clips" -> "48/2 = 24 clips"."""
+    return CALCULATOR_ANNOTATION.sub("", text)
 
 
 @dataclass
@@ -52,6 +87,7 @@ class ExportOptions:
     card: bool = False
     license: str = "other"
     step_threshold: float = 0.5
+    strip_calculator: bool = False  # remove GSM8K `<<a*b=c>>` annotations from every exported text
     batch_size: int = BATCH_SIZE
 
     def recorded(self) -> dict:
@@ -70,11 +106,29 @@ class ExportResult:
     natural: int = 0
     blocked: int = 0
     redacted: int = 0
-    skipped_unrated: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> samples the format cannot hold
+    trailing_user_dropped: int = 0
     seed: int | None = None
     card_path: Path | None = None
     card: str = ""
     sample_ids: array = field(default_factory=lambda: array("q"))
+
+    def summary(self) -> str:
+        """One sentence for the page and the CLI."""
+        text = (f"Wrote {plural(self.written, 'row')} to {self.path}: {self.synthetic:,} synthetic"
+                + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
+                + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
+        if self.trailing_user_dropped:
+            text += f"; a trailing user turn dropped from {plural(self.trailing_user_dropped, 'conversation')}"
+        for reason, count in self.skipped.most_common():
+            text += f"; {count:,} skipped: {reason}"
+        return text + "." + (f" Dataset card: {self.card_path.name}." if self.card_path else "")
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "export_id": self.export_id, "written": self.written, "synthetic": self.synthetic,
+                "natural": self.natural, "blocked": self.blocked, "redacted": self.redacted, "skipped": dict(self.skipped),
+                "trailing_user_dropped": self.trailing_user_dropped, "seed": self.seed,
+                "card_path": str(self.card_path) if self.card_path else None, "summary": self.summary()}
 
 
 # ---------------------------------------------------------------- paths and atomic writes
@@ -90,6 +144,31 @@ def resolve_target(out: str | Path, export_root: str | Path) -> Path:
     if target.is_dir():
         raise ExportError(f"{target} is a folder; give a file name")
     return target
+
+
+def card_path(target: Path) -> Path:
+    """The dataset card of an export: `approved.jsonl` -> `approved.README.md` beside it."""
+    return target.with_name(target.stem + CARD_SUFFIX)
+
+
+def card_owner(card: Path) -> str | None:
+    """The data file an existing card describes (its header's `configs.data_files`), or None if unreadable."""
+    try:
+        header = yaml.safe_load(card.read_text(encoding="utf-8").split("---\n", 2)[1])
+        return header["configs"][0]["data_files"]
+    except (OSError, IndexError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def existing_targets(target: Path, card: bool) -> list[Path]:
+    """The files an export would replace. Raises ExportError when the card belongs to another export."""
+    existing = [target] if target.exists() else []
+    if card and (path := card_path(target)).exists():
+        owner = card_owner(path)
+        if owner != target.name:
+            raise ExportError(f"{path.name} is the dataset card of {owner or 'another file'}; name this export differently")
+        existing.append(path)
+    return existing
 
 
 @contextmanager
@@ -111,20 +190,13 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[IO]:
 # ---------------------------------------------------------------- records
 
 
-def _messages(sample: dict) -> list[dict]:
-    turns = sample.get("turns")
-    if isinstance(turns, list) and turns and all(isinstance(t, dict) and "role" in t and "content" in t for t in turns):
-        return [{"role": t["role"], "content": t["content"]} for t in turns]
-    return [{"role": "user", "content": sample["instruction"]}, {"role": "assistant", "content": sample.get("output") or ""}]
-
-
 def _redacted(sample: dict, path: dict | None) -> tuple[dict, dict | None, bool]:
     """The sample and its path with every PII finding replaced by its placeholder; True if anything changed."""
     found = findings_by_field(sample.get("pii"))
     if not found:
         return sample, path, False
     sample = {**sample}
-    for name in ("instruction", "output"):
+    for name in ("instruction", "input", "output"):
         if name in found and sample.get(name):
             sample[name] = redact(sample[name], found[name])
     if isinstance(sample.get("turns"), list):
@@ -159,119 +231,58 @@ def _lineage(sample: dict, path: dict | None, chain: list[dict], decision: dict 
     }
 
 
-def _natural_lineage(natural: NaturalData, index: int) -> dict:
-    return {"source": "natural", "file": natural.name, "row": index}
+@dataclass
+class Item:
+    """One row to write: a record, the sample it came from (None for a natural row), whether it was redacted."""
+
+    record: SampleRecord
+    sample_id: int | None
+    redacted: bool = False
 
 
-def build_records(store: Store, ids: list[int], options: ExportOptions) -> dict[int, dict | None]:
-    """Records for a batch of sample ids (None for a stepwise sample without fully rated steps)."""
+def sample_record(sample: dict, path: dict | None, threshold: float) -> SampleRecord:
+    """A stored sample (and its best path) as a record: its conversation, input, rated steps and provenance
+    (an imported sample's own source, from metadata["origin"], so a re-export writes what was read)."""
+    steps = path["steps"] if path else []
+    source = (sample["metadata"].get("origin") or "import") if sample["source"] == "import" else sample["source"]
+    return SampleRecord(turns=sample_turns(sample), input=sample.get("input"), steps=[s["text"] for s in steps],
+                        ratings=[step_rating(s, threshold) for s in steps], source=source, tags=list(sample["tags"]))
+
+
+def build_items(store: Store, ids: list[int], options: ExportOptions) -> dict[int, Item]:
+    """Items for a batch of sample ids."""
     columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
     samples = {s["id"]: s for s in store.sample_columns(ids, columns)}
-    needs_paths = options.fmt in STEPWISE or options.fmt == "parquet" or options.lineage
-    paths = store.best_paths(ids) if needs_paths else {}
+    paths = store.best_paths(ids) if options.fmt in STEPWISE or options.fmt == "parquet" or options.lineage else {}
     chains = store.evol_chains({s["node_id"] for s in samples.values() if s["node_id"]}) if options.lineage else {}
     decisions = store.latest_decisions(ids) if options.lineage else {}
     metrics = store.metrics_many("sample", ids) if options.metrics else {}
-    records: dict[int, dict | None] = {}
+    items: dict[int, Item] = {}
     for sample_id in ids:
         sample, path, redacted = samples[sample_id], paths.get(sample_id), False
         if options.pii == "redact":
             sample, path, redacted = _redacted(sample, path)
-        steps = [{"text": s["text"], "rating": step_rating(s, options.step_threshold)} for s in path["steps"]] if path else []
-        if options.fmt in STEPWISE and (not steps or any(s["rating"] is None for s in steps)):
-            records[sample_id] = None
-            continue
-        records[sample_id] = {
-            "id": sample_id,
-            "source": sample["source"],
-            "instruction": sample["instruction"],
-            "output": sample.get("output") or "",
-            "messages": _messages(sample),
-            "tags": sample["tags"],
-            "steps": steps,
-            "redacted": redacted,
-            "lineage": _lineage(sample, path, chains.get(sample["node_id"], []), decisions.get(sample_id))
-            if options.lineage else None,
-            "metrics": metrics.get(sample_id, {}) if options.metrics else None,
-        }
-    return records
+        record = sample_record(sample, path, options.step_threshold)
+        if options.lineage:
+            record.lineage = _lineage(sample, path, chains.get(sample["node_id"], []), decisions.get(sample_id))
+        if options.metrics:
+            record.metrics = metrics.get(sample_id, {})
+        items[sample_id] = Item(record, sample_id, redacted)
+    return items
 
 
-def natural_record(natural: NaturalData, index: int, options: ExportOptions) -> dict:
-    row = natural.rows[index]
-    return {
-        "id": None,
-        "source": "natural",
-        "instruction": row["instruction"],
-        "output": row["output"],
-        "messages": [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["output"]}],
-        "tags": [],
-        "steps": [],
-        "redacted": False,
-        "lineage": _natural_lineage(natural, index) if options.lineage else None,
-        "metrics": {} if options.metrics else None,
-    }
+def natural_item(natural: NaturalData, index: int, options: ExportOptions) -> Item:
+    record = SampleRecord(**{**natural.rows[index].__dict__, "source": "natural"})
+    record.lineage = {"source": "natural", "file": natural.name, "row": index} if options.lineage else None
+    record.metrics = {} if options.metrics else None
+    return Item(record, None)
 
 
-# ---------------------------------------------------------------- formats
-
-
-def _extras(record: dict) -> dict:
-    extras = {}
-    if record["lineage"] is not None:
-        extras["lineage"] = record["lineage"]
-    if record["metrics"] is not None:
-        extras["metrics"] = record["metrics"]
-    return extras
-
-
-def to_openai(record: dict) -> dict:
-    return {"messages": record["messages"], **_extras(record)}
-
-
-def to_sharegpt(record: dict) -> dict:
-    conversations = [{"from": SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"]} for m in record["messages"]]
-    return {"conversations": conversations, **_extras(record)}
-
-
-def to_alpaca(record: dict) -> dict:
-    return {"instruction": record["instruction"], "input": "", "output": record["output"], **_extras(record)}
-
-
-def to_trl_stepwise(record: dict) -> dict:
-    """TRL stepwise supervision: a step is labelled True unless it was rated -1 (neutral 0 counts as not wrong)."""
-    return {
-        "prompt": record["instruction"],
-        "completions": [s["text"] for s in record["steps"]],
-        "labels": [s["rating"] >= 0 for s in record["steps"]],
-        **_extras(record),
-    }
-
-
-def to_prm800k(record: dict) -> dict:
-    """PRM800K's layout: question, then one rated completion per step; finish_reason found_error at a -1."""
-    ratings = [s["rating"] for s in record["steps"]]
-    return {
-        "question": {"problem": record["instruction"], "ground_truth_answer": record["output"]},
-        "label": {
-            "steps": [
-                {"completions": [{"text": s["text"], "rating": s["rating"], "flagged": False}],
-                 "human_completion": None, "chosen_completion": 0}
-                for s in record["steps"]
-            ],
-            "finish_reason": "found_error" if -1 in ratings else "solution",
-        },
-        **_extras(record),
-    }
-
-
-JSONL_FORMATTERS: dict[str, Callable[[dict], dict]] = {
-    "openai": to_openai, "sharegpt": to_sharegpt, "alpaca": to_alpaca, "trl-stepwise": to_trl_stepwise, "prm800k": to_prm800k,
-}
+# ---------------------------------------------------------------- Parquet columns
 
 LINEAGE_COLUMNS = {
-    "seed_id": "int64", "node_id": "int64", "operators": "list", "depth": "int64", "path_id": "int64",
-    "verifiers": "list", "decision": "string", "reviewer": "string", "teacher_model": "string",
+    "sample_id": "int64", "source": "string", "seed_id": "int64", "node_id": "int64", "operators": "list", "depth": "int64",
+    "path_id": "int64", "verifiers": "list", "decision": "string", "reviewer": "string", "teacher_model": "string",
     "teacher_params": "json", "job_id": "int64", "origin": "string", "file": "string", "row": "int64",
 }
 
@@ -280,10 +291,11 @@ def parquet_schema(options: ExportOptions, metric_names: list[str]):
     import pyarrow as pa
 
     types = {"int64": pa.int64(), "string": pa.string(), "json": pa.string(), "list": pa.list_(pa.string())}
+    message = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string()), pa.field("extra", pa.string())])
     fields = [
-        pa.field("id", pa.int64()), pa.field("source", pa.string()), pa.field("instruction", pa.string()),
-        pa.field("output", pa.string()), pa.field("tags", pa.list_(pa.string())), pa.field("steps", pa.list_(pa.string())),
-        pa.field("step_ratings", pa.list_(pa.int8())),
+        pa.field("source", pa.string()), pa.field("instruction", pa.string()), pa.field("input", pa.string()),
+        pa.field("output", pa.string()), pa.field("messages", pa.list_(message)), pa.field("tags", pa.list_(pa.string())),
+        pa.field("steps", pa.list_(pa.string())), pa.field("step_ratings", pa.list_(pa.int8())),
     ]
     if options.lineage:
         fields += [pa.field(f"lineage_{name}", types[kind]) for name, kind in LINEAGE_COLUMNS.items()]
@@ -292,18 +304,14 @@ def parquet_schema(options: ExportOptions, metric_names: list[str]):
     return pa.schema(fields)
 
 
-def to_parquet_row(record: dict, metric_names: list[str]) -> dict:
-    row = {
-        "id": record["id"], "source": record["source"], "instruction": record["instruction"], "output": record["output"],
-        "tags": record["tags"], "steps": [s["text"] for s in record["steps"]],
-        "step_ratings": [s["rating"] for s in record["steps"]],
-    }
-    if record["lineage"] is not None:
+def parquet_row(row: dict, record: SampleRecord, metric_names: list[str]) -> dict:
+    """The workbench layout's row with the lineage and metric columns flattened in."""
+    if record.lineage is not None:
         for name, kind in LINEAGE_COLUMNS.items():
-            value = record["lineage"].get(name)
+            value = record.lineage.get(name)
             row[f"lineage_{name}"] = json.dumps(value, sort_keys=True) if kind == "json" and value is not None else value
-    if record["metrics"] is not None:
-        row.update({f"metric_{name}": record["metrics"].get(name) for name in metric_names})
+    if record.metrics is not None:
+        row.update({f"metric_{name}": record.metrics.get(name) for name in metric_names})
     return row
 
 
@@ -315,17 +323,16 @@ def _id_batches(ids: list[int] | array, size: int) -> Iterator[list[int]]:
         yield list(ids[start : start + size])
 
 
-def _stream(store: Store, options: ExportOptions, ids: list[int], plan: MixPlan | None) -> Iterator[tuple[list[dict], int]]:
-    """Batches of records in output order, with the count of stepwise samples skipped in each."""
-    order = plan.order if plan else ids
-    for batch in _id_batches(order, options.batch_size):
+def _stream(store: Store, options: ExportOptions, ids: array, plan: MixPlan | None) -> Iterator[list[Item]]:
+    """Batches of items in output order."""
+    for batch in _id_batches(plan.order if plan else ids, options.batch_size):
         wanted = [i for i in batch if i > 0]
-        built = build_records(store, wanted, options) if wanted else {}
-        records = [built[i] if i > 0 else natural_record(options.natural, -i - 1, options) for i in batch]
-        yield [r for r in records if r is not None], sum(r is None for r in records)
+        built = build_items(store, wanted, options) if wanted else {}
+        yield [built[i] if i > 0 else natural_item(options.natural, -i - 1, options) for i in batch]
 
 
-def _check(store: Store, options: ExportOptions) -> dict[str, int]:
+def check_options(options: ExportOptions) -> None:
+    """Refuse options that cannot make an export (raises ExportError)."""
     if options.fmt not in FORMATS:
         raise ExportError(f"unknown format {options.fmt!r}; use one of {', '.join(FORMATS)}")
     if options.pii not in ("block", "redact"):
@@ -334,10 +341,14 @@ def _check(store: Store, options: ExportOptions) -> dict[str, int]:
         raise ExportError(f"{options.fmt} needs rated reasoning steps; natural rows have none, so it cannot be mixed")
     if options.natural and not 0 < options.synthetic_ratio < 1:
         raise ExportError("the synthetic ratio must be between 0 and 1 (for example 0.3)")
+
+
+def _check(store: Store, options: ExportOptions) -> dict[str, int]:
+    check_options(options)
     counts = store.pii_counts(options.status)
     if counts["unscanned"]:
         raise ExportError(
-            f"{counts['unscanned']:,} samples have not been scanned for PII yet; run the PII scan first "
+            f"{plural(counts['unscanned'], 'sample')} not scanned for PII yet; run the PII scan first "
             "(Review page, or `workbench pii scan`)"
         )
     return counts
@@ -349,75 +360,153 @@ def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
     available = counts["clean"] + (counts["flagged"] if options.pii == "redact" else 0)
     synthetic, natural = available, 0
     if options.natural:
-        from workbench.mix import mix_counts
-
         synthetic, natural = mix_counts(available, len(options.natural.rows), options.synthetic_ratio)
-    info = _card_info(options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0)
+    info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0)
     return dataset_card.render(store.dataset_facts(options.status), info)
 
 
-def _card_info(options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int, redacted: int):
+def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
+               redacted: int) -> dataset_card.CardInfo:
     return dataset_card.CardInfo(
         fmt=options.fmt, file_name=file_name, written=synthetic + natural, synthetic=synthetic, natural=natural,
         natural_file=options.natural.name if options.natural else None, mix_seed=options.seed if options.natural else None,
         synthetic_ratio=options.synthetic_ratio if options.natural else None, status=options.status, pii=options.pii,
-        blocked=blocked, redacted=redacted, license=options.license,
+        blocked=blocked, redacted=redacted, license=options.license, pii_entities=list(load_policy(store).entities),
+        calculator_annotations_stripped=options.strip_calculator,
     )
 
 
 def export(store: Store, options: ExportOptions, out: str | Path, export_root: str | Path) -> ExportResult:
     """Write one export atomically inside export_root and record it. Raises ExportError on refusal."""
     target = resolve_target(out, export_root)
-    card_target = target.parent / "README.md" if options.card else None
-    for path in (target, card_target):
-        if path is not None and path.exists() and not options.overwrite:
-            raise ExportError(f"{path} already exists; confirm overwriting it (overwrite=True, --overwrite)")
+    existing = existing_targets(target, options.card)
+    if existing and not options.overwrite:
+        raise ExportError(f"{existing[0]} already exists; confirm overwriting it (overwrite=True, --overwrite)")
     counts = _check(store, options)
     ids = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
     plan = plan_mix(ids, len(options.natural.rows), options.synthetic_ratio, options.seed) if options.natural else None
     metric_names = store.sample_metric_names() if options.metrics else []
+    writer = WRITERS[options.fmt]
     result = ExportResult(path=target, export_id=0, written=0, synthetic=0, seed=options.seed if plan else None,
                           blocked=counts["flagged"] if options.pii == "block" else 0)
 
-    def consume(write: Callable[[list[dict]], None]) -> None:
-        for records, skipped in _stream(store, options, ids, plan):
-            write(records)
-            result.skipped_unrated += skipped
-            for record in records:
-                if record["id"] is not None:
-                    result.sample_ids.append(record["id"])
-                result.redacted += record["redacted"]
-            result.written += len(records)
-        if result.written == 0:  # raised inside the atomic block: no empty file is left behind
-            reason = f", and {result.skipped_unrated:,} lack fully rated steps" if result.skipped_unrated else ""
-            raise ExportError(f"nothing to export: {len(ids):,} {options.status or 'eligible'} samples{reason}")
+    def rows(items: list[Item]) -> Iterator[tuple[dict, SampleRecord]]:
+        for item in items:
+            record = item.record.map_texts(strip_calculator_annotations) if options.strip_calculator else item.record
+            try:
+                row, dropped = writer.write_row(record)
+            except Skip as reason:
+                result.skipped[str(reason)] += 1
+                continue
+            result.trailing_user_dropped += dropped
+            result.redacted += item.redacted
+            result.written += 1
+            if item.sample_id is not None:
+                result.sample_ids.append(item.sample_id)
+            yield row, record
+
+    def finished() -> None:  # raised inside the atomic block: no empty file is left behind
+        if result.written == 0:
+            reasons = "".join(f", and {n:,} skipped: {reason}" for reason, n in result.skipped.most_common())
+            raise ExportError(f"nothing to export: {plural(len(ids), (options.status or 'eligible') + ' sample')}{reasons}")
 
     if options.fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         schema = parquet_schema(options, metric_names)
-        with atomic_file(target, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
-            def write(records: list[dict]) -> None:
-                rows = [to_parquet_row(r, metric_names) for r in records]
-                columns = {name: [row[name] for row in rows] for name in schema.names}
-                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-
-            consume(write)
+        with atomic_file(target, "wb") as handle, pq.ParquetWriter(handle, schema) as parquet:
+            for items in _stream(store, options, ids, plan):
+                written = [parquet_row(row, record, metric_names) for row, record in rows(items)]
+                if written:
+                    parquet.write_table(pa.Table.from_pylist(written, schema=schema))
+            finished()
     else:
-        formatter = JSONL_FORMATTERS[options.fmt]
         with atomic_file(target) as handle:
-            consume(lambda records: handle.writelines(json.dumps(formatter(r), ensure_ascii=False) + "\n" for r in records))
+            for items in _stream(store, options, ids, plan):
+                handle.writelines(json.dumps(_with_extras(row, record), ensure_ascii=False) + "\n" for row, record in rows(items))
+            finished()
 
     result.synthetic = len(result.sample_ids)
     result.natural = result.written - result.synthetic
-    info = _card_info(options, target.name, result.synthetic, result.natural, result.blocked, result.redacted)
+    info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted)
     result.card = dataset_card.render(store.dataset_facts(options.status), info)
-    if card_target is not None:
-        with atomic_file(card_target) as handle:
+    if options.card:
+        result.card_path = card_path(target)
+        with atomic_file(result.card_path) as handle:
             handle.write(result.card)
-        result.card_path = card_target
     recorded = {**options.recorded(), "synthetic": result.synthetic, "natural": result.natural, "blocked": result.blocked,
-                "redacted": result.redacted, "skipped_unrated": result.skipped_unrated}
+                "redacted": result.redacted, "skipped": dict(result.skipped),
+                "trailing_user_dropped": result.trailing_user_dropped, "card": str(result.card_path or "")}
     result.export_id = store.record_export(options.fmt, str(target), recorded, result.sample_ids)
     return result
+
+
+def _with_extras(row: dict, record: SampleRecord) -> dict:
+    """A JSONL row with our lineage and metrics objects when the export asked for them."""
+    if record.lineage is not None:
+        row["lineage"] = record.lineage
+    if record.metrics is not None:
+        row["metrics"] = record.metrics
+    return row
+
+
+# ---------------------------------------------------------------- the export job (page and CLI)
+
+KIND = "export"
+
+
+def job_params(options: ExportOptions, out: str | Path, export_root: str | Path, natural_path: str | Path | None) -> dict:
+    """An export's job params: its options (JSON), the target and the natural file's path (its rows are read there)."""
+    return {"options": options.recorded(), "out": str(out), "root": str(export_root),
+            "natural_path": str(natural_path) if natural_path else None, "concurrency": 1}
+
+
+def options_from_params(params: dict) -> ExportOptions:
+    recorded = {k: v for k, v in params["options"].items() if k != "natural_file"}
+    natural = load_natural_file(params["natural_path"], params["options"].get("natural_file")) if params.get("natural_path") else None
+    return ExportOptions(**recorded, natural=natural)
+
+
+def submit_export(store: Store, options: ExportOptions, out: str | Path, export_root: str | Path,
+                  natural_path: str | Path | None = None) -> int:
+    """Check the options and the target now (ExportError), then queue the export job."""
+    from workbench.jobs import submit
+
+    check_options(options)
+    target = resolve_target(out, export_root)
+    existing = existing_targets(target, options.card)
+    if existing and not options.overwrite:
+        raise ExportError(f"{existing[0]} already exists; confirm overwriting it (overwrite=True, --overwrite)")
+    return submit(store, KIND, job_params(options, out, export_root, natural_path))
+
+
+class ExportHandler:
+    """`export` job: one unit per chunk of the samples it takes that were never scanned for PII (scanned
+    under the saved policy), then `finish` writes the export; the job's result is ExportResult.to_dict()
+    or {"error": message} (the job then fails with the message)."""
+
+    kind = KIND
+
+    def _unscanned(self, ctx: JobContext, first: int | None = None, last: int | None = None) -> list[int]:
+        status = ctx.params["options"]["status"]
+        return ctx.store.pii_scan_candidates(only_unscanned=True, first_id=first, last_id=last, status=status)
+
+    def units(self, ctx: JobContext) -> list[str]:
+        return scan_units(self._unscanned(ctx), prefix="scan:")
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        ctx.check_stop()
+        await scan_ids(ctx.store, self._unscanned(ctx, *unit_range(unit_key)))
+
+    async def finish(self, ctx: JobContext) -> None:
+        try:
+            result = export(ctx.store, options_from_params(ctx.params), ctx.params["out"], ctx.params["root"])
+        except (ExportError, ValueError, OSError) as exc:
+            ctx.store.set_job_result(ctx.job_id, {"error": str(exc)})
+            ctx.store.set_job_status(ctx.job_id, "failed", str(exc))
+            return
+        ctx.store.set_job_result(ctx.job_id, result.to_dict())
+
+
+register(ExportHandler())

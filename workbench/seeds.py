@@ -39,6 +39,7 @@ from workbench.record_files import (
 )
 from workbench.seed_formats import FIELD_ALIASES, FieldFormat, ReadSeed, read_record
 from workbench.store import Store, StoreError, task_text, text_hash
+from workbench.wording import plural
 
 MAX_INSTRUCTION_CHARS = 20_000
 MAX_FIELD_CHARS = 100_000
@@ -257,17 +258,17 @@ class ImportResult:
 
     def lines(self) -> list[str]:
         """The result in sentences, for the CLI and the Seeds page."""
-        formats = "; ".join(f"{name}: {_plural(count, 'record')}" for name, count in self.formats.items())
-        lines = [f"Imported {_plural(self.imported, 'seed')} from {self.source} ({formats})."]
+        formats = "; ".join(f"{name}: {plural(count, 'record')}" for name, count in self.formats.items())
+        lines = [f"Imported {plural(self.imported, 'seed')} from {self.source} ({formats})."]
         if self.fields:
             lines.append("Read " + "; ".join(self.fields) + ".")
         if self.kept:
             lines.append(f"Kept in each seed's origin (no seed field for them): {', '.join(self.kept)}.")
         if self.repeats:
-            lines.append(f"{_plural(len(self.repeats), 'duplicate')} skipped (same instruction and input as an "
+            lines.append(f"{plural(len(self.repeats), 'duplicate')} skipped (same instruction and input as an "
                          f"earlier seed in the file): {describe_locations(self.repeats)}.")
         if self.already_stored:
-            lines.append(f"{_plural(len(self.already_stored), 'seed')} already in the store skipped: "
+            lines.append(f"{plural(len(self.already_stored), 'seed')} already in the store skipped: "
                          f"{describe_locations(self.already_stored)}.")
         return lines
 
@@ -276,10 +277,6 @@ class ImportResult:
                 "fields": self.fields, "kept": self.kept,
                 "duplicates_in_file": [loc.short() for loc in self.repeats],
                 "already_in_store": [loc.short() for loc in self.already_stored], "summary": self.lines()}
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _field_report(seeds: list[dict]) -> tuple[list[str], list[str]]:
@@ -295,7 +292,7 @@ def _field_report(seeds: list[dict]) -> tuple[list[str], list[str]]:
     fields = []
     for name in names:
         counted = sources[name].most_common()
-        shown = [how + ("" if count == len(seeds) else f" ({_plural(count, 'seed')})") for how, count in counted[:4]]
+        shown = [how + ("" if count == len(seeds) else f" ({plural(count, 'seed')})") for how, count in counted[:4]]
         more = [f"from {len(counted) - 4} other fields"] if len(counted) > 4 else []
         fields.append(f"{REPORT_NAMES.get(name, name)} " + " / ".join(shown + more))
     return fields, list(kept)

@@ -709,10 +709,9 @@ class Store:
 
     # ------------------------------------------------------------ samples
 
-    def insert_sample(self, sample: dict) -> int:
-        """Insert one sample; a sample with the same unit_key already stored is returned, not duplicated."""
-        timestamp = now()
-        row = {
+    def _sample_row(self, sample: dict, timestamp: float) -> dict:
+        """A sample dict as the columns of its `samples` row."""
+        return {
             "source": sample["source"],
             "unit_key": sample.get("unit_key"),
             "job_id": sample.get("job_id"),
@@ -732,6 +731,10 @@ class Store:
             "created_at": timestamp,
             "updated_at": timestamp,
         }
+
+    def insert_sample(self, sample: dict) -> int:
+        """Insert one sample; a sample with the same unit_key already stored is returned, not duplicated."""
+        row = self._sample_row(sample, now())
         columns = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
         cursor = self.conn.execute(
@@ -1519,7 +1522,7 @@ class Store:
     # Id lists travel as one JSON parameter (`IN (SELECT value FROM json_each(?))`): any length, one statement.
 
     REVIEW_STATUSES = ("pending", "approved", "rejected")
-    EDITABLE_SAMPLE_FIELDS = ("instruction", "output")
+    EDITABLE_SAMPLE_FIELDS = ("instruction", "input", "output", "turns")
 
     def _insert_reviews(self, rows: list[tuple]) -> None:
         """rows: (sample_id, action, reviewer, before, after, note, created_at)."""
@@ -1576,31 +1579,36 @@ class Store:
         gone = {t.strip() for t in tags}
         return self._change_sample_tags(ids, lambda old: [t for t in old if t not in gone], "untag", reviewer, note)
 
-    def edit_sample(self, sample_id: int, changes: dict, reviewer: str, note: str | None = None) -> bool:
-        """Edit a sample's instruction/output, keeping the first original and a history row.
+    def edit_sample(self, sample_id: int, changes: dict, reviewer: str, note: str | None = None,
+                    history: tuple[dict, dict] | None = None) -> bool:
+        """Edit a sample's instruction, input, output and turns, keeping the first original instruction and
+        output and a history row (`history` = (before, after) to record, e.g. per turn; default: the changed columns).
 
         The PII scan is cleared, since it no longer describes the text. Returns False when nothing changed.
         """
         current = self.get_sample(sample_id)
         if current is None:
             raise StoreError(f"no sample {sample_id}")
-        diff = {k: v for k, v in changes.items() if k in self.EDITABLE_SAMPLE_FIELDS and v != current[k]}
+        diff = {k: v for k, v in changes.items() if k in self.EDITABLE_SAMPLE_FIELDS and v != current.get(k)}
         if not diff:
             return False
         if "instruction" in diff and not str(diff["instruction"] or "").strip():
             raise StoreError(f"sample {sample_id}: the instruction cannot be empty")
-        assignments = [f"original_{k} = coalesce(original_{k}, {k}), {k} = :{k}" for k in diff]
-        if "instruction" in diff:
+        assignments = [f"original_{k} = coalesce(original_{k}, {k}), {k} = :{k}" if k in ("instruction", "output")
+                       else f"{k} = :{k}" for k in diff]
+        if "instruction" in diff or "input" in diff:
             assignments.append("text_hash = :text_hash")
+        merged = {**current, **diff}
+        values = {**diff, "turns": _dumps(diff.get("turns")),
+                  "text_hash": text_hash(task_text(merged.get("instruction") or "", merged.get("input")))}
+        before, after = history or ({k: current.get(k) for k in diff}, diff)
         timestamp = now()
         with self.transaction():
             self.conn.execute(
                 f"UPDATE samples SET {', '.join(assignments)}, pii = NULL, updated_at = :now WHERE id = :id",
-                {**diff, "text_hash": text_hash(task_text(diff.get("instruction") or "", current.get("input"))),
-                 "now": timestamp, "id": sample_id},
+                {**values, "now": timestamp, "id": sample_id},
             )
-            before = {k: current[k] for k in diff}
-            self._insert_reviews([(sample_id, "edit", reviewer, _dumps(before), _dumps(diff), note, timestamp)])
+            self._insert_reviews([(sample_id, "edit", reviewer, _dumps(before), _dumps(after), note, timestamp)])
         return True
 
     def sample_reviews(self, sample_id: int) -> list[dict]:
@@ -1785,22 +1793,51 @@ class Store:
             for r in rows
         }
 
-    def existing_unit_keys(self, keys: Iterable[str]) -> set[str]:
-        sql = "SELECT unit_key FROM samples WHERE unit_key IN (SELECT value FROM json_each(?))"
-        return {r[0] for r in self.conn.execute(sql, [json.dumps(list(keys))])}
+    def max_sample_id(self) -> int:
+        return self._scalar("SELECT coalesce(max(id), 0) FROM samples")
 
-    def insert_samples_with_steps(self, samples: list[dict]) -> list[int]:
-        """Insert samples (each may carry `steps`, stored as its reasoning path) in one transaction."""
-        ids = []
+    def import_samples(self, rows: list[dict]) -> list[int | None]:
+        """Insert imported samples in the caller's transaction (or one of its own); None for a sample whose
+        unit_key is already stored.
+
+        Each row is a sample dict plus `steps` (stored as its reasoning path), `labels` (an overrule label or
+        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`) and `metrics`.
+        """
+        timestamp = now()
+        ids: list[int | None] = []
         with self.transaction():
-            for sample in samples:
-                sample_id = self.insert_sample(sample)
-                if sample.get("steps"):
-                    path = {"task_type": "sample", "task_id": sample_id, "path_index": 0,
-                            "text": "\n".join(sample["steps"]), "model": sample.get("model")}
-                    self.add_reasoning_path(path, sample["steps"])
-                ids.append(sample_id)
+            for sample in rows:
+                row = self._sample_row({**sample, "status": "pending"}, timestamp)
+                found = self.conn.execute(
+                    f"INSERT INTO samples ({', '.join(row)}) VALUES ({', '.join(f':{k}' for k in row)})"
+                    " ON CONFLICT(unit_key) DO NOTHING RETURNING id",
+                    row,
+                ).fetchone()
+                ids.append(found[0] if found else None)
+                if found is None:
+                    continue
+                if sample["steps"]:
+                    self._import_path(found[0], sample, timestamp)
+                if sample.get("metrics"):
+                    self.set_metrics("sample", found[0], sample["metrics"], note=sample["label_reason"])
         return ids
+
+    def _import_path(self, sample_id: int, sample: dict, timestamp: float) -> None:
+        path_id = self.conn.execute(
+            "INSERT INTO reasoning_paths (task_type, task_id, path_index, text, created_at) VALUES ('sample', ?, 0, ?, ?)",
+            [sample_id, "\n".join(sample["steps"]), timestamp],
+        ).lastrowid
+        self.conn.executemany(
+            "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(sample["steps"])]
+        )
+        if any(label is not None for label in sample["labels"]):
+            step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
+            labelled_at = sample.get("labelled_at") or timestamp
+            self.conn.executemany(
+                "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(step_id, label, sample["label_reason"], sample["labeller"], labelled_at)
+                 for step_id, label in zip(step_ids, sample["labels"], strict=True) if label is not None],
+            )
 
     # PII scan results live in samples.pii: {"engine", "scanned_at", "findings": [{field, entity, start, end, score}]}
 
@@ -1818,12 +1855,18 @@ class Store:
         ).fetchone()
         return {"unscanned": row[0] or 0, "clean": row[1] or 0, "flagged": row[2] or 0}
 
-    def pii_scan_candidates(self, only_unscanned: bool, first_id: int | None = None, last_id: int | None = None) -> list[int]:
+    def pii_scan_candidates(self, only_unscanned: bool, first_id: int | None = None, last_id: int | None = None,
+                            status: str | None = None) -> list[int]:
+        """Ids of the unfiltered samples (of a status, or all) a scan takes, in id order."""
         sql = (
             "SELECT id FROM samples WHERE filter_reason IS NULL AND (? = 0 OR pii IS NULL)"
-            " AND id >= coalesce(?, id) AND id <= coalesce(?, id) ORDER BY id"
+            " AND id >= coalesce(?, id) AND id <= coalesce(?, id) AND (? IS NULL OR status = ?) ORDER BY id"
         )
-        return [r[0] for r in self.conn.execute(sql, [int(only_unscanned), first_id, last_id])]
+        return [r[0] for r in self.conn.execute(sql, [int(only_unscanned), first_id, last_id, status, status])]
+
+    def clear_sample_pii(self) -> int:
+        """Forget every PII scan (the rules changed): every sample is then unscanned. Returns how many were scanned."""
+        return self.conn.execute("UPDATE samples SET pii = NULL WHERE pii IS NOT NULL").rowcount
 
     def export_sample_ids(self, status: str | None, exclude_flagged: bool) -> list[int]:
         """Ids of the unfiltered samples an export takes, in id order."""
