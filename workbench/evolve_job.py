@@ -27,6 +27,7 @@ from workbench.evol import (
 )
 from workbench.jobs import JobContext, register, submit
 from workbench.metrics import lexical_metrics, token_entropy_metrics
+from workbench.response_cache import sample_scope
 from workbench.settings import teacher_config
 from workbench.shards import process_count
 from workbench.store import Store
@@ -49,6 +50,7 @@ class EvolveParams:
     concurrency: int = 8
     teacher: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
+    bypass_cache: bool = False  # every call goes to the model, none is answered from the response cache
 
     @classmethod
     def from_dict(cls, values: dict) -> EvolveParams:
@@ -148,24 +150,44 @@ class RunState:
     writer: Store
     write_thread: ThreadPoolExecutor
     similarity: SimilarityFn | None = None
+    texts: dict[str, dict] = field(default_factory=dict)  # lexical metrics of seeds and parents, by text
+
+    def lexical(self, text: str) -> dict:
+        """A seed's or parent's lexical metrics (with the text), computed once per text and run."""
+        if text not in self.texts:
+            self.texts[text] = {**lexical_metrics(text), "text": text}
+        return self.texts[text]
 
     async def save_node(self, *args: object) -> int:
         """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.save_evol_node, *args)
 
 
-def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dict[str, float | None], str | None]]:
-    """Every per-node number, grouped by the note stored with it."""
+Metrics = list[tuple[dict[str, float | None], str | None]]  # values grouped by the note stored with them
+
+
+def node_metrics(evolution: Evolution, parent: dict, seed: dict) -> Metrics:
+    """Every per-node number, grouped by the note stored with it. `parent` and `seed` are their lexical metrics."""
     child = lexical_metrics(evolution.instruction)
-    parent_metrics = lexical_metrics(parent)
     gains = {
-        "entropy_gain_parent": child["lexical_entropy"] - parent_metrics["lexical_entropy"],
-        "entropy_gain_seed": child["lexical_entropy"] - lexical_metrics(seed)["lexical_entropy"],
-        "length_gain_parent": child["length_tokens"] - parent_metrics["length_tokens"],
-        "novelty_parent": 1.0 - lexical_similarity(parent, evolution.instruction),
+        "entropy_gain_parent": child["lexical_entropy"] - parent["lexical_entropy"],
+        "entropy_gain_seed": child["lexical_entropy"] - seed["lexical_entropy"],
+        "length_gain_parent": child["length_tokens"] - parent["length_tokens"],
+        "novelty_parent": 1.0 - lexical_similarity(parent["text"], evolution.instruction),
     }
     entropy = token_entropy_metrics(evolution.generation.token_entropies)
     return [(child, None), (gains, "lexical"), (entropy, evolution.generation.entropy_source)]
+
+
+def sample_entropy_metrics(evolution: Evolution) -> Metrics:
+    """A survivor's token entropy (nats) over both texts the teacher wrote for it: the instruction (query) and the
+    answer, with the source of each, or why there is none."""
+    asked, answered = evolution.generation, evolution.answer_generation
+    generations = [g for g in (asked, answered) if g is not None]
+    values = token_entropy_metrics([h for g in generations for h in g.token_entropies or []])
+    values["query_entropy_mean"] = asked.mean_entropy
+    values["answer_entropy_mean"] = answered.mean_entropy if answered else None
+    return [(values, "; ".join(dict.fromkeys(g.entropy_source for g in generations)))]
 
 
 def _close_writer(thread: ThreadPoolExecutor, writer: Store) -> None:
@@ -286,9 +308,10 @@ class EvolveHandler:
         if operator not in state.operators:
             raise LookupError(f"operator {operator!r} was deleted")
         try:
-            evolution = await evolve(
-                state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity
-            )
+            with sample_scope(f"evolve:{key}"):  # the node's calls are this sample: a rerun reuses, a new node never
+                evolution = await evolve(
+                    state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity
+                )
         except TeacherError as exc:
             await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
             raise
@@ -322,8 +345,9 @@ class EvolveHandler:
             sum(g.completion_tokens for g in generations),
             sum(costs) if costs else None,
         )
-        metrics = node_metrics(evolution, parent.instruction, seed["instruction"])
-        node["id"] = await state.save_node(node, metrics, sample, usage)
+        metrics = node_metrics(evolution, state.lexical(parent.instruction), state.lexical(seed["instruction"]))
+        sample_metrics = sample_entropy_metrics(evolution) if sample else []
+        node["id"] = await state.save_node(node, metrics, sample, usage, sample_metrics)
         return node
 
     async def finish(self, ctx: JobContext) -> None:

@@ -131,12 +131,15 @@ class Helper:
 
 async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: Connection) -> None:
     """Run the unit keys that arrive on the socket, answering one JSON line for each."""
-    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobContext, load_handlers, run_one_unit
+    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobContext, job_cache, load_handlers, run_one_unit
+    from workbench.response_cache import ACTIVE
     from workbench.store import Store
 
     load_handlers()
     store = Store(db_path)
     ctx = JobContext(store, store.get_job(job_id), shard=(index, count))
+    cache = job_cache(store, ctx.job)
+    ACTIVE.set(cache)  # this process's task context only: helpers serve one job
     handler = HANDLERS[ctx.job["kind"]]
     handler.units(ctx)  # builds the handler's per-run state before the first unit arrives
     reader, writer = await asyncio.open_unix_connection(sock=_socket_of(conn))
@@ -152,6 +155,7 @@ async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: C
     async def watch_status() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
+            cache.flush()
             if store.job_status(job_id) != "running":
                 ctx.stop_requested = True
 
@@ -168,6 +172,7 @@ async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: C
             task.cancel()
         await asyncio.gather(*running, watcher, return_exceptions=True)
         writer.close()
+        cache.close()
         store.close()
 
 
