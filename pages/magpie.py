@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.magpie import (
     ChatTemplate,
     TemplateError,
@@ -100,6 +100,7 @@ with st.form("magpie-options"):
         similarity = middle.slider("Near-duplicate similarity (%)", 50.0, 100.0, filters["near_duplicate_similarity"], 1.0)
         min_chars = right.number_input("Min query characters", 0, 1000, filters["min_chars"])
         max_chars = right.number_input("Max query characters", 10, 100_000, filters["max_chars"])
+    bypass = bypass_cache_checkbox()
     start = st.form_submit_button("Start Magpie job", type="primary", disabled=bool(chat_only))
 
 st.caption("Pre-query template sent in step 1 (before any primer; \\n is a newline):")
@@ -117,7 +118,7 @@ if start:
         "query_temperature": query_temperature, "query_top_p": query_top_p, "answer_temperature": answer_temperature,
         "max_query_tokens": int(max_query_tokens), "max_answer_tokens": int(max_answer_tokens),
         "single_line": single_line, "primer_examples": int(primer), "entropy_cut": entropy_cut or None,
-        "add_bos": add_bos, "filters": filters,
+        "add_bos": add_bos, "filters": filters, "bypass_cache": bypass,
     }
     try:
         job_id = submit_magpie(db, config, template, options)

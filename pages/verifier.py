@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.audit import (
     FILTERS,
     heatmap_figure,
@@ -74,6 +74,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
         prm_style = st.selectbox("PRM style", STYLES,
                                  format_func=lambda s: {"qwen": "Qwen2.5-Math-PRM (<extra_0>)",
                                                         "shepherd": "Math-Shepherd (ки, +/-)"}[s])
+    bypass = bypass_cache_checkbox()
     if st.button("Start reasoning job", type="primary", disabled=not chosen):
         if not verifiers:
             st.error("Choose at least one verifier.")
@@ -81,7 +82,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
             st.error("The PRM verifier needs the directory of a local model.")
         else:
             params = {"tasks": [options[label] for label in chosen], "n": int(n_paths), "temperature": temperature,
-                      "max_tokens": int(max_tokens), "verifiers": verifiers}
+                      "max_tokens": int(max_tokens), "verifiers": verifiers, "bypass_cache": bypass}
             params.update({k: v.strip() for k, v in {"judge_model": judge_model, "prm_path": prm_path}.items() if v and v.strip()})
             if prm_style:
                 params["prm_style"] = prm_style
