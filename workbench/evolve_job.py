@@ -129,11 +129,13 @@ def parse_node_key(key: str) -> tuple[int, tuple[int, ...], int]:
 
 @dataclass(frozen=True)
 class Parent:
-    """What a child needs of its parent: the text, its id, and the chain of operators that made it."""
+    """What a child needs of its parent: the text, its id, the chain of operators that made it, and its lexical
+    metrics (computed once, when the parent was made)."""
 
     instruction: str
     node_id: int | None
     chain: tuple[str, ...] = ()
+    lexical: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -150,13 +152,6 @@ class RunState:
     writer: Store
     write_thread: ThreadPoolExecutor
     similarity: SimilarityFn | None = None
-    texts: dict[str, dict] = field(default_factory=dict)  # lexical metrics of seeds and parents, by text
-
-    def lexical(self, text: str) -> dict:
-        """A seed's or parent's lexical metrics (with the text), computed once per text and run."""
-        if text not in self.texts:
-            self.texts[text] = {**lexical_metrics(text), "text": text}
-        return self.texts[text]
 
     async def save_node(self, *args: object) -> int:
         """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
@@ -166,14 +161,14 @@ class RunState:
 Metrics = list[tuple[dict[str, float | None], str | None]]  # values grouped by the note stored with them
 
 
-def node_metrics(evolution: Evolution, parent: dict, seed: dict) -> Metrics:
-    """Every per-node number, grouped by the note stored with it. `parent` and `seed` are their lexical metrics."""
+def node_metrics(evolution: Evolution, parent: Parent, seed_lexical: dict) -> Metrics:
+    """Every per-node number, grouped by the note stored with it; the first group is the node's lexical metrics."""
     child = lexical_metrics(evolution.instruction)
     gains = {
-        "entropy_gain_parent": child["lexical_entropy"] - parent["lexical_entropy"],
-        "entropy_gain_seed": child["lexical_entropy"] - seed["lexical_entropy"],
-        "length_gain_parent": child["length_tokens"] - parent["length_tokens"],
-        "novelty_parent": 1.0 - lexical_similarity(parent["text"], evolution.instruction),
+        "entropy_gain_parent": child["lexical_entropy"] - parent.lexical["lexical_entropy"],
+        "entropy_gain_seed": child["lexical_entropy"] - seed_lexical["lexical_entropy"],
+        "length_gain_parent": child["length_tokens"] - parent.lexical["length_tokens"],
+        "novelty_parent": 1.0 - lexical_similarity(parent.instruction, evolution.instruction),
     }
     entropy = token_entropy_metrics(evolution.generation.token_entropies)
     return [(child, None), (gains, "lexical"), (entropy, evolution.generation.entropy_source)]
@@ -258,7 +253,9 @@ class EvolveHandler:
         if seed is None:
             raise LookupError(f"seed {seed_id} was deleted")
         existing = state.stored.get((seed_id, branch), {})
-        await self._grow(ctx, state, seed, Parent(seed["instruction"], None), (branch,), existing)
+        seed = {**seed, "lexical": lexical_metrics(seed["instruction"])}
+        root = Parent(seed["instruction"], None, (), seed["lexical"])
+        await self._grow(ctx, state, seed, root, (branch,), existing)
 
     async def _grow(
         self, ctx: JobContext, state: RunState, seed: dict, parent: Parent, path: tuple[int, ...], existing: dict
@@ -274,7 +271,8 @@ class EvolveHandler:
                 break
         if survivor is None or len(path) >= state.params.depth:
             return
-        child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]))
+        lexical = survivor.get("lexical") or lexical_metrics(survivor["instruction"])  # stored nodes: computed anew
+        child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]), lexical)
         await asyncio.gather(
             *(
                 self._grow(ctx, state, seed, child_parent, (*path, child), existing)
@@ -345,10 +343,10 @@ class EvolveHandler:
             sum(g.completion_tokens for g in generations),
             sum(costs) if costs else None,
         )
-        metrics = node_metrics(evolution, state.lexical(parent.instruction), state.lexical(seed["instruction"]))
+        metrics = node_metrics(evolution, parent, seed["lexical"])
         sample_metrics = sample_entropy_metrics(evolution) if sample else []
         node["id"] = await state.save_node(node, metrics, sample, usage, sample_metrics)
-        return node
+        return {**node, "lexical": metrics[0][0]}
 
     async def finish(self, ctx: JobContext) -> None:
         state = ctx.extras.get("evolve")
