@@ -234,13 +234,16 @@ class EvolveHandler:
         return ctx.extras["evolve"]
 
     def processes(self, ctx: JobContext) -> int:
-        """Spread over processes only for a remote teacher: the bundled model runs in the process that loads it."""
+        """Spread over processes only for a remote teacher (the bundled model runs in the process that loads it)
+        and where they win (shards.process_count), counting two calls for each node of a full tree."""
         params = EvolveParams.from_dict(ctx.params)
         config = teacher_config(ctx.store, params.teacher)
         if config.provider == "local":
             return 1
         units = len(params.seeds) * params.branching
-        return min(process_count(min(params.concurrency, config.concurrency)), units)
+        nodes_per_unit = sum(params.branching ** level for level in range(params.depth))
+        calls = 2 * units * nodes_per_unit
+        return min(process_count(min(params.concurrency, config.concurrency), calls), units)
 
     def units(self, ctx: JobContext) -> list[str]:
         params = self._state(ctx).params

@@ -1,8 +1,10 @@
-"""One Teacher over litellm: chat and raw text completion, token entropy, retries, limits, usage.
+"""One Teacher for every model: chat and raw text completion, token entropy, retries, adaptive limits, the
+response cache, usage.
 
-Local and remote models share one code path: the bundled model is a litellm custom provider
-(`local/...`, see local_model.py). API keys come from the environment (or Streamlit's
-secrets file, loaded into the environment by `load_secrets`); they are never stored.
+Self-hosted OpenAI-compatible servers are called through the lean client (openai_compatible.py); every
+other provider, the Router and the bundled model through litellm (the bundled model is a litellm custom
+provider, `local/...`, see local_model.py). Both paths behave alike. API keys come from the environment
+(or Streamlit's secrets file, loaded into the environment by `load_secrets`); they are never stored.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ CLIENT_KEYS = ("model", "timeout", "api_base", "max_retries", "api_key", "mock_r
 LEAN_PROVIDERS = ("openai", "hosted_vllm", "text-completion-openai")  # OpenAI-compatible servers at an api_base
 LEAN_PARAMS = {  # what the lean client may send in the body; any other extra goes through litellm
     "temperature", "max_tokens", "stop", "logprobs", "top_logprobs", "top_p", "seed", "presence_penalty",
-    "frequency_penalty", "user", "response_format", "logit_bias", "n",
+    "frequency_penalty", "user", "response_format", "logit_bias",
 }
 TOP_LOGPROBS = 5  # alternatives asked per token: the top-k entropy approximation (OpenAI allows up to 20)
 TIERED_PRICING_FROM = 100_000  # prompt tokens above which a call is priced exactly (litellm's tiers start at 128k)
@@ -470,8 +472,12 @@ class Teacher:
                                               completion_tokens=completion_tokens))
         return prompt_tokens * self._rates[0] + completion_tokens * self._rates[1]
 
-    def _entropy_note(self, params: dict, source: str) -> str:
+    def _entropy_note(self, params: dict, source: str, text: str) -> str:
         """Why a generation has no entropy, as precisely as we know it."""
+        if not text:
+            return unavailable("the model wrote no tokens")
+        if self.config.provider == "local":
+            return source
         if not params.get("logprobs"):
             return unavailable("log-probabilities were not requested")
         if self._logprobs_refused:
@@ -502,7 +508,7 @@ class Teacher:
             tokens=tokens,
             token_logprobs=values,
             token_entropies=entropies,
-            entropy_source=source if entropies else self._entropy_note(params, source),
+            entropy_source=source if entropies else self._entropy_note(params, source, text or ""),
             finish_reason=_get(choice, "finish_reason"),
             top_logprobs=_read_top_alternatives(choice),
         )
