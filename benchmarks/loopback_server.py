@@ -4,11 +4,15 @@
 
     with serve(latency_s=0.1, failure_rate=0.3) as base_url:   # "http://127.0.0.1:PORT/v1"
         ...  # TeacherConfig(model="openai/any", api_base=base_url, extra={"api_key": "x"})
-        print(stats(base_url))   # {"requests", "ok", "429", "500", "timeout", "max_in_flight"}
+        print(stats(base_url))   # {"requests", "ok", "429", "500", "timeout", "400", "in_flight", "max_in_flight"}
+        configure(base_url, failure_rate=1.0, failures=["429"])   # change the failures while it runs
 
 It answers POST /v1/chat/completions and /v1/completions after a fixed latency with a reply of
-random words (different every call, so evolution sees new information), and fails the configured
-share of calls with a 429, a 500, or a hang longer than any sane client timeout. GET /stats counts.
+random words (different every call, so evolution sees new information), with token log-probabilities
+(the top 5 alternatives per token) when the request asks for them, as OpenAI-compatible servers do,
+and fails the configured share of calls with a 429 (with a `Retry-After` header when `retry_after_s`
+is set), a 500, or a hang longer than any sane client timeout. With `refuse_logprobs` it answers a
+request for log-probabilities with a 400, as some servers do. GET /stats counts.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import subprocess
 import sys
@@ -48,15 +53,35 @@ class Loopback:
     """The server's state: its settings and what it has counted."""
 
     def __init__(self, latency_s: float, failure_rate: float, failures: tuple[str, ...], hang_s: float,
-                 seed: int, reply_words: int) -> None:
+                 seed: int, reply_words: int, retry_after_s: float | None = None, refuse_logprobs: bool = False) -> None:
         self.latency_s = latency_s
         self.failure_rate = failure_rate
         self.failures = failures
         self.hang_s = hang_s
         self.rng = random.Random(seed)
         self.reply_words = reply_words
+        self.retry_after_s = retry_after_s
+        self.refuse_logprobs = refuse_logprobs
         self.counts: Counter[str] = Counter()
         self.in_flight = 0
+
+    def _logprobs(self, text: str, chat: bool, top: int) -> dict:
+        """Log-probabilities of each word of the reply with `top` alternatives, in the chat or legacy format."""
+        tokens = [word + " " for word in text.split(" ")]
+        tops = []
+        for _ in tokens:
+            probabilities = [self.rng.uniform(0.05, 1.0) for _ in range(top)]
+            scale = sum(probabilities) / self.rng.uniform(0.7, 1.0)
+            tops.append([math.log(p / scale) for p in sorted(probabilities, reverse=True)])
+        if chat:
+            return {"content": [
+                {"token": token, "logprob": values[0],
+                 "top_logprobs": [{"token": token if i == 0 else f"alt{i}", "logprob": v} for i, v in enumerate(values)]}
+                for token, values in zip(tokens, tops, strict=True)
+            ]}
+        return {"tokens": tokens, "token_logprobs": [values[0] for values in tops],
+                "top_logprobs": [{token if i == 0 else f"alt{i}": v for i, v in enumerate(values)}
+                                 for token, values in zip(tokens, tops, strict=True)]}
 
     def _usage(self, prompt: str, text: str) -> dict:
         prompt_tokens, completion_tokens = len(prompt.split()), len(text.split())
@@ -75,6 +100,11 @@ class Loopback:
     async def _answer(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.counts["requests"] += 1
+        chat = request.path.endswith("/chat/completions")
+        asked = body.get("logprobs")
+        if asked and self.refuse_logprobs:
+            self.counts["400"] += 1
+            return web.json_response({"error": {"message": "logprobs are not supported by this server"}}, status=400)
         if self.failure_rate and self.rng.random() < self.failure_rate:
             kind = self.rng.choice(self.failures)
             self.counts[kind] += 1
@@ -83,31 +113,44 @@ class Loopback:
                 return web.json_response({"error": {"message": "too late"}}, status=504)
             await asyncio.sleep(self.latency_s)
             message = "rate limited" if kind == "429" else "internal error"
-            return web.json_response({"error": {"message": message, "type": kind}}, status=int(kind))
+            headers = {"Retry-After": str(self.retry_after_s)} if kind == "429" and self.retry_after_s else None
+            return web.json_response({"error": {"message": message, "type": kind}}, status=int(kind), headers=headers)
         await asyncio.sleep(self.latency_s)
         self.counts["ok"] += 1
         text = reply_text(self.rng, self.reply_words)
         model = body.get("model", "loopback")
         created = int(time.time())
-        if request.path.endswith("/chat/completions"):
+        if chat:
             prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            logprobs = self._logprobs(text, True, int(body.get("top_logprobs") or 1)) if asked else None
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
+                      "finish_reason": "stop"}
             payload = {"id": f"chatcmpl-{self.counts['requests']}", "object": "chat.completion", "created": created,
                        "model": model, "choices": [choice], "usage": self._usage(prompt, text)}
         else:
             prompt = body.get("prompt", "")
             prompt = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+            logprobs = self._logprobs(text, False, int(asked)) if asked else None
+            choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "stop"}
             payload = {"id": f"cmpl-{self.counts['requests']}", "object": "text_completion", "created": created,
                        "model": model, "choices": [choice], "usage": self._usage(prompt, text)}
         return web.json_response(payload)
 
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"requests": 0, "ok": 0, **{k: 0 for k in self.failures}, **self.counts})
+        return web.json_response({"requests": 0, "ok": 0, **{k: 0 for k in FAILURE_KINDS}, "400": 0, **self.counts,
+                                  "in_flight": self.in_flight})
 
     async def reset(self, request: web.Request) -> web.Response:
         self.counts.clear()
         self.counts["max_in_flight"] = self.in_flight
+        return web.json_response({"ok": True})
+
+    async def configure(self, request: web.Request) -> web.Response:
+        """Change the failure rate, kinds or Retry-After while the server runs."""
+        body = await request.json()
+        self.failure_rate = float(body.get("failure_rate", self.failure_rate))
+        self.failures = tuple(body.get("failures", self.failures))
+        self.retry_after_s = body.get("retry_after_s", self.retry_after_s)
         return web.json_response({"ok": True})
 
     def app(self) -> web.Application:
@@ -118,12 +161,13 @@ class Loopback:
         app.router.add_post("/completions", self.handle)
         app.router.add_get("/stats", self.stats)
         app.router.add_post("/reset", self.reset)
+        app.router.add_post("/configure", self.configure)
         return app
 
 
 async def _main(args: argparse.Namespace) -> None:
     server = Loopback(args.latency, args.failure_rate, tuple(args.failures.split(",")), args.hang,
-                      args.seed, args.reply_words)
+                      args.seed, args.reply_words, args.retry_after, args.refuse_logprobs)
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -144,7 +188,19 @@ def stats(base_url: str) -> dict[str, int]:
 
 
 def reset_stats(base_url: str) -> None:
-    request = urllib.request.Request(f"{_root(base_url)}/reset", data=b"{}", method="POST")
+    _post(base_url, "/reset", {})
+
+
+def configure(base_url: str, **settings: object) -> None:
+    """Change `failure_rate`, `failures` or `retry_after_s` of a running server."""
+    unknown = set(settings) - {"failure_rate", "failures", "retry_after_s"}
+    if unknown:
+        raise ValueError(f"cannot configure {sorted(unknown)}")
+    _post(base_url, "/configure", settings)
+
+
+def _post(base_url: str, path: str, body: dict) -> None:
+    request = urllib.request.Request(f"{_root(base_url)}{path}", data=json.dumps(body).encode(), method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
 
@@ -157,6 +213,8 @@ def serve(
     hang_s: float = 60.0,
     seed: int = 0,
     reply_words: int = 20,
+    retry_after_s: float | None = None,
+    refuse_logprobs: bool = False,
 ) -> Iterator[str]:
     """Run a loopback server in its own process; yields its OpenAI base URL (`http://127.0.0.1:PORT/v1`)."""
     unknown = set(failures) - set(FAILURE_KINDS)
@@ -166,6 +224,8 @@ def serve(
         sys.executable, "-m", "benchmarks.loopback_server", "--port", "0", "--latency", str(latency_s),
         "--failure-rate", str(failure_rate), "--failures", ",".join(failures), "--hang", str(hang_s),
         "--seed", str(seed), "--reply-words", str(reply_words),
+        *(["--retry-after", str(retry_after_s)] if retry_after_s else []),
+        *(["--refuse-logprobs"] if refuse_logprobs else []),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
     try:
@@ -192,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hang", type=float, default=60.0, help="seconds a 'timeout' failure hangs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reply-words", type=int, default=20)
+    parser.add_argument("--retry-after", type=float, help="seconds in the Retry-After header of a 429")
+    parser.add_argument("--refuse-logprobs", action="store_true", help="answer requests for logprobs with a 400")
     try:
         asyncio.run(_main(parser.parse_args(argv)))
     except KeyboardInterrupt:

@@ -1,17 +1,28 @@
-"""Orchestration overhead: the factory's evolve job against bare litellm on the same loopback server.
+"""Orchestration: the factory's evolve job against bare litellm and peer frameworks on one loopback server.
 
-    python -m benchmarks.orchestration --json [--calls 2000] [--concurrency 64] [--latency 0.1] [--peer distilabel]
+    python -m benchmarks.orchestration --peers litellm,distilabel,curator --json
+        [--calls 2000] [--concurrency 64] [--latency 0.1] [--rounds 2] [--rss-seeds 1000,10000]
 
-A loopback OpenAI-compatible server (own process, fixed latency) answers every call. The same number
-of chat calls at the same concurrency run through bare `litellm.acompletion`, then as a real evolve
-job (depth 1: one evolution and one answer per seed) through the worker and the store, once as the
-worker runs it (spread over helper processes, one per core) and once held to the worker process
-alone; the contenders alternate for --rounds rounds and each keeps its best round (the CPUs here
-are shared). Prints one JSON line: litellm_rps, factory_rps, ratio (target >= 0.9),
-factory_one_process_rps and ratio_one_process. With `--peer distilabel`, distilabel 1.5.3's
-EvolInstruct runs in the same rounds, in its own virtual environment (benchmarks/.peer-venv,
-created on first use), on the same server and workload, adding distilabel_rps and
-factory_over_distilabel (or distilabel_error when distilabel cannot be installed or run).
+A loopback OpenAI-compatible server (own process, fixed latency) answers every call; the ideal is
+concurrency / latency calls per second. Every contender makes the same chat calls (an evolution with
+logprobs, then an answer, per seed) at the same concurrency, and all of them run in every round,
+alternating (in reverse order every other round), each keeping its best round (the CPUs are shared):
+
+- factory: a real evolve job (depth 1) queued in a fresh store and run by the worker as it runs by
+  default; factory_one_process: the same, held to the worker process (WORKBENCH_JOB_PROCESSES=1);
+  factory_via_litellm: one process with every call through litellm (the teacher's `client: litellm`,
+  the path all calls took before the lean client), to show what the lean path gains;
+- litellm: bare `litellm.acompletion` in this process;
+- distilabel (1.5.3 EvolInstruct) and curator (bespokelabs-curator 0.1.31, its own aiohttp client):
+  each in its own virtual environment under benchmarks/.peers/, created on first use, run by the
+  scripts in benchmarks/peers/.
+
+Beside calls/s, each contender's CPU milliseconds per call, less noisy than calls/s on shared CPUs (this
+process for the in-process contenders; a peer's own process during its measured section, as its script
+reports it; not given for a factory run that used helper processes).
+
+Also the worker's peak RSS (its own process, depth-1 evolve job over a fast server) for each size in
+--rss-seeds: memory must stay flat as a job grows. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.loopback_server import reset_stats, serve, stats
@@ -41,9 +53,28 @@ from workbench.shards import PROCESSES_ENV  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = HERE / ".peer-venv"
-DISTILABEL = ["distilabel[openai]==1.5.3", "requests"]  # distilabel imports requests without declaring it
+ROOT = HERE.parent
+PEERS_DIR = HERE / ".peers"
 OPERATOR = BUILTIN_OPERATORS[0]
+PEER_CPU: dict[str, float] = {}  # CPU seconds of a peer's last measured run, as its script reports them
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A peer framework in its own venv: what to install, how to check it, and its run script's input."""
+
+    packages: tuple[str, ...]
+    probe: str
+    script: str
+    input: str  # "seeds" (the peer builds its own evolution prompts) or "prompts" (ours, as chat messages)
+
+
+PEERS = {
+    # distilabel imports requests without declaring it
+    "distilabel": Peer(("distilabel[openai]==1.5.3", "requests"), "import distilabel, requests", "distilabel_run.py",
+                       "seeds"),
+    "curator": Peer(("bespokelabs-curator==0.1.31",), "from bespokelabs import curator", "curator_run.py", "prompts"),
+}
 
 
 def seed_texts(n: int) -> list[str]:
@@ -70,121 +101,184 @@ async def bare_litellm(url: str, seeds: list[str], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-def factory(url: str, seeds: list[str], concurrency: int, summary: dict, processes: int | None = None) -> float:
-    """A real evolve job, queued in a fresh store and run by the worker; `processes` caps the processes it may
-    use (WORKBENCH_JOB_PROCESSES), None leaves the default (one per core). Fills `summary` with the outcome."""
+def queue_job(db_path: Path, url: str, seeds: list[str], concurrency: int, client: str = "auto") -> int:
+    """A depth-1 evolve job over `seeds` in a fresh store at `db_path`; returns its id."""
+    store = Store(db_path)
+    ids = store.insert_seeds([{"instruction": text} for text in seeds])
+    teacher = {"model": "openai/loopback", "api_base": url, "extra": {"api_key": "x"}, "concurrency": concurrency,
+               "client": client}
+    job_id = submit_evolve(store, EvolveParams(seeds=ids, operators=[OPERATOR.name], depth=1, max_tries=1,
+                                               concurrency=concurrency, teacher=teacher))
+    store.close()
+    return job_id
+
+
+def factory(url: str, seeds: list[str], concurrency: int, summary: dict, processes: int | None = None,
+            client: str = "auto") -> float:
+    """A real evolve job run by the worker in this process; `processes` caps the processes it may use
+    (WORKBENCH_JOB_PROCESSES), None leaves the default. Fills `summary` with the outcome."""
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "bench.db"
-        store = Store(db_path)
-        ids = store.insert_seeds([{"instruction": text} for text in seeds])
-        teacher = {"model": "openai/loopback", "api_base": url, "extra": {"api_key": "x"}, "concurrency": concurrency}
-        job_id = submit_evolve(store, EvolveParams(seeds=ids, operators=[OPERATOR.name], depth=1, max_tries=1,
-                                                   concurrency=concurrency, teacher=teacher))
+        job_id = queue_job(db_path, url, seeds, concurrency, client)
         previous = os.environ.pop(PROCESSES_ENV, None)
         if processes is not None:
             os.environ[PROCESSES_ENV] = str(processes)
+        logged: list[str] = []
         try:
             started = time.perf_counter()
-            jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
+            jobs.run_worker(db_path, exit_when_idle=True, log=logged.append)
             elapsed = time.perf_counter() - started
         finally:
             os.environ.pop(PROCESSES_ENV, None)
             if previous is not None:
                 os.environ[PROCESSES_ENV] = previous
+        store = Store(db_path)
         job = store.get_job(job_id)
+        spread = next((line.split(": ", 2)[2] for line in logged if "units run per process" in line), "worker only")
         summary.update(status=job["status"], failed_units=job["failed_units"], nodes=len(store.evol_nodes(job_id)),
-                       samples=len(store.list_samples(source="evol")))
+                       samples=len(store.list_samples(source="evol")), model_calls=job["model_calls"],
+                       units_per_process=spread)
         store.close()
     return elapsed
 
 
-PEER_SCRIPT = """
-import json, sys, time
-from distilabel.models import OpenAILLM
-from distilabel.steps.tasks import EvolInstruct
-url, concurrency = sys.argv[1], int(sys.argv[2])
-seeds = json.loads(sys.stdin.read())
-llm = OpenAILLM(model="loopback", base_url=url, api_key="x", max_retries=0, timeout=120,
-                generation_kwargs={"max_new_tokens": 256, "temperature": 0.8})
-task = EvolInstruct(llm=llm, num_evolutions=1, generate_answers=True, input_batch_size=concurrency)
-task.load()
-started = time.perf_counter()
-rows = 0
-for start in range(0, len(seeds), concurrency):
-    batch = [{"instruction": s} for s in seeds[start:start + concurrency]]
-    rows += len(next(task.process(batch)))
-print(json.dumps({"elapsed": time.perf_counter() - started, "rows": rows}))
-"""
-
-
-def peer_python() -> Path:
-    """The peer venv's python, creating the venv and installing distilabel on first use."""
-    python = PEER_VENV / "bin" / "python"
+def peer_python(name: str) -> Path:
+    """The peer's venv python, creating the venv and installing the peer on first use."""
+    peer = PEERS[name]
+    venv = PEERS_DIR / name
+    python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True)
-    probe = subprocess.run([str(python), "-c", "import distilabel, requests"], capture_output=True)
-    if probe.returncode != 0:
-        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *DISTILABEL],
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    if subprocess.run([str(python), "-c", peer.probe], capture_output=True).returncode != 0:
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *peer.packages],
                                  capture_output=True, text=True, timeout=1800)
         if install.returncode != 0:
-            raise RuntimeError(f"pip install {' '.join(DISTILABEL)} failed: {install.stderr.strip()[-800:]}")
+            raise RuntimeError(f"pip install {' '.join(peer.packages)} failed: {install.stderr.strip()[-800:]}")
     return python
 
 
-def distilabel_run(url: str, seeds: list[str], concurrency: int) -> float:
-    python = peer_python()
-    env = {"HF_HUB_OFFLINE": "1", "DISTILABEL_LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin", "TERM": "dumb",
-           "COLUMNS": "200", "HOME": str(Path.home())}
-    result = subprocess.run([str(python), "-c", PEER_SCRIPT, url, str(concurrency)], input=json.dumps(seeds),
-                            capture_output=True, text=True, timeout=1800, env=env)
+def peer_run(name: str, url: str, seeds: list[str], concurrency: int) -> float:
+    peer = PEERS[name]
+    python = peer_python(name)
+    payload = seeds if peer.input == "seeds" else [build_prompt(OPERATOR, seed, completion=False) for seed in seeds]
+    with tempfile.TemporaryDirectory() as home:
+        env = {"HF_HUB_OFFLINE": "1", "DISTILABEL_LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin", "TERM": "dumb",
+               "COLUMNS": "200", "HOME": home, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "TELEMETRY_ENABLED": "false"}
+        result = subprocess.run([str(python), str(HERE / "peers" / peer.script), url, str(concurrency)],
+                                input=json.dumps(payload), capture_output=True, text=True, timeout=1800, env=env)
     if result.returncode != 0:
-        raise RuntimeError(f"distilabel run failed: {' | '.join(result.stderr.strip().splitlines()[-3:])[-800:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["elapsed"]
+        raise RuntimeError(f"{name} run failed: {' | '.join(result.stderr.strip().splitlines()[-3:])[-800:]}")
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    PEER_CPU[name] = figures["cpu"]
+    return figures["elapsed"]
+
+
+def worker_peak_rss_mb(url: str, n_seeds: int, concurrency: int) -> dict:
+    """Peak RSS of a worker process (`workbench worker --exit-when-idle`) running a depth-1 job over n seeds."""
+    with tempfile.TemporaryDirectory() as folder:
+        db_path = Path(folder) / "rss.db"
+        job_id = queue_job(db_path, url, seed_texts(n_seeds), concurrency)
+        env = {**os.environ, PROCESSES_ENV: "1"}
+        worker = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker",
+                                   "--exit-when-idle"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(worker.pid, 0)
+        worker.returncode = os.waitstatus_to_exitcode(status)
+        store = Store(db_path)
+        job = store.get_job(job_id)
+        store.close()
+    return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "status": job["status"], "model_calls": job["model_calls"]}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads)."""
+    return time.process_time()
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--json", action="store_true", help="print one JSON line (the default output anyway)")
+    parser.add_argument("--peers", default="litellm",
+                        help=f"comma-separated peers to measure beside the factory: litellm,{','.join(PEERS)}")
     parser.add_argument("--calls", type=int, default=2000, help="chat calls per contender (two per seed)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1, help="server latency per call, seconds")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=2,
                         help="alternate the contenders this many times and keep each one's best round (shared CPUs)")
-    parser.add_argument("--peer", choices=["distilabel"], help="also measure a peer framework")
+    parser.add_argument("--skip", default="", help="comma-separated factory contenders to leave out "
+                        "(factory_one_process, factory_via_litellm)")
+    parser.add_argument("--rss-seeds", default="1000,10000",
+                        help="job sizes (seeds) for the worker's peak RSS; empty to skip")
     args = parser.parse_args(argv)
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = set(peers) - {"litellm", *PEERS}
+    if unknown:
+        parser.error(f"unknown peers {sorted(unknown)}; choose from litellm,{','.join(PEERS)}")
     seeds = seed_texts(args.calls // 2)
-    figures: dict = {"calls": 2 * len(seeds), "concurrency": args.concurrency, "latency_s": args.latency}
-    summary: dict = {}  # the factory job's outcome, filled by each factory run
+    figures: dict = {"calls": 2 * len(seeds), "concurrency": args.concurrency, "latency_s": args.latency,
+                     "ideal_rps": round(args.concurrency / args.latency, 1), "cpus": os.cpu_count()}
+    summary: dict = {}  # the default factory job's outcome
+    ignored: dict = {}
     contenders: dict[str, Callable[[str], float]] = {
-        "litellm": lambda url: asyncio.run(bare_litellm(url, seeds, args.concurrency)),
         "factory": lambda url: factory(url, seeds, args.concurrency, summary),
-        "factory_one_process": lambda url: factory(url, seeds, args.concurrency, summary, processes=1),
+        "factory_one_process": lambda url: factory(url, seeds, args.concurrency, ignored, processes=1),
+        "factory_via_litellm": lambda url: factory(url, seeds, args.concurrency, ignored, processes=1,
+                                                   client="litellm"),
     }
-    if args.peer == "distilabel":
-        contenders["distilabel"] = lambda url: distilabel_run(url, seeds, args.concurrency)
+    for name in args.skip.split(","):
+        contenders.pop(name.strip(), None)
+    if "litellm" in peers:
+        contenders["litellm"] = lambda url: asyncio.run(bare_litellm(url, seeds, args.concurrency))
+    for name in peers:
+        if name in PEERS:
+            contenders[name] = lambda url, name=name: peer_run(name, url, seeds, args.concurrency)
     rps: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in contenders}
     with serve(latency_s=args.latency) as url:
         asyncio.run(bare_litellm(url, seed_texts(args.concurrency), args.concurrency))  # warm the client
-        for _ in range(args.rounds):
-            for name, run in list(contenders.items()):
-                reset_stats(url)
-                try:
-                    elapsed = run(url)
-                except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
-                    if name != "distilabel":
-                        raise
-                    figures[f"{name}_error"] = str(exc)  # distilabel could not be installed or run here
-                    del contenders[name], rps[name]
+        for round_index in range(args.rounds):
+            order = list(contenders) if round_index % 2 == 0 else list(reversed(contenders))
+            for name in order:
+                if name not in contenders:
                     continue
-                rps[name].append(stats(url)["requests"] / elapsed)
+                reset_stats(url)
+                cpu = cpu_seconds()
+                try:
+                    elapsed = contenders[name](url)
+                except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+                    if name not in PEERS:
+                        raise
+                    figures[f"{name}_error"] = str(exc)  # the peer could not be installed or run here
+                    del contenders[name], rps[name], cpu_ms[name]
+                    continue
+                cpu = PEER_CPU[name] if name in PEERS else cpu_seconds() - cpu
+                requests = stats(url)["requests"]
+                rps[name].append(requests / elapsed)
+                if not (name == "factory" and summary.get("units_per_process") != "worker only"):
+                    cpu_ms[name].append(1000 * cpu / requests)
     for name, values in rps.items():
         figures[f"{name}_rps"] = round(max(values), 1)
+        if cpu_ms[name]:
+            figures[f"{name}_cpu_ms_per_call"] = round(min(cpu_ms[name]), 3)
     figures["rounds"] = {f"{name}_rps": [round(r, 1) for r in values] for name, values in rps.items()}
     figures["factory_job"] = summary
-    figures["ratio"] = round(figures["factory_rps"] / figures["litellm_rps"], 3)
-    figures["ratio_one_process"] = round(figures["factory_one_process_rps"] / figures["litellm_rps"], 3)
-    if "distilabel_rps" in figures:
-        figures["factory_over_distilabel"] = round(figures["factory_rps"] / figures["distilabel_rps"], 3)
+
+    def ratio(name: str, over: str) -> None:
+        if f"{over}_rps" in figures:
+            figures[f"{name}_over_{over}"] = round(figures[f"{name}_rps"] / figures[f"{over}_rps"], 3)
+
+    for over in ("curator", "litellm", "distilabel", "factory_one_process"):
+        ratio("factory", over)
+        ratio("factory_one_process", over)
+    ratio("factory_one_process", "factory_via_litellm")
+    sizes = [int(n) for n in args.rss_seeds.split(",") if n.strip()]
+    if sizes:
+        with serve(latency_s=0.01) as url:
+            rss = {str(n): worker_peak_rss_mb(url, n, args.concurrency) for n in sizes}
+        figures["worker_peak_rss"] = rss
+        figures["worker_peak_rss_mb"] = {n: r["peak_rss_mb"] for n, r in rss.items()}
+        if len(sizes) > 1:
+            figures["rss_largest_over_smallest"] = round(
+                rss[str(max(sizes))]["peak_rss_mb"] / rss[str(min(sizes))]["peak_rss_mb"], 3)
     print(json.dumps(figures))
     return figures
 

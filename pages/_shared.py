@@ -43,9 +43,10 @@ def store() -> Store:
 
 
 def start_worker_once() -> None:
-    """Make sure a worker serves this store (one flock probe; set WORKBENCH_NO_WORKER=1 to manage it yourself)."""
+    """Make sure a worker serves this store (one flock probe; set WORKBENCH_NO_WORKER=1 to manage it yourself).
+    The worker the app starts stops when the app stops; one started by hand (`workbench worker`) is left alone."""
     if os.environ.get("WORKBENCH_NO_WORKER") != "1":
-        ensure_worker(db_path())
+        ensure_worker(db_path(), stop_with_parent=True)
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -86,6 +87,16 @@ def bundled_model_note(models: Iterable[str | None], what: str = "These texts") 
         "a real teacher gives: expect odd questions, wrong answers and many rejections, each with its reason. "
         "Set a real teacher model on the Settings page for data worth training on.",
         icon=":material/science:",
+    )
+
+
+def bypass_cache_checkbox(container: object = st) -> bool:
+    """The per-job 'bypass the response cache' option of every page that starts model calls (job param
+    `bypass_cache`)."""
+    return container.checkbox(
+        "Bypass the response cache",
+        help="Send every call to the model. Otherwise a call identical to one already answered (same model, prompt, "
+        "parameters and sample) is served from the store at no cost; a new sample is always asked of the model.",
     )
 
 

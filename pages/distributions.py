@@ -12,7 +12,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
-from pages._shared import empty_state, stop_without_seeds, store
+from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.settings import teacher_config
 
@@ -143,13 +143,14 @@ with st.form("uncertainty"):
     k = k_column.number_input("Answers per seed (k)", 2, 20, 5)
     max_tokens = tokens_column.number_input("Max tokens per answer", 8, 1024, 64)
     temperature = temperature_column.slider("Temperature", 0.1, 2.0, 1.0, 0.1)
+    bypass = bypass_cache_checkbox()
     if st.form_submit_button(f"Measure uncertainty of all {db.counts()['seeds']:,} seeds"):
         if db.counts()["seeds"] == 0:
             st.error("There are no seeds to measure.")
         else:
             model = teacher_config(db).model
             jobs.submit(db, "uncertainty", {"k": int(k), "max_tokens": int(max_tokens), "temperature": temperature,
-                                            "concurrency": 2}, model=model)
+                                            "concurrency": 2, "bypass_cache": bypass}, model=model)
             st.session_state["distributions_message"] = f"Uncertainty job queued ({model}, k = {k})."
             st.rerun()
 ranking = pd.DataFrame(db.seed_uncertainty_ranking(limit=200))

@@ -7,7 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._shared import bundled_model_note, empty_state, job_progress, stop_without_seeds, store
+from pages._shared import (
+    bundled_model_note,
+    bypass_cache_checkbox,
+    empty_state,
+    job_progress,
+    stop_without_seeds,
+    store,
+)
 from workbench.evol import (
     COMPLETION_OUTPUTS,
     OPERATOR_KINDS,
@@ -71,6 +78,7 @@ def start_form() -> None:
     branching = right.slider("Branching", 1, 4, 1, help="children per node (k); the tree has up to k^depth leaves")
     max_tries = right.slider("Tries per position", 1, 5, 3, help="an eliminated evolution is retried with another operator")
     model = right.text_input("Teacher model", value=config.model, help="saved on the Settings page; override for this job")
+    bypass = bypass_cache_checkbox(right)
     if st.button("Start evolution", type="primary"):
         try:
             if mode == "selected" and not selected:
@@ -78,7 +86,7 @@ def start_form() -> None:
             seed_ids = resolve_seeds(db, selected if mode == "selected" else mode)
             params = EvolveParams(seeds=seed_ids, operators=chosen_ops, depth=depth, branching=branching,
                                   schedule=schedule, max_tries=max_tries, concurrency=config.concurrency,
-                                  teacher={"model": model.strip() or config.model})
+                                  teacher={"model": model.strip() or config.model}, bypass_cache=bypass)
             job_id = submit_evolve(db, params)
         except ValueError as exc:
             st.error(str(exc))

@@ -1,10 +1,10 @@
-"""Jobs: every background run with its progress, usage, errors, and pause / resume / cancel."""
+"""Jobs: every background run with its progress, usage, cache hits, errors; pause / resume / cancel / run again."""
 
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, format_seconds, job_progress, store
-from workbench.jobs import worker_alive
+from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
+from workbench.jobs import FINISHED, rerun, worker_alive
 
 st.title("Jobs")
 db = store()
@@ -15,25 +15,30 @@ else:
     st.warning("No worker is running for this store; queued jobs wait. Start one with `workbench worker`.")
 
 
+def job_buttons(job: dict) -> None:
+    """One fixed order for every active job: Pause or Resume (the same slot), then Cancel."""
+    toggle, cancel, _ = st.columns([1, 1, 6])
+    if job["status"] == "paused":
+        if toggle.button("Resume", key=f"resume-{job['id']}", icon=":material/play_arrow:"):
+            db.request_job_status(job["id"], "queued")
+            st.rerun(scope="fragment")
+    elif toggle.button("Pause", key=f"pause-{job['id']}", icon=":material/pause:"):
+        db.request_job_status(job["id"], "paused")
+        st.rerun(scope="fragment")
+    if cancel.button("Cancel", key=f"cancel-{job['id']}", icon=":material/cancel:"):
+        db.request_job_status(job["id"], "cancelled")
+        st.rerun(scope="fragment")
+
+
 @st.fragment(run_every=2.0)
 def live_jobs() -> None:
     jobs = db.list_jobs(limit=50)
     if not jobs:
         empty_state("No jobs yet. Start one from the Evolution, Magpie or Verifier pages.")
         return
-    active = [j for j in jobs if j["status"] in ("queued", "running", "paused")]
-    for job in active:
+    for job in (j for j in jobs if j["status"] in ("queued", "running", "paused")):
         job_progress(job)
-        pause, resume, cancel = st.columns([1, 1, 6])[:3]
-        if job["status"] in ("queued", "running") and pause.button("Pause", key=f"pause-{job['id']}"):
-            db.request_job_status(job["id"], "paused")
-            st.rerun(scope="fragment")
-        if job["status"] == "paused" and resume.button("Resume", key=f"resume-{job['id']}"):
-            db.request_job_status(job["id"], "queued")
-            st.rerun(scope="fragment")
-        if cancel.button("Cancel", key=f"cancel-{job['id']}"):
-            db.request_job_status(job["id"], "cancelled")
-            st.rerun(scope="fragment")
+        job_buttons(job)
     table = pd.DataFrame(
         [
             {
@@ -43,6 +48,8 @@ def live_jobs() -> None:
                 "done": j["done_units"],
                 "failed": j["failed_units"],
                 "total": j["total_units"],
+                "model calls": j["model_calls"],
+                "cache hits": j["cache_hits"],
                 "tokens": j["prompt_tokens"] + j["completion_tokens"],
                 "cost ($)": j["cost"],
                 "model": j["model"],
@@ -51,10 +58,32 @@ def live_jobs() -> None:
             for j in jobs
         ]
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model calls": st.column_config.NumberColumn(help="calls sent to the model (and paid)"),
+            "cache hits": st.column_config.NumberColumn(
+                help="calls answered from the response cache: identical model, prompt, parameters and sample"),
+            "cost ($)": st.column_config.NumberColumn(help="empty when the provider's price is unknown"),
+        },
+    )
 
 
 live_jobs()
+
+finished = [j for j in db.list_jobs(limit=50) if j["status"] in FINISHED]
+if finished:
+    with st.expander("Run a finished job again"):
+        labels = {f"Job {j['id']} · {j['kind']} · {j['status']} · {j['model'] or '-'}": j["id"] for j in finished}
+        chosen = labels[st.selectbox("Job", list(labels))]
+        bypass = bypass_cache_checkbox()
+        st.caption("Same parameters. Calls the cache already answered cost nothing; a new sample at temperature > 0 "
+                   "is always asked of the model.")
+        if st.button("Run again", icon=":material/replay:"):
+            new_id = rerun(db, chosen, bypass_cache=bypass)
+            st.success(f"Job {new_id} queued from job {chosen}.")
 
 st.subheader("Failed units")
 jobs_with_failures = [j for j in db.list_jobs(limit=50) if j["failed_units"] or j["status"] == "failed"]
@@ -67,7 +96,7 @@ for job in jobs_with_failures:
         errors = db.unit_errors(job["id"])
         if errors:
             st.dataframe(pd.DataFrame(errors), hide_index=True, width="stretch")
-        if job["status"] in ("done", "failed", "cancelled") and st.button("Retry failed units", key=f"retry-{job['id']}"):
+        if job["status"] in FINISHED and st.button("Retry failed units", key=f"retry-{job['id']}"):
             db.clear_failed_units(job["id"])
             db.request_job_status(job["id"], "queued")
             st.rerun()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bundled_model_note, empty_state, job_progress, store
+from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.magpie import (
     ChatTemplate,
     TemplateError,
@@ -108,6 +108,7 @@ with st.form("magpie-options"):
         st.caption("Always dropped, each reason counted: empty or near-empty answers, queries and answers that stop "
                    "mid-sentence, generations cut off by the token limit, template leakage, other languages, "
                    "answers that repeat the query, duplicates of seeds and samples.")
+    bypass = bypass_cache_checkbox()
     start = st.form_submit_button("Start Magpie job", type="primary", disabled=bool(chat_only))
 
 st.caption("Pre-query template sent in step 1 (before any primer; \\n is a newline):")
@@ -126,7 +127,7 @@ if start:
         "query_temperature": query_temperature, "query_top_p": query_top_p, "answer_temperature": answer_temperature,
         "max_query_tokens": int(max_query_tokens), "max_answer_tokens": int(max_answer_tokens),
         "single_line": single_line, "primer_examples": int(primer), "entropy_cut": entropy_cut or None,
-        "add_bos": add_bos, "filters": filters,
+        "add_bos": add_bos, "filters": filters, "bypass_cache": bypass,
     }
     try:
         job_id = submit_magpie(db, config, template, options)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from pages._shared import bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.audit import (
     FILTERS,
     heatmap_figure,
@@ -124,13 +124,14 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
             text += (f" and {usage['rollout_calls']:,} rollout calls (≤ {usage['rollout_completion_tokens']:,} "
                      f"completion tokens, ≈ {usage['rollout_prompt_tokens']:,} prompt tokens)")
         st.info(text + ".", icon=":material/calculate:")
+    bypass = bypass_cache_checkbox()
     if st.button("Start reasoning job", type="primary", disabled=not chosen):
         if not verifiers:
             st.error("Choose at least one verifier.")
         elif "prm" in verifiers and not (prm_path or "").strip():
             st.error("The PRM verifier needs the directory of a local model.")
         else:
-            params = {**planned, "temperature": temperature}
+            params = {**planned, "temperature": temperature, "bypass_cache": bypass}
             params.update({k: v.strip() for k, v in {"judge_model": judge_model, "prm_path": prm_path}.items() if v and v.strip()})
             if prm_style:
                 params["prm_style"] = prm_style

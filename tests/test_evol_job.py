@@ -293,3 +293,53 @@ def test_kill_9_of_a_worker_with_a_helper_leaves_nothing_running_and_resumes_exa
     assert len(nodes) == 72 and len({n["node_key"] for n in nodes}) == 72
     assert all(n["status"] == "survived" for n in nodes)
     assert sorted(s["node_id"] for s in store.list_samples(source="evol")) == sorted(n["id"] for n in nodes)
+
+
+def test_nodes_and_their_samples_carry_token_entropy_or_say_why_not(store: Store, db_path):
+    seeds = add_seeds(store, 2)
+    with serve(latency_s=0.0) as url:  # the loopback server gives top-5 logprobs when asked, as vLLM does
+        with_logprobs = submit_evolve(store, EvolveParams(seeds=seeds, operators=["deepen"], depth=1,
+                                                          teacher=loopback_teacher(url)))
+        run(db_path)
+    without = submit_evolve(store, EvolveParams(seeds=seeds, operators=["deepen"], depth=1, teacher=MOCK))
+    run(db_path)
+    approximation = "top-5 logprobs approximation (lower bound)"
+    for node in store.evol_nodes(with_logprobs):
+        metrics = store.conn.execute("SELECT name, value, note FROM metrics WHERE item_type = 'node' AND item_id = ?",
+                                     [node["id"]]).fetchall()
+        entropy = {name: (value, note) for name, value, note in metrics if name.startswith("token_entropy")}
+        assert entropy["token_entropy_mean"][0] > 0 and entropy["token_entropy_max"][0] >= entropy["token_entropy_mean"][0]
+        assert entropy["token_entropy_mean"][1] == approximation
+    samples = {s["node_id"]: s for s in store.list_samples(source="evol")}
+    for node in store.evol_nodes(with_logprobs):
+        rows = store.conn.execute("SELECT name, value, note FROM metrics WHERE item_type = 'sample' AND item_id = ?",
+                                  [samples[node["id"]]["id"]]).fetchall()
+        values = {name: value for name, value, _ in rows}
+        assert values["token_entropy_mean"] > 0 and values["query_entropy_mean"] > 0 and values["answer_entropy_mean"] > 0
+        assert {note for _, _, note in rows} == {approximation}
+    for node in store.evol_nodes(without):  # litellm's mock gives no logprobs: no number, and the note says why
+        sample_id = next(s["id"] for s in store.list_samples(source="evol") if s["node_id"] == node["id"])
+        for item_type, item_id in (("node", node["id"]), ("sample", sample_id)):
+            value, note = store.conn.execute(
+                "SELECT value, note FROM metrics WHERE item_type = ? AND item_id = ? AND name = 'token_entropy_mean'",
+                [item_type, item_id]).fetchone()
+            assert value is None and note == "not available: the provider returned no token log-probabilities for this call"
+
+
+@pytest.mark.slow
+def test_bundled_model_gives_every_node_and_sample_its_real_token_entropy(store: Store, db_path):
+    seeds = add_seeds(store, 2)
+    job_id = submit_evolve(store, EvolveParams(seeds=seeds, operators=["add_constraints", "concretize"], depth=1,
+                                               max_tries=2, concurrency=1))
+    run(db_path)
+    nodes = store.evol_nodes(job_id)
+    assert nodes and all(n["status"] != "failed" for n in nodes)
+    full = "full next-token distribution"
+    for node in nodes:
+        value, note = store.conn.execute("SELECT value, note FROM metrics WHERE item_type = 'node' AND item_id = ? "
+                                         "AND name = 'token_entropy_mean'", [node["id"]]).fetchone()
+        assert value is not None and value >= 0 and note == full
+    for sample in store.list_samples(source="evol"):
+        rows = dict(store.conn.execute("SELECT name, value FROM metrics WHERE item_type = 'sample' AND item_id = ?",
+                                       [sample["id"]]).fetchall())
+        assert rows["token_entropy_mean"] is not None and rows["answer_entropy_mean"] is not None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from benchmarks.loopback_server import serve
+from tests.conftest import ROOT
 from workbench import jobs
 from workbench.jobs import JobContext, register, run_job, run_worker, submit, worker_alive
 from workbench.store import Store
@@ -167,3 +171,148 @@ def test_units_per_slot_runs_that_many_units_per_unit_of_concurrency(store: Stor
     finally:
         jobs.HANDLERS.pop(handler.kind)
     assert handler.most == 3 * units_per_slot
+
+
+# ---------------------------------------------------------------- the worker's lifecycle
+
+
+def worker_processes(db_path) -> list[int]:
+    """Pids of live `workbench worker` processes serving this store."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"workbench.cli" in cmdline and str(db_path).encode() in cmdline and b"worker" in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def wait_until(condition, seconds: float = 60.0) -> bool:
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_sigterm_stops_the_worker_at_a_safe_point_and_the_job_resumes_exactly(store: Store, db_path):
+    from tests.test_evol_job import add_seeds, loopback_teacher
+    from workbench.evolve_job import EvolveParams, submit_evolve
+
+    seeds = add_seeds(store, 6)
+    with serve(latency_s=0.25) as url:
+        job_id = submit_evolve(store, EvolveParams(seeds=seeds, operators=["add_constraints", "deepen"], depth=3,
+                                                   concurrency=2, teacher=loopback_teacher(url, concurrency=2)))
+        command = [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"]
+        worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert wait_until(lambda: len(store.evol_nodes(job_id)) >= 2)
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0]
+        assert worker.returncode == 0, output
+        assert "back in the queue" in output and "worker stopping: SIGTERM" in output
+        stopped_at = len(store.evol_nodes(job_id))
+        assert store.job_status(job_id) == "queued" and stopped_at < 18
+        assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
+    job = store.get_job(job_id)
+    assert (job["status"], job["done_units"], job["failed_units"]) == ("done", 6, 0)
+    nodes = store.evol_nodes(job_id)
+    assert len(nodes) == 18 and len({n["node_key"] for n in nodes}) == 18
+    assert sorted(s["node_id"] for s in store.list_samples(source="evol")) == sorted(n["id"] for n in nodes)
+
+
+def start_worker_under_a_parent(db_path, *flags: str) -> tuple[subprocess.Popen, int]:
+    """A parent process that starts a worker (detached, as the app does) and then waits; returns it and the worker's pid."""
+    script = (
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-m', 'workbench.cli', '--db', {str(db_path)!r}, 'worker', *{list(flags)!r}],"
+        " start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    assert wait_until(lambda: jobs.worker_pid(db_path) is not None)
+    return parent, jobs.worker_pid(db_path)
+
+
+def test_the_apps_worker_stops_when_the_app_is_gone(db_path):
+    parent, worker = start_worker_under_a_parent(db_path, "--stop-with-parent")
+    parent.kill()  # even a SIGKILL of the app
+    parent.wait()
+    assert wait_until(lambda: not worker_processes(db_path), 30)
+    assert not worker_alive(db_path)
+
+
+def test_a_worker_started_by_hand_outlives_the_shell_that_started_it(db_path):
+    parent, worker = start_worker_under_a_parent(db_path)
+    parent.kill()
+    parent.wait()
+    try:
+        time.sleep(2.0)  # four idle polls: a worker watching its parent would have stopped by now
+        assert worker_alive(db_path) and worker_processes(db_path) == [worker]
+    finally:
+        os.kill(worker, signal.SIGKILL)
+    assert wait_until(lambda: not worker_alive(db_path), 30)
+
+
+@pytest.mark.slow
+def test_stopping_the_app_stops_the_worker_it_started(running_app, page):
+    from tests.conftest import wait_for_streamlit
+
+    page.goto(running_app.url)
+    wait_for_streamlit(page)
+    assert wait_until(lambda: worker_alive(running_app.db))  # the app started its worker
+    running_app.process.send_signal(signal.SIGTERM)  # as Ctrl-C or a service manager stops it
+    running_app.process.wait(timeout=30)
+    assert wait_until(lambda: not worker_processes(running_app.db), 30)
+    assert not worker_alive(running_app.db)
+
+
+# ---------------------------------------------------------------- the Jobs page
+
+
+def jobs_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/jobs.py")
+    return at
+
+
+def test_jobs_page_keeps_one_button_order_and_shows_cache_hits(store: Store):
+    running, paused, done = (store.create_job("probe", {}) for _ in range(3))
+    store.claim_next_job(1)
+    store.request_job_status(paused, "paused")
+    store.set_job_status(done, "done")
+    store.save_cached_responses([], done, calls=3, hits=5)
+    at = jobs_page().run()
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    # per active job: the pause/resume toggle first, then cancel (newest job first)
+    assert labels[:4] == ["Resume", "Cancel", "Pause", "Cancel"]
+    table = at.dataframe[0].value
+    row = table[table["id"] == done].iloc[0]
+    assert (row["model calls"], row["cache hits"]) == (3, 5)
+    at = next(b for b in at.button if b.label == "Run again").click().run()
+    assert not at.exception and any(f"queued from job {done}" in s.value for s in at.success)
+    rerun_job = store.list_jobs()[0]
+    assert rerun_job["kind"] == "probe" and rerun_job["status"] == "queued" and rerun_job["params"]["bypass_cache"] is False
+
+
+def test_helper_processes_only_where_they_win(monkeypatch):
+    from workbench import shards
+
+    monkeypatch.delenv(shards.PROCESSES_ENV, raising=False)
+    monkeypatch.setattr(shards, "usable_cores", lambda: 2)
+    assert shards.process_count(concurrency=256, expected_calls=2_000) == 1  # too small to pay the helpers' start
+    assert shards.process_count(concurrency=64, expected_calls=100_000) == 1  # one process keeps up
+    assert shards.process_count(concurrency=256, expected_calls=100_000) == 2
+    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 2  # one per core
+    monkeypatch.setattr(shards, "usable_cores", lambda: 16)
+    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 4  # and at most 4
+    monkeypatch.setenv(shards.PROCESSES_ENV, "3")
+    assert shards.process_count(concurrency=16, expected_calls=10) == 3  # the setting decides
+    monkeypatch.setenv(shards.PROCESSES_ENV, "1")
+    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 1

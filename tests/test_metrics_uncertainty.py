@@ -25,7 +25,7 @@ def test_identical_answers_do_not_disagree_and_missing_entropy_is_not_invented(s
         assert metrics["semantic_disagreement"] == pytest.approx(0.0)
         assert metrics["uncertainty_token_entropy"] is None  # the provider gave no distribution
     ranking = store.seed_uncertainty_ranking()
-    assert {r["id"] for r in ranking} == set(seeds) and ranking[0]["token_entropy_source"] == "not available"
+    assert {r["id"] for r in ranking} == set(seeds) and ranking[0]["token_entropy_source"].startswith("not available: ")
     assert job["result"]["ranked_seeds"] == 2
 
 

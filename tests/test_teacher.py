@@ -31,11 +31,17 @@ def test_chat_returns_text_usage_and_params():
     assert generation.completion_tokens > 0 and generation.prompt_tokens > 0
 
 
-def test_entropy_is_not_invented_when_the_backend_gives_none():
-    generation = mocked("plain").chat([{"role": "user", "content": "hi"}], logprobs=True)
+def test_entropy_is_not_invented_when_the_backend_gives_none_and_the_note_says_why():
+    generation = mocked("plain").chat([{"role": "user", "content": "hi"}])
+    assert generation.params["logprobs"] is True  # asked by default, wherever the provider may give them
     assert generation.token_entropies is None
-    assert generation.entropy_source == NOT_AVAILABLE
+    assert generation.entropy_source == f"{NOT_AVAILABLE}: the provider returned no token log-probabilities for this call"
     assert generation.mean_entropy is None and generation.max_entropy is None
+    unasked = mocked("plain").chat([{"role": "user", "content": "hi"}], logprobs=False)
+    assert unasked.entropy_source == f"{NOT_AVAILABLE}: log-probabilities were not requested"
+    anthropic = Teacher(TeacherConfig(model="anthropic/claude-3-5-haiku-latest", extra={"mock_response": "x"}))
+    assert anthropic.chat([{"role": "user", "content": "hi"}]).entropy_source == (
+        f"{NOT_AVAILABLE}: anthropic gives no token log-probabilities")
 
 
 def test_rate_limits_are_retried_then_reported():

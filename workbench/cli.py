@@ -63,7 +63,8 @@ def cmd_worker(args: argparse.Namespace, store: Store) -> int:
     from workbench.jobs import run_worker
 
     store.close()
-    return run_worker(args.db, exit_when_idle=args.exit_when_idle, log=lambda m: print(m, flush=True))
+    return run_worker(args.db, exit_when_idle=args.exit_when_idle, log=lambda m: print(m, flush=True),
+                      stop_with_parent=args.stop_with_parent)
 
 
 def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
@@ -74,9 +75,43 @@ def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
     for job in jobs:
         print(
             f"{job['id']:>5}  {job['kind']:<10} {job['status']:<10} "
-            f"{job['done_units']}/{job['total_units']} done, {job['failed_units']} failed"
+            f"{job['done_units']}/{job['total_units']} done, {job['failed_units']} failed; "
+            f"{job['model_calls']} model calls, {job['cache_hits']} from the cache"
         )
     return 0
+
+
+def cmd_jobs_rerun(args: argparse.Namespace, store: Store) -> int:
+    from workbench.jobs import rerun
+
+    try:
+        job_id = rerun(store, args.job_id, bypass_cache=args.bypass_cache)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    source = "every call to the model" if args.bypass_cache else "repeated calls from the response cache"
+    print(f"job {job_id}: queued again from job {args.job_id} ({source}); the worker runs it")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, store: Store) -> int:
+    if args.clear:
+        print(f"forgot {store.clear_response_cache(args.model)} cached responses")
+        return 0
+    rows = store.response_cache_stats()
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("the response cache is empty")
+    for row in rows if not args.json else []:
+        print(f"{row['entries']:>8} responses  {row['bytes'] / 1e6:8.1f} MB  {row['model']}")
+    return 0
+
+
+def add_bypass_cache_flag(parser: argparse.ArgumentParser) -> None:
+    """`--bypass-cache` for a command that queues model calls (see workbench/response_cache.py)."""
+    parser.add_argument("--bypass-cache", action="store_true",
+                        help="send every call to the model; none is answered from the response cache")
 
 
 def _job_action(status: str) -> Command:
@@ -119,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the job worker for this store")
     p.add_argument("--exit-when-idle", action="store_true", help="exit once the queue is empty")
+    p.add_argument("--stop-with-parent", action="store_true",
+                   help="stop (at a safe point, requeueing a running job) when the process that started this worker "
+                        "ends; the app starts its worker this way")
     p.set_defaults(func=cmd_worker)
 
     jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_command", required=True)
@@ -130,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = jobs.add_parser(name)
         p.add_argument("job_id", type=int)
         p.set_defaults(func=_job_action(status))
+    p = jobs.add_parser("rerun", help="queue a finished job again with the same parameters")
+    p.add_argument("job_id", type=int)
+    add_bypass_cache_flag(p)
+    p.set_defaults(func=cmd_jobs_rerun)
+
+    p = sub.add_parser("cache", help="the response cache: what it holds, or --clear")
+    p.add_argument("--clear", action="store_true", help="forget cached responses")
+    p.add_argument("--model", help="with --clear: only this model's")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cache)
 
     for register in _command_registrars():
         register(sub)
@@ -204,6 +252,7 @@ def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
             max_tries=args.max_tries,
             concurrency=args.concurrency or 8,
             teacher={k: v for k, v in teacher.items() if v is not None},
+            bypass_cache=args.bypass_cache,
         )
         job_id = submit_evolve(store, params)
     except ValueError as exc:
@@ -258,6 +307,7 @@ def add_evolution_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="teacher model (default: the saved teacher)")
     p.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
     p.add_argument("--concurrency", type=int, help="concurrent calls and units")
+    add_bypass_cache_flag(p)
     p.set_defaults(func=cmd_evolve)
     ops = sub.add_parser("operators", help="evolution operators").add_subparsers(dest="operators_command", required=True)
     ops.add_parser("list").set_defaults(func=cmd_operators_list)
@@ -306,7 +356,7 @@ def cmd_magpie(args: argparse.Namespace, store: Store) -> int:
         "query_top_p": args.query_top_p, "answer_temperature": args.answer_temperature,
         "max_query_tokens": args.max_query_tokens, "max_answer_tokens": args.max_answer_tokens,
         "single_line": args.single_line, "add_bos": args.add_bos or None, "primer_examples": args.primer,
-        "entropy_cut": args.entropy_cut,
+        "entropy_cut": args.entropy_cut, "bypass_cache": args.bypass_cache,
     }
     if args.language is not None:
         options["filters"] = {"language": None if args.language in ("", "any") else args.language}
@@ -349,6 +399,7 @@ def add_magpie_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entropy-cut", type=float, help="end a turn at a token drawn from a flatter distribution (nats)")
     p.add_argument("--language", help="target language code for the filter ('any' turns it off; default en)")
     p.add_argument("--no-wait", action="store_true", help="only queue the job")
+    add_bypass_cache_flag(p)
     p.set_defaults(func=cmd_magpie)
 
 
@@ -427,7 +478,7 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         params = {
             "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
             "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
-            **_verifier_params(args),
+            "bypass_cache": args.bypass_cache, **_verifier_params(args),
         }
         if args.model:
             params["teacher"] = {"model": args.model}
@@ -535,6 +586,7 @@ def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="at most this many tasks")
     p.add_argument("--queue", action="store_true", help="only queue the job for the worker")
     p.add_argument("--json", action="store_true")
+    add_bypass_cache_flag(p)
     p.set_defaults(func=cmd_reason)
 
     p = sub.add_parser("verify-eval", help="score verifiers on labelled steps (ProcessBench JSONL) or on best-of-N "

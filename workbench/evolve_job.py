@@ -27,6 +27,7 @@ from workbench.evol import (
 )
 from workbench.jobs import JobContext, register, submit
 from workbench.metrics import lexical_metrics, token_entropy_metrics
+from workbench.response_cache import sample_scope
 from workbench.settings import teacher_config
 from workbench.shards import process_count
 from workbench.store import Store
@@ -49,6 +50,7 @@ class EvolveParams:
     concurrency: int = 8
     teacher: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
+    bypass_cache: bool = False  # every call goes to the model, none is answered from the response cache
 
     @classmethod
     def from_dict(cls, values: dict) -> EvolveParams:
@@ -127,12 +129,14 @@ def parse_node_key(key: str) -> tuple[int, tuple[int, ...], int]:
 
 @dataclass(frozen=True)
 class Parent:
-    """What a child needs of its parent: the text and input, its id, and the chain of operators that made it."""
+    """What a child needs of its parent: the text and input, its id, the chain of operators that made it, and its
+    lexical metrics (computed once, when the parent was made)."""
 
     instruction: str
     node_id: int | None
     chain: tuple[str, ...] = ()
     input: str | None = None
+    lexical: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -155,18 +159,31 @@ class RunState:
         return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.save_evol_node, *args)
 
 
-def node_metrics(evolution: Evolution, parent: str, seed: str) -> list[tuple[dict[str, float | None], str | None]]:
-    """Every per-node number, grouped by the note stored with it."""
+Metrics = list[tuple[dict[str, float | None], str | None]]  # values grouped by the note stored with them
+
+
+def node_metrics(evolution: Evolution, parent: Parent, seed_lexical: dict) -> Metrics:
+    """Every per-node number, grouped by the note stored with it; the first group is the node's lexical metrics."""
     child = lexical_metrics(evolution.instruction)
-    parent_metrics = lexical_metrics(parent)
     gains = {
-        "entropy_gain_parent": child["lexical_entropy"] - parent_metrics["lexical_entropy"],
-        "entropy_gain_seed": child["lexical_entropy"] - lexical_metrics(seed)["lexical_entropy"],
-        "length_gain_parent": child["length_tokens"] - parent_metrics["length_tokens"],
-        "novelty_parent": 1.0 - lexical_similarity(parent, evolution.instruction),
+        "entropy_gain_parent": child["lexical_entropy"] - parent.lexical["lexical_entropy"],
+        "entropy_gain_seed": child["lexical_entropy"] - seed_lexical["lexical_entropy"],
+        "length_gain_parent": child["length_tokens"] - parent.lexical["length_tokens"],
+        "novelty_parent": 1.0 - lexical_similarity(parent.instruction, evolution.instruction),
     }
     entropy = token_entropy_metrics(evolution.generation.token_entropies)
     return [(child, None), (gains, "lexical"), (entropy, evolution.generation.entropy_source)]
+
+
+def sample_entropy_metrics(evolution: Evolution) -> Metrics:
+    """A survivor's token entropy (nats) over both texts the teacher wrote for it: the instruction (query) and the
+    answer, with the source of each, or why there is none."""
+    asked, answered = evolution.generation, evolution.answer_generation
+    generations = [g for g in (asked, answered) if g is not None]
+    values = token_entropy_metrics([h for g in generations for h in g.token_entropies or []])
+    values["query_entropy_mean"] = asked.mean_entropy
+    values["answer_entropy_mean"] = answered.mean_entropy if answered else None
+    return [(values, "; ".join(dict.fromkeys(g.entropy_source for g in generations)))]
 
 
 def _close_writer(thread: ThreadPoolExecutor, writer: Store) -> None:
@@ -218,13 +235,16 @@ class EvolveHandler:
         return ctx.extras["evolve"]
 
     def processes(self, ctx: JobContext) -> int:
-        """Spread over processes only for a remote teacher: the bundled model runs in the process that loads it."""
+        """Spread over processes only for a remote teacher (the bundled model runs in the process that loads it)
+        and where they win (shards.process_count), counting two calls for each node of a full tree."""
         params = EvolveParams.from_dict(ctx.params)
         config = teacher_config(ctx.store, params.teacher)
         if config.provider == "local":
             return 1
         units = len(params.seeds) * params.branching
-        return min(process_count(min(params.concurrency, config.concurrency)), units)
+        nodes_per_unit = sum(params.branching ** level for level in range(params.depth))
+        calls = 2 * units * nodes_per_unit
+        return min(process_count(min(params.concurrency, config.concurrency), calls), units)
 
     def units(self, ctx: JobContext) -> list[str]:
         params = self._state(ctx).params
@@ -237,7 +257,9 @@ class EvolveHandler:
         if seed is None:
             raise LookupError(f"seed {seed_id} was deleted")
         existing = state.stored.get((seed_id, branch), {})
-        await self._grow(ctx, state, seed, Parent(seed["instruction"], None, input=seed["input"]), (branch,), existing)
+        seed = {**seed, "lexical": lexical_metrics(seed["instruction"])}
+        root = Parent(seed["instruction"], None, (), input=seed["input"], lexical=seed["lexical"])
+        await self._grow(ctx, state, seed, root, (branch,), existing)
 
     async def _grow(
         self, ctx: JobContext, state: RunState, seed: dict, parent: Parent, path: tuple[int, ...], existing: dict
@@ -253,8 +275,9 @@ class EvolveHandler:
                 break
         if survivor is None or len(path) >= state.params.depth:
             return
+        lexical = survivor.get("lexical") or lexical_metrics(survivor["instruction"])  # stored nodes: computed anew
         child_parent = Parent(survivor["instruction"], survivor["id"], (*parent.chain, survivor["operator"]),
-                              survivor["input"])
+                              input=survivor["input"], lexical=lexical)
         await asyncio.gather(
             *(
                 self._grow(ctx, state, seed, child_parent, (*path, child), existing)
@@ -288,9 +311,11 @@ class EvolveHandler:
         if operator not in state.operators:
             raise LookupError(f"operator {operator!r} was deleted")
         try:
-            evolution = await evolve(
-                state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity, parent.input
-            )
+            with sample_scope(f"evolve:{key}"):  # the node's calls are this sample: a rerun reuses, a new node never
+                evolution = await evolve(
+                    state.teacher, state.operators[operator], parent.instruction, state.rules, state.similarity,
+                    parent.input,
+                )
         except TeacherError as exc:
             await state.save_node({**node, "status": "failed", "elimination_reason": str(exc)})
             raise
@@ -328,9 +353,10 @@ class EvolveHandler:
             sum(g.completion_tokens for g in generations),
             sum(costs) if costs else None,
         )
-        metrics = node_metrics(evolution, parent.instruction, seed["instruction"])
-        node["id"] = await state.save_node(node, metrics, sample, usage)
-        return node
+        metrics = node_metrics(evolution, parent, seed["lexical"])
+        sample_metrics = sample_entropy_metrics(evolution) if sample else []
+        node["id"] = await state.save_node(node, metrics, sample, usage, sample_metrics)
+        return {**node, "lexical": metrics[0][0]}
 
     async def finish(self, ctx: JobContext) -> None:
         state = ctx.extras.get("evolve")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections import Counter, deque
@@ -23,12 +25,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from workbench.response_cache import ACTIVE, ResponseCache
 from workbench.shards import Helper, HelperGone
 from workbench.store import Store
 
 HEARTBEAT_S = 1.0
 IDLE_POLL_S = 0.5
 DEFAULT_CONCURRENCY = 8
+FINISHED = ("done", "failed", "cancelled")
 
 
 class JobCancelled(Exception):
@@ -49,6 +53,7 @@ class JobContext:
     stop_requested: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
     shard: tuple[int, int] = (0, 1)  # (this process, processes) when the units are spread over processes
+    shutdown: Callable[[], bool] = lambda: False  # True once the worker itself is stopping (see Shutdown)
 
     @property
     def job_id(self) -> int:
@@ -104,11 +109,30 @@ def load_handlers() -> None:
 
 
 def submit(store: Store, kind: str, params: dict, model: str | None = None) -> int:
-    """Queue a job; the worker picks it up. Returns the job id."""
+    """Queue a job; the worker picks it up. Returns the job id.
+
+    Every job takes `params["bypass_cache"]` (default False): True sends every model call to the model
+    instead of answering repeated ones from the response cache (workbench/response_cache.py)."""
     load_handlers()
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(sorted(HANDLERS))}")
     return store.create_job(kind, params, model=model)
+
+
+def rerun(store: Store, job_id: int, bypass_cache: bool = False) -> int:
+    """Queue a new job with a finished job's kind and params; repeated model calls come from the cache unless
+    `bypass_cache`. Raises ValueError for an unknown or unfinished job."""
+    job = store.get_job(job_id)
+    if job is None:
+        raise ValueError(f"no job {job_id}")
+    if job["status"] not in FINISHED:
+        raise ValueError(f"job {job_id} is {job['status']}; only a finished job can be run again")
+    return submit(store, job["kind"], {**job["params"], "bypass_cache": bypass_cache}, model=job["model"])
+
+
+def job_cache(store: Store, job: dict) -> ResponseCache:
+    """The response cache a job's model calls go through (its own store connection)."""
+    return ResponseCache(store.path, job["id"], bypass=bool(job["params"].get("bypass_cache")))
 
 
 async def run_one_unit(ctx: JobContext, handler: JobHandler, unit_key: str) -> tuple[str, str | None]:
@@ -170,9 +194,11 @@ async def _run_units(
             await asyncio.sleep(HEARTBEAT_S)
             current = time.monotonic()
             flush()
+            if (cache := ACTIVE.get()) is not None:
+                cache.flush()
             ctx.store.heartbeat(ctx.job_id, current - last)
             last = current
-            if ctx.store.job_status(ctx.job_id) != "running":
+            if ctx.store.job_status(ctx.job_id) != "running" or ctx.shutdown():
                 ctx.stop_requested = True
 
     helpers = {f"helper {i}": Helper(ctx.store.path, ctx.job_id, i, processes) for i in range(1, processes)}
@@ -197,14 +223,30 @@ async def _run_units(
     return dict(ran)
 
 
-def run_job(store: Store, job: dict, log: Callable[[str], None] = lambda message: None) -> str:
-    """Run one claimed job to its end (or until paused/cancelled); returns its final status."""
+def run_job(
+    store: Store, job: dict, log: Callable[[str], None] = lambda message: None, shutdown: Callable[[], bool] | None = None
+) -> str:
+    """Run one claimed job to its end (or until paused/cancelled); returns its final status.
+
+    When `shutdown()` turns True (the worker is stopping), no new unit starts, running units stop at their
+    next `check_stop`, and the job goes back to the queue ('queued') for the next worker to resume."""
     load_handlers()
     handler = HANDLERS.get(job["kind"])
     if handler is None:
         store.set_job_status(job["id"], "failed", f"unknown job kind {job['kind']!r}")
         return "failed"
-    ctx = JobContext(store, job)
+    ctx = JobContext(store, job, shutdown=shutdown or (lambda: False))
+    cache = job_cache(store, job)
+    active = ACTIVE.set(cache)
+    try:
+        return _run_claimed(ctx, handler, log)
+    finally:
+        ACTIVE.reset(active)
+        cache.close()
+
+
+def _run_claimed(ctx: JobContext, handler: JobHandler, log: Callable[[str], None]) -> str:
+    store, job = ctx.store, ctx.job
     try:
         processes = handler.processes(ctx) if hasattr(handler, "processes") else 1
         ctx.shard = (0, processes)
@@ -217,6 +259,9 @@ def run_job(store: Store, job: dict, log: Callable[[str], None] = lambda message
         ran = asyncio.run(_run_units(ctx, handler, pending, slots, processes, log))
         if processes > 1:
             log(f"job {job['id']}: units run per process: {', '.join(f'{k} {v}' for k, v in ran.items())}")
+        if ctx.stop_requested and ctx.shutdown() and store.requeue_job(job["id"]):
+            log(f"job {job['id']}: back in the queue, to resume when a worker runs again")
+            return "queued"
         finish: Callable[[JobContext], Awaitable[None]] | None = getattr(handler, "finish", None)
         if finish is not None and not ctx.stop_requested:
             asyncio.run(finish(ctx))
@@ -266,20 +311,56 @@ def worker_alive(db_path: str | Path) -> bool:
     return False
 
 
-def run_worker(db_path: str | Path, exit_when_idle: bool = False, log: Callable[[str], None] = print) -> int:
-    """The worker loop: one per store. Returns 1 if another worker already serves this store."""
+class Shutdown:
+    """When the worker should stop: on SIGTERM, or (for the app's worker) once the process that started it is gone.
+
+    The app starts its worker with `stop_with_parent` (`workbench worker --stop-with-parent`), so stopping
+    the app (Ctrl-C, SIGTERM from a service manager, even SIGKILL) stops its worker too: at once when idle,
+    else once the running job reaches a safe point (its running units stop before their next model call;
+    everything they stored stays, and the job is requeued to resume). A worker started by hand watches no
+    parent and runs until it is stopped itself.
+    """
+
+    def __init__(self, stop_with_parent: bool = False) -> None:
+        self.parent = os.getppid() if stop_with_parent else None
+        self.signalled = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        self.signalled = True
+
+    def __call__(self) -> bool:
+        return self.signalled or (self.parent is not None and os.getppid() != self.parent)
+
+    def reason(self) -> str:
+        return "SIGTERM" if self.signalled else "the app that started it has stopped"
+
+    def close(self) -> None:
+        """Give SIGTERM back to the handler it had before (a worker run inside another program)."""
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def run_worker(
+    db_path: str | Path, exit_when_idle: bool = False, log: Callable[[str], None] = print, stop_with_parent: bool = False
+) -> int:
+    """The worker loop: one per store. Returns 1 if another worker already serves this store, else 0 once it
+    stops: idle with `exit_when_idle`, or on shutdown (see Shutdown)."""
     fd = _try_lock(db_path)
     if fd is None:
         log(f"another worker is already running for {db_path}")
         return 1
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
+    shutdown = Shutdown(stop_with_parent)
     store = Store(db_path)
     try:
         requeued = store.requeue_orphaned_jobs()
         if requeued:
             log(f"resuming {requeued} job(s) left running by a stopped worker")
-        while True:
+        while not shutdown():
             job = store.claim_next_job(os.getpid())
             if job is None:
                 if exit_when_idle:
@@ -287,20 +368,26 @@ def run_worker(db_path: str | Path, exit_when_idle: bool = False, log: Callable[
                 time.sleep(IDLE_POLL_S)
                 continue
             log(f"job {job['id']} ({job['kind']}) started")
-            status = run_job(store, job, log)
+            status = run_job(store, job, log, shutdown)
             log(f"job {job['id']} ({job['kind']}) {status}")
+        log(f"worker stopping: {shutdown.reason()}")
+        return 0
     finally:
+        shutdown.close()
         store.close()
         os.close(fd)
 
 
-def ensure_worker(db_path: str | Path) -> bool:
-    """Start a detached worker for this store unless one is alive. Returns True if one was started."""
+def ensure_worker(db_path: str | Path, stop_with_parent: bool = False) -> bool:
+    """Start a detached worker for this store unless one is alive. Returns True if one was started.
+
+    `stop_with_parent`: the worker stops when this process ends (the app's worker; see Shutdown)."""
     if worker_alive(db_path):
         return False
     log_file = open(f"{db_path}.worker.log", "ab")  # noqa: SIM115 - handed to the child process
     subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"],
+        [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker",
+         *(["--stop-with-parent"] if stop_with_parent else [])],
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

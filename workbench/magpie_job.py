@@ -190,7 +190,7 @@ class MagpieHandler:
         messages = [{"role": "system", "content": system}] if system else []
         for query, answer in turns:
             messages += [{"role": "user", "content": query}, {"role": "assistant", "content": answer}]
-        recorded = {k: v for k, v in params.items() if k not in ("teacher", "template", "n", "concurrency")}
+        recorded = {k: v for k, v in params.items() if k not in ("teacher", "template", "n", "concurrency", "bypass_cache")}
         sample = {
             "source": KIND,
             "unit_key": sample_key,

@@ -1,10 +1,12 @@
 """Helper processes that run some of a job's units beside the worker.
 
-At high concurrency against a fast endpoint one Python process is CPU-bound inside the client
-(litellm spends about 5 ms of CPU on a call here), so a job whose calls all go to a remote API
-can spread its units over several processes. Helpers are forked from a multiprocessing fork
-server that has already imported the job handlers and litellm, so one starts in a fraction of a
-second instead of the 2.5 s those imports take; the fork server is started once per worker.
+With the lean per-call path one process spends about 1.4 ms of CPU per evolve-job call here (the
+request, parsing, entropy, metrics and the store), so it is CPU-bound only at very high concurrency
+against a fast endpoint; only then, and only for a job big enough to pay the helpers' start, does a
+job spread its units over several processes (`process_count`, measured with benchmarks/orchestration.py).
+Helpers are forked from a multiprocessing fork server that has already imported the job handlers and
+litellm, so one starts in a fraction of a second instead of the 2.5 s those imports take; the fork
+server is started once per worker.
 
 The worker sends a helper one unit key per line over a socket pair whenever the helper has a
 free slot and reads back one JSON line per unit. A helper writes its units' rows through its own
@@ -26,20 +28,34 @@ from pathlib import Path
 
 PROCESSES_ENV = "WORKBENCH_JOB_PROCESSES"
 MAX_PROCESSES = 4
-MIN_CONCURRENCY_TO_SHARD = 16
+# Measured on 2 cores, loopback server at 100 ms (benchmarks/orchestration.py, issue 15): at 64 calls in flight
+# one process beat two (547 vs 505 calls/s); at 256, two won by 1.19x once the fork server was up, but the first
+# job lost its ~3 s start until it made about 9,000 calls.
+MIN_CONCURRENCY_PER_PROCESS = 128
+MIN_CALLS_TO_SHARD = 10_000
 CLOSE_TIMEOUT_S = 10.0
 PRELOAD = ["workbench.pipeline"]  # every job handler, the Teacher and litellm
 
 
-def process_count(concurrency: int) -> int:
-    """How many processes a job with this many calls in flight should use: one per core (at most 4), each
-    with at least 8 of the calls. WORKBENCH_JOB_PROCESSES overrides the ceiling (1 keeps every job in the
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def process_count(concurrency: int, expected_calls: int) -> int:
+    """How many processes a job with this many calls in flight and about this many calls in all should use:
+    one (the worker) unless the job is big enough to pay the helpers' start, and then one per 128 calls in
+    flight, at most one per usable core (and 4). WORKBENCH_JOB_PROCESSES=N sets N (1 keeps every job in the
     worker process)."""
     setting = os.environ.get(PROCESSES_ENV, "").strip()
-    ceiling = int(setting) if setting.isdigit() and int(setting) > 0 else min(os.cpu_count() or 1, MAX_PROCESSES)
-    if concurrency < MIN_CONCURRENCY_TO_SHARD:
+    if setting.isdigit() and int(setting) > 0:
+        return max(1, min(int(setting), concurrency))
+    if expected_calls < MIN_CALLS_TO_SHARD:
         return 1
-    return max(1, min(ceiling, concurrency // (MIN_CONCURRENCY_TO_SHARD // 2)))
+    return max(1, min(usable_cores(), MAX_PROCESSES, concurrency // MIN_CONCURRENCY_PER_PROCESS))
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
@@ -131,12 +147,21 @@ class Helper:
 
 async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: Connection) -> None:
     """Run the unit keys that arrive on the socket, answering one JSON line for each."""
-    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobContext, load_handlers, run_one_unit
+    from workbench.jobs import HANDLERS, HEARTBEAT_S, JobContext, job_cache, load_handlers, run_one_unit
+    from workbench.response_cache import ACTIVE
     from workbench.store import Store
 
     load_handlers()
+    if not Path(db_path).exists():
+        return  # the job ended, and its store went, before this helper started
     store = Store(db_path)
-    ctx = JobContext(store, store.get_job(job_id), shard=(index, count))
+    job = store.get_job(job_id)
+    if job is None or job["status"] != "running":
+        store.close()
+        return  # the job ended before this helper started: nothing is left for it
+    ctx = JobContext(store, job, shard=(index, count))
+    cache = job_cache(store, ctx.job)
+    ACTIVE.set(cache)  # this process's task context only: helpers serve one job
     handler = HANDLERS[ctx.job["kind"]]
     handler.units(ctx)  # builds the handler's per-run state before the first unit arrives
     reader, writer = await asyncio.open_unix_connection(sock=_socket_of(conn))
@@ -152,6 +177,7 @@ async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: C
     async def watch_status() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
+            cache.flush()
             if store.job_status(job_id) != "running":
                 ctx.stop_requested = True
 
@@ -168,6 +194,7 @@ async def serve_units(db_path: str, job_id: int, index: int, count: int, conn: C
             task.cancel()
         await asyncio.gather(*running, watcher, return_exceptions=True)
         writer.close()
+        cache.close()
         store.close()
 
 

@@ -109,7 +109,9 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             created_at REAL NOT NULL,
             started_at REAL,
             finished_at REAL,
-            elapsed_s REAL NOT NULL DEFAULT 0
+            elapsed_s REAL NOT NULL DEFAULT 0,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            cache_hits INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE job_units (
             job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -305,6 +307,13 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             voters INTEGER NOT NULL,
             created_at REAL NOT NULL,
             PRIMARY KEY (task_type, task_id, job_id)
+        );
+        -- issue 15: the response cache (workbench/response_cache.py); key = hash of model, request, params, sample
+        CREATE TABLE response_cache (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            response TEXT NOT NULL,
+            created_at REAL NOT NULL
         );
         """
     )
@@ -707,6 +716,47 @@ class Store:
         )
         return cursor.rowcount > 0
 
+    def requeue_job(self, job_id: int) -> bool:
+        """Put a job this worker was running back in the queue (the worker is stopping); False if it was not running."""
+        cursor = self.conn.execute(
+            "UPDATE jobs SET status = 'queued', worker_pid = NULL WHERE id = ? AND status = 'running'", [job_id]
+        )
+        return cursor.rowcount == 1
+
+    # ------------------------------------------------------------ response cache (issue 15)
+
+    def cached_response(self, key: str) -> str | None:
+        """The stored answer (JSON text) of a cached model call, or None."""
+        return self._scalar("SELECT response FROM response_cache WHERE key = ?", [key])
+
+    def save_cached_responses(self, rows: list[tuple[str, str, str]], job_id: int | None, calls: int, hits: int) -> None:
+        """Store (key, model, response JSON) answers, replacing older ones, and add a job's call and hit counts."""
+        timestamp = now()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO response_cache (key, model, response, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET response = excluded.response, created_at = excluded.created_at",
+                [(key, model, response, timestamp) for key, model, response in rows],
+            )
+            if job_id is not None and (calls or hits):
+                self.conn.execute(
+                    "UPDATE jobs SET model_calls = model_calls + ?, cache_hits = cache_hits + ? WHERE id = ?",
+                    [calls, hits, job_id],
+                )
+
+    def response_cache_stats(self) -> list[dict]:
+        """Per model: cached answers and their total size in bytes."""
+        return self._rows(
+            "SELECT model, count(*) AS entries, sum(length(response)) AS bytes FROM response_cache "
+            "GROUP BY model ORDER BY entries DESC"
+        )
+
+    def clear_response_cache(self, model: str | None = None) -> int:
+        """Forget cached answers (of one model, or all); returns how many."""
+        if model is None:
+            return self.conn.execute("DELETE FROM response_cache").rowcount
+        return self.conn.execute("DELETE FROM response_cache WHERE model = ?", [model]).rowcount
+
     # ------------------------------------------------------------ samples
 
     def _sample_row(self, sample: dict, timestamp: float) -> dict:
@@ -855,8 +905,10 @@ class Store:
         metrics: list[tuple[dict[str, float | None], str | None]] = (),
         sample: dict | None = None,
         usage: tuple[int, int, float | None] | None = None,
+        sample_metrics: list[tuple[dict[str, float | None], str | None]] = (),
     ) -> int:
-        """Write one evolution node with its metrics, its sample and its usage in one transaction.
+        """Write one evolution node with its metrics, its sample (and the sample's metrics) and its usage in one
+        transaction.
 
         Keyed on (job_id, node_key): a node already stored is kept (returned as is), except a 'failed'
         one, which the new attempt replaces. Usage is added only when the node is new.
@@ -900,7 +952,9 @@ class Store:
                 [(node_id, name, value, note) for values, note in metrics for name, value in values.items()],
             )
             if sample is not None:
-                self.insert_sample({**sample, "node_id": node_id})
+                sample_id = self.insert_sample({**sample, "node_id": node_id})
+                for values, note in sample_metrics:
+                    self.set_metrics("sample", sample_id, values, note)
             if usage is not None and row["job_id"] is not None:
                 self.add_job_usage(row["job_id"], *usage)
         return node_id

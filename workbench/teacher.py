@@ -1,8 +1,10 @@
-"""One Teacher over litellm: chat and raw text completion, token entropy, retries, limits, usage.
+"""One Teacher for every model: chat and raw text completion, token entropy, retries, adaptive limits, the
+response cache, usage.
 
-Local and remote models share one code path: the bundled model is a litellm custom provider
-(`local/...`, see local_model.py). API keys come from the environment (or Streamlit's
-secrets file, loaded into the environment by `load_secrets`); they are never stored.
+Self-hosted OpenAI-compatible servers are called through the lean client (openai_compatible.py); every
+other provider, the Router and the bundled model through litellm (the bundled model is a litellm custom
+provider, `local/...`, see local_model.py). Both paths behave alike. API keys come from the environment
+(or Streamlit's secrets file, loaded into the environment by `load_secrets`); they are never stored.
 """
 
 from __future__ import annotations
@@ -23,20 +25,36 @@ configure_offline_environment()
 import litellm  # noqa: E402  (must come after the offline environment is set)
 import openai  # noqa: E402
 
+from workbench.concurrency import AdaptiveLimit, retry_after_seconds  # noqa: E402
+from workbench.openai_compatible import OpenAICompatibleClient  # noqa: E402
+from workbench.response_cache import ACTIVE, SAMPLE, is_reproducible, request_key  # noqa: E402
+
 litellm.suppress_debug_info = True
 litellm.drop_params = True
 
 DEFAULT_MODEL = "local/gemma-3-270m"
 RAW_COMPLETION_PROVIDERS = {"local", "text-completion-openai", "text-completion-codestral", "ollama", "hosted_vllm"}
+# litellm's exceptions subclass the openai SDK's, so these cover both call paths
 RETRYABLE = (
-    litellm.RateLimitError,
-    litellm.InternalServerError,
+    openai.RateLimitError,
+    openai.InternalServerError,  # HTTP 5xx
     litellm.ServiceUnavailableError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
+    openai.APIConnectionError,  # timeouts included
 )
 NOT_AVAILABLE = "not available"
-NOT_PARAMS = ("model", "timeout", "api_base", "max_retries", "mock_response")
+CLIENT_KEYS = ("model", "timeout", "api_base", "max_retries", "api_key", "mock_response")  # not generation params
+LEAN_PROVIDERS = ("openai", "hosted_vllm", "text-completion-openai")  # OpenAI-compatible servers at an api_base
+LEAN_PARAMS = {  # what the lean client may send in the body; any other extra goes through litellm
+    "temperature", "max_tokens", "stop", "logprobs", "top_logprobs", "top_p", "seed", "presence_penalty",
+    "frequency_penalty", "user", "response_format", "logit_bias",
+}
+TOP_LOGPROBS = 5  # alternatives asked per token: the top-k entropy approximation (OpenAI allows up to 20)
+TIERED_PRICING_FROM = 100_000  # prompt tokens above which a call is priced exactly (litellm's tiers start at 128k)
+
+
+def unavailable(reason: str) -> str:
+    """The entropy note of a generation without token entropies: 'not available: <why>'."""
+    return f"{NOT_AVAILABLE}: {reason}"
 
 
 @dataclass
@@ -54,6 +72,7 @@ class TeacherConfig:
     backoff_base_s: float = 0.5
     base_model: bool | None = None
     router_config: str | None = None
+    client: str = "auto"  # "auto": the lean client for an OpenAI-compatible server at api_base; "litellm": always litellm
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -75,6 +94,22 @@ class TeacherConfig:
             return self.base_model
         return self.provider == "local"
 
+    @property
+    def uses_lean_client(self) -> bool:
+        """Whether calls skip litellm for the lean OpenAI-compatible client (workbench/openai_compatible.py):
+        a self-hosted OpenAI-compatible server at `api_base`, no Router, and no option only litellm knows.
+        OpenAI's own API stays on litellm, which knows each model's parameter rules and prices."""
+        if self.client != "auto" or self.router_config or not self.api_base or self.provider not in LEAN_PROVIDERS:
+            return False
+        if "api.openai.com" in self.api_base:
+            return False
+        return all(key in LEAN_PARAMS or key in ("api_key", "max_retries", "timeout") for key in self.extra)
+
+    @property
+    def served_model(self) -> str:
+        """The model name the server knows: the model string without its litellm provider prefix."""
+        return self.model.split("/", 1)[1] if "/" in self.model else self.model
+
 
 def provider_of(model: str) -> str:
     """The litellm provider prefix of a model string ('openai' when there is none)."""
@@ -87,7 +122,9 @@ def supports_raw_completion(model: str) -> bool:
 
 @dataclass
 class Generation:
-    """One model output with what the backend told us about it; entropy is None when not available."""
+    """One model output with what the backend told us about it; entropy is None when not available, and
+    `entropy_source` then says why ('not available: ...'). A `cached` generation was served from the
+    response cache: it cost nothing, so its token counts and cost are 0."""
 
     text: str
     model: str
@@ -101,6 +138,7 @@ class Generation:
     entropy_source: str = NOT_AVAILABLE
     finish_reason: str | None = None
     top_logprobs: list[dict[str, float]] | None = None  # per token: alternative -> logprob, when returned
+    cached: bool = False
 
     @property
     def mean_entropy(self) -> float | None:
@@ -112,6 +150,16 @@ class Generation:
     def max_entropy(self) -> float | None:
         return max(self.token_entropies) if self.token_entropies else None
 
+    def to_cache(self) -> dict:
+        """What the response cache stores of this generation (a shallow copy: it is serialised at once)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "cached"}
+
+    @classmethod
+    def from_cache(cls, stored: dict) -> Generation:
+        """A generation served from the cache: same text and entropies, nothing paid."""
+        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "cached": True})
+
 
 class TeacherError(Exception):
     """A call that failed for good, with a message a user can act on."""
@@ -119,16 +167,16 @@ class TeacherError(Exception):
 
 def explain_error(exc: Exception, model: str, api_base: str | None) -> str:
     where = f" at {api_base}" if api_base else ""
-    if isinstance(exc, litellm.AuthenticationError):
+    if isinstance(exc, openai.AuthenticationError):
         return f"{model}: the provider refused the API key (authentication failed). Check the key in the environment or secrets."
-    if isinstance(exc, litellm.NotFoundError):
+    if isinstance(exc, openai.NotFoundError):
         return f"{model}: unknown model{where} (the provider answered 'not found')."
     unreachable = "connection error" in str(exc).lower() or "connection refused" in str(exc).lower()
-    if unreachable or isinstance(exc, litellm.APIConnectionError | litellm.Timeout):
+    if unreachable or isinstance(exc, openai.APIConnectionError):
         return f"{model}: cannot reach the provider{where} ({type(exc).__name__}). Is the host up and the URL right?"
-    if isinstance(exc, litellm.BadRequestError):
+    if isinstance(exc, openai.BadRequestError):
         return f"{model}: the provider rejected the request: {exc}"
-    if isinstance(exc, litellm.RateLimitError):
+    if isinstance(exc, openai.RateLimitError):
         return f"{model}: rate limited by the provider even after retries."
     return f"{model}: {type(exc).__name__}: {exc}"
 
@@ -144,61 +192,59 @@ def entropy_from_top_logprobs(top_logprobs: list[float]) -> float:
     return -sum(p * math.log(p) for p in [*probs, rest] if p > 0)
 
 
+def _get(item: Any, name: str) -> Any:
+    """A field of a response part, whether the client gave a dict (lean path) or an object (litellm)."""
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+NO_LOGPROBS = unavailable("the provider returned no token log-probabilities for this call")
+ONLY_SAMPLED = unavailable("only the sampled tokens' log-probabilities came back; entropy needs the alternatives")
+
+
 def _read_legacy_logprobs(logprobs: Any) -> tuple[list[str] | None, list[float] | None, list[float] | None, str]:
     """The /completions format: parallel lists `tokens`, `token_logprobs`, `top_logprobs` (token -> logprob)."""
-
-    def get(name: str) -> Any:
-        return logprobs.get(name) if isinstance(logprobs, dict) else getattr(logprobs, name, None)
-
-    tokens, values, tops = get("tokens"), get("token_logprobs"), get("top_logprobs")
+    tokens, values, tops = _get(logprobs, "tokens"), _get(logprobs, "token_logprobs"), _get(logprobs, "top_logprobs")
     if not tokens:
-        return None, None, None, NOT_AVAILABLE
+        return None, None, None, NO_LOGPROBS
     if tops and all(isinstance(t, dict) and len(t) >= 2 for t in tops):
         k = min(len(t) for t in tops)
         entropies = [entropy_from_top_logprobs(list(t.values())) for t in tops]
         return list(tokens), list(values or []), entropies, f"top-{k} logprobs approximation (lower bound)"
-    return list(tokens), list(values or []), None, NOT_AVAILABLE
+    return list(tokens), list(values or []), None, ONLY_SAMPLED
 
 
 def _read_logprobs(choice: Any) -> tuple[list[str] | None, list[float] | None, list[float] | None, str]:
-    """Tokens, logprobs and per-token entropies from a litellm choice, with where the entropy came from."""
-    logprobs = getattr(choice, "logprobs", None)
+    """Tokens, logprobs and per-token entropies from a response choice, with where the entropy came from
+    (or why there is none)."""
+    logprobs = _get(choice, "logprobs")
     if logprobs is None:
-        return None, None, None, NOT_AVAILABLE
-    content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
+        return None, None, None, NO_LOGPROBS
+    content = _get(logprobs, "content")
     if not content:
         return _read_legacy_logprobs(logprobs)
-
-    def field_of(item: Any, name: str) -> Any:
-        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-    tokens = [field_of(item, "token") for item in content]
-    values = [field_of(item, "logprob") for item in content]
-    exact = [field_of(item, "entropy") for item in content]
+    tokens = [_get(item, "token") for item in content]
+    values = [_get(item, "logprob") for item in content]
+    exact = [_get(item, "entropy") for item in content]
     if all(e is not None for e in exact):
         return tokens, values, [float(e) for e in exact], "full next-token distribution"
-    tops = [field_of(item, "top_logprobs") or [] for item in content]
+    tops = [_get(item, "top_logprobs") or [] for item in content]
     if all(len(t) >= 2 for t in tops):
         k = min(len(t) for t in tops)
-        entropies = [entropy_from_top_logprobs([field_of(t, "logprob") for t in top]) for top in tops]
+        entropies = [entropy_from_top_logprobs([_get(t, "logprob") for t in top]) for top in tops]
         return tokens, values, entropies, f"top-{k} logprobs approximation (lower bound)"
-    return tokens, values, None, NOT_AVAILABLE
+    return tokens, values, None, ONLY_SAMPLED
 
 
 def _read_top_alternatives(choice: Any) -> list[dict[str, float]] | None:
     """Per generated token, the alternatives the backend returned with their logprobs (None if none)."""
-    logprobs = getattr(choice, "logprobs", None)
+    logprobs = _get(choice, "logprobs")
     if logprobs is None:
         return None
-
-    def get(item: Any, name: str) -> Any:
-        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-    content = get(logprobs, "content")
+    content = _get(logprobs, "content")
     if content:
-        tops = [{get(t, "token"): get(t, "logprob") for t in get(item, "top_logprobs") or []} for item in content]
+        tops = [{_get(t, "token"): _get(t, "logprob") for t in _get(item, "top_logprobs") or []} for item in content]
     else:
-        tops = [dict(t) for t in get(logprobs, "top_logprobs") or [] if isinstance(t, dict)]
+        tops = [dict(t) for t in _get(logprobs, "top_logprobs") or [] if isinstance(t, dict)]
     return tops if any(tops) else None
 
 
@@ -238,14 +284,28 @@ def load_router(path: str) -> litellm.Router:
 
 
 class Teacher:
-    """Calls one model through litellm with retries, a concurrency limit and usage accounting."""
+    """Calls one model with retries, an adaptive concurrency limit, the job's response cache and usage accounting.
+
+    A self-hosted OpenAI-compatible server is called through the lean client (`TeacherConfig.uses_lean_client`);
+    every other provider, the Router and the bundled model through litellm. Both paths ask for token
+    log-probabilities by default (`logprobs=None`), so every generation carries its token entropy where the
+    provider gives it, and says why where it does not.
+    """
 
     def __init__(self, config: TeacherConfig | None = None) -> None:
         self.config = config or TeacherConfig()
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._limits: dict[int, tuple[asyncio.AbstractEventLoop, AdaptiveLimit]] = {}
+        self._rates: tuple[float, float] | None | bool = None  # per-token prices on the lean path; False: unpriced
         self._unpriced = False
+        self._logprobs_refused = False
         self._router = load_router(self.config.router_config) if self.config.router_config else None
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0}
+        self._lean = (
+            OpenAICompatibleClient(self.config.api_base, self._api_key(), self.config.timeout_s)
+            if self.config.uses_lean_client
+            else None
+        )
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0, "cache_hits": 0,
+                      "backoff_s": 0.0}
         if self.config.provider == "local":
             from workbench.local_model import register_local_provider
 
@@ -255,56 +315,139 @@ class Teacher:
     def model(self) -> str:
         return self.config.model
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop_id = id(asyncio.get_running_loop())
-        if loop_id not in self._semaphores:
-            self._semaphores[loop_id] = asyncio.Semaphore(max(1, self.config.concurrency))
-        return self._semaphores[loop_id]
+    def _api_key(self) -> str | None:
+        """The lean path's key: the config's extra, else the provider's variable (as litellm reads them)."""
+        variable = "HOSTED_VLLM_API_KEY" if self.config.provider == "hosted_vllm" else "OPENAI_API_KEY"
+        return self.config.extra.get("api_key") or os.environ.get(variable)
 
-    def _base_kwargs(self, temperature: float, max_tokens: int | None, stop: list[str] | None, **extra: Any) -> dict:
-        kwargs: dict[str, Any] = {
-            "model": self.config.model,
+    @property
+    def limit(self) -> AdaptiveLimit:
+        """This event loop's adaptive limit on calls in flight (at most `config.concurrency`)."""
+        loop = asyncio.get_running_loop()
+        entry = self._limits.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            entry = (loop, AdaptiveLimit(max(1, self.config.concurrency)))
+            self._limits = {k: v for k, v in self._limits.items() if not v[0].is_closed()}
+            self._limits[id(loop)] = entry
+        return entry[1]
+
+    def _params(self, temperature: float, max_tokens: int | None, stop: list[str] | None, extra: dict) -> dict:
+        """The generation parameters of a call: what decides its answer, recorded with it, and part of its cache key."""
+        params: dict[str, Any] = {
             "temperature": temperature,
             "max_tokens": max_tokens or self.config.max_tokens,
-            "timeout": self.config.timeout_s,
-            "max_retries": 0,  # the Teacher retries with its own backoff; no second layer inside the client
-            **self.config.extra,
-            **extra,
+            **{k: v for k, v in {**self.config.extra, **extra}.items() if k not in CLIENT_KEYS},
         }
         if stop:
-            kwargs["stop"] = stop
+            params["stop"] = stop
+        return params
+
+    async def _call(self, send: Any, *args: Any) -> Any:
+        """`await send(*args)` within the adaptive limit, retrying what is worth retrying with backoff; a 429
+        shrinks the limit and its Retry-After holds new calls. Failures for good raise TeacherError."""
+        limit = self.limit
+        attempt = 0
+        while True:
+            token = await limit.acquire()
+            try:
+                result = await send(*args)
+            except RETRYABLE as exc:
+                rate_limited = isinstance(exc, openai.RateLimitError)
+                retry_after = retry_after_seconds(exc) if rate_limited else None
+                limit.release(token, "rate_limited" if rate_limited else "error", retry_after)
+                attempt += 1
+                self.usage["retries"] += 1
+                if attempt > self.config.max_retries:
+                    raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
+                delay = min(self.config.backoff_base_s * (2 ** (attempt - 1)) * (0.5 + random.random()), 30.0)
+                delay = max(delay, retry_after or 0.0)
+                self.usage["backoff_s"] += delay
+                await asyncio.sleep(delay)
+                continue
+            except openai.OpenAIError as exc:  # the base of every litellm exception
+                limit.release(token, "error")
+                raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
+            except BaseException:
+                limit.release(token, "error")
+                raise
+            limit.release(token, "ok")
+            return result
+
+    async def _generate(self, kind: str, request: Any, params: dict, sample_index: str | None) -> Generation:
+        """One call, answered from the job's response cache when it holds this exact sample."""
+        cache = ACTIVE.get()
+        sample_index = SAMPLE.get() if sample_index is None else sample_index
+        key = None
+        if cache is not None and is_reproducible(params, sample_index):
+            endpoint = self.config.api_base or self.config.router_config
+            answer_inputs = {**params, "mock_response": self.config.extra.get("mock_response")}
+            key = request_key(self.model, endpoint, kind, request, answer_inputs, sample_index)
+            stored = cache.get(key)
+            if stored is not None:
+                self.usage["cache_hits"] += 1
+                return Generation.from_cache(stored)
+        if self._lean is not None:
+            generation = await self._call(self._lean_request, kind, request, params)
+        else:
+            generation = await self._call(self._litellm_request, kind, request, params)
+        self._count(generation)
+        if cache is not None:
+            cache.count_call()
+            if key is not None:
+                cache.put(key, self.model, generation.to_cache())
+        return generation
+
+    async def _litellm_request(self, kind: str, request: Any, params: dict) -> Generation:
+        kwargs: dict[str, Any] = {
+            **params,
+            "model": self.config.model,
+            "timeout": self.config.timeout_s,
+            "max_retries": 0,  # the Teacher retries with its own backoff; no second layer inside the client
+            **{k: v for k, v in self.config.extra.items() if k in ("api_key", "mock_response")},
+        }
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
-        return kwargs
+        if kind == "chat":
+            response = await (self._router or litellm).acompletion(**kwargs, messages=request)
+            return self._generation(response, response.choices[0].message.content, params)
+        if self.config.provider == "local":
+            # litellm's text-completion wrapper drops logprobs; the local provider takes raw prompts directly.
+            messages = [{"role": "user", "content": request}]
+            response = await litellm.acompletion(**kwargs, messages=messages, raw_prompt=True)
+            return self._generation(response, response.choices[0].message.content, params)
+        response = await (self._router or litellm).atext_completion(**kwargs, prompt=request)
+        return self._generation(response, response.choices[0].text, params)
 
-    def _client(self, method: str) -> Any:
-        """litellm's call, or the Router's when the teacher spreads load over several deployments."""
-        return getattr(self._router or litellm, method)
+    async def _lean_request(self, kind: str, request: Any, params: dict) -> Generation:
+        """The lean path; a server that refuses log-probabilities is asked again without them (and from then on)."""
+        assert self._lean is not None
+        body = {k: v for k, v in params.items() if not (self._logprobs_refused and k in ("logprobs", "top_logprobs"))}
+        try:
+            if kind == "chat":
+                response = await self._lean.post("/chat/completions", {"model": self.config.served_model,
+                                                                       "messages": request, **body})
+            else:
+                response = await self._lean.post("/completions", {"model": self.config.served_model,
+                                                                  "prompt": request, **body})
+        except openai.BadRequestError as exc:
+            if "logprob" not in str(exc).lower() or "logprobs" not in body:
+                raise
+            self._logprobs_refused = True
+            return await self._lean_request(kind, request, params)
+        choice = response["choices"][0]
+        text = choice["message"]["content"] if kind == "chat" else choice["text"]
+        return self._generation(response, text, params)
 
-    async def _call(self, fn: Any, kwargs: dict) -> Any:
-        attempt = 0
-        async with self._semaphore():
-            while True:
-                try:
-                    return await fn(**kwargs)
-                except RETRYABLE as exc:
-                    attempt += 1
-                    self.usage["retries"] += 1
-                    if attempt > self.config.max_retries:
-                        raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
-                    delay = self.config.backoff_base_s * (2 ** (attempt - 1)) * (0.5 + random.random())
-                    await asyncio.sleep(min(delay, 30.0))
-                except openai.OpenAIError as exc:  # the base of every litellm exception
-                    raise TeacherError(explain_error(exc, self.model, self.config.api_base)) from exc
-
-    def _cost(self, response: Any) -> float | None:
-        """The call's price: litellm's own figure when it priced the call, else None for a model it cannot price
-        (asked once per Teacher: pricing an unknown model costs a millisecond per call)."""
+    def _cost(self, response: Any, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """The call's price: litellm's own figure when it priced the call, else from litellm's price map (None for
+        a model it cannot price; looked up once per Teacher, since pricing costs a fraction of a millisecond)."""
         if self.config.provider == "local":
             return 0.0
         hidden = getattr(response, "_hidden_params", None) or {}
         if "response_cost" in hidden:  # litellm priced the call already (None: it knows no price)
             return hidden["response_cost"]
+        if self._lean is not None:
+            return self._lean_cost(prompt_tokens, completion_tokens)
         if self._unpriced:
             return None
         try:
@@ -313,31 +456,68 @@ class Teacher:
             self._unpriced = True
             return None
 
-    def _generation(self, response: Any, text: str, params: dict) -> Generation:
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = self._cost(response)
-        choice = response.choices[0]
+    def _lean_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Lean-path price from litellm's per-token rates (read once); exact above the size where tiers begin."""
+        if self._rates is None:
+            try:
+                prompt_cost, completion_cost = litellm.cost_per_token(model=self.model, prompt_tokens=1000,
+                                                                      completion_tokens=1000)
+                self._rates = (prompt_cost / 1000, completion_cost / 1000)
+            except Exception:  # litellm knows no price for a self-hosted model
+                self._rates = False
+        if self._rates is False:
+            return None
+        if prompt_tokens > TIERED_PRICING_FROM:
+            return sum(litellm.cost_per_token(model=self.model, prompt_tokens=prompt_tokens,
+                                              completion_tokens=completion_tokens))
+        return prompt_tokens * self._rates[0] + completion_tokens * self._rates[1]
+
+    def _entropy_note(self, params: dict, source: str, text: str) -> str:
+        """Why a generation has no entropy, as precisely as we know it."""
+        if not text:
+            return unavailable("the model wrote no tokens")
+        if self.config.provider == "local":
+            return source
+        if not params.get("logprobs"):
+            return unavailable("log-probabilities were not requested")
+        if self._logprobs_refused:
+            return unavailable(f"the server at {self.config.api_base} refused log-probabilities")
+        if source == NO_LOGPROBS and self._router is None and not self.config.uses_lean_client:
+            try:
+                supported = litellm.get_supported_openai_params(model=self.config.served_model,
+                                                                custom_llm_provider=self.config.provider)
+            except Exception:  # litellm does not know the provider
+                supported = None
+            if supported is not None and "logprobs" not in supported:
+                return unavailable(f"{self.config.provider} gives no token log-probabilities")
+        return source
+
+    def _generation(self, response: Any, text: str | None, params: dict) -> Generation:
+        usage = _get(response, "usage")
+        prompt_tokens = int(_get(usage, "prompt_tokens") or 0) if usage else 0
+        completion_tokens = int(_get(usage, "completion_tokens") or 0) if usage else 0
+        choice = _get(response, "choices")[0]
         tokens, values, entropies, source = _read_logprobs(choice)
-        self.usage["calls"] += 1
-        self.usage["prompt_tokens"] += prompt_tokens
-        self.usage["completion_tokens"] += completion_tokens
-        self.usage["cost"] += cost or 0.0
         return Generation(
             text=text or "",
             model=self.model,
             params=params,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost=cost,
+            cost=self._cost(response, prompt_tokens, completion_tokens),
             tokens=tokens,
             token_logprobs=values,
             token_entropies=entropies,
-            entropy_source=source,
-            finish_reason=getattr(choice, "finish_reason", None),
+            entropy_source=source if entropies else self._entropy_note(params, source, text or ""),
+            finish_reason=_get(choice, "finish_reason"),
             top_logprobs=_read_top_alternatives(choice),
         )
+
+    def _count(self, generation: Generation) -> None:
+        self.usage["calls"] += 1
+        self.usage["prompt_tokens"] += generation.prompt_tokens
+        self.usage["completion_tokens"] += generation.completion_tokens
+        self.usage["cost"] += generation.cost or 0.0
 
     async def achat(
         self,
@@ -346,18 +526,19 @@ class Teacher:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stop: list[str] | None = None,
-        logprobs: bool = False,
-        top_logprobs: int = 5,
+        logprobs: bool | None = None,
+        top_logprobs: int = TOP_LOGPROBS,
+        sample_index: str | None = None,
         **extra: Any,
     ) -> Generation:
+        """A chat completion. `logprobs=None` asks for token log-probabilities (the default: entropy wherever the
+        provider gives it); `sample_index` names which sample this call is (see workbench.response_cache)."""
         temperature = self.config.answer_temperature if temperature is None else temperature
-        kwargs = self._base_kwargs(temperature, max_tokens, stop, **extra)
-        if logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = top_logprobs
-        response = await self._call(self._client("acompletion"), {**kwargs, "messages": messages})
-        params = {k: v for k, v in kwargs.items() if k not in NOT_PARAMS}
-        return self._generation(response, response.choices[0].message.content, params)
+        params = self._params(temperature, max_tokens, stop, extra)
+        if logprobs is not False:
+            params["logprobs"] = True
+            params["top_logprobs"] = top_logprobs
+        return await self._generate("chat", messages, params, sample_index)
 
     async def acomplete(
         self,
@@ -366,7 +547,8 @@ class Teacher:
         temperature: float | None = None,
         max_tokens: int | None = None,
         stop: list[str] | None = None,
-        logprobs: bool = False,
+        logprobs: bool | None = None,
+        sample_index: str | None = None,
         **extra: Any,
     ) -> Generation:
         """Raw text completion: the prompt is sent as-is, with no chat template around it."""
@@ -377,17 +559,10 @@ class Teacher:
                 "hosted_vllm/..., ollama/...)."
             )
         temperature = self.config.answer_temperature if temperature is None else temperature
-        kwargs = self._base_kwargs(temperature, max_tokens, stop, **extra)
-        params = {k: v for k, v in kwargs.items() if k not in NOT_PARAMS}
-        if self.config.provider == "local":
-            # litellm's text-completion wrapper drops logprobs; the local provider takes raw prompts directly.
-            messages = [{"role": "user", "content": prompt}]
-            response = await self._call(litellm.acompletion, {**kwargs, "messages": messages, "raw_prompt": True})
-            return self._generation(response, response.choices[0].message.content, params)
-        if logprobs:
-            kwargs["logprobs"] = 5
-        response = await self._call(self._client("atext_completion"), {**kwargs, "prompt": prompt})
-        return self._generation(response, response.choices[0].text, params)
+        params = self._params(temperature, max_tokens, stop, extra)
+        if logprobs is not False and self.config.provider != "local":  # the bundled model always gives entropy
+            params["logprobs"] = TOP_LOGPROBS
+        return await self._generate("completion", prompt, params, sample_index)
 
     def chat(self, messages: list[dict], **kwargs: Any) -> Generation:
         return asyncio.run(self.achat(messages, **kwargs))
