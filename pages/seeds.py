@@ -108,7 +108,7 @@ frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
-             ["" if not seed["reference_answer"] else "cannot parse" if checker_note(seed["reference_answer"]) else "ok"
+             ["" if not seed["reference_answer"] else "not a final answer" if checker_note(seed["reference_answer"]) else "ok"
               for seed in seeds])
 edited = st.data_editor(
     frame,
@@ -123,8 +123,8 @@ edited = st.data_editor(
         "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
         "answer check": st.column_config.TextColumn(
             "Answer check",
-            help="ok: the answer checker can compare a path's final answer with this reference; cannot parse: it "
-                 "cannot (prose, code, or a form it does not read), so other verifiers decide"),
+            help="ok: a path's stated final answer is compared with this reference (as a number, formula or "
+                 "words); not a final answer: a worked solution, code or long text, so other verifiers decide"),
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),

@@ -312,8 +312,8 @@ class ScriptedTeacher(Teacher):
         super().__init__(TeacherConfig(model="openai/gpt-4o-mini"))
         self.replies = list(replies)
 
-    def _base_kwargs(self, *args, **kwargs) -> dict:
-        return {**super()._base_kwargs(*args, **kwargs), "mock_response": self.replies.pop(0)}
+    async def _litellm_request(self, kind: str, request, params: dict):
+        return await super()._litellm_request(kind, request, {**params, "mock_response": self.replies.pop(0)})
 
 
 def test_evolve_eliminates_a_struggling_answer():

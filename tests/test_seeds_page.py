@@ -53,14 +53,15 @@ def test_a_refused_file_lists_each_problem_on_its_own_line(store: Store):
 
 
 def test_input_and_reference_are_shown_and_edited(store: Store):
-    [seed_id] = store.insert_seeds([{"instruction": "Identify the odd one out.", "input": "Twitter, Instagram, Telegram",
-                                     "reference_answer": "Telegram"}])
+    [seed_id, code_id] = store.insert_seeds([
+        {"instruction": "Identify the odd one out.", "input": "Twitter, Instagram, Telegram", "reference_answer": "Telegram"},
+        {"instruction": "Write the identity function.", "reference_answer": "def f(x):\n    return x"}])
     at = seeds_page()
     assert not at.exception
     grid = at.dataframe[0].value
     assert grid.loc[seed_id, "input"] == "Twitter, Instagram, Telegram"
-    assert grid.loc[seed_id, "answer check"] == "cannot parse"
-    assert any("cannot parse this reference" in w.value for w in at.warning)
+    assert grid.loc[seed_id, "answer check"] == "ok"  # compared as words
+    assert grid.loc[code_id, "answer check"] == "not a final answer"
     at.text_area(key=f"seed-{seed_id}-input").input("Apple, Banana, Carrot  \r\n")
     at.text_input(key=f"seed-{seed_id}-answer").input("")
     at.text_area(key=f"seed-{seed_id}-solution").input("Apples and bananas are fruit.\nThe answer is Carrot.")
@@ -99,7 +100,7 @@ def test_the_verifier_shows_the_tasks_input_and_reference(store: Store):
     assert not at.exception
     shown = [t.value for t in at.text]
     assert shown[:4] == ["Identify the odd one out.", "Twitter, Instagram, Telegram", "Telegram", "Two are social networks."]
-    assert any("cannot parse this reference" in w.value for w in at.warning)
+    assert not any("not a short final answer" in w.value for w in at.warning)  # a one-word answer is compared as words
 
 
 def test_a_large_store_shows_the_first_rows_and_says_so(store: Store):
