@@ -201,3 +201,21 @@ def test_concurrent_openers_of_a_new_store_create_the_schema_once(tmp_path):
     assert opened.schema_version == SCHEMA_VERSION
     assert TABLES <= set(opened.db.table_names())
     opened.close()
+
+
+def test_human_completions_are_kept_per_path_with_their_labeller(tmp_path):
+    store = Store(tmp_path / "hc.db")
+    [seed_id] = store.insert_seeds([{"instruction": "What is 2 + 3?"}])
+    path_id = store.add_reasoning_path({"task_type": "seed", "task_id": seed_id, "path_index": 0, "text": "x"},
+                                       ["2 + 3 = 6", "Answer: 6"])
+    first, second = (step["id"] for step in store.path_steps(path_id))
+    store.add_human_completion(first, "  2 + 3 = 5 ", "ada")
+    store.add_human_completion(first, "Two plus three is five.", "grace")
+    kept = store.human_completions([path_id, 999])
+    assert [(row["idx"], row["text"], row["labeller"]) for row in kept[path_id]] == [
+        (0, "2 + 3 = 5", "ada"), (0, "Two plus three is five.", "grace")]
+    assert kept[999] == []
+    with pytest.raises(StoreError, match="cannot be empty"):
+        store.add_human_completion(second, " ", "ada")
+    with pytest.raises(StoreError, match="no step 12345"):
+        store.add_human_completion(12345, "text", "ada")

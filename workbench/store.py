@@ -223,6 +223,15 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             reviewer TEXT NOT NULL,
             created_at REAL NOT NULL
         );
+        -- issue 16: the corrected step a labeller wrote after a path's first wrong step (PRM800K's human_completion)
+        CREATE TABLE human_completions (
+            id INTEGER PRIMARY KEY,
+            path_id INTEGER NOT NULL REFERENCES reasoning_paths(id) ON DELETE CASCADE,
+            step_id INTEGER NOT NULL REFERENCES steps(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            labeller TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
         CREATE TABLE metrics (
             item_type TEXT NOT NULL,
             item_id INTEGER NOT NULL,
@@ -1120,6 +1129,35 @@ class Store:
             [step_id, label, reason, reviewer, now()],
         )
         return cursor.lastrowid
+
+    def add_human_completion(self, step_id: int, text: str, labeller: str) -> int:
+        """A labeller's corrected version of a step they rated wrong (PRM800K's `human_completion`); several
+        labellers may each write one. Raises StoreError for an unknown step or empty text."""
+        if not text.strip():
+            raise StoreError("a human completion cannot be empty")
+        path_id = self._scalar("SELECT path_id FROM steps WHERE id = ?", [step_id])
+        if path_id is None:
+            raise StoreError(f"no step {step_id}")
+        cursor = self.conn.execute(
+            "INSERT INTO human_completions (path_id, step_id, text, labeller, created_at) VALUES (?, ?, ?, ?, ?)",
+            [path_id, step_id, text.strip(), labeller, now()],
+        )
+        return cursor.lastrowid
+
+    def human_completions(self, path_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """path_id -> its human completions (id, step_id, step index `idx`, text, labeller, created_at), oldest first."""
+        ids = list(path_ids)
+        result: dict[int, list[dict]] = {path_id: [] for path_id in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._rows(
+                "SELECT h.id, h.path_id, h.step_id, s.idx, h.text, h.labeller, h.created_at FROM human_completions h "
+                f"JOIN steps s ON s.id = h.step_id WHERE h.path_id IN ({', '.join('?' * len(chunk))}) ORDER BY h.id",
+                chunk,
+            )
+            for row in rows:
+                result[row["path_id"]].append(row)
+        return result
 
     def step_overrule_history(self, step_id: int) -> list[dict]:
         return self._rows("SELECT * FROM step_overrules WHERE step_id = ? ORDER BY id", [step_id])
