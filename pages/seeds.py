@@ -37,6 +37,12 @@ def checker_note(reference: str | None) -> str | None:
     return reference_problem(reference)
 
 
+def answer_check(reference: str | None) -> str:
+    """The grid's short verdict on a reference: '', 'ok', 'as text' or 'not a final answer'."""
+    note = checker_note(reference) if reference else None
+    return "" if not reference else "ok" if note is None else "as text" if "as text" in note else "not a final answer"
+
+
 def show_import_error(error: SeedImportError) -> None:
     """The refusal, then every problem as its own list item."""
     st.error(f"{escaped(error.header)}\n\n" + "\n".join(f"- {escaped(line)}" for line in error.shown_problems()))
@@ -108,8 +114,7 @@ frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
-             ["" if not seed["reference_answer"] else "not a final answer" if checker_note(seed["reference_answer"]) else "ok"
-              for seed in seeds])
+             [answer_check(seed["reference_answer"]) for seed in seeds])
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
@@ -123,8 +128,9 @@ edited = st.data_editor(
         "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
         "answer check": st.column_config.TextColumn(
             "Answer check",
-            help="ok: a path's stated final answer is compared with this reference (as a number, formula or "
-                 "words); not a final answer: a worked solution, code or long text, so other verifiers decide"),
+            help="ok: a path's stated final answer is compared with this reference as a number or formula; as text: "
+                 "compared as words (case and articles aside); not a final answer: a worked solution, code or long "
+                 "text, so no final answer is compared with it and other verifiers decide"),
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),

@@ -60,7 +60,8 @@ def test_input_and_reference_are_shown_and_edited(store: Store):
     assert not at.exception
     grid = at.dataframe[0].value
     assert grid.loc[seed_id, "input"] == "Twitter, Instagram, Telegram"
-    assert grid.loc[seed_id, "answer check"] == "ok"  # compared as words
+    assert grid.loc[seed_id, "answer check"] == "as text"
+    assert any("cannot read the reference answer 'Telegram'" in w.value for w in at.warning)
     assert grid.loc[code_id, "answer check"] == "not a final answer"
     at.text_area(key=f"seed-{seed_id}-input").input("Apple, Banana, Carrot  \r\n")
     at.text_input(key=f"seed-{seed_id}-answer").input("")
@@ -100,7 +101,7 @@ def test_the_verifier_shows_the_tasks_input_and_reference(store: Store):
     assert not at.exception
     shown = [t.value for t in at.text]
     assert shown[:4] == ["Identify the odd one out.", "Twitter, Instagram, Telegram", "Telegram", "Two are social networks."]
-    assert not any("not a short final answer" in w.value for w in at.warning)  # a one-word answer is compared as words
+    assert any("compared with it as text" in w.value for w in at.warning)
 
 
 def test_a_large_store_shows_the_first_rows_and_says_so(store: Store):

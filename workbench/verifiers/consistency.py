@@ -21,7 +21,7 @@ import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-from workbench.verifiers.arithmetic import check_answer, extract_answer
+from workbench.verifiers.arithmetic import check_answer, extract_answer, is_math_reference
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, VerifierError, unverifiable, verdict
 
 MODES = ("share", "majority")
@@ -64,6 +64,9 @@ def reference_problem(reference: str | None) -> str | None:
                 "(a worked solution, code or long text): no stated final answer is compared with it. Self-consistency "
                 "and rollouts use the paths' majority answer instead; put the final answer alone in the reference "
                 "to have it checked.")
+    if not is_math_reference(text):
+        return (f"The answer checker cannot read the reference answer {text!r} as a number or formula: final answers "
+                "are compared with it as text (case and articles aside).")
     return None
 
 
