@@ -84,3 +84,19 @@ def test_a_second_labeller_starts_blank_and_the_gold_panel_shows_accuracy(store:
     assert not at.exception
     table = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
     assert table.to_dict("records") == [{"labeller": "bob", "steps": 2, "correct": 1, "accuracy": 0.5}]
+
+
+def test_the_audit_view_makes_the_path_on_screen_gold_or_names_the_unlabelled_steps(store: Store):
+    _, [(path_id, steps)] = scored_task(store, "Labelled task", [1.0, 1.0, 1.0])
+    store.add_step_labels("teacher", {steps[0]: "correct"}, "known")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/verifier.py")
+    at = button(at.run(), "Make this path a gold task").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"Steps 2 and 3 of path {path_id} have no label by anyone: gold needs "
+                                           "every step labelled"]
+    assert store.gold_paths() == []
+    store.add_step_labels("bob", {steps[1]: "neutral", steps[2]: "incorrect"}, "known")
+    at = button(at.run(), "Make this path a gold task").click().run()
+    assert any(f"Path {path_id} is gold with 3 known ratings" in s.value for s in at.success)
+    assert [(g["path_id"], g["steps"], g["labeller"]) for g in store.gold_paths()] == [(path_id, 3, None)]
