@@ -79,10 +79,6 @@ def labelling_view(db: Store, settings: VerificationSettings) -> None:
     label_task(db, labeller, queue, position, settings)
 
 
-def _step_ids(task_steps: list[dict]) -> list[int]:
-    return [s["id"] for s in task_steps]
-
-
 def _rate(path_id: int, step_ids: list[int], rating: int) -> None:
     cursor = st.session_state[CURSORS][path_id]
     st.session_state[DRAFTS][path_id][step_ids[cursor]] = rating
@@ -108,7 +104,7 @@ def label_task(db: Store, labeller: str, queue: list[int], position: int, settin
         st.warning(f"{exc} (deleted since the queue was built).")
         st.button("Next task", on_click=_next_task, args=(path_id,))
         return
-    steps, step_ids = item.steps, _step_ids(item.steps)
+    steps, step_ids = item.steps, [s["id"] for s in item.steps]
     drafts = st.session_state.setdefault(DRAFTS, {})
     if path_id not in drafts:  # first visit: start from the labeller's own earlier labels, never another's
         drafts[path_id] = own_ratings(db, path_id, labeller)
