@@ -13,6 +13,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from workbench.env import default_db_path
 from workbench.jobs import ensure_worker, eta_seconds
+from workbench.model_text import blocks
 from workbench.store import Store, open_store
 from workbench.wording import plural
 
@@ -111,3 +112,15 @@ def stop_without_seeds(has_items: bool, message: str) -> None:
     empty_state(message)
     st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
     st.stop()
+
+
+def show_model_text(container: object, text: str | None, empty: str = "(empty)") -> None:
+    """Model text as it is: fenced code as code, prose as plain text (no Markdown, no HTML)."""
+    shown = blocks(text or "")
+    if not shown:
+        container.caption(empty)
+    for block in shown:
+        if block.kind == "code":
+            container.code(block.text, language=block.language)
+        else:
+            container.text(block.text)

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bypass_cache_checkbox, empty_state, job_progress, store
+from pages._labelling import gold_panel, labelling_view, mark_path_gold
+from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.audit import (
     FILTERS,
     heatmap_figure,
@@ -40,7 +41,8 @@ from workbench.verifiers.sandbox import isolation
 st.title("Verifier")
 st.caption(
     "Generation is easy; verification is hard. Sample N reasoning paths per task, score every step, keep the "
-    "best path, and pass the task only when that path reaches the gate. Overrule any verdict you disagree with."
+    "best path, and pass the task only when that path reaches the gate. Overrule any verdict you disagree with, "
+    "or label the steps yourself, one task at a time."
 )
 db = store()
 
@@ -50,6 +52,15 @@ if message := st.session_state.pop("verifier_message", None):
 counts = db.counts()
 if counts["seeds"] == 0 and counts["samples"] == 0:
     empty_state("No tasks yet. Load or import seeds on the Seeds page, then come back to sample reasoning paths.")
+    st.stop()
+
+if st.toggle("Label steps", key="verifier-labelling",
+             help="Rate every step of one task at a time from the keyboard, as PRM800K's labellers did. Off: "
+                  "sample paths, audit every verdict and overrule."):
+    if counts["paths"] == 0:
+        empty_state("No reasoning paths to label yet. Switch to Audit and start a reasoning job first.")
+    else:
+        labelling_view(db, verification_settings(db))
     st.stop()
 
 
@@ -170,6 +181,9 @@ if (aggregation, threshold) != (settings.aggregation, settings.threshold):
     settings = VerificationSettings(aggregation, threshold)
     save_verification_settings(db, settings)
 
+with st.expander("Gold tasks for the labelling queue, and each labeller's accuracy"):
+    gold_panel(db)
+
 with st.expander("Check a verifier against your own labels (verify-eval report)"):
     st.caption("Run `workbench verify-eval LABELS.jsonl --verifier arithmetic,rollout --report report.jsonl` on a "
                "ProcessBench-format file ({id, problem, steps, label}), then load the report here to see the misses.")
@@ -249,6 +263,7 @@ with st.expander("The task: problem, input and reference"):
             st.caption("Reference solution")
             st.text(task.reference_solution)
 
+bundled_model_note([p["model"] for p in summary.paths], "These reasoning paths")
 if verdict.passed:
     st.success(f"Passes the gate: {verdict.reason}.")
 else:
@@ -338,3 +353,11 @@ if history:
     st.caption("Overrules of this step, oldest first:")
     st.dataframe(pd.DataFrame(history)[["label", "reason", "reviewer", "created_at"]].assign(
         created_at=lambda f: pd.to_datetime(f["created_at"], unit="s")), hide_index=True, width="stretch")
+
+if path["steps"]:
+    if db.is_gold_path(path_id):
+        st.caption("This path is a gold task: the labelling queue mixes it in, unmarked, to check labellers.")
+    elif st.button("Make this path a gold task", icon=":material/workspace_premium:",
+                   help="Its steps' latest labels become the known ratings the labelling queue checks labellers "
+                        "against. Every step needs a label."):
+        mark_path_gold(db, path_id)

@@ -28,6 +28,7 @@ def test_heatmap_hover_and_click_open_a_path(db_path, running_app, page):
     assert_no_exception(page)
     assert "Gated out" in page.inner_text("[data-testid='stMain']")
 
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # the pointer only reaches what is on screen
     cells = page.locator(".js-plotly-plot .scatterlayer .point")
     assert cells.count() == 6  # 2 paths x 3 steps
     def centre(index: int) -> tuple[float, float]:  # plotly's drag layer takes the pointer: aim at coordinates
