@@ -215,3 +215,52 @@ def test_cli_without_human_labels_says_so_and_exits_2(store: Store, db_path, cap
     captured = capsys.readouterr()
     assert json.loads(captured.out)["labellers"] == []
     assert "No step has a human label yet" in captured.err
+
+
+# ---------------------------------------------------------------- the page
+
+
+def calibration_page():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/calibration.py")
+    return at
+
+
+def frame_with(at, column: str):
+    """The page's table that has this column."""
+    return next(f.value for f in at.dataframe if column in f.value.columns)
+
+
+def test_page_empty_state(store: Store):
+    at = calibration_page().run()
+    assert not at.exception
+    assert "No step has a human label yet" in " ".join(i.value for i in at.info)
+
+
+def test_page_shows_agreement_verifiers_and_applies_the_suggestion(store: Store):
+    labelled_store(store)
+    at = calibration_page().run()
+    assert not at.exception
+    assert at.metric[0].label == "Fleiss' kappa" and at.metric[0].value == f"{calibrate(store)['agreement']['kappa']:.3f}"
+    assert frame_with(at, "Labeller")["Steps labelled"].tolist() == [8, 4, 1]
+    assert frame_with(at, "Labellers")["Kappa"].tolist() == [f"{5 / 9:.3f}", "—", "—"]  # one shared step: one label
+    table = frame_with(at, "Verifier")
+    prm = table[table["Verifier"] == "prm"].iloc[0]
+    assert (prm["Steps"], prm["Kappa now"], prm["F1 now"], prm["Suggested threshold"]) == (8, "0.000", "0.000", "0.600")
+    assert (prm["Tasks passing now"], prm["Tasks passing at suggested"]) == (1, 4)
+    assert at.selectbox[0].value == "combined (the gate)"
+    at.selectbox[0].set_value("prm").run()
+    confusion = frame_with(at, "People said")
+    assert confusion.to_dict("records")[0] == {"People said": "correct", "Verifier passes": 0, "Verifier flags": 5}
+    at.radio[0].set_value("suggested threshold 0.6").run()
+    assert frame_with(at, "People said").to_dict("records")[0] == {"People said": "correct", "Verifier passes": 5,
+                                                           "Verifier flags": 0}
+    assert at.metric[1].value == "1.000"  # kappa at the suggestion
+    at.button(key="apply").click().run()
+    assert not at.exception
+    assert verification_settings(store).threshold == 0.6
+    assert "The gate threshold is now 0.6" in " ".join(s.value for s in at.success)
