@@ -282,6 +282,14 @@ def _tied(ratings: list[int]) -> bool:
     return len(counts) > 1 and counts[0][1] == counts[1][1]
 
 
+def human_label_summary(store: Store, sample_ids: list[int]) -> dict:
+    """What a dataset card says about people's step labels on these samples' reasoning paths: {"steps": steps
+    labelled by people, "labellers": [{name, steps}], "agreement": agreement(...)}."""
+    rows = store.human_step_labels(sample_ids)
+    labels = _labels_by_step(rows)
+    return {"steps": len(labels), "labellers": labeller_counts(rows), "agreement": agreement(labels)}
+
+
 def apply_threshold(store: Store, threshold: float) -> VerificationSettings:
     """Save `threshold` as the gate threshold (the aggregation is kept). Raises CalibrationError outside [0, 1]."""
     try:

@@ -1893,7 +1893,8 @@ class Store:
         unit_key is already stored.
 
         Each row is a sample dict plus `steps` (stored as its reasoning path), `labels` (an overrule label or
-        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`) and `metrics`.
+        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`), `metrics`
+        and `human_completions` (step index -> a labeller's corrected step, stored by `labeller`).
         """
         timestamp = now()
         ids: list[int | None] = []
@@ -1922,9 +1923,14 @@ class Store:
         self.conn.executemany(
             "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(sample["steps"])]
         )
+        step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
+        labelled_at = sample.get("labelled_at") or timestamp
+        self.conn.executemany(
+            "INSERT INTO human_completions (path_id, step_id, text, labeller, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(path_id, step_ids[index], text, sample["labeller"], labelled_at)
+             for index, text in sorted((sample.get("human_completions") or {}).items())],
+        )
         if any(label is not None for label in sample["labels"]):
-            step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
-            labelled_at = sample.get("labelled_at") or timestamp
             self.conn.executemany(
                 "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(step_id, label, sample["label_reason"], sample["labeller"], labelled_at)
