@@ -4,6 +4,7 @@ F1 on human labels, the suggested threshold on a constructed set, tasks passing,
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -93,6 +94,23 @@ def test_the_suggested_threshold_maximises_f1_over_the_distinct_scores():
     assert suggest_threshold([(0, [0.0]), (-1, [1.0])]) == (1.0, pytest.approx(1.0))
     assert calibration._f1(PATHS, 0.4)["f1"] == pytest.approx(2 / 3)
     assert calibration._f1(PATHS, 0.7)["f1"] == pytest.approx(2 / 3)
+
+
+def test_the_sweep_agrees_with_scoring_every_candidate_one_by_one():
+    rng = random.Random(16)
+    for _ in range(200):
+        paths = []
+        for _ in range(rng.randint(2, 8)):
+            scores = [rng.choice([None, 0.0, 0.2, 0.5, 0.7, 1.0, round(rng.random(), 2)]) for _ in range(rng.randint(1, 5))]
+            paths.append((rng.randint(-1, len(scores) - 1), scores))
+        candidates = sorted({s for _, scores in paths for s in scores if s is not None} | {1.0})
+        by_one = [(t, calibration._f1(paths, t)["f1"]) for t in candidates]
+        if by_one[0][1] is None:
+            assert suggest_threshold(paths) == (None, None)
+            continue
+        best = max(f1 for _, f1 in by_one)
+        expected = max(t for t, f1 in by_one if f1 >= best - 1e-12)
+        assert suggest_threshold(paths) == (expected, pytest.approx(best)), paths
 
 
 def test_no_suggestion_when_people_found_no_error():

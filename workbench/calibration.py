@@ -32,6 +32,7 @@ score is below t, which is what the gate does with the `min` aggregation):
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from itertools import combinations
 
@@ -43,7 +44,7 @@ from workbench.reasoning import (
 )
 from workbench.store import Store
 from workbench.verifiers.base import UNVERIFIABLE
-from workbench.verifiers.evaluation import processbench_metrics
+from workbench.verifiers.evaluation import processbench_f1, processbench_metrics
 
 RATINGS = {"incorrect": -1, "neutral": 0, "correct": 1}
 RATING_NAMES = {rating: name for name, rating in RATINGS.items()}
@@ -172,18 +173,43 @@ def _f1(paths: list[tuple[int, list[float | None]]], threshold: float) -> dict:
     return processbench_metrics([label for label, _ in paths], [predicted_error(s, threshold) for _, s in paths])
 
 
+def hit_interval(label: int, scores: list[float | None]) -> tuple[float, float] | None:
+    """The thresholds t at which a path's predicted earliest error equals its label, as the interval (low, high]
+    (None: no threshold does). The prediction at t is the first of the path's record lows (a score below every
+    earlier one) that lies below t, so a correct path is hit for t <= its lowest score and an erroneous one,
+    when its error step is a record low v_k, for v_k < t <= the record low before it."""
+    lows: list[tuple[int, float]] = []
+    for index, score in enumerate(scores):
+        if score is not None and (not lows or score < lows[-1][1]):
+            lows.append((index, score))
+    if label == -1:
+        return (-math.inf, lows[-1][1] if lows else math.inf)
+    for k, (index, value) in enumerate(lows):
+        if index == label:
+            return (value, lows[k - 1][1] if k else math.inf)
+    return None
+
+
 def suggest_threshold(paths: list[tuple[int, list[float | None]]]) -> tuple[float | None, float | None]:
     """(threshold, F1) maximising ProcessBench F1 over (human earliest error, step scores) paths, searched over
     the distinct scores and 1.0 (a threshold flags the scores below it, so the next score up, or 1.0 above
     the highest, is what flags a score; ties: the highest threshold). (None, None) when F1 is undefined (no
-    path with an error, or none without)."""
-    candidates = sorted({s for _, scores in paths for s in scores if s is not None} | {MAX_THRESHOLD})
+    path with an error, or none without). One sweep over the sorted hit intervals: O((paths + scores) log paths)."""
+    erroneous = [hit_interval(label, scores) for label, scores in paths if label != -1]
+    correct = [hit_interval(label, scores) for label, scores in paths if label == -1]
+    if not erroneous or not correct:
+        return None, None
+    err_lows = sorted(i[0] for i in erroneous if i)
+    err_highs = sorted(i[1] for i in erroneous if i)
+    cor_highs = sorted(i[1] for i in correct if i)
     best: tuple[float, float] | None = None
-    for threshold in candidates:
-        f1 = _f1(paths, threshold)["f1"]
-        if f1 is not None and (best is None or f1 >= best[1] - 1e-12):
+    for threshold in sorted({s for _, scores in paths for s in scores if s is not None} | {MAX_THRESHOLD}):
+        err_hits = bisect_left(err_lows, threshold) - bisect_left(err_highs, threshold)  # low < t <= high
+        cor_hits = len(cor_highs) - bisect_left(cor_highs, threshold)  # t <= high
+        f1 = processbench_f1(err_hits / len(erroneous), cor_hits / len(correct))
+        if best is None or f1 >= best[1] - 1e-12:
             best = (threshold, f1)
-    return best if best else (None, None)
+    return best
 
 
 def passing(task_scores: list[float], threshold: float | None) -> int | None:
