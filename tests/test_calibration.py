@@ -219,7 +219,9 @@ def test_cli_text_and_apply(store: Store, db_path, capsys):
     labelled_store(store)
     assert main(["--db", str(db_path), "calibrate"]) == 0
     out = capsys.readouterr().out
-    assert "labellers: Ada (8 steps), Bob (4 steps), Cy (1 steps)" in out
+    assert "labellers: Ada (8 steps), Bob (4 steps), Cy (1 step)" in out
+    assert "agreement between people: Fleiss' kappa 0.494 on 4 steps labelled by two or more people" in out
+    assert "Ada / Cy: Cohen's kappa — on 1 shared step" in out
     assert "prm: 8 steps, 4 paths" in out and "suggested threshold 0.600" in out
     assert main(["--db", str(db_path), "calibrate", "--apply", "prm"]) == 0
     assert "the gate threshold is now 0.6" in capsys.readouterr().out

@@ -45,6 +45,7 @@ from workbench.reasoning import (
 from workbench.store import Store
 from workbench.verifiers.base import UNVERIFIABLE
 from workbench.verifiers.evaluation import processbench_f1, processbench_metrics
+from workbench.wording import plural
 
 RATINGS = {"incorrect": -1, "neutral": 0, "correct": 1}
 RATING_NAMES = {rating: name for name, rating in RATINGS.items()}
@@ -135,7 +136,8 @@ def _agreement_note(result: dict) -> str:
         return "no step was labelled by two people yet: agreement needs overlapping labels"
     if result["kappa"] is None:
         return "kappa is undefined here: every label given is the same rating"
-    return f"{'Cohen' if result['method'] == 'cohen' else 'Fleiss'} kappa on {result['n_steps']} steps"
+    method = "Cohen's" if result["method"] == "cohen" else "Fleiss'"
+    return f"{method} kappa {result['kappa']:.3f} on {plural(result['n_steps'], 'step')} labelled by two or more people"
 
 
 # ---------------------------------------------------------------- verifiers against people
@@ -338,25 +340,24 @@ def summary_lines(report: dict) -> list[str]:
     """The report as plain text lines (the CLI's output without --json)."""
     if not report["labellers"]:
         return [NO_LABELS]
-    lines = ["labellers: " + ", ".join(f"{row['name']} ({row['steps']} steps)" for row in report["labellers"])]
+    lines = ["labellers: " + ", ".join(f"{row['name']} ({plural(row['steps'], 'step')})" for row in report["labellers"])]
     shared = report["agreement"]
-    kappa = f"{shared['method'].title()} kappa {fmt(shared['kappa'])} — " if shared["method"] else ""
-    lines.append(f"agreement between people: {kappa}{shared['note']}")
+    lines.append(f"agreement between people: {shared['note']}")
     for pair in shared["pairs"] if shared["n_labellers"] > 2 else []:
-        lines.append(f"  {pair['labellers'][0]} / {pair['labellers'][1]}: Cohen kappa {fmt(pair['kappa'])} "
-                     f"on {pair['n_steps']} steps")
-    lines.append(f"human consensus: {report['consensus_rule']} ({report.get('tied_steps', 0)} tied steps)")
-    lines.append(f"gate: threshold {report['threshold']:g} ({report['aggregation']}); "
-                 f"{report.get('passes_current') or 0} of {report.get('tasks_verified', 0)} verified tasks pass")
+        lines.append(f"  {pair['labellers'][0]} / {pair['labellers'][1]}: Cohen's kappa {fmt(pair['kappa'])} "
+                     f"on {plural(pair['n_steps'], 'shared step')}")
+    lines.append(f"human consensus: {report['consensus_rule']} ({plural(report.get('tied_steps', 0), 'tied step')})")
+    lines.append(f"gate: threshold {report['threshold']:g} ({report['aggregation']}); {report.get('passes_current') or 0:,} "
+                 f"of {plural(report.get('tasks_verified', 0), 'verified task')} pass")
     rows = list(report["verifiers"].items()) + ([(f"{COMBINED} (the gate)", report[COMBINED])] if report[COMBINED] else [])
     if not rows:
         lines.append("no verifier has scored the labelled steps yet")
     for name, row in rows:
+        would = "—" if row["passes_suggested"] is None else f"{row['passes_suggested']:,}"
         lines.append(
-            f"{name}: {row['n_steps']} steps, {row['n_paths']} paths; at {row['threshold']:g}: kappa {fmt(row['kappa'])}, "
-            f"F1 {fmt(row['f1'])}, {row['passes_current']} tasks pass; suggested threshold "
-            f"{fmt(row['suggested_threshold'])}: F1 {fmt(row['f1_suggested'])}, "
-            f"{'—' if row['passes_suggested'] is None else row['passes_suggested']} tasks would pass")
+            f"{name}: {plural(row['n_steps'], 'step')}, {plural(row['n_paths'], 'path')}; at {row['threshold']:g}: "
+            f"kappa {fmt(row['kappa'])}, F1 {fmt(row['f1'])}, {row['passes_current']:,} tasks pass; suggested "
+            f"threshold {fmt(row['suggested_threshold'])}: F1 {fmt(row['f1_suggested'])}, {would} tasks would pass")
     if report.get("n_paths_undetermined"):
         lines.append(f"{report['n_paths_undetermined']} labelled paths left out of F1: a step before their first "
                      "error (or any step, with no error) has no human label")
