@@ -15,6 +15,7 @@ PAGES = {
         st.Page("pages/evolution.py", title="Evolution", icon=":material/account_tree:"),
         st.Page("pages/magpie.py", title="Magpie", icon=":material/auto_awesome:"),
         st.Page("pages/verifier.py", title="Verifier", icon=":material/fact_check:"),
+        st.Page("pages/calibration.py", title="Calibration", icon=":material/balance:"),
     ],
     "Explore": [
         st.Page("pages/maps.py", title="Maps", icon=":material/scatter_plot:"),

@@ -19,7 +19,7 @@ from workbench.settings import save_teacher_config
 from workbench.store import Store
 from workbench.teacher import TeacherConfig
 
-PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "maps", "distributions", "review", "export", "jobs", "settings"]
+PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "calibration", "maps", "distributions", "review", "export", "jobs", "settings"]
 PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s?%")
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from workbench.store import Store
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["Home", "Overview", "Seeds", "Evolution", "Magpie", "Verifier", "Maps", "Distributions", "Review", "Export",
+PAGES = ["Home", "Overview", "Seeds", "Evolution", "Magpie", "Verifier", "Calibration", "Maps", "Distributions", "Review", "Export",
          "Jobs", "Settings"]
 
 

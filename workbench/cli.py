@@ -927,10 +927,53 @@ def add_overview_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_overview)
 
 
+# ---------------------------------------------------------------- calibration (issue 16)
+
+
+def cmd_calibrate(args: argparse.Namespace, store: Store) -> int:
+    from workbench.calibration import NO_LABELS, CalibrationError, apply_threshold, calibrate, summary_lines
+
+    report = calibrate(store)
+    if not report["labellers"]:
+        if args.json:
+            _print_json(report)
+        print(NO_LABELS, file=sys.stderr)
+        return 2
+    if args.apply:
+        source = report[args.apply] if args.apply == "combined" else report["verifiers"].get(args.apply)
+        if source is None or source["suggested_threshold"] is None:
+            print(f"no suggested threshold for {args.apply!r}: it has not scored labelled paths with and without "
+                  "errors; nothing was changed", file=sys.stderr)
+            return 2
+        try:
+            apply_threshold(store, source["suggested_threshold"])
+        except CalibrationError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        report = calibrate(store)
+    if args.json:
+        _print_json(report)
+    else:
+        print("\n".join(summary_lines(report)))
+        if args.apply:
+            print(f"applied: the gate threshold is now {report['threshold']:g}")
+    return 0
+
+
+def add_calibration_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="verifiers against human step labels: agreement (kappa), ProcessBench F1, "
+                                         "a suggested gate threshold per verifier")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.add_argument("--apply", metavar="VERIFIER",
+                   help="save this verifier's suggested threshold (or 'combined', the gate's) as the gate threshold")
+    p.set_defaults(func=cmd_calibrate)
+
+
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Functions above that add the subcommands of each pipeline stage."""
     return [
         add_overview_commands,
+        add_calibration_commands,
         add_demo_commands,
         add_ship_commands,
         add_maps_commands,

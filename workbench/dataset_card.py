@@ -23,6 +23,7 @@ FORMAT_NAMES = {
     "prm800k": "PRM800K-style step ratings JSONL (-1/0/+1 per step)",
     "parquet": "Parquet",
 }
+STEPWISE_FORMATS = ("trl-stepwise", "prm800k")
 SOURCE_NAMES = {
     "seed": "hand-curated gold seeds",
     "evol": "Evol-Instruct evolutions of the seeds (depth and breadth operators, with elimination)",
@@ -62,9 +63,10 @@ def header(facts: dict, info: CardInfo) -> dict:
     sources = set(facts["by_source"])
     tags = ["synthetic", "entropy-workbench"]
     tags += [tag for source, tag in (("evol", "evol-instruct"), ("magpie", "magpie")) if source in sources]
-    if info.fmt in ("trl-stepwise", "prm800k"):
+    if info.fmt in STEPWISE_FORMATS:
         tags.append("process-supervision")
-    annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] else [])
+    labelled = (facts.get("human_labels") or {}).get("steps")
+    annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] or labelled else [])
     return {
         "pretty_name": info.pretty_name,
         "license": info.license,
@@ -88,6 +90,27 @@ def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}"
 
 
+def human_label_lines(labels: dict | None, fmt: str) -> list[str]:
+    """The card's lines on people's step labels (workbench.calibration.human_label_summary): how many steps, by
+    whom, and how far the labellers agree."""
+    if labels is None:
+        return []
+    if not labels["steps"]:
+        return ["- Step labels: no reasoning step was labelled by a person; every step rating comes from the "
+                "verifiers."] if fmt in STEPWISE_FORMATS else []
+    who = ", ".join(f"{row['name']} ({row['steps']:,})" for row in labels["labellers"])
+    lines = [f"- Step labels by people: {labels['steps']:,} reasoning steps labelled (PRM800K ratings -1/0/+1) by "
+             f"{who}; a person's label comes before the verifiers' in every step rating."]
+    shared = labels["agreement"]
+    if shared["kappa"] is not None:
+        method = "Cohen's" if shared["method"] == "cohen" else "Fleiss'"
+        lines.append(f"- Agreement between labellers: {method} kappa {shared['kappa']:.3f} on {shared['n_steps']:,} "
+                     "steps labelled by more than one person.")
+    else:
+        lines.append(f"- Agreement between labellers: not measured ({shared['note']}).")
+    return lines
+
+
 def render(facts: dict, info: CardInfo) -> str:
     """The card's full text. `facts` is Store.dataset_facts for the exported status."""
     body = [f"# {info.pretty_name}", ""]
@@ -107,6 +130,7 @@ def render(facts: dict, info: CardInfo) -> str:
         f"- Human review: {facts['human_reviewed']:,} samples reviewed; exported status: {info.status or 'all'} "
         "(" + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ")"
     )
+    body += human_label_lines(facts.get("human_labels"), info.fmt)
     pii = (
         f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
         else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {info.redacted:,} samples"

@@ -36,6 +36,7 @@ from typing import IO
 import yaml
 
 from workbench import dataset_card
+from workbench.calibration import human_label_summary
 from workbench.conversation import sample_turns
 from workbench.jobs import JobContext, register
 from workbench.mix import (
@@ -249,6 +250,14 @@ def sample_record(sample: dict, path: dict | None, threshold: float) -> SampleRe
                         ratings=[step_rating(s, threshold) for s in steps], source=source, tags=list(sample["tags"]))
 
 
+def _prm800k_extras(store: Store, ids: list[int], paths: dict[int, dict]) -> tuple[dict[int, str], dict[int, dict[int, str]]]:
+    """(sample id -> its seed's reference answer, path id -> {step index: the latest human completion of it})."""
+    corrections: dict[int, dict[int, str]] = {}
+    for path_id, written in store.human_completions(path["id"] for path in paths.values()).items():
+        corrections[path_id] = {row["idx"]: row["text"] for row in written}  # oldest first: the latest wins
+    return store.reference_answers(ids), corrections
+
+
 def build_items(store: Store, ids: list[int], options: ExportOptions) -> dict[int, Item]:
     """Items for a batch of sample ids."""
     columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
@@ -257,12 +266,15 @@ def build_items(store: Store, ids: list[int], options: ExportOptions) -> dict[in
     chains = store.evol_chains({s["node_id"] for s in samples.values() if s["node_id"]}) if options.lineage else {}
     decisions = store.latest_decisions(ids) if options.lineage else {}
     metrics = store.metrics_many("sample", ids) if options.metrics else {}
+    references, corrections = _prm800k_extras(store, ids, paths) if options.fmt == "prm800k" else ({}, {})
     items: dict[int, Item] = {}
     for sample_id in ids:
         sample, path, redacted = samples[sample_id], paths.get(sample_id), False
         if options.pii == "redact":
             sample, path, redacted = _redacted(sample, path)
         record = sample_record(sample, path, options.step_threshold)
+        record.reference_answer = references.get(sample_id)
+        record.human_completions = corrections.get(path["id"], {}) if path else {}
         if options.lineage:
             record.lineage = _lineage(sample, path, chains.get(sample["node_id"], []), decisions.get(sample_id))
         if options.metrics:
@@ -362,7 +374,12 @@ def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
     if options.natural:
         synthetic, natural = mix_counts(available, len(options.natural.rows), options.synthetic_ratio)
     info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0)
-    return dataset_card.render(store.dataset_facts(options.status), info)
+    return dataset_card.render(_card_facts(store, options, store.export_sample_ids(options.status, False)), info)
+
+
+def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | array) -> dict:
+    """Store.dataset_facts plus people's step labels on the exported samples (`human_labels`)."""
+    return {**store.dataset_facts(options.status), "human_labels": human_label_summary(store, list(sample_ids))}
 
 
 def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
@@ -430,7 +447,7 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
     result.synthetic = len(result.sample_ids)
     result.natural = result.written - result.synthetic
     info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted)
-    result.card = dataset_card.render(store.dataset_facts(options.status), info)
+    result.card = dataset_card.render(_card_facts(store, options, result.sample_ids), info)
     if options.card:
         result.card_path = card_path(target)
         with atomic_file(result.card_path) as handle:

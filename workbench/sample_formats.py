@@ -89,6 +89,8 @@ class SampleRecord:
     turns: the whole conversation, system first (see workbench.conversation). input: the seed's input
     (Alpaca's), kept apart from the first user turn. steps / ratings: the reasoning path and a -1/0/+1
     rating (or None) per step. labeller / labelled_at (epoch seconds): who rated the steps, when known.
+    human_completions: step index -> the corrected step a labeller wrote for it (PRM800K's `human_completion`).
+    reference_answer: the task's reference final answer, when the store knows one (PRM800K's ground truth).
     """
 
     turns: list[dict]
@@ -102,6 +104,8 @@ class SampleRecord:
     lineage: dict | None = None
     labeller: str | None = None
     labelled_at: float | None = None
+    human_completions: dict[int, str] = field(default_factory=dict)
+    reference_answer: str | None = None
 
     @property
     def system(self) -> str | None:
@@ -124,7 +128,8 @@ class SampleRecord:
         """A copy with `change` applied to every text: turns, input and steps."""
         turns = [{**t, "content": change(t["content"])} if isinstance(t.get("content"), str) else t for t in self.turns]
         return SampleRecord(**{**self.__dict__, "turns": turns, "input": change(self.input) if self.input else self.input,
-                               "steps": [change(s) for s in self.steps]})
+                               "steps": [change(s) for s in self.steps],
+                               "human_completions": {i: change(t) for i, t in self.human_completions.items()}})
 
 
 # ---------------------------------------------------------------- shared checks
@@ -453,19 +458,25 @@ def _epoch(value: object) -> float | None:
     return None
 
 
-def _prm800k_step(step: object, index: int, problems: list[FieldProblem]) -> tuple[str, int | None, list] | None:
-    """(text, rating, alternatives not taken) of one PRM800K step: its chosen completion, else its human
-    completion (a person's replacement step: rated +1 unless it says otherwise), else its only completion."""
+def _prm800k_step(step: object, index: int, problems: list[FieldProblem]) -> tuple[str, int | None, list, str | None] | None:
+    """(text, rating, alternatives not taken, human completion beside it) of one PRM800K step: its chosen
+    completion (with the human completion written for it, if any), else its human completion (a person's
+    replacement step: rated +1 unless it says otherwise), else its only completion."""
     where = f"label.steps[{index}]"
     if not isinstance(step, dict) or not isinstance(step.get("completions"), list):
         problems.append(FieldProblem(where, "must be an object with a 'completions' list"))
         return None
     completions, chosen, human = step["completions"], step.get("chosen_completion"), step.get("human_completion")
+    beside = None
     if chosen is not None:
         if not isinstance(chosen, int) or not 0 <= chosen < len(completions):
             problems.append(FieldProblem(f"{where}.chosen_completion", f"{chosen!r} is not an index of its completions"))
             return None
         taken, rest = completions[chosen], completions[:chosen] + completions[chosen + 1 :]
+        beside = human.get("text") if isinstance(human, dict) else None
+        if beside is not None and (not isinstance(beside, str) or not beside.strip()):
+            problems.append(FieldProblem(f"{where}.human_completion.text", "must be non-empty text"))
+            return None
     elif isinstance(human, dict):
         taken, rest = {**human, "rating": 1 if human.get("rating") is None else human["rating"]}, completions
     elif completions:
@@ -480,7 +491,7 @@ def _prm800k_step(step: object, index: int, problems: list[FieldProblem]) -> tup
     if rating is not None and (isinstance(rating, bool) or rating not in (-1, 0, 1)):
         problems.append(FieldProblem(f"{where}.completions.rating", f"{rating!r} is not -1, 0, 1 or null"))
         return None
-    return text, rating, rest
+    return text, rating, rest, beside
 
 
 def read_prm800k(row: dict) -> SampleRecord:
@@ -514,21 +525,47 @@ def read_prm800k(row: dict) -> SampleRecord:
         extra["alternatives"] = alternatives
     turns = [{"role": "user", "content": problem},
              {"role": "assistant", "content": answer if answer else STEP_SEPARATOR.join(steps)}]
-    return _record(problems, row, turns=turns, steps=steps, ratings=[r[1] for r in read if r],
+    kept = [r for r in read if r]
+    return _record(problems, row, turns=turns, steps=steps, ratings=[r[1] for r in kept],
                    metadata={"prm800k": extra} if extra else {}, labeller=row.get("labeler") or None,
-                   labelled_at=_epoch(row.get("timestamp")))
+                   labelled_at=_epoch(row.get("timestamp")),
+                   human_completions={i: r[3] for i, r in enumerate(kept) if r[3] is not None})
+
+
+def ground_truth_answer(record: SampleRecord) -> str | None:
+    """The final answer a PRM800K row names as its ground truth: the task's reference answer, else the answer the
+    sample's output states ('#### 18', '\\boxed{18}', 'The answer is 18'), else the output itself when it is one
+    short line (a bare answer such as '18'); None when there is none (a worked text that states no answer)."""
+    from workbench.answer_extraction import extract_final_answer
+    from workbench.verifiers.consistency import comparable_reference
+
+    if record.reference_answer and record.reference_answer.strip():
+        return record.reference_answer.strip()
+    output = record.output or ""
+    stated = extract_final_answer(output)
+    if stated:
+        return stated
+    return output.strip() if comparable_reference(output) else None
+
+
+def _human_completion(text: str | None) -> dict | None:
+    return None if text is None else {"text": text, "rating": None, "source": "human", "flagged": False,
+                                      "corrected_rating": None}
 
 
 def write_prm800k(record: SampleRecord) -> dict:
-    """PRM800K's layout: the question, then one rated completion per step; finish_reason found_error at a -1."""
+    """PRM800K's layout: the question with its final answer as ground truth, then one rated completion per step
+    (the step the path took, chosen) with the corrected step a labeller wrote for it as `human_completion`;
+    finish_reason found_error at a -1."""
     ratings = _single_turn_steps(record)
     return {
-        "question": {"problem": with_input(record.instruction, record.input), "ground_truth_answer": record.output or ""},
+        "question": {"problem": with_input(record.instruction, record.input),
+                     "ground_truth_answer": ground_truth_answer(record)},
         "label": {
             "steps": [
-                {"completions": [{"text": text, "rating": rating, "flagged": False}], "human_completion": None,
-                 "chosen_completion": 0}
-                for text, rating in zip(record.steps, ratings, strict=True)
+                {"completions": [{"text": text, "rating": rating, "flagged": False}],
+                 "human_completion": _human_completion(record.human_completions.get(index)), "chosen_completion": 0}
+                for index, (text, rating) in enumerate(zip(record.steps, ratings, strict=True))
             ],
             "finish_reason": "found_error" if -1 in ratings else "solution",
         },

@@ -346,7 +346,7 @@ def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -
         "source": "import", "unit_key": unit_key(record), "instruction": record.instruction, "input": record.input,
         "output": record.output, "turns": stored_turns(record.turns), "tags": record.tags, "metadata": metadata,
         "steps": record.steps, "labels": [None if r is None else RATING_LABELS[r] for r in record.ratings],
-        "metrics": record.metrics,
+        "metrics": record.metrics, "human_completions": record.human_completions,
         "labeller": record.labeller or f"import:{name}", "labelled_at": record.labelled_at,
         "label_reason": f"label from {name} ({fmt.label})",
     }

@@ -2026,7 +2026,8 @@ class Store:
         unit_key is already stored.
 
         Each row is a sample dict plus `steps` (stored as its reasoning path), `labels` (an overrule label or
-        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`) and `metrics`.
+        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`), `metrics`
+        and `human_completions` (step index -> a labeller's corrected step, stored by `labeller`).
         """
         timestamp = now()
         ids: list[int | None] = []
@@ -2055,9 +2056,14 @@ class Store:
         self.conn.executemany(
             "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)", [(path_id, i, t) for i, t in enumerate(sample["steps"])]
         )
+        step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
+        labelled_at = sample.get("labelled_at") or timestamp
+        self.conn.executemany(
+            "INSERT INTO human_completions (path_id, step_id, text, labeller, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(path_id, step_ids[index], text, sample["labeller"], labelled_at)
+             for index, text in sorted((sample.get("human_completions") or {}).items())],
+        )
         if any(label is not None for label in sample["labels"]):
-            step_ids = [r[0] for r in self.conn.execute("SELECT id FROM steps WHERE path_id = ? ORDER BY idx", [path_id])]
-            labelled_at = sample.get("labelled_at") or timestamp
             self.conn.executemany(
                 "INSERT INTO step_overrules (step_id, label, reason, reviewer, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(step_id, label, sample["label_reason"], sample["labeller"], labelled_at)
@@ -2296,6 +2302,52 @@ class Store:
             " ELSE coalesce(sum(cost), 0.0) END AS cost, sum(elapsed_s) AS elapsed_s"
             " FROM jobs GROUP BY kind ORDER BY kind"
         )
+
+    # ---- calibration (issue 16)
+
+    def human_step_labels(self, sample_ids: Iterable[int] | None = None) -> list[dict]:
+        """Each labeller's latest label of each step people labelled (step_id, path_id, idx, task_type,
+        task_id, labeller, label), oldest step first. `sample_ids` keeps only those samples' paths."""
+        scope, params = "", []
+        if sample_ids is not None:
+            scope, params = " AND p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?))", [
+                json.dumps(list(sample_ids))]
+        return self._rows(
+            "SELECT step_id, path_id, idx, task_type, task_id, labeller, label FROM ("
+            " SELECT o.step_id, s.path_id, s.idx, p.task_type, p.task_id, o.reviewer AS labeller, o.label,"
+            " row_number() OVER (PARTITION BY o.step_id, o.reviewer ORDER BY o.created_at DESC, o.id DESC) AS newest"
+            " FROM step_overrules o JOIN steps s ON s.id = o.step_id JOIN reasoning_paths p ON p.id = s.path_id"
+            f" WHERE 1 = 1{scope}) WHERE newest = 1 ORDER BY path_id, idx, labeller",
+            params,
+        )
+
+    def labelled_path_verdicts(self) -> list[dict]:
+        """Every step of every path with a human label, with each verifier's verdict (step_id, path_id, idx,
+        verifier, score, label; verifier NULL for a step no verifier scored), in path and step order."""
+        return self._rows(
+            "SELECT s.id AS step_id, s.path_id, s.idx, sc.verifier, sc.score, sc.label FROM steps s"
+            " LEFT JOIN step_scores sc ON sc.step_id = s.id"
+            " WHERE s.path_id IN (SELECT st.path_id FROM step_overrules o JOIN steps st ON st.id = o.step_id)"
+            " ORDER BY s.path_id, s.idx, sc.verifier"
+        )
+
+    def verified_task_scores(self) -> list[float]:
+        """The best path score of every verified task: seeds, and samples not filtered out (what the gate judges)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT m.value FROM metrics m LEFT JOIN samples s ON m.item_type = 'sample' AND s.id = m.item_id"
+            " WHERE m.name = 'best_path_score' AND m.value IS NOT NULL"
+            " AND (m.item_type = 'seed' OR (m.item_type = 'sample' AND s.id IS NOT NULL AND s.filter_reason IS NULL))"
+        )]
+
+    def reference_answers(self, sample_ids: Iterable[int]) -> dict[int, str]:
+        """sample id -> its seed's reference answer, for samples asking the seed's own question (input included,
+        as `reasoning.load_task` decides); samples without one are absent."""
+        rows = self.conn.execute(
+            "SELECT s.id, d.reference_answer FROM samples s JOIN seeds d ON d.id = s.seed_id AND d.text_hash = s.text_hash"
+            " WHERE s.id IN (SELECT value FROM json_each(?)) AND coalesce(trim(d.reference_answer), '') != ''",
+            [json.dumps(list(sample_ids))],
+        )
+        return dict(rows.fetchall())
 
 
 def open_store(path: str | Path | None = None) -> Store:

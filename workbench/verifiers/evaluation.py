@@ -75,16 +75,21 @@ def predicted_error(scores: list[float]) -> int:
     return next((i for i, score in enumerate(scores) if score < 0.5), -1)
 
 
+def processbench_f1(acc_err: float | None, acc_cor: float | None) -> float | None:
+    """ProcessBench's F1: the harmonic mean of the accuracies on erroneous and on correct items; None where a
+    class is empty."""
+    if acc_err is None or acc_cor is None:
+        return None
+    return 0.0 if acc_err + acc_cor == 0 else 2 * acc_err * acc_cor / (acc_err + acc_cor)
+
+
 def processbench_metrics(labels: list[int], predictions: list[int]) -> dict:
     """n, acc_err, acc_cor and f1 (harmonic mean of the two accuracies); None where a class is empty."""
     erroneous = [p == y for y, p in zip(labels, predictions, strict=True) if y != -1]
     correct = [p == -1 for y, p in zip(labels, predictions, strict=True) if y == -1]
     acc_err = sum(erroneous) / len(erroneous) if erroneous else None
     acc_cor = sum(correct) / len(correct) if correct else None
-    if acc_err is None or acc_cor is None:
-        f1 = None
-    else:
-        f1 = 0.0 if acc_err + acc_cor == 0 else 2 * acc_err * acc_cor / (acc_err + acc_cor)
+    f1 = processbench_f1(acc_err, acc_cor)
     return {"n": len(labels), "n_erroneous": len(erroneous), "n_correct": len(correct),
             "acc_err": acc_err, "acc_cor": acc_cor, "f1": f1}
 
