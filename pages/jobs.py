@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
 from workbench.jobs import FINISHED, rerun, worker_alive
+from workbench.wording import plural
 
 st.title("Jobs")
 db = store()
@@ -90,7 +91,7 @@ jobs_with_failures = [j for j in db.list_jobs(limit=50) if j["failed_units"] or 
 if not jobs_with_failures:
     st.caption("No failures recorded.")
 for job in jobs_with_failures:
-    with st.expander(f"Job {job['id']} ({job['kind']}): {job['failed_units']} failed units"):
+    with st.expander(f"Job {job['id']} ({job['kind']}): {plural(job['failed_units'], 'failed unit')}"):
         if job["error"]:
             st.code(job["error"], language=None)
         errors = db.unit_errors(job["id"])

@@ -179,7 +179,7 @@ with st.expander("Filters", expanded=False):
     novelty = row[2].slider("Novelty vs seeds at least", 0.0, 1.0, 0.0, 0.05)
     pii_filter = row[3].selectbox("PII", [ANY, "flagged", "clean", "unscanned"])
     search = st.text_input("Search", placeholder="text in instruction or answer")
-    use_map = bool(map_ids) and st.checkbox(f"Only the {len(map_ids or [])} samples selected on the map", value=True)
+    use_map = bool(map_ids) and st.checkbox(f"Only the {plural(len(map_ids or []), 'sample')} selected on the map", value=True)
 
 queue_filter = review.QueueFilter(
     status=None if status == ANY else status,
@@ -198,7 +198,7 @@ queue_filter = review.QueueFilter(
 queue = db.query_sample_ids(**queue_filter.kwargs())
 st.caption(f"{plural(len(queue), 'sample')} in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
 if map_ids and not use_map:
-    st.caption(f"{len(map_ids)} samples are selected on the Maps page; tick the filter to review only them.")
+    st.caption(f"{plural(len(map_ids), 'sample')} selected on the Maps page; tick the filter to review only them.")
 
 view = st.segmented_control("View", ["Focus", "Bulk"], default="Focus", key="review-view")
 

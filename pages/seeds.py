@@ -15,6 +15,7 @@ from workbench.seeds import (
 )
 from workbench.store import StoreError
 from workbench.verifiers.consistency import reference_problem
+from workbench.wording import plural
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -67,7 +68,7 @@ if db.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
     if st.button("Load sample seeds", type="primary"):
         ids = load_sample_seeds(db)
-        st.session_state["seeds_message"] = f"Loaded {len(ids)} sample seeds."
+        st.session_state["seeds_message"] = f"Loaded {plural(len(ids), 'sample seed')}."
         st.rerun()
 
 with st.expander("Import seeds", expanded=db.counts()["seeds"] == 0):
@@ -99,7 +100,7 @@ seeds = db.list_seeds(
     limit=MAX_ROWS + 1,
 )
 shown = (f"The first {MAX_ROWS:,} matching seeds of {total:,} are shown: search or filter to find the others."
-         if len(seeds) > MAX_ROWS else f"{len(seeds)} of {total} seeds shown.")
+         if len(seeds) > MAX_ROWS else f"{len(seeds):,} of {plural(total, 'seed')} shown.")
 seeds = seeds[:MAX_ROWS]
 st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
@@ -159,15 +160,15 @@ def save(edits: dict[int, dict], message: str) -> None:
 
 
 save_column, delete_column = st.columns(2)
-if save_column.button(f"Save {len(changes)} edited seeds", disabled=not changes, type="primary"):
-    save(changes, f"Saved {len(changes)} seeds.")
+if save_column.button(f"Save {plural(len(changes), 'edited seed')}", disabled=not changes, type="primary"):
+    save(changes, f"Saved {plural(len(changes), 'seed')}.")
 
 if to_delete:
-    with delete_column.popover(f"Delete {len(to_delete)} seeds", width="stretch"):
-        st.warning(f"Delete {len(to_delete)} seeds and everything evolved from them? This cannot be undone.")
+    with delete_column.popover(f"Delete {plural(len(to_delete), 'seed')}", width="stretch"):
+        st.warning(f"Delete {plural(len(to_delete), 'seed')} and everything evolved from them? This cannot be undone.")
         if st.button("Yes, delete", type="primary"):
             removed = db.delete_seeds(to_delete)
-            st.session_state["seeds_message"] = f"Deleted {removed} seeds."
+            st.session_state["seeds_message"] = f"Deleted {plural(removed, 'seed')}."
             st.rerun()
 
 

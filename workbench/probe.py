@@ -16,6 +16,7 @@ from workbench.settings import teacher_config
 
 # litellm comes through the teacher, which sets the offline environment before importing it
 from workbench.teacher import Teacher, TeacherConfig, litellm
+from workbench.wording import plural
 
 CAUSES = ("missing_key", "bad_key", "unreachable", "unknown_model", "rate_limited", "other")
 PROBE_MESSAGES = [{"role": "user", "content": "Say OK."}]
@@ -111,7 +112,7 @@ async def check_connection(config: TeacherConfig) -> dict:
     seconds = time.perf_counter() - started
     return {
         "ok": True,
-        "message": f"`{config.model}` answered in {seconds:.1f} s ({generation.completion_tokens} tokens).",
+        "message": f"`{config.model}` answered in {seconds:.1f} s ({plural(generation.completion_tokens, 'token')}).",
         "entropy_source": generation.entropy_source,
         "mean_entropy": generation.mean_entropy,
         "usage": [generation.prompt_tokens, generation.completion_tokens, generation.cost],

@@ -38,6 +38,7 @@ from workbench.verifiers.consistency import (
     stated_answer,
     task_target,
 )
+from workbench.wording import plural
 
 LABELS = ("soft", "any", "most")
 DEFAULT_LABEL = "soft"
@@ -196,7 +197,7 @@ class RolloutVerifier:
         answers = ", ".join(repr(r.final_answer) if r.final_answer else "no answer" for r in rollouts)
         how = {"soft": "soft label: the share", "any": "hard label: 1 if any reaches it",
                "most": "hard label: 1 if most reach it"}[self.label]
-        rationale = (f"{sum(reached)} of {len(rollouts)} rollouts from this step reach {target.describe()} "
+        rationale = (f"{sum(reached)} of {plural(len(rollouts), 'rollout')} from this step reach {target.describe()} "
                      f"({how}); their answers: {answers}")
         params = {"k": len(rollouts), "reached": reached, "answers": [r.final_answer for r in rollouts],
                   "target": target.answer, "target_kind": target.kind, "label": self.label,
