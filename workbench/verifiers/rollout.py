@@ -232,8 +232,8 @@ class RolloutVerifier:
             return scores
         chosen = rolled_steps(candidates, self.max_steps)
         for index in set(range(candidates)) - set(chosen):
-            scores[index] = unverifiable(f"not rolled out (budget: at most {self.max_steps} "
-                                         f"step{'s' if self.max_steps != 1 else ''} per path)", params=params)
+            scores[index] = unverifiable(f"not rolled out (budget: at most {plural(self.max_steps, 'step')} per path)",
+                                         params=params)
         rolled = await asyncio.gather(*(self.rollouts(task, steps[: i + 1], keys[i]) for i in chosen))
         for index, rollouts in zip(chosen, rolled, strict=True):
             scores[index] = self._step_verdict(rollouts, target)
