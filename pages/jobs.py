@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
 from workbench.jobs import FINISHED, rerun, worker_alive
+from workbench.overview import job_cost
 from workbench.wording import plural
 
 st.title("Jobs")
@@ -52,8 +53,8 @@ def live_jobs() -> None:
                 "model calls": j["model_calls"],
                 "cache hits": j["cache_hits"],
                 "tokens": j["prompt_tokens"] + j["completion_tokens"],
-                "cost ($)": j["cost"],
-                "model": j["model"],
+                "cost ($)": job_cost(j),
+                "model": j["model"] or "—",
                 "elapsed": format_seconds(j["elapsed_s"]),
             }
             for j in jobs
@@ -67,7 +68,8 @@ def live_jobs() -> None:
             "model calls": st.column_config.NumberColumn(help="calls sent to the model (and paid)"),
             "cache hits": st.column_config.NumberColumn(
                 help="calls answered from the response cache: identical model, prompt, parameters and sample"),
-            "cost ($)": st.column_config.NumberColumn(help="empty when the provider's price is unknown"),
+            "cost ($)": st.column_config.NumberColumn(
+                help="empty when the job made model calls and the provider gave no price", format="$%.4f"),
         },
     )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from workbench import cli
-from workbench.overview import STAGES, next_step, overview_report
+from workbench.overview import STAGES, job_cost, next_step, overview_report
 from workbench.reasoning import (
     evaluate_task,
     overrule_step,
@@ -261,3 +262,16 @@ def test_a_score_stored_under_an_earlier_rule_is_named_not_misfiled(store: Store
     assert reasons["rescored"]["count"] == 1 and "earlier rule" in reasons["rescored"]["reason"]
     assert evaluate_task(store.reasoning_paths_nested("sample", recovered)[("sample", recovered)],
                          verification_settings(store)).passed
+
+
+def test_a_job_without_model_calls_costs_nothing_and_an_unpriced_one_is_unknown(store: Store):
+    build(store)
+    embed, evolve = (next(j for j in store.list_jobs(limit=10) if j["kind"] == kind) for kind in ("embed", "evolve"))
+    unpriced = store.create_job("magpie", {})
+    store.add_job_usage(unpriced, 50, 20, None)
+    assert (job_cost(embed), job_cost(evolve), job_cost(store.get_job(unpriced))) == (0.0, pytest.approx(0.002), None)
+    at = app_page("jobs").run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("kind")
+    assert table.loc["embed", "cost ($)"] == 0.0 and table.loc["embed", "model"] == "—"
+    assert pd.isna(table.loc["magpie", "cost ($)"])

@@ -113,6 +113,14 @@ def overview_report(store: Store) -> dict:
     }
 
 
+def job_cost(job: dict) -> float | None:
+    """A job's cost in USD as the usage table counts it: None only when the job made model calls and the provider
+    gave no price; a job that made no calls (embedding, a map, a scan) cost 0."""
+    if job["cost"] is not None:
+        return job["cost"]
+    return None if job["prompt_tokens"] + job["completion_tokens"] > 0 else 0.0
+
+
 NEXT_STEPS = ("seeds", "generate", "verify", "gate", "review", "export", "done")
 
 
