@@ -160,7 +160,7 @@ def save(edits: dict[int, dict], message: str) -> None:
 
 
 save_column, delete_column = st.columns(2)
-if save_column.button(f"Save {plural(len(changes), 'edited seed')}", disabled=not changes, type="primary"):
+if save_column.button(f"Save {plural(len(changes), 'edited seed')}" if changes else "Save edited seeds", disabled=not changes, type="primary"):
     save(changes, f"Saved {plural(len(changes), 'seed')}.")
 
 if to_delete:
@@ -186,8 +186,7 @@ if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
 if note := checker_note(seed["reference_answer"]):
-    st.warning(f"Reference answer {seed['reference_answer']!r}: {note}. Other verifiers (judge, self-consistency, "
-               "PRM) still decide its steps.", icon=":material/rule:")
+    st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",
