@@ -81,8 +81,9 @@ if placed == 0:
     last_result = next((j["result"] for j in db.list_jobs(limit=10, kind="project")
                         if j["status"] == "done" and (j["result"] or {}).get("key") == key), None) or {}
     if last_result.get("too_few") or db.item_count() < MIN_POINTS:
-        reason = last_result.get("message") or (f"too few points to map: the store has {db.item_count()} "
-                                                f"seeds/samples; a map needs at least {MIN_POINTS} different texts")
+        reason = last_result.get("message") or (f"too few points to map: the store has "
+                                                f"{plural(db.item_count(), 'seed or sample', 'seeds or samples')}; "
+                                                f"a map needs at least {MIN_POINTS} different texts")
         empty_state(f"{reason[0].upper()}{reason[1:]}. Add seeds or grow samples first.")
     else:
         empty_state("No map for these settings yet. Click **Update map**: a background job embeds every seed and "
