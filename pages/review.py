@@ -1,6 +1,7 @@
 """Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history.
 Model text is shown as it is: code blocks as code (line breaks kept), prose as plain text, never as HTML."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -369,10 +370,23 @@ def edit_form(details: dict) -> None:
         st.rerun()
 
 
+def show_empty_queue() -> None:
+    """An empty queue says where the samples are: in the other statuses (after a review, or the demo's), or
+    outside these filters."""
+    elsewhere = {other: db.count_samples(**dataclasses.replace(queue_filter, status=other).kwargs())
+                 for other in ("pending", "approved", "rejected") if other != queue_filter.status}
+    if queue_filter.status is not None and any(elsewhere.values()):
+        found = ", ".join(f"{n:,} {other}" for other, n in elsewhere.items() if n)
+        empty_state(f"No {queue_filter.status} sample here; with these filters: {found}. Pick that status under "
+                    "**Filters** to see them.")
+    else:
+        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+
+
 def focus_view() -> None:
     sample_id = current_id()
     if sample_id is None:
-        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+        show_empty_queue()
         return
     position = queue.index(sample_id) + 1
     st.subheader(f"Sample {sample_id} · {position:,} of {len(queue):,}")
@@ -407,7 +421,7 @@ def focus_view() -> None:
 
 def bulk_view() -> None:
     if not queue:
-        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+        show_empty_queue()
         return
     pages = (len(queue) - 1) // BULK_PAGE_SIZE + 1
     page = st.number_input(f"Page (of {pages})", 1, pages, 1) if pages > 1 else 1
