@@ -192,8 +192,10 @@ with st.form(f"seed-detail-{seed_id}"):
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",
                               help="The context the instruction works on (Alpaca's input). Every prompt built from "
                                    "this seed shows it after the instruction.")
-    answer = st.text_input("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
-                           help="The final answer a path's own final answer is compared with.")
+    # a reference over several lines (code, a worked answer) gets a text area: a one-line box would join its lines
+    answer_box = st.text_area if "\n" in (seed["reference_answer"] or "") else st.text_input
+    answer = answer_box("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
+                        help="The final answer a path's own final answer is compared with.")
     solution = st.text_area("Reference solution", seed["reference_solution"] or "", height=160,
                             key=f"seed-{seed_id}-solution",
                             help="A worked solution (optional). When the reference answer is empty, its final answer "

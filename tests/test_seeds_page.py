@@ -123,3 +123,14 @@ def test_a_reference_that_is_not_a_final_answer_is_said_once_in_plain_words(stor
     assert warning.count("def f(x)") == 1 and ".." not in warning
     assert "Self-consistency and rollouts use the paths' majority answer instead" in warning
     assert any(b.label == "Save edited seeds" and b.disabled for b in at.button)  # no "Save 0 edited seeds"
+
+
+def test_a_reference_over_several_lines_is_edited_in_a_text_area_and_keeps_its_lines(store: Store):
+    [code_id] = store.insert_seeds([{"instruction": "Write the identity function.", "reference_answer": "def f(x):\n    return x"}])
+    at = seeds_page()
+    box = at.text_area(key=f"seed-{code_id}-answer")
+    assert box.value == "def f(x):\n    return x"
+    box.input("def f(x):\n    return x  # identity")
+    at = next(b for b in at.button if b.label == "Save this seed").click().run()
+    assert not at.exception
+    assert store.get_seed(code_id)["reference_answer"] == "def f(x):\n    return x  # identity"
