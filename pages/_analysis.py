@@ -9,6 +9,7 @@ from pages._shared import job_progress
 from workbench import jobs
 from workbench.maps import MapParams
 from workbench.store import Store
+from workbench.wording import plural
 
 ANALYSIS_KINDS = ("embed", "project", "uncertainty")
 
@@ -52,14 +53,14 @@ def missing_reasons(db: Store, metric: str, include_filtered: bool = False) -> l
         if row["state"] == "value":
             continue
         kind = row["kind"]
-        singular, plural = KIND_NAMES.get(kind, (f"{kind} sample", f"{kind} samples"))
+        singular, plural_form = KIND_NAMES.get(kind, (f"{kind} sample", f"{kind} samples"))
         if row["state"] == "empty":
             reason = f"recorded without a value: {row['note'] or 'no reason given'}"
         elif metric == "token_entropy_mean" and kind in NEVER_GENERATED:
             reason = NEVER_GENERATED[kind]
         else:
             reason = f"never recorded (it comes from {METRIC_SOURCES.get(metric, 'its stage')})"
-        lines.append(f"{row['n']:,} {singular if row['n'] == 1 else plural}: {reason}")
+        lines.append(f"{plural(row['n'], singular, plural_form)}: {reason}")
     return lines
 
 

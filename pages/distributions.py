@@ -15,6 +15,7 @@ from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reas
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
 from workbench import jobs
 from workbench.settings import teacher_config
+from workbench.wording import plural
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
@@ -93,10 +94,10 @@ else:
     left.plotly_chart(bars, width="stretch")
     right.plotly_chart(spread, width="stretch")
     shown = int(histogram["count"].sum())
-    st.caption(f"{shown:,} items (filtered samples left out); the right chart shows {len(values):,} of them: a violin "
+    st.caption(f"{plural(shown, 'item')} (filtered samples left out); the right chart shows {len(values):,} of them: a violin "
                f"per group of {STRIP_FROM} or more, each point for smaller groups.")
     if group_by == "depth" and (no_depth := int(sum(db.metric_histogram(metric, "source")["count"])) - shown):
-        st.caption(f"{no_depth:,} Magpie or imported samples have no evolution depth and are left out of this grouping.")
+        st.caption(f"{plural(no_depth, 'Magpie or imported sample')} without an evolution depth, left out of this grouping.")
 show_missing_reasons(db, metric)
 
 duplicates = db.near_duplicate_summary()
@@ -144,7 +145,7 @@ with st.form("uncertainty"):
     max_tokens = tokens_column.number_input("Max tokens per answer", 8, 1024, 64)
     temperature = temperature_column.slider("Temperature", 0.1, 2.0, 1.0, 0.1)
     bypass = bypass_cache_checkbox()
-    if st.form_submit_button(f"Measure uncertainty of all {db.counts()['seeds']:,} seeds"):
+    if st.form_submit_button(f"Measure uncertainty of all {plural(db.counts()['seeds'], 'seed')}"):
         if db.counts()["seeds"] == 0:
             st.error("There are no seeds to measure.")
         else:

@@ -121,7 +121,7 @@ with st.expander("Planner: the article's rectified-scaling heuristic"):
     c = right.number_input("C (scale)", 0.0, 1e6, 1.0)
     source_note = (
         f"E = {synthetic_entropy:.2f} / {natural_entropy:.2f} bits = {e:.2f}" if synthetic_entropy and natural_entropy
-        else "E = 1.00 (needs measured lexical entropy of the synthetic samples and a natural file)"
+        else "E is taken as 1.00 until both are measured: the lexical entropy of the synthetic samples and a natural file"
     )
     st.caption(source_note)
     d_syn = list(range(0, max(available, 10) * 2 + 1, max(1, available // 25 or 1)))
@@ -208,8 +208,8 @@ if exports:
         pd.DataFrame(
             [
                 {"id": e["id"], "format": e["format"], "path": e["path"], "samples": e["n_samples"],
-                 "natural": e["options"].get("natural"), "PII": e["options"].get("pii"),
-                 "when": pd.Timestamp(e["created_at"], unit="s")}
+                 "natural": e["options"].get("natural") or 0, "PII": e["options"].get("pii"),
+                 "when (UTC)": pd.Timestamp(e["created_at"], unit="s").strftime("%Y-%m-%d %H:%M")}
                 for e in exports
             ]
         ),

@@ -5,6 +5,8 @@ import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
 from workbench.jobs import FINISHED, rerun, worker_alive
+from workbench.overview import job_cost
+from workbench.wording import plural
 
 st.title("Jobs")
 db = store()
@@ -51,8 +53,8 @@ def live_jobs() -> None:
                 "model calls": j["model_calls"],
                 "cache hits": j["cache_hits"],
                 "tokens": j["prompt_tokens"] + j["completion_tokens"],
-                "cost ($)": j["cost"],
-                "model": j["model"],
+                "cost ($)": job_cost(j),
+                "model": j["model"] or "—",
                 "elapsed": format_seconds(j["elapsed_s"]),
             }
             for j in jobs
@@ -66,7 +68,8 @@ def live_jobs() -> None:
             "model calls": st.column_config.NumberColumn(help="calls sent to the model (and paid)"),
             "cache hits": st.column_config.NumberColumn(
                 help="calls answered from the response cache: identical model, prompt, parameters and sample"),
-            "cost ($)": st.column_config.NumberColumn(help="empty when the provider's price is unknown"),
+            "cost ($)": st.column_config.NumberColumn(
+                help="empty when the job made model calls and the provider gave no price", format="$%.4f"),
         },
     )
 
@@ -90,7 +93,7 @@ jobs_with_failures = [j for j in db.list_jobs(limit=50) if j["failed_units"] or 
 if not jobs_with_failures:
     st.caption("No failures recorded.")
 for job in jobs_with_failures:
-    with st.expander(f"Job {job['id']} ({job['kind']}): {job['failed_units']} failed units"):
+    with st.expander(f"Job {job['id']} ({job['kind']}): {plural(job['failed_units'], 'failed unit')}"):
         if job["error"]:
             st.code(job["error"], language=None)
         errors = db.unit_errors(job["id"])

@@ -15,6 +15,7 @@ from workbench.map_selection import outcome, plan_bulk
 from workbench.maps import METRICS, MIN_POINTS, TEXTS, MapParams, current_params, projection_key, save_params
 from workbench.settings import reviewer_name
 from workbench.store import StoreError
+from workbench.wording import plural
 
 CATEGORIES = {"Source / evolution depth": "origin", "Operator": "operator", "Review status": "review_status"}
 COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "novelty_accepted", "best_path_score",
@@ -80,15 +81,16 @@ if placed == 0:
     last_result = next((j["result"] for j in db.list_jobs(limit=10, kind="project")
                         if j["status"] == "done" and (j["result"] or {}).get("key") == key), None) or {}
     if last_result.get("too_few") or db.item_count() < MIN_POINTS:
-        reason = last_result.get("message") or (f"too few points to map: the store has {db.item_count()} "
-                                                f"seeds/samples; a map needs at least {MIN_POINTS} different texts")
+        reason = last_result.get("message") or (f"too few points to map: the store has "
+                                                f"{plural(db.item_count(), 'seed or sample', 'seeds or samples')}; "
+                                                f"a map needs at least {MIN_POINTS} different texts")
         empty_state(f"{reason[0].upper()}{reason[1:]}. Add seeds or grow samples first.")
     else:
         empty_state("No map for these settings yet. Click **Update map**: a background job embeds every seed and "
                     "sample and fits UMAP (the first map takes a minute).")
     st.stop()
 if (waiting := db.item_count() - placed) > 0:
-    st.caption(f"{waiting:,} seeds/samples are not on the map yet; **Update map** places them without refitting.")
+    st.caption(f"{plural(waiting, 'seed or sample', 'seeds or samples')} not on the map yet; **Update map** places them without refitting.")
 
 color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color")
 size_by_length = st.toggle("Size samples by text length", value=True)
@@ -96,7 +98,7 @@ metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label)
 hover_chars = LONG_HOVER if placed <= SHORT_HOVER_FROM else SHORT_HOVER
 points = pd.DataFrame(db.map_points(key, metric=metric_name, limit=MAX_DRAWN, text_chars=hover_chars))
 if len(points) < placed:
-    st.caption(f"Drawing {len(points):,} of {placed:,} points (an even spread); a selection covers the drawn points.")
+    st.caption(f"Drawing {len(points):,} of {plural(placed, 'point')} (an even spread); a selection covers the drawn points.")
 
 
 def marker_sizes(frame: pd.DataFrame) -> np.ndarray | float:
@@ -188,15 +190,15 @@ sample_ids = db.map_selection_ids()
 
 st.subheader("Selection")
 if chosen:
-    st.caption(f"{len(chosen):,} points selected: {len(chosen) - chosen_seeds:,} samples, {chosen_seeds:,} seeds.")
+    st.caption(f"{plural(len(chosen), 'point')} selected: {plural(len(chosen) - chosen_seeds, 'sample')}, {plural(chosen_seeds, 'seed')}.")
 elif sample_ids:
-    st.caption(f"{len(sample_ids):,} samples selected on the map earlier (kept for Review). Draw a new box or lasso "
+    st.caption(f"{plural(len(sample_ids), 'sample')} selected on the map earlier (kept for Review). Draw a new box or lasso "
                "to replace them.")
 else:
     st.caption("Draw a box or lasso on the map to review the samples inside it.")
 if sample_ids:
     review_link, clear = st.columns([3, 1])
-    review_link.page_link("pages/review.py", label=f"Review these {len(sample_ids):,} samples on the Review page",
+    review_link.page_link("pages/review.py", label=f"Review {'this' if len(sample_ids) == 1 else 'these'} {plural(len(sample_ids), 'sample')} on the Review page",
                           icon=":material/rate_review:")
     if clear.button("Clear selection"):
         db.clear_map_selection()

@@ -1,6 +1,7 @@
 """Review: the queue of samples, one at a time (with keyboard shortcuts) or many at once; edits keep history.
 Model text is shown as it is: code blocks as code (line breaks kept), prose as plain text, never as HTML."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -179,7 +180,7 @@ with st.expander("Filters", expanded=False):
     novelty = row[2].slider("Novelty vs seeds at least", 0.0, 1.0, 0.0, 0.05)
     pii_filter = row[3].selectbox("PII", [ANY, "flagged", "clean", "unscanned"])
     search = st.text_input("Search", placeholder="text in instruction or answer")
-    use_map = bool(map_ids) and st.checkbox(f"Only the {len(map_ids or [])} samples selected on the map", value=True)
+    use_map = bool(map_ids) and st.checkbox(f"Only the {plural(len(map_ids or []), 'sample')} selected on the map", value=True)
 
 queue_filter = review.QueueFilter(
     status=None if status == ANY else status,
@@ -198,7 +199,7 @@ queue_filter = review.QueueFilter(
 queue = db.query_sample_ids(**queue_filter.kwargs())
 st.caption(f"{plural(len(queue), 'sample')} in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
 if map_ids and not use_map:
-    st.caption(f"{len(map_ids)} samples are selected on the Maps page; tick the filter to review only them.")
+    st.caption(f"{plural(len(map_ids), 'sample')} selected on the Maps page; tick the filter to review only them.")
 
 view = st.segmented_control("View", ["Focus", "Bulk"], default="Focus", key="review-view")
 
@@ -369,10 +370,23 @@ def edit_form(details: dict) -> None:
         st.rerun()
 
 
+def show_empty_queue() -> None:
+    """An empty queue says where the samples are: in the other statuses (after a review, or the demo's), or
+    outside these filters."""
+    elsewhere = {other: db.count_samples(**dataclasses.replace(queue_filter, status=other).kwargs())
+                 for other in ("pending", "approved", "rejected") if other != queue_filter.status}
+    if queue_filter.status is not None and any(elsewhere.values()):
+        found = ", ".join(f"{n:,} {other}" for other, n in elsewhere.items() if n)
+        empty_state(f"No {queue_filter.status} sample here; with these filters: {found}. Pick that status under "
+                    "**Filters** to see them.")
+    else:
+        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+
+
 def focus_view() -> None:
     sample_id = current_id()
     if sample_id is None:
-        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+        show_empty_queue()
         return
     position = queue.index(sample_id) + 1
     st.subheader(f"Sample {sample_id} · {position:,} of {len(queue):,}")
@@ -407,7 +421,7 @@ def focus_view() -> None:
 
 def bulk_view() -> None:
     if not queue:
-        empty_state("Nothing in this queue. Change the filters, or pick another status.")
+        show_empty_queue()
         return
     pages = (len(queue) - 1) // BULK_PAGE_SIZE + 1
     page = st.number_input(f"Page (of {pages})", 1, pages, 1) if pages > 1 else 1

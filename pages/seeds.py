@@ -15,6 +15,7 @@ from workbench.seeds import (
 )
 from workbench.store import StoreError
 from workbench.verifiers.consistency import reference_problem
+from workbench.wording import plural
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -73,7 +74,7 @@ if db.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
     if st.button("Load sample seeds", type="primary"):
         ids = load_sample_seeds(db)
-        st.session_state["seeds_message"] = f"Loaded {len(ids)} sample seeds."
+        st.session_state["seeds_message"] = f"Loaded {plural(len(ids), 'sample seed')}."
         st.rerun()
 
 with st.expander("Import seeds", expanded=db.counts()["seeds"] == 0):
@@ -105,7 +106,7 @@ seeds = db.list_seeds(
     limit=MAX_ROWS + 1,
 )
 shown = (f"The first {MAX_ROWS:,} matching seeds of {total:,} are shown: search or filter to find the others."
-         if len(seeds) > MAX_ROWS else f"{len(seeds)} of {total} seeds shown.")
+         if len(seeds) > MAX_ROWS else f"{len(seeds):,} of {plural(total, 'seed')} shown.")
 seeds = seeds[:MAX_ROWS]
 st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
@@ -165,15 +166,15 @@ def save(edits: dict[int, dict], message: str) -> None:
 
 
 save_column, delete_column = st.columns(2)
-if save_column.button(f"Save {len(changes)} edited seeds", disabled=not changes, type="primary"):
-    save(changes, f"Saved {len(changes)} seeds.")
+if save_column.button(f"Save {plural(len(changes), 'edited seed')}" if changes else "Save edited seeds", disabled=not changes, type="primary"):
+    save(changes, f"Saved {plural(len(changes), 'seed')}.")
 
 if to_delete:
-    with delete_column.popover(f"Delete {len(to_delete)} seeds", width="stretch"):
-        st.warning(f"Delete {len(to_delete)} seeds and everything evolved from them? This cannot be undone.")
+    with delete_column.popover(f"Delete {plural(len(to_delete), 'seed')}", width="stretch"):
+        st.warning(f"Delete {plural(len(to_delete), 'seed')} and everything evolved from them? This cannot be undone.")
         if st.button("Yes, delete", type="primary"):
             removed = db.delete_seeds(to_delete)
-            st.session_state["seeds_message"] = f"Deleted {removed} seeds."
+            st.session_state["seeds_message"] = f"Deleted {plural(removed, 'seed')}."
             st.rerun()
 
 
@@ -191,15 +192,16 @@ if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
 if note := checker_note(seed["reference_answer"]):
-    st.warning(f"Reference answer {seed['reference_answer']!r}: {note}. Other verifiers (judge, self-consistency, "
-               "PRM) still decide its steps.", icon=":material/rule:")
+    st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",
                               help="The context the instruction works on (Alpaca's input). Every prompt built from "
                                    "this seed shows it after the instruction.")
-    answer = st.text_input("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
-                           help="The final answer a path's own final answer is compared with.")
+    # a reference over several lines (code, a worked answer) gets a text area: a one-line box would join its lines
+    answer_box = st.text_area if "\n" in (seed["reference_answer"] or "") else st.text_input
+    answer = answer_box("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
+                        help="The final answer a path's own final answer is compared with.")
     solution = st.text_area("Reference solution", seed["reference_solution"] or "", height=160,
                             key=f"seed-{seed_id}-solution",
                             help="A worked solution (optional). When the reference answer is empty, its final answer "

@@ -6,7 +6,7 @@ from pages._shared import store
 from workbench.jobs import submit
 from workbench.probe import keys_in_environment, missing_keys
 from workbench.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
-from workbench.teacher import DEFAULT_MODEL, TeacherConfig, supports_raw_completion
+from workbench.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
 
 st.title("Settings")
 db = store()
@@ -73,8 +73,10 @@ if missing:
         icon=":material/key_off:",
     )
 found = keys_in_environment()
+for problem in load_secrets().problems:
+    st.warning(f"A secrets file cannot be read, so its keys are not used: {problem}", icon=":material/key_off:")
 st.caption(
-    "Provider API keys in the environment: " + (", ".join(f"`{k}`" for k in found) or "none")
+    "Provider API keys in the environment or `.streamlit/secrets.toml`: " + (", ".join(f"`{k}`" for k in found) or "none")
     + " (names only: values are never shown or stored)."
 )
 

@@ -14,20 +14,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class JsonServer:
     url: str
     requests: list[dict] = field(default_factory=list)
+    headers: list[dict] = field(default_factory=list)  # each request's HTTP headers, in order
 
 
 @contextmanager
 def json_server(reply: Callable[[dict], dict | tuple[int, dict]]) -> Iterator[JsonServer]:
     """Answer every POST with `reply(request body)` as JSON (a `(status, body)` pair sets the HTTP status);
-    yields the base URL (`.../v1`) and the requests."""
+    yields the base URL (`.../v1`), the requests and their headers."""
     lock = threading.Lock()
     requests: list[dict] = []
+    headers: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 requests.append(body)
+                headers.append(dict(self.headers))
                 answer = reply(body)
             status, answer = answer if isinstance(answer, tuple) else (200, answer)
             data = json.dumps(answer).encode()
@@ -44,7 +47,7 @@ def json_server(reply: Callable[[dict], dict | tuple[int, dict]]) -> Iterator[Js
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield JsonServer(f"http://127.0.0.1:{httpd.server_address[1]}/v1", requests)
+        yield JsonServer(f"http://127.0.0.1:{httpd.server_address[1]}/v1", requests, headers)
     finally:
         httpd.shutdown()
         httpd.server_close()

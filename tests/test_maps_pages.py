@@ -221,7 +221,7 @@ def test_distribution_charts_clip_to_the_data_and_show_small_groups_as_points(st
     assert not at.exception
     spread = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert [t["name"] for t in spread["data"]] == ["depth 0 (seeds)", "depth 1"]
-    assert any("20 Magpie or imported samples have no evolution depth" in c.value for c in at.caption)
+    assert any("20 Magpie or imported samples without an evolution depth" in c.value for c in at.caption)
 
 
 def test_copies_of_one_text_say_too_few_points_after_the_map_job(store: Store):
@@ -234,4 +234,4 @@ def test_copies_of_one_text_say_too_few_points_after_the_map_job(store: Store):
     at = page("maps").run()
     assert not at.exception
     message = next(info.value for info in at.info if info.value.startswith("Too few points to map"))
-    assert message == "Too few points to map: 4 seeds/samples with 1 distinct text; a map needs at least 3. Add seeds or grow samples first."
+    assert message == "Too few points to map: 4 seeds or samples with 1 distinct text; a map needs at least 3. Add seeds or grow samples first."

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from workbench import cli
-from workbench.overview import STAGES, next_step, overview_report
+from workbench.overview import STAGES, job_cost, next_step, overview_report
 from workbench.reasoning import (
+    evaluate_task,
     overrule_step,
     refresh_task_metric,
     save_verification_settings,
@@ -183,7 +185,7 @@ def test_cli_prints_the_same_numbers_as_the_report(store: Store, db_path, capsys
     text = capsys.readouterr().out
     assert "Passed the filters" in text and "57% of the stage before" in text
     assert "1 sample approved and 1 sample exported without passing the gate" in text
-    assert "a verifier found a wrong step on every path" in text
+    assert "a step judged wrong, decided by arithmetic" in text
 
 
 def test_overview_page_empty_and_full(store: Store):
@@ -200,7 +202,7 @@ def test_overview_page_empty_and_full(store: Store):
     assert rates and all(0 <= int(r.rstrip("%")) <= 100 for r in rates)
     captions = " ".join(c.value for c in at.caption)
     assert "1 sample approved and 1 sample exported without passing the gate" in captions
-    assert "a verifier found a wrong step on every path" in " ".join(str(d.value) for d in at.dataframe)
+    assert "a step judged wrong, decided by arithmetic" in " ".join(str(d.value) for d in at.dataframe)
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Tokens"], metrics["Cost"]) == ("140", "$0.0020")
     assert (metrics["Verified samples"], metrics["Passed the gate"], metrics["Failed the gate"]) == ("3", "1", "2")
@@ -219,3 +221,57 @@ def test_home_shows_the_funnel_numbers_and_the_next_step(store: Store):
     assert metrics["Passed the gate"] == str(stages["gated"])
     assert metrics["Approved"] == str(stages["approved"])
     assert f"**Next step:** {next_step(overview_report(store))[1]}" in [m.value for m in at.markdown]
+
+
+def test_the_overview_says_why_a_sample_failed_as_the_verifier_page_does(store: Store):
+    """One source of truth: each failing sample is counted under the gate's own verdict (the best path's weakest
+    step and the verifier that decided it), the words the Verifier page shows for that task."""
+    build(store)
+    settings = verification_settings(store)
+    voted = store.insert_sample({"source": "magpie", "instruction": "What is 6 x 7?", "unit_key": "vote"})
+    first, second = (store.path_steps(store.add_reasoning_path(
+        {"task_type": "sample", "task_id": voted, "path_index": i, "text": "..."}, ["6 x 7 = 42", "Answer: 42"]))
+        for i in range(2))
+    # arithmetic passes every step; the vote of the paths (consistency) and the rollouts disagree with the answer
+    store.set_step_scores(
+        [{"step_id": s["id"], "verifier": "arithmetic", "score": 1.0, "label": "correct"} for s in first + second]
+        + [{"step_id": first[1]["id"], "verifier": "consistency", "score": 0.0, "label": "incorrect"},
+           {"step_id": second[0]["id"], "verifier": "rollout", "score": 0.0, "label": "incorrect"}])
+    verdict = refresh_task_metric(store, "sample", voted, settings)
+    assert not verdict.passed and "decided by consistency" in verdict.reason
+    reasons = overview_report(store)["gate"]["failure_reasons"]
+    assert {"reason": "a step judged wrong, decided by consistency", "key": "wrong", "decided_by": "consistency",
+            "count": 1} in reasons
+    # every failing sample is counted once, under what the gate says for it
+    nested = store.reasoning_paths_nested()
+    expected: dict[str, int] = {}
+    for sample_id in store.gate_failing_samples(settings.threshold):
+        failure = evaluate_task(nested[("sample", sample_id)], settings).failure
+        expected[failure.label] = expected.get(failure.label, 0) + 1
+    assert {row["reason"]: row["count"] for row in reasons} == expected
+    assert sum(expected.values()) == overview_report(store)["gate"]["failed"]
+
+
+def test_a_score_stored_under_an_earlier_rule_is_named_not_misfiled(store: Store):
+    build(store)
+    recovered = store.insert_sample({"source": "magpie", "instruction": "What is 9 - 4?", "unit_key": "late"})
+    path(store, recovered, 0, ["incorrect", "correct"])
+    refresh_task_metric(store, "sample", recovered, verification_settings(store))  # stored under 'min': 0.0
+    save_verification_settings(store, verification_settings(store, {"aggregation": "last"}))
+    reasons = {row["key"]: row for row in overview_report(store)["gate"]["failure_reasons"]}
+    assert reasons["rescored"]["count"] == 1 and "earlier rule" in reasons["rescored"]["reason"]
+    assert evaluate_task(store.reasoning_paths_nested("sample", recovered)[("sample", recovered)],
+                         verification_settings(store)).passed
+
+
+def test_a_job_without_model_calls_costs_nothing_and_an_unpriced_one_is_unknown(store: Store):
+    build(store)
+    embed, evolve = (next(j for j in store.list_jobs(limit=10) if j["kind"] == kind) for kind in ("embed", "evolve"))
+    unpriced = store.create_job("magpie", {})
+    store.add_job_usage(unpriced, 50, 20, None)
+    assert (job_cost(embed), job_cost(evolve), job_cost(store.get_job(unpriced))) == (0.0, pytest.approx(0.002), None)
+    at = app_page("jobs").run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("kind")
+    assert table.loc["embed", "cost ($)"] == 0.0 and table.loc["embed", "model"] == "—"
+    assert pd.isna(table.loc["magpie", "cost ($)"])

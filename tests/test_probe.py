@@ -122,7 +122,7 @@ def test_settings_lists_provider_keys_and_warns_about_the_missing_one(store: Sto
     at = settings_page().run()
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
-    assert "Provider API keys in the environment: none" in captions and "MAPBOX" not in captions
+    assert "Provider API keys in the environment or `.streamlit/secrets.toml`: none" in captions and "MAPBOX" not in captions
     assert any("needs `OPENAI_API_KEY`, which is not set" in w.value for w in at.warning)
 
 

@@ -235,3 +235,18 @@ def test_cli_samples_import_and_list(store: Store, db_path: Path, tmp_path: Path
     assert [s["instruction"] for s in json.loads(capsys.readouterr().out)] == ["other"]
     assert main(["--db", str(db_path), "samples", "list", "--status", "rejected", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_with_crlf_imports_as_its_utf8_twin(store: Store, encoding: str):
+    text = '{"instruction": "Name a prime above 10.", "output": "11"}\r\n{"instruction": "Café?", "output": "Oui."}\r\n'
+    data = ("\ufeff" + text).encode(encoding) if encoding.endswith("be") else text.encode(encoding)  # each with its BOM
+    result = import_samples(store, data, "alpaca-utf16.jsonl")
+    assert (result.format, result.imported) == ("alpaca", 2)
+    assert [s["instruction"] for s in store.list_samples()] == ["Name a prime above 10.", "Café?"]
+    csv_data = "instruction,output\r\nName a prime above 20.,23\r\n".encode("utf-16")
+    assert import_samples(store, csv_data, "more.csv").imported == 1
+
+
+def test_broken_utf16_is_refused_with_its_reason(store: Store):
+    assert "not valid UTF-16" in refused(store, "\ufeff{}".encode("utf-16-le") + b"\x00\xd8", "broken.jsonl")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -112,3 +114,24 @@ def test_a_large_store_shows_the_first_rows_and_says_so(store: Store):
     assert any("The first 1,000 matching seeds of 1,005 are shown" in c.value for c in at.caption)
     at.text_input[0].input("number 1004").run()
     assert len(at.dataframe[0].value) == 1
+
+
+def test_a_reference_that_is_not_a_final_answer_is_said_once_in_plain_words(store: Store):
+    store.insert_seeds([{"instruction": "Write the identity function.", "reference_answer": "def f(x):\n    return x"}])
+    at = seeds_page()
+    assert not at.exception
+    [warning] = [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning if "not a short final answer" in w.value]  # as shown
+    assert warning.count("def f(x)") == 1 and ".." not in warning
+    assert "Self-consistency and rollouts use the paths' majority answer instead" in warning
+    assert any(b.label == "Save edited seeds" and b.disabled for b in at.button)  # no "Save 0 edited seeds"
+
+
+def test_a_reference_over_several_lines_is_edited_in_a_text_area_and_keeps_its_lines(store: Store):
+    [code_id] = store.insert_seeds([{"instruction": "Write the identity function.", "reference_answer": "def f(x):\n    return x"}])
+    at = seeds_page()
+    box = at.text_area(key=f"seed-{code_id}-answer")
+    assert box.value == "def f(x):\n    return x"
+    box.input("def f(x):\n    return x  # identity")
+    at = next(b for b in at.button if b.label == "Save this seed").click().run()
+    assert not at.exception
+    assert store.get_seed(code_id)["reference_answer"] == "def f(x):\n    return x  # identity"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import litellm
 import pytest
 
+from tests.json_server import json_server
+from tests.test_seed_inputs import chat_reply
+from workbench.probe import keys_in_environment, missing_keys
 from workbench.teacher import (
     NOT_AVAILABLE,
     Teacher,
@@ -107,10 +111,38 @@ def test_secrets_file_fills_the_environment_without_overriding(tmp_path, monkeyp
     secrets.write_text('OPENAI_API_KEY = "sk-from-file"\nANTHROPIC_API_KEY = "from-file"\nlowercase = "ignored"\n')
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "from-env")
-    assert load_secrets([secrets]) == ["OPENAI_API_KEY"]
+    assert load_secrets([secrets]).loaded == ["OPENAI_API_KEY"]
     assert os.environ["OPENAI_API_KEY"] == "sk-from-file"
     assert os.environ["ANTHROPIC_API_KEY"] == "from-env"
+    assert load_secrets([secrets]).loaded == []  # loading again changes nothing
     monkeypatch.delenv("OPENAI_API_KEY")
+
+
+def test_a_key_in_the_projects_secrets_file_reaches_the_call(tmp_path, monkeypatch):
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('OPENAI_API_KEY = "sk-from-secrets"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = TeacherConfig(model="openai/loopback", extra={"max_retries": 0})
+    try:
+        assert missing_keys(config) == []  # the Settings page sees the file's key
+        assert "OPENAI_API_KEY" in keys_in_environment()
+        monkeypatch.delenv("OPENAI_API_KEY")
+        with json_server(chat_reply("OK")) as server:
+            generation = Teacher(replace(config, api_base=server.url)).chat([{"role": "user", "content": "hi"}])
+        assert generation.text == "OK"
+        assert server.headers[0]["Authorization"] == "Bearer sk-from-secrets"
+    finally:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def test_an_unreadable_secrets_file_is_reported_not_skipped(tmp_path, monkeypatch):
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('OPENAI_API_KEY = "sk-unterminated\n')
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = load_secrets([broken, tmp_path / "absent.toml"])
+    assert result.loaded == [] and "OPENAI_API_KEY" not in os.environ
+    assert len(result.problems) == 1 and result.problems[0].startswith(f"{broken}: ")
 
 
 @pytest.mark.slow

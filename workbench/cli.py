@@ -75,8 +75,8 @@ def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
     for job in jobs:
         print(
             f"{job['id']:>5}  {job['kind']:<10} {job['status']:<10} "
-            f"{job['done_units']}/{job['total_units']} done, {job['failed_units']} failed; "
-            f"{job['model_calls']} model calls, {job['cache_hits']} from the cache"
+            f"{job['done_units']}/{plural(job['total_units'], 'unit')} done, {job['failed_units']} failed; "
+            f"{plural(job['model_calls'], 'model call')}, {job['cache_hits']} from the cache"
         )
     return 0
 
@@ -214,8 +214,8 @@ def _follow_job(store: Store, job_id: int, db_path: Path) -> str:
             job = store.get_job(job_id)
             nodes = store.evol_job_seed_summary(job_id)
             line = (
-                f"job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} units, "
-                f"{job['failed_units']} failed; {sum(n['nodes'] for n in nodes)} nodes, "
+                f"job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'unit')}, "
+                f"{job['failed_units']} failed; {plural(sum(n['nodes'] for n in nodes), 'node')}, "
                 f"{sum(n['survived'] for n in nodes)} survived"
             )
             if line != last:
@@ -258,7 +258,7 @@ def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"job {job_id}: evolving {len(params.seeds)} seeds, depth {params.depth}, branching {params.branching}")
+    print(f"job {job_id}: evolving {plural(len(params.seeds), 'seed')}, depth {params.depth}, branching {params.branching}")
     status = _follow_job(store, job_id, args.db)
     job = store.get_job(job_id)
     cost = "unknown" if job["cost"] is None else f"${job['cost']:.4f}"
@@ -361,7 +361,7 @@ def cmd_magpie(args: argparse.Namespace, store: Store) -> int:
     if args.language is not None:
         options["filters"] = {"language": None if args.language in ("", "any") else args.language}
     job_id = submit_magpie(store, config, template, options)
-    print(f"queued magpie job {job_id}: {args.n} samples from {config.model} with the {template.name} template")
+    print(f"queued magpie job {job_id}: {plural(args.n, 'sample')} from {config.model} with the {template.name} template")
     if args.no_wait:
         return 0
     if run_worker(args.db, exit_when_idle=True, log=lambda m: None) != 0:
@@ -370,7 +370,7 @@ def cmd_magpie(args: argparse.Namespace, store: Store) -> int:
     job = store.get_job(job_id)
     counts = store.job_filter_counts(job_id)
     print(f"job {job_id} {job['status']}: {counts.get('kept', 0)} kept, "
-          f"{sum(counts.values()) - counts.get('kept', 0)} filtered, {job['failed_units']} failed units")
+          f"{sum(counts.values()) - counts.get('kept', 0)} filtered, {plural(job['failed_units'], 'failed unit')}")
     for reason, count in summarise_reasons(counts).items():
         print(f"  {count:>4}  {reason}")
     if job["error"]:
@@ -494,7 +494,7 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         return 2
     job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=config.model)
     if args.queue or worker_alive(args.db):
-        print(f"queued reason job {job_id} ({len(tasks)} tasks); the worker runs it")
+        print(f"queued reason job {job_id} ({plural(len(tasks), 'task')}); the worker runs it")
         return 0
     job = store.claim_job(job_id, os.getpid())
     status = run_job(store, job) if job else "queued"
@@ -513,8 +513,8 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
         for row in results:
             score = "-" if row["best_path_score"] is None else f"{row['best_path_score']:.3f}"
             gate = "passes" if row["passed_gate"] else "gated out"
-            print(f"{row['task']:<12} {row['paths']} paths  best {score}  {gate}: {row['reason']}")
-        print(f"job {job_id} {status}; {finished['failed_units']} failed units")
+            print(f"{row['task']:<12} {plural(row['paths'], 'path')}  best {score}  {gate}: {row['reason']}")
+        print(f"job {job_id} {status}; {plural(finished['failed_units'], 'failed unit')}")
         for error in store.unit_errors(job_id):
             print(f"  {error['unit_key']}: {error['error'].splitlines()[0]}", file=sys.stderr)
     return 0 if status == "done" and not finished["failed_units"] else 1
@@ -559,7 +559,7 @@ def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         _print_json(result)
     elif args.best_of_n:
-        print(f"best-of-N selection accuracy over {result['n']} items ({args.aggregation} over steps):")
+        print(f"best-of-N selection accuracy over {plural(result['n'], 'item')} ({args.aggregation} over steps):")
         for name, value in result["selection_accuracy"].items():
             print(f"  {name:<12} {value:.4f}")
     else:
@@ -685,7 +685,7 @@ def cmd_samples_list(args: argparse.Namespace, store: Store) -> int:
             if args.json:
                 print(("," if shown else "") + json.dumps(sample, ensure_ascii=False, default=str), end="")
             else:
-                turns = f" [{len(sample['turns'])} turns]" if sample["turns"] else ""
+                turns = f" [{plural(len(sample['turns']), 'turn')}]" if sample["turns"] else ""
                 print(f"{sample['id']:>6}  {sample['source']:<7} {sample['status']:<9}{turns} {sample['instruction'][:90]!r}")
             shown += 1
         if len(page) < 500 or (args.limit and shown >= args.limit):
@@ -878,7 +878,7 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
                      **{key: result.get(key) for key in RESULT_KEYS},
                      **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note") if key in result}})
     else:
-        print(f"demo job {job_id} {job['status']}: {job['done_units']}/{job['total_units']} stages done, "
+        print(f"demo job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'stage')} done, "
               f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
         print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
               + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from workbench.wording import plural
+
 SIZE_BOUNDS = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
     (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
@@ -115,25 +117,25 @@ def render(facts: dict, info: CardInfo) -> str:
     """The card's full text. `facts` is Store.dataset_facts for the exported status."""
     body = [f"# {info.pretty_name}", ""]
     body.append(
-        f"{info.written:,} rows in {FORMAT_NAMES.get(info.fmt, info.fmt)}, file `{info.file_name}`, made with Entropy "
-        f"Workbench: {info.synthetic:,} synthetic samples"
-        + (f" mixed with {info.natural:,} natural rows from `{info.natural_file}`" if info.natural else "")
+        f"{plural(info.written, 'row')} in {FORMAT_NAMES.get(info.fmt, info.fmt)}, file `{info.file_name}`, made with Entropy "
+        f"Workbench: {plural(info.synthetic, 'synthetic sample')}"
+        + (f" mixed with {plural(info.natural, 'natural row')} from `{info.natural_file}`" if info.natural else "")
         + "."
     )
     body += ["", "## Pipeline", ""]
-    body += [f"- **{source}** ({n:,} samples): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
+    body += [f"- **{source}** ({plural(n, 'sample')}): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
     if facts["operators"]:
         body.append("- Last evolution operator of each sample: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
     if facts["verifiers"]:
         body.append("- Reasoning steps scored by: " + ", ".join(f"`{v}`" for v in facts["verifiers"]))
     body.append(
-        f"- Human review: {facts['human_reviewed']:,} samples reviewed; exported status: {info.status or 'all'} "
+        f"- Human review: {plural(facts['human_reviewed'], 'sample')} reviewed; exported status: {info.status or 'all'} "
         "(" + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ")"
     )
     body += human_label_lines(facts.get("human_labels"), info.fmt)
     pii = (
         f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
-        else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {info.redacted:,} samples"
+        else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {plural(info.redacted, 'sample')}"
     )
     looked_for = f" for {', '.join(info.pii_entities)}" if info.pii_entities else ""
     body.append(f"- PII: every sample was scanned with presidio{looked_for}; {pii}.")
@@ -141,7 +143,7 @@ def render(facts: dict, info: CardInfo) -> str:
         body.append("- GSM8K calculator annotations (`<<48/2=24>>`) were removed from every text.")
     if info.natural:
         body.append(
-            f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {info.natural:,} natural rows, "
+            f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {plural(info.natural, 'natural row')}, "
             f"shuffled with seed {info.mix_seed}."
         )
     body += ["", "## Teacher models and parameters", ""]

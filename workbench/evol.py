@@ -22,6 +22,7 @@ from workbench.metrics import word_tokens
 from workbench.store import Store, task_text
 from workbench.teacher import Generation, Teacher
 from workbench.unfinished import unfinished_reason
+from workbench.wording import plural
 
 PLACEHOLDER = "{instruction}"
 SCHEDULES = ("round-robin", "random", "fixed")
@@ -513,7 +514,7 @@ def no_information_gain(
     added = new_words(parent, child)
     if added < rules.min_new_words:
         return (
-            f"{NO_INFORMATION_GAIN}: only {added} new word{'' if added == 1 else 's'} over the parent "
+            f"{NO_INFORMATION_GAIN}: only {plural(added, 'new word')} over the parent "
             f"(lexical similarity {lexical_similarity(parent, child):.2f})"
         )
     if embedding_similarity is not None and embedding_similarity >= rules.max_embedding_similarity:
@@ -540,7 +541,7 @@ def elimination_reason(
     if refusal and len(words) < rules.refusal_max_words:
         return f"{REFUSAL}: {refusal[0]!r} in a {len(words)}-word reply"
     if not rules.min_words <= len(words) <= rules.max_words:
-        return f"{LENGTH}: {len(words)} words (allowed {rules.min_words}-{rules.max_words})"
+        return f"{LENGTH}: {plural(len(words), 'word')} (allowed {rules.min_words}-{rules.max_words})"
     if reason := unfinished_reason(child):
         return f"{UNFINISHED}: the instruction stops mid-sentence ({reason})"
     return no_information_gain(parent, child, rules, embedding_similarity)

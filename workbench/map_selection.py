@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from workbench.wording import plural
+
 _REASON_PLACE = re.compile(r"^\w+ \d+: ")  # where in the item it was found: 'turn 2: '
 _REASON_DETAIL = re.compile(r"[\s:(]*(\(|\d|:).*$", re.DOTALL)
 
@@ -42,7 +44,7 @@ class BulkPlan:
         if self.missing:
             phrases.append(f"{self.missing:,} deleted since they were selected")
         if self.seeds:
-            phrases.append(f"{self.seeds:,} seed{'s' * (self.seeds != 1)} (not samples: edit seeds on the Seeds page)")
+            phrases.append(f"{plural(self.seeds, 'seed')} (not samples: edit seeds on the Seeds page)")
         return phrases
 
 
@@ -64,8 +66,7 @@ def plan_bulk(states: list[dict], selected: int, status: str | None = None, seed
 
 def outcome(changed: int, action: str, plan: BulkPlan) -> str:
     """The message after a bulk action: what changed and everything it left out."""
-    noun = "sample" if changed == 1 else "samples"
-    message = f"{changed:,} {noun} {action}."
+    message = f"{plural(changed, 'sample')} {action}."
     if skipped := plan.skipped():
         message += " Left out: " + "; ".join(skipped) + "."
     return message

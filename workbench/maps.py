@@ -29,6 +29,7 @@ import numpy as np
 from workbench.embeddings import embed_texts, model_name
 from workbench.store import Store, text_hash
 from workbench.umap_jit import import_umap, needs_warm_up
+from workbench.wording import plural
 
 ITEM_SET = "seeds+samples"
 PARAMS_KEY = "map_params"
@@ -125,7 +126,7 @@ def map_text(item: dict, text: str = "instruction") -> str:
 
 
 def too_few_message(items: int, distinct: int) -> str:
-    return (f"too few points to map: {items} seeds/samples with {distinct} distinct text{'s' * (distinct != 1)}; "
+    return (f"too few points to map: {plural(items, 'seed or sample', 'seeds or samples')} with {plural(distinct, 'distinct text')}; "
             f"a map needs at least {MIN_POINTS}")
 
 
@@ -235,7 +236,7 @@ def project(store: Store, params: MapParams | None = None, model: str | None = N
     result.unplaced = len(items) - total
     result.total_points = total
     if result.unplaced:
-        result.message = (f"{result.unplaced} seeds/samples were left off the map: UMAP gave their text no finite "
+        result.message = (f"{plural(result.unplaced, 'seed or sample', 'seeds or samples')} were left off the map: UMAP gave their text no finite "
                           "position")
     result.seconds = time.perf_counter() - started
     return result

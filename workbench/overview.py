@@ -8,9 +8,10 @@ definition), so every rate between stages lies in [0, 1]. Samples that reached a
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
-from workbench.reasoning import verification_settings
+from workbench.reasoning import GateFailure, VerificationSettings, evaluate_task, verification_settings
 from workbench.store import Store
 from workbench.wording import plural
 
@@ -41,12 +42,28 @@ STAGES: tuple[Stage, ...] = (
           "Approved samples written to at least one export file."),
 )
 
-GATE_FAILURES = {
-    "wrong": "a verifier found a wrong step on every path",
-    "unchecked": "steps no verifier could check (they score neutral)",
-    "below": "every step checked, the path score still under the threshold",
-    "no_steps": "no path had steps to check",
-}
+# A sample whose stored best path score fails the gate, while its paths pass under today's aggregation rule.
+RESCORED = ("rescored", "", "passes under today's path score rule; its stored score is from an earlier rule (verify it "
+                            "again to store the new one)")
+
+
+def failure_reasons(store: Store, settings: VerificationSettings) -> list[dict]:
+    """Why the kept samples under the gate failed, grouped as the Verifier page says it for each task (the gate's
+    `TaskVerdict.failure`: the best path's weakest step and who decided it), most common first:
+    [{"reason": label, "key": kind, "decided_by": who, "count": n}]."""
+    failing = set(store.gate_failing_samples(settings.threshold))
+    groups: Counter[tuple[str, str, str]] = Counter()
+    for (task_type, task_id), paths in store.reasoning_paths_nested().items():
+        if task_type != "sample" or task_id not in failing:
+            continue
+        failing.discard(task_id)
+        failure = evaluate_task(paths, settings).failure
+        groups[(failure.kind, failure.decided_by, failure.label) if failure else RESCORED] += 1
+    if failing:  # a stored score without paths (deleted since)
+        no_steps = GateFailure("no_steps")
+        groups[(no_steps.kind, "", no_steps.label)] += len(failing)
+    return [{"reason": label, "key": kind, "decided_by": who, "count": n}
+            for (kind, who, label), n in groups.most_common()]
 
 
 def funnel(counts: dict[str, int]) -> list[dict]:
@@ -72,7 +89,6 @@ def overview_report(store: Store) -> dict:
     """
     settings = verification_settings(store)
     counts = store.funnel_counts(settings.threshold)
-    failures = store.gate_failures(settings.threshold)
     return {
         "seeds": counts["seeds"],
         "funnel": funnel(counts),
@@ -86,9 +102,7 @@ def overview_report(store: Store) -> dict:
             "verified": counts["verified"],
             "passed": counts["gated"],
             "failed": counts["verified"] - counts["gated"],
-            "failure_reasons": [
-                {"reason": label, "key": key, "count": failures[key]} for key, label in GATE_FAILURES.items() if failures.get(key)
-            ],
+            "failure_reasons": failure_reasons(store, settings),
             "review_of_passed": store.gated_review_counts(settings.threshold),
             "seeds": store.seed_gate_counts(settings.threshold),
         },
@@ -97,6 +111,14 @@ def overview_report(store: Store) -> dict:
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
     }
+
+
+def job_cost(job: dict) -> float | None:
+    """A job's cost in USD as the usage table counts it: None only when the job made model calls and the provider
+    gave no price; a job that made no calls (embedding, a map, a scan) cost 0."""
+    if job["cost"] is not None:
+        return job["cost"]
+    return None if job["prompt_tokens"] + job["completion_tokens"] > 0 else 0.0
 
 
 NEXT_STEPS = ("seeds", "generate", "verify", "gate", "review", "export", "done")

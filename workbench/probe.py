@@ -15,7 +15,8 @@ from workbench.jobs import JobContext, register
 from workbench.settings import teacher_config
 
 # litellm comes through the teacher, which sets the offline environment before importing it
-from workbench.teacher import Teacher, TeacherConfig, litellm
+from workbench.teacher import Teacher, TeacherConfig, litellm, load_secrets
+from workbench.wording import plural
 
 CAUSES = ("missing_key", "bad_key", "unreachable", "unknown_model", "rate_limited", "other")
 PROBE_MESSAGES = [{"role": "user", "content": "Say OK."}]
@@ -42,13 +43,16 @@ def provider_key_names() -> set[str]:
 
 
 def keys_in_environment() -> list[str]:
-    """The provider API keys set (and not empty) in this process's environment, by name only."""
+    """The provider API keys set (and not empty) in this process's environment or the secrets file, by name only."""
+    load_secrets()
     known = provider_key_names()
     return sorted(k for k, v in os.environ.items() if k in known and v.strip())
 
 
 def missing_keys(config: TeacherConfig) -> list[str]:
-    """The environment variables the teacher's provider needs but does not have (empty counts as missing)."""
+    """The environment variables the teacher's provider needs but neither the environment nor the secrets file
+    has (empty counts as missing)."""
+    load_secrets()
     if config.provider == "local" or config.router_config or config.extra.get("mock_response") is not None:
         return []  # the bundled model, a router file's own keys, or litellm answering itself
     try:
@@ -111,7 +115,7 @@ async def check_connection(config: TeacherConfig) -> dict:
     seconds = time.perf_counter() - started
     return {
         "ok": True,
-        "message": f"`{config.model}` answered in {seconds:.1f} s ({generation.completion_tokens} tokens).",
+        "message": f"`{config.model}` answered in {seconds:.1f} s ({plural(generation.completion_tokens, 'token')}).",
         "entropy_source": generation.entropy_source,
         "mean_entropy": generation.mean_entropy,
         "usage": [generation.prompt_tokens, generation.completion_tokens, generation.cost],

@@ -256,9 +256,36 @@ def low_confidence(score: float) -> bool:
     return LOW_CONFIDENCE[0] <= score <= LOW_CONFIDENCE[1]
 
 
+# Why a task is gated out, from its best path's weakest step (the step `gate_reason` names), as short labels.
+GATE_FAILURES = {
+    "wrong": "a step judged wrong",
+    "below": "a step scored under the threshold",
+    "unchecked": "a step no verifier could check (it scores neutral)",
+    "overruled": "a step a person overruled",
+    "no_steps": "no path with steps to check",
+}
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """Why a task is gated out, in two parts that group alike tasks: `kind` (a key of GATE_FAILURES) and who set
+    the weakest step's score (`decided_by` as `decided_by()` says it: 'rollout', 'overrule (ana)', 'nobody';
+    empty for no_steps)."""
+
+    kind: str
+    decided_by: str = ""
+
+    @property
+    def label(self) -> str:
+        """'a step judged wrong, decided by consistency'; 'no path with steps to check'."""
+        label = GATE_FAILURES[self.kind]
+        return f"{label}, decided by {self.decided_by}" if self.kind in ("wrong", "below", "overruled") else label
+
+
 @dataclass
 class TaskVerdict:
-    """Path scores of one task, its best path, the gate decision and, in words, why."""
+    """Path scores of one task, its best path, the gate decision and, in words, why (`reason`); a gated-out
+    task also says why as a `GateFailure` (None when it passes)."""
 
     path_scores: dict[int, float]
     best_path_id: int | None
@@ -267,6 +294,7 @@ class TaskVerdict:
     aggregation: str
     threshold: float
     reason: str = ""
+    failure: GateFailure | None = None
 
 
 def _short(text: str | None, limit: int = REASON_CHARS) -> str:
@@ -290,10 +318,19 @@ def step_explanation(step: dict) -> str:
     return f"step {step['idx'] + 1} scores {score:.2f}, decided by {who}: {_short(why)}"
 
 
+def _best_path(paths: list[dict], verdict: TaskVerdict) -> dict | None:
+    return next((p for p in paths if p["id"] == verdict.best_path_id), None)
+
+
+def weakest_step(path: dict) -> dict:
+    """The step with the lowest effective score (the first of equals): the one that holds a path back."""
+    return min(path["steps"], key=lambda s: step_score(s["scores"], s["overrule"]))
+
+
 def gate_reason(paths: list[dict], verdict: TaskVerdict) -> str:
     """Why the task passes or is gated out: its best path against the threshold and, when it fails, that
     path's weakest step (the first of equals) with the verifier that decided it and its rationale."""
-    best = next((p for p in paths if p["id"] == verdict.best_path_id), None)
+    best = _best_path(paths, verdict)
     if best is None:
         return "no reasoning paths"
     if not best["steps"]:
@@ -303,8 +340,23 @@ def gate_reason(paths: list[dict], verdict: TaskVerdict) -> str:
             f"over steps), which {relation} the threshold {verdict.threshold:g}")
     if verdict.passed:
         return head
-    weakest = min(best["steps"], key=lambda s: step_score(s["scores"], s["overrule"]))
-    return f"{head}: {step_explanation(weakest)}"
+    return f"{head}: {step_explanation(weakest_step(best))}"
+
+
+def gate_failure(paths: list[dict], verdict: TaskVerdict) -> GateFailure | None:
+    """The failure `gate_reason` describes, as a kind and a decider (None when the task passes)."""
+    if verdict.passed:
+        return None
+    best = _best_path(paths, verdict)
+    if best is None or not best["steps"]:
+        return GateFailure("no_steps")
+    step = weakest_step(best)
+    who = decided_by(step["scores"], step["overrule"])
+    if step["overrule"] is not None:
+        return GateFailure("overruled", who)
+    if who == NOBODY:
+        return GateFailure("unchecked", who)
+    return GateFailure("wrong" if step_score(step["scores"], None) < 0.5 else "below", who)
 
 
 def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerdict:
@@ -318,6 +370,7 @@ def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerd
     verdict = TaskVerdict(path_scores, best, best_score, passes_gate(best_score, settings.threshold),
                           settings.aggregation, settings.threshold)
     verdict.reason = gate_reason(paths, verdict)
+    verdict.failure = gate_failure(paths, verdict)
     return verdict
 
 

@@ -156,7 +156,7 @@ def _steps(value: object, key: str, problems: list[FieldProblem]) -> list[str]:
         problems.append(FieldProblem(key, "must be a list of step texts"))
         return []
     if len(value) > MAX_STEPS:
-        problems.append(FieldProblem(key, f"has {len(value)} steps; the limit is {MAX_STEPS}"))
+        problems.append(FieldProblem(key, f"has {plural(len(value), 'step')}; the limit is {MAX_STEPS}"))
         return []
     steps = []
     for index, step in enumerate(value):
@@ -515,7 +515,7 @@ def read_prm800k(row: dict) -> SampleRecord:
         problems.append(FieldProblem("question.ground_truth_answer", "must be text"))
     read = [_prm800k_step(step, i, problems) for i, step in enumerate(label["steps"])]
     if len(read) > MAX_STEPS:
-        problems.append(FieldProblem("label.steps", f"has {len(read)} steps; the limit is {MAX_STEPS}"))
+        problems.append(FieldProblem("label.steps", f"has {plural(len(read), 'step')}; the limit is {MAX_STEPS}"))
     steps = [r[0] for r in read if r]
     extra = {k: v for k, v in row.items() if k not in ("question", "label", *EXTRA_KEYS)}
     extra.update({k: v for k, v in label.items() if k != "steps"})

@@ -19,11 +19,13 @@ metadata["lineage"], and where each sample came from in metadata["imported_from"
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
 import re
+import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from typing import IO
 from workbench.conversation import stored_turns
 from workbench.jobs import JobContext, register
 from workbench.ratings import OVERRULE_RATINGS
+from workbench.record_files import UTF16_BOMS
 from workbench.sample_formats import (
     FORMATS,
     RowError,
@@ -228,10 +231,31 @@ def _open(data: bytes | str | Path, name: str) -> tuple[IO[bytes], int]:
     return path.open("rb"), path.stat().st_size
 
 
+def as_utf8(handle: IO[bytes], name: str) -> IO[bytes]:
+    """A UTF-16 file (it starts with its byte-order mark) copied as UTF-8 into a temporary file a chunk at a time,
+    so that every reader below reads UTF-8 and memory stays flat; invalid UTF-16 refuses the file."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    copy = tempfile.TemporaryFile()
+    try:
+        while chunk := handle.read(1 << 20):
+            copy.write(decoder.decode(chunk).encode("utf-8"))
+        copy.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as exc:
+        copy.close()
+        raise SampleImportError(name, [Problem(name, f"not valid UTF-16 ({exc.reason}); save the file as UTF-8")]) from exc
+    copy.seek(0)
+    return copy
+
+
 def read_rows(handle: IO[bytes], size: int, name: str, problems: list[Problem]) -> tuple[str, Iterator[tuple[dict, str]]]:
-    """(container, rows with where each came from); problems of the file itself go to `problems`."""
+    """(container, rows with where each came from); problems of the file itself go to `problems`. UTF-8 (with or
+    without a byte-order mark) and UTF-16 with its mark are read; CRLF line ends are fine."""
     head = handle.read(8192)
     handle.seek(0)
+    if head.startswith(UTF16_BOMS):
+        handle = as_utf8(handle, name)
+        head = handle.read(8192)
+        handle.seek(0)
     container = container_of(name, head)
     if container is None:
         raise SampleImportError(name, [Problem(name, "unknown file type; use .jsonl, .json, .csv or .parquet")])

@@ -2233,35 +2233,15 @@ class Store:
             {"t": gate_threshold},
         )
 
-    def gate_failures(self, gate_threshold: float) -> dict[str, int]:
-        """Why verified, kept samples failed the gate: how many fall in each case, judged on all their paths with
-        each step's latest overrule, else its verifiers' labels.
-
-        wrong: every path has a step found wrong; unchecked: some path has no wrong step but steps no verifier
-        could check (they score neutral); below: every step checked and none wrong, the score still under the
-        threshold; no_steps: no path had steps to check.
-        """
+    def gate_failing_samples(self, gate_threshold: float) -> list[int]:
+        """Ids of the kept samples whose best path score is under the gate threshold (the Overview's "failed the
+        gate"; why each failed is the gate's own verdict, `reasoning.evaluate_task`)."""
         rows = self._rows(
-            "WITH failing AS (SELECT s.id FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
-            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value < :t - 1e-9),"
-            " step_state AS (SELECT p.task_id AS sample_id, p.id AS path_id,"
-            " (SELECT o.label FROM step_overrules o WHERE o.step_id = st.id ORDER BY o.id DESC LIMIT 1) AS overrule,"
-            " EXISTS (SELECT 1 FROM step_scores sc WHERE sc.step_id = st.id AND sc.label = 'incorrect') AS found_wrong,"
-            " EXISTS (SELECT 1 FROM step_scores sc WHERE sc.step_id = st.id AND sc.label != 'unverifiable') AS checked"
-            " FROM reasoning_paths p JOIN steps st ON st.path_id = p.id"
-            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT id FROM failing)),"
-            " path_state AS (SELECT sample_id, path_id,"
-            " max(CASE WHEN overrule IS NOT NULL THEN overrule = 'incorrect' ELSE found_wrong END) AS wrong,"
-            " min(CASE WHEN overrule IS NOT NULL THEN overrule != 'neutral' ELSE checked END) AS all_checked"
-            " FROM step_state GROUP BY sample_id, path_id),"
-            " sample_state AS (SELECT f.id, count(ps.path_id) AS paths, min(ps.wrong) AS every_path_wrong,"
-            " max(NOT ps.wrong AND NOT ps.all_checked) AS unchecked"
-            " FROM failing f LEFT JOIN path_state ps ON ps.sample_id = f.id GROUP BY f.id)"
-            " SELECT CASE WHEN paths = 0 THEN 'no_steps' WHEN every_path_wrong THEN 'wrong'"
-            " WHEN unchecked THEN 'unchecked' ELSE 'below' END AS reason, count(*) AS n FROM sample_state GROUP BY 1",
+            "SELECT s.id FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
+            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value < :t - 1e-9 ORDER BY s.id",
             {"t": gate_threshold},
         )
-        return {row["reason"]: row["n"] for row in rows}
+        return [row["id"] for row in rows]
 
     def gated_review_counts(self, gate_threshold: float) -> dict[str, int]:
         """Review status (pending, approved, rejected) of the kept samples that passed the gate."""

@@ -248,22 +248,37 @@ def _read_top_alternatives(choice: Any) -> list[dict[str, float]] | None:
     return tops if any(tops) else None
 
 
-def load_secrets(paths: list[Path] | None = None) -> list[str]:
-    """Copy keys from Streamlit secrets files into the environment (never overriding it). Returns key names."""
-    candidates = paths or [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
-    loaded: list[str] = []
-    for path in candidates:
+SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+
+
+@dataclass
+class SecretsLoad:
+    """What `load_secrets` did: the key names it copied into the environment, and each secrets file it could not
+    read, as "path: why" (a file that is not there is no problem)."""
+
+    loaded: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def load_secrets(paths: list[Path] | None = None) -> SecretsLoad:
+    """Copy upper-case string keys (OPENAI_API_KEY = "sk-...") from Streamlit secrets files into the environment,
+    never overriding a variable that is set. Default files: `.streamlit/secrets.toml` in the working directory,
+    then in the home folder (where Streamlit looks too). Every Teacher calls it, so a key in the file reaches the
+    call in the app, its worker and the CLI alike; calling it again loads only what is new."""
+    result = SecretsLoad()
+    for path in paths or [Path(p) for p in SECRETS_FILES]:
         if not path.is_file():
             continue
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            result.problems.append(f"{path}: {exc}")
             continue
         for key, value in values.items():
             if isinstance(value, str) and key.isupper() and key not in os.environ:
                 os.environ[key] = value
-                loaded.append(key)
-    return loaded
+                result.loaded.append(key)
+    return result
 
 
 def load_router(path: str) -> litellm.Router:
@@ -294,6 +309,7 @@ class Teacher:
 
     def __init__(self, config: TeacherConfig | None = None) -> None:
         self.config = config or TeacherConfig()
+        load_secrets()  # keys in .streamlit/secrets.toml reach this teacher's calls
         self._limits: dict[int, tuple[asyncio.AbstractEventLoop, AdaptiveLimit]] = {}
         self._rates: tuple[float, float] | None | bool = None  # per-token prices on the lean path; False: unpriced
         self._unpriced = False

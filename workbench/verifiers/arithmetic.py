@@ -30,6 +30,7 @@ from fractions import Fraction
 from workbench.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.answer_extraction import extract_final_answer
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.wording import plural
 from workbench.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
 from workbench.written_arithmetic import normalise as normalise_arithmetic
 
@@ -80,7 +81,7 @@ def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = Fa
         if approximate and difference <= max(token.precision / 2, abs(written.number) / 100):
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
-            return True, f"rounded to {token.decimals} decimals"
+            return True, f"rounded to {plural(token.decimals, 'decimal')}"
         if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
             return True, "rounded to a whole number"
     return False, "false"

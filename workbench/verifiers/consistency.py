@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from workbench.verifiers.arithmetic import check_answer, extract_answer, is_math_reference
 from workbench.verifiers.base import CORRECT, INCORRECT, StepScore, Task, VerifierError, unverifiable, verdict
+from workbench.wording import plural
 
 MODES = ("share", "majority")
 DEFAULT_MODE = "share"
@@ -124,10 +125,10 @@ class Vote:
 
     def no_majority_reason(self) -> str:
         if not self.stated:
-            return f"none of the {self.voters} paths states a final answer"
+            return f"none of the {plural(self.voters, 'path')} states a final answer"
         size = len(self.clusters[0].members)
         if size < MIN_AGREEING:
-            return f"no two of the {self.voters} paths agree on a final answer"
+            return f"no two of the {plural(self.voters, 'path')} agree on a final answer"
         tied = [repr(c.answer) for c in self.clusters if len(c.members) == size]
         listed = f"{', '.join(tied[:-1])} and {tied[-1]}"
         return f"no majority: {listed} tie with {size} of {self.voters} paths each"

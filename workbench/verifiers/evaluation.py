@@ -29,6 +29,7 @@ from pathlib import Path
 from workbench.reasoning import DEFAULT_AGGREGATION, aggregate, decided_by, split_steps, step_score
 from workbench.verifiers.base import StepScore, Task, Verifier
 from workbench.verifiers.consistency import PathContext, same_answer, stated_answer, vote
+from workbench.wording import plural
 
 
 class EvalDataError(Exception):
@@ -179,7 +180,7 @@ def read_best_of_n(path: str | Path) -> list[dict]:
         elif not isinstance(correct, list) or len(correct) != len(completions) or not all(
                 isinstance(c, bool) for c in correct):
             raise EvalDataError(f"{path} line {number}: 'correct' needs one true/false per completion "
-                                f"({len(completions)} completions)")
+                                f"({plural(len(completions), 'completion')})")
         items.append({**item, "correct": correct})
     return items
 

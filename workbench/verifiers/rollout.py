@@ -38,6 +38,7 @@ from workbench.verifiers.consistency import (
     stated_answer,
     task_target,
 )
+from workbench.wording import plural
 
 LABELS = ("soft", "any", "most")
 DEFAULT_LABEL = "soft"
@@ -196,7 +197,7 @@ class RolloutVerifier:
         answers = ", ".join(repr(r.final_answer) if r.final_answer else "no answer" for r in rollouts)
         how = {"soft": "soft label: the share", "any": "hard label: 1 if any reaches it",
                "most": "hard label: 1 if most reach it"}[self.label]
-        rationale = (f"{sum(reached)} of {len(rollouts)} rollouts from this step reach {target.describe()} "
+        rationale = (f"{sum(reached)} of {plural(len(rollouts), 'rollout')} from this step reach {target.describe()} "
                      f"({how}); their answers: {answers}")
         params = {"k": len(rollouts), "reached": reached, "answers": [r.final_answer for r in rollouts],
                   "target": target.answer, "target_kind": target.kind, "label": self.label,
@@ -231,8 +232,8 @@ class RolloutVerifier:
             return scores
         chosen = rolled_steps(candidates, self.max_steps)
         for index in set(range(candidates)) - set(chosen):
-            scores[index] = unverifiable(f"not rolled out (budget: at most {self.max_steps} "
-                                         f"step{'s' if self.max_steps != 1 else ''} per path)", params=params)
+            scores[index] = unverifiable(f"not rolled out (budget: at most {plural(self.max_steps, 'step')} per path)",
+                                         params=params)
         rolled = await asyncio.gather(*(self.rollouts(task, steps[: i + 1], keys[i]) for i in chosen))
         for index, rollouts in zip(chosen, rolled, strict=True):
             scores[index] = self._step_verdict(rollouts, target)
