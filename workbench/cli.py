@@ -777,6 +777,7 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
         metrics=args.metrics, pii="redact" if args.redact_pii else "block", natural=natural,
         synthetic_ratio=args.synthetic_ratio, seed=args.seed, overwrite=args.overwrite, card=args.card,
         license=args.license, strip_calculator=args.strip_calculator_annotations,
+        contaminated="allow" if args.allow_contaminated else "block",
     )
     try:
         job_id = submit_export(store, options, args.out, args.export_dir or export_dir(), args.mix_natural)
@@ -849,6 +850,8 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", action="store_true", help="add metric columns")
     p.add_argument("--strip-calculator-annotations", action="store_true",
                    help="remove GSM8K calculator annotations (<<48/2=24>>) from every exported text")
+    p.add_argument("--allow-contaminated", action="store_true",
+                   help="keep samples the decontamination scan matched to a benchmark item (left out by default)")
     p.add_argument("--card", action="store_true", help="write the dataset card beside the file (out.jsonl -> out.README.md)")
     p.add_argument("--license", default="other", help="license named in the dataset card")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file (and its own card)")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from workbench.analysis_job import in_thread
+from workbench.contamination_export import LAST_SCAN_KEY
 from workbench.decontamination import NgramIndex, Settings, scan
 from workbench.embeddings import embed_texts, model_name
 from workbench.jobs import JobContext, register, submit
@@ -27,7 +28,6 @@ from workbench.store import Store, now
 
 KIND = "decontam_scan"
 SETTINGS_KEY = "decontamination"
-LAST_SCAN_KEY = "decontamination_last_scan"
 EMBED_BATCH = 512
 
 
