@@ -92,7 +92,7 @@ def scan_progress(job_id: int) -> None:
 st.subheader("Scan")
 saved = load_settings(db)
 running = [j for j in db.list_jobs(limit=5, kind=KIND) if j["status"] in ("queued", "running", "paused")]
-unembedded = len(db.decontam_unembedded(model_name(db)))
+unembedded = db.decontam_unembedded_count(model_name(db))
 with st.form("decontam-scan"):
     left, middle, right = st.columns(3)
     ngram = left.number_input("N-gram size (words)", 1, 50, saved.ngram,
@@ -132,6 +132,9 @@ st.caption(
     + (f"; {plural(scan['without_vector'], 'text')} had no vector (n-grams only)" if scan.get("without_vector") else "")
     + "."
 )
+if changed := db.samples_changed_since(scan["at"]):
+    st.warning(f"{plural(changed, 'sample')} {'was' if changed == 1 else 'were'} created or edited after the last scan: "
+               "they are not checked yet. Scan again.")
 
 # ---------------------------------------------------------------- hits
 

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.ship_data import add_sample
+from tests.ship_data import CLEAN_PII, add_sample
 from workbench import jobs
 from workbench.benchmark_sets import BenchmarkError, file_fields, register_benchmark, register_benchmark_file
 from workbench.cli import main
@@ -248,7 +248,7 @@ def test_export_leaves_matches_out_by_default_and_the_card_lists_them(store, con
     card = result.card_path.read_text()
     assert "## Benchmark decontamination" in card
     assert "gsm8k (2 items, field `question` of `gsm8k.jsonl`)" in card
-    assert "13-gram word overlap >= 0.5" in card and "1 flagged samples were left out of this export" in card
+    assert "13-gram word overlap >= 0.5" in card and "1 flagged sample was left out of this export" in card
     assert f"| {contaminated['copied']} | gsm8k | 1 | 1.00 |" in card and "Natalia sold clips" in card
     assert store.list_exports()[0]["options"]["contaminated"] == 1
 
@@ -264,7 +264,7 @@ def test_an_option_lets_matches_through_and_the_card_still_lists_them(store, con
 
 def test_the_card_preview_says_the_same(store, contaminated):
     card = preview_card(store, ExportOptions(fmt="alpaca"), "x.jsonl")
-    assert "1 flagged samples were left out" in card and "1 synthetic samples" in card
+    assert "1 flagged sample was left out" in card and "1 synthetic samples" in card
 
 
 def test_no_benchmark_means_no_decontamination_section(store):
@@ -326,3 +326,13 @@ def test_empty_decontamination_page_says_how_to_start(db_path):
     at = app_at("pages/decontamination.py").run()
     assert not at.exception
     assert any("No benchmark registered yet" in i.value for i in at.info)
+
+
+def test_the_card_names_samples_made_or_edited_after_the_last_scan(store, contaminated):
+    store.edit_sample(contaminated["clean"], {"instruction": "An edited task after the scan."}, "Ada")
+    store.set_sample_pii({contaminated["clean"]: CLEAN_PII})  # an edit forgets the PII scan
+    add_sample(store, "A sample made after the scan.")
+    card = export_to(store, "late.jsonl").card_path.read_text()
+    assert "2 exported samples were created or edited after the last scan and were not checked" in card
+    at = app_at("pages/decontamination.py").run()
+    assert any("2 samples were created or edited after the last scan" in w.value for w in at.warning)

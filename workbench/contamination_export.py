@@ -25,7 +25,8 @@ def without_contaminated(store: Store, ids: array) -> tuple[array, list[int]]:
 def card_facts(store: Store, policy: str, blocked_ids: list[int], exported_ids: list[int] | array) -> dict[str, Any] | None:
     """The card's decontamination facts, or None when no benchmark is registered and none was ever scanned:
     {"policy", "benchmarks": [{name, n_items, field, file}], "last_scan": {...} | None,
-    "hits": [Store.contamination_hits rows of the samples left out (block) or exported (allow)]}."""
+    "hits": [Store.contamination_hits rows of the samples left out (block) or exported (allow)],
+    "unchecked": exported samples created or edited after the last scan}."""
     benchmarks = store.list_benchmarks()
     scan = store.get_setting(LAST_SCAN_KEY)
     if not benchmarks and scan is None:
@@ -37,4 +38,5 @@ def card_facts(store: Store, policy: str, blocked_ids: list[int], exported_ids: 
         "benchmarks": [{k: b[k] for k in ("name", "n_items", "field", "file")} for b in benchmarks],
         "last_scan": scan,
         "hits": hits,
+        "unchecked": store.samples_changed_since(scan["at"], list(exported_ids)) if scan else len(exported_ids),
     }

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import yaml
 
+from workbench.wording import plural
+
 SIZE_BOUNDS = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
     (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
@@ -93,6 +95,10 @@ def _number(value: float | None) -> str:
 MAX_LISTED_HITS = 100
 
 
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
 def decontamination_section(facts: dict | None) -> list[str]:
     """The card's 'Benchmark decontamination' lines: the test sets, the last scan's settings, and every flagged
     sample left out (or, when let through, exported) with the benchmark item it matches."""
@@ -114,7 +120,7 @@ def decontamination_section(facts: dict | None) -> list[str]:
     hits = facts["hits"]
     samples = len({h["item_id"] for h in hits})
     if facts["policy"] == "block":
-        lines.append(f"- {samples:,} flagged samples were left out of this export" + (":" if hits else "."))
+        lines.append(f"- {plural(samples, 'flagged sample')} {_was(samples)} left out of this export" + (":" if hits else "."))
     else:
         lines.append(f"- Flagged samples were let through on request: {samples:,} of the exported samples match a "
                      "benchmark item" + (":" if hits else "."))
@@ -125,6 +131,10 @@ def decontamination_section(facts: dict | None) -> list[str]:
         lines += ["", _table(rows, ["sample", "benchmark", "item", "n-gram overlap", "cosine", "benchmark item"])]
         if len(hits) > MAX_LISTED_HITS:
             lines.append(f"\n... and {len(hits) - MAX_LISTED_HITS:,} more matches.")
+    if facts["unchecked"]:
+        unchecked = facts["unchecked"]
+        lines.append(f"\n**{plural(unchecked, 'exported sample')} {_was(unchecked)} created or edited after the last scan "
+                     f"and {_was(unchecked)} not checked.**")
     return lines
 
 

@@ -2241,14 +2241,27 @@ class Store:
             " SELECT 'sample', id, instruction, input, output, NULL, turns, text_hash FROM samples"
         )
 
+    _UNEMBEDDED = (
+        f"SELECT 'seed' AS kind, t.id, {_TASK_TEXT.replace(' AS instruction', ' AS text')} FROM seeds t {{missing}}"
+        f" UNION ALL SELECT 'sample', t.id, {_TASK_TEXT.replace(' AS instruction', '')} FROM samples t {{missing}}"
+        " UNION ALL SELECT 'benchmark_item', t.id, t.text FROM benchmark_items t {missing}"
+    ).format(missing="LEFT JOIN embeddings e ON e.model = :model AND e.text_hash = t.text_hash WHERE e.text_hash IS NULL")
+
     def decontam_unembedded(self, model: str) -> list[dict]:
         """Seeds, samples (their task text) and benchmark items with no cached vector of `model`: kind, id, text."""
-        missing = "LEFT JOIN embeddings e ON e.model = :model AND e.text_hash = t.text_hash WHERE e.text_hash IS NULL"
-        return self._rows(
-            f"SELECT 'seed' AS kind, t.id, {self._TASK_TEXT.replace(' AS instruction', ' AS text')} FROM seeds t {missing}"
-            f" UNION ALL SELECT 'sample', t.id, {self._TASK_TEXT.replace(' AS instruction', '')} FROM samples t {missing}"
-            f" UNION ALL SELECT 'benchmark_item', t.id, t.text FROM benchmark_items t {missing} ORDER BY 1, 2",
-            {"model": model},
+        return self._rows(f"{self._UNEMBEDDED} ORDER BY 1, 2", {"model": model})
+
+    def decontam_unembedded_count(self, model: str) -> int:
+        """How many texts decontam_unembedded would return (distinct texts are embedded once)."""
+        return self._scalar(f"SELECT count(*) FROM ({self._UNEMBEDDED})", {"model": model})
+
+    def samples_changed_since(self, timestamp: float, ids: Iterable[int] | None = None) -> int:
+        """How many samples (of `ids`, or all) were created, or had their text edited, after `timestamp`."""
+        return self._scalar(
+            "SELECT count(*) FROM samples s WHERE (:ids IS NULL OR s.id IN (SELECT value FROM json_each(:ids)))"
+            " AND (s.created_at > :at OR EXISTS (SELECT 1 FROM reviews r WHERE r.sample_id = s.id AND r.action = 'edit'"
+            " AND r.created_at > :at))",
+            {"at": timestamp, "ids": None if ids is None else json.dumps(list(ids))},
         )
 
     def replace_contamination(self, benchmark_id: int, hits: Iterable[tuple[str, int, int, float, float | None]]) -> int:
