@@ -336,3 +336,21 @@ def test_the_card_names_samples_made_or_edited_after_the_last_scan(store, contam
     assert "2 exported samples were created or edited after the last scan and were not checked" in card
     at = app_at("pages/decontamination.py").run()
     assert any("2 samples were created or edited after the last scan" in w.value for w in at.warning)
+
+
+def test_when_embedding_fails_the_scan_still_checks_ngrams_and_says_what_had_no_vector(store, monkeypatch):
+    import workbench.embeddings as embeddings
+
+    def broken_encode(texts, model, batch_size):
+        raise RuntimeError("no model here")
+
+    monkeypatch.setattr(embeddings, "encode", broken_encode)
+    register_benchmark(store, GSM8K_JSONL, "gsm8k.jsonl", "question", "gsm8k")
+    copied = add_sample(store, CONTAINS_NATALIA)
+    add_sample(store, SAME_TEMPLATE)
+    job_id = submit_scan(store, similarity=True)
+    jobs.run_job(store, store.claim_next_job(1))
+    job = store.get_job(job_id)
+    assert job["failed_units"] == 2 and "no model here" in store.unit_errors(job_id)[0]["error"]
+    assert [(h["item_id"], h["similarity"]) for h in store.contamination_hits()] == [(copied, None)]
+    assert job["result"]["without_vector"] == 2

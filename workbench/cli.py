@@ -987,6 +987,11 @@ def cmd_decontam_scan(args: argparse.Namespace, store: Store) -> int:
     if job["status"] != "done":
         print(f"scan {job['status']}: {job['error'] or ''}".strip(), file=sys.stderr)
         return 1
+    for error in store.unit_errors(job_id):
+        print(f"  {error['unit_key']} failed: {error['error']}", file=sys.stderr)
+    if without := (job["result"] or {}).get("without_vector"):
+        print(f"{plural(without, 'seed or sample', 'seeds and samples')} had no vector: checked by n-grams only",
+              file=sys.stderr)
     report = contamination_report(store)
     if args.json:
         _print_json(report)

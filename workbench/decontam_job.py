@@ -85,7 +85,10 @@ def scan_benchmark(store: Store, corpus: Corpus, benchmark_id: int, settings: Se
     if similarity:
         model = model or model_name(store)
         text_vectors, present = cached_vectors(store, corpus.hashes, model)
-        item_vectors, _ = cached_vectors(store, items["text_hash"], model)
+        item_vectors, items_present = cached_vectors(store, items["text_hash"], model)
+        if not (present.any() and items_present.any()):  # nothing to compare (embedding units failed): n-grams only
+            text_vectors = item_vectors = None
+            present = np.zeros(len(corpus.texts), dtype=bool)
     hits = scan(corpus.texts, index, settings, text_vectors, item_vectors)
     rows = [
         (corpus.types[h.text_index], corpus.ids[h.text_index], items["id"][h.item_index], h.ngram_overlap,
