@@ -34,7 +34,9 @@ def test_upload_scan_and_review_in_the_browser(running_app, page, tmp_path):
     screenshot(page, "decontam-register")
     page.get_by_role("button", name="Register this benchmark").click()
     page.get_by_text("Registered gsm8k_test: 2 items").wait_for(timeout=30_000)
-    page.get_by_role("checkbox", name="Compare meanings too").uncheck()  # n-grams only: the model is not the point
+    page.get_by_text("Compare meanings too (embedding similarity)").click()  # off: n-grams only, the model is not the point
+    wait_for_streamlit(page)
+    screenshot(page, "decontam-registered")
     page.get_by_role("button", name="Save and scan").click()
     deadline = time.time() + 120
     while not store.contamination_hits() and time.time() < deadline:
