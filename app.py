@@ -23,6 +23,7 @@ PAGES = {
     ],
     "Ship": [
         st.Page("pages/review.py", title="Review", icon=":material/rate_review:"),
+        st.Page("pages/decontamination.py", title="Decontamination", icon=":material/policy:"),
         st.Page("pages/export.py", title="Export", icon=":material/output:"),
     ],
     "Configure": [

@@ -60,6 +60,12 @@ strip_calculator = st.checkbox(
     "Strip GSM8K calculator annotations", help="Removes `<<48/2=24>>` from every exported text: "
     "'48/2 = <<48/2=24>>24 clips' becomes '48/2 = 24 clips'.")
 
+contaminated_n = len(db.contaminated_sample_ids())
+allow_contaminated = bool(contaminated_n) and st.checkbox(
+    f"Let the {plural(contaminated_n, 'sample')} matching a benchmark item through",
+    help="The decontamination scan (Decontamination page) matched these samples to a benchmark test item; they are "
+    "left out by default. The dataset card lists them either way.")
+
 counts = db.pii_counts(status)
 available = counts["clean"] + (counts["flagged"] if pii_mode == "redact" else 0)
 
@@ -139,6 +145,7 @@ license_id = right.text_input("License (card)", value="other")
 options = ExportOptions(
     fmt=fmt, status=status, lineage=lineage, metrics=metrics, pii=pii_mode, natural=natural,
     synthetic_ratio=ratio, seed=int(seed), card=True, license=license_id.strip() or "other", strip_calculator=strip_calculator,
+    contaminated="allow" if allow_contaminated else "block",
 )
 target, existing, refused = None, [], False
 try:

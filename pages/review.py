@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from pages._contamination import show_benchmark_matches
 from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench import review
 from workbench.model_text import blocks
@@ -284,6 +285,7 @@ def show_sample(details: dict) -> None:
         else:
             st.caption("No reasoning path for this sample.")
     with right:
+        show_benchmark_matches(db, "sample", sample["id"])
         st.markdown("**Lineage**")
         seed = details["seed"]
         chain = " → ".join(c["operator"] for c in details["chain"]) or "—"

@@ -777,6 +777,7 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
         metrics=args.metrics, pii="redact" if args.redact_pii else "block", natural=natural,
         synthetic_ratio=args.synthetic_ratio, seed=args.seed, overwrite=args.overwrite, card=args.card,
         license=args.license, strip_calculator=args.strip_calculator_annotations,
+        contaminated="allow" if args.allow_contaminated else "block",
     )
     try:
         job_id = submit_export(store, options, args.out, args.export_dir or export_dir(), args.mix_natural)
@@ -849,6 +850,8 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", action="store_true", help="add metric columns")
     p.add_argument("--strip-calculator-annotations", action="store_true",
                    help="remove GSM8K calculator annotations (<<48/2=24>>) from every exported text")
+    p.add_argument("--allow-contaminated", action="store_true",
+                   help="keep samples the decontamination scan matched to a benchmark item (left out by default)")
     p.add_argument("--card", action="store_true", help="write the dataset card beside the file (out.jsonl -> out.README.md)")
     p.add_argument("--license", default="other", help="license named in the dataset card")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file (and its own card)")
@@ -967,6 +970,105 @@ def add_calibration_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--apply", metavar="VERIFIER",
                    help="save this verifier's suggested threshold (or 'combined', the gate's) as the gate threshold")
     p.set_defaults(func=cmd_calibrate)
+# ---------------------------------------------------------------- decontamination (issue 16)
+
+
+def cmd_decontam_add(args: argparse.Namespace, store: Store) -> int:
+    from workbench.benchmark_sets import BenchmarkError, register_benchmark_file
+
+    try:
+        benchmark = register_benchmark_file(store, args.file, args.field, args.name)
+    except BenchmarkError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"registered benchmark '{benchmark.name}': {plural(benchmark.n_items, 'item')} from field "
+          f"'{benchmark.field}' of {benchmark.file}; `workbench decontam scan` checks the seeds and samples against it")
+    return 0
+
+
+def cmd_decontam_list(args: argparse.Namespace, store: Store) -> int:
+    benchmarks = store.list_benchmarks()
+    if args.json:
+        _print_json(benchmarks)
+    elif not benchmarks:
+        print("no benchmark registered; add one with `workbench decontam add FILE --field question --name NAME`")
+    for b in [] if args.json else benchmarks:
+        print(f"{b['name']:<24} {plural(b['n_items'], 'item'):>12}  field '{b['field']}' of {b['file']}; "
+              f"{plural(b['flagged'], 'seed or sample', 'seeds or samples')} flagged")
+    return 0
+
+
+def cmd_decontam_remove(args: argparse.Namespace, store: Store) -> int:
+    if not store.delete_benchmark(args.name):
+        print(f"no benchmark named '{args.name}'; nothing was removed", file=sys.stderr)
+        return 2
+    print(f"removed benchmark '{args.name}' and its hits")
+    return 0
+
+
+def cmd_decontam_scan(args: argparse.Namespace, store: Store) -> int:
+    """The scan job, run here when no worker serves the store (else by the worker); then the hits."""
+    from dataclasses import replace
+
+    from workbench.decontam_job import contamination_report, load_settings, save_settings, submit_scan
+
+    try:
+        settings = replace(load_settings(store), **{k: v for k, v in (("ngram", args.ngram), ("min_overlap", args.min_overlap),
+                                                                          ("min_similarity", args.min_similarity)) if v is not None})
+        job_id = submit_scan(store, settings, similarity=not args.no_similarity)
+    except ValueError as exc:
+        print(f"scan refused: {exc}", file=sys.stderr)
+        return 2
+    save_settings(store, settings)
+    print(f"scanning seeds and samples against {plural(len(store.list_benchmarks()), 'benchmark')} (job {job_id}; "
+          f"{settings.ngram}-grams, overlap >= {settings.min_overlap:g}"
+          + ("" if args.no_similarity else f", cosine >= {settings.min_similarity:g}") + ")", file=sys.stderr)
+    job = _wait_for_job(store, job_id, args.db)
+    if job["status"] != "done":
+        print(f"scan {job['status']}: {job['error'] or ''}".strip(), file=sys.stderr)
+        return 1
+    for error in store.unit_errors(job_id):
+        print(f"  {error['unit_key']} failed: {error['error']}", file=sys.stderr)
+    if without := (job["result"] or {}).get("without_vector"):
+        print(f"{plural(without, 'seed or sample', 'seeds and samples')} had no vector: checked by n-grams only",
+              file=sys.stderr)
+    report = contamination_report(store)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{plural(report['flagged'], 'seed or sample', 'seeds and samples')} match a benchmark item: "
+          + (", ".join(f"{name} {n:,}" for name, n in report["by_benchmark"].items()) or "none"))
+    for item in report["items"]:
+        similarity = "—" if item["similarity"] is None else f"{item['similarity']:.3f}"
+        print(f"  {item['type']} {item['id']:>6}  {item['benchmark']}: overlap {item['ngram_overlap']:.2f}, "
+              f"cosine {similarity}  {item['match'][:80]!r}")
+    return 0
+
+
+def add_decontam_commands(sub: argparse._SubParsersAction) -> None:
+    """decontam add|list|remove|scan."""
+    decontam = sub.add_parser("decontam", help="benchmark decontamination: register test sets, scan seeds and samples "
+                                               "for their items").add_subparsers(dest="decontam_command", required=True)
+    p = decontam.add_parser("add", help="register a benchmark test set (JSONL, CSV, Parquet or a JSON array)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--field", required=True, help="the field holding each item's text (e.g. question, problem)")
+    p.add_argument("--name", help="the benchmark's name (default: the file name without its suffix)")
+    p.set_defaults(func=cmd_decontam_add)
+    p = decontam.add_parser("list", help="registered benchmarks with their item and hit counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_decontam_list)
+    p = decontam.add_parser("remove", help="forget a benchmark and its hits")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_decontam_remove)
+    p = decontam.add_parser("scan", help="check every seed and sample by word n-gram overlap and embedding similarity "
+                                         "(settings given here are saved)")
+    p.add_argument("--ngram", type=int, help="n-gram size in words (default 13, as in the GPT-3 and Llama 2 recipes)")
+    p.add_argument("--min-overlap", type=float, help="flag at this share of an item's n-grams found (default 0.5)")
+    p.add_argument("--min-similarity", type=float, help="flag at this cosine similarity (default 0.95)")
+    p.add_argument("--no-similarity", action="store_true",
+                   help="n-grams only: compute and compare no embeddings")
+    p.add_argument("--json", action="store_true", help='print {"flagged", "by_benchmark", "items": [...]}')
+    p.set_defaults(func=cmd_decontam_scan)
 
 
 def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
@@ -980,6 +1082,7 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
         add_reasoning_commands,
         add_evolution_commands,
         add_magpie_commands,
+        add_decontam_commands,
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import yaml
 
@@ -53,6 +54,7 @@ class CardInfo:
     license: str = "other"
     pii_entities: list[str] = field(default_factory=list)  # what the PII scan looked for
     calculator_annotations_stripped: bool = False
+    decontamination: dict | None = None  # workbench.contamination_export.card_facts; None: no benchmark registered
     language: list[str] = field(default_factory=lambda: ["en"])
     pretty_name: str = "Entropy Workbench synthetic dataset"
 
@@ -110,6 +112,49 @@ def human_label_lines(labels: dict | None, fmt: str) -> list[str]:
                      "steps labelled by more than one person.")
     else:
         lines.append(f"- Agreement between labellers: not measured ({shared['note']}).")
+MAX_LISTED_HITS = 100
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+def decontamination_section(facts: dict | None) -> list[str]:
+    """The card's 'Benchmark decontamination' lines: the test sets, the last scan's settings, and every flagged
+    sample left out (or, when let through, exported) with the benchmark item it matches."""
+    if facts is None:
+        return []
+    lines = ["", "## Benchmark decontamination", ""]
+    names = ", ".join(f"{b['name']} ({b['n_items']:,} items, field `{b['field']}` of `{b['file']}`)" for b in facts["benchmarks"])
+    scan = facts["last_scan"]
+    if scan is None:
+        lines.append(f"Registered benchmarks: {names or 'none'}. **The samples were never scanned against them.**")
+        return lines
+    settings = scan["settings"]
+    when = datetime.fromtimestamp(scan["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rule = f"{settings['ngram']}-gram word overlap >= {settings['min_overlap']:g} of a benchmark item's n-grams"
+    rule += f" or embedding cosine similarity >= {settings['min_similarity']:g}" if scan["similarity"] else " (no embedding check)"
+    lines.append(f"- Benchmarks: {names or 'none'}.")
+    lines.append(f"- Last scan {when} of every seed and sample against {', '.join(scan['benchmarks']) or 'no benchmark'}: "
+                 f"flagged at {rule} (the GPT-3 and Llama 2 recipes use 13-grams).")
+    hits = facts["hits"]
+    samples = len({h["item_id"] for h in hits})
+    if facts["policy"] == "block":
+        lines.append(f"- {plural(samples, 'flagged sample')} {_was(samples)} left out of this export" + (":" if hits else "."))
+    else:
+        lines.append(f"- Flagged samples were let through on request: {samples:,} of the exported samples match a "
+                     "benchmark item" + (":" if hits else "."))
+    if hits:
+        rows = [[h["item_id"], h["benchmark"], h["item_index"] + 1, f"{h['ngram_overlap']:.2f}",
+                 _number(h["similarity"]), h["match"][:120].replace("|", "\\|").replace("\n", " ")]
+                for h in hits[:MAX_LISTED_HITS]]
+        lines += ["", _table(rows, ["sample", "benchmark", "item", "n-gram overlap", "cosine", "benchmark item"])]
+        if len(hits) > MAX_LISTED_HITS:
+            lines.append(f"\n... and {len(hits) - MAX_LISTED_HITS:,} more matches.")
+    if facts["unchecked"]:
+        unchecked = facts["unchecked"]
+        lines.append(f"\n**{plural(unchecked, 'exported sample')} {_was(unchecked)} created or edited after the last scan "
+                     f"and {_was(unchecked)} not checked.**")
     return lines
 
 
@@ -146,6 +191,7 @@ def render(facts: dict, info: CardInfo) -> str:
             f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {plural(info.natural, 'natural row')}, "
             f"shuffled with seed {info.mix_seed}."
         )
+    body += decontamination_section(info.decontamination)
     body += ["", "## Teacher models and parameters", ""]
     if facts["teachers"]:
         body.append(

@@ -35,7 +35,7 @@ from typing import IO
 
 import yaml
 
-from workbench import dataset_card
+from workbench import contamination_export, dataset_card
 from workbench.calibration import human_label_summary
 from workbench.conversation import sample_turns
 from workbench.jobs import JobContext, register
@@ -89,6 +89,7 @@ class ExportOptions:
     license: str = "other"
     step_threshold: float = 0.5
     strip_calculator: bool = False  # remove GSM8K `<<a*b=c>>` annotations from every exported text
+    contaminated: str = "block"  # 'block' leaves out samples matching a benchmark item (decontamination); 'allow' keeps them
     batch_size: int = BATCH_SIZE
 
     def recorded(self) -> dict:
@@ -107,6 +108,7 @@ class ExportResult:
     natural: int = 0
     blocked: int = 0
     redacted: int = 0
+    contaminated: int = 0  # samples left out because they match a benchmark item
     skipped: Counter = field(default_factory=Counter)  # reason -> samples the format cannot hold
     trailing_user_dropped: int = 0
     seed: int | None = None
@@ -119,6 +121,8 @@ class ExportResult:
         text = (f"Wrote {plural(self.written, 'row')} to {self.path}: {self.synthetic:,} synthetic"
                 + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
                 + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
+        if self.contaminated:
+            text += f"; {plural(self.contaminated, 'sample')} left out as matching a benchmark item"
         if self.trailing_user_dropped:
             text += f"; a trailing user turn dropped from {plural(self.trailing_user_dropped, 'conversation')}"
         for reason, count in self.skipped.most_common():
@@ -127,7 +131,8 @@ class ExportResult:
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "export_id": self.export_id, "written": self.written, "synthetic": self.synthetic,
-                "natural": self.natural, "blocked": self.blocked, "redacted": self.redacted, "skipped": dict(self.skipped),
+                "natural": self.natural, "blocked": self.blocked, "redacted": self.redacted,
+                "contaminated": self.contaminated, "skipped": dict(self.skipped),
                 "trailing_user_dropped": self.trailing_user_dropped, "seed": self.seed,
                 "card_path": str(self.card_path) if self.card_path else None, "summary": self.summary()}
 
@@ -349,6 +354,8 @@ def check_options(options: ExportOptions) -> None:
         raise ExportError(f"unknown format {options.fmt!r}; use one of {', '.join(FORMATS)}")
     if options.pii not in ("block", "redact"):
         raise ExportError("PII handling must be 'block' or 'redact'")
+    if options.contaminated not in contamination_export.POLICIES:
+        raise ExportError("benchmark-contaminated samples must be 'block'ed or 'allow'ed")
     if options.natural and options.fmt in STEPWISE:
         raise ExportError(f"{options.fmt} needs rated reasoning steps; natural rows have none, so it cannot be mixed")
     if options.natural and not 0 < options.synthetic_ratio < 1:
@@ -373,8 +380,16 @@ def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
     synthetic, natural = available, 0
     if options.natural:
         synthetic, natural = mix_counts(available, len(options.natural.rows), options.synthetic_ratio)
-    info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0)
-    return dataset_card.render(_card_facts(store, options, store.export_sample_ids(options.status, False)), info)
+    candidates = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
+    kept, contaminated = contamination_export.without_contaminated(store, candidates)
+    if options.contaminated == "block":
+        synthetic -= len(contaminated)
+    else:
+        kept, contaminated = candidates, []
+    decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, kept)
+    info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0,
+                      decontamination)
+    return dataset_card.render(_card_facts(store, options, kept), info)
 
 
 def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | array) -> dict:
@@ -383,13 +398,13 @@ def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | ar
 
 
 def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
-               redacted: int) -> dataset_card.CardInfo:
+               redacted: int, decontamination: dict | None = None) -> dataset_card.CardInfo:
     return dataset_card.CardInfo(
         fmt=options.fmt, file_name=file_name, written=synthetic + natural, synthetic=synthetic, natural=natural,
         natural_file=options.natural.name if options.natural else None, mix_seed=options.seed if options.natural else None,
         synthetic_ratio=options.synthetic_ratio if options.natural else None, status=options.status, pii=options.pii,
         blocked=blocked, redacted=redacted, license=options.license, pii_entities=list(load_policy(store).entities),
-        calculator_annotations_stripped=options.strip_calculator,
+        calculator_annotations_stripped=options.strip_calculator, decontamination=decontamination,
     )
 
 
@@ -401,11 +416,14 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
         raise ExportError(f"{existing[0]} already exists; confirm overwriting it (overwrite=True, --overwrite)")
     counts = _check(store, options)
     ids = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
+    contaminated: list[int] = []
+    if options.contaminated == "block":
+        ids, contaminated = contamination_export.without_contaminated(store, ids)
     plan = plan_mix(ids, len(options.natural.rows), options.synthetic_ratio, options.seed) if options.natural else None
     metric_names = store.sample_metric_names() if options.metrics else []
     writer = WRITERS[options.fmt]
     result = ExportResult(path=target, export_id=0, written=0, synthetic=0, seed=options.seed if plan else None,
-                          blocked=counts["flagged"] if options.pii == "block" else 0)
+                          blocked=counts["flagged"] if options.pii == "block" else 0, contaminated=len(contaminated))
 
     def rows(items: list[Item]) -> Iterator[tuple[dict, SampleRecord]]:
         for item in items:
@@ -425,6 +443,9 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
     def finished() -> None:  # raised inside the atomic block: no empty file is left behind
         if result.written == 0:
             reasons = "".join(f", and {n:,} skipped: {reason}" for reason, n in result.skipped.most_common())
+            if contaminated:
+                reasons += (f" ({plural(len(contaminated), 'other')} left out as matching a benchmark item; "
+                            "let them through with the export's decontamination option)")
             raise ExportError(f"nothing to export: {plural(len(ids), (options.status or 'eligible') + ' sample')}{reasons}")
 
     if options.fmt == "parquet":
@@ -446,14 +467,16 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
 
     result.synthetic = len(result.sample_ids)
     result.natural = result.written - result.synthetic
-    info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted)
+    decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, result.sample_ids)
+    info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted,
+                      decontamination)
     result.card = dataset_card.render(_card_facts(store, options, result.sample_ids), info)
     if options.card:
         result.card_path = card_path(target)
         with atomic_file(result.card_path) as handle:
             handle.write(result.card)
     recorded = {**options.recorded(), "synthetic": result.synthetic, "natural": result.natural, "blocked": result.blocked,
-                "redacted": result.redacted, "skipped": dict(result.skipped),
+                "redacted": result.redacted, "contaminated": result.contaminated, "skipped": dict(result.skipped),
                 "trailing_user_dropped": result.trailing_user_dropped, "card": str(result.card_path or "")}
     result.export_id = store.record_export(options.fmt, str(target), recorded, result.sample_ids)
     return result

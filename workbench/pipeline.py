@@ -1,6 +1,7 @@
 """Every job kind the worker can run: importing this module registers their handlers."""
 
 import workbench.analysis_job  # noqa: F401
+import workbench.decontam_job  # noqa: F401
 import workbench.demo  # noqa: F401
 import workbench.evolve_job  # noqa: F401
 import workbench.export  # noqa: F401
