@@ -112,6 +112,9 @@ def human_label_lines(labels: dict | None, fmt: str) -> list[str]:
                      "steps labelled by more than one person.")
     else:
         lines.append(f"- Agreement between labellers: not measured ({shared['note']}).")
+    return lines
+
+
 MAX_LISTED_HITS = 100
 
 
