@@ -264,7 +264,7 @@ def test_an_option_lets_matches_through_and_the_card_still_lists_them(store, con
 
 def test_the_card_preview_says_the_same(store, contaminated):
     card = preview_card(store, ExportOptions(fmt="alpaca"), "x.jsonl")
-    assert "1 flagged sample was left out" in card and "1 synthetic samples" in card
+    assert "1 flagged sample was left out" in card and "1 synthetic sample" in card
 
 
 def test_no_benchmark_means_no_decontamination_section(store):
