@@ -32,11 +32,11 @@ import numpy as np
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
 from benchmarks.maps import NAMES, real_length_items  # noqa: E402
-from workbench import jobs  # noqa: E402
-from workbench.benchmark_sets import register_benchmark  # noqa: E402
-from workbench.decontam_job import KIND, Corpus  # noqa: E402
-from workbench.decontamination import Settings  # noqa: E402
-from workbench.embeddings import DEFAULT_MODEL, encode, load_model  # noqa: E402
+from workbench.core import jobs  # noqa: E402
+from workbench.core.embeddings import DEFAULT_MODEL, encode, load_model  # noqa: E402
+from workbench.review.benchmark_sets import register_benchmark  # noqa: E402
+from workbench.review.decontam_job import KIND, Corpus  # noqa: E402
+from workbench.review.decontamination import Settings  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 SURNAMES = ["Okafor", "Lindqvist", "Haddad", "Moreau", "Tanaka", "Novak", "Reyes", "Kowalski", "Mensah", "Ivanova",

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.export import FORMATS, ExportOptions, export
+from workbench.review.export import FORMATS, ExportOptions, export
 from workbench.store import Store
 
 CLEAN = {"engine": "ner", "note": "benchmark", "scanned_at": 0.0, "findings": []}

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.sample_formats import FORMATS as LAYOUTS
-from workbench.sample_formats import SampleRecord
+from workbench.review.sample_formats import FORMATS as LAYOUTS
+from workbench.review.sample_formats import SampleRecord
 
 FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "processbench", "parquet")
 
@@ -47,7 +47,7 @@ def write_file(fmt: str, n: int, folder: Path) -> Path:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from workbench.export import ExportOptions, parquet_schema
+        from workbench.review.export import ExportOptions, parquet_schema
 
         path = folder / f"bench-{n}.parquet"
         schema = parquet_schema(ExportOptions(fmt="parquet"), [])
@@ -66,7 +66,7 @@ def peak_rss_mb() -> float:
 
 
 def child(db: Path, path: Path) -> dict:
-    from workbench.sample_import import import_samples
+    from workbench.review.sample_import import import_samples
     from workbench.store import Store
 
     store = Store(db)

@@ -10,7 +10,7 @@ import json
 import random
 import time
 
-from workbench.magpie import DuplicateIndex, FilterSettings, filter_turn, get_template
+from workbench.magpie.engine import DuplicateIndex, FilterSettings, filter_turn, get_template
 
 WORDS = (
     "how why what explain describe compare write list give the a of in for with about between water energy market "

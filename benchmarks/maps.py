@@ -37,11 +37,11 @@ import numpy as np
 
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
-from workbench import jobs  # noqa: E402
-from workbench.embeddings import load_model  # noqa: E402
-from workbench.maps import TEXTS, MapParams, current_key, project, save_params  # noqa: E402
-from workbench.metrics import lexical_metrics  # noqa: E402
-from workbench.seeds import load_sample_seeds  # noqa: E402
+from workbench.analysis.maps import TEXTS, MapParams, current_key, project, save_params  # noqa: E402
+from workbench.core import jobs  # noqa: E402
+from workbench.core.embeddings import load_model  # noqa: E402
+from workbench.core.metrics import lexical_metrics  # noqa: E402
+from workbench.seeds.engine import load_sample_seeds  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 VERBS = ["Explain", "Write", "Compare", "Summarise", "Prove", "Design", "Critique", "List", "Estimate", "Translate"]
@@ -178,7 +178,7 @@ def build_store(path: Path, n: int, real_length: bool = False) -> Store:
 
 def text_lengths(store: Store, text: str) -> dict:
     """Words per embedded text over the store's samples: mean and 5th/95th percentiles."""
-    from workbench.maps import map_text
+    from workbench.analysis.maps import map_text
 
     words = np.array([len(map_text(item, text).split()) for item in store.analysis_items() if item["item_type"] == "sample"])
     return {"mean": round(float(words.mean()), 1), "p5": int(np.percentile(words, 5)), "p95": int(np.percentile(words, 95))}

@@ -40,16 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.loopback_server import reset_stats, serve, stats
-from workbench.env import configure_offline_environment
+from workbench.core.env import configure_offline_environment
 
 configure_offline_environment()
 
 import litellm  # noqa: E402
 
-from workbench import jobs  # noqa: E402
-from workbench.evol import BUILTIN_OPERATORS, build_prompt  # noqa: E402
-from workbench.evolve_job import EvolveParams, submit_evolve  # noqa: E402
-from workbench.shards import PROCESSES_ENV  # noqa: E402
+from workbench.core import jobs  # noqa: E402
+from workbench.core.shards import PROCESSES_ENV  # noqa: E402
+from workbench.evolve.engine import BUILTIN_OPERATORS, build_prompt  # noqa: E402
+from workbench.evolve.job import EvolveParams, submit_evolve  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

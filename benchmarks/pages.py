@@ -19,7 +19,7 @@ import numpy as np
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
 from benchmarks.maps import build_store, page_warm  # noqa: E402
-from workbench.maps import current_key, current_params  # noqa: E402
+from workbench.analysis.maps import current_key, current_params  # noqa: E402
 
 PAGES = ["home", "overview", "seeds", "evolution", "magpie", "verifier", "maps", "distributions", "review",
          "export", "jobs", "settings"]

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.seeds import import_seeds
+from workbench.seeds.engine import import_seeds
 from workbench.store import Store
 
 

@@ -17,8 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from workbench.reasoning import split_steps
-from workbench.verifiers.arithmetic import ArithmeticVerifier
+from workbench.verify.reasoning import split_steps
+from workbench.verify.verifiers.arithmetic import ArithmeticVerifier
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 FIXTURE = FIXTURES / "processbench_small.jsonl"
@@ -55,7 +55,7 @@ def measure(seconds: float = 3.0) -> dict:
     elapsed = time.perf_counter() - started
     answers_started = time.perf_counter()
     answer_checks = 0
-    from workbench.verifiers.arithmetic import check_answer
+    from workbench.verify.verifiers.arithmetic import check_answer
 
     while time.perf_counter() - answers_started < 1.0:
         check_answer("54", "$54")
@@ -77,7 +77,7 @@ def measure_code(seconds: float = 3.0, threads: int = 4) -> dict:
     """Code verifier runs per second (a right and a wrong `add`, alternating), one at a time and `threads` at once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from workbench.verifiers.code import run_tests
+    from workbench.verify.verifiers.code import run_tests
 
     def run(i: int) -> bool:
         return run_tests(CODE_SOLUTIONS[i % 2], CODE_TESTS).passed
@@ -92,7 +92,7 @@ def measure_code(seconds: float = 3.0, threads: int = 4) -> dict:
         figures["runs_per_s" if workers == 1 else f"runs_per_s_{workers}_threads"] = round(
             done / (time.perf_counter() - started), 2)
     try:
-        from workbench.verifiers.sandbox import isolation
+        from workbench.verify.verifiers.sandbox import isolation
 
         figures["isolated"] = isolation().complete
     except ImportError:  # a version of the verifier before the sandbox module
@@ -105,9 +105,9 @@ def measure_rollout(reply_words: int = 40) -> dict:
     import asyncio
 
     from benchmarks.loopback_server import serve
-    from workbench.teacher import Teacher, TeacherConfig
-    from workbench.verifiers.base import Task
-    from workbench.verifiers.rollout import RolloutVerifier
+    from workbench.core.teacher import Teacher, TeacherConfig
+    from workbench.verify.verifiers.base import Task
+    from workbench.verify.verifiers.rollout import RolloutVerifier
 
     items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
     with serve(latency_s=0.0, reply_words=reply_words) as url:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._shared import job_progress
-from workbench import jobs
-from workbench.maps import MapParams
+from workbench.analysis.maps import MapParams
+from workbench.core import jobs
+from workbench.core.wording import plural
 from workbench.store import Store
-from workbench.wording import plural
 
 ANALYSIS_KINDS = ("embed", "project", "uncertainty")
 

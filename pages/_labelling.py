@@ -1,5 +1,5 @@
 """The Verifier page's labelling mode (rate steps from the keyboard, as PRM800K's labellers did) and its gold
-tasks panel. Views only: the queue, submissions, gold and accuracy live in workbench.labelling."""
+tasks panel. Views only: the queue, submissions, gold and accuracy live in workbench.verify.labelling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, show_model_text
-from workbench.labelling import (
+from workbench.core.settings import reviewer_name
+from workbench.core.wording import plural
+from workbench.store import Store
+from workbench.verify.labelling import (
     DEFAULT_QUEUE_LENGTH,
     LOW_CONFIDENCE,
     QUEUE_ORDERS,
@@ -24,10 +27,7 @@ from workbench.labelling import (
     save_gold_rate,
     submit_labels,
 )
-from workbench.reasoning import VerificationSettings
-from workbench.settings import reviewer_name
-from workbench.store import Store
-from workbench.wording import plural
+from workbench.verify.reasoning import VerificationSettings
 
 QUEUE = "labelling-queue"          # path ids, in order
 POSITION = "labelling-position"    # index into the queue

@@ -11,11 +11,11 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from workbench.env import default_db_path
-from workbench.jobs import ensure_worker, eta_seconds
-from workbench.model_text import blocks
+from workbench.core.env import default_db_path
+from workbench.core.jobs import ensure_worker, eta_seconds
+from workbench.core.model_text import blocks
+from workbench.core.wording import plural
 from workbench.store import Store, open_store
-from workbench.wording import plural
 
 
 def _leave_legacy_page_mode() -> None:
@@ -77,8 +77,8 @@ def job_progress(job: dict) -> None:
 def bundled_model_note(models: Iterable[str | None], what: str = "These texts") -> None:
     """Say plainly, where the bundled model's output is shown, what it can and cannot show (nothing when
     none of `models`, the model strings of the texts on screen, is the bundled model)."""
-    from workbench.local_model import LOCAL_PROVIDER
-    from workbench.teacher import provider_of
+    from workbench.core.local_model import LOCAL_PROVIDER
+    from workbench.core.teacher import provider_of
 
     if not any(model and provider_of(model) == LOCAL_PROVIDER for model in models):
         return

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, store
-from workbench.calibration import COMBINED, CalibrationError, apply_threshold, calibrate, fmt
-from workbench.wording import plural
+from workbench.core.wording import plural
+from workbench.verify.calibration import COMBINED, CalibrationError, apply_threshold, calibrate, fmt
 
 st.title("Calibration")
 st.caption(

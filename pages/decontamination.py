@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, job_progress, store
-from workbench.benchmark_sets import BenchmarkError, file_fields, register_benchmark
-from workbench.decontam_job import KIND, last_scan, load_settings, save_settings, submit_scan
-from workbench.decontamination import Settings
-from workbench.embeddings import model_name
-from workbench.wording import plural
+from workbench.core.embeddings import model_name
+from workbench.core.wording import plural
+from workbench.review.benchmark_sets import BenchmarkError, file_fields, register_benchmark
+from workbench.review.decontam_job import KIND, last_scan, load_settings, save_settings, submit_scan
+from workbench.review.decontamination import Settings
 
 UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
 LIKELY_FIELDS = ("question", "problem", "prompt", "instruction", "input", "text", "query")

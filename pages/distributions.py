@@ -13,9 +13,9 @@ from plotly.subplots import make_subplots
 
 from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
-from workbench import jobs
-from workbench.settings import teacher_config
-from workbench.wording import plural
+from workbench.core import jobs
+from workbench.core.settings import teacher_config
+from workbench.core.wording import plural
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]

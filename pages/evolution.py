@@ -15,7 +15,9 @@ from pages._shared import (
     stop_without_seeds,
     store,
 )
-from workbench.evol import (
+from workbench.core.settings import teacher_config
+from workbench.core.wording import plural
+from workbench.evolve.engine import (
     COMPLETION_OUTPUTS,
     OPERATOR_KINDS,
     SCHEDULES,
@@ -26,9 +28,7 @@ from workbench.evol import (
     save_operator,
     word_diff,
 )
-from workbench.evolve_job import KIND, EvolveParams, resolve_seeds, submit_evolve
-from workbench.settings import teacher_config
-from workbench.wording import plural
+from workbench.evolve.job import KIND, EvolveParams, resolve_seeds, submit_evolve
 
 SEED_MODES = {
     "All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures", "Most uncertain": "most-uncertain",

@@ -10,9 +10,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import empty_state, job_progress, store
-from workbench import mix
-from workbench.env import export_dir
-from workbench.export import (
+from workbench.core.env import export_dir
+from workbench.core.wording import plural
+from workbench.review import mix
+from workbench.review.export import (
     EXTENSIONS,
     FORMATS,
     ExportError,
@@ -23,8 +24,7 @@ from workbench.export import (
     resolve_target,
     submit_export,
 )
-from workbench.sample_import import save_upload
-from workbench.wording import plural
+from workbench.review.sample_import import save_upload
 
 FORMAT_LABELS = {
     "openai": "OpenAI chat JSONL (messages)",

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
-from workbench.demo import KIND as DEMO_KIND
-from workbench.demo import submit_demo
-from workbench.overview import STAGES, next_step, overview_report
+from workbench.factory.demo import KIND as DEMO_KIND
+from workbench.factory.demo import submit_demo
+from workbench.factory.overview import STAGES, next_step, overview_report
 
 db = store()
 DEFINITIONS = {stage.key: stage.definition for stage in STAGES}

@@ -4,9 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
-from workbench.jobs import FINISHED, rerun, worker_alive
-from workbench.overview import job_cost
-from workbench.wording import plural
+from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive
+from workbench.core.wording import plural
 
 st.title("Jobs")
 db = store()

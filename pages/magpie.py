@@ -4,7 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
-from workbench.magpie import (
+from workbench.core.settings import teacher_config
+from workbench.core.teacher import TeacherError
+from workbench.core.wording import plural
+from workbench.magpie.engine import (
     ChatTemplate,
     TemplateError,
     all_templates,
@@ -15,10 +18,7 @@ from workbench.magpie import (
     save_custom_template,
     summarise_reasons,
 )
-from workbench.magpie_job import KIND, default_options, submit_magpie
-from workbench.settings import teacher_config
-from workbench.teacher import TeacherError
-from workbench.wording import plural
+from workbench.magpie.job import KIND, default_options, submit_magpie
 
 
 def escaped(value: str) -> str:

@@ -9,13 +9,21 @@ import streamlit as st
 
 from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
 from pages._shared import empty_state, stop_without_seeds, store
-from workbench import jobs
-from workbench.embeddings import model_name, nearest_items
-from workbench.map_selection import outcome, plan_bulk
-from workbench.maps import METRICS, MIN_POINTS, TEXTS, MapParams, current_params, projection_key, save_params
-from workbench.settings import reviewer_name
+from workbench.analysis.maps import (
+    METRICS,
+    MIN_POINTS,
+    TEXTS,
+    MapParams,
+    current_params,
+    projection_key,
+    save_params,
+)
+from workbench.analysis.selection import outcome, plan_bulk
+from workbench.core import jobs
+from workbench.core.embeddings import model_name, nearest_items
+from workbench.core.settings import reviewer_name
+from workbench.core.wording import plural
 from workbench.store import StoreError
-from workbench.wording import plural
 
 CATEGORIES = {"Source / evolution depth": "origin", "Operator": "operator", "Review status": "review_status"}
 COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "novelty_accepted", "best_path_score",

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
-from workbench.overview import overview_report
-from workbench.wording import plural
+from workbench.core.wording import plural
+from workbench.factory.overview import overview_report
 
 st.title("Overview")
 st.caption(

@@ -9,9 +9,11 @@ import streamlit as st
 
 from pages._contamination import show_benchmark_matches
 from pages._shared import bundled_model_note, empty_state, job_progress, store
-from workbench import review
-from workbench.model_text import blocks
-from workbench.pii import (
+from workbench.core.model_text import blocks
+from workbench.core.settings import reviewer_name
+from workbench.core.wording import plural
+from workbench.review import decisions as review
+from workbench.review.pii import (
     DEFAULT_ENTITIES,
     OPTIONAL_ENTITIES,
     PiiPolicy,
@@ -22,10 +24,8 @@ from workbench.pii import (
     submit_scan,
     summary,
 )
-from workbench.sample_import import formats_read, preview, save_upload, submit_import
-from workbench.settings import reviewer_name
+from workbench.review.sample_import import formats_read, preview, save_upload, submit_import
 from workbench.store import StoreError
-from workbench.wording import plural
 
 BULK_PAGE_SIZE = 200
 ANY = "(any)"

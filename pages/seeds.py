@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, store
-from workbench.seeds import (
+from workbench.core.wording import plural
+from workbench.seeds.engine import (
     SeedImportError,
     describe_origin,
     edit_seeds,
@@ -14,8 +15,7 @@ from workbench.seeds import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
-from workbench.verifiers.consistency import reference_problem
-from workbench.wording import plural
+from workbench.verify.verifiers.consistency import reference_problem
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from pages._shared import store
-from workbench.jobs import submit
-from workbench.probe import keys_in_environment, missing_keys
-from workbench.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
-from workbench.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
+from workbench.core.jobs import submit
+from workbench.core.probe import keys_in_environment, missing_keys
+from workbench.core.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
+from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
 
 st.title("Settings")
 db = store()

@@ -5,7 +5,10 @@ import streamlit as st
 
 from pages._labelling import gold_panel, labelling_view, mark_path_gold
 from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
-from workbench.audit import (
+from workbench.core.jobs import submit
+from workbench.core.settings import reviewer_name, teacher_config
+from workbench.core.teacher import supports_raw_completion
+from workbench.verify.audit import (
     FILTERS,
     heatmap_figure,
     matching,
@@ -15,9 +18,8 @@ from workbench.audit import (
     summarise,
     verifier_names,
 )
-from workbench.jobs import submit
-from workbench.reason_job import expected_usage
-from workbench.reasoning import (
+from workbench.verify.job import expected_usage
+from workbench.verify.reasoning import (
     AGGREGATIONS,
     DEFAULT_N,
     DEFAULT_TEMPERATURE,
@@ -28,15 +30,13 @@ from workbench.reasoning import (
     save_verification_settings,
     verification_settings,
 )
-from workbench.settings import reviewer_name, teacher_config
-from workbench.teacher import supports_raw_completion
-from workbench.verifiers import DESCRIPTIONS, REGISTRY
-from workbench.verifiers.consistency import MODES, reference_problem
-from workbench.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
-from workbench.verifiers.prm import STYLES
-from workbench.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LABELS
-from workbench.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
-from workbench.verifiers.sandbox import isolation
+from workbench.verify.verifiers import DESCRIPTIONS, REGISTRY
+from workbench.verify.verifiers.consistency import MODES, reference_problem
+from workbench.verify.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
+from workbench.verify.verifiers.prm import STYLES
+from workbench.verify.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LABELS
+from workbench.verify.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
+from workbench.verify.verifiers.sandbox import isolation
 
 st.title("Verifier")
 st.caption(

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from workbench.answer_equivalence import answers_equivalent, check_answer, read_numbers
-from workbench.verifiers.arithmetic import check_answer as verifier_check_answer
+from workbench.verify.answer_equivalence import answers_equivalent, check_answer, read_numbers
+from workbench.verify.verifiers.arithmetic import check_answer as verifier_check_answer
 
 # (reference, candidate, verdict): the issue's examples first, then more of each kind
 ISSUE_EXAMPLES = [

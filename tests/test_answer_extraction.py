@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.answer_extraction import extract_final_answer, split_reference, strip_calculator_annotations
-from workbench.verifiers.arithmetic import extract_answer
+from workbench.seeds.answer_extraction import (
+    extract_final_answer,
+    split_reference,
+    strip_calculator_annotations,
+)
+from workbench.verify.verifiers.arithmetic import extract_answer
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,14 @@ import pytest
 
 from benchmarks.loopback_server import serve
 from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
-from workbench.demo import submit_demo
-from workbench.jobs import run_worker
-from workbench.overview import overview_report
-from workbench.reasoning import VerificationSettings, save_verification_settings
-from workbench.seeds import load_sample_seeds
-from workbench.settings import save_teacher_config
+from workbench.core.jobs import run_worker
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
+from workbench.factory.demo import submit_demo
+from workbench.factory.overview import overview_report
+from workbench.seeds.engine import load_sample_seeds
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
+from workbench.verify.reasoning import VerificationSettings, save_verification_settings
 
 PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "calibration", "maps", "distributions", "review", "export", "jobs", "settings"]
 PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s?%")

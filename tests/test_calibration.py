@@ -9,8 +9,10 @@ import random
 import pytest
 
 from tests.ship_data import add_sample, add_scored_path
-from workbench import calibration
-from workbench.calibration import (
+from workbench.cli import main
+from workbench.store import Store
+from workbench.verify import calibration
+from workbench.verify.calibration import (
     apply_threshold,
     calibrate,
     cohen_kappa,
@@ -19,9 +21,7 @@ from workbench.calibration import (
     human_earliest_error,
     suggest_threshold,
 )
-from workbench.cli import main
-from workbench.reasoning import verification_settings
-from workbench.store import Store
+from workbench.verify.reasoning import verification_settings
 
 # ---------------------------------------------------------------- kappa, textbook cases
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.ship_data import add_sample
-from workbench import jobs
-from workbench.benchmark_sets import register_benchmark
-from workbench.decontam_job import submit_scan
-from workbench.embeddings import DEFAULT_MODEL
+from workbench.core import jobs
+from workbench.core.embeddings import DEFAULT_MODEL
+from workbench.review.benchmark_sets import register_benchmark
+from workbench.review.decontam_job import submit_scan
 
 NATALIA = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
            "How many clips did Natalia sell altogether in April and May?")

@@ -16,13 +16,18 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.ship_data import CLEAN_PII, add_sample
-from workbench import jobs
-from workbench.benchmark_sets import BenchmarkError, file_fields, register_benchmark, register_benchmark_file
 from workbench.cli import main
-from workbench.decontam_job import submit_scan
-from workbench.decontamination import Settings
-from workbench.embeddings import DEFAULT_MODEL
-from workbench.export import ExportOptions, export, preview_card
+from workbench.core import jobs
+from workbench.core.embeddings import DEFAULT_MODEL
+from workbench.review.benchmark_sets import (
+    BenchmarkError,
+    file_fields,
+    register_benchmark,
+    register_benchmark_file,
+)
+from workbench.review.decontam_job import submit_scan
+from workbench.review.decontamination import Settings
+from workbench.review.export import ExportOptions, export, preview_card
 from workbench.store import Store, task_text, text_hash
 
 NATALIA = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
@@ -165,7 +170,7 @@ def test_similarity_uses_the_cached_vectors_and_flags_a_restatement_at_the_thres
 
 
 def test_texts_without_a_cached_vector_are_embedded_first(store, monkeypatch):
-    import workbench.embeddings as embeddings
+    import workbench.core.embeddings as embeddings
 
     register_benchmark(store, GSM8K_JSONL, "gsm8k.jsonl", "question", "gsm8k")
     sample = add_sample(store, "Count the clips.", "x", input="There are 48 clips.")
@@ -339,7 +344,7 @@ def test_the_card_names_samples_made_or_edited_after_the_last_scan(store, contam
 
 
 def test_when_embedding_fails_the_scan_still_checks_ngrams_and_says_what_had_no_vector(store, monkeypatch):
-    import workbench.embeddings as embeddings
+    import workbench.core.embeddings as embeddings
 
     def broken_encode(texts, model, batch_size):
         raise RuntimeError("no model here")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.decontamination import NgramIndex, Settings, benchmark_texts, scan, words
+from workbench.review.decontamination import NgramIndex, Settings, benchmark_texts, scan, words
 
 BENCHMARK = [
     "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "

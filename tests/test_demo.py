@@ -13,11 +13,11 @@ from benchmarks.loopback_server import serve
 from tests.json_server import json_server
 from tests.test_pages_foundation import page
 from workbench.cli import main
-from workbench.demo import DEMO_REVIEWER, RESULT_KEYS, STAGES, review_by_gate, submit_demo
-from workbench.jobs import run_worker
-from workbench.settings import save_teacher_config
+from workbench.core.jobs import run_worker
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
+from workbench.factory.demo import DEMO_REVIEWER, RESULT_KEYS, STAGES, review_by_gate, submit_demo
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
 
 
 def loopback_teacher(store: Store, url: str) -> None:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
-from workbench.pii import findings_by_field, redact
+from workbench.review.pii import findings_by_field, redact
 from workbench.store import Store
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import workbench.embeddings as embeddings
-from workbench import jobs
-from workbench.embeddings import cached_similarity, embed_texts, nearest_items
+import workbench.core.embeddings as embeddings
+from workbench.core import jobs
+from workbench.core.embeddings import cached_similarity, embed_texts, nearest_items
 from workbench.store import Store
 
 SEEDS = ["How do I bake sourdough bread at home?", "Prove that the square root of 2 is irrational.",

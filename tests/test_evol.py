@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from workbench.evol import (
+from workbench.core.teacher import Teacher, TeacherConfig
+from workbench.evolve.engine import (
     ADDITION_STOP,
     ANSWER_STRUGGLES,
     BUILTIN_NAMES,
@@ -38,7 +39,6 @@ from workbench.evol import (
     schedule_operator,
     word_diff,
 )
-from workbench.teacher import Teacher, TeacherConfig
 
 
 def run(coroutine):

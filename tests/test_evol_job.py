@@ -14,10 +14,10 @@ import pytest
 
 from benchmarks.loopback_server import serve, stats
 from tests.conftest import ROOT
-from workbench import jobs
 from workbench.cli import main as cli
-from workbench.evolve_job import EvolveParams, parse_node_key, resolve_seeds, submit_evolve
-from workbench.metrics import word_tokens
+from workbench.core import jobs
+from workbench.core.metrics import word_tokens
+from workbench.evolve.job import EvolveParams, parse_node_key, resolve_seeds, submit_evolve
 from workbench.store import Store
 
 REPLY = "Compute the total cost of seven baskets of plums, each holding twelve plums at 30 cents each."

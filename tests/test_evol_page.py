@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, assert_no_exception, screenshot, wait_for_streamlit
-from workbench import jobs
-from workbench.evol import BUILTIN_OPERATORS
-from workbench.evolve_job import EvolveParams, submit_evolve
+from workbench.core import jobs
+from workbench.evolve.engine import BUILTIN_OPERATORS
+from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.store import Store
 
 MOCK = {"model": "openai/gpt-4o-mini",

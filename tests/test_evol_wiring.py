@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.embeddings import embed_texts
-from workbench.evol import EliminationRules, no_information_gain
-from workbench.evolve_job import embedding_similarity
+from workbench.core.embeddings import embed_texts
+from workbench.evolve.engine import EliminationRules, no_information_gain
+from workbench.evolve.job import embedding_similarity
 from workbench.store import Store
 
 
@@ -29,7 +29,7 @@ def test_embedding_similarity_once_the_cache_has_vectors(store: Store):
 
 
 def test_most_uncertain_seeds_can_be_targeted(store: Store):
-    from workbench.evolve_job import resolve_seeds
+    from workbench.evolve.job import resolve_seeds
 
     seeds = store.insert_seeds([{"instruction": f"seed number {i}"} for i in range(4)])
     with pytest.raises(ValueError, match="No seed has an uncertainty score yet"):

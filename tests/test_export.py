@@ -17,12 +17,13 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.ship_data import CLEAN_PII, PLANTED, add_chain, add_sample, add_scored_path
-from workbench import dataset_card, jobs, mix
-from workbench import export as export_module
 from workbench.cli import main
-from workbench.export import FORMATS, ExportError, ExportOptions, export, preview_card, submit_export
-from workbench.sample_formats import SampleRecord
-from workbench.settings import set_reviewer_name
+from workbench.core import jobs
+from workbench.core.settings import set_reviewer_name
+from workbench.review import dataset_card, mix
+from workbench.review import export as export_module
+from workbench.review.export import FORMATS, ExportError, ExportOptions, export, preview_card, submit_export
+from workbench.review.sample_formats import SampleRecord
 from workbench.store import Store
 
 A_INSTRUCTION = "Add 2 and 3, then double the result."
@@ -176,7 +177,7 @@ def test_each_export_is_recorded_with_its_samples(store, shipped):
 @pytest.fixture
 def planted(store: Store) -> dict[str, int]:
     """One clean sample and, per planted kind, a sample carrying the value in its instruction, answer and steps."""
-    from workbench.pii import scan_samples
+    from workbench.review.pii import scan_samples
 
     clean = add_sample(store, "Add 2 and 3.", "5", pii=None)
     add_scored_path(store, clean, ["2 + 3 = 5"], [0.9])
@@ -288,7 +289,7 @@ def test_a_killed_export_process_leaves_no_file_at_the_target(tmp_path):
         f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from workbench import export as ex
+        from workbench.review import export as ex
         from workbench.store import Store
         store = Store({str(tmp_path / 'w.db')!r})
         ids = store.insert_samples([{{"source": "evol", "instruction": f"task {{i}}", "output": "x", "status": "approved"}}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.ship_data import CLEAN_PII, add_sample, add_scored_path
-from workbench.export import ExportOptions, export, preview_card
-from workbench.sample_formats import SampleRecord, ground_truth_answer
-from workbench.sample_import import import_samples
+from workbench.review.export import ExportOptions, export, preview_card
+from workbench.review.sample_formats import SampleRecord, ground_truth_answer
+from workbench.review.sample_import import import_samples
 from workbench.store import Store
 
 QUESTION = "Natalia sold 48 clips in April and half as many in May. How many clips did she sell?"

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.ship_data import PLANTED, add_sample
-from workbench import jobs
+from workbench.core import jobs
 from workbench.store import Store
 
 

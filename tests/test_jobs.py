@@ -14,8 +14,8 @@ import pytest
 
 from benchmarks.loopback_server import serve
 from tests.conftest import ROOT
-from workbench import jobs
-from workbench.jobs import JobContext, register, run_job, run_worker, submit, worker_alive
+from workbench.core import jobs
+from workbench.core.jobs import JobContext, register, run_job, run_worker, submit, worker_alive
 from workbench.store import Store
 
 
@@ -201,7 +201,7 @@ def wait_until(condition, seconds: float = 60.0) -> bool:
 
 def test_sigterm_stops_the_worker_at_a_safe_point_and_the_job_resumes_exactly(store: Store, db_path):
     from tests.test_evol_job import add_seeds, loopback_teacher
-    from workbench.evolve_job import EvolveParams, submit_evolve
+    from workbench.evolve.job import EvolveParams, submit_evolve
 
     seeds = add_seeds(store, 6)
     with serve(latency_s=0.25) as url:
@@ -302,7 +302,7 @@ def test_jobs_page_keeps_one_button_order_and_shows_cache_hits(store: Store):
 
 
 def test_helper_processes_only_where_they_win(monkeypatch):
-    from workbench import shards
+    from workbench.core import shards
 
     monkeypatch.delenv(shards.PROCESSES_ENV, raising=False)
     monkeypatch.setattr(shards, "usable_cores", lambda: 2)

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.ship_data import add_sample, add_scored_path
-from workbench import labelling
-from workbench.export import ExportOptions, export
-from workbench.labelling import (
+from workbench.review.export import ExportOptions, export
+from workbench.store import Store
+from workbench.verify import labelling
+from workbench.verify.labelling import (
     DISAGREEMENT,
     LOW_CONFIDENCE,
     RANDOM,
@@ -27,8 +28,7 @@ from workbench.labelling import (
     own_ratings,
     submit_labels,
 )
-from workbench.reasoning import VerificationSettings, evaluate_task
-from workbench.store import Store
+from workbench.verify.reasoning import VerificationSettings, evaluate_task
 
 GATE = VerificationSettings("min", 1.0)
 

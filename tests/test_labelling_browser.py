@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
-from workbench.settings import set_reviewer_name
+from workbench.core.settings import set_reviewer_name
 from workbench.store import Store
 
 STEPS = ["25% of $80 is $20.", "$80 - $20 = $50.", "10% of $50 is $5, so the price is $45.", "Answer: 45"]

@@ -7,9 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.test_labelling import scored_task
-from workbench.labelling import mark_gold, submit_labels
-from workbench.settings import set_reviewer_name
+from workbench.core.settings import set_reviewer_name
 from workbench.store import Store
+from workbench.verify.labelling import mark_gold, submit_labels
 
 TIMEOUT = 60
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.magpie import (
+from workbench.core.teacher import Generation
+from workbench.core.unfinished import unfinished_reason
+from workbench.magpie.engine import (
     DuplicateIndex,
     FilterSettings,
     cut_at_entropy_spike,
@@ -18,8 +20,6 @@ from workbench.magpie import (
     summarise_reasons,
     trim_generation,
 )
-from workbench.teacher import Generation
-from workbench.unfinished import unfinished_reason
 
 GEMMA = get_template("gemma")
 SETTINGS = FilterSettings()

@@ -10,11 +10,11 @@ import pytest
 
 from tests.json_server import json_server
 from workbench import cli
-from workbench.jobs import JobContext, run_worker
-from workbench.magpie import get_template, reason_category, summarise_reasons
-from workbench.magpie_job import KIND, MagpieHandler, build_params, submit_magpie
+from workbench.core.jobs import JobContext, run_worker
+from workbench.core.teacher import TeacherConfig, TeacherError
+from workbench.magpie.engine import get_template, reason_category, summarise_reasons
+from workbench.magpie.job import KIND, MagpieHandler, build_params, submit_magpie
 from workbench.store import Store
-from workbench.teacher import TeacherConfig, TeacherError
 
 LLAMA3 = get_template("llama-3")
 

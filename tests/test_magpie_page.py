@@ -9,11 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, assert_no_exception, screenshot, wait_for_streamlit
-from workbench.magpie import all_templates, get_template
-from workbench.magpie_job import KIND, build_params
-from workbench.settings import save_teacher_config
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
+from workbench.magpie.engine import all_templates, get_template
+from workbench.magpie.job import KIND, build_params
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
 
 TIMEOUT = 60
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workbench import cli
-from workbench.magpie_job import BASE_MODEL_ENTROPY_CUT, KIND
+from workbench.magpie.job import BASE_MODEL_ENTROPY_CUT, KIND
 from workbench.store import Store
 
 N = 2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.local_model import gemma_chat_prompt, model_path
-from workbench.magpie import (
+from workbench.core.local_model import gemma_chat_prompt, model_path
+from workbench.magpie.engine import (
     BUILTIN_TEMPLATES,
     ChatTemplate,
     TemplateError,

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench.maps import MapParams, current_key, save_params
+from workbench.analysis.maps import MapParams, current_key, save_params
 from workbench.store import Store
 
 TIMEOUT = 60
@@ -225,7 +225,7 @@ def test_distribution_charts_clip_to_the_data_and_show_small_groups_as_points(st
 
 
 def test_copies_of_one_text_say_too_few_points_after_the_map_job(store: Store):
-    from workbench import jobs
+    from workbench.core import jobs
 
     store.insert_samples([{"source": "import", "instruction": "the same task", "unit_key": f"u{i}"} for i in range(4)])
     jobs.submit(store, "project", {})

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import jobs
-from workbench.embeddings import embed_texts
-from workbench.maps import (
+from workbench.analysis.maps import (
     ExactCosineIndex,
     MapParams,
     current_key,
@@ -17,6 +15,8 @@ from workbench.maps import (
     projection_key,
     save_params,
 )
+from workbench.core import jobs
+from workbench.core.embeddings import embed_texts
 from workbench.store import Store, StoreError
 
 TOPICS = ["bread baking", "prime numbers", "python lists", "ocean tides", "poetry meter", "tax law"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.map_selection import outcome, plan_bulk, reason_kind
+from workbench.analysis.selection import outcome, plan_bulk, reason_kind
 from workbench.store import Store
 
 

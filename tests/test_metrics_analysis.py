@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from workbench.analysis_job import compute_entropy_gains, rank_uncertainty
-from workbench.metrics import (
+from workbench.analysis.job import compute_entropy_gains, rank_uncertainty
+from workbench.core.metrics import (
     distinct_n,
     entropy_gain,
     label_entropy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench import jobs
+from workbench.core import jobs
 from workbench.store import Store
 
 MOCK_TEACHER = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "Paris is the capital."}}

@@ -11,15 +11,16 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from workbench import cli
-from workbench.overview import STAGES, job_cost, next_step, overview_report
-from workbench.reasoning import (
+from workbench.core.jobs import job_cost
+from workbench.factory.overview import STAGES, next_step, overview_report
+from workbench.store import Store
+from workbench.verify.reasoning import (
     evaluate_task,
     overrule_step,
     refresh_task_metric,
     save_verification_settings,
     verification_settings,
 )
-from workbench.store import Store
 
 
 def app_page(name: str) -> AppTest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench.seeds import load_sample_seeds
+from workbench.seeds.engine import load_sample_seeds
 from workbench.store import Store
 
 TIMEOUT = 60

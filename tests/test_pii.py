@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.ship_data import AWS_KEY, GITHUB_TOKEN, PLANTED, PRIVATE_KEY, add_path, add_sample
-from workbench import jobs, pii
+from workbench.core import jobs
+from workbench.review import pii
 from workbench.store import Store
 
 

@@ -10,11 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.json_server import json_server
-from workbench.jobs import run_worker, submit
-from workbench.probe import check_connection, keys_in_environment, missing_keys
-from workbench.settings import save_teacher_config
+from workbench.core.jobs import run_worker, submit
+from workbench.core.probe import check_connection, keys_in_environment, missing_keys
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
 
 COMPLETION = {
     "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",

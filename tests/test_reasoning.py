@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from workbench.reasoning import (
+from workbench.store import Store
+from workbench.verify.reasoning import (
     VerificationSettings,
     aggregate,
     best_of_n,
@@ -25,8 +26,7 @@ from workbench.reasoning import (
     step_score,
     verification_settings,
 )
-from workbench.store import Store
-from workbench.verifiers.base import Task
+from workbench.verify.verifiers.base import Task
 
 # ---------------------------------------------------------------- prompts
 

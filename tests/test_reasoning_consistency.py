@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from workbench.verifiers import get_verifier
-from workbench.verifiers.base import Task, VerifierError
-from workbench.verifiers.consistency import (
+from workbench.verify.verifiers import get_verifier
+from workbench.verify.verifiers.base import Task, VerifierError
+from workbench.verify.verifiers.consistency import (
     PSEUDO_REFERENCE,
     REFERENCE,
     PathContext,

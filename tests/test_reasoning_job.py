@@ -12,13 +12,13 @@ import time
 import pytest
 
 from tests.json_server import json_server
-from workbench import jobs
 from workbench.cli import main
-from workbench.jobs import JobContext
-from workbench.reason_job import ReasonHandler
-from workbench.settings import save_teacher_config
+from workbench.core import jobs
+from workbench.core.jobs import JobContext
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
+from workbench.verify.job import ReasonHandler
 
 RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
 SLIP = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $50.\nAnswer: 50"

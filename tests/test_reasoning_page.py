@@ -8,10 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.json_server import json_server
-from workbench import jobs
-from workbench.settings import save_teacher_config, set_reviewer_name
+from workbench.core import jobs
+from workbench.core.settings import save_teacher_config, set_reviewer_name
+from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
 
 TIMEOUT = 60
 RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
@@ -127,7 +127,7 @@ def test_overrule_without_a_reason_is_refused(store: Store):
 
 
 def test_filters_narrow_the_task_list(store: Store):
-    from workbench.reasoning import VerificationSettings, overrule_step
+    from workbench.verify.reasoning import VerificationSettings, overrule_step
 
     seed_id = reasoned_store(store, SLIP)
     other = store.insert_seeds([{"instruction": "Another task", "reference_answer": "1"}])[0]
@@ -197,8 +197,8 @@ def test_pseudo_reference_rollouts_and_decisions_are_shown(store: Store):
 
 def test_a_verify_eval_report_lists_its_misses(store: Store):
     from tests.test_verifiers_eval import FIXTURE
-    from workbench.verifiers import get_verifier
-    from workbench.verifiers.evaluation import evaluate, read_processbench
+    from workbench.verify.verifiers import get_verifier
+    from workbench.verify.verifiers.evaluation import evaluate, read_processbench
 
     store.insert_seeds([{"instruction": "What is 6 * 7?"}])
     _, reports = evaluate([get_verifier("arithmetic")], read_processbench(FIXTURE))

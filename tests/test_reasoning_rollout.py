@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.json_server import json_server
-from workbench.teacher import Teacher, TeacherConfig
-from workbench.verifiers import get_verifier
-from workbench.verifiers.base import Task, VerifierError
-from workbench.verifiers.consistency import PathContext, stated_answer, vote
-from workbench.verifiers.rollout import (
+from workbench.core.teacher import Teacher, TeacherConfig
+from workbench.verify.verifiers import get_verifier
+from workbench.verify.verifiers.base import Task, VerifierError
+from workbench.verify.verifiers.consistency import PathContext, stated_answer, vote
+from workbench.verify.verifiers.rollout import (
     MemoryLedger,
     continuation_messages,
     continuation_prompt,

@@ -8,12 +8,12 @@ import pytest
 
 from benchmarks.loopback_server import serve, stats
 from tests.test_evol_job import add_seeds, loopback_teacher, run
-from workbench import jobs
 from workbench.cli import main as cli
-from workbench.evolve_job import EvolveParams, submit_evolve
-from workbench.response_cache import ACTIVE, ResponseCache, sample_scope
+from workbench.core import jobs
+from workbench.core.response_cache import ACTIVE, ResponseCache, sample_scope
+from workbench.core.teacher import Teacher, TeacherConfig
+from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.store import Store
-from workbench.teacher import Teacher, TeacherConfig
 
 
 def node_texts(store: Store, job_id: int) -> dict[str, tuple[str, str, str]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.ship_data import add_chain, add_sample, add_scored_path
-from workbench import ratings, review
 from workbench.cli import main
-from workbench.settings import set_reviewer_name
+from workbench.core.settings import set_reviewer_name
+from workbench.review import decisions as review
 from workbench.store import Store, StoreError
+from workbench.verify import ratings
 
 # ---------------------------------------------------------------- decisions, tags, edits
 

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.ship_data import PLANTED, add_chain, add_sample, add_scored_path
-from workbench.settings import set_reviewer_name
+from workbench.core.settings import set_reviewer_name
 from workbench.store import Store
 
 
@@ -151,8 +151,8 @@ def test_model_text_is_shown_truthfully_code_as_code_and_markup_as_text(store: S
 def test_the_import_job_of_an_upload_is_followed_on_the_page(store: Store, db_path):
     import json
 
-    from workbench import jobs
-    from workbench.sample_import import save_upload, submit_import
+    from workbench.core import jobs
+    from workbench.review.sample_import import save_upload, submit_import
 
     rows = [{"conversations": [{"from": "human", "value": f"Question {i}?"}, {"from": "gpt", "value": f"Answer {i}."}],
              "system": "Be brief."} for i in range(7)]

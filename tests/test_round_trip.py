@@ -13,8 +13,8 @@ import pytest
 
 from tests.ship_data import CLEAN_PII, add_sample, add_scored_path
 from tests.test_sample_formats import TOOL_CALL, TWO_TURNS
-from workbench.export import FORMATS, ExportOptions, ExportResult, export
-from workbench.sample_import import import_samples
+from workbench.review.export import FORMATS, ExportOptions, ExportResult, export
+from workbench.review.sample_import import import_samples
 from workbench.store import Store
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.model_text import blocks
-from workbench.sample_formats import (
+from workbench.core.model_text import blocks
+from workbench.review.sample_formats import (
     FORMATS,
     HAS_SYSTEM,
     HAS_TOOLS,

@@ -13,9 +13,15 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.test_sample_formats import PRM800K_ROW, TOOL_CALL, TWO_TURNS
-from workbench import jobs
 from workbench.cli import main
-from workbench.sample_import import SampleImportError, import_samples, preview, save_upload, submit_import
+from workbench.core import jobs
+from workbench.review.sample_import import (
+    SampleImportError,
+    import_samples,
+    preview,
+    save_upload,
+    submit_import,
+)
 from workbench.store import Store
 
 

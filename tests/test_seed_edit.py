@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.seeds import edit_seeds
+from workbench.seeds.engine import edit_seeds
 from workbench.store import Store, StoreError
-from workbench.verifiers.consistency import reference_problem
+from workbench.verify.verifiers.consistency import reference_problem
 
 
 def seed(store: Store, **fields) -> int:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from workbench.seeds import SeedImportError, import_seed_file, import_seeds
+from workbench.seeds.engine import SeedImportError, import_seed_file, import_seeds
 from workbench.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seeds"

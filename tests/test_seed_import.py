@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main as cli
-from workbench.record_files import MAX_FILE_BYTES
-from workbench.seeds import (
+from workbench.core.record_files import MAX_FILE_BYTES
+from workbench.seeds.engine import (
     SeedImportError,
     describe_origin,
     import_seed_file,

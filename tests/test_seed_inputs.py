@@ -8,8 +8,9 @@ import json
 import pytest
 
 from tests.json_server import json_server
-from workbench import jobs
-from workbench.evol import (
+from workbench.core import jobs
+from workbench.core.teacher import Teacher, TeacherConfig
+from workbench.evolve.engine import (
     INPUT_DROPPED,
     INPUT_EVOLVED,
     INPUT_INLINED,
@@ -19,11 +20,10 @@ from workbench.evol import (
     evolve,
     load_operators,
 )
-from workbench.evolve_job import EvolveParams, submit_evolve
-from workbench.reasoning import chat_messages, completion_prompt, load_task
+from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.store import Store, StoreError, task_text, text_hash
-from workbench.teacher import Teacher, TeacherConfig
-from workbench.verifiers.judge import chat_messages as judge_messages
+from workbench.verify.reasoning import chat_messages, completion_prompt, load_task
+from workbench.verify.verifiers.judge import chat_messages as judge_messages
 
 INSTRUCTION = "Identify the odd one out."
 INPUT = "Twitter, Instagram, Telegram"

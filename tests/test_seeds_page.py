@@ -7,10 +7,10 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench import jobs
-from workbench.settings import save_teacher_config
+from workbench.core import jobs
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
-from workbench.teacher import TeacherConfig
 
 TIMEOUT = 60
 GSM8K = (

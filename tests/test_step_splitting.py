@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.reasoning import split_steps
+from workbench.verify.reasoning import split_steps
 
 
 def test_paragraphs_separated_by_crlf_give_one_step_each():

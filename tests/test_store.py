@@ -41,7 +41,7 @@ def test_migrations_apply_forward_from_an_older_version(db_path, monkeypatch):
     old = Store(db_path)
     old.insert_seeds([{"instruction": "survives the migration"}])
     old.close()
-    monkeypatch.setattr("workbench.store.MIGRATIONS", [*MIGRATIONS, migration_2])
+    monkeypatch.setattr("workbench.core.store.MIGRATIONS", [*MIGRATIONS, migration_2])
     upgraded = Store(db_path)
     assert applied == [2] and upgraded.schema_version == 2
     assert "difficulty" in upgraded.db["seeds"].columns_dict

@@ -11,8 +11,8 @@ import pytest
 
 from tests.json_server import json_server
 from tests.test_seed_inputs import chat_reply
-from workbench.probe import keys_in_environment, missing_keys
-from workbench.teacher import (
+from workbench.core.probe import keys_in_environment, missing_keys
+from workbench.core.teacher import (
     NOT_AVAILABLE,
     Teacher,
     TeacherConfig,

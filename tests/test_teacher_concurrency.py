@@ -11,8 +11,8 @@ import openai
 import pytest
 
 from benchmarks.loopback_server import configure, reset_stats, serve, stats
-from workbench.concurrency import AdaptiveLimit, retry_after_seconds
-from workbench.teacher import Teacher, TeacherConfig, TeacherError
+from workbench.core.concurrency import AdaptiveLimit, retry_after_seconds
+from workbench.core.teacher import Teacher, TeacherConfig, TeacherError
 
 
 def rate_limit_error(headers: dict[str, str]) -> openai.RateLimitError:

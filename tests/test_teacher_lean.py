@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from benchmarks.loopback_server import serve, stats
-from workbench.teacher import NOT_AVAILABLE, Teacher, TeacherConfig, TeacherError
+from workbench.core.teacher import NOT_AVAILABLE, Teacher, TeacherConfig, TeacherError
 
 ASK = [{"role": "user", "content": "Rewrite: how many apples are left?"}]
 

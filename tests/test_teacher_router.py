@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from benchmarks.loopback_server import serve, stats
-from workbench.teacher import Teacher, TeacherConfig, TeacherError
+from workbench.core.teacher import Teacher, TeacherConfig, TeacherError
 
 
 def router_file(tmp_path, urls: list[str]):

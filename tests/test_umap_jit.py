@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from workbench.umap_jit import import_umap
+from workbench.analysis.umap_jit import import_umap
 
 
 def test_every_compiled_umap_function_caches_to_disk():
@@ -36,7 +36,7 @@ def test_a_cosine_map_fits_and_places_points_without_compiling_nn_descent():
     run_fresh("""
         import numpy as np
         from pynndescent.pynndescent_ import nn_descent
-        from workbench.maps import MapParams, make_reducer
+        from workbench.analysis.maps import MapParams, make_reducer
 
         vectors = np.random.default_rng(1).normal(size=(4300, 16)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -56,8 +56,8 @@ def test_warm_up_compiles_what_a_real_euclidean_map_fit_then_needs():
     run_fresh("""
         import numpy as np
         from pynndescent.pynndescent_ import nn_descent
-        from workbench.maps import MapParams, make_reducer
-        from workbench.umap_jit import start_warm_up
+        from workbench.analysis.maps import MapParams, make_reducer
+        from workbench.analysis.umap_jit import start_warm_up
 
         start_warm_up("euclidean").join()
         compiled = set(nn_descent.overloads)

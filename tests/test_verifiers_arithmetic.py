@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from workbench.reasoning import split_steps
-from workbench.verifiers import get_verifier
-from workbench.verifiers.arithmetic import (
+from workbench.verify.reasoning import split_steps
+from workbench.verify.verifiers import get_verifier
+from workbench.verify.verifiers.arithmetic import (
     ArithmeticVerifier,
     check_answer,
     extract_answer,
     find_calculations,
     is_math_reference,
 )
-from workbench.verifiers.base import Task
+from workbench.verify.verifiers.base import Task
 
 VERIFIER = ArithmeticVerifier()
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench.verifiers import code as code_module
-from workbench.verifiers import get_verifier, sandbox
-from workbench.verifiers.base import Task
-from workbench.verifiers.code import extract_code, run_tests
-from workbench.verifiers.sandbox import Isolation, isolation
+from workbench.verify.verifiers import code as code_module
+from workbench.verify.verifiers import get_verifier, sandbox
+from workbench.verify.verifiers.base import Task
+from workbench.verify.verifiers.code import extract_code, run_tests
+from workbench.verify.verifiers.sandbox import Isolation, isolation
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0"
@@ -401,7 +401,7 @@ def test_the_verifier_page_warns_when_the_code_verifier_is_not_isolated(store, m
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
-    from workbench.seeds import load_sample_seeds
+    from workbench.seeds.engine import load_sample_seeds
 
     load_sample_seeds(store)
     missing = Isolation(bwrap=None, seccomp=None, problems=("bubblewrap (bwrap) is not installed",))

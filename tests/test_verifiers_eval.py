@@ -11,10 +11,10 @@ import pytest
 
 from tests.conftest import FIXTURES
 from workbench.cli import main
-from workbench.settings import save_teacher_config
-from workbench.teacher import TeacherConfig
-from workbench.verifiers.base import Task, unverifiable
-from workbench.verifiers.evaluation import (
+from workbench.core.settings import save_teacher_config
+from workbench.core.teacher import TeacherConfig
+from workbench.verify.verifiers.base import Task, unverifiable
+from workbench.verify.verifiers.evaluation import (
     EvalDataError,
     best_of_n,
     miss_kind,

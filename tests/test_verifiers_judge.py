@@ -8,10 +8,10 @@ import math
 import pytest
 
 from tests.json_server import json_server
-from workbench.teacher import Generation, Teacher, TeacherConfig
-from workbench.verifiers import get_verifier
-from workbench.verifiers.base import Task
-from workbench.verifiers.judge import chat_messages, completion_prompt, score_generation
+from workbench.core.teacher import Generation, Teacher, TeacherConfig
+from workbench.verify.verifiers import get_verifier
+from workbench.verify.verifiers.base import Task
+from workbench.verify.verifiers.judge import chat_messages, completion_prompt, score_generation
 
 TASK = Task("Anna has 6 packs of 7 stickers. How many stickers?")
 STEPS = ["6 * 7 = 42 stickers.", "Answer: 42"]

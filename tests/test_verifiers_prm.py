@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from workbench.verifiers import VerifierError, get_verifier  # noqa: E402
-from workbench.verifiers.base import Task  # noqa: E402
-from workbench.verifiers.prm import PRMVerifier  # noqa: E402
+from workbench.verify.verifiers import VerifierError, get_verifier  # noqa: E402
+from workbench.verify.verifiers.base import Task  # noqa: E402
+from workbench.verify.verifiers.prm import PRMVerifier  # noqa: E402
 
 CORPUS = ["add one and two", "one add two is three", "the answer is three", "add four", "+ -", "system user assistant",
           "Please reason step by step, and put your final answer within \\boxed{}."]

@@ -1,4 +1,4 @@
-"""Counts in words: one helper (workbench.wording.plural) and the messages that use it say "1 sample", never
+"""Counts in words: one helper (workbench.core.wording.plural) and the messages that use it say "1 sample", never
 "1 samples" or "1 sample(s)"."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workbench.evol import EliminationRules, no_information_gain
-from workbench.map_selection import outcome, plan_bulk
-from workbench.maps import too_few_message
-from workbench.wording import plural
+from workbench.analysis.maps import too_few_message
+from workbench.analysis.selection import outcome, plan_bulk
+from workbench.core.wording import plural
+from workbench.evolve.engine import EliminationRules, no_information_gain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Entropy Workbench: a factory for synthetic instruction data."""
 
-from workbench.env import configure_offline_environment
+from workbench.core.env import configure_offline_environment
 
 configure_offline_environment()
 

@@ -1,0 +1,1 @@
+"""Stage 4, analysis: metrics over the store, embeddings on UMAP maps, the map selection."""

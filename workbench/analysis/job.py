@@ -1,0 +1,296 @@
+"""Analysis jobs: `embed` (embeddings + per-item metrics + the similarity gate), `project` (UMAP map)
+and `uncertainty` (how unsure the teacher is about each seed).
+
+CPU-heavy steps run in a thread with their own store connection, so the worker's heartbeat (and
+with it pause/cancel) keeps going while a batch is embedded or a map is fitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+import numpy as np
+
+from workbench.analysis.maps import MapParams, current_params, project, warm_up_helps
+from workbench.analysis.umap_jit import start_warm_up
+from workbench.core.embeddings import embed_texts, encode, item_matrix, model_name
+from workbench.core.jobs import JobContext, register
+from workbench.core.metrics import (
+    entropy_gain,
+    lexical_entropy,
+    lexical_metrics,
+    max_similarity,
+    near_duplicate_groups,
+    novelty,
+    percentile_ranks,
+    semantic_disagreement,
+)
+from workbench.core.settings import teacher_config
+from workbench.core.teacher import Teacher
+from workbench.store import Store, task_text
+
+GATE_KEY = "similarity_gate_threshold"
+DEFAULT_GATE = 0.9
+DUPLICATE_KEY = "near_duplicate_threshold"
+DEFAULT_DUPLICATE = 0.95
+EMBED_BATCH = 512
+
+T = TypeVar("T")
+
+
+async def in_thread(ctx: JobContext, work: Callable[[Store], T]) -> T:
+    """Run work(store) in a thread on its own connection to the job's store."""
+
+    def run() -> T:
+        store = Store(ctx.store.path)
+        try:
+            return work(store)
+        finally:
+            store.close()
+
+    return await asyncio.to_thread(run)
+
+
+@contextmanager
+def timed(ctx: JobContext, name: str) -> Iterator[None]:
+    """Add the seconds spent in the block to the job's timings[name] (this process's; the embed job reports them)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = ctx.extras.setdefault("timings", {})
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def threshold(store: Store, params: dict, key: str, default: float) -> float:
+    """A threshold from the job params, else the setting, else its default."""
+    value = params.get(key, store.get_setting(key, default))
+    return float(value)
+
+
+# ---------------------------------------------------------------- embed + metrics
+
+
+def compute_item_metrics(store: Store, gate: float = DEFAULT_GATE, duplicate: float = DEFAULT_DUPLICATE,
+                         model: str | None = None) -> dict[str, Any]:
+    """Novelty, near-duplicate groups, the similarity gate and entropy gains, from cached embeddings."""
+    items, matrix = item_matrix(store, model)
+    types = np.array([t for t, _ in items])
+    ids = np.array([i for _, i in items], dtype=np.int64)
+    is_seed = types == "seed"
+    seed_vectors, seed_ids = matrix[is_seed], ids[is_seed]
+    own_seed = np.full(len(items), -1)
+    own_seed[is_seed] = np.arange(is_seed.sum())  # a seed is not novel against itself
+
+    approved = set(store.approved_sample_ids())
+    is_accepted = np.array([t == "sample" and i in approved for t, i in items], dtype=bool)
+    own_accepted = np.full(len(items), -1)
+    own_accepted[is_accepted] = np.arange(is_accepted.sum())
+
+    similarity, nearest = max_similarity(matrix, seed_vectors, own_seed)
+    novelty_seeds = 1.0 - similarity
+    novelty_accepted = novelty(matrix, matrix[is_accepted], own_accepted)
+
+    def value(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    for kind in ("seed", "sample"):
+        store.set_metrics_bulk(
+            kind,
+            [
+                (int(ids[k]), {"novelty_seeds": value(novelty_seeds[k]), "novelty_accepted": value(novelty_accepted[k])})
+                for k in np.nonzero(types == kind)[0]
+            ],
+        )
+
+    index = {item: k for k, item in enumerate(items)}
+    reasons: dict[int, str] = {}
+    for sample in store.gate_candidates():
+        k = index.get(("sample", sample["id"]))
+        if k is not None and not np.isnan(similarity[k]) and similarity[k] > gate:
+            reasons[sample["id"]] = (
+                f"{store.SIMILARITY_GATE_PREFIX} {int(seed_ids[nearest[k]])} (cosine {similarity[k]:.3f} > {gate:.2f})"
+            )
+    gated = store.apply_similarity_gate(reasons)
+
+    groups = near_duplicate_groups(matrix, duplicate)
+    for kind in ("seed", "sample"):
+        store.delete_metric("near_duplicate_group", kind)
+    for number, group in enumerate(groups, start=1):
+        for kind in ("seed", "sample"):
+            members = [int(ids[k]) for k in group if types[k] == kind]
+            store.set_metrics_bulk(kind, [(m, {"near_duplicate_group": float(number)}) for m in members],
+                                   note=f"cosine >= {duplicate}")
+    gains = compute_entropy_gains(store)
+    return {"items": len(items), "gated": gated, "near_duplicate_groups": len(groups),
+            "near_duplicates": sum(len(g) for g in groups), "nodes_with_gain": gains}
+
+
+def compute_entropy_gains(store: Store) -> int:
+    """Lexical metrics of every evolution node and its entropy gain over its parent and its seed
+    (nodes, and the samples grown from them). Returns how many nodes got a gain."""
+    nodes = store.evol_node_texts()
+    if not nodes:
+        return 0
+    seeds = {s["id"]: lexical_entropy(s["instruction"]) for s in store.list_seeds()}
+    node_metrics = {n["id"]: lexical_metrics(n["instruction"]) for n in nodes}
+    rows = []
+    for node in nodes:
+        own = node_metrics[node["id"]]["lexical_entropy"]
+        seed = seeds.get(node["seed_id"])
+        parent = seed if node["parent_id"] is None else node_metrics.get(node["parent_id"], {}).get("lexical_entropy")
+        rows.append((node["id"], {**node_metrics[node["id"]], "entropy_gain_parent": entropy_gain(own, parent),
+                                  "entropy_gain_seed": entropy_gain(own, seed)}))
+    store.set_metrics_bulk("node", rows, note="lexical entropy (bits) of the instruction")
+    gains = dict(rows)
+    store.set_metrics_bulk(
+        "sample",
+        [
+            (sample_id, {k: gains[node_id][k] for k in ("entropy_gain_parent", "entropy_gain_seed")})
+            for sample_id, node_id in store.sample_nodes().items()
+            if node_id in gains
+        ],
+        note="from its evolution node",
+    )
+    return sum(1 for _, values in rows if values["entropy_gain_parent"] is not None)
+
+
+class EmbedHandler:
+    """Embed every seed and sample (cache first), store lexical metrics, then novelty, duplicates, the gate."""
+
+    kind = "embed"
+
+    def units(self, ctx: JobContext) -> list[str]:
+        items = ctx.store.analysis_items()
+        batches: dict[str, list[dict]] = {}
+        for kind in ("seed", "sample"):
+            of_kind = [item for item in items if item["item_type"] == kind]
+            for start in range(0, len(of_kind), EMBED_BATCH):
+                batch = of_kind[start : start + EMBED_BATCH]
+                batches[f"{kind}:{batch[0]['item_id']}-{batch[-1]['item_id']}"] = batch
+        ctx.extras["batches"] = batches
+        params = current_params(ctx.store)
+        if warm_up_helps(params, len(items)):  # a map usually follows: compile while embedding
+            start_warm_up(params.metric)
+        return list(batches)
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        batch = ctx.extras["batches"][unit_key]
+        model = ctx.params.get("model")
+
+        def work(store: Store) -> None:
+            with timed(ctx, "embed_s"):
+                embed_texts(store, [item["instruction"] for item in batch], model)
+            with timed(ctx, "lexical_s"):
+                kind = batch[0]["item_type"]
+                store.set_metrics_bulk(kind, [(item["item_id"], lexical_metrics(item["instruction"])) for item in batch])
+
+        await in_thread(ctx, work)
+
+    async def finish(self, ctx: JobContext) -> None:
+        gate = threshold(ctx.store, ctx.params, GATE_KEY, DEFAULT_GATE)
+        duplicate = threshold(ctx.store, ctx.params, DUPLICATE_KEY, DEFAULT_DUPLICATE)
+        model = ctx.params.get("model")
+        with timed(ctx, "finish_s"):
+            summary = await in_thread(ctx, lambda store: compute_item_metrics(store, gate, duplicate, model))
+        timings = {name: round(seconds, 2) for name, seconds in ctx.extras.get("timings", {}).items()}
+        ctx.store.set_job_result(ctx.job_id, {**summary, "gate": gate, "duplicate_threshold": duplicate,
+                                              "timings": timings})
+
+
+# ---------------------------------------------------------------- project
+
+
+class ProjectHandler:
+    """Fit (or extend with transform) the UMAP map for the given parameters."""
+
+    kind = "project"
+
+    def units(self, ctx: JobContext) -> list[str]:
+        return ["project"]
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        params = MapParams.from_dict(ctx.params["map"]) if ctx.params.get("map") else current_params(ctx.store)
+        refit = bool(ctx.params.get("refit"))
+        model = ctx.params.get("model")
+        result = await in_thread(ctx, lambda store: project(store, params, model, refit))
+        ctx.store.set_job_result(ctx.job_id, asdict(result))
+
+
+# ---------------------------------------------------------------- uncertainty
+
+FEW_SHOT_ANSWER = (
+    "Question: What is 12 times 3?\nAnswer: 12 times 3 is 36.\n\n"
+    "Question: Name the largest planet in the solar system.\nAnswer: Jupiter is the largest planet.\n\n"
+    "Question: {instruction}\nAnswer:"
+)
+ANSWER_STOP = ["\nQuestion:", "\n\n"]
+
+
+async def sample_answers(teacher: Teacher, instruction: str, k: int, temperature: float, max_tokens: int) -> list:
+    """k sampled answers of the teacher to one instruction, with token entropies where available."""
+    if teacher.config.uses_completion_prompts:
+        prompt = FEW_SHOT_ANSWER.format(instruction=instruction.strip())
+        calls = [teacher.acomplete(prompt, temperature=temperature, max_tokens=max_tokens, stop=ANSWER_STOP,
+                                   logprobs=True, seed=i) for i in range(k)]
+    else:
+        messages = [{"role": "user", "content": instruction}]
+        calls = [teacher.achat(messages, temperature=temperature, max_tokens=max_tokens, logprobs=True, seed=i)
+                 for i in range(k)]
+    return list(await asyncio.gather(*calls))
+
+
+class UncertaintyHandler:
+    """Per seed: k sampled answers; their mean token entropy and their semantic disagreement; then a rank."""
+
+    kind = "uncertainty"
+
+    def units(self, ctx: JobContext) -> list[str]:
+        ids = ctx.params.get("seed_ids") or [s["id"] for s in ctx.store.list_seeds()]
+        return [f"seed:{i}" for i in ids]
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        seed = ctx.store.get_seed(int(unit_key.split(":")[1]))
+        if seed is None:
+            return  # deleted since the job was queued
+        ctx.check_stop()
+        teacher = ctx.extras.setdefault("teacher", Teacher(teacher_config(ctx.store, ctx.params.get("teacher"))))
+        k = int(ctx.params.get("k", 5))
+        answers = await sample_answers(teacher, task_text(seed["instruction"], seed["input"]), k,
+                                       float(ctx.params.get("temperature", 1.0)), int(ctx.params.get("max_tokens", 64)))
+        for answer in answers:
+            ctx.add_usage(answer.prompt_tokens, answer.completion_tokens, answer.cost)
+        model = ctx.params.get("model") or model_name(ctx.store)
+        vectors = await asyncio.to_thread(encode, [a.text.strip() for a in answers], model)
+        disagreement = semantic_disagreement(vectors, float(ctx.params.get("cluster_threshold", 0.85)))
+        means = [a.mean_entropy for a in answers if a.mean_entropy is not None]
+        source = answers[0].entropy_source
+        ctx.store.set_metrics("seed", seed["id"], {"semantic_disagreement": disagreement},
+                              note=f"{k} answers by {teacher.model}")
+        ctx.store.set_metrics("seed", seed["id"], {"uncertainty_token_entropy": float(np.mean(means)) if means else None},
+                              note=source)
+
+    async def finish(self, ctx: JobContext) -> None:
+        ranked = rank_uncertainty(ctx.store)
+        ctx.store.set_job_result(ctx.job_id, {"ranked_seeds": ranked, "top": ctx.store.top_uncertain_seed_ids(5)})
+
+
+def rank_uncertainty(store: Store) -> int:
+    """uncertainty = mean percentile rank (among all measured seeds) of the seed's token entropy and
+    semantic disagreement; a component the teacher could not give is left out. Returns seeds ranked."""
+    components = [percentile_ranks(store.metric_values("seed", name))
+                  for name in ("uncertainty_token_entropy", "semantic_disagreement")]
+    seed_ids = set().union(*components)
+    rows = [(i, {"uncertainty": float(np.mean([c[i] for c in components if i in c]))}) for i in sorted(seed_ids)]
+    store.set_metrics_bulk("seed", rows, note="mean percentile rank of token entropy and semantic disagreement")
+    return len(rows)
+
+
+register(EmbedHandler())
+register(ProjectHandler())
+register(UncertaintyHandler())

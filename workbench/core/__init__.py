@@ -1,0 +1,1 @@
+"""Shared parts of every stage: the store core (connection, schema, migrations), the Teacher and its clients, jobs, metrics, embeddings, settings and the environment."""

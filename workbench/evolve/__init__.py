@@ -1,0 +1,1 @@
+"""Stage 2, Evol-Instruct: operators, evolution chains, elimination, the evolve job."""

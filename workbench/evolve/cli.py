@@ -1,0 +1,141 @@
+"""The `workbench` commands of the evolve stage; workbench/cli.py adds them with this module's
+add_*_commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from workbench.cli_common import add_bypass_cache_flag
+from workbench.core.wording import plural
+from workbench.store import Store
+
+
+def _seed_choice(text: str) -> str | list[int]:
+    if text in ("all", "known-failures") or text.startswith("most-uncertain:"):
+        return text
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes all, known-failures, most-uncertain:N or ids like 1,2,3 (got {text!r})"
+        ) from None
+
+
+def _follow_job(store: Store, job_id: int, db_path: Path) -> str:
+    """Print a job's progress until it stops; runs a worker in this process when none serves the store."""
+    import threading
+
+    from workbench.core.jobs import eta_seconds, run_worker, worker_alive
+
+    thread = None
+    if not worker_alive(db_path):
+        thread = threading.Thread(target=run_worker, args=(db_path, True, lambda m: None), daemon=True)
+        thread.start()
+    last = None
+    try:
+        while True:
+            job = store.get_job(job_id)
+            nodes = store.evol_job_seed_summary(job_id)
+            line = (
+                f"job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'unit')}, "
+                f"{job['failed_units']} failed; {plural(sum(n['nodes'] for n in nodes), 'node')}, "
+                f"{sum(n['survived'] for n in nodes)} survived"
+            )
+            if line != last:
+                eta = eta_seconds(job)
+                print(line + (f", ETA {eta:.0f}s" if eta is not None and job["status"] == "running" else ""), flush=True)
+                last = line
+            if job["status"] in ("done", "failed", "cancelled", "paused"):
+                return job["status"]
+            if thread is not None and not thread.is_alive() and job["status"] == "queued":
+                return "queued"
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        store.request_job_status(job_id, "paused")
+        print(f"\npausing job {job_id}; resume it with `workbench jobs resume {job_id}`", file=sys.stderr)
+        if thread is not None:
+            thread.join()
+        return "paused"
+    finally:
+        if thread is not None:
+            thread.join()
+
+
+def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
+    from workbench.evolve.job import EvolveParams, resolve_seeds, submit_evolve
+
+    teacher = {"model": args.model, "api_base": args.api_base, "concurrency": args.concurrency}
+    try:
+        params = EvolveParams(
+            seeds=resolve_seeds(store, args.seeds),
+            operators=args.operators.split(",") if args.operators else list(_operator_names(store)),
+            depth=args.depth,
+            branching=args.branching,
+            schedule=args.schedule,
+            max_tries=args.max_tries,
+            concurrency=args.concurrency or 8,
+            teacher={k: v for k, v in teacher.items() if v is not None},
+            bypass_cache=args.bypass_cache,
+        )
+        job_id = submit_evolve(store, params)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"job {job_id}: evolving {plural(len(params.seeds), 'seed')}, depth {params.depth}, branching {params.branching}")
+    status = _follow_job(store, job_id, args.db)
+    job = store.get_job(job_id)
+    cost = "unknown" if job["cost"] is None else f"${job['cost']:.4f}"
+    print(
+        f"job {job_id} {status}: {job['prompt_tokens']} prompt + {job['completion_tokens']} completion tokens, "
+        f"cost {cost}, {job['elapsed_s']:.1f}s"
+    )
+    for error in store.unit_errors(job_id)[:10]:
+        print(f"  failed {error['unit_key']}: {error['error']}", file=sys.stderr)
+    return 0 if status == "done" and not job["failed_units"] else 1
+
+
+def _operator_names(store: Store) -> list[str]:
+    from workbench.evolve.engine import load_operators
+
+    return list(load_operators(store))
+
+
+def cmd_operators_list(args: argparse.Namespace, store: Store) -> int:
+    from workbench.evolve.engine import load_operators
+
+    for op in load_operators(store).values():
+        origin = "built-in" if op.builtin else "custom"
+        print(f"{op.name:<24} {op.kind:<12} {origin:<9} {op.description[:70]}")
+    return 0
+
+
+def cmd_operators_reset(args: argparse.Namespace, store: Store) -> int:
+    from workbench.evolve.engine import reset_builtin_operators
+
+    reset_builtin_operators(store)
+    print("built-in operators reset to their shipped templates")
+    return 0
+
+
+def add_evolution_commands(sub: argparse._SubParsersAction) -> None:
+    from workbench.evolve.engine import SCHEDULES
+
+    p = sub.add_parser("evolve", help="evolve seeds with Evol-Instruct (prints progress; exits 0 when done with no failed unit)")
+    p.add_argument("--seeds", type=_seed_choice, default="all", help="all, known-failures, most-uncertain:N, or ids like 1,2,3")
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--branching", type=int, default=1)
+    p.add_argument("--operators", help="comma-separated operator names (default: all)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="round-robin")
+    p.add_argument("--max-tries", type=int, default=3, help="attempts per tree position, each with another operator")
+    p.add_argument("--model", help="teacher model (default: the saved teacher)")
+    p.add_argument("--api-base", help="base URL of an OpenAI-compatible server")
+    p.add_argument("--concurrency", type=int, help="concurrent calls and units")
+    add_bypass_cache_flag(p)
+    p.set_defaults(func=cmd_evolve)
+    ops = sub.add_parser("operators", help="evolution operators").add_subparsers(dest="operators_command", required=True)
+    ops.add_parser("list").set_defaults(func=cmd_operators_list)
+    ops.add_parser("reset", help="reset built-in operators").set_defaults(func=cmd_operators_reset)

@@ -1,0 +1,79 @@
+"""The `workbench` commands of the factory stage; workbench/cli.py adds them with this module's
+add_*_commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from workbench.cli_common import print_json
+from workbench.core.wording import plural
+from workbench.store import Store
+
+
+def cmd_demo(args: argparse.Namespace, store: Store) -> int:
+    """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
+    from workbench.core.jobs import run_worker, worker_alive
+    from workbench.factory.demo import RESULT_KEYS, STAGES, submit_demo
+
+    progress = sys.stderr if args.json else sys.stdout
+    job_id = submit_demo(store)
+    print(f"demo job {job_id} queued: {', '.join(STAGES)}", file=progress, flush=True)
+    if not worker_alive(args.db):
+        run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, file=progress, flush=True))
+    while (job := store.get_job(job_id))["status"] in ("queued", "running"):
+        time.sleep(1.0)
+    result = job["result"] or {}
+    for error in store.unit_errors(job_id):
+        print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
+    if args.json:
+        print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
+                     **{key: result.get(key) for key in RESULT_KEYS},
+                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note") if key in result}})
+    else:
+        print(f"demo job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'stage')} done, "
+              f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
+        print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
+              + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))
+    return 0 if job["status"] == "done" and not job["failed_units"] else 1
+
+
+def add_demo_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON line at the end: tasks verified, passed the "
+                                                       "gate, rejected, approved, exported")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_overview(args: argparse.Namespace, store: Store) -> int:
+    from workbench.factory.overview import overview_report
+
+    report = overview_report(store)
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"{plural(report['seeds'], 'gold seed')}")
+    print("funnel (each stage counts a subset of the stage before):")
+    for row in report["funnel"]:
+        rate = f"  {row['rate']:.0%} of the stage before" if row["rate"] is not None else ""
+        print(f"  {row['stage']:<20} {row['count']:>8,}{rate}")
+    outside = report["outside_funnel"]
+    if outside["approved"] or outside["exported"]:
+        print(f"beside the funnel: {plural(outside['approved'], 'sample')} approved and "
+              f"{plural(outside['exported'], 'sample')} exported without passing the gate")
+    gate = report["gate"]
+    print(f"gate: best path score >= {gate['threshold']:g} ({gate['aggregation']} of step scores): "
+          f"{gate['verified']:,} verified, {gate['passed']:,} passed, {gate['failed']:,} failed")
+    for reason in gate["failure_reasons"]:
+        print(f"  {reason['count']:>8,}  {reason['reason']}")
+    if gate["seeds"]["verified"]:
+        print(f"seeds: {gate['seeds']['verified']:,} verified, {gate['seeds']['passed']:,} passed the gate")
+    return 0
+
+
+def add_overview_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("overview", help="the factory at a glance: funnel, gate decisions (the Overview page's numbers)")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.set_defaults(func=cmd_overview)

@@ -1,0 +1,216 @@
+"""The dataset card: Markdown with the Hugging Face YAML header, describing how an export was made.
+
+One card per export, named after its file (workbench.review.export.card_path: `approved.jsonl` ->
+`approved.README.md`); its header's `configs.data_files` names the file it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import yaml
+
+from workbench.core.wording import plural
+
+SIZE_BOUNDS = [
+    (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+]
+FORMAT_NAMES = {
+    "openai": "OpenAI chat JSONL (`messages`)",
+    "sharegpt": "ShareGPT JSONL (`conversations` with `from`/`value`)",
+    "alpaca": "Alpaca JSONL (`instruction`/`input`/`output`)",
+    "trl-stepwise": "TRL stepwise supervision JSONL (`prompt`/`completions`/`labels`)",
+    "prm800k": "PRM800K-style step ratings JSONL (-1/0/+1 per step)",
+    "parquet": "Parquet",
+}
+STEPWISE_FORMATS = ("trl-stepwise", "prm800k")
+SOURCE_NAMES = {
+    "seed": "hand-curated gold seeds",
+    "evol": "Evol-Instruct evolutions of the seeds (depth and breadth operators, with elimination)",
+    "magpie": "Magpie self-synthesis (the model writes the user turn from a pre-query template)",
+    "import": "samples imported from other generators and audited here",
+}
+
+
+@dataclass
+class CardInfo:
+    """What the export itself contributes to the card."""
+
+    fmt: str
+    file_name: str
+    written: int
+    synthetic: int
+    natural: int = 0
+    natural_file: str | None = None
+    mix_seed: int | None = None
+    synthetic_ratio: float | None = None
+    status: str | None = "approved"
+    pii: str = "block"
+    blocked: int = 0
+    redacted: int = 0
+    license: str = "other"
+    pii_entities: list[str] = field(default_factory=list)  # what the PII scan looked for
+    calculator_annotations_stripped: bool = False
+    decontamination: dict | None = None  # workbench.review.contamination_export.card_facts; None: no benchmark registered
+    language: list[str] = field(default_factory=lambda: ["en"])
+    pretty_name: str = "Entropy Workbench synthetic dataset"
+
+
+def size_category(n: int) -> str:
+    return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>1T")
+
+
+def header(facts: dict, info: CardInfo) -> dict:
+    sources = set(facts["by_source"])
+    tags = ["synthetic", "entropy-workbench"]
+    tags += [tag for source, tag in (("evol", "evol-instruct"), ("magpie", "magpie")) if source in sources]
+    if info.fmt in STEPWISE_FORMATS:
+        tags.append("process-supervision")
+    labelled = (facts.get("human_labels") or {}).get("steps")
+    annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] or labelled else [])
+    return {
+        "pretty_name": info.pretty_name,
+        "license": info.license,
+        "language": info.language,
+        "tags": tags,
+        "task_categories": ["text-generation", "question-answering"],
+        "size_categories": [size_category(info.written)],
+        "annotations_creators": annotators,
+        "language_creators": ["machine-generated"] + (["found"] if info.natural else []),
+        "configs": [{"config_name": "default", "data_files": info.file_name}],
+    }
+
+
+def _table(rows: list[list], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("—" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def human_label_lines(labels: dict | None, fmt: str) -> list[str]:
+    """The card's lines on people's step labels (workbench.verify.calibration.human_label_summary): how many steps, by
+    whom, and how far the labellers agree."""
+    if labels is None:
+        return []
+    if not labels["steps"]:
+        return ["- Step labels: no reasoning step was labelled by a person; every step rating comes from the "
+                "verifiers."] if fmt in STEPWISE_FORMATS else []
+    who = ", ".join(f"{row['name']} ({row['steps']:,})" for row in labels["labellers"])
+    lines = [f"- Step labels by people: {labels['steps']:,} reasoning steps labelled (PRM800K ratings -1/0/+1) by "
+             f"{who}; a person's label comes before the verifiers' in every step rating."]
+    shared = labels["agreement"]
+    if shared["kappa"] is not None:
+        method = "Cohen's" if shared["method"] == "cohen" else "Fleiss'"
+        lines.append(f"- Agreement between labellers: {method} kappa {shared['kappa']:.3f} on {shared['n_steps']:,} "
+                     "steps labelled by more than one person.")
+    else:
+        lines.append(f"- Agreement between labellers: not measured ({shared['note']}).")
+    return lines
+
+
+MAX_LISTED_HITS = 100
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+def decontamination_section(facts: dict | None) -> list[str]:
+    """The card's 'Benchmark decontamination' lines: the test sets, the last scan's settings, and every flagged
+    sample left out (or, when let through, exported) with the benchmark item it matches."""
+    if facts is None:
+        return []
+    lines = ["", "## Benchmark decontamination", ""]
+    names = ", ".join(f"{b['name']} ({b['n_items']:,} items, field `{b['field']}` of `{b['file']}`)" for b in facts["benchmarks"])
+    scan = facts["last_scan"]
+    if scan is None:
+        lines.append(f"Registered benchmarks: {names or 'none'}. **The samples were never scanned against them.**")
+        return lines
+    settings = scan["settings"]
+    when = datetime.fromtimestamp(scan["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rule = f"{settings['ngram']}-gram word overlap >= {settings['min_overlap']:g} of a benchmark item's n-grams"
+    rule += f" or embedding cosine similarity >= {settings['min_similarity']:g}" if scan["similarity"] else " (no embedding check)"
+    lines.append(f"- Benchmarks: {names or 'none'}.")
+    lines.append(f"- Last scan {when} of every seed and sample against {', '.join(scan['benchmarks']) or 'no benchmark'}: "
+                 f"flagged at {rule} (the GPT-3 and Llama 2 recipes use 13-grams).")
+    hits = facts["hits"]
+    samples = len({h["item_id"] for h in hits})
+    if facts["policy"] == "block":
+        lines.append(f"- {plural(samples, 'flagged sample')} {_was(samples)} left out of this export" + (":" if hits else "."))
+    else:
+        lines.append(f"- Flagged samples were let through on request: {samples:,} of the exported samples match a "
+                     "benchmark item" + (":" if hits else "."))
+    if hits:
+        rows = [[h["item_id"], h["benchmark"], h["item_index"] + 1, f"{h['ngram_overlap']:.2f}",
+                 _number(h["similarity"]), h["match"][:120].replace("|", "\\|").replace("\n", " ")]
+                for h in hits[:MAX_LISTED_HITS]]
+        lines += ["", _table(rows, ["sample", "benchmark", "item", "n-gram overlap", "cosine", "benchmark item"])]
+        if len(hits) > MAX_LISTED_HITS:
+            lines.append(f"\n... and {len(hits) - MAX_LISTED_HITS:,} more matches.")
+    if facts["unchecked"]:
+        unchecked = facts["unchecked"]
+        lines.append(f"\n**{plural(unchecked, 'exported sample')} {_was(unchecked)} created or edited after the last scan "
+                     f"and {_was(unchecked)} not checked.**")
+    return lines
+
+
+def render(facts: dict, info: CardInfo) -> str:
+    """The card's full text. `facts` is Store.dataset_facts for the exported status."""
+    body = [f"# {info.pretty_name}", ""]
+    body.append(
+        f"{plural(info.written, 'row')} in {FORMAT_NAMES.get(info.fmt, info.fmt)}, file `{info.file_name}`, made with Entropy "
+        f"Workbench: {plural(info.synthetic, 'synthetic sample')}"
+        + (f" mixed with {plural(info.natural, 'natural row')} from `{info.natural_file}`" if info.natural else "")
+        + "."
+    )
+    body += ["", "## Pipeline", ""]
+    body += [f"- **{source}** ({plural(n, 'sample')}): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
+    if facts["operators"]:
+        body.append("- Last evolution operator of each sample: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
+    if facts["verifiers"]:
+        body.append("- Reasoning steps scored by: " + ", ".join(f"`{v}`" for v in facts["verifiers"]))
+    body.append(
+        f"- Human review: {plural(facts['human_reviewed'], 'sample')} reviewed; exported status: {info.status or 'all'} "
+        "(" + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ")"
+    )
+    body += human_label_lines(facts.get("human_labels"), info.fmt)
+    pii = (
+        f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
+        else f"detected PII was replaced by typed placeholders such as `<EMAIL>` in {plural(info.redacted, 'sample')}"
+    )
+    looked_for = f" for {', '.join(info.pii_entities)}" if info.pii_entities else ""
+    body.append(f"- PII: every sample was scanned with presidio{looked_for}; {pii}.")
+    if info.calculator_annotations_stripped:
+        body.append("- GSM8K calculator annotations (`<<48/2=24>>`) were removed from every text.")
+    if info.natural:
+        body.append(
+            f"- Mix: {info.synthetic_ratio:.0%} synthetic ({info.synthetic:,}) and {plural(info.natural, 'natural row')}, "
+            f"shuffled with seed {info.mix_seed}."
+        )
+    body += decontamination_section(info.decontamination)
+    body += ["", "## Teacher models and parameters", ""]
+    if facts["teachers"]:
+        body.append(
+            _table([[f"`{t['model']}`", f"`{json.dumps(t['params'], sort_keys=True)}`", f"{t['n']:,}"] for t in facts["teachers"]],
+                   ["model", "parameters", "samples"])
+        )
+    else:
+        body.append("No model-generated samples (imported or hand-written only).")
+    body += ["", "## Metric distributions", ""]
+    if facts["metrics"]:
+        body.append(
+            _table([[m["name"], f"{m['n']:,}", _number(m["mean"]), _number(m["min"]), _number(m["max"])] for m in facts["metrics"]],
+                   ["metric", "count", "mean", "min", "max"])
+        )
+        body.append("\nEntropies in nats (token) or bits (lexical); see the Entropy Workbench docs for each metric.")
+    else:
+        body.append("No metrics were computed for these samples.")
+    front = yaml.safe_dump(header(facts, info), sort_keys=False, allow_unicode=True)
+    return f"---\n{front}---\n\n" + "\n".join(body) + "\n"

@@ -1,0 +1,552 @@
+"""Export reviewed samples: OpenAI chat, ShareGPT, Alpaca, TRL stepwise, PRM800K-style ratings and Parquet.
+
+Samples stream from the store in batches of ids (memory stays flat in N), are blocked or redacted for
+PII, optionally stripped of GSM8K calculator annotations and mixed with natural data, written by the
+format's writer (workbench.review.sample_formats, the same module import reads with), and land in a
+temporary file in the target folder that replaces the target only once complete (a crash leaves no
+partial file). Targets must lie inside the export folder; an existing file is kept unless
+overwrite=True. Each export is recorded in the `exports` / `export_items` tables.
+
+Samples a format cannot hold are skipped and counted per reason (a stepwise format takes single-turn
+samples whose every step is rated; Alpaca has no place for tool turns); ShareGPT and Alpaca drop a
+conversation's trailing user turn and count it.
+
+The dataset card is one per export, named after the file: `approved.jsonl` gets `approved.README.md`
+beside it (rename it README.md when the file is published alone on the Hugging Face Hub). A card that
+belongs to another export's file is never overwritten.
+
+The `export` job (page and CLI alike) first scans the samples the export takes that were never scanned
+for PII, with progress, then writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+from workbench.core.conversation import sample_turns
+from workbench.core.jobs import JobContext, register
+from workbench.core.wording import plural
+from workbench.review import contamination_export, dataset_card
+from workbench.review.mix import (
+    DEFAULT_SYNTHETIC_RATIO,
+    MixPlan,
+    NaturalData,
+    load_natural_file,
+    mix_counts,
+    plan_mix,
+)
+from workbench.review.pii import findings_by_field, load_policy, redact, scan_ids, scan_units, unit_range
+from workbench.review.sample_formats import FORMATS as LAYOUTS
+from workbench.review.sample_formats import SampleFormat, SampleRecord, Skip
+from workbench.store import Store
+from workbench.verify.calibration import human_label_summary
+from workbench.verify.ratings import step_rating
+
+FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "parquet")
+WRITERS: dict[str, SampleFormat] = {fmt: LAYOUTS["workbench" if fmt == "parquet" else fmt] for fmt in FORMATS}
+STEPWISE = tuple(fmt for fmt, layout in WRITERS.items() if layout.stepwise)
+EXTENSIONS = {fmt: ".parquet" if fmt == "parquet" else ".jsonl" for fmt in FORMATS}
+BATCH_SIZE = 1000
+BASE_COLUMNS = ["id", "source", "instruction", "input", "output", "turns", "tags", "status", "metadata"]
+LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id"]
+CALCULATOR_ANNOTATION = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")
+CARD_SUFFIX = ".README.md"
+
+
+class ExportError(Exception):
+    """An export refused with a message for the user; nothing was written."""
+
+
+def strip_calculator_annotations(text: str) -> str:
+    """GSM8K's calculator annotations removed: "48/2 = <<48/2=24>>24 clips" -> "48/2 = 24 clips"."""
+    return CALCULATOR_ANNOTATION.sub("", text)
+
+
+@dataclass
+class ExportOptions:
+    fmt: str
+    status: str | None = "approved"  # None: every sample, whatever its status
+    lineage: bool = False
+    metrics: bool = False
+    pii: str = "block"  # 'block' leaves flagged samples out; 'redact' replaces each hit with <TYPE>
+    natural: NaturalData | None = None
+    synthetic_ratio: float = DEFAULT_SYNTHETIC_RATIO
+    seed: int = 0
+    overwrite: bool = False
+    card: bool = False
+    license: str = "other"
+    step_threshold: float = 0.5
+    strip_calculator: bool = False  # remove GSM8K `<<a*b=c>>` annotations from every exported text
+    contaminated: str = "block"  # 'block' leaves out samples matching a benchmark item (decontamination); 'allow' keeps them
+    batch_size: int = BATCH_SIZE
+
+    def recorded(self) -> dict:
+        """The options as stored with the export (the natural rows themselves are not stored)."""
+        options = {k: v for k, v in asdict(self).items() if k != "natural"}
+        options["natural_file"] = self.natural.name if self.natural else None
+        return options
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    export_id: int
+    written: int
+    synthetic: int
+    natural: int = 0
+    blocked: int = 0
+    redacted: int = 0
+    contaminated: int = 0  # samples left out because they match a benchmark item
+    skipped: Counter = field(default_factory=Counter)  # reason -> samples the format cannot hold
+    trailing_user_dropped: int = 0
+    seed: int | None = None
+    card_path: Path | None = None
+    card: str = ""
+    sample_ids: array = field(default_factory=lambda: array("q"))
+
+    def summary(self) -> str:
+        """One sentence for the page and the CLI."""
+        text = (f"Wrote {plural(self.written, 'row')} to {self.path}: {self.synthetic:,} synthetic"
+                + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
+                + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
+        if self.contaminated:
+            text += f"; {plural(self.contaminated, 'sample')} left out as matching a benchmark item"
+        if self.trailing_user_dropped:
+            text += f"; a trailing user turn dropped from {plural(self.trailing_user_dropped, 'conversation')}"
+        for reason, count in self.skipped.most_common():
+            text += f"; {count:,} skipped: {reason}"
+        return text + "." + (f" Dataset card: {self.card_path.name}." if self.card_path else "")
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "export_id": self.export_id, "written": self.written, "synthetic": self.synthetic,
+                "natural": self.natural, "blocked": self.blocked, "redacted": self.redacted,
+                "contaminated": self.contaminated, "skipped": dict(self.skipped),
+                "trailing_user_dropped": self.trailing_user_dropped, "seed": self.seed,
+                "card_path": str(self.card_path) if self.card_path else None, "summary": self.summary()}
+
+
+# ---------------------------------------------------------------- paths and atomic writes
+
+
+def resolve_target(out: str | Path, export_root: str | Path) -> Path:
+    """The absolute target path; relative paths are taken inside the export folder, paths outside it are refused."""
+    root = Path(export_root).expanduser().resolve()
+    candidate = Path(out).expanduser()
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise ExportError(f"{out} is outside the export folder {root}; choose a file name inside it")
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder; give a file name")
+    return target
+
+
+def card_path(target: Path) -> Path:
+    """The dataset card of an export: `approved.jsonl` -> `approved.README.md` beside it."""
+    return target.with_name(target.stem + CARD_SUFFIX)
+
+
+def card_owner(card: Path) -> str | None:
+    """The data file an existing card describes (its header's `configs.data_files`), or None if unreadable."""
+    try:
+        header = yaml.safe_load(card.read_text(encoding="utf-8").split("---\n", 2)[1])
+        return header["configs"][0]["data_files"]
+    except (OSError, IndexError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def existing_targets(target: Path, card: bool) -> list[Path]:
+    """The files an export would replace. Raises ExportError when the card belongs to another export."""
+    existing = [target] if target.exists() else []
+    if card and (path := card_path(target)).exists():
+        owner = card_owner(path)
+        if owner != target.name:
+            raise ExportError(f"{path.name} is the dataset card of {owner or 'another file'}; name this export differently")
+        existing.append(path)
+    return existing
+
+
+@contextmanager
+def atomic_file(target: Path, mode: str = "w") -> Iterator[IO]:
+    """A temporary file beside the target, moved over it with os.replace only when the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- records
+
+
+def _redacted(sample: dict, path: dict | None) -> tuple[dict, dict | None, bool]:
+    """The sample and its path with every PII finding replaced by its placeholder; True if anything changed."""
+    found = findings_by_field(sample.get("pii"))
+    if not found:
+        return sample, path, False
+    sample = {**sample}
+    for name in ("instruction", "input", "output"):
+        if name in found and sample.get(name):
+            sample[name] = redact(sample[name], found[name])
+    if isinstance(sample.get("turns"), list):
+        sample["turns"] = [
+            {**t, "content": redact(t["content"], found[f"turn:{i}"])} if f"turn:{i}" in found else t
+            for i, t in enumerate(sample["turns"])
+        ]
+    if path:
+        path = {**path, "steps": [
+            {**s, "text": redact(s["text"], found[f"step:{s['id']}"])} if f"step:{s['id']}" in found else s
+            for s in path["steps"]
+        ]}
+    return sample, path, True
+
+
+def _lineage(sample: dict, path: dict | None, chain: list[dict], decision: dict | None) -> dict:
+    return {
+        "sample_id": sample["id"],
+        "source": sample["source"],
+        "seed_id": sample["seed_id"],
+        "node_id": sample["node_id"],
+        "operators": [c["operator"] for c in chain],
+        "depth": chain[-1]["depth"] if chain else None,
+        "path_id": path["id"] if path else None,
+        "verifiers": sorted({s["verifier"] for s in path["steps"] if s["verifier"]}) if path else [],
+        "decision": sample["status"],
+        "reviewer": decision["reviewer"] if decision else None,
+        "teacher_model": sample["model"],
+        "teacher_params": sample["params"],
+        "job_id": sample["job_id"],
+        "origin": sample["metadata"].get("origin"),
+    }
+
+
+@dataclass
+class Item:
+    """One row to write: a record, the sample it came from (None for a natural row), whether it was redacted."""
+
+    record: SampleRecord
+    sample_id: int | None
+    redacted: bool = False
+
+
+def sample_record(sample: dict, path: dict | None, threshold: float) -> SampleRecord:
+    """A stored sample (and its best path) as a record: its conversation, input, rated steps and provenance
+    (an imported sample's own source, from metadata["origin"], so a re-export writes what was read)."""
+    steps = path["steps"] if path else []
+    source = (sample["metadata"].get("origin") or "import") if sample["source"] == "import" else sample["source"]
+    return SampleRecord(turns=sample_turns(sample), input=sample.get("input"), steps=[s["text"] for s in steps],
+                        ratings=[step_rating(s, threshold) for s in steps], source=source, tags=list(sample["tags"]))
+
+
+def _prm800k_extras(store: Store, ids: list[int], paths: dict[int, dict]) -> tuple[dict[int, str], dict[int, dict[int, str]]]:
+    """(sample id -> its seed's reference answer, path id -> {step index: the latest human completion of it})."""
+    corrections: dict[int, dict[int, str]] = {}
+    for path_id, written in store.human_completions(path["id"] for path in paths.values()).items():
+        corrections[path_id] = {row["idx"]: row["text"] for row in written}  # oldest first: the latest wins
+    return store.reference_answers(ids), corrections
+
+
+def build_items(store: Store, ids: list[int], options: ExportOptions) -> dict[int, Item]:
+    """Items for a batch of sample ids."""
+    columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
+    samples = {s["id"]: s for s in store.sample_columns(ids, columns)}
+    paths = store.best_paths(ids) if options.fmt in STEPWISE or options.fmt == "parquet" or options.lineage else {}
+    chains = store.evol_chains({s["node_id"] for s in samples.values() if s["node_id"]}) if options.lineage else {}
+    decisions = store.latest_decisions(ids) if options.lineage else {}
+    metrics = store.metrics_many("sample", ids) if options.metrics else {}
+    references, corrections = _prm800k_extras(store, ids, paths) if options.fmt == "prm800k" else ({}, {})
+    items: dict[int, Item] = {}
+    for sample_id in ids:
+        sample, path, redacted = samples[sample_id], paths.get(sample_id), False
+        if options.pii == "redact":
+            sample, path, redacted = _redacted(sample, path)
+        record = sample_record(sample, path, options.step_threshold)
+        record.reference_answer = references.get(sample_id)
+        record.human_completions = corrections.get(path["id"], {}) if path else {}
+        if options.lineage:
+            record.lineage = _lineage(sample, path, chains.get(sample["node_id"], []), decisions.get(sample_id))
+        if options.metrics:
+            record.metrics = metrics.get(sample_id, {})
+        items[sample_id] = Item(record, sample_id, redacted)
+    return items
+
+
+def natural_item(natural: NaturalData, index: int, options: ExportOptions) -> Item:
+    record = SampleRecord(**{**natural.rows[index].__dict__, "source": "natural"})
+    record.lineage = {"source": "natural", "file": natural.name, "row": index} if options.lineage else None
+    record.metrics = {} if options.metrics else None
+    return Item(record, None)
+
+
+# ---------------------------------------------------------------- Parquet columns
+
+LINEAGE_COLUMNS = {
+    "sample_id": "int64", "source": "string", "seed_id": "int64", "node_id": "int64", "operators": "list", "depth": "int64",
+    "path_id": "int64", "verifiers": "list", "decision": "string", "reviewer": "string", "teacher_model": "string",
+    "teacher_params": "json", "job_id": "int64", "origin": "string", "file": "string", "row": "int64",
+}
+
+
+def parquet_schema(options: ExportOptions, metric_names: list[str]):
+    import pyarrow as pa
+
+    types = {"int64": pa.int64(), "string": pa.string(), "json": pa.string(), "list": pa.list_(pa.string())}
+    message = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string()), pa.field("extra", pa.string())])
+    fields = [
+        pa.field("source", pa.string()), pa.field("instruction", pa.string()), pa.field("input", pa.string()),
+        pa.field("output", pa.string()), pa.field("messages", pa.list_(message)), pa.field("tags", pa.list_(pa.string())),
+        pa.field("steps", pa.list_(pa.string())), pa.field("step_ratings", pa.list_(pa.int8())),
+    ]
+    if options.lineage:
+        fields += [pa.field(f"lineage_{name}", types[kind]) for name, kind in LINEAGE_COLUMNS.items()]
+    if options.metrics:
+        fields += [pa.field(f"metric_{name}", pa.float64()) for name in metric_names]
+    return pa.schema(fields)
+
+
+def parquet_row(row: dict, record: SampleRecord, metric_names: list[str]) -> dict:
+    """The workbench layout's row with the lineage and metric columns flattened in."""
+    if record.lineage is not None:
+        for name, kind in LINEAGE_COLUMNS.items():
+            value = record.lineage.get(name)
+            row[f"lineage_{name}"] = json.dumps(value, sort_keys=True) if kind == "json" and value is not None else value
+    if record.metrics is not None:
+        row.update({f"metric_{name}": record.metrics.get(name) for name in metric_names})
+    return row
+
+
+# ---------------------------------------------------------------- the export
+
+
+def _id_batches(ids: list[int] | array, size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def _stream(store: Store, options: ExportOptions, ids: array, plan: MixPlan | None) -> Iterator[list[Item]]:
+    """Batches of items in output order."""
+    for batch in _id_batches(plan.order if plan else ids, options.batch_size):
+        wanted = [i for i in batch if i > 0]
+        built = build_items(store, wanted, options) if wanted else {}
+        yield [built[i] if i > 0 else natural_item(options.natural, -i - 1, options) for i in batch]
+
+
+def check_options(options: ExportOptions) -> None:
+    """Refuse options that cannot make an export (raises ExportError)."""
+    if options.fmt not in FORMATS:
+        raise ExportError(f"unknown format {options.fmt!r}; use one of {', '.join(FORMATS)}")
+    if options.pii not in ("block", "redact"):
+        raise ExportError("PII handling must be 'block' or 'redact'")
+    if options.contaminated not in contamination_export.POLICIES:
+        raise ExportError("benchmark-contaminated samples must be 'block'ed or 'allow'ed")
+    if options.natural and options.fmt in STEPWISE:
+        raise ExportError(f"{options.fmt} needs rated reasoning steps; natural rows have none, so it cannot be mixed")
+    if options.natural and not 0 < options.synthetic_ratio < 1:
+        raise ExportError("the synthetic ratio must be between 0 and 1 (for example 0.3)")
+
+
+def _check(store: Store, options: ExportOptions) -> dict[str, int]:
+    check_options(options)
+    counts = store.pii_counts(options.status)
+    if counts["unscanned"]:
+        raise ExportError(
+            f"{plural(counts['unscanned'], 'sample')} not scanned for PII yet; run the PII scan first "
+            "(Review page, or `workbench pii scan`)"
+        )
+    return counts
+
+
+def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
+    """The dataset card an export with these options would write (counts estimated before skipping)."""
+    counts = store.pii_counts(options.status)
+    available = counts["clean"] + (counts["flagged"] if options.pii == "redact" else 0)
+    synthetic, natural = available, 0
+    if options.natural:
+        synthetic, natural = mix_counts(available, len(options.natural.rows), options.synthetic_ratio)
+    candidates = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
+    kept, contaminated = contamination_export.without_contaminated(store, candidates)
+    if options.contaminated == "block":
+        synthetic -= len(contaminated)
+    else:
+        kept, contaminated = candidates, []
+    decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, kept)
+    info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0,
+                      decontamination)
+    return dataset_card.render(_card_facts(store, options, kept), info)
+
+
+def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | array) -> dict:
+    """Store.dataset_facts plus people's step labels on the exported samples (`human_labels`)."""
+    return {**store.dataset_facts(options.status), "human_labels": human_label_summary(store, list(sample_ids))}
+
+
+def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
+               redacted: int, decontamination: dict | None = None) -> dataset_card.CardInfo:
+    return dataset_card.CardInfo(
+        fmt=options.fmt, file_name=file_name, written=synthetic + natural, synthetic=synthetic, natural=natural,
+        natural_file=options.natural.name if options.natural else None, mix_seed=options.seed if options.natural else None,
+        synthetic_ratio=options.synthetic_ratio if options.natural else None, status=options.status, pii=options.pii,
+        blocked=blocked, redacted=redacted, license=options.license, pii_entities=list(load_policy(store).entities),
+        calculator_annotations_stripped=options.strip_calculator, decontamination=decontamination,
+    )
+
+
+def export(store: Store, options: ExportOptions, out: str | Path, export_root: str | Path) -> ExportResult:
+    """Write one export atomically inside export_root and record it. Raises ExportError on refusal."""
+    target = resolve_target(out, export_root)
+    existing = existing_targets(target, options.card)
+    if existing and not options.overwrite:
+        raise ExportError(f"{existing[0]} already exists; confirm overwriting it (overwrite=True, --overwrite)")
+    counts = _check(store, options)
+    ids = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
+    contaminated: list[int] = []
+    if options.contaminated == "block":
+        ids, contaminated = contamination_export.without_contaminated(store, ids)
+    plan = plan_mix(ids, len(options.natural.rows), options.synthetic_ratio, options.seed) if options.natural else None
+    metric_names = store.sample_metric_names() if options.metrics else []
+    writer = WRITERS[options.fmt]
+    result = ExportResult(path=target, export_id=0, written=0, synthetic=0, seed=options.seed if plan else None,
+                          blocked=counts["flagged"] if options.pii == "block" else 0, contaminated=len(contaminated))
+
+    def rows(items: list[Item]) -> Iterator[tuple[dict, SampleRecord]]:
+        for item in items:
+            record = item.record.map_texts(strip_calculator_annotations) if options.strip_calculator else item.record
+            try:
+                row, dropped = writer.write_row(record)
+            except Skip as reason:
+                result.skipped[str(reason)] += 1
+                continue
+            result.trailing_user_dropped += dropped
+            result.redacted += item.redacted
+            result.written += 1
+            if item.sample_id is not None:
+                result.sample_ids.append(item.sample_id)
+            yield row, record
+
+    def finished() -> None:  # raised inside the atomic block: no empty file is left behind
+        if result.written == 0:
+            reasons = "".join(f", and {n:,} skipped: {reason}" for reason, n in result.skipped.most_common())
+            if contaminated:
+                reasons += (f" ({plural(len(contaminated), 'other')} left out as matching a benchmark item; "
+                            "let them through with the export's decontamination option)")
+            raise ExportError(f"nothing to export: {plural(len(ids), (options.status or 'eligible') + ' sample')}{reasons}")
+
+    if options.fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = parquet_schema(options, metric_names)
+        with atomic_file(target, "wb") as handle, pq.ParquetWriter(handle, schema) as parquet:
+            for items in _stream(store, options, ids, plan):
+                written = [parquet_row(row, record, metric_names) for row, record in rows(items)]
+                if written:
+                    parquet.write_table(pa.Table.from_pylist(written, schema=schema))
+            finished()
+    else:
+        with atomic_file(target) as handle:
+            for items in _stream(store, options, ids, plan):
+                handle.writelines(json.dumps(_with_extras(row, record), ensure_ascii=False) + "\n" for row, record in rows(items))
+            finished()
+
+    result.synthetic = len(result.sample_ids)
+    result.natural = result.written - result.synthetic
+    decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, result.sample_ids)
+    info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted,
+                      decontamination)
+    result.card = dataset_card.render(_card_facts(store, options, result.sample_ids), info)
+    if options.card:
+        result.card_path = card_path(target)
+        with atomic_file(result.card_path) as handle:
+            handle.write(result.card)
+    recorded = {**options.recorded(), "synthetic": result.synthetic, "natural": result.natural, "blocked": result.blocked,
+                "redacted": result.redacted, "contaminated": result.contaminated, "skipped": dict(result.skipped),
+                "trailing_user_dropped": result.trailing_user_dropped, "card": str(result.card_path or "")}
+    result.export_id = store.record_export(options.fmt, str(target), recorded, result.sample_ids)
+    return result
+
+
+def _with_extras(row: dict, record: SampleRecord) -> dict:
+    """A JSONL row with our lineage and metrics objects when the export asked for them."""
+    if record.lineage is not None:
+        row["lineage"] = record.lineage
+    if record.metrics is not None:
+        row["metrics"] = record.metrics
+    return row
+
+
+# ---------------------------------------------------------------- the export job (page and CLI)
+
+KIND = "export"
+
+
+def job_params(options: ExportOptions, out: str | Path, export_root: str | Path, natural_path: str | Path | None) -> dict:
+    """An export's job params: its options (JSON), the target and the natural file's path (its rows are read there)."""
+    return {"options": options.recorded(), "out": str(out), "root": str(export_root),
+            "natural_path": str(natural_path) if natural_path else None, "concurrency": 1}
+
+
+def options_from_params(params: dict) -> ExportOptions:
+    recorded = {k: v for k, v in params["options"].items() if k != "natural_file"}
+    natural = load_natural_file(params["natural_path"], params["options"].get("natural_file")) if params.get("natural_path") else None
+    return ExportOptions(**recorded, natural=natural)
+
+
+def submit_export(store: Store, options: ExportOptions, out: str | Path, export_root: str | Path,
+                  natural_path: str | Path | None = None) -> int:
+    """Check the options and the target now (ExportError), then queue the export job."""
+    from workbench.core.jobs import submit
+
+    check_options(options)
+    target = resolve_target(out, export_root)
+    existing = existing_targets(target, options.card)
+    if existing and not options.overwrite:
+        raise ExportError(f"{existing[0]} already exists; confirm overwriting it (overwrite=True, --overwrite)")
+    return submit(store, KIND, job_params(options, out, export_root, natural_path))
+
+
+class ExportHandler:
+    """`export` job: one unit per chunk of the samples it takes that were never scanned for PII (scanned
+    under the saved policy), then `finish` writes the export; the job's result is ExportResult.to_dict()
+    or {"error": message} (the job then fails with the message)."""
+
+    kind = KIND
+
+    def _unscanned(self, ctx: JobContext, first: int | None = None, last: int | None = None) -> list[int]:
+        status = ctx.params["options"]["status"]
+        return ctx.store.pii_scan_candidates(only_unscanned=True, first_id=first, last_id=last, status=status)
+
+    def units(self, ctx: JobContext) -> list[str]:
+        return scan_units(self._unscanned(ctx), prefix="scan:")
+
+    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
+        ctx.check_stop()
+        await scan_ids(ctx.store, self._unscanned(ctx, *unit_range(unit_key)))
+
+    async def finish(self, ctx: JobContext) -> None:
+        try:
+            result = export(ctx.store, options_from_params(ctx.params), ctx.params["out"], ctx.params["root"])
+        except (ExportError, ValueError, OSError) as exc:
+            ctx.store.set_job_result(ctx.job_id, {"error": str(exc)})
+            ctx.store.set_job_status(ctx.job_id, "failed", str(exc))
+            return
+        ctx.store.set_job_result(ctx.job_id, result.to_dict())
+
+
+register(ExportHandler())

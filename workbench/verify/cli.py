@@ -1,0 +1,263 @@
+"""The `workbench` commands of the verify stage; workbench/cli.py adds them with this module's
+add_*_commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbench.cli_common import add_bypass_cache_flag, print_json
+from workbench.core.wording import plural
+from workbench.store import Store
+
+
+def parse_task_specs(specs: list[str], store: Store) -> list[dict]:
+    """'seed:1,2' 'sample:7' 'seed:all' 'sample:all' 'domain:math' -> [{"type", "id"}]; bad specs raise ValueError."""
+    tasks: list[dict] = []
+    for spec in specs:
+        kind, _, rest = spec.partition(":")
+        if kind == "domain" and rest:
+            ids = [s["id"] for s in store.list_seeds(domain=rest)]
+            if not ids:
+                raise ValueError(f"no seeds in domain {rest!r}")
+            tasks += [{"type": "seed", "id": i} for i in ids]
+        elif kind in ("seed", "sample") and rest == "all":
+            rows = store.list_seeds() if kind == "seed" else store.list_samples()
+            tasks += [{"type": kind, "id": r["id"]} for r in rows]
+        elif kind in ("seed", "sample") and rest and all(p.strip().isdigit() for p in rest.split(",")):
+            ids = [int(p) for p in rest.split(",")]
+            found = {s["id"] for s in (store.list_seeds(ids=ids) if kind == "seed" else store.list_samples(ids=ids, include_filtered=True))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise ValueError(f"no {kind} with id {', '.join(map(str, missing))}")
+            tasks += [{"type": kind, "id": i} for i in ids]
+        else:
+            raise ValueError(f"bad task spec {spec!r}: use seed:1,2  sample:7  seed:all  sample:all  domain:math")
+    return list({(t["type"], t["id"]): t for t in tasks}.values())
+
+
+def _verifier_params(args: argparse.Namespace) -> dict:
+    """The verifier options shared by `reason` and `verify-eval`, as job params (None: the verifier's default)."""
+    params = {
+        "judge_model": args.judge_model, "prm_path": args.prm_path, "prm_style": args.prm_style,
+        "consistency_mode": args.consistency_mode, "rollout_k": args.rollout_k,
+        "rollout_max_steps": args.rollout_max_steps, "rollout_max_tokens": args.rollout_max_tokens,
+        "rollout_label": args.rollout_label, "rollout_skip_wrong_paths": args.rollout_skip_wrong_paths or None,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _add_verifier_options(p: argparse.ArgumentParser) -> None:
+    from workbench.verify.verifiers.consistency import MODES
+    from workbench.verify.verifiers.prm import STYLES
+    from workbench.verify.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, DEFAULT_MAX_TOKENS, LABELS
+
+    p.add_argument("--judge-model", help="model for the judge verifier (default: the teacher)")
+    p.add_argument("--prm-path", help="local directory of a PRM (prm verifier)")
+    p.add_argument("--prm-style", choices=STYLES, default="qwen")
+    p.add_argument("--consistency-mode", choices=MODES, help="consistency: a final answer scores the share of paths "
+                   "agreeing with it (share, default) or 1/0 against the majority")
+    p.add_argument("--rollout-k", type=int, help=f"rollout: continuations per step (default {DEFAULT_K})")
+    p.add_argument("--rollout-max-steps", type=int, help=f"rollout: most steps rolled out per path (default {DEFAULT_MAX_STEPS})")
+    p.add_argument("--rollout-max-tokens", type=int, help=f"rollout: most tokens per continuation (default {DEFAULT_MAX_TOKENS})")
+    p.add_argument("--rollout-label", choices=LABELS, help="rollout: soft (share reaching the answer, default), "
+                   "any or most (hard 1/0)")
+    p.add_argument("--rollout-skip-wrong-paths", action="store_true",
+                   help="rollout: no rollouts for a path whose own final answer already misses")
+
+
+def cmd_reason(args: argparse.Namespace, store: Store) -> int:
+    import os
+
+    from workbench.core.jobs import run_job, submit, worker_alive
+    from workbench.core.settings import teacher_config
+    from workbench.core.teacher import Teacher
+    from workbench.verify.job import build_verifiers
+    from workbench.verify.reasoning import refresh_task_metric, verification_settings
+    from workbench.verify.verifiers import VerifierError, parse_names
+
+    try:
+        tasks = parse_task_specs(args.tasks, store)
+        verifiers = parse_names(args.verifier)
+        settings = verification_settings(store, {"aggregation": args.aggregation, "threshold": args.threshold})
+        params = {
+            "tasks": tasks, "n": args.n, "verifiers": verifiers, "temperature": args.temperature,
+            "max_tokens": args.max_tokens, "aggregation": settings.aggregation, "threshold": settings.threshold,
+            "bypass_cache": args.bypass_cache, **_verifier_params(args),
+        }
+        if args.model:
+            params["teacher"] = {"model": args.model}
+        config = teacher_config(store, params.get("teacher"))
+        build_verifiers(store, params, Teacher(config))  # refuse bad options now, not in every unit
+    except (ValueError, VerifierError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.limit:
+        tasks = params["tasks"] = tasks[: args.limit]
+    if not tasks:
+        print("no tasks to reason about: the store has none matching " + " ".join(args.tasks), file=sys.stderr)
+        return 2
+    job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=config.model)
+    if args.queue or worker_alive(args.db):
+        print(f"queued reason job {job_id} ({plural(len(tasks), 'task')}); the worker runs it")
+        return 0
+    job = store.claim_job(job_id, os.getpid())
+    status = run_job(store, job) if job else "queued"
+    results = []
+    for task in tasks:
+        verdict = refresh_task_metric(store, task["type"], task["id"], settings)
+        results.append({"task": f"{task['type']}:{task['id']}", "paths": len(verdict.path_scores),
+                        "best_path_id": verdict.best_path_id, "best_path_score": verdict.best_score,
+                        "passed_gate": verdict.passed, "reason": verdict.reason})
+    finished = store.get_job(job_id)
+    summary = {"job_id": job_id, "status": status, "failed_units": finished["failed_units"],
+               "aggregation": settings.aggregation, "threshold": settings.threshold, "tasks": results}
+    if args.json:
+        print_json(summary)
+    else:
+        for row in results:
+            score = "-" if row["best_path_score"] is None else f"{row['best_path_score']:.3f}"
+            gate = "passes" if row["passed_gate"] else "gated out"
+            print(f"{row['task']:<12} {plural(row['paths'], 'path')}  best {score}  {gate}: {row['reason']}")
+        print(f"job {job_id} {status}; {plural(finished['failed_units'], 'failed unit')}")
+        for error in store.unit_errors(job_id):
+            print(f"  {error['unit_key']}: {error['error'].splitlines()[0]}", file=sys.stderr)
+    return 0 if status == "done" and not finished["failed_units"] else 1
+
+
+def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
+    from workbench.core.settings import teacher_config
+    from workbench.core.teacher import Teacher
+    from workbench.verify.job import build_verifiers
+    from workbench.verify.verifiers import VerifierError, parse_names
+    from workbench.verify.verifiers.evaluation import (
+        EvalDataError,
+        best_of_n,
+        evaluate,
+        read_best_of_n,
+        read_processbench,
+        write_report,
+    )
+
+    if args.best_of_n and args.report:
+        print("--report writes per-step reports of a ProcessBench file; best-of-N prints selection accuracy only",
+              file=sys.stderr)
+        return 2
+    try:
+        params = {"verifiers": parse_names(args.verifier), **_verifier_params(args)}
+        if args.model:
+            params["teacher"] = {"model": args.model}
+        teacher = Teacher(teacher_config(store, params.get("teacher")))
+        verifiers = build_verifiers(store, params, teacher)
+        if args.best_of_n:
+            result = best_of_n(verifiers, read_best_of_n(args.file), args.aggregation)
+        else:
+            result, reports = evaluate(verifiers, read_processbench(args.file))
+            if args.report:
+                result["report"] = str(write_report(reports, args.report))
+    except (EvalDataError, VerifierError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot write the report {args.report}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print_json(result)
+    elif args.best_of_n:
+        print(f"best-of-N selection accuracy over {plural(result['n'], 'item')} ({args.aggregation} over steps):")
+        for name, value in result["selection_accuracy"].items():
+            print(f"  {name:<12} {value:.4f}")
+    else:
+        for key, value in result.items():
+            print(f"{key:<12} {value if not isinstance(value, float) else f'{value:.4f}'}")
+    return 0
+
+
+def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
+    from workbench.verify.reasoning import (
+        AGGREGATIONS,
+        DEFAULT_AGGREGATION,
+        DEFAULT_N,
+        DEFAULT_TEMPERATURE,
+        MAX_N,
+    )
+    from workbench.verify.verifiers import REGISTRY
+
+    p = sub.add_parser("reason", help="sample N reasoning paths per task and score every step")
+    p.add_argument("--tasks", nargs="+", required=True, metavar="SPEC",
+                   help="seed:1,2  sample:7  seed:all  sample:all  domain:math")
+    p.add_argument("--n", type=int, default=DEFAULT_N, choices=range(1, MAX_N + 1), metavar=f"1..{MAX_N}")
+    p.add_argument("--verifier", default="arithmetic", help=f"comma-separated: {','.join(REGISTRY)}")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="path score rule (default: saved setting)")
+    p.add_argument("--threshold", type=float, default=None, help="gate threshold in [0, 1] (default: saved setting)")
+    p.add_argument("--model", help="teacher model for the paths and rollouts (default: the saved teacher)")
+    _add_verifier_options(p)
+    p.add_argument("--limit", type=int, help="at most this many tasks")
+    p.add_argument("--queue", action="store_true", help="only queue the job for the worker")
+    p.add_argument("--json", action="store_true")
+    add_bypass_cache_flag(p)
+    p.set_defaults(func=cmd_reason)
+
+    p = sub.add_parser("verify-eval", help="score verifiers on labelled steps (ProcessBench JSONL) or on best-of-N "
+                                           "selection (--best-of-n)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--verifier", default="arithmetic", help=f"comma-separated: {','.join(REGISTRY)}")
+    p.add_argument("--report", type=Path, help="write one JSON line per item: label, predicted earliest error, "
+                                               "every step's score and rationale")
+    p.add_argument("--best-of-n", action="store_true", help="FILE holds {id, problem, answer, completions, correct}: "
+                   "report each verifier's selection accuracy against majority, random and oracle")
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default=DEFAULT_AGGREGATION,
+                   help="best-of-N: path score rule")
+    p.add_argument("--model", help="teacher for rollouts and the judge (default: the saved teacher)")
+    _add_verifier_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify_eval)
+
+
+def cmd_calibrate(args: argparse.Namespace, store: Store) -> int:
+    from workbench.verify.calibration import (
+        NO_LABELS,
+        CalibrationError,
+        apply_threshold,
+        calibrate,
+        summary_lines,
+    )
+
+    report = calibrate(store)
+    if not report["labellers"]:
+        if args.json:
+            print_json(report)
+        print(NO_LABELS, file=sys.stderr)
+        return 2
+    if args.apply:
+        source = report[args.apply] if args.apply == "combined" else report["verifiers"].get(args.apply)
+        if source is None or source["suggested_threshold"] is None:
+            print(f"no suggested threshold for {args.apply!r}: it has not scored labelled paths with and without "
+                  "errors; nothing was changed", file=sys.stderr)
+            return 2
+        try:
+            apply_threshold(store, source["suggested_threshold"])
+        except CalibrationError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        report = calibrate(store)
+    if args.json:
+        print_json(report)
+    else:
+        print("\n".join(summary_lines(report)))
+        if args.apply:
+            print(f"applied: the gate threshold is now {report['threshold']:g}")
+    return 0
+
+
+def add_calibration_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="verifiers against human step labels: agreement (kappa), ProcessBench F1, "
+                                         "a suggested gate threshold per verifier")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.add_argument("--apply", metavar="VERIFIER",
+                   help="save this verifier's suggested threshold (or 'combined', the gate's) as the gate threshold")
+    p.set_defaults(func=cmd_calibrate)
