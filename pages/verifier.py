@@ -8,6 +8,7 @@ from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state
 from workbench.core.jobs import submit
 from workbench.core.settings import reviewer_name, teacher_config
 from workbench.core.teacher import supports_raw_completion
+from workbench.core.wording import plural
 from workbench.verify.audit import (
     FILTERS,
     heatmap_figure,
@@ -149,7 +150,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
             job_id = submit(db, "reason", params, model=teacher_config(db).model)
             st.session_state["reason_job"] = job_id
             st.session_state["verifier_message"] = (
-                f"Started reason job {job_id}: {len(chosen)} tasks x {int(n_paths)} paths."
+                f"Started reason job {job_id}: {plural(len(chosen), 'task')} x {plural(int(n_paths), 'path')}."
             )
             st.rerun()
 
@@ -221,7 +222,8 @@ if not nested:
 
 summaries = summarise(nested, db.reasoning_task_titles(nested), settings)
 passed = sum(s.verdict.passed for s in summaries)
-st.caption(f"{len(summaries)} tasks with paths · {passed} pass the gate · {len(summaries) - passed} gated out")
+st.caption(f"{plural(len(summaries), 'task')} with paths · {passed:,} {'passes' if passed == 1 else 'pass'} the gate · "
+           f"{len(summaries) - passed:,} gated out")
 
 
 # ---------------------------------------------------------------- task list and filters
