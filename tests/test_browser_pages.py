@@ -19,7 +19,7 @@ from workbench.seeds.engine import load_sample_seeds
 from workbench.store import Store
 from workbench.verify.reasoning import VerificationSettings, save_verification_settings
 
-PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "calibration", "maps", "distributions", "review", "export", "jobs", "settings"]
+PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "calibration", "maps", "distributions", "review", "decontamination", "export", "jobs", "settings"]
 PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s?%")
 
 pytestmark = pytest.mark.slow
