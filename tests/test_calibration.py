@@ -233,7 +233,8 @@ def test_cli_text_and_apply(store: Store, db_path, capsys):
 def test_cli_without_human_labels_says_so_and_exits_2(store: Store, db_path, capsys):
     assert main(["--db", str(db_path), "calibrate", "--json"]) == 2
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["labellers"] == []
+    printed = json.loads(captured.out)
+    assert printed["labellers"] == [] and printed["agreement"]["note"].startswith("no step is labelled by a person")
     assert "No step has a human label yet" in captured.err
 
 

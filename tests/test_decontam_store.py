@@ -27,7 +27,7 @@ from workbench.review.benchmark_sets import (
 )
 from workbench.review.decontam_job import submit_scan
 from workbench.review.decontamination import Settings
-from workbench.review.export import ExportOptions, export, preview_card
+from workbench.review.export import ExportError, ExportOptions, export, preview_card
 from workbench.store import Store, task_text, text_hash
 
 NATALIA = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
@@ -333,11 +333,22 @@ def test_empty_decontamination_page_says_how_to_start(db_path):
     assert any("No benchmark registered yet" in i.value for i in at.info)
 
 
+def test_an_export_before_any_scan_of_a_registered_benchmark_is_refused(store: Store):
+    register_benchmark(store, GSM8K_JSONL, "gsm8k.jsonl", "question", "gsm8k")
+    add_sample(store, CONTAINS_NATALIA, "72")
+    with pytest.raises(ExportError, match="1 sample to export was not checked against the registered benchmarks"):
+        export_to(store, "early.jsonl")
+    assert export_to(store, "early.jsonl", contaminated="allow").written == 1  # let through on request
+
+
 def test_the_card_names_samples_made_or_edited_after_the_last_scan(store, contaminated):
     store.edit_sample(contaminated["clean"], {"instruction": "An edited task after the scan."}, "Ada")
     store.set_sample_pii({contaminated["clean"]: CLEAN_PII})  # an edit forgets the PII scan
     add_sample(store, "A sample made after the scan.")
-    card = export_to(store, "late.jsonl").card_path.read_text()
+    with pytest.raises(ExportError, match="2 samples to export were not checked against the registered benchmarks"):
+        export_to(store, "late.jsonl")  # blocking matches cannot block what was never checked: refused, nothing written
+    assert not (Path(store.path).parent / "exports" / "late.jsonl").exists()
+    card = export_to(store, "late.jsonl", contaminated="allow").card_path.read_text()
     assert "2 exported samples were created or edited after the last scan and were not checked" in card
     at = app_at("pages/decontamination.py").run()
     assert any("2 samples were created or edited after the last scan" in w.value for w in at.warning)

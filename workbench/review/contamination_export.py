@@ -22,6 +22,16 @@ def without_contaminated(store: Store, ids: array) -> tuple[array, list[int]]:
     return kept, [i for i in ids if i in flagged]
 
 
+def unchecked(store: Store, ids: array | list[int]) -> int:
+    """How many of these samples were never checked against the registered benchmarks: all of them when
+    benchmarks are registered but never scanned, else those created or edited after the last scan; 0 when no
+    benchmark is registered."""
+    if not ids or not store.list_benchmarks():
+        return 0
+    scan = store.get_setting(LAST_SCAN_KEY)
+    return len(ids) if scan is None else store.samples_changed_since(scan["at"], list(ids))
+
+
 def card_facts(store: Store, policy: str, blocked_ids: list[int], exported_ids: list[int] | array) -> dict[str, Any] | None:
     """The card's decontamination facts, or None when no benchmark is registered and none was ever scanned:
     {"policy", "benchmarks": [{name, n_items, field, file}], "last_scan": {...} | None,

@@ -146,7 +146,8 @@ def resolve_target(out: str | Path, export_root: str | Path) -> Path:
     candidate = Path(out).expanduser()
     target = (candidate if candidate.is_absolute() else root / candidate).resolve()
     if target == root or not target.is_relative_to(root):
-        raise ExportError(f"{out} is outside the export folder {root}; choose a file name inside it")
+        raise ExportError(f"{out} is outside the export folder {root}; choose a file name inside it, or set the folder "
+                          "(WORKBENCH_EXPORT_DIR, or --export-dir on the command line)")
     if target.is_dir():
         raise ExportError(f"{target} is a folder; give a file name")
     return target
@@ -418,6 +419,12 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
     ids = array("q", store.export_sample_ids(options.status, exclude_flagged=options.pii == "block"))
     contaminated: list[int] = []
     if options.contaminated == "block":
+        if missed := contamination_export.unchecked(store, ids):
+            raise ExportError(
+                f"{plural(missed, 'sample')} to export {'was' if missed == 1 else 'were'} not checked against the "
+                "registered benchmarks (made or edited after the last decontamination scan, or never scanned): run the "
+                "scan first (Decontamination page, or `workbench decontam scan`), or let unchecked and flagged samples "
+                "through (the Export page's option, or --allow-contaminated)")
         ids, contaminated = contamination_export.without_contaminated(store, ids)
     plan = plan_mix(ids, len(options.natural.rows), options.synthetic_ratio, options.seed) if options.natural else None
     metric_names = store.sample_metric_names() if options.metrics else []

@@ -130,6 +130,8 @@ def agreement(labels: dict[int, dict[str, int]]) -> dict:
 
 
 def _agreement_note(result: dict) -> str:
+    if result["n_labellers"] == 0:
+        return "no step is labelled by a person yet: label steps on the Verifier page (Label steps)"
     if result["n_labellers"] < 2:
         return "one labeller: agreement between people needs a second labeller on the same steps"
     if result["n_steps"] == 0:
