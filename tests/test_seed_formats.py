@@ -210,3 +210,12 @@ def test_a_second_spelling_of_a_field_is_kept_not_dropped(store: Store):
     import_seeds(store, b"Instruction,instruction,Domain\nFirst spelling,second spelling,math\n", "two.csv")
     [seed] = store.list_seeds()
     assert seed["instruction"] == "First spelling" and seed["origin"]["extra"] == {"instruction": "second spelling"}
+
+
+def test_problems_are_listed_in_file_order(store):
+    data = '{"instruction": "ok one"}\n{"output": "no instruction"}\nnot json\n{"instruction": ""}\n'
+    with pytest.raises(SeedImportError) as refused:
+        import_seeds(store, data, "bad.jsonl")
+    assert [str(p.where)[:17] for p in refused.value.problems] == ["bad.jsonl, line 2", "bad.jsonl, line 3",
+                                                                   "bad.jsonl, line 4"]
+    assert store.counts()["seeds"] == 0

@@ -196,6 +196,15 @@ class ParsedSeeds:
     repeats: list[tuple[Location, Location]] = field(default_factory=list)  # (repeat, first occurrence)
 
 
+_POSITION = re.compile(r"\b(?:line|item|row) (\d+)")
+
+
+def _in_file_order(problem: Problem) -> int:
+    """A problem's line, item or row number (0 for a problem of the whole file), so problems list in file order."""
+    match = _POSITION.search(str(problem.where))
+    return int(match.group(1)) if match else 0
+
+
 def parse_seeds(data: bytes | str, source: str, container: str | None = None) -> ParsedSeeds:
     """Read, map and validate every seed of a file; raises SeedImportError listing every problem found."""
     problems: list[Problem] = []
@@ -236,7 +245,7 @@ def parse_seeds(data: bytes | str, source: str, container: str | None = None) ->
     if not records and not problems:
         problems.append(Problem(source, "no seeds found"))
     if problems:
-        raise SeedImportError(source, problems)
+        raise SeedImportError(source, sorted(problems, key=_in_file_order))
     return parsed
 
 
