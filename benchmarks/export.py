@@ -70,6 +70,21 @@ def measure(db: Path, fmt: str, out_dir: Path) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def report_formats(figures: dict, sizes: list[int], as_json: bool) -> None:
+    """Add the headline figures of a per-format run at N/5 and N (`max_seconds_at_n`, `peak_rss_ratio_n_over_n5`)
+    and print them: one JSON line, or a line per format."""
+    big, small = str(sizes[1]), str(sizes[0])
+    figures["max_seconds_at_n"] = max(f[big]["seconds"] for f in figures["formats"].values())
+    figures["peak_rss_ratio_n_over_n5"] = round(
+        max(f[big]["peak_rss_mb"] / f[small]["peak_rss_mb"] for f in figures["formats"].values()), 2
+    )
+    if as_json:
+        print(json.dumps(figures))
+    else:
+        for fmt, by_size in figures["formats"].items():
+            print(fmt, {size: (m["seconds"], m["peak_rss_mb"]) for size, m in by_size.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
@@ -92,16 +107,7 @@ def main() -> None:
             figures[f"build_s_{size}"] = round(time.perf_counter() - started, 1)
             for fmt in args.formats:
                 figures["formats"].setdefault(fmt, {})[str(size)] = measure(db, fmt, Path(folder) / "out")
-    big, small = str(sizes[1]), str(sizes[0])
-    figures["max_seconds_at_n"] = max(f[big]["seconds"] for f in figures["formats"].values())
-    figures["peak_rss_ratio_n_over_n5"] = round(
-        max(f[big]["peak_rss_mb"] / f[small]["peak_rss_mb"] for f in figures["formats"].values()), 2
-    )
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for fmt, by_size in figures["formats"].items():
-            print(fmt, {size: (m["seconds"], m["peak_rss_mb"]) for size, m in by_size.items()})
+    report_formats(figures, sizes, args.json)
 
 
 if __name__ == "__main__":

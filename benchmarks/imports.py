@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.export import report_formats
 from workbench.review.sample_formats import FORMATS as LAYOUTS
 from workbench.review.sample_formats import SampleRecord
 
@@ -103,16 +104,7 @@ def main() -> None:
                 path = write_file(fmt, size, Path(folder))
                 figures["formats"].setdefault(fmt, {})[str(size)] = measure(Path(folder) / f"{fmt}-{size}.db", path)
                 path.unlink()
-    big, small = str(sizes[1]), str(sizes[0])
-    figures["max_seconds_at_n"] = max(f[big]["seconds"] for f in figures["formats"].values())
-    figures["peak_rss_ratio_n_over_n5"] = round(
-        max(f[big]["peak_rss_mb"] / f[small]["peak_rss_mb"] for f in figures["formats"].values()), 2
-    )
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for fmt, by_size in figures["formats"].items():
-            print(fmt, {size: (m["seconds"], m["peak_rss_mb"]) for size, m in by_size.items()})
+    report_formats(figures, sizes, args.json)
 
 
 if __name__ == "__main__":

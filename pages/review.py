@@ -8,8 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._contamination import show_benchmark_matches
-from pages._shared import bundled_model_note, empty_state, job_progress, store
-from workbench.core.model_text import blocks
+from pages._shared import bundled_model_note, empty_state, job_progress, show_model_text, store
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.review import decisions as review
@@ -40,18 +39,6 @@ if message := st.session_state.pop("review_message", None):
 UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
 ROLE_LABELS = {"system": "System", "developer": "Developer", "user": "User", "assistant": "Assistant", "tool": "Tool",
                "function": "Tool"}
-
-
-def show_text(container, text: str | None, empty: str = "(empty)") -> None:
-    """Model text as it is: fenced code as code, prose as plain text (no Markdown, no HTML)."""
-    shown = blocks(text or "")
-    if not shown:
-        container.caption(empty)
-    for block in shown:
-        if block.kind == "code":
-            container.code(block.text, language=block.language)
-        else:
-            container.text(block.text)
 
 
 @st.fragment(run_every=1.0)
@@ -223,19 +210,19 @@ def show_turns(turns: list[dict]) -> None:
         box = st.container(border=True)
         box.caption(f"{ROLE_LABELS.get(turn['role'], turn['role'])} · turn {index + 1}")
         if turn.get("content") or not turn.get("tool_calls"):
-            show_text(box, turn.get("content"))
+            show_model_text(box, turn.get("content"))
         if turn.get("tool_calls"):
             box.code(json.dumps(turn["tool_calls"], indent=2, ensure_ascii=False), language="json")
 
 
 def show_exchange(instruction: str, input_text: str | None, output: str | None) -> None:
     st.markdown("**Instruction**")
-    show_text(st.container(border=True), instruction)
+    show_model_text(st.container(border=True), instruction)
     if input_text:
         st.markdown("**Input**")
-        show_text(st.container(border=True), input_text)
+        show_model_text(st.container(border=True), input_text)
     st.markdown("**Answer**")
-    show_text(st.container(border=True), output, empty="(no answer)")
+    show_model_text(st.container(border=True), output, empty="(no answer)")
 
 
 def show_sample(details: dict) -> None:
@@ -257,7 +244,7 @@ def show_sample(details: dict) -> None:
             show_turns(details["turns"])
             if sample.get("input"):
                 st.markdown("**Input** (from the seed, with the first user turn)")
-                show_text(st.container(border=True), sample["input"])
+                show_model_text(st.container(border=True), sample["input"])
         else:
             show_exchange(sample["instruction"], sample.get("input"), sample["output"])
         path = details["path"]

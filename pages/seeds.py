@@ -15,7 +15,7 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
-from workbench.verify.verifiers.consistency import reference_problem
+from workbench.verify.verifiers.consistency import reference_kind, reference_problem
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -38,10 +38,6 @@ def checker_note(reference: str | None) -> str | None:
     return reference_problem(reference)
 
 
-def answer_check(reference: str | None) -> str:
-    """The grid's short verdict on a reference: '', 'ok', 'as text' or 'not a final answer'."""
-    note = checker_note(reference) if reference else None
-    return "" if not reference else "ok" if note is None else "as text" if "as text" in note else "not a final answer"
 
 
 def show_import_error(error: SeedImportError) -> None:
@@ -115,7 +111,7 @@ frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
-             [answer_check(seed["reference_answer"]) for seed in seeds])
+             [reference_kind(seed["reference_answer"]) for seed in seeds])
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",

@@ -62,18 +62,20 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in sorted(WORKBENCH.rglob("*.py"))}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every workbench module `path` imports, at the top or inside a function."""
+def imported_names(path: Path) -> set[str]:
+    """Every dotted name `path` imports (a module, or a module's attribute), at the top or inside a function."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        found |= {name for name in names if name in MODULES}
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
     return found
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every workbench module `path` imports, at the top or inside a function."""
+    return {name for name in imported_names(path) if name in MODULES}
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -159,17 +161,10 @@ def test_no_stage_imports_the_pipeline():
 def test_a_page_imports_only_its_stage_and_the_shared_parts(page: Path):
     assert page.stem in PAGE_STAGES, f"pages/{page.name} is in no stage: add it to PAGE_STAGES"
     own = PAGE_STAGES[page.stem]
+    allowed = {own} | PAGE_EXTRA.get(page.stem, set())
     foreign = set()
-    for node in ast.walk(ast.parse(page.read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            allowed = {own} | PAGE_EXTRA.get(page.stem, set())
-            if parts[0] == "workbench" and len(parts) > 1 and parts[1] in STAGES and parts[1] not in allowed:
-                foreign.add(".".join(parts[:2]))
+    for name in imported_names(page):
+        parts = name.split(".")
+        if parts[0] == "workbench" and len(parts) > 1 and parts[1] in STAGES and parts[1] not in allowed:
+            foreign.add(".".join(parts[:2]))
     assert foreign == set()

@@ -63,17 +63,28 @@ def comparable_reference(reference: str | None) -> bool:
     return bool(text) and "\n" not in text and len(text) <= MAX_REFERENCE_CHARS and len(text.split()) <= MAX_REFERENCE_WORDS
 
 
+def reference_kind(reference: str | None) -> str:
+    """How a stated final answer is compared with this reference: '' (no reference), 'ok' (as a number or
+    formula), 'as text' (case and articles aside), or 'not a final answer' (a worked solution, code or long
+    text: nothing is compared with it)."""
+    text = (reference or "").strip()
+    if not text:
+        return ""
+    if not comparable_reference(text):
+        return "not a final answer"
+    return "ok" if is_math_reference(text) else "as text"
+
+
 def reference_problem(reference: str | None) -> str | None:
     """What a user should know about a task's reference answer before trusting the gate with it, or None."""
     text = (reference or "").strip()
-    if not text:
-        return None
-    if not comparable_reference(text):
+    kind = reference_kind(text)
+    if kind == "not a final answer":
         return (f"The reference answer ({text[:80]!r}{'…' if len(text) > 80 else ''}) is not a short final answer "
                 "(a worked solution, code or long text): no stated final answer is compared with it. Self-consistency "
                 "and rollouts use the paths' majority answer instead; put the final answer alone in the reference "
                 "to have it checked.")
-    if not is_math_reference(text):
+    if kind == "as text":
         return (f"The answer checker cannot read the reference answer {text!r} as a number or formula: final answers "
                 "are compared with it as text (case and articles aside).")
     return None
