@@ -30,6 +30,7 @@ from fractions import Fraction
 from workbench.core.wording import plural
 from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
+from workbench.verify.math_segments import mark_math
 from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
 from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
 from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
@@ -38,12 +39,17 @@ __all__ = ["ArithmeticVerifier", "Calculation", "check_answer", "extract_answer"
            "is_math_reference", "normalise"]
 
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
+# "the units digit of 16^17 is 6", "the remainder of 194 / 11 is 7": a function of the expression, not its value
+FUNCTION_NOUNS = {"digit", "digits", "remainder", "remainders", "factor", "factors", "divisor", "divisors", "multiple",
+                  "multiples", "root", "roots", "square", "cube", "reciprocal", "inverse", "logarithm", "log", "sine",
+                  "cosine", "tangent", "floor", "ceiling", "gcd", "lcm", "modulo", "mod", "parity", "sign", "conjugate",
+                  "opposite", "negative", "exponent", "residue"}
 ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
     """A step's arithmetic in plain ASCII (see workbench.verify.written_arithmetic), its 'Step k:' label removed."""
-    return normalise_arithmetic(STEP_LABEL.sub("", text, count=1))
+    return normalise_arithmetic(mark_math(STEP_LABEL.sub("", text, count=1)))
 
 
 @dataclass
@@ -94,10 +100,9 @@ def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
     calculations: list[Calculation] = []
     skipped: list[str] = []
     for clause in _clauses(tokens):
-        if any(t.kind == "var" for t in clause):
-            if any(t.kind in ("eq", "approx") for t in clause):
-                skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
-            continue
+        if any(t.kind == "var" for t in clause) and any(t.kind in ("eq", "approx") for t in clause):
+            # only the members of a chain free of variables are compared: `V = 4/3 π r^3 = 4/3 * 27 = 36` checks the last
+            skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
         rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
         position = 0
         while position < len(clause):
@@ -150,8 +155,15 @@ class _Part:
 def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
            rounding_cue: bool = False) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
+    # "Total cookies / 12 = 66 / 12", "3x + 2 * 5": the first term is a word or a variable away;
+    # "the units digit of 16^17 is 6": an argument of a function, not the value
+    previous = clause[start - 1] if start > 0 else None
+    detached = previous is not None and (previous.kind in ("op", "var", "rp") or (
+        previous.kind == "of" and start > 1 and clause[start - 2].text.lower() in FUNCTION_NOUNS))
+    if previous is not None and previous.kind == "of":  # "the 291st digit in the expansion of 1/37 is 7"
+        detached = detached or _word_copula_follows(clause, start)
     if _spaced_sign(clause, start):
-        if start > 0 and clause[start - 1].kind == "break":
+        if previous is not None and previous.kind in ("break", "var", "rp"):
             return _skip_fragment(clause, start)  # "... red - 8 blue = 5": its first term is a word away
         start += 1  # a list bullet "- 5 + 3 = 8"
     parts: list[_Part] = []
@@ -168,6 +180,8 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             return len(clause)
         except ZeroDivisionError:
             value = Value(None)
+        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp"):
+            break  # "36 = 50 - 50 cos C", "43 = 3ab": a coefficient of a variable, not a value
         parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
         position = parser.position
         if position < len(clause) and clause[position].kind in ("eq", "approx"):
@@ -177,11 +191,16 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
         break
     if len(parts) < 2 or sum(p.operators for p in parts) == 0:
         return parts[0].end if parts else start + 1
+    if detached:
+        parts, relations = parts[1:], relations[1:]
     for left, right, relation in zip(parts, parts[1:], relations, strict=False):
-        if not _is_claim(left, right, relation):
+        if not _is_claim(left, right, relation) or _scale(clause, left, right):
             continue
         approximate = relation.kind == "approx"
         holds, how = _equal(left.value, right.value, approximate, rounding_cue)
+        remainder = _remainder(clause, right.end) if left.operators and right.value.literal is not None else None
+        if remainder is not None:
+            holds, how = _division_with_remainder(clause, left, right.value.literal.value, remainder)
         if not holds and right.operators and right.leading is not None and left.value.number == right.leading:
             # a running calculation: "20 * 2 = 40 + 10 = 50" states 20 * 2 = 40, then 40 + 10 = 50
             leading_end = next(i for i in range(right.start, right.end) if clause[i].kind == "num") + 1
@@ -189,7 +208,7 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             continue
         written = _span(text, clause[left.start : right.end])
         computed = left if left.operators else right
-        detail = how if holds else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
+        detail = how if holds or remainder is not None else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
         out.append(Calculation(written, holds, detail))
     return parts[-1].end
 
@@ -201,6 +220,46 @@ def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
     if not left.operators and left.value.literal is not None:
         return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
     return True
+
+
+def _word_copula_follows(clause: list[Token], start: int) -> bool:
+    """True when the first relation after `start` is a word ("is", "gives"), not a sign."""
+    relation = next((t for t in clause[start:] if t.kind in ("eq", "approx")), None)
+    return relation is not None and relation.text.lower() in EQUALITY_WORDS
+
+
+def _remainder(clause: list[Token], end: int) -> Fraction | None:
+    """The remainder written after a quotient ("= 496 remainder 2", "= 101 with a remainder of 1"), or None."""
+    window = clause[end - 1 : end + 5]
+    mentioned = any(t.text.lower() == "remainder" or t.unit == "remainder" for t in window)
+    number = next((t for t in window[1:] if t.kind == "num"), None)
+    return number.value if mentioned and number is not None else None
+
+
+def _division_with_remainder(clause: list[Token], division: _Part, quotient: Fraction,
+                             remainder: Fraction) -> tuple[bool, str]:
+    """`a / b = q remainder r` holds when a = q * b + r with 0 <= r < |b| (whole-number division)."""
+    tokens = clause[division.start : division.end]
+    slash = next((i for i, t in enumerate(tokens) if t.kind == "op" and t.text == "/"), None)
+    try:
+        dividend = Parser(tokens[:slash], 0).expression().number if slash else None
+        divisor = Parser(tokens[slash + 1 :], 0).expression().number if slash else None
+    except (SyntaxError, Unsupported, ZeroDivisionError):
+        dividend = divisor = None
+    if dividend is None or divisor is None or divisor == 0 or dividend.denominator != 1 or divisor.denominator != 1:
+        return False, "not a whole-number division"
+    holds = dividend == quotient * divisor + remainder and 0 <= remainder < abs(divisor)
+    return holds, "whole-number division" if holds else f"{dividend} = {dividend // divisor} x {divisor} + {dividend % divisor}"
+
+
+def _scale(clause: list[Token], left: _Part, right: _Part) -> bool:
+    """A written fraction in one unit equal to a number in another ("1/2 inch = 20 miles"): a scale, not a calculation."""
+    written = clause[left.start : left.end]
+    literal = right.value.literal
+    return (left.operators == 1 and literal is not None and literal.unit is not None
+            and written[-1].unit not in (None, literal.unit) and all(t.unit is None for t in written[:-1])
+            and all(t.kind in ("lp", "rp") or (t.kind == "op" and t.text == "/") or (t.kind == "num" and t.value.denominator == 1)
+                    for t in written))
 
 
 def _spaced_sign(clause: list[Token], start: int) -> bool:
