@@ -49,6 +49,7 @@ class Calculation:
     detail: str
     expression: list[Token] = field(default_factory=list, repr=False)
     result: Fraction | None = None
+    unit: str | None = None  # the word written after the stated result ("13 apples")
 
 
 def _format(number: Fraction | None) -> str:
@@ -200,7 +201,8 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
         written = _span(text, clause[left.start : right.end])
         computed, stated = (left, right) if left.operators else (right, left)
         detail = how if holds or remainder is not None else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
-        out.append(Calculation(written, holds, detail, clause[computed.start : computed.end], stated.value.number))
+        unit = stated.value.literal.unit if stated.value.literal is not None else None
+        out.append(Calculation(written, holds, detail, clause[computed.start : computed.end], stated.value.number, unit))
     return parts[-1].end
 
 

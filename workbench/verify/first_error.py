@@ -63,6 +63,7 @@ class Flow:
     step: int
     expression: list[Token]
     result: Fraction
+    unit: str | None = None
 
     @property
     def operands(self) -> list[int]:
@@ -79,7 +80,7 @@ class Located:
     method: str = "repair"
 
 
-def problem_numbers(problem: str) -> set[Fraction]:
+def problem_numbers(problem: str, conversions: bool = True) -> set[Fraction]:
     """The numbers a problem gives: written in digits, as number words ("twelve", "half", "twice"), percentages
     as both the number of percent and the fraction, and the conversions its unit words bring ("week": 7)."""
     values: set[Fraction] = set()
@@ -89,8 +90,11 @@ def problem_numbers(problem: str) -> set[Fraction]:
             if token.percent:
                 values.add(token.value * 100)
     words = set(WORD.findall(problem.lower()))
-    values.update(Fraction(NUMBER_WORDS[w]) for w in words if w in NUMBER_WORDS)
-    values.update(Fraction(c) for w in words if w in UNIT_CONSTANTS for c in UNIT_CONSTANTS[w])
+    for word in words & NUMBER_WORDS.keys():
+        value = Fraction(NUMBER_WORDS[word])
+        values.update((value, Fraction(value.denominator)) if value < 1 else (value,))  # "a tenth": 1/10 and 10
+    if conversions:
+        values.update(Fraction(c) for w in words if w in UNIT_CONSTANTS for c in UNIT_CONSTANTS[w])
     return values
 
 
@@ -108,7 +112,7 @@ def _usable(calculation: Calculation) -> bool:
 
 
 def _flow(step: int, calculation: Calculation) -> Flow:
-    return Flow(step, calculation.expression, calculation.result)
+    return Flow(step, calculation.expression, calculation.result, calculation.unit)
 
 
 def _evaluate(tokens: list[Token]) -> Fraction | None:
@@ -254,4 +258,53 @@ def locate_first_error(problem: str, steps: list[str], reference: str) -> Locate
     expected, answer = single_number(reference), single_number(stated)
     if expected is None or answer is None or expected == answer:
         return None
-    return locate_by_repair(problem, steps, expected, answer)
+    return locate_by_repair(problem, steps, expected, answer) or locate_by_unexplained(problem, steps, answer)
+
+
+def _closure(values: set[Fraction]) -> set[Fraction]:
+    """The values and every x + y, x - y, x * y, x / y of two of them."""
+    out = set(values)
+    for x in values:
+        for y in values:
+            out.update((x + y, x - y, x * y))
+            if y:
+                out.add(x / y)
+    return out
+
+
+def locate_by_unexplained(problem: str, steps: list[str], answer: Fraction | None = None) -> Located | None:
+    """The first step that brings in a number the problem never gives and uses it (in a calculation, or as the
+    final `answer`), or None.
+
+    A number is explained when the problem gives it (digits, number words, a unit's conversion), when a calculation
+    at or before its first mention computed it, or when one operation on the problem's numbers and the results
+    before that step gives it (mental arithmetic). A heuristic ("assuming a standard workweek of 5 days"). When the
+    step before computed a result with the same unit word ("13 apples", then "12 apples left"), the rationale
+    names both: a result restated differently.
+    """
+    found = flows(steps)
+    stated = problem_numbers(problem, conversions=False)
+    given = problem_numbers(problem) | {Fraction(0), Fraction(1), Fraction(2), Fraction(100)}
+    mentions: dict[Fraction, tuple[int, str | None]] = {}
+    for index, step in enumerate(steps):
+        for token in tokenize(normalise(step)):
+            if token.kind == "num" and token.value is not None and token.value not in mentions:
+                mentions[token.value] = (index, token.unit)
+    used = [(flow.expression[o].value, f"is used in `{' '.join(t.text for t in flow.expression)}`", flow.step)
+            for flow in found for o in flow.operands]
+    if answer is not None:
+        used.append((answer, "is the final answer", len(steps) - 1))
+    for value, how, step in used:
+        step, unit = mentions.get(value, (step, None))
+        if value in given or any(f.result == value and f.step <= step for f in found):
+            continue
+        if value in _closure(stated | {f.result for f in found if f.step < step}):
+            continue
+        before = next((f for f in reversed(found) if f.step == step - 1 and unit is not None and f.unit == unit), None)
+        if before is not None:
+            return Located(step, f"likely first error (heuristic): this step states {_show(value)} {unit} where the step "
+                                 f"before computed {_show(before.result)} {unit}; {_show(value)} {how}",
+                           "restated result")
+        return Located(step, f"likely first error (heuristic): {_show(value)} {how} but the problem never gives it and "
+                             "no earlier step computes it", "unexplained quantity")
+    return None
