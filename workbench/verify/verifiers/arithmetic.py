@@ -28,6 +28,7 @@ import re
 from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.verify.calculations import Calculation, find_calculations, normalise
+from workbench.verify.latex_equations import check_latex_equations
 from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
 
 __all__ = ["ArithmeticVerifier", "Calculation", "check_answer", "extract_answer", "find_calculations",
@@ -69,6 +70,8 @@ class ArithmeticVerifier:
 
     def score_step(self, text: str, answer_check: tuple[bool | None, str] | None = None) -> StepScore:
         calculations, skipped = find_calculations(text)
+        if "\\" in text or "$" in text:
+            calculations += check_latex_equations(text)
         false = [c for c in calculations if not c.holds]
         notes: list[str] = []
         if false:

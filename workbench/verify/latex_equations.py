@@ -1,0 +1,146 @@
+"""Equations in LaTeX math that plain arithmetic cannot read: roots, pi and algebra, checked with sympy.
+
+The prose reader (workbench.verify.calculations) re-computes plain arithmetic exactly and leaves a member with a
+variable, `\\sqrt` or `\\pi` unread. This module reads the members of every `a = b = c` chain in a math segment
+(`\\(...\\)`, `$...$`, `\\[...\\]`: workbench.verify.math_segments) into sympy and compares each neighbouring pair
+where one of them holds such a thing:
+
+- no variable (`\\frac{2}{\\sqrt{2}} = \\sqrt{2}`, `\\sqrt{18} = 3\\sqrt{2}`): both sides are evaluated to 40
+  digits; equal within 1e-30 holds, a relative difference over 1e-6 is false (a written decimal may round the
+  exact value to the digits it shows), anything between abstains;
+- variables (`(x + y)^2 = x^2 + 2xy + y^2`): an identity holds when both sides agree at three random rational
+  points (Schwartz-Zippel: two different rational functions rarely agree there); otherwise the equation may
+  be a condition to solve ("x^2 = 8y"), so it abstains: algebra is never called wrong;
+- what it abstains on: a lone name on one side (a definition, `V_1 = ...`), functions, sums, binomials,
+  factorials, subscripts, trigonometry and logarithms (degrees and bases are ambiguous), inequalities.
+
+The LaTeX is turned into a sympy expression by this module's own small converter (`\\frac`, `\\sqrt`, `\\pi`,
+`\\cdot`, `^`, implicit products, one letter per variable as in math italic) and sympy's `parse_expr`: about a
+millisecond a member, where math-verify's ANTLR parser (latex2sympy2_extended) takes tens of milliseconds and
+reads `\\pi (1.5)` as a function call. Each comparison is bounded (members over 200 characters, exponents over
+200 and nested powers are not read).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from functools import lru_cache
+from tokenize import TokenError
+
+from workbench.verify.calculations import Calculation
+from workbench.verify.math_segments import math_spans
+
+MAX_MEMBER = 200
+POINTS = 3
+SEPARATORS = re.compile(r"\\\\|\\quad|\\qquad|\\Rightarrow|\\implies|\\iff|\\Longrightarrow|\\text\{[^{}]*\}|[,;]|"
+                        r"\\(?:text|mbox)\b")
+RELATIONS = re.compile(r"<|>|\\[lg]eq?\b|\\neq|\\ne\b|\\approx|\\equiv|\\pmod|\\in\b|\\to\b|\\sim|\\propto")
+READABLE = re.compile(r"^(?:[0-9a-zA-Z.+\-*/^(){}\[\] ]|\\(?:frac|dfrac|tfrac|sqrt|pi|cdot|times|div|left|right)"
+                      r"(?![A-Za-z])|\\[,;!:])*$")
+PLAIN_COMMANDS = re.compile(r"\\(?:[dt]?frac|cdot|times|div|left|right)(?![A-Za-z])")
+LETTER = re.compile(r"[A-Za-z]")
+FRAC = re.compile(r"\\[dt]?frac\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+SQRT = re.compile(r"\\sqrt\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+SQRT_SHORT = re.compile(r"\\sqrt\s*(\d|[A-Za-z])")
+POWER = re.compile(r"\^\s*\{((?:[^{}]|\{[^{}]*\})*)\}|\^\s*(\d|[A-Za-z])")
+LETTERS = re.compile(r"[A-Za-z]+")
+BIG_EXPONENT = re.compile(r"\*\*\(?\s*\d{4,}|\*\*\([^()]*\*\*")
+
+
+def check_latex_equations(text: str) -> list[Calculation]:
+    """Every comparison of neighbouring members that sympy decides, in the text's math segments (see the module)."""
+    found: list[Calculation] = []
+    for start, end, _ in math_spans(text):
+        for chain in SEPARATORS.split(text[start:end].replace("&", "")):
+            if "=" not in chain or RELATIONS.search(chain):
+                continue
+            members = [m.strip() for m in chain.split("=")]
+            for left, right in zip(members, members[1:], strict=False):
+                verdict = _compare(left, right)
+                if verdict is not None:
+                    found.append(Calculation(f"{left} = {right}", verdict[0], verdict[1]))
+    return found
+
+
+def _compare(left: str, right: str) -> tuple[bool, str] | None:
+    if not left or not right or left == right or not LETTER.search(PLAIN_COMMANDS.sub("", left + right)):
+        return None  # plain arithmetic is the prose reader's (a variable, \sqrt or \pi is this module's)
+    a, b = _expression(left), _expression(right)
+    if a is None or b is None or a.is_Symbol or b.is_Symbol:
+        return None  # unreadable, or a definition: `s = 8\sqrt{3}`
+    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    if not symbols:
+        return _numbers_agree(a, b, "." in left + right)
+    rng = random.Random(f"{left}={right}")
+    for _ in range(POINTS):
+        point = {s: rng.randint(2, 97) / rng.randint(2, 13) for s in symbols}
+        difference = _value(a - b, point)
+        if difference is None or abs(difference) > 1e-20 * max(1.0, abs(_value(a, point) or 1.0)):
+            return None  # not an identity: maybe a condition to solve, never called wrong
+    return True, "identity (sympy, checked at random points)"
+
+
+def _numbers_agree(a, b, decimal_written: bool) -> tuple[bool, str] | None:
+    x, y = _value(a, {}), _value(b, {})
+    if x is None or y is None:
+        return None
+    scale = max(1.0, abs(x), abs(y))
+    if abs(x - y) <= 1e-30 * scale:
+        return True, "equal (sympy)"
+    if decimal_written and abs(x - y) <= 5e-3 * scale:
+        return True, "approximately (a written decimal)"
+    if abs(x - y) > 1e-6 * scale:
+        return False, f"{_show(x)} is not {_show(y)} (sympy)"
+    return None
+
+
+def _show(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _value(expression, point: dict) -> float | None:
+    try:
+        value = complex(expression.evalf(40, subs=point))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError, RecursionError):
+        return None
+    if abs(value.imag) > 1e-30 or value.real != value.real or abs(value.real) == float("inf"):
+        return None
+    return value.real
+
+
+@lru_cache(maxsize=4096)
+def _expression(latex: str):
+    """A sympy expression for a member written in the readable subset of LaTeX, or None."""
+    if len(latex) > MAX_MEMBER or not READABLE.match(latex):
+        return None
+    python = _python(latex)
+    if python is None or BIG_EXPONENT.search(python):
+        return None
+    from sympy import Symbol, pi, sqrt
+    from sympy.parsing.sympy_parser import (
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    names = {name: Symbol(name) for name in set(LETTERS.findall(python)) - {"pi", "sqrt"}}
+    try:
+        return parse_expr(python, local_dict={**names, "pi": pi, "sqrt": sqrt}, evaluate=False,
+                          transformations=(*standard_transformations, implicit_multiplication_application))
+    except (SyntaxError, TypeError, ValueError, AttributeError, TokenError, RecursionError, ZeroDivisionError):
+        return None
+
+
+def _python(latex: str) -> str | None:
+    text = re.sub(r"\\(?:left|right)|\\[,;!:]", "", latex)
+    text = text.replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/").replace("\\pi", " pi ")
+    for _ in range(4):
+        text = FRAC.sub(r"((\1)/(\2))", text)
+        text = SQRT.sub(r" sqrt(\1)", SQRT_SHORT.sub(r" sqrt(\1)", text))
+        text = POWER.sub(lambda m: f"**({m[1] if m[1] is not None else m[2]})", text)
+    if "\\" in text:
+        return None
+    text = text.replace("{", "(").replace("}", ")").replace("[", "(").replace("]", ")")
+    # math italic: every letter is its own variable ("xy" is x times y), save the names sympy needs
+    return LETTERS.sub(lambda m: m[0] if m[0] in ("pi", "sqrt") else " " + "*".join(m[0]) + " ", text)
