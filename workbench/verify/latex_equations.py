@@ -40,6 +40,7 @@ READABLE = re.compile(r"^(?:[0-9a-zA-Z.+\-*/^(){}\[\] ]|\\(?:frac|dfrac|tfrac|sq
                       r"(?![A-Za-z])|\\[,;!:])*$")
 PLAIN_COMMANDS = re.compile(r"\\(?:[dt]?frac|cdot|times|div|left|right)(?![A-Za-z])")
 LETTER = re.compile(r"[A-Za-z]")
+BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 FRAC = re.compile(r"\\[dt]?frac\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 SQRT = re.compile(r"\\sqrt\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 SQRT_SHORT = re.compile(r"\\sqrt\s*(\d|[A-Za-z])")
@@ -49,21 +50,40 @@ BIG_EXPONENT = re.compile(r"\*\*\(?\s*\d{4,}|\*\*\([^()]*\*\*")
 
 
 def check_latex_equations(text: str) -> list[Calculation]:
-    """Every comparison of neighbouring members that sympy decides, in the text's math segments (see the module)."""
-    found: list[Calculation] = []
+    """Every comparison of neighbouring members that sympy decides, in the text's math segments (see the module).
+
+    An equation in one variable that is no identity ("2x + 3 = 11") holds when the value the same text assigns to
+    that variable ("x = 4") satisfies it: evidence that the step is consistent with its own solution, never a
+    reason to call it wrong (another case may have another value).
+    """
+    pairs = []
     for start, end, _ in math_spans(text):
-        for chain in SEPARATORS.split(text[start:end].replace("&", "")):
+        for chain in SEPARATORS.split(BOXED.sub(r"\1", text[start:end]).replace("&", "")):
             if "=" not in chain or RELATIONS.search(chain):
                 continue
             members = [m.strip() for m in chain.split("=")]
-            for left, right in zip(members, members[1:], strict=False):
-                verdict = _compare(left, right)
-                if verdict is not None:
-                    found.append(Calculation(f"{left} = {right}", verdict[0], verdict[1]))
+            pairs += [(left, right) for left, right in zip(members, members[1:], strict=False)]
+    assigned = _assignments(pairs)
+    found: list[Calculation] = []
+    for left, right in pairs:
+        verdict = _compare(left, right, assigned)
+        if verdict is not None:
+            found.append(Calculation(f"{left} = {right}", verdict[0], verdict[1]))
     return found
 
 
-def _compare(left: str, right: str) -> tuple[bool, str] | None:
+def _assignments(pairs: list[tuple[str, str]]) -> dict:
+    """{variable: value} for every `x = <a number>` the text states once (a variable given two values is left out)."""
+    values: dict = {}
+    for left, right in pairs:
+        a, b = _expression(left), _expression(right)
+        for name, value in ((a, b), (b, a)):
+            if name is not None and value is not None and name.is_Symbol and not value.free_symbols:
+                values.setdefault(name, set()).add(_value(value, {}))
+    return {name: found.pop() for name, found in values.items() if len(found) == 1 and None not in found}
+
+
+def _compare(left: str, right: str, assigned: dict | None = None) -> tuple[bool, str] | None:
     if not left or not right or left == right or not LETTER.search(PLAIN_COMMANDS.sub("", left + right)):
         return None  # plain arithmetic is the prose reader's (a variable, \sqrt or \pi is this module's)
     a, b = _expression(left), _expression(right)
@@ -77,8 +97,20 @@ def _compare(left: str, right: str) -> tuple[bool, str] | None:
         point = {s: rng.randint(2, 97) / rng.randint(2, 13) for s in symbols}
         difference = _value(a - b, point)
         if difference is None or abs(difference) > 1e-20 * max(1.0, abs(_value(a, point) or 1.0)):
-            return None  # not an identity: maybe a condition to solve, never called wrong
+            return _satisfied(a, b, symbols, assigned or {})
     return True, "identity (sympy, checked at random points)"
+
+
+def _satisfied(a, b, symbols: list, assigned: dict) -> tuple[bool, str] | None:
+    """True when the values the text assigns to every variable satisfy the equation; None otherwise (abstain)."""
+    if not all(s in assigned for s in symbols):
+        return None
+    point = {s: assigned[s] for s in symbols}
+    x, y = _value(a, point), _value(b, point)
+    if x is None or y is None or abs(x - y) > 1e-9 * max(1.0, abs(x), abs(y)):
+        return None
+    shown = ", ".join(f"{s} = {_show(assigned[s])}" for s in symbols)
+    return True, f"holds at {shown}, the value the step finds (sympy)"
 
 
 def _numbers_agree(a, b, decimal_written: bool) -> tuple[bool, str] | None:
@@ -128,7 +160,8 @@ def _expression(latex: str):
     try:
         return parse_expr(python, local_dict={**names, "pi": pi, "sqrt": sqrt}, evaluate=False,
                           transformations=(*standard_transformations, implicit_multiplication_application))
-    except (SyntaxError, TypeError, ValueError, AttributeError, TokenError, RecursionError, ZeroDivisionError):
+    except (SyntaxError, TypeError, ValueError, AttributeError, IndexError, TokenError, RecursionError,
+            ZeroDivisionError):
         return None
 
 
