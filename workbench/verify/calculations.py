@@ -52,7 +52,8 @@ class Calculation:
     unit: str | None = None  # the word written after the stated result ("13 apples")
 
 
-def _format(number: Fraction | None) -> str:
+def format_number(number: Fraction | None) -> str:
+    """A value as a rationale shows it: 24, 0.5, or 1/3 ≈ 0.333333."""
     if number is None:
         return "undefined (division by zero)"
     if number.denominator == 1:
@@ -200,7 +201,7 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             continue
         written = _span(text, clause[left.start : right.end])
         computed, stated = (left, right) if left.operators else (right, left)
-        detail = how if holds or remainder is not None else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
+        detail = how if holds or remainder is not None else f"{_span(text, clause[computed.start : computed.end])} is {format_number(computed.value.number)}"
         unit = stated.value.literal.unit if stated.value.literal is not None else None
         out.append(Calculation(written, holds, detail, clause[computed.start : computed.end], stated.value.number, unit))
     return parts[-1].end

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from workbench.verify.calculations import Calculation, find_calculations
+from workbench.verify.calculations import Calculation, find_calculations, format_number
 from workbench.verify.written_arithmetic import Parser, Token, Unsupported, normalise, tokenize
 
 OPERATORS = ("+", "-", "*", "/")
@@ -178,7 +178,7 @@ def _operations(flow: Flow, available: set[Fraction]) -> list[tuple[Fraction | N
 
 def _restated(flow: Flow, available: set[Fraction]) -> list[tuple[Fraction | None, str]]:
     """The result replaced by a quantity already at hand: a calculation that should not have been made."""
-    return [(value, f"{_show(value)} as it stands") for value in sorted(available)]
+    return [(value, f"{format_number(value)} as it stands") for value in sorted(available)]
 
 
 def _operands(flow: Flow, available: set[Fraction]) -> list[tuple[Fraction | None, str]]:
@@ -190,21 +190,12 @@ def _operands(flow: Flow, available: set[Fraction]) -> list[tuple[Fraction | Non
         for value in sorted(available):
             if value != written.value:
                 edited = [*tokens[:operand], replace(written, value=value, percent=False), *tokens[operand + 1 :]]
-                out.append((_evaluate(edited), f"{_show(value)} in place of {_show(written.value)}"))
+                out.append((_evaluate(edited), f"{format_number(value)} in place of {format_number(written.value)}"))
     return out
 
 
 # edit families, most telling first (their measured precision is in docs/ARCHITECTURE.md)
 EDITS = (_operations, _restated, _operands)
-
-
-def _show(value: Fraction | None) -> str:
-    if value is None:
-        return "undefined"
-    if value.denominator == 1:
-        return str(value.numerator)
-    decimal = float(value)
-    return f"{decimal:g}" if Fraction(decimal).limit_denominator(10**6) == value else f"{value.numerator}/{value.denominator}"
 
 
 def locate_by_repair(problem: str, steps: list[str], reference: Fraction, answer: Fraction,
@@ -234,8 +225,8 @@ def locate_by_repair(problem: str, steps: list[str], reference: Fraction, answer
                     written = " ".join(t.text for t in flow.expression)
                     return Located(flow.step, (
                         f"likely first error (heuristic, a one-edit repair): with {how}, `{written}` would give "
-                        f"{_show(value)} instead of {_show(flow.result)}, and the later steps' own calculations would "
-                        f"then reach the reference answer {_show(reference)}"))
+                        f"{format_number(value)} instead of {format_number(flow.result)}, and the later steps' own calculations would "
+                        f"then reach the reference answer {format_number(reference)}"))
     return None
 
 
@@ -302,9 +293,9 @@ def locate_by_unexplained(problem: str, steps: list[str], answer: Fraction | Non
             continue
         before = next((f for f in reversed(found) if f.step == step - 1 and unit is not None and f.unit == unit), None)
         if before is not None:
-            return Located(step, f"likely first error (heuristic): this step states {_show(value)} {unit} where the step "
-                                 f"before computed {_show(before.result)} {unit}; {_show(value)} {how}",
+            return Located(step, f"likely first error (heuristic): this step states {format_number(value)} {unit} where the step "
+                                 f"before computed {format_number(before.result)} {unit}; {format_number(value)} {how}",
                            "restated result")
-        return Located(step, f"likely first error (heuristic): {_show(value)} {how} but the problem never gives it and "
+        return Located(step, f"likely first error (heuristic): {format_number(value)} {how} but the problem never gives it and "
                              "no earlier step computes it", "unexplained quantity")
     return None

@@ -31,7 +31,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer
-from workbench.verify.calculations import find_calculations, normalise
+from workbench.verify.calculations import find_calculations, format_number, normalise
 from workbench.verify.first_error import Flow, flows, problem_numbers
 from workbench.verify.verifiers.base import INCORRECT, StepScore, Task, unverifiable
 from workbench.verify.written_arithmetic import tokenize
@@ -115,12 +115,12 @@ class AlignmentVerifier:
                 flow = unreached[0]
                 scores.append(StepScore(FLAGGED_SCORE, INCORRECT, (
                     f"likely first error (heuristic: reference-solution alignment): "
-                    f"`{' '.join(t.text for t in flow.expression)}` gives {_show(flow.result)}, which the reference "
+                    f"`{' '.join(t.text for t in flow.expression)}` gives {format_number(flow.result)}, which the reference "
                     f"solution's quantities and the problem's numbers do not reach in one of the step's operations, "
                     f"and the final answer disagrees with the reference")))
                 continue
             derived.update(f.result for f in mine)
-            shown = ", ".join(_show(v) for v in matched) or "none"
+            shown = ", ".join(format_number(v) for v in matched) or "none"
             scores.append(unverifiable(f"evidence, not verification: results shared with the reference solution: "
                                        f"{shown}" + ("" if disagrees else "; the final answer is not known to disagree, "
                                                      "so nothing is flagged")))
@@ -134,9 +134,3 @@ class AlignmentVerifier:
         if not reference or not stated:
             return False
         return check_answer(str(reference), stated, self.answer_time_limit_s) is False
-
-
-def _show(value: Fraction | None) -> str:
-    if value is None:
-        return "undefined"
-    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
