@@ -1,4 +1,5 @@
-"""Steps verified per second by the arithmetic verifier, the code verifier's runs per second (key
+"""Steps verified per second by the arithmetic verifier (overall, and on real-length LaTeX paragraphs alone: key
+`arithmetic_latex`), the alignment verifier (key `alignment`), the code verifier's runs per second (key
 `code_verifier`) and the rollout verifier's calls and tokens per path (key "rollout"):
 `python -m benchmarks.verifiers --json`.
 
@@ -33,18 +34,34 @@ EXTRA = [
     "The average speed is 2 * 60 * 40 / (60 + 40) = 48 km/h, not 50.",
     "5000 * 1.04^3 = 5624.32 dollars after three years.",
 ]
+# real-length LaTeX paragraphs as open models write them (ProcessBench style), of our own writing
+LATEX = [
+    "First, we find how many tiles cover the floor. The floor is \\(12\\) feet by \\(15\\) feet, so its area is "
+    "\\(12 \\times 15 = 180\\) square feet. Each box covers \\(\\frac{3}{4}\\) of \\(20\\) square feet, that is "
+    "\\(\\frac{3}{4} \\times 20 = 15\\) square feet, so we need \\(\\frac{180}{15} = 12\\) boxes.",
+    "Next, we simplify the expression: \\[ (2x + 3)^2 - (2x - 3)^2 = 4x^2 + 12x + 9 - (4x^2 - 12x + 9) = 24x \\] "
+    "so the difference is \\(24x\\), and at \\(x = 5\\) it equals \\(24 \\cdot 5 = 120\\).",
+    "The hypotenuse is \\[ c = \\sqrt{6^2 + 8^2} = \\sqrt{36 + 64} = \\sqrt{100} = 10, \\] and the area of the "
+    "triangle is \\(\\frac{1}{2} \\cdot 6 \\cdot 8 = 24\\). The ratio of the area to the hypotenuse is "
+    "\\(\\frac{24}{10} = 2.4\\).",
+    "We solve the system: from \\(3a + 2b = 16\\) and \\(a - b = 2\\) we get \\(a = b + 2\\), so "
+    "\\(3(b + 2) + 2b = 16\\), \\(5b = 10\\), \\(b = 2\\) and \\(a = 4\\). Then \\(a^2 + b^2 = 16 + 4 = 20\\).",
+    "The volume of the sphere is \\[ V = \\frac{4}{3}\\pi r^3 = \\frac{4}{3}\\pi \\cdot 27 = 36\\pi, \\] since "
+    "\\(r = 3\\); the matrix \\(\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}\\) has determinant "
+    "\\(1 \\cdot 4 - 2 \\cdot 3 = -2\\).",
+]
 
 
 def steps() -> list[str]:
     labelled = [s for line in FIXTURE.read_text().splitlines() if line.strip() for s in json.loads(line)["steps"]]
     solutions = [s for line in SOLUTIONS.read_text().splitlines() if line.strip()
                  for s in split_steps(json.loads(line)["solution"])]
-    return labelled + solutions + EXTRA
+    return labelled + solutions + EXTRA + LATEX
 
 
-def measure(seconds: float = 3.0) -> dict:
+def steps_per_s(pool: list[str], seconds: float) -> tuple[float, int]:
+    """(steps per second, steps scored) of a fresh arithmetic verifier over `pool`, warmed up once."""
     verifier = ArithmeticVerifier()
-    pool = steps()
     for step in pool:  # warm up regexes and imports
         verifier.score_step(step)
     done, started = 0, time.perf_counter()
@@ -52,7 +69,12 @@ def measure(seconds: float = 3.0) -> dict:
         for step in pool:
             verifier.score_step(step)
         done += len(pool)
-    elapsed = time.perf_counter() - started
+    return round(done / (time.perf_counter() - started), 1), done
+
+
+def measure(seconds: float = 3.0) -> dict:
+    pool = steps()
+    rate, done = steps_per_s(pool, seconds)
     answers_started = time.perf_counter()
     answer_checks = 0
     from workbench.verify.verifiers.arithmetic import check_answer
@@ -62,11 +84,40 @@ def measure(seconds: float = 3.0) -> dict:
         answer_checks += 1
     return {
         "benchmark": "arithmetic_verifier",
-        "steps_per_s": round(done / elapsed, 1),
+        "steps_per_s": rate,
         "steps": done,
         "distinct_steps": len(pool),
         "answer_checks_per_s": round(answer_checks / (time.perf_counter() - answers_started), 1),
     }
+
+
+def measure_alignment(seconds: float = 3.0) -> dict | None:
+    """Steps per second of the alignment verifier on the labelled fixture's paths, each with a worked reference
+    solution of GSM8K's form built from the path's own calculations (so every step is compared); None on a version
+    of the code without it."""
+    try:
+        from workbench.verify.verifiers.alignment import AlignmentVerifier
+    except ImportError:
+        return None
+    from workbench.verify.verifiers.base import Task
+
+    items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    tasks = [(Task(item["problem"], reference_answer="0", reference_solution="\n".join(item["steps"]) + "\n#### 0"),
+              item["steps"]) for item in items]
+    verifier = AlignmentVerifier()
+    for task, path in tasks:  # warm up
+        verifier.score_all(task, path)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for task, path in tasks:
+            verifier.score_all(task, path)
+            done += len(path)
+    return {"steps_per_s": round(done / (time.perf_counter() - started), 1), "paths": len(tasks)}
+
+
+def measure_latex(seconds: float = 3.0) -> dict:
+    """Steps per second of the arithmetic verifier on the real-length LaTeX paragraphs alone."""
+    return {"steps_per_s": steps_per_s(LATEX, seconds)[0], "distinct_steps": len(LATEX)}
 
 
 CODE_SOLUTIONS = ("def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n")
@@ -139,6 +190,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     seconds = parser.parse_args().seconds
     result = measure(seconds)
+    result["arithmetic_latex"] = measure_latex(seconds)
+    result["alignment"] = measure_alignment(seconds)
     result["code_verifier"] = measure_code(seconds)
     result["rollout"] = measure_rollout()
     print(json.dumps(result))

@@ -15,6 +15,7 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
+from workbench.verify.verifiers.alignment import reference_solution_problem
 from workbench.verify.verifiers.consistency import reference_kind, reference_problem
 
 FORMATS_HELP = (
@@ -189,6 +190,8 @@ if origin.get("extra"):
         st.json(origin["extra"])
 if note := checker_note(seed["reference_answer"]):
     st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
+if note := reference_solution_problem(seed["reference_solution"]):
+    st.warning(escaped(note), icon=":material/rule:")
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",

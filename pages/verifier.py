@@ -32,6 +32,7 @@ from workbench.verify.reasoning import (
     verification_settings,
 )
 from workbench.verify.verifiers import DESCRIPTIONS, REGISTRY
+from workbench.verify.verifiers.alignment import reference_solution_problem
 from workbench.verify.verifiers.consistency import MODES, reference_problem
 from workbench.verify.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
 from workbench.verify.verifiers.prm import STYLES
@@ -264,6 +265,8 @@ with st.expander("The task: problem, input and reference"):
         if task.reference_solution:
             st.caption("Reference solution")
             st.text(task.reference_solution)
+            if note := reference_solution_problem(task.reference_solution):
+                st.warning(note, icon=":material/rule:")
 
 bundled_model_note([p["model"] for p in summary.paths], "These reasoning paths")
 if verdict.passed:

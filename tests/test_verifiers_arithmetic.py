@@ -131,7 +131,9 @@ def test_final_answer_step_is_checked_against_the_reference():
     assert "matches the reference" in scores[-1].rationale
     wrong = ["35% of $80 = $28", "$80 - $28 = $52", "Answer: 52"]
     scores = asyncio.run(get_verifier("arithmetic").score_steps(task, wrong))
-    assert [s.score for s in scores] == [1.0, 1.0, 0.0]
+    # the problem never gives 35%: the step bringing it in is the likely first error (a heuristic, scored 0.25)
+    assert [s.score for s in scores] == [0.25, 1.0, 0.0]
+    assert "heuristic" in scores[0].rationale
     assert "'52' does not match the reference '54'" in scores[-1].rationale
 
 

@@ -50,6 +50,8 @@ SUFFIX_WORDS = {"k": "thousand", "m": "million", "mn": "million", "b": "billion"
 UNIT_RATIO = re.compile(r"(?<=\d)(\s*)(?![xyznkabc]/)([A-Za-z]+)/([A-Za-z]+)\b")
 # $400/month -> 400 PERmonth: a rate written with a slash is a unit, not a division
 RATE = re.compile(r"(?<=\d)\s*/\s*(?![xyznkabc]\b)([A-Za-z]+)\b")
+# 216 hash browns/potato: a rate between two words is one unit word, not a division
+WORD_RATIO = re.compile(r"\b([A-Za-z]{2,})\s?/\s?([A-Za-z]{2,})\b")
 # "20% of $50, which is $10": the relative clause states the value, like "is"
 WHICH_IS = re.compile(r",\s*(?:which|that)(?=\s+(?:is|are|was|were|gives|makes|equals)\b)", re.IGNORECASE)
 THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
@@ -91,7 +93,7 @@ def normalise(text: str) -> str:
         text = re.sub(r"[$€£¥]", " ", text)
     text = SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
     if "/" in text:
-        text = RATE.sub(r" PER\1", UNIT_RATIO.sub(r"\1\2PER\3", text))
+        text = WORD_RATIO.sub(r"\1PER\2", RATE.sub(r" PER\1", UNIT_RATIO.sub(r"\1\2PER\3", text)))
     return text
 
 
@@ -104,7 +106,7 @@ TOKEN = re.compile(
     r"|(?P<eq>==?|≈|~=?)"
     r"|(?P<word>[A-Za-zπ]+(?:'[a-z]+)?)"
     r"|(?P<sep>\.(?!\d)|[,;:!?\n\[\]\"<>|&±])"
-    r"|(?P<space>\s+)"
+    r"|(?P<space>[^\S\n]+)"
     r"|(?P<other>.)"
 )
 OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "multiplied": "*", "divided": "/", "over": "/"}
@@ -228,7 +230,8 @@ def _word_token(word: str, start: int, end: int, tokens: list[Token], glued_befo
         return Token("skip", word, start, end)
     if previous is not None and previous.kind == "num" and not previous.percent and (
         (lower in MAGNITUDES and previous.unit is None)
-        or (lower == "k" and glued_before and not glued_after and (previous.value >= 10 or previous.decimals))
+        or (lower == "k" and glued_before and not (glued_after and after[0] in ("word", "num"))
+            and (previous.value >= 10 or previous.decimals))
     ):
         scale = MAGNITUDES.get(lower, 1000)  # 3.8 million, 40k: the written precision scales too
         previous.value, previous.scale, previous.end = previous.value * scale, previous.scale * scale, end

@@ -46,8 +46,15 @@ def _rollout(**options: Any) -> Verifier:
     return RolloutVerifier(**options)
 
 
+def _alignment(**options: Any) -> Verifier:
+    from workbench.verify.verifiers.alignment import AlignmentVerifier
+
+    return AlignmentVerifier(**options)
+
+
 REGISTRY: dict[str, Callable[..., Verifier]] = {
     "arithmetic": _arithmetic,
+    "alignment": _alignment,
     "consistency": _consistency,
     "rollout": _rollout,
     "judge": _judge,
@@ -59,6 +66,8 @@ NEEDS_TEACHER = ("rollout", "judge")
 
 DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
+    "alignment": "flags the first step whose results a worked reference solution's quantities cannot reach, when "
+                 "the final answer disagrees (a heuristic; agreement is evidence, never a pass; offline, no model)",
     "judge": "asks an LLM per step; P(yes) / (P(yes) + P(no)) from logprobs when available",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
     "code": "runs the extracted Python against the task's tests in a separate process, isolated with bubblewrap "

@@ -17,6 +17,11 @@ How real solutions are read:
 - a written decimal may round the exact value to the digits shown ("10/3 = 3.33", "$3.8 million");
   a whole number may round a quotient when the sentence says so ("50/8 = 6 full boxes").
 
+LaTeX members with roots, pi or variables are checked with sympy (workbench.verify.latex_equations: identities
+hold, conditions abstain). When the final answer misses the reference and no earlier step was found wrong, the
+step where the solution most likely went wrong is marked (workbench.verify.first_error: a heuristic, scored 0.25,
+and its rationale says so).
+
 The final answer is compared with the task's reference by `check_answer`
 (workbench.verify.answer_equivalence: math-verify with stricter checks, under its own time limit).
 """
@@ -24,197 +29,17 @@ The final answer is compared with the task's reference by `check_answer`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from fractions import Fraction
 
-from workbench.core.wording import plural
 from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
+from workbench.verify.calculations import Calculation, find_calculations, normalise
+from workbench.verify.latex_equations import check_latex_equations
 from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
-from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
-from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
 
 __all__ = ["ArithmeticVerifier", "Calculation", "check_answer", "extract_answer", "find_calculations",
            "is_math_reference", "normalise"]
 
-STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
-ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
-
-
-def normalise(text: str) -> str:
-    """A step's arithmetic in plain ASCII (see workbench.verify.written_arithmetic), its 'Step k:' label removed."""
-    return normalise_arithmetic(STEP_LABEL.sub("", text, count=1))
-
-
-@dataclass
-class Calculation:
-    """One written calculation and whether it holds."""
-
-    text: str
-    holds: bool
-    detail: str
-
-
-def _format(number: Fraction | None) -> str:
-    if number is None:
-        return "undefined (division by zero)"
-    if number.denominator == 1:
-        return str(number.numerator)
-    decimal = float(number)
-    exact = Fraction(decimal).limit_denominator(10**9) == number and len(repr(decimal)) < 14
-    return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
-
-
-def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = False) -> tuple[bool, str]:
-    """Exact equality, or agreement to the precision a written number (or '≈') shows."""
-    if left.number is None or right.number is None:
-        return False, "division by zero"
-    if left.number == right.number:
-        return True, "exact"
-    for computed, written in ((left, right), (right, left)):
-        token = written.literal
-        if token is None:
-            continue
-        if token.percent and not computed.percent and computed.number == token.value * 100:
-            return True, "percentage written as its number of percent"
-        difference = abs(computed.number - written.number)
-        if approximate and difference <= max(token.precision / 2, abs(written.number) / 100):
-            return True, "approximately"
-        if token.decimals > 0 and difference <= token.precision / 2:
-            return True, f"rounded to {plural(token.decimals, 'decimal')}"
-        if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
-            return True, "rounded to a whole number"
-    return False, "false"
-
-
-def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
-    """Every checkable calculation in a text, and notes on what was skipped (algebra, functions...)."""
-    normalised = normalise(text)
-    tokens = tokenize(normalised)
-    calculations: list[Calculation] = []
-    skipped: list[str] = []
-    for clause in _clauses(tokens):
-        if any(t.kind == "var" for t in clause):
-            if any(t.kind in ("eq", "approx") for t in clause):
-                skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
-            continue
-        rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
-        position = 0
-        while position < len(clause):
-            if clause[position].kind not in ("num", "lp", "op"):
-                position += 1
-                continue
-            end = _chain(normalised, clause, position, calculations, skipped, rounding_cue)
-            position = max(end, position + 1)
-    return _once_each(calculations), skipped
-
-
-def _once_each(calculations: list[Calculation]) -> list[Calculation]:
-    """A GSM8K annotation that repeats the visible calculation (`6*4 = <<6*4=24>>24`) counts once."""
-    seen: set[str] = set()
-    unique = []
-    for calculation in calculations:
-        key = "".join(calculation.text.split())
-        if key not in seen:
-            seen.add(key)
-            unique.append(calculation)
-    return unique
-
-
-def _clauses(tokens: list[Token]) -> list[list[Token]]:
-    clauses: list[list[Token]] = [[]]
-    for token in tokens:
-        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&±":
-            clauses.append([])
-        else:
-            clauses[-1].append(token)
-    return [c for c in clauses if c]
-
-
-def _span(text: str, tokens: list[Token]) -> str:
-    """The written text of a token range, rates shown as written ("400 PERmonth" -> "400/month")."""
-    return re.sub(r"\s?PER(?=[A-Za-z])", "/", " ".join(text[tokens[0].start : tokens[-1].end].split()))
-
-
-@dataclass
-class _Part:
-    """One side of a written equality: its value, token range, operation count and leading number."""
-
-    value: Value
-    start: int
-    end: int
-    operators: int
-    leading: Fraction | None
-
-
-def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
-           rounding_cue: bool = False) -> int:
-    """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
-    if _spaced_sign(clause, start):
-        if start > 0 and clause[start - 1].kind == "break":
-            return _skip_fragment(clause, start)  # "... red - 8 blue = 5": its first term is a word away
-        start += 1  # a list bullet "- 5 + 3 = 8"
-    parts: list[_Part] = []
-    relations: list[Token] = []
-    position = start
-    while True:
-        parser = Parser(clause, position)
-        try:
-            value = parser.expression()
-        except SyntaxError:
-            break
-        except Unsupported as exc:
-            skipped.append(f"`{_span(text, clause[start:])}`: {exc}")
-            return len(clause)
-        except ZeroDivisionError:
-            value = Value(None)
-        parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
-        position = parser.position
-        if position < len(clause) and clause[position].kind in ("eq", "approx"):
-            relations.append(clause[position])
-            position += 1
-            continue
-        break
-    if len(parts) < 2 or sum(p.operators for p in parts) == 0:
-        return parts[0].end if parts else start + 1
-    for left, right, relation in zip(parts, parts[1:], relations, strict=False):
-        if not _is_claim(left, right, relation):
-            continue
-        approximate = relation.kind == "approx"
-        holds, how = _equal(left.value, right.value, approximate, rounding_cue)
-        if not holds and right.operators and right.leading is not None and left.value.number == right.leading:
-            # a running calculation: "20 * 2 = 40 + 10 = 50" states 20 * 2 = 40, then 40 + 10 = 50
-            leading_end = next(i for i in range(right.start, right.end) if clause[i].kind == "num") + 1
-            out.append(Calculation(_span(text, clause[left.start : leading_end]), True, "running calculation"))
-            continue
-        written = _span(text, clause[left.start : right.end])
-        computed = left if left.operators else right
-        detail = how if holds else f"{_span(text, clause[computed.start : computed.end])} is {_format(computed.value.number)}"
-        out.append(Calculation(written, holds, detail))
-    return parts[-1].end
-
-
-def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
-    """False for restatements ("3 hours = 180 minutes") and for counts before a copula ("4 tickets is 12 x 4")."""
-    if not left.operators and not right.operators:
-        return False
-    if not left.operators and left.value.literal is not None:
-        return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
-    return True
-
-
-def _spaced_sign(clause: list[Token], start: int) -> bool:
-    """A chain opening with `- 8` (a space after the sign): a binary minus whose left term is missing, or a bullet."""
-    token = clause[start]
-    return (token.kind == "op" and token.text in "+-" and start + 1 < len(clause)
-            and clause[start + 1].kind == "num" and token.end < clause[start + 1].start)
-
-
-def _skip_fragment(clause: list[Token], start: int) -> int:
-    position = start
-    while position < len(clause) and clause[position].kind != "break":
-        position += 1
-    return position
+LOCATED_SCORE = 0.25  # a step located by a heuristic, not a calculation found false
 
 
 # ---------------------------------------------------------------- final answer
@@ -250,6 +75,8 @@ class ArithmeticVerifier:
 
     def score_step(self, text: str, answer_check: tuple[bool | None, str] | None = None) -> StepScore:
         calculations, skipped = find_calculations(text)
+        if "\\" in text or "$" in text:
+            calculations += check_latex_equations(text)
         false = [c for c in calculations if not c.holds]
         notes: list[str] = []
         if false:
@@ -291,7 +118,25 @@ class ArithmeticVerifier:
 
     def score_all(self, task: Task, steps: list[str]) -> list[StepScore]:
         answer = self.answer_verdict(task, steps)
-        return [self.score_step(step, answer[1] if answer and answer[0] == i else None) for i, step in enumerate(steps)]
+        scores = [self.score_step(step, answer[1] if answer and answer[0] == i else None) for i, step in enumerate(steps)]
+        if answer is not None and answer[1][0] is False:
+            _place_first_error(task, steps, answer[0], scores)
+        return scores
 
     async def score_steps(self, task: Task, steps: list[str]) -> list[StepScore]:
         return self.score_all(task, steps)
+
+
+def _place_first_error(task: Task, steps: list[str], answer_step: int, scores: list[StepScore]) -> None:
+    """The final answer misses the reference: mark the step where the solution most likely went wrong, when no
+    step before the answer was found wrong (workbench.verify.first_error; a heuristic that says so)."""
+    from workbench.verify.first_error import locate_first_error
+
+    if any(score.label == INCORRECT for score in scores[:answer_step]):
+        return
+    located = locate_first_error(task.text, steps[: answer_step + 1], str(task.reference_answer))
+    if located is None or located.step >= answer_step:
+        return
+    before = scores[located.step]
+    scores[located.step] = StepScore(LOCATED_SCORE, INCORRECT, f"{located.rationale}; {before.rationale}",
+                                     params={**before.params, "located_by": located.method})

@@ -101,7 +101,7 @@ def _as_dict(score: StepScore) -> dict:
 
 async def _item_report(verifiers: list[Verifier], item: dict) -> dict:
     task = Task(item["problem"], reference_answer=item.get("reference_answer"), tests=item.get("tests"),
-                domain=item.get("domain"))
+                domain=item.get("domain"), reference_solution=item.get("reference_solution"))
     by_verifier = {v.name: await v.score_steps(task, item["steps"]) for v in verifiers}
     steps = []
     for index, text in enumerate(item["steps"]):

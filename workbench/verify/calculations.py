@@ -1,0 +1,270 @@
+"""Every calculation written in a step's text, parsed and re-computed exactly.
+
+The reading behind the arithmetic verifier (workbench.verify.verifiers.arithmetic) and the first-error locator
+(workbench.verify.first_error): `find_calculations(text)` returns each written calculation with whether it holds,
+its computing side's tokens and the result the text states. How real solutions are read is described in the
+verifier's docstring; the reading of numbers and operators is workbench.verify.written_arithmetic's, LaTeX math is
+made safe first by workbench.verify.math_segments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from workbench.core.wording import plural
+from workbench.verify.math_segments import mark_math
+from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
+from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
+
+STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
+# "the units digit of 16^17 is 6", "the remainder of 194 / 11 is 7": a function of the expression, not its value
+FUNCTION_NOUNS = {"digit", "digits", "remainder", "remainders", "factor", "factors", "divisor", "divisors", "multiple",
+                  "multiples", "root", "roots", "square", "cube", "reciprocal", "inverse", "logarithm", "log", "sine",
+                  "cosine", "tangent", "floor", "ceiling", "gcd", "lcm", "modulo", "mod", "parity", "sign", "conjugate",
+                  "opposite", "negative", "exponent", "residue"}
+ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
+
+
+# "$105 (lost income) - $90 (fee)", "15 (\text{light blue}) + 45": a label in brackets after a number
+BRACKETED_LABEL = re.compile(r"(?<=[\d%])(\s*)\(\s*([A-Za-z][A-Za-z' \-]*[A-Za-z])\s*\)")
+
+
+def normalise(text: str) -> str:
+    """A step's arithmetic in plain ASCII (see workbench.verify.written_arithmetic), its 'Step k:' label removed."""
+    text = mark_math(STEP_LABEL.sub("", text, count=1))
+    if "(" in text:
+        text = BRACKETED_LABEL.sub(r"\1\2", text)
+    return normalise_arithmetic(text)
+
+
+@dataclass
+class Calculation:
+    """One written calculation and whether it holds: `expression` is the computing side's tokens (its numbers are
+    the operands), `result` the value the text states for it (what later steps carry forward)."""
+
+    text: str
+    holds: bool
+    detail: str
+    expression: list[Token] = field(default_factory=list, repr=False)
+    result: Fraction | None = None
+    unit: str | None = None  # the word written after the stated result ("13 apples")
+
+
+def format_number(number: Fraction | None) -> str:
+    """A value as a rationale shows it: 24, 0.5, or 1/3 ≈ 0.333333."""
+    if number is None:
+        return "undefined (division by zero)"
+    if number.denominator == 1:
+        return str(number.numerator)
+    decimal = float(number)
+    exact = Fraction(decimal).limit_denominator(10**9) == number and len(repr(decimal)) < 14
+    return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
+
+
+def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = False) -> tuple[bool, str]:
+    """Exact equality, or agreement to the precision a written number (or '≈') shows."""
+    if left.number is None or right.number is None:
+        return False, "division by zero"
+    if left.number == right.number:
+        return True, "exact"
+    for computed, written in ((left, right), (right, left)):
+        token = written.literal
+        if token is None:
+            continue
+        if token.percent and not computed.percent and computed.number == token.value * 100:
+            return True, "percentage written as its number of percent"
+        difference = abs(computed.number - written.number)
+        if approximate and difference <= max(token.precision / 2, abs(written.number) / 100):
+            return True, "approximately"
+        if token.decimals > 0 and difference <= token.precision / 2:
+            return True, f"rounded to {plural(token.decimals, 'decimal')}"
+        if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
+            return True, "rounded to a whole number"
+    return False, "false"
+
+
+def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
+    """Every checkable calculation in a text, and notes on what was skipped (algebra, functions...)."""
+    normalised = normalise(text)
+    tokens = tokenize(normalised)
+    calculations: list[Calculation] = []
+    skipped: list[str] = []
+    for clause in _clauses(tokens):
+        if any(t.kind == "var" for t in clause) and any(t.kind in ("eq", "approx") for t in clause):
+            # only the members of a chain free of variables are compared: `V = 4/3 π r^3 = 4/3 * 27 = 36` checks the last
+            skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
+        rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
+        position = 0
+        while position < len(clause):
+            if clause[position].kind not in ("num", "lp", "op"):
+                position += 1
+                continue
+            end = _chain(normalised, clause, position, calculations, skipped, rounding_cue)
+            position = max(end, position + 1)
+    return _once_each(calculations), skipped
+
+
+def _once_each(calculations: list[Calculation]) -> list[Calculation]:
+    """A GSM8K annotation that repeats the visible calculation (`6*4 = <<6*4=24>>24`) counts once."""
+    seen: set[str] = set()
+    unique = []
+    for calculation in calculations:
+        key = "".join(calculation.text.split())
+        if key not in seen:
+            seen.add(key)
+            unique.append(calculation)
+    return unique
+
+
+def _clauses(tokens: list[Token]) -> list[list[Token]]:
+    clauses: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&±":
+            clauses.append([])
+        else:
+            clauses[-1].append(token)
+    return [c for c in clauses if c]
+
+
+def _span(text: str, tokens: list[Token]) -> str:
+    """The written text of a token range, rates shown as written ("400 PERmonth" -> "400/month")."""
+    return re.sub(r"\s?PER(?=[A-Za-z])", "/", " ".join(text[tokens[0].start : tokens[-1].end].split()))
+
+
+@dataclass
+class _Part:
+    """One side of a written equality: its value, token range, operation count and leading number."""
+
+    value: Value
+    start: int
+    end: int
+    operators: int
+    leading: Fraction | None
+
+
+def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
+           rounding_cue: bool = False) -> int:
+    """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
+    # "Total cookies / 12 = 66 / 12", "3x + 2 * 5": the first term is a word or a variable away;
+    # "the units digit of 16^17 is 6": an argument of a function, not the value
+    previous = clause[start - 1] if start > 0 else None
+    detached = previous is not None and (previous.kind in ("op", "var", "rp") or (
+        previous.kind == "of" and start > 1 and clause[start - 2].text.lower() in FUNCTION_NOUNS))
+    if previous is not None and previous.kind == "of":  # "the 291st digit in the expansion of 1/37 is 7"
+        detached = detached or _word_copula_follows(clause, start)
+    if _spaced_sign(clause, start):
+        if previous is not None and previous.kind in ("break", "var", "rp"):
+            return _skip_fragment(clause, start)  # "... red - 8 blue = 5": its first term is a word away
+        start += 1  # a list bullet "- 5 + 3 = 8"
+    parts: list[_Part] = []
+    relations: list[Token] = []
+    position = start
+    while True:
+        parser = Parser(clause, position)
+        try:
+            value = parser.expression()
+        except SyntaxError:
+            break
+        except Unsupported as exc:
+            skipped.append(f"`{_span(text, clause[start:])}`: {exc}")
+            return len(clause)
+        except ZeroDivisionError:
+            value = Value(None)
+        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp"):
+            break  # "36 = 50 - 50 cos C", "43 = 3ab": a coefficient of a variable, not a value
+        parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
+        position = parser.position
+        if position < len(clause) and clause[position].kind in ("eq", "approx"):
+            relations.append(clause[position])
+            position += 1
+            continue
+        break
+    if len(parts) < 2 or sum(p.operators for p in parts) == 0:
+        return parts[0].end if parts else start + 1
+    if detached:
+        parts, relations = parts[1:], relations[1:]
+    for left, right, relation in zip(parts, parts[1:], relations, strict=False):
+        if not _is_claim(left, right, relation) or _scale(clause, left, right):
+            continue
+        approximate = relation.kind == "approx"
+        holds, how = _equal(left.value, right.value, approximate, rounding_cue)
+        remainder = _remainder(clause, right.end) if left.operators and right.value.literal is not None else None
+        if remainder is not None:
+            holds, how = _division_with_remainder(clause, left, right.value.literal.value, remainder)
+        if not holds and right.operators and right.leading is not None and left.value.number == right.leading:
+            # a running calculation: "20 * 2 = 40 + 10 = 50" states 20 * 2 = 40, then 40 + 10 = 50
+            leading_end = next(i for i in range(right.start, right.end) if clause[i].kind == "num") + 1
+            out.append(Calculation(_span(text, clause[left.start : leading_end]), True, "running calculation",
+                                   clause[left.start : left.end], right.leading))
+            continue
+        written = _span(text, clause[left.start : right.end])
+        computed, stated = (left, right) if left.operators else (right, left)
+        detail = how if holds or remainder is not None else f"{_span(text, clause[computed.start : computed.end])} is {format_number(computed.value.number)}"
+        unit = stated.value.literal.unit if stated.value.literal is not None else None
+        out.append(Calculation(written, holds, detail, clause[computed.start : computed.end], stated.value.number, unit))
+    return parts[-1].end
+
+
+def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
+    """False for restatements ("3 hours = 180 minutes") and for counts before a copula ("4 tickets is 12 x 4")."""
+    if not left.operators and not right.operators:
+        return False
+    if not left.operators and left.value.literal is not None:
+        return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
+    return True
+
+
+def _word_copula_follows(clause: list[Token], start: int) -> bool:
+    """True when the first relation after `start` is a word ("is", "gives"), not a sign."""
+    relation = next((t for t in clause[start:] if t.kind in ("eq", "approx")), None)
+    return relation is not None and relation.text.lower() in EQUALITY_WORDS
+
+
+def _remainder(clause: list[Token], end: int) -> Fraction | None:
+    """The remainder written after a quotient ("= 496 remainder 2", "= 101 with a remainder of 1"), or None."""
+    window = clause[end - 1 : end + 5]
+    mentioned = any(t.text.lower() == "remainder" or t.unit == "remainder" for t in window)
+    number = next((t for t in window[1:] if t.kind == "num"), None)
+    return number.value if mentioned and number is not None else None
+
+
+def _division_with_remainder(clause: list[Token], division: _Part, quotient: Fraction,
+                             remainder: Fraction) -> tuple[bool, str]:
+    """`a / b = q remainder r` holds when a = q * b + r with 0 <= r < |b| (whole-number division)."""
+    tokens = clause[division.start : division.end]
+    slash = next((i for i, t in enumerate(tokens) if t.kind == "op" and t.text == "/"), None)
+    try:
+        dividend = Parser(tokens[:slash], 0).expression().number if slash else None
+        divisor = Parser(tokens[slash + 1 :], 0).expression().number if slash else None
+    except (SyntaxError, Unsupported, ZeroDivisionError):
+        dividend = divisor = None
+    if dividend is None or divisor is None or divisor == 0 or dividend.denominator != 1 or divisor.denominator != 1:
+        return False, "not a whole-number division"
+    holds = dividend == quotient * divisor + remainder and 0 <= remainder < abs(divisor)
+    return holds, "whole-number division" if holds else f"{dividend} = {dividend // divisor} x {divisor} + {dividend % divisor}"
+
+
+def _scale(clause: list[Token], left: _Part, right: _Part) -> bool:
+    """A written fraction in one unit equal to a number in another ("1/2 inch = 20 miles"): a scale, not a calculation."""
+    written = clause[left.start : left.end]
+    literal = right.value.literal
+    return (left.operators == 1 and literal is not None and literal.unit is not None
+            and written[-1].unit not in (None, literal.unit) and all(t.unit is None for t in written[:-1])
+            and all(t.kind in ("lp", "rp") or (t.kind == "op" and t.text == "/") or (t.kind == "num" and t.value.denominator == 1)
+                    for t in written))
+
+
+def _spaced_sign(clause: list[Token], start: int) -> bool:
+    """A chain opening with `- 8` (a space after the sign): a binary minus whose left term is missing, or a bullet."""
+    token = clause[start]
+    return (token.kind == "op" and token.text in "+-" and start + 1 < len(clause)
+            and clause[start + 1].kind == "num" and token.end < clause[start + 1].start)
+
+
+def _skip_fragment(clause: list[Token], start: int) -> int:
+    position = start
+    while position < len(clause) and clause[position].kind != "break":
+        position += 1
+    return position

@@ -1,0 +1,101 @@
+"""LaTeX math inside a step's prose: where it is, and what in it is not plain arithmetic.
+
+Real model solutions (ProcessBench, MATH) write their calculations in LaTeX inside prose: inline
+`\\(...\\)` or `$...$`, display `\\[...\\]` or `$$...$$`. Inside math mode a bare letter is a variable
+(math italic), never a unit: units and labels are written with `\\text{...}`. So before the prose reader
+(workbench.verify.written_arithmetic) sees a step, `mark_math(text)`:
+
+- ends every display block with a line break, so two displays never read as one calculation;
+- marks as opaque (a variable, never checked as arithmetic) every bare letter run in math mode, and
+  what has no plain arithmetic meaning: subscripted names (`a_6`, `S_{100}`, a base `7602_8`), matrices and
+  arrays, repeating decimals (`0.\\overline{6}`), factorials (`4!`), derivatives (`f''(4)`), absolute values
+  (`|x|`) and set or vector notation;
+- keeps `\\text{...}` words as words (units and labels) and `\\times`, `\\frac`... for the prose reader.
+
+Pandoc's rule tells a `$` of math from a dollar sign: an opening `$` has a non-space right after it, a
+closing `$` a non-space right before it and no digit right after it ("$3.5 * 4000 = $14,000" is money).
+"""
+
+from __future__ import annotations
+
+import re
+
+from workbench.verify.written_arithmetic import OPAQUE
+
+# \(...\), \[...\], $$...$$, $...$ (pandoc's rule for single dollars)
+MATH = re.compile(
+    r"\\\((?P<inline>.*?)\\\)"
+    r"|\\\[(?P<display>.*?)\\\]"
+    r"|\$\$(?P<ddollar>.*?)\$\$"
+    r"|(?<![\\$])\$(?=[^\s$])(?P<dollar>[^$]*?[^\s\\$])\$(?!\d)",
+    re.DOTALL,
+)
+DISPLAY_ENVIRONMENT = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray)\*?\}(.*?)\\end\{\1\*?\}",
+                                 re.DOTALL)
+ARRAY = re.compile(r"\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array|cases)\}.*?\\end\{(?P=env)\}", re.DOTALL)
+TEXT_WORDS = re.compile(r"\\(?:text|mathrm|textbf|textit|mbox|operatorname)\s*\{([^{}]*)\}")
+SUBSCRIPTED = re.compile(r"(?:\\[A-Za-z]+|[A-Za-z0-9]+|\})\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9])")
+OVERLINE = re.compile(r"[\d.]*\\(?:overline|dot|bar|vec|hat|widehat|tilde|mathbf|mathbb|mathcal|bold|boldsymbol)\s*"
+                      r"(?:\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z0-9])")
+FACTORIAL = re.compile(r"(?:\d+|\)|\})\s*!")
+PRIMED = re.compile(r"[A-Za-z]\s*(?:'|\\prime)+")
+ABSOLUTE = re.compile(r"\\[lr]vert|\\[lr]Vert|\\\||\|")
+COMMAND_OR_LETTERS = re.compile(r"(\\[A-Za-z]+)|(?<![A-Za-z])[A-Za-z]+")
+# commands the prose reader turns into plain arithmetic or layout; every other command is opaque there anyway
+PLAIN_COMMANDS = {
+    r"\frac", r"\dfrac", r"\tfrac", r"\times", r"\cdot", r"\div", r"\left", r"\right", r"\approx", r"\pm",
+    r"\mp", r"\quad", r"\qquad", r"\displaystyle", r"\boxed", r"\text", r"\mathrm", r"\textbf", r"\begin",
+    r"\end", r"\sqrt", r"\pi",
+}
+PLACEHOLDER = "\x00{}\x00"
+WORD_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
+
+
+def math_spans(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, display) of every math segment's content in `text`; display blocks say so."""
+    spans = []
+    for match in MATH.finditer(text):
+        name = match.lastgroup
+        spans.append((match.start(name), match.end(name), name in ("display", "ddollar")))
+    return spans
+
+
+def mark_math(text: str) -> str:
+    """The text with math segments made safe for the prose reader (see the module docstring)."""
+    if "\\" not in text and "$" not in text:
+        return text
+    text = DISPLAY_ENVIRONMENT.sub(lambda m: "\\[" + m[2] + "\\]", text)
+    pieces: list[str] = []
+    last = 0
+    for match in MATH.finditer(text):
+        name = match.lastgroup
+        pieces.append(text[last : match.start()])
+        inner = _mark_segment(match.group(name))
+        display = name in ("display", "ddollar")
+        pieces.append(f"\n{inner}\n" if display else f" {inner} ")
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _mark_segment(math: str) -> str:
+    words: list[str] = []
+
+    def keep_words(match: re.Match) -> str:
+        words.append(match[1])
+        return PLACEHOLDER.format(len(words) - 1)
+
+    math = TEXT_WORDS.sub(keep_words, math)
+    math = ARRAY.sub(OPAQUE, math)
+    for pattern in (OVERLINE, SUBSCRIPTED, PRIMED, FACTORIAL):
+        math = pattern.sub(OPAQUE, math)
+    math = ABSOLUTE.sub(OPAQUE, math)
+    math = COMMAND_OR_LETTERS.sub(_opaque_letters, math)
+    return WORD_PLACEHOLDER.sub(lambda m: f" {words[int(m[1])]} ", math)
+
+
+def _opaque_letters(match: re.Match) -> str:
+    command = match[1]
+    if command is not None:
+        return command if command in PLAIN_COMMANDS else OPAQUE
+    return OPAQUE
