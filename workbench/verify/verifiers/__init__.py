@@ -7,7 +7,10 @@ from typing import Any
 
 from workbench.verify.verifiers.base import Task, Verifier, VerifierError
 
-DEFAULT_VERIFIER = "arithmetic"
+# The offline verifiers a new store uses by default: the Verifier page's choice, the reason job's and the CLI's
+# default, and what `verify-eval` runs without --verifier. Adding an offline verifier to the defaults is adding
+# its name here.
+DEFAULT_VERIFIERS = ("arithmetic", "consistency", "code")
 
 
 def _arithmetic(**options: Any) -> Verifier:
@@ -59,7 +62,8 @@ NEEDS_TEACHER = ("rollout", "judge")
 
 DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
-    "judge": "asks an LLM per step; P(yes) / (P(yes) + P(no)) from logprobs when available",
+    "judge": "asks an LLM per step (P(yes) / (P(yes) + P(no)) from logprobs when available), or once per path as a "
+             "critic naming the earliest wrong step (ProcessBench's protocol)",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
     "code": "runs the extracted Python against the task's tests in a separate process, isolated with bubblewrap "
             "where it is installed",
@@ -88,5 +92,5 @@ def get_verifier(name: str, **options: Any) -> Verifier:
     return REGISTRY[name](**options)
 
 
-__all__ = ["DEFAULT_VERIFIER", "DESCRIPTIONS", "NEEDS_TEACHER", "REGISTRY", "Task", "Verifier", "VerifierError",
+__all__ = ["DEFAULT_VERIFIERS", "DESCRIPTIONS", "NEEDS_TEACHER", "REGISTRY", "Task", "Verifier", "VerifierError",
            "get_verifier", "parse_names"]

@@ -30,7 +30,15 @@ from fractions import Fraction
 from workbench.core.wording import plural
 from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
-from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.verify.verifiers.base import (
+    CORRECT,
+    EVIDENCE,
+    INCORRECT,
+    OUTCOME,
+    StepScore,
+    Task,
+    unverifiable,
+)
 from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
 from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
 
@@ -261,10 +269,12 @@ class ArithmeticVerifier:
             notes.append(answer_check[1])
         answer_false = answer_check is not None and answer_check[0] is False
         answer_true = answer_check is not None and answer_check[0] is True
+        # a checked final answer vouches for the outcome; calculations that hold are evidence, not a verified step
+        checks = OUTCOME if answer_false or answer_true else EVIDENCE
         if false or answer_false:
-            return StepScore(0.0, INCORRECT, "; ".join(notes), params={"calculations": len(calculations)})
+            return StepScore(0.0, INCORRECT, "; ".join(notes), params={"calculations": len(calculations)}, checks=checks)
         if true or answer_true:
-            return StepScore(1.0, CORRECT, "; ".join(notes), params={"calculations": len(calculations)})
+            return StepScore(1.0, CORRECT, "; ".join(notes), params={"calculations": len(calculations)}, checks=checks)
         shown = [f"skipped {s}" for s in skipped[:3]] + ([f"and {len(skipped) - 3} more"] if len(skipped) > 3 else [])
         reason = "; ".join(notes + shown) or "no calculation to check"
         return unverifiable(reason, params={"calculations": 0})
