@@ -38,6 +38,7 @@ from workbench.verify.reasoning import (
     verification_settings,
 )
 from workbench.verify.verifiers import DEFAULT_VERIFIERS, DESCRIPTIONS, REGISTRY
+from workbench.verify.verifiers.consistency import DEFAULT_MODE as DEFAULT_CONSISTENCY_MODE
 from workbench.verify.verifiers.consistency import MODES, reference_problem
 from workbench.verify.verifiers.evaluation import (
     EvalDataError,
@@ -108,7 +109,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     config = teacher_config(db)
     if "consistency" in verifiers:
         verifier_options["consistency_mode"] = st.radio(
-            "Self-consistency score", MODES, horizontal=True,
+            "Self-consistency score", MODES, horizontal=True, index=MODES.index(DEFAULT_CONSISTENCY_MODE),
             format_func=lambda m: {"share": "share of paths agreeing", "majority": "1/0 against the majority"}[m],
             help="With no reference answer the paths' final answers vote; the majority is the task's pseudo-reference.")
     if "rollout" in verifiers:
@@ -338,7 +339,7 @@ for pseudo in db.pseudo_references(summary.task_type, summary.task_id):
 event = st.plotly_chart(heatmap_figure(summary), key=f"heatmap-{task_key}", on_select="rerun",
                         selection_mode="points", width="stretch")
 st.caption(f"Colour = step score (red 0, yellow 0.5, green 1) · ★ and the blue frame = best path · {OUTCOME_MARK} the "
-           f"outcome is verified here · {EVIDENCE_MARK} only evidence (e.g. arithmetic holds: not a verified step) · "
+           f"outcome is checked here · {EVIDENCE_MARK} only evidence (e.g. arithmetic holds: not a verified step) · "
            "✎ overruled · ≠ verifiers disagree. Hover a cell for the step and every rationale; click it to open its path.")
 
 paths_by_id = {p["id"]: p for p in summary.paths}

@@ -229,13 +229,14 @@ def test_several_labellers_each_see_their_own_labels_and_the_latest_counts(store
 
 
 def test_labels_move_the_step_score_the_gate_and_the_exports_as_overrules_do(store, tmp_path: Path):
-    sample_id, [(path_id, steps)] = scored_task(store, "passes until labelled", [0.9, 0.9])
+    sample_id, [(path_id, steps)] = scored_task(store, "unverified until labelled", [0.9, 0.9])
     settings = VerificationSettings("min", 0.8)
-    assert evaluate_task(store.reasoning_paths_nested()[("sample", sample_id)], settings).passed
+    # the verifier's 0.9s find nothing wrong; the path fails only for stating no final answer
+    assert evaluate_task(store.reasoning_paths_nested()[("sample", sample_id)], settings).failure.kind == "no_answer"
     submit_labels(store, path_id, "ada", {steps[0]: 1, steps[1]: -1}, "the right step", settings=settings)
     paths = store.reasoning_paths_nested()[("sample", sample_id)]
     verdict = evaluate_task(paths, settings)
-    assert not verdict.passed and verdict.path_scores[path_id] == 0.0
+    assert (verdict.status, verdict.failure.kind) == ("failed", "overruled") and verdict.path_scores[path_id] == 0.0
     assert "decided by overrule (ada)" in verdict.reason
     assert store.get_metrics("sample", sample_id)["best_path_score"] == 0.0  # the gate metric was refreshed
 

@@ -12,6 +12,8 @@ from workbench.core import jobs
 from workbench.core.settings import save_teacher_config, set_reviewer_name
 from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
+from workbench.verify.reasoning import VerificationSettings, save_verification_settings
+from workbench.verify.verifiers import DEFAULT_VERIFIERS
 
 TIMEOUT = 60
 RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
@@ -57,7 +59,8 @@ def test_seeds_without_paths_offer_a_job_and_queue_it(store: Store):
     at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
     assert not at.exception
     job = store.list_jobs()[0]
-    assert job["kind"] == "reason" and job["params"]["n"] == 3 and job["params"]["verifiers"] == ["arithmetic"]
+    assert job["kind"] == "reason" and job["params"]["n"] == 3
+    assert job["params"]["verifiers"] == list(DEFAULT_VERIFIERS)  # a new store's offline defaults
     assert job["params"]["tasks"] == [{"type": "seed", "id": 1}]
     assert "Started reason job" in texts(at)
 
@@ -78,21 +81,26 @@ def test_audit_view_shows_heatmap_gate_and_steps(store: Store):
     at = page().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
-    assert any(e.value.startswith("Gated out: best path (path 1) scores 0.00 (min over steps), which is below the "
+    assert any(e.value.startswith("Fails the gate: best path (path 1, score 0.00: min over steps) fails at the "
                                   "threshold 1: step 2 scores 0.00, decided by arithmetic: false: `80 - 20 = 50`")
                for e in at.error)
     frames = [d.value for d in at.dataframe]
     steps = frames[1]
     assert list(steps["text"]) == ["25% of $80 = $20.", "$80 - $20 = $50.", "Answer: 50"]
     assert list(steps["arithmetic label"]) == ["correct", "incorrect", "incorrect"]
-    assert list(steps["decided by"]) == ["arithmetic"] * 3
+    # a calculation that holds is evidence; the answer checked against the reference is the outcome
+    assert list(steps["arithmetic checks"]) == ["evidence", "evidence", "outcome"]
+    assert list(steps["vouches for"]) == ["evidence", "evidence", "outcome"]
+    # the job ran a new store's default verifiers: self-consistency checks the answer against the reference too
+    assert list(steps["decided by"]) == ["arithmetic", "arithmetic", "arithmetic, consistency"]
     assert "80 - 20 is 60" in steps["arithmetic rationale"][1]
 
 
 def test_lowering_the_threshold_and_the_rule_changes_the_gate(store: Store):
     reasoned_store(store, RIGHT)
     at = page().run()
-    assert any(s.value.startswith("Passes the gate: best path (path 1) scores 1.00") for s in at.success)
+    assert any(s.value.startswith("Passes the gate: best path (path 1, score 1.00: min over steps) passes: its "
+                                  "outcome is verified by arithmetic") for s in at.success)
     assert "54" in [t.value for t in at.text]  # the task's reference answer, in "The task" expander
     at.selectbox[1].set_value("mean").run()
     assert not at.exception
@@ -161,9 +169,9 @@ def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store
     assert any("continue the solution from the end of the step prefix" in c.value for c in at.caption)
     at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
     params = store.list_jobs()[0]["params"]
-    assert params["verifiers"] == ["arithmetic", "consistency", "rollout"]
+    assert params["verifiers"] == ["arithmetic", "consistency", "code", "rollout"]
     assert (params["rollout_k"], params["rollout_max_steps"], params["rollout_max_tokens"]) == (3, 2, 64)
-    assert params["consistency_mode"] == "share" and params["rollout_label"] == "soft"
+    assert params["consistency_mode"] == "majority" and params["rollout_label"] == "soft"
 
 
 def test_a_base_model_on_a_chat_only_provider_is_told_why_rollouts_cannot_run(store: Store):
@@ -182,6 +190,7 @@ def test_pseudo_reference_rollouts_and_decisions_are_shown(store: Store):
         task = store.insert_sample({"source": "import", "instruction": PENCIL})
         job_id = jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
         jobs.run_job(store, store.claim_job(job_id, 1))
+    save_verification_settings(store, VerificationSettings(margin=LABEL_FREE["margin"]))
     at = page().run()
     assert not at.exception
     assert any("Pseudo-reference (job 1): 31 — the majority final answer of 2/3 paths (self-consistency), "

@@ -22,7 +22,7 @@ from workbench.verify.reasoning import (
     low_confidence,
     step_score,
 )
-from workbench.verify.verifiers.base import OUTCOME, UNVERIFIABLE
+from workbench.verify.verifiers.base import UNVERIFIABLE
 
 FILTERS = {
     "disagreements": "verifiers disagree on a step",
@@ -31,8 +31,8 @@ FILTERS = {
     "unverified": "nothing verified the best path's outcome",
     "low confidence": "a step scores between 0.25 and 0.75",
 }
-# Heatmap marks: what the verdicts on a cell vouch for. A step only evidence speaks for (its arithmetic holds) is
-# not a verified step; a step with an outcome verdict that holds carries the path's checked result.
+# Heatmap marks: what the verdicts on a cell checked. A step only evidence speaks for (its arithmetic holds) is
+# not a verified step; a step with an outcome verdict carries the check of the path's result.
 OUTCOME_MARK, EVIDENCE_MARK = "◎", "e"
 GATE_WORDS = {PASSED: "passes", UNVERIFIED: "unverified"}
 COLORSCALE = [[0.0, "#d73027"], [0.5, "#fee08b"], [1.0, "#1a9850"]]
@@ -53,14 +53,11 @@ class TaskSummary:
 
 
 def vouches(verdicts: dict[str, dict]) -> str:
-    """What the verdicts that were given on a step vouch for, strongest first: 'outcome' (an outcome verdict that
-    holds), 'step' (a verdict judged the step's logic), 'evidence' (only evidence, such as arithmetic that holds),
-    or '' (no verdict)."""
-    given = [v for v in verdicts.values() if v["label"] != UNVERIFIABLE]
-    kinds = {v.get("checks") for v in given}
-    if any(v.get("checks") == OUTCOME and v["label"] == "correct" for v in given):
-        return "outcome"
-    return "step" if "step" in kinds else ("evidence" if given else "")
+    """What the verdicts given on a step checked, the strongest kind first: 'outcome' (the final result against
+    ground truth), 'step' (the step's logic was judged), 'evidence' (only evidence, such as arithmetic), or ''
+    (no verdict)."""
+    kinds = {v.get("checks") or "evidence" for v in verdicts.values() if v["label"] != UNVERIFIABLE}
+    return next((kind for kind in ("outcome", "step", "evidence") if kind in kinds), "")
 
 
 def gate_word(verdict: TaskVerdict) -> str:

@@ -34,7 +34,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from workbench.store import Store
-from workbench.verify.verifiers.base import NEUTRAL_SCORE, OUTCOME, UNVERIFIABLE, Task
+from workbench.verify.verifiers.base import CORRECT, NEUTRAL_SCORE, OUTCOME, UNVERIFIABLE, Task
 
 DEFAULT_N = 8
 MAX_N = 64
@@ -435,8 +435,8 @@ def _findings(path: dict, settings: VerificationSettings) -> _Findings:
                    and not (found.answer is None and _about_missing_answer(v))]
         if flagged:
             found.wrong.append((min(flagged), step, "wrong" if min(flagged) < 0.5 else "below"))
-        found.outcome |= {name for name, v in given.items()
-                          if v.get("checks") == OUTCOME and v["score"] >= settings.threshold - 1e-9}
+        found.outcome |= {name for name, v in given.items() if v.get("checks") == OUTCOME
+                          and v["label"] == CORRECT and v["score"] >= settings.threshold - 1e-9}
     return found
 
 
