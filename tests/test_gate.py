@@ -221,3 +221,16 @@ def test_each_decision_is_stored_and_a_settings_change_decides_every_task_again(
         "checks"] == "outcome"
     assert save_verification_settings(store, VerificationSettings(threshold=0.75)) == 1
     assert store.gate_verdict("seed", seed)["status"] == "passed"
+
+
+def test_the_heatmap_and_step_table_keep_outcome_checks_and_evidence_apart():
+    from workbench.verify.audit import EVIDENCE_MARK, OUTCOME_MARK, heatmap_figure, step_rows, summarise
+
+    verified = path(1, [("3 * 4 = 12", {"arithmetic": holds()}), ("She eats none.", {"arithmetic": abstains()}),
+                        ("Answer: 12", {"arithmetic": abstains(), "consistency": reference_match()})])
+    [summary] = summarise({("seed", 1): [verified]}, {("seed", 1): "apples"}, STRICT)
+    assert heatmap_figure(summary).data[0].text[0] == [EVIDENCE_MARK, "", OUTCOME_MARK]
+    rows = step_rows(verified, ["arithmetic", "consistency"], STRICT)
+    assert [r["vouches for"] for r in rows] == ["evidence", "nothing", "outcome"]
+    assert rows[2]["consistency checks"] == "outcome" and rows[0]["arithmetic checks"] == "evidence"
+    assert "Gate: passes" in heatmap_figure(summary).layout.title.text

@@ -15,6 +15,7 @@ from workbench.review.export import ExportOptions, export
 from workbench.store import Store
 from workbench.verify import labelling
 from workbench.verify.labelling import (
+    CONSENSUS_DISPUTES,
     DISAGREEMENT,
     LOW_CONFIDENCE,
     RANDOM,
@@ -71,6 +72,16 @@ def test_disagreement_puts_the_most_disputed_steps_first(store):
     scored_task(store, "two disputes", [1.0, 0.0], {"judge": [0.0, 1.0]})
     queue = labelling_queue(store, "ada", DISAGREEMENT, rate=0.0, settings=GATE)
     assert titles(queue) == ["two disputes", "one dispute", "agreed"]
+
+
+def test_consensus_disputes_put_the_steps_rollouts_and_the_judge_disagree_on_first(store):
+    scored_task(store, "agreed", [1.0, 1.0], {"rollout": [1.0, 1.0], "judge": [1.0, 1.0]})
+    scored_task(store, "one dispute", [1.0, 1.0], {"rollout": [0.0, 1.0], "judge": [1.0, 1.0]})
+    scored_task(store, "two disputes", [1.0, 1.0], {"rollout": [0.0, 1.0], "judge": [1.0, 0.0]})
+    scored_task(store, "judge alone", [1.0, 1.0], {"judge": [0.0, 0.0]})  # nothing to agree with: no dispute
+    queue = labelling_queue(store, "ada", CONSENSUS_DISPUTES, rate=0.0, settings=GATE)
+    assert titles(queue)[:2] == ["two disputes", "one dispute"]
+    assert set(titles(queue)[2:]) == {"agreed", "judge alone"}
 
 
 def test_random_order_is_every_task_once_and_reproducible_from_its_seed(store):

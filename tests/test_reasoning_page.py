@@ -12,7 +12,7 @@ from workbench.core import jobs
 from workbench.core.settings import save_teacher_config, set_reviewer_name
 from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
-from workbench.verify.reasoning import VerificationSettings, save_verification_settings
+from workbench.verify.reasoning import VerificationSettings, save_verification_settings, verification_settings
 from workbench.verify.verifiers import DEFAULT_VERIFIERS
 
 TIMEOUT = 60
@@ -27,7 +27,7 @@ def page() -> AppTest:
 
 
 def reasoned_store(store: Store, text: str) -> int:
-    """One seed with two paths scored by the arithmetic verifier, through the real job (teacher mocked)."""
+    """One seed with two paths scored by a new store's default verifiers, through the real job (teacher mocked)."""
     save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": text}))
     seed_id = store.insert_seeds([{"instruction": "A jacket costs $80, 25% off then 10% off. Final price?",
                                    "reference_answer": "54", "domain": "math"}])[0]
@@ -215,7 +215,11 @@ def test_a_verify_eval_report_lists_its_misses(store: Store):
     at = page().run()
     at.file_uploader[0].upload("report.jsonl", content, "application/json").run()
     assert not at.exception
-    assert any("acc_err 0.714" in c.value and "f1 0.833" in c.value for c in at.caption)
+    assert any("acc_err 0.714" in c.value and "f1 0.833" in c.value and "unverifiable_share" in c.value
+               for c in at.caption)
+    # the gate's figures, as `verify-eval --json` prints them: one path and no reference: nothing passes
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Passed the gate"], metrics["Gate precision"], metrics["Gate yield"]) == ("0", "—", "0.000")
     misses = at.dataframe[0].value
     assert len(misses) == 2 and set(misses["miss"]) == {"missed error"}
     assert "rationales" in at.dataframe[1].value.columns
@@ -239,3 +243,29 @@ def test_a_reference_that_cannot_be_compared_says_so(store: Store):
     at = page().run()
     assert not at.exception
     assert any("is not a short final answer" in w.value and "SELECT c.id" in w.value for w in at.warning)
+
+
+def test_the_judges_two_modes_show_their_expected_cost_and_the_mode_reaches_the_job(store: Store):
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "\\boxed{-1}"}))
+    store.insert_seeds([{"instruction": "What is 6 * 7?", "domain": "math"}])
+    at = page().run()
+    at.multiselect[0].select(at.multiselect[0].options[0]).run()
+    at.number_input[0].set_value(2).run()  # N = 2 paths
+    at.multiselect[1].select("judge").run()
+    assert not at.exception
+    # 2 paths of about 6 steps: 12 calls per step, 2 as a critic
+    assert any("per step 12 calls" in i.value and "as a critic 2 calls" in i.value for i in at.info)
+    next(r for r in at.radio if r.label == "Judge mode").set_value("critic").run()
+    at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
+    assert store.list_jobs()[0]["params"]["judge_mode"] == "critic"
+
+
+def test_gate_settings_on_the_page_are_saved_and_decide_the_tasks_again(store: Store):
+    reasoned_store(store, RIGHT)
+    at = page().run()
+    next(s for s in at.slider if s.label == "Self-consistency margin").set_value(0.75).run()
+    next(r for r in at.radio if r.label == "Step rule").set_value("consensus").run()
+    next(s for s in at.selectbox if s.label == "Best path by").set_value("vote").run()
+    assert not at.exception
+    assert verification_settings(store) == VerificationSettings("vote", 1.0, 0.75, "consensus")
+    assert store.gate_verdict("seed", 1)["status"] == "passed"  # decided again: the reference still verifies it
