@@ -234,3 +234,10 @@ def test_the_heatmap_and_step_table_keep_outcome_checks_and_evidence_apart():
     assert [r["vouches for"] for r in rows] == ["evidence", "nothing", "outcome"]
     assert rows[2]["consistency checks"] == "outcome" and rows[0]["arithmetic checks"] == "evidence"
     assert "Gate: passes" in heatmap_figure(summary).layout.title.text
+
+
+def test_no_final_answer_is_not_rescued_by_a_sentence_matching_the_reference():
+    # arithmetic reads the last sentence as stating the reference; self-consistency finds no stated answer
+    unstated = path(1, [("She had 15 apples and ate 3: 12 are left.", {"arithmetic": reference_match(),
+                                                           "consistency": holds("outcome", 0.0, answer=None)})])
+    assert (path_gate(unstated, STRICT).status, path_gate(unstated, STRICT).kind) == ("failed", "no_answer")

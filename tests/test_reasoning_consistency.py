@@ -13,6 +13,7 @@ from workbench.verify.verifiers.consistency import (
     REFERENCE,
     PathContext,
     comparable_reference,
+    concluded_answer,
     reference_problem,
     same_answer,
     stated_answer,
@@ -129,3 +130,18 @@ def test_reference_problems_are_explained():
     assert reference_problem("54") is None and reference_problem(None) is None
     assert "compared with it as text" in reference_problem("The butler")
     assert "is not a short final answer" in reference_problem("Step 1: add.\nStep 2: 12 + 30 = 42")
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ("The rope is cut in two. Therefore, the red rope is 20 centimeters long.", "20"),
+    ("Thus, Charlie will make a total of \\(\\$1,440\\) for the day.", "1440"),
+    ("So the discount is 25%.", "25%"),
+    ("Therefore, 7.5 pounds remain.", "15/2"),
+    ("So she keeps 12 of the 15 apples.", None),  # two numbers: no single conclusion
+    ("The rope is 20 centimeters long.", None),  # no conclusion word
+    ("Therefore, the rope is long enough.", None),  # no number
+])
+def test_a_closing_conclusion_sentence_states_the_final_answer_when_nothing_else_does(step: str, expected):
+    assert concluded_answer(step) == expected
+    assert stated_answer(["First, 3 + 4 = 7.", step]) == (1, expected)
+    assert stated_answer([step, "Answer: 9"]) == (1, "9")  # an explicit answer comes first

@@ -411,6 +411,7 @@ class _Findings:
     answer: str | None
     wrong: list[tuple[float, dict, str]] = field(default_factory=list)  # (score, step, kind), in step order
     outcome: set[str] = field(default_factory=set)  # who verified the outcome
+    missing: bool = False  # a verifier says the path states no final answer
     weak: set[str] = field(default_factory=set)  # outcome verdicts set aside: majority under the margin
     disputed: list[dict] = field(default_factory=list)
 
@@ -431,6 +432,7 @@ def _findings(path: dict, settings: VerificationSettings) -> _Findings:
         found.weak |= {name for name, v in counted.items() if v.get("set_aside") == "margin"}
         if any(v.get("set_aside") == "disputed" for v in counted.values()):
             found.disputed.append(step)
+        found.missing |= any(_about_missing_answer(v) for v in given.values())
         flagged = [v["score"] for v in given.values() if v["score"] < settings.threshold - 1e-9
                    and not (found.answer is None and _about_missing_answer(v))]
         if flagged:
@@ -458,7 +460,7 @@ def path_gate(path: dict, settings: VerificationSettings) -> PathGate:
     if found.wrong:
         _, step, kind = min(found.wrong, key=lambda wrong: wrong[0])  # the weakest; the first of equals
         return PathGate(FAILED, kind, step, decided_by(counted_verdicts(step["scores"], settings), step["overrule"]))
-    if found.answer is None and not found.outcome:
+    if found.answer is None and (found.missing or not found.outcome):  # what passes tests needs no stated answer
         return PathGate(FAILED, "no_answer", answer_step, "")
     if found.disputed:
         return PathGate(UNVERIFIED, "disputed", found.disputed[0], ", ".join(CONSENSUS_VERIFIERS))

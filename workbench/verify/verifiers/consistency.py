@@ -95,13 +95,35 @@ def reference_problem(reference: str | None) -> str | None:
     return None
 
 
+CONCLUSION = re.compile(r"^\W*(?:therefore|thus|hence|so|finally|altogether|overall|in total|in all)\b", re.IGNORECASE)
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def concluded_answer(step: str) -> str | None:
+    """The number a step's closing sentence concludes with, when that sentence opens with a conclusion word
+    ('Therefore', 'Thus', 'So', 'In total'...) and states exactly one number ("Therefore, the rope is 20
+    centimeters." -> '20'; "So she keeps 12 of the 15." -> None), written plainly (units dropped, as answers are
+    compared); else None. Real model solutions often end so instead of with 'Answer: ...'."""
+    from workbench.verify.answer_equivalence import read_numbers
+
+    sentence = SENTENCE_BREAK.split(step.strip())[-1]
+    numbers = read_numbers(sentence) if CONCLUSION.match(sentence) else None
+    if numbers is None or len({(m.value, m.percent) for m in numbers.members}) != 1:
+        return None
+    value, percent = numbers.members[0].value, numbers.members[0].percent
+    value = value * 100 if percent else value  # a percentage is held as its share: 25% is 1/4
+    written = str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return written + ("%" if percent else "")
+
+
 def stated_answer(steps: Sequence[str]) -> tuple[int, str | None]:
-    """(index of the step stating the path's final answer, that answer); (last index, None) when none does."""
+    """(index of the step stating the path's final answer, that answer); (last index, None) when none does. The
+    last step's concluding sentence counts when no step states its answer in a known form (`concluded_answer`)."""
     for index in range(len(steps) - 1, -1, -1):
         answer = extract_answer(steps[index])
         if answer:
             return index, answer
-    return len(steps) - 1, None
+    return len(steps) - 1, concluded_answer(steps[-1]) if steps else None
 
 
 @dataclass
