@@ -153,14 +153,20 @@ def test_filters_narrow_the_task_list(store: Store):
     assert any("No task matches" in i.value for i in at.info)
 
 
-def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store):
-    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "Answer: 1"}))
+def planned_job(store: Store, reply: str, verifier: str) -> AppTest:
+    """The page with one seed chosen, N = 2 paths and `verifier` added to the default verifiers (teacher mocked)."""
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": reply}))
     store.insert_seeds([{"instruction": "What is 6 * 7?", "domain": "math"}])
     at = page().run()
     at.multiselect[0].select(at.multiselect[0].options[0]).run()
     at.number_input[0].set_value(2).run()  # N = 2 paths
-    at.multiselect[1].select("consistency").select("rollout").run()
+    at = at.multiselect[1].select(verifier).run()
     assert not at.exception
+    return at
+
+
+def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store):
+    at = planned_job(store, "Answer: 1", "rollout")
     next(n for n in at.number_input if n.label == "Rollouts per step (K)").set_value(3).run()
     next(n for n in at.number_input if n.label == "Most steps rolled out per path").set_value(2).run()
     next(n for n in at.number_input if n.label == "Most tokens per rollout").set_value(64).run()
@@ -246,13 +252,7 @@ def test_a_reference_that_cannot_be_compared_says_so(store: Store):
 
 
 def test_the_judges_two_modes_show_their_expected_cost_and_the_mode_reaches_the_job(store: Store):
-    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "\\boxed{-1}"}))
-    store.insert_seeds([{"instruction": "What is 6 * 7?", "domain": "math"}])
-    at = page().run()
-    at.multiselect[0].select(at.multiselect[0].options[0]).run()
-    at.number_input[0].set_value(2).run()  # N = 2 paths
-    at.multiselect[1].select("judge").run()
-    assert not at.exception
+    at = planned_job(store, "\\boxed{-1}", "judge")
     # 2 paths of about 6 steps: 12 calls per step, 2 as a critic
     assert any("per step 12 calls" in i.value and "as a critic 2 calls" in i.value for i in at.info)
     next(r for r in at.radio if r.label == "Judge mode").set_value("critic").run()
