@@ -132,7 +132,7 @@ def as_path(steps: list[str], verdicts: dict[str, list[StepScore]], path_id: int
 
 async def _item_report(verifiers: list[Verifier], item: dict, settings: VerificationSettings) -> dict:
     task = Task(item["problem"], reference_answer=item.get("reference_answer"), tests=item.get("tests"),
-                domain=item.get("domain"))
+                domain=item.get("domain"), reference_solution=item.get("reference_solution"))
     path = as_path(item["steps"], {v.name: await v.score_steps(task, item["steps"]) for v in verifiers})
     verdict = evaluate_task([path], settings)
     steps = [{"index": step["idx"], "text": step["text"], "score": effective_score(step, settings),
