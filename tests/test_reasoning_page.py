@@ -175,7 +175,7 @@ def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store
     assert any("continue the solution from the end of the step prefix" in c.value for c in at.caption)
     at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
     params = store.list_jobs()[0]["params"]
-    assert params["verifiers"] == ["arithmetic", "consistency", "code", "rollout"]
+    assert params["verifiers"] == ["arithmetic", "consistency", "rollout"]
     assert (params["rollout_k"], params["rollout_max_steps"], params["rollout_max_tokens"]) == (3, 2, 64)
     assert params["consistency_mode"] == "majority" and params["rollout_label"] == "soft"
 

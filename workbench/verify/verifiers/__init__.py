@@ -9,8 +9,8 @@ from workbench.verify.verifiers.base import Task, Verifier, VerifierError
 
 # The offline verifiers a new store uses by default: the Verifier page's choice, the reason job's and the CLI's
 # default, and what `verify-eval` runs without --verifier. Adding an offline verifier to the defaults is adding
-# its name here.
-DEFAULT_VERIFIERS = ("arithmetic", "consistency", "code")
+# its name here. The code verifier runs the model's code, so it stays a choice the user makes.
+DEFAULT_VERIFIERS = ("arithmetic", "consistency")
 
 
 def _arithmetic(**options: Any) -> Verifier:
