@@ -42,20 +42,21 @@ def funnel_chart(funnel: list[dict]) -> go.Figure:
 
 
 def frontier_chart(rows: list[dict]) -> go.Figure:
-    """Mean entropy gain (bars, left axis) and verifier pass rate (line, right axis, 0-100%) per integer depth."""
+    """Mean entropy gain (bars, left axis) and the share of decided tasks passing the gate (line, right axis,
+    0-100%) per integer depth."""
     frame = pd.DataFrame(rows)
     depths = [int(d) for d in frame["depth"]]
     figure = go.Figure()
     figure.add_bar(x=depths, y=frame["mean_entropy_gain"], name="mean entropy gain over the parent (bits)",
                    marker_color="#6C4AB6")
-    figure.add_scatter(x=depths, y=frame["pass_rate"], name="verifier pass rate", yaxis="y2", mode="lines+markers",
+    figure.add_scatter(x=depths, y=frame["pass_rate"], name="share passing the gate", yaxis="y2", mode="lines+markers",
                        line={"color": "#E07A5F"}, connectgaps=False)
     figure.update_layout(
         height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": "evolution depth (0 = the seeds)", "tickmode": "array", "tickvals": depths,
                "range": [min(depths) - 0.6, max(depths) + 0.6]},
         yaxis={"title": "entropy gain (bits)", "zeroline": True},
-        yaxis2={"title": "pass rate", "overlaying": "y", "side": "right", "range": [0, 1.02], "showgrid": False,
+        yaxis2={"title": "passed the gate", "overlaying": "y", "side": "right", "range": [0, 1.02], "showgrid": False,
                 "tickvals": [0, 0.25, 0.5, 0.75, 1.0], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.3},
     )
@@ -77,21 +78,29 @@ def usage_table(usage: list[dict]) -> pd.DataFrame:
     )
 
 
+def reason_table(reasons: list[dict], heading: str) -> None:
+    if reasons:
+        st.dataframe(pd.DataFrame([{heading: r["reason"], "Samples": r["count"]} for r in reasons]), hide_index=True,
+                     width="stretch")
+
+
 def gate_story(report: dict) -> None:
     gate = report["gate"]
     st.subheader("The gate")
     st.caption(
-        f"A sample passes when its best reasoning path scores at least {gate['threshold']:g} "
-        f"({gate['aggregation']} of its step scores). Rejections are part of the story: each failed sample is "
-        "counted under the reason it failed."
+        "A sample passes only when its best reasoning path's outcome is verified (its final answer matches the "
+        f"reference answer, its tests pass, or a self-consistency majority leads by at least {gate['margin']:.0%} of "
+        f"the paths) and no verifier found a step wrong (a score under {gate['threshold']:g}). A sample nothing "
+        "verified is unverified, not passed; one with a step found wrong, or no final answer, fails. Every sample "
+        f"is counted under its reason. Best path by {gate['selection_rule']}."
     )
-    verified, passed, failed = st.columns(3)
-    verified.metric("Verified samples", f"{gate['verified']:,}")
-    passed.metric("Passed the gate", f"{gate['passed']:,}")
-    failed.metric("Failed the gate", f"{gate['failed']:,}")
-    if gate["failure_reasons"]:
-        reasons = pd.DataFrame([{"Why they failed": r["reason"], "Samples": r["count"]} for r in gate["failure_reasons"]])
-        st.dataframe(reasons, hide_index=True, width="stretch")
+    decided, passed, unverified, failed = st.columns(4)
+    decided.metric("Decided by the gate", f"{gate['decided']:,}")
+    passed.metric("Passed", f"{gate['passed']:,}")
+    unverified.metric("Unverified", f"{gate['unverified']:,}", help="Nothing verified the best path's outcome.")
+    failed.metric("Failed", f"{gate['failed']:,}", help="A verifier or a person found a step wrong, or no final answer.")
+    reason_table(gate["unverified_reasons"], "Why they are unverified")
+    reason_table(gate["failure_reasons"], "Why they failed")
     review = gate["review_of_passed"]
     if gate["passed"]:
         st.caption(
@@ -101,10 +110,11 @@ def gate_story(report: dict) -> None:
     seeds = gate["seeds"]
     if seeds["verified"]:
         st.caption(
-            f"The teacher was also checked on {plural(seeds['verified'], 'gold seed')}: "
-            f"{seeds['passed']:,} passed the gate (a seed that fails shows what the teacher cannot solve)."
+            f"The teacher was also checked on {plural(seeds['verified'], 'gold seed')}: {seeds['passed']:,} passed the "
+            f"gate, {seeds['unverified']:,} unverified, {seeds['failed']:,} failed (a seed that fails shows what the "
+            "teacher cannot solve)."
         )
-    if not gate["verified"]:
+    if not gate["decided"]:
         st.caption("No sample verified yet: sample and score reasoning paths on the Verifier page.")
 
 
@@ -163,6 +173,10 @@ def live_overview() -> None:
             pd.DataFrame(report["verifiers"]), hide_index=True, width="stretch",
             column_config={
                 "verifier": st.column_config.TextColumn("Verifier"),
+                "checks": st.column_config.TextColumn(
+                    "Vouches for", help="outcome: the final result against ground truth; step: the step's logic was "
+                                        "judged; evidence: something in the step holds (its arithmetic), which does "
+                                        "not verify the step"),
                 "steps": st.column_config.NumberColumn("Steps scored"),
                 "pass_rate": st.column_config.ProgressColumn("Steps correct", min_value=0.0, max_value=1.0,
                                                              format="percent"),

@@ -10,7 +10,10 @@ from workbench.core.settings import reviewer_name, teacher_config
 from workbench.core.teacher import supports_raw_completion
 from workbench.core.wording import plural
 from workbench.verify.audit import (
+    EVIDENCE_MARK,
     FILTERS,
+    OUTCOME_MARK,
+    gate_word,
     heatmap_figure,
     matching,
     path_label,
@@ -25,16 +28,28 @@ from workbench.verify.reasoning import (
     DEFAULT_N,
     DEFAULT_TEMPERATURE,
     MAX_N,
+    PASSED,
+    STEP_RULES,
+    UNVERIFIED,
     VerificationSettings,
     load_task,
     overrule_step,
     save_verification_settings,
     verification_settings,
 )
-from workbench.verify.verifiers import DESCRIPTIONS, REGISTRY
+from workbench.verify.verifiers import DEFAULT_VERIFIERS, DESCRIPTIONS, REGISTRY
 from workbench.verify.verifiers.alignment import reference_solution_problem
+from workbench.verify.verifiers.consistency import DEFAULT_MODE as DEFAULT_CONSISTENCY_MODE
 from workbench.verify.verifiers.consistency import MODES, reference_problem
-from workbench.verify.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
+from workbench.verify.verifiers.evaluation import (
+    EvalDataError,
+    gate_figures,
+    miss_kind,
+    processbench_metrics,
+    read_report,
+    unverifiable_share,
+)
+from workbench.verify.verifiers.judge import MODES as JUDGE_MODES
 from workbench.verify.verifiers.prm import STYLES
 from workbench.verify.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LABELS
 from workbench.verify.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
@@ -86,7 +101,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     n_paths = left.number_input("Paths per task (N)", 1, MAX_N, DEFAULT_N)
     temperature = middle.slider("Temperature", 0.0, 2.0, DEFAULT_TEMPERATURE, 0.05)
     max_tokens = right.number_input("Max tokens per path", 32, 8192, 256, step=32)
-    verifiers = st.multiselect("Verifiers", list(REGISTRY), default=["arithmetic"],
+    verifiers = st.multiselect("Verifiers", list(REGISTRY), default=list(DEFAULT_VERIFIERS),
                                format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}")
     if "code" in verifiers and not (code_isolation := isolation()).complete:
         st.warning(f"Code verifier: {code_isolation.describe()}", icon=":material/warning:")
@@ -95,7 +110,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     config = teacher_config(db)
     if "consistency" in verifiers:
         verifier_options["consistency_mode"] = st.radio(
-            "Self-consistency score", MODES, horizontal=True,
+            "Self-consistency score", MODES, horizontal=True, index=MODES.index(DEFAULT_CONSISTENCY_MODE),
             format_func=lambda m: {"share": "share of paths agreeing", "majority": "1/0 against the majority"}[m],
             help="With no reference answer the paths' final answers vote; the majority is the task's pseudo-reference.")
     if "rollout" in verifiers:
@@ -121,7 +136,13 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
             st.caption(f"{config.model} is a chat model: each rollout asks it to continue the solution from the end "
                        "of the step prefix ('continue from here').")
     if "judge" in verifiers:
-        judge_model = st.text_input("Judge model (empty: the teacher)", placeholder=teacher_config(db).model)
+        left, right = st.columns(2)
+        judge_model = left.text_input("Judge model (empty: the teacher)", placeholder=teacher_config(db).model)
+        verifier_options["judge_mode"] = right.radio(
+            "Judge mode", JUDGE_MODES, horizontal=True,
+            format_func=lambda m: {"step": "yes/no per step", "critic": "critic: earliest wrong step per path"}[m],
+            help="Per step: one call per step, P(yes) from logprobs. Critic (ProcessBench's protocol): one call per "
+                 "path naming the earliest wrong paragraph in \\boxed{}; a reply in no known format is no verdict.")
     if "prm" in verifiers:
         prm_path = st.text_input("PRM directory (local path)")
         prm_style = st.selectbox("PRM style", STYLES,
@@ -136,6 +157,11 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
         if "rollout" in verifiers:
             text += (f" and {usage['rollout_calls']:,} rollout calls (≤ {usage['rollout_completion_tokens']:,} "
                      f"completion tokens, ≈ {usage['rollout_prompt_tokens']:,} prompt tokens)")
+        if "judge" in verifiers:
+            text += ". The judge, assuming 6 steps a path: " + "; ".join(
+                f"{'per step' if mode == 'step' else 'as a critic'} {usage[f'judge_{mode}_calls']:,} calls "
+                f"(≤ {usage[f'judge_{mode}_completion_tokens']:,} completion tokens, "
+                f"≈ {usage[f'judge_{mode}_prompt_tokens']:,} prompt tokens)" for mode in JUDGE_MODES)
         st.info(text + ".", icon=":material/calculate:")
     bypass = bypass_cache_checkbox()
     if st.button("Start reasoning job", type="primary", disabled=not chosen):
@@ -173,15 +199,31 @@ live_jobs()
 # ---------------------------------------------------------------- gate settings
 
 settings = verification_settings(db)
-left, right = st.columns(2)
-aggregation = left.selectbox("Path score", AGGREGATIONS, index=AGGREGATIONS.index(settings.aggregation),
-                             help="How step scores become a path score: the weakest step (min), all together "
-                                  "(product), the last step, or the mean.")
-threshold = right.slider("Gate threshold", 0.0, 1.0, settings.threshold, 0.05,
-                         help="A task passes when its best path reaches this score. 1.0: only perfect reasoning.")
-if (aggregation, threshold) != (settings.aggregation, settings.threshold):
-    settings = VerificationSettings(aggregation, threshold)
-    save_verification_settings(db, settings)
+st.caption("The gate passes a task only when its best path's outcome is verified (the reference answer, the tests, "
+           "or a self-consistency majority at the margin) and no verifier found a step wrong. Arithmetic that holds "
+           "is evidence, not a verified step: a path nothing else checked is unverified.")
+left, middle, right, last = st.columns(4)
+aggregation = left.selectbox("Best path by", AGGREGATIONS, index=AGGREGATIONS.index(settings.aggregation),
+                             help="How paths are ranked (passed before unverified before failed): a path score from "
+                                  "its steps (the weakest step: min; all together: product; the last step; the "
+                                  "mean), or the verifier-weighted vote (vote, DIVERSE: each path votes for its "
+                                  "answer with the product of its judged step scores).")
+threshold = middle.slider("A step is wrong under", 0.0, 1.0, settings.threshold, 0.05,
+                          help="A counted verdict under this score finds its step wrong, and the path fails. 1.0: "
+                               "any doubt fails it.")
+margin = right.slider("Self-consistency margin", 0.0, 1.0, settings.margin, 0.05,
+                      help="Without a reference answer or tests, the paths' majority answer verifies an outcome only "
+                           "when it leads the runner-up by this share of all paths (0.5: 3 of 4 against 1).")
+step_rule = last.radio("Step rule", STEP_RULES, index=STEP_RULES.index(settings.step_rule),
+                       format_func=lambda r: {"strictest": "strictest verdict",
+                                              "consensus": "consensus (rollouts = judge)"}[r],
+                       help="Consensus filtering (Zhang et al. 2025): rollouts and the judge count on a step only "
+                            "where they agree; their disagreements wait for a person (labelling queue: consensus).")
+chosen_settings = VerificationSettings(aggregation, threshold, margin, step_rule)
+if chosen_settings != settings:
+    settings = chosen_settings
+    decided = save_verification_settings(db, settings)
+    st.toast(f"Gate settings saved; {plural(decided, 'task')} decided again.")
 
 with st.expander("Gold tasks for the labelling queue, and each labeller's accuracy"):
     gold_panel(db)
@@ -197,8 +239,21 @@ with st.expander("Check a verifier against your own labels (verify-eval report)"
             st.error(f"Cannot read {uploaded.name}: {exc}")
         else:
             metrics = processbench_metrics([r["label"] for r in reports], [r["predicted"] for r in reports])
+            metrics["unverifiable_share"] = unverifiable_share(reports)
             shown_metrics = {k: "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else v) for k, v in metrics.items()}
             st.caption(" · ".join(f"{k} {v}" for k, v in shown_metrics.items()))
+            if all("gate" in r for r in reports):
+                gate = gate_figures(reports)
+                passed_col, precision_col, yield_col, rest_col = st.columns(4)
+                passed_col.metric("Passed the gate", f"{gate['passed']:,}",
+                                  help=f"{gate['passed_correct']:,} of them correct (label -1)")
+                precision_col.metric("Gate precision", "—" if gate["precision"] is None else f"{gate['precision']:.3f}",
+                                     help="Correct items among those that passed (— when none passed).")
+                yield_col.metric("Gate yield", "—" if gate["yield"] is None else f"{gate['yield']:.3f}",
+                                 help="Share of the correct items (label -1) that pass.")
+                rest_col.metric("Unverified · failed", f"{gate['unverified']:,} · {gate['failed']:,}")
+            else:
+                st.caption("This report predates the gate's decisions: run verify-eval again for precision and yield.")
             misses = [r for r in reports if miss_kind(r)]
             if not misses:
                 st.success(f"No misses: the prediction matches the label on all {len(reports)} items.")
@@ -222,9 +277,10 @@ if not nested:
     st.stop()
 
 summaries = summarise(nested, db.reasoning_task_titles(nested), settings)
-passed = sum(s.verdict.passed for s in summaries)
+passed = sum(s.verdict.status == PASSED for s in summaries)
+unverified = sum(s.verdict.status == UNVERIFIED for s in summaries)
 st.caption(f"{plural(len(summaries), 'task')} with paths · {passed:,} {'passes' if passed == 1 else 'pass'} the gate · "
-           f"{len(summaries) - passed:,} gated out")
+           f"{unverified:,} unverified (nothing verified the outcome) · {len(summaries) - passed - unverified:,} failed")
 
 
 # ---------------------------------------------------------------- task list and filters
@@ -238,7 +294,7 @@ if not shown:
 
 overview = pd.DataFrame([
     {"task": s.key, "instruction": s.title, "paths": len(s.paths), "best score": s.verdict.best_score,
-     "gate": "passes" if s.verdict.passed else "gated out", "flags": ", ".join(sorted(s.flags - {"gated out"}))}
+     "gate": gate_word(s.verdict), "flags": ", ".join(sorted(s.flags - {"gated out", "unverified"}))}
     for s in shown
 ])
 st.dataframe(overview, hide_index=True, width="stretch",
@@ -269,10 +325,12 @@ with st.expander("The task: problem, input and reference"):
                 st.warning(note, icon=":material/rule:")
 
 bundled_model_note([p["model"] for p in summary.paths], "These reasoning paths")
-if verdict.passed:
+if verdict.status == PASSED:
     st.success(f"Passes the gate: {verdict.reason}.")
+elif verdict.status == UNVERIFIED:
+    st.warning(f"Unverified: {verdict.reason}.", icon=":material/help:")
 else:
-    st.error(f"Gated out: {verdict.reason}.")
+    st.error(f"Fails the gate: {verdict.reason}.")
 
 for pseudo in db.pseudo_references(summary.task_type, summary.task_id):
     st.caption(f"Pseudo-reference (job {pseudo['job_id']}): {pseudo['answer']} — the majority final answer of "
@@ -283,7 +341,8 @@ for pseudo in db.pseudo_references(summary.task_type, summary.task_id):
 
 event = st.plotly_chart(heatmap_figure(summary), key=f"heatmap-{task_key}", on_select="rerun",
                         selection_mode="points", width="stretch")
-st.caption("Colour = step score (red 0, yellow 0.5, green 1) · ★ and the blue frame = best path · "
+st.caption(f"Colour = step score (red 0, yellow 0.5, green 1) · ★ and the blue frame = best path · {OUTCOME_MARK} the "
+           f"outcome is checked here · {EVIDENCE_MARK} only evidence (e.g. arithmetic holds: not a verified step) · "
            "✎ overruled · ≠ verifiers disagree. Hover a cell for the step and every rationale; click it to open its path.")
 
 paths_by_id = {p["id"]: p for p in summary.paths}
@@ -299,7 +358,7 @@ path_id = st.selectbox("Path", list(paths_by_id), key=path_key,
                        format_func=lambda i: f"{path_label(paths_by_id[i], verdict)} · score {verdict.path_scores[i]:.2f}")
 path = paths_by_id[path_id]
 names = verifier_names(summary.paths)
-rows = pd.DataFrame(step_rows(path, names))
+rows = pd.DataFrame(step_rows(path, names, settings))
 config = {"score": st.column_config.ProgressColumn("step score", min_value=0.0, max_value=1.0, format="%.2f"),
           "text": st.column_config.TextColumn("step", width="medium"),
           "flags": st.column_config.TextColumn("flags", width="small")}
@@ -346,7 +405,7 @@ if submitted:
     except (ValueError, LookupError) as exc:
         st.error(str(exc))
     else:
-        gate = "passes the gate" if after.passed else "is gated out"
+        gate = {"passed": "passes the gate", "unverified": "is unverified"}.get(after.status, "fails the gate")
         st.session_state["verifier_message"] = (
             f"Step {steps_by_id[step_id]['idx'] + 1} overruled as {label}. Path score now "
             f"{after.path_scores[path_id]:.2f}; the task {gate} (best {after.best_score:.2f})."

@@ -21,7 +21,7 @@ from workbench.verify.calibration import (
     human_earliest_error,
     suggest_threshold,
 )
-from workbench.verify.reasoning import verification_settings
+from workbench.verify.reasoning import refresh_task_metric, verification_settings
 
 # ---------------------------------------------------------------- kappa, textbook cases
 
@@ -141,8 +141,19 @@ def labelled_store(store: Store) -> dict:
     store.add_step_overrule(p2[2], "correct", "second look", "Cy")
     store.set_step_scores([{"step_id": p3[0], "verifier": "arith", "score": 0.0, "label": "incorrect"}]
                           + [{"step_id": s, "verifier": "arith", "score": 0.5, "label": "unverifiable"} for s in p2])
+    # five seeds the gate decided: each answer matches its reference (the outcome is verified) and the step before
+    # scores 0.3 ... 1.0 by the prm, so a threshold t passes the seeds whose step reaches t
+    settings = verification_settings(store)
     for index, score in enumerate([0.3, 0.6, 0.65, 0.9, 1.0]):
-        store.set_metrics("seed", index + 1, {"best_path_score": score})
+        [seed] = store.insert_seeds([{"instruction": f"seed task {index}", "reference_answer": "7"}])
+        path_id = store.add_reasoning_path({"task_type": "seed", "task_id": seed, "path_index": 0, "text": "..."},
+                                           ["3 + 4 = 7", "Answer: 7"])
+        first, answer = store.path_steps(path_id)
+        store.set_step_scores([{"step_id": first["id"], "verifier": "prm", "score": score, "label": "correct",
+                                "checks": "step"},
+                               {"step_id": answer["id"], "verifier": "consistency", "score": 1.0, "label": "correct",
+                                "checks": "outcome"}])
+        refresh_task_metric(store, "seed", seed, settings)
     return ids
 
 

@@ -47,7 +47,9 @@ def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     assert "nothing to export" in result["export_note"]
     rejected = store.list_samples(status="rejected")
     assert len(rejected) == result["rejected"] > 0
-    assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gated out: best path") for s in rejected)
+    # words state no final answer: each rejected sample fails as such
+    assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gate failed: best path") for s in rejected)
+    assert all("states no final answer" in store.sample_reviews(s["id"])[0]["note"] for s in rejected)
 
 
 def reasoning_reply(body: dict) -> dict:
@@ -101,22 +103,29 @@ def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store:
     assert printed["exported"] == len(exported) == printed["approved"] - printed["blocked_for_pii"]
     for sample in store.list_samples(status="rejected"):
         note = store.sample_reviews(sample["id"])[0]["note"]
-        assert note.startswith("gated out: best path (path 1) scores 0.00") and "decided by arithmetic" in note
+        assert note.startswith("gate failed: best path (path 1, score 0.00: min over steps)")
+        assert "decided by arithmetic" in note
         assert "false: `2 + 2 = 5`" in note
     for sample in store.list_samples(status="approved"):
         review = store.sample_reviews(sample["id"])[0]
         assert review["reviewer"] == DEMO_REVIEWER and review["note"].startswith("passed the gate: best path")
+        # three of four paths answer 12: a lead of half the paths, at the default margin
+        assert "its outcome is verified by consistency" in review["note"]
         assert store.pseudo_references("sample", sample["id"])[0]["answer"] == "12"
-    funnel = store.funnel_counts(1.0)  # the Overview's funnel: every approved sample passed the gate
+    funnel = store.funnel_counts()  # the Overview's funnel: every approved sample passed the gate
     assert funnel["approved"] == printed["approved"] and funnel["exported"] == printed["exported"]
 
 
-def _path_with(store: Store, sample_id: int, verdicts: list[tuple[float, str, str]]) -> None:
+def _path_with(store: Store, sample_id: int, verdicts: list[tuple[float, str, str]], checks: str = "evidence") -> None:
+    """A path ending in 'Answer: 12' whose steps carry these arithmetic verdicts; the last one checks `checks`."""
+    texts = [f"step {i}" for i in range(len(verdicts) - 1)] + ["Answer: 12"]
     path_id = store.add_reasoning_path({"task_type": "sample", "task_id": sample_id, "path_index": 0,
-                                        "text": "...", "job_id": None}, [f"step {i}" for i in range(len(verdicts))])
+                                        "text": "...", "job_id": None}, texts)
+    steps = store.path_steps(path_id)
     store.set_step_scores([
-        {"step_id": step["id"], "verifier": "arithmetic", "score": score, "label": label, "rationale": rationale}
-        for step, (score, label, rationale) in zip(store.path_steps(path_id), verdicts, strict=True)
+        {"step_id": step["id"], "verifier": "arithmetic", "score": score, "label": label, "rationale": rationale,
+         "checks": checks if step is steps[-1] else "evidence"}
+        for step, (score, label, rationale) in zip(steps, verdicts, strict=True)
     ])
 
 
@@ -128,11 +137,11 @@ def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_sig
     no_paths = store.insert_sample({"source": "evol", "instruction": "no paths", "unit_key": "n"})
     filtered = store.insert_sample({"source": "evol", "instruction": "a near-duplicate", "unit_key": "f",
                                     "filter_reason": "similar to seed 1 (cosine 0.97 > 0.90)"})
-    _path_with(store, passes, [(1.0, "correct", "checked: `2 + 2 = 4`")])
+    _path_with(store, passes, [(1.0, "correct", "final answer '12' matches the reference '12'")], checks="outcome")
     _path_with(store, wrong, [(1.0, "correct", "ok"), (0.0, "incorrect", "false: `4 * 3 = 13` (4 * 3 is 12)")])
     _path_with(store, unsure, [(0.5, "unverifiable", "no calculation to check")])
     _path_with(store, human, [(0.0, "incorrect", "false")])
-    _path_with(store, filtered, [(1.0, "correct", "checked")])
+    _path_with(store, filtered, [(1.0, "correct", "final answer '12' matches the reference '12'")], checks="outcome")
     store.set_sample_status([human], "approved", "ada")
     tasks = [{"type": "sample", "id": i} for i in (passes, wrong, unsure, human, no_paths, filtered)]
     assert review_by_gate(store, tasks) == {"tasks_verified": 5, "passed_gate": 2, "approved": 1, "rejected": 2}
@@ -141,7 +150,8 @@ def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_sig
     assert store.sample_reviews(wrong)[0]["reviewer"] == DEMO_REVIEWER
     assert store.sample_reviews(wrong)[0]["note"].endswith(
         "step 2 scores 0.00, decided by arithmetic: false: `4 * 3 = 13` (4 * 3 is 12)")
-    assert "no verifier could check it (arithmetic: no calculation to check)" in store.sample_reviews(unsure)[0]["note"]
+    unsure_note = store.sample_reviews(unsure)[0]["note"]
+    assert unsure_note.startswith("gate unverified: ") and "nothing checked the final answer" in unsure_note
     assert [r["reviewer"] for r in store.sample_reviews(human)] == ["ada"]  # a person's decision stands
 
 
@@ -165,7 +175,9 @@ def test_cli_demo_on_the_bundled_model(db_path, capsys):
     try:
         rejected = store.list_samples(status="rejected")
         assert len(rejected) == printed["rejected"]
-        assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gated out: best path") for s in rejected)
+        assert all(store.sample_reviews(s["id"])[0]["note"].startswith(("gate failed: best path",
+                                                                         "gate unverified: best path"))
+                   for s in rejected)
         assert printed["approved"] == len(store.list_samples(status="approved"))
         assert printed["exported"] == printed["approved"] - printed.get("blocked_for_pii", 0)
     finally:

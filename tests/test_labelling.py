@@ -15,6 +15,7 @@ from workbench.review.export import ExportOptions, export
 from workbench.store import Store
 from workbench.verify import labelling
 from workbench.verify.labelling import (
+    CONSENSUS_DISPUTES,
     DISAGREEMENT,
     LOW_CONFIDENCE,
     RANDOM,
@@ -71,6 +72,16 @@ def test_disagreement_puts_the_most_disputed_steps_first(store):
     scored_task(store, "two disputes", [1.0, 0.0], {"judge": [0.0, 1.0]})
     queue = labelling_queue(store, "ada", DISAGREEMENT, rate=0.0, settings=GATE)
     assert titles(queue) == ["two disputes", "one dispute", "agreed"]
+
+
+def test_consensus_disputes_put_the_steps_rollouts_and_the_judge_disagree_on_first(store):
+    scored_task(store, "agreed", [1.0, 1.0], {"rollout": [1.0, 1.0], "judge": [1.0, 1.0]})
+    scored_task(store, "one dispute", [1.0, 1.0], {"rollout": [0.0, 1.0], "judge": [1.0, 1.0]})
+    scored_task(store, "two disputes", [1.0, 1.0], {"rollout": [0.0, 1.0], "judge": [1.0, 0.0]})
+    scored_task(store, "judge alone", [1.0, 1.0], {"judge": [0.0, 0.0]})  # nothing to agree with: no dispute
+    queue = labelling_queue(store, "ada", CONSENSUS_DISPUTES, rate=0.0, settings=GATE)
+    assert titles(queue)[:2] == ["two disputes", "one dispute"]
+    assert set(titles(queue)[2:]) == {"agreed", "judge alone"}
 
 
 def test_random_order_is_every_task_once_and_reproducible_from_its_seed(store):
@@ -229,13 +240,14 @@ def test_several_labellers_each_see_their_own_labels_and_the_latest_counts(store
 
 
 def test_labels_move_the_step_score_the_gate_and_the_exports_as_overrules_do(store, tmp_path: Path):
-    sample_id, [(path_id, steps)] = scored_task(store, "passes until labelled", [0.9, 0.9])
+    sample_id, [(path_id, steps)] = scored_task(store, "unverified until labelled", [0.9, 0.9])
     settings = VerificationSettings("min", 0.8)
-    assert evaluate_task(store.reasoning_paths_nested()[("sample", sample_id)], settings).passed
+    # the verifier's 0.9s find nothing wrong; the path fails only for stating no final answer
+    assert evaluate_task(store.reasoning_paths_nested()[("sample", sample_id)], settings).failure.kind == "no_answer"
     submit_labels(store, path_id, "ada", {steps[0]: 1, steps[1]: -1}, "the right step", settings=settings)
     paths = store.reasoning_paths_nested()[("sample", sample_id)]
     verdict = evaluate_task(paths, settings)
-    assert not verdict.passed and verdict.path_scores[path_id] == 0.0
+    assert (verdict.status, verdict.failure.kind) == ("failed", "overruled") and verdict.path_scores[path_id] == 0.0
     assert "decided by overrule (ada)" in verdict.reason
     assert store.get_metrics("sample", sample_id)["best_path_score"] == 0.0  # the gate metric was refreshed
 

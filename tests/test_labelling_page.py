@@ -93,8 +93,8 @@ def test_the_audit_view_makes_the_path_on_screen_gold_or_names_the_unlabelled_st
     at.switch_page("pages/verifier.py")
     at = button(at.run(), "Make this path a gold task").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == [f"Steps 2 and 3 of path {path_id} have no label by anyone: gold needs "
-                                           "every step labelled"]
+    assert f"Steps 2 and 3 of path {path_id} have no label by anyone: gold needs every step labelled" in [
+        e.value for e in at.error]  # beside the gate's own error: the path states no final answer
     assert store.gold_paths() == []
     store.add_step_labels("bob", {steps[1]: "neutral", steps[2]: "incorrect"}, "known")
     at = button(at.run(), "Make this path a gold task").click().run()

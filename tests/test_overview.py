@@ -39,17 +39,33 @@ def node(store: Store, job: int, seed: int, key: str, status: str, text: str) ->
     return {"node": node_id, "sample": found[0]["id"] if found else None}
 
 
+VERDICTS = {"correct": (1.0, "correct", "evidence"), "incorrect": (0.0, "incorrect", "evidence"),
+            "unverifiable": (0.5, "unverifiable", "evidence"), "outcome": (1.0, "correct", "outcome")}
+
+
 def path(store: Store, sample_id: int, index: int, labels: list[str], overrule: str | None = None) -> int:
-    """A reasoning path whose steps carry one arithmetic verdict each (score 1 correct, 0 incorrect, 0.5 unverifiable)."""
+    """A reasoning path ending in 'Answer: 42' whose steps carry one verdict each: arithmetic that holds (correct,
+    score 1, evidence), a false one (incorrect, 0), none (unverifiable, 0.5), or a final answer that matches the
+    reference (outcome: consistency, score 1)."""
+    texts = [f"step {i}" for i in range(len(labels) - 1)] + ["Answer: 42"]
     path_id = store.add_reasoning_path({"task_type": "sample", "task_id": sample_id, "path_index": index, "text": "..."},
-                                       [f"step {i}" for i in range(len(labels))])
+                                       texts)
     steps = store.path_steps(path_id)
-    score = {"correct": 1.0, "incorrect": 0.0, "unverifiable": 0.5}
-    store.set_step_scores([{"step_id": s["id"], "verifier": "arithmetic", "score": score[label], "label": label}
-                           for s, label in zip(steps, labels, strict=True)])
+    rows = []
+    for step, label in zip(steps, labels, strict=True):
+        score, verdict, checks = VERDICTS[label]
+        rows.append({"step_id": step["id"], "verifier": "consistency" if checks == "outcome" else "arithmetic",
+                     "score": score, "label": verdict, "checks": checks,
+                     "params": {"target_kind": "reference", "answer": "42"} if checks == "outcome" else {}})
+    store.set_step_scores(rows)
     if overrule:
         store.add_step_overrule(steps[0]["id"], overrule, "checked by hand", "ana")
     return path_id
+
+
+def decide(store: Store, *sample_ids: int) -> None:
+    for sample_id in sample_ids:
+        refresh_task_metric(store, "sample", sample_id, verification_settings(store))
 
 
 def build(store: Store) -> dict:
@@ -70,13 +86,13 @@ def build(store: Store) -> dict:
     ids["magpie_dropped"] = store.insert_sample({"source": "magpie", "instruction": "A.", "unit_key": "m2",
                                                 "filter_reason": "near-empty answer (1 letter or digit)"})
     store.apply_similarity_gate({ids["near_seed"]: "similar to seed 1 (cosine 0.97 > 0.90)"})
-    for name, score in (("passes", 1.0), ("wrong", 0.0), ("unchecked", 0.5), ("near_seed", 1.0)):
-        store.set_metrics("sample", ids[name], {"best_path_score": score})
-    path(store, ids["passes"], 0, ["correct", "correct"])
+    path(store, ids["passes"], 0, ["correct", "outcome"])
     path(store, ids["wrong"], 0, ["correct", "incorrect"])
     path(store, ids["wrong"], 1, ["incorrect"])
     path(store, ids["unchecked"], 0, ["incorrect"])
-    path(store, ids["unchecked"], 1, ["correct", "unverifiable"])
+    path(store, ids["unchecked"], 1, ["correct", "unverifiable"])  # arithmetic holds, nothing checks the answer
+    path(store, ids["near_seed"], 0, ["correct", "outcome"])
+    decide(store, *(ids[name] for name in ("passes", "wrong", "unchecked", "near_seed")))
     store.set_sample_status([ids["passes"]], "approved", "ana")
     store.set_sample_status([ids["magpie_kept"]], "approved", "ana")  # approved without ever being verified
     store.set_sample_status([ids["wrong"]], "rejected", "ana")
@@ -104,43 +120,45 @@ def test_the_funnel_only_narrows_and_counts_what_skipped_the_gate_beside_it(stor
     assert all(row["definition"] for row in report["funnel"])
 
 
-def test_the_gate_threshold_moves_the_gate_stage_only(store: Store):
-    build(store)
-    save_verification_settings(store, verification_settings(store, {"threshold": 0.5}))
-    report = overview_report(store)
-    assert counts(report) == [7, 4, 3, 2, 1, 1]
-    assert report["gate"]["threshold"] == 0.5
-
-
-def test_gate_failures_say_why_each_verified_sample_failed(store: Store):
+def test_gate_decisions_count_passed_unverified_and_failed_apart_with_their_reasons(store: Store):
     build(store)
     gate = overview_report(store)["gate"]
-    assert (gate["verified"], gate["passed"], gate["failed"]) == (3, 1, 2)
-    reasons = {row["key"]: row["count"] for row in gate["failure_reasons"]}
-    # 'wrong': both its paths have a wrong step; 'unchecked': its second path has an unverifiable step, no wrong one
-    assert reasons == {"wrong": 1, "unchecked": 1}
-    assert sum(reasons.values()) == gate["failed"]
+    assert (gate["decided"], gate["passed"], gate["unverified"], gate["failed"]) == (3, 1, 1, 1)
+    assert gate["passed"] + gate["unverified"] + gate["failed"] == gate["decided"]
+    # 'wrong': both its paths have a wrong step; 'unchecked': its second path's arithmetic holds, nothing checked
+    # its answer, so it is unverified and not passed
+    assert [(r["key"], r["count"]) for r in gate["failure_reasons"]] == [("wrong", 1)]
+    assert [(r["key"], r["count"]) for r in gate["unverified_reasons"]] == [("unchecked", 1)]
+    assert gate["unverified_reasons"][0]["reason"].startswith("nothing checked the final answer")
     assert gate["review_of_passed"] == {"approved": 1}
+    assert (gate["margin"], gate["step_rule"], gate["selection_rule"]) == (0.5, "strictest", "min over steps")
 
 
 def test_a_persons_overrule_moves_a_sample_through_the_gate(store: Store):
     ids = build(store)
-    second_path = store.reasoning_paths_nested("sample", ids["wrong"])[("sample", ids["wrong"])][1]
-    overrule_step(store, second_path["steps"][0]["id"], "correct", "checked by hand: 10% of $60 is $6", "ana", verification_settings(store))
+    second_path = store.reasoning_paths_nested("sample", ids["unchecked"])[("sample", ids["unchecked"])][1]
+    overrule_step(store, second_path["steps"][-1]["id"], "correct", "checked by hand: 42 is right", "ana",
+                  verification_settings(store))
     gate = overview_report(store)["gate"]
-    assert (gate["verified"], gate["passed"], gate["failed"]) == (3, 2, 1)
-    assert {row["key"]: row["count"] for row in gate["failure_reasons"]} == {"unchecked": 1}
+    assert (gate["decided"], gate["passed"], gate["unverified"], gate["failed"]) == (3, 2, 0, 1)
 
 
-def test_a_checked_path_under_the_threshold_is_named_as_such(store: Store):
+def test_a_settings_change_decides_every_sample_again(store: Store):
     build(store)
     scored = store.insert_sample({"source": "magpie", "instruction": "What is 7 x 8?", "unit_key": "prm"})
-    [step] = store.path_steps(store.add_reasoning_path(
-        {"task_type": "sample", "task_id": scored, "path_index": 0, "text": "7 x 8 = 56"}, ["7 x 8 = 56"]))
-    store.set_step_scores([{"step_id": step["id"], "verifier": "prm", "score": 0.8, "label": "correct"}])
-    assert refresh_task_metric(store, "sample", scored, verification_settings(store)).best_score == 0.8
+    steps = store.path_steps(store.add_reasoning_path(
+        {"task_type": "sample", "task_id": scored, "path_index": 0, "text": "..."}, ["7 x 8 = 56", "Answer: 56"]))
+    store.set_step_scores([{"step_id": steps[0]["id"], "verifier": "prm", "score": 0.8, "label": "correct",
+                            "checks": "step"},
+                           {"step_id": steps[1]["id"], "verifier": "consistency", "score": 1.0, "label": "correct",
+                            "checks": "outcome"}])
+    decide(store, scored)
+    assert counts(overview_report(store)) == [8, 5, 4, 1, 1, 1]
     reasons = {row["key"]: row["count"] for row in overview_report(store)["gate"]["failure_reasons"]}
-    assert reasons == {"wrong": 1, "unchecked": 1, "below": 1}
+    assert reasons == {"wrong": 1, "below": 1}
+    save_verification_settings(store, verification_settings(store, {"threshold": 0.75}))
+    assert counts(overview_report(store)) == [8, 5, 4, 2, 1, 1]
+    assert overview_report(store)["gate"]["threshold"] == 0.75
 
 
 def test_usage_cost_is_unknown_only_where_calls_had_no_price(store: Store):
@@ -166,9 +184,13 @@ def test_next_step_follows_the_factory(store: Store):
     assert next_step(overview_report(store))[0] == "generate"
     kept = store.insert_sample({"source": "evol", "instruction": "Add 2, 3 and 4.", "unit_key": "a", "seed_id": seed})
     assert next_step(overview_report(store)) == ("verify", "Sample and verify reasoning paths for the 1 kept sample.")
-    store.set_metrics("sample", kept, {"best_path_score": 0.5})
-    assert next_step(overview_report(store))[0] == "gate"
-    store.set_metrics("sample", kept, {"best_path_score": 1.0})
+    path(store, kept, 0, ["correct", "unverifiable"])
+    decide(store, kept)
+    assert next_step(overview_report(store)) == ("gate", "1 sample decided by the gate, none passed (1 unverified, 0 "
+                                                         "failed): see why on the Verifier page, where you can also "
+                                                         "overrule a step.")
+    path(store, kept, 1, ["correct", "outcome"])
+    decide(store, kept)
     assert next_step(overview_report(store)) == ("review", "Review what passed the gate: 1 sample pending.")
     store.set_sample_status([kept], "approved", "ana")
     assert next_step(overview_report(store))[0] == "export"
@@ -186,7 +208,9 @@ def test_cli_prints_the_same_numbers_as_the_report(store: Store, db_path, capsys
     text = capsys.readouterr().out
     assert "Passed the filters" in text and "57% of the stage before" in text
     assert "1 sample approved and 1 sample exported without passing the gate" in text
-    assert "a step judged wrong, decided by arithmetic" in text
+    assert "failed: a step judged wrong, decided by arithmetic" in text
+    assert "unverified: nothing checked the final answer" in text
+    assert "3 decided, 1 passed, 1 unverified, 1 failed" in text
 
 
 def test_overview_page_empty_and_full(store: Store):
@@ -206,7 +230,9 @@ def test_overview_page_empty_and_full(store: Store):
     assert "a step judged wrong, decided by arithmetic" in " ".join(str(d.value) for d in at.dataframe)
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Tokens"], metrics["Cost"]) == ("140", "$0.0020")
-    assert (metrics["Verified samples"], metrics["Passed the gate"], metrics["Failed the gate"]) == ("3", "1", "2")
+    assert (metrics["Decided by the gate"], metrics["Passed"], metrics["Unverified"], metrics["Failed"]) == (
+        "3", "1", "1", "1")
+    assert "nothing checked the final answer" in " ".join(str(d.value) for d in at.dataframe)
     usage = next(d.value for d in at.dataframe if "Job kind" in d.value.columns)
     assert "elapsed_s" not in usage.columns and list(usage["Cost"]) == ["$0.0000", "$0.0020"]
 
@@ -225,44 +251,36 @@ def test_home_shows_the_funnel_numbers_and_the_next_step(store: Store):
 
 
 def test_the_overview_says_why_a_sample_failed_as_the_verifier_page_does(store: Store):
-    """One source of truth: each failing sample is counted under the gate's own verdict (the best path's weakest
-    step and the verifier that decided it), the words the Verifier page shows for that task."""
+    """One source of truth: each sample is counted under the gate's own verdict (the best path's kind of failure
+    and who decided it), the words the Verifier page shows for that task."""
     build(store)
     settings = verification_settings(store)
     voted = store.insert_sample({"source": "magpie", "instruction": "What is 6 x 7?", "unit_key": "vote"})
     first, second = (store.path_steps(store.add_reasoning_path(
         {"task_type": "sample", "task_id": voted, "path_index": i, "text": "..."}, ["6 x 7 = 42", "Answer: 42"]))
         for i in range(2))
-    # arithmetic passes every step; the vote of the paths (consistency) and the rollouts disagree with the answer
+    # arithmetic holds on every step; the vote of the paths (consistency) and the rollouts disagree with the answer
     store.set_step_scores(
         [{"step_id": s["id"], "verifier": "arithmetic", "score": 1.0, "label": "correct"} for s in first + second]
-        + [{"step_id": first[1]["id"], "verifier": "consistency", "score": 0.0, "label": "incorrect"},
-           {"step_id": second[0]["id"], "verifier": "rollout", "score": 0.0, "label": "incorrect"}])
+        + [{"step_id": first[1]["id"], "verifier": "consistency", "score": 0.0, "label": "incorrect",
+            "checks": "outcome"},
+           {"step_id": second[0]["id"], "verifier": "rollout", "score": 0.0, "label": "incorrect", "checks": "step"}])
     verdict = refresh_task_metric(store, "sample", voted, settings)
     assert not verdict.passed and "decided by consistency" in verdict.reason
-    reasons = overview_report(store)["gate"]["failure_reasons"]
+    report = overview_report(store)["gate"]
     assert {"reason": "a step judged wrong, decided by consistency", "key": "wrong", "decided_by": "consistency",
-            "count": 1} in reasons
-    # every failing sample is counted once, under what the gate says for it
-    nested = store.reasoning_paths_nested()
-    expected: dict[str, int] = {}
-    for sample_id in store.gate_failing_samples(settings.threshold):
-        failure = evaluate_task(nested[("sample", sample_id)], settings).failure
-        expected[failure.label] = expected.get(failure.label, 0) + 1
-    assert {row["reason"]: row["count"] for row in reasons} == expected
-    assert sum(expected.values()) == overview_report(store)["gate"]["failed"]
-
-
-def test_a_score_stored_under_an_earlier_rule_is_named_not_misfiled(store: Store):
-    build(store)
-    recovered = store.insert_sample({"source": "magpie", "instruction": "What is 9 - 4?", "unit_key": "late"})
-    path(store, recovered, 0, ["incorrect", "correct"])
-    refresh_task_metric(store, "sample", recovered, verification_settings(store))  # stored under 'min': 0.0
-    save_verification_settings(store, verification_settings(store, {"aggregation": "last"}))
-    reasons = {row["key"]: row for row in overview_report(store)["gate"]["failure_reasons"]}
-    assert reasons["rescored"]["count"] == 1 and "earlier rule" in reasons["rescored"]["reason"]
-    assert evaluate_task(store.reasoning_paths_nested("sample", recovered)[("sample", recovered)],
-                         verification_settings(store)).passed
+            "count": 1} in report["failure_reasons"]
+    # every decided sample is counted once, under what the gate says for it
+    expected: dict[tuple[str, str], int] = {}
+    for (task_type, task_id), paths in store.reasoning_paths_nested().items():
+        sample = store.get_sample(task_id)
+        verdict = evaluate_task(paths, settings)
+        if task_type == "sample" and not sample["filter_reason"] and verdict.failure:
+            key = (verdict.status, verdict.failure.label)
+            expected[key] = expected.get(key, 0) + 1
+    found = {("failed", r["reason"]): r["count"] for r in report["failure_reasons"]}
+    found |= {("unverified", r["reason"]): r["count"] for r in report["unverified_reasons"]}
+    assert found == expected
 
 
 def test_a_job_without_model_calls_costs_nothing_and_an_unpriced_one_is_unknown(store: Store):

@@ -13,6 +13,7 @@ from workbench.verify.verifiers.consistency import (
     REFERENCE,
     PathContext,
     comparable_reference,
+    concluded_answer,
     reference_problem,
     same_answer,
     stated_answer,
@@ -52,21 +53,22 @@ def test_text_answers_the_checker_cannot_read_match_on_normalised_text():
 
 
 def test_share_mode_scores_the_final_step_by_agreement_and_records_the_pseudo_reference():
-    paths_vote, scores = score_all(get_verifier("consistency"), PROBLEM, PATHS)
+    paths_vote, scores = score_all(get_verifier("consistency", mode="share"), PROBLEM, PATHS)
     final = [path_scores[stated_answer(path)[0]] for path, path_scores in zip(PATHS, scores, strict=True)]
     assert [s.score for s in final] == [0.5, 0.25, 0.5, 0.0]
     assert final[0].rationale.startswith("2 of 4 paths state the final answer '54' (share 0.50)")
-    assert "the pseudo-reference '54' (majority of 2/4 paths, self-consistency)" in final[0].rationale
+    assert "the pseudo-reference '54' (majority of 2/4 paths, margin 0.25, self-consistency)" in final[0].rationale
     assert final[3].label == "incorrect" and final[3].rationale.startswith("no final answer")
     # every other step abstains: self-consistency judges only the answer
     assert {s.label for s in scores[0][:-1]} == {"unverifiable"}
     target = task_target(PROBLEM, paths_vote)
     assert (target.answer, target.kind, target.votes, target.voters) == ("54", PSEUDO_REFERENCE, 2, 4)
-    assert final[0].params["target_kind"] == PSEUDO_REFERENCE
+    assert final[0].params["target_kind"] == PSEUDO_REFERENCE and final[0].params["margin"] == 0.25
+    assert {s.checks for s in final} == {"outcome"}  # a final answer against a (pseudo-)reference checks the outcome
 
 
-def test_majority_mode_gives_one_or_zero_against_the_majority():
-    _, scores = score_all(get_verifier("consistency", mode="majority"), PROBLEM, PATHS)
+def test_majority_mode_the_default_gives_one_or_zero_against_the_majority():
+    _, scores = score_all(get_verifier("consistency"), PROBLEM, PATHS)
     assert [s[-1].score for s in scores] == [1.0, 0.0, 1.0, 0.0]
     assert "it is not the pseudo-reference '54'" in scores[1][-1].rationale
 
@@ -128,3 +130,18 @@ def test_reference_problems_are_explained():
     assert reference_problem("54") is None and reference_problem(None) is None
     assert "compared with it as text" in reference_problem("The butler")
     assert "is not a short final answer" in reference_problem("Step 1: add.\nStep 2: 12 + 30 = 42")
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ("The rope is cut in two. Therefore, the red rope is 20 centimeters long.", "20"),
+    ("Thus, Charlie will make a total of \\(\\$1,440\\) for the day.", "1440"),
+    ("So the discount is 25%.", "25%"),
+    ("Therefore, 7.5 pounds remain.", "15/2"),
+    ("So she keeps 12 of the 15 apples.", None),  # two numbers: no single conclusion
+    ("The rope is 20 centimeters long.", None),  # no conclusion word
+    ("Therefore, the rope is long enough.", None),  # no number
+])
+def test_a_closing_conclusion_sentence_states_the_final_answer_when_nothing_else_does(step: str, expected):
+    assert concluded_answer(step) == expected
+    assert stated_answer(["First, 3 + 4 = 7.", step]) == (1, expected)
+    assert stated_answer([step, "Answer: 9"]) == (1, "9")  # an explicit answer comes first

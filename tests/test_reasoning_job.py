@@ -111,12 +111,15 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "done" and summary["threshold"] == 1.0 and summary["aggregation"] == "min"
     assert summary["tasks"] == [{"task": f"seed:{first}", "paths": 2, "best_path_id": 1, "best_path_score": 0.0,
-                                 "passed_gate": False,
-                                 "reason": "best path (path 1) scores 0.00 (min over steps), which is below the "
-                                           "threshold 1: step 2 scores 0.00, decided by arithmetic: false: "
+                                 "gate": "failed", "passed_gate": False,
+                                 "reason": "best path (path 1, score 0.00: min over steps) fails at the threshold 1: "
+                                           "step 2 scores 0.00, decided by arithmetic: false: "
                                            "`80 - 20 = 50` (80 - 20 is 60)"}]
+    assert (summary["margin"], summary["step_rule"]) == (0.5, "strictest")
+    # at threshold 0 no verdict finds a step wrong, and the final answer 50 still misses the reference 60: the
+    # answer check is a verdict too, so nothing passes a path whose outcome is wrong
     assert main(["--db", str(db_path), "reason", "--tasks", "domain:math", "--n", "1", "--threshold", "0"]) == 0
-    assert "passes" in capsys.readouterr().out
+    assert "unverified:" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -194,7 +197,9 @@ def pencil_teacher(store: Store, url: str) -> None:
                                              extra={"api_key": "x"}))
 
 
-LABEL_FREE = {"n": 3, "verifiers": ["arithmetic", "consistency", "rollout"], "rollout_k": 4, "concurrency": 1}
+# two of three paths agree: a majority whose lead is a third of the paths, counted at the margin 0.3
+LABEL_FREE = {"n": 3, "verifiers": ["arithmetic", "consistency", "rollout"], "consistency_mode": "share",
+              "rollout_k": 4, "margin": 0.3, "concurrency": 1}
 
 
 def test_label_free_gate_records_the_pseudo_reference_and_every_rollout(store: Store):
@@ -266,8 +271,8 @@ def test_cli_reason_with_the_label_free_verifiers(store: Store, db_path, capsys)
     assert params["consistency_mode"] == "majority"
     assert calls == 3 + 3 * 1 * 2  # one step rolled out per path (budget), K = 2
     row = summary["tasks"][0]
-    # the first step of each path is beyond the budget and nobody else checks it: it stays neutral
-    assert row["best_path_score"] == 0.5 and not row["passed_gate"]
-    assert row["reason"].endswith("step 1 is unverified: no verifier could check it (consistency: self-consistency "
-                                  "scores only the final answer; rollout: not rolled out (budget: at most 1 step per "
-                                  "path))")
+    # two of three paths agree on 31: a lead of a third of the paths, under the default margin 0.5, so neither the
+    # vote nor the rollouts towards it verify anything; the first step is beyond the rollout budget: neutral
+    assert row["best_path_score"] == 0.5 and row["gate"] == "unverified" and not row["passed_gate"]
+    assert "is unverified: not counted: the paths' majority leads by 0.33 of the paths, under the margin 0.50" in (
+        row["reason"])

@@ -12,6 +12,8 @@ from workbench.core import jobs
 from workbench.core.settings import save_teacher_config, set_reviewer_name
 from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
+from workbench.verify.reasoning import VerificationSettings, save_verification_settings, verification_settings
+from workbench.verify.verifiers import DEFAULT_VERIFIERS
 
 TIMEOUT = 60
 RIGHT = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $60.\nStep 3: 10% of $60 = $6.\nStep 4: $60 - $6 = $54.\nAnswer: 54"
@@ -25,7 +27,7 @@ def page() -> AppTest:
 
 
 def reasoned_store(store: Store, text: str) -> int:
-    """One seed with two paths scored by the arithmetic verifier, through the real job (teacher mocked)."""
+    """One seed with two paths scored by a new store's default verifiers, through the real job (teacher mocked)."""
     save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": text}))
     seed_id = store.insert_seeds([{"instruction": "A jacket costs $80, 25% off then 10% off. Final price?",
                                    "reference_answer": "54", "domain": "math"}])[0]
@@ -57,7 +59,8 @@ def test_seeds_without_paths_offer_a_job_and_queue_it(store: Store):
     at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
     assert not at.exception
     job = store.list_jobs()[0]
-    assert job["kind"] == "reason" and job["params"]["n"] == 3 and job["params"]["verifiers"] == ["arithmetic"]
+    assert job["kind"] == "reason" and job["params"]["n"] == 3
+    assert job["params"]["verifiers"] == list(DEFAULT_VERIFIERS)  # a new store's offline defaults
     assert job["params"]["tasks"] == [{"type": "seed", "id": 1}]
     assert "Started reason job" in texts(at)
 
@@ -78,21 +81,26 @@ def test_audit_view_shows_heatmap_gate_and_steps(store: Store):
     at = page().run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
-    assert any(e.value.startswith("Gated out: best path (path 1) scores 0.00 (min over steps), which is below the "
+    assert any(e.value.startswith("Fails the gate: best path (path 1, score 0.00: min over steps) fails at the "
                                   "threshold 1: step 2 scores 0.00, decided by arithmetic: false: `80 - 20 = 50`")
                for e in at.error)
     frames = [d.value for d in at.dataframe]
     steps = frames[1]
     assert list(steps["text"]) == ["25% of $80 = $20.", "$80 - $20 = $50.", "Answer: 50"]
     assert list(steps["arithmetic label"]) == ["correct", "incorrect", "incorrect"]
-    assert list(steps["decided by"]) == ["arithmetic"] * 3
+    # a calculation that holds is evidence; the answer checked against the reference is the outcome
+    assert list(steps["arithmetic checks"]) == ["evidence", "evidence", "outcome"]
+    assert list(steps["vouches for"]) == ["evidence", "evidence", "outcome"]
+    # the job ran a new store's default verifiers: self-consistency checks the answer against the reference too
+    assert list(steps["decided by"]) == ["arithmetic", "arithmetic", "arithmetic, consistency"]
     assert "80 - 20 is 60" in steps["arithmetic rationale"][1]
 
 
 def test_lowering_the_threshold_and_the_rule_changes_the_gate(store: Store):
     reasoned_store(store, RIGHT)
     at = page().run()
-    assert any(s.value.startswith("Passes the gate: best path (path 1) scores 1.00") for s in at.success)
+    assert any(s.value.startswith("Passes the gate: best path (path 1, score 1.00: min over steps) passes: its "
+                                  "outcome is verified by arithmetic") for s in at.success)
     assert "54" in [t.value for t in at.text]  # the task's reference answer, in "The task" expander
     at.selectbox[1].set_value("mean").run()
     assert not at.exception
@@ -145,14 +153,20 @@ def test_filters_narrow_the_task_list(store: Store):
     assert any("No task matches" in i.value for i in at.info)
 
 
-def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store):
-    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "Answer: 1"}))
+def planned_job(store: Store, reply: str, verifier: str) -> AppTest:
+    """The page with one seed chosen, N = 2 paths and `verifier` added to the default verifiers (teacher mocked)."""
+    save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": reply}))
     store.insert_seeds([{"instruction": "What is 6 * 7?", "domain": "math"}])
     at = page().run()
     at.multiselect[0].select(at.multiselect[0].options[0]).run()
     at.number_input[0].set_value(2).run()  # N = 2 paths
-    at.multiselect[1].select("consistency").select("rollout").run()
+    at = at.multiselect[1].select(verifier).run()
     assert not at.exception
+    return at
+
+
+def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store):
+    at = planned_job(store, "Answer: 1", "rollout")
     next(n for n in at.number_input if n.label == "Rollouts per step (K)").set_value(3).run()
     next(n for n in at.number_input if n.label == "Most steps rolled out per path").set_value(2).run()
     next(n for n in at.number_input if n.label == "Most tokens per rollout").set_value(64).run()
@@ -161,9 +175,9 @@ def test_rollout_options_show_the_expected_budget_and_reach_the_job(store: Store
     assert any("continue the solution from the end of the step prefix" in c.value for c in at.caption)
     at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
     params = store.list_jobs()[0]["params"]
-    assert params["verifiers"] == ["arithmetic", "consistency", "rollout"]
+    assert params["verifiers"] == [*DEFAULT_VERIFIERS, "rollout"]
     assert (params["rollout_k"], params["rollout_max_steps"], params["rollout_max_tokens"]) == (3, 2, 64)
-    assert params["consistency_mode"] == "share" and params["rollout_label"] == "soft"
+    assert params["consistency_mode"] == "majority" and params["rollout_label"] == "soft"
 
 
 def test_a_base_model_on_a_chat_only_provider_is_told_why_rollouts_cannot_run(store: Store):
@@ -182,6 +196,7 @@ def test_pseudo_reference_rollouts_and_decisions_are_shown(store: Store):
         task = store.insert_sample({"source": "import", "instruction": PENCIL})
         job_id = jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": task}], **LABEL_FREE})
         jobs.run_job(store, store.claim_job(job_id, 1))
+    save_verification_settings(store, VerificationSettings(margin=LABEL_FREE["margin"]))
     at = page().run()
     assert not at.exception
     assert any("Pseudo-reference (job 1): 31 — the majority final answer of 2/3 paths (self-consistency), "
@@ -206,7 +221,11 @@ def test_a_verify_eval_report_lists_its_misses(store: Store):
     at = page().run()
     at.file_uploader[0].upload("report.jsonl", content, "application/json").run()
     assert not at.exception
-    assert any("acc_err 0.714" in c.value and "f1 0.833" in c.value for c in at.caption)
+    assert any("acc_err 0.714" in c.value and "f1 0.833" in c.value and "unverifiable_share" in c.value
+               for c in at.caption)
+    # the gate's figures, as `verify-eval --json` prints them: one path and no reference: nothing passes
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Passed the gate"], metrics["Gate precision"], metrics["Gate yield"]) == ("0", "—", "0.000")
     misses = at.dataframe[0].value
     assert len(misses) == 2 and set(misses["miss"]) == {"missed error"}
     assert "rationales" in at.dataframe[1].value.columns
@@ -230,3 +249,23 @@ def test_a_reference_that_cannot_be_compared_says_so(store: Store):
     at = page().run()
     assert not at.exception
     assert any("is not a short final answer" in w.value and "SELECT c.id" in w.value for w in at.warning)
+
+
+def test_the_judges_two_modes_show_their_expected_cost_and_the_mode_reaches_the_job(store: Store):
+    at = planned_job(store, "\\boxed{-1}", "judge")
+    # 2 paths of about 6 steps: 12 calls per step, 2 as a critic
+    assert any("per step 12 calls" in i.value and "as a critic 2 calls" in i.value for i in at.info)
+    next(r for r in at.radio if r.label == "Judge mode").set_value("critic").run()
+    at = next(b for b in at.button if b.label == "Start reasoning job").click().run()
+    assert store.list_jobs()[0]["params"]["judge_mode"] == "critic"
+
+
+def test_gate_settings_on_the_page_are_saved_and_decide_the_tasks_again(store: Store):
+    reasoned_store(store, RIGHT)
+    at = page().run()
+    next(s for s in at.slider if s.label == "Self-consistency margin").set_value(0.75).run()
+    next(r for r in at.radio if r.label == "Step rule").set_value("consensus").run()
+    next(s for s in at.selectbox if s.label == "Best path by").set_value("vote").run()
+    assert not at.exception
+    assert verification_settings(store) == VerificationSettings("vote", 1.0, 0.75, "consensus")
+    assert store.gate_verdict("seed", 1)["status"] == "passed"  # decided again: the reference still verifies it

@@ -135,7 +135,8 @@ def test_without_a_reference_rollouts_aim_at_the_pseudo_reference(scripted):
     verifier = get_verifier("rollout", teacher=base_teacher(url), k=4)
     scores = asyncio.run(verifier.score_in_context(task, PATH, PathContext(paths_vote, 0)))
     assert scores[0].score == 0.75 and scores[0].params["target_kind"] == "pseudo-reference"
-    assert "the pseudo-reference '31' (majority of 2/3 paths, self-consistency)" in scores[0].rationale
+    assert "the pseudo-reference '31' (majority of 2/3 paths, margin 0.33, self-consistency)" in scores[0].rationale
+    assert (scores[0].checks, scores[-1].checks) == ("step", "outcome")  # rollouts judge steps; the answer, the outcome
     no_majority = vote(["31", "7"])
     alone = asyncio.run(verifier.score_in_context(task, PATH, PathContext(no_majority, 0)))
     assert {s.label for s in alone} == {"unverifiable"} and "nothing to roll out towards" in alone[0].rationale

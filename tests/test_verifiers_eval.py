@@ -13,12 +13,13 @@ from tests.conftest import FIXTURES
 from workbench.cli import main
 from workbench.core.settings import save_teacher_config
 from workbench.core.teacher import TeacherConfig
+from workbench.verify.verifiers import DEFAULT_VERIFIERS
 from workbench.verify.verifiers.base import Task, unverifiable
 from workbench.verify.verifiers.evaluation import (
     EvalDataError,
     best_of_n,
+    gate_figures,
     miss_kind,
-    predicted_error,
     processbench_metrics,
     read_best_of_n,
     read_processbench,
@@ -29,8 +30,6 @@ FIXTURE = FIXTURES / "processbench_small.jsonl"
 
 
 def test_metric_definition():
-    assert predicted_error([1.0, 0.5, 0.49, 0.0]) == 2
-    assert predicted_error([0.5, 1.0]) == -1  # neutral is not an error
     result = processbench_metrics([1, 0, -1, -1], [1, -1, -1, 2])
     assert (result["acc_err"], result["acc_cor"]) == (0.5, 0.5) and result["f1"] == 0.5
     assert processbench_metrics([-1], [-1])["f1"] is None  # no erroneous samples: F1 undefined
@@ -50,6 +49,11 @@ def test_verify_eval_on_the_fixture_matches_the_hand_computed_metric(db_path, ca
     assert result["acc_err"] == pytest.approx(5 / 7)
     assert result["acc_cor"] == 1.0
     assert result["f1"] == pytest.approx(10 / 12)
+    # no item brings a reference answer and each is one path: nothing verifies an outcome, nothing passes; the
+    # items whose last step states no final answer fail as such, with the five slips and "Answer: 66" (false)
+    assert result["gate"] == {"passed": 0, "passed_correct": 0, "precision": None, "yield": 0.0,
+                              "unverified": 1, "failed": 11}
+    assert result["verifiers"] == ["arithmetic"] and 0.0 < result["unverifiable_share"] < 1.0
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_report_keeps_label_prediction_and_every_steps_score_and_rationale(db_pa
     assert main(["--db", str(db_path), "verify-eval", str(FIXTURE), "--verifier", "arithmetic,consistency",
                  "--report", str(report), "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["verifier"] == "arithmetic,consistency" and result["report"] == str(report)
+    assert result["verifiers"] == ["arithmetic", "consistency"] and result["report"] == str(report)
     lines = read_report(report.read_text().splitlines())
     assert [r["id"] for r in lines] == [json.loads(x)["id"] for x in FIXTURE.read_text().splitlines() if x.strip()]
     first = lines[0]
@@ -107,20 +111,26 @@ BEST_OF_N = FIXTURES / "best_of_n_small.jsonl"
 
 
 def test_best_of_n_selection_accuracy_matches_the_hand_computed_figures(db_path, capsys):
-    # By hand (min over steps; an unverifiable step is 0.5; ties for best are averaged like a random pick):
-    # "sum": arithmetic scores the four completions 0.5, 0 (6 * 7 = 48), 0.5, 0.5 (a wrong plan with true sums)
-    #        -> 2 of the 3 tied are right: 2/3. consistency: final answers 44, 50, 44, 56 -> shares
-    #        0.5, 0.25, 0.5, 0.25 -> both picks right: 1. majority 44: right. random 2/4. oracle 1.
-    # "pens" (no `correct`: read from `answer` 12): arithmetic 0.5, 0.5, 0 (4 * 3 = 7) -> 1 of 2 tied: 1/2.
-    #        consistency: answers 12, 7, 7 -> shares 1/3, 2/3, 2/3 -> both picks wrong: 0. majority 7: wrong.
-    #        random 1/3. oracle 1.
+    # By hand (the gate ranks passed > unverified > failed, then the rule; ties are averaged like a random pick):
+    # min over steps, margin 0.25 (a majority must lead the runner-up by a quarter of the paths):
+    # "sum": arithmetic: the four completions are unverified, failed (6 * 7 = 48), unverified, unverified (a wrong
+    #        plan with true sums), all unverified at 0.5 -> 2 of the 3 tied are right: 2/3. consistency (1/0 against
+    #        the majority): answers 44, 50, 44, 56 -> 44 leads 2 to 1 of 4 (margin 0.25): the 44s pass -> 1.
+    #        majority 44: right. random 2/4. oracle 1.
+    # "pens" (no `correct`: read from `answer` 12): arithmetic unverified, unverified, failed (4 * 3 = 7) -> 1/2.
+    #        consistency: 12, 7, 7 -> 7 leads by 1/3: both 7s pass, wrong: 0. majority 7: wrong. random 1/3.
+    # combined: "sum" passes the two 44s: 1; "pens" passes the 7 of the true sum (4 + 3 = 7 holds): 0.
+    # vote (DIVERSE): arithmetic weighs the completions 1, 0, 1, 1 ("sum": 44 gathers 2 of 3 -> 1) and 1, 1, 0
+    #        ("pens": 12 and 7 weigh 1 each: a tie of 12 and 7 -> 1/2).
     assert main(["--db", str(db_path), "verify-eval", str(BEST_OF_N), "--best-of-n", "--verifier",
-                 "arithmetic,consistency", "--json"]) == 0
+                 "arithmetic,consistency", "--margin", "0.25", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result) == {"selection_accuracy", "n"} and result["n"] == 2
+    assert result["n"] == 2 and result["aggregation"] == "min" and result["verifiers"] == ["arithmetic", "consistency"]
+    baselines = {"majority": (1 + 0) / 2, "random": (2 / 4 + 1 / 3) / 2, "oracle": 1.0}
     assert result["selection_accuracy"] == pytest.approx({
-        "arithmetic": (2 / 3 + 1 / 2) / 2, "consistency": (1 + 0) / 2, "majority": (1 + 0) / 2,
-        "random": (2 / 4 + 1 / 3) / 2, "oracle": 1.0})
+        "arithmetic": (2 / 3 + 1 / 2) / 2, "consistency": (1 + 0) / 2, "combined": (1 + 0) / 2, **baselines})
+    assert result["by_rule"]["vote"]["arithmetic"] == pytest.approx((1 + 1 / 2) / 2)
+    assert set(result["by_rule"]) == {"min", "product", "last", "mean", "vote"}
 
 
 class RecordingVerifier:
@@ -170,6 +180,63 @@ def test_best_of_n_with_rollouts_towards_the_majority(store, db_path, capsys):
     save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini",
                                              extra={"mock_response": "Step 2: so 44.\nAnswer: 44"}))
     assert main(["--db", str(db_path), "verify-eval", str(BEST_OF_N), "--best-of-n", "--verifier", "rollout",
-                 "--rollout-k", "2", "--json"]) == 0
+                 "--rollout-k", "2", "--margin", "0.25", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["selection_accuracy"]["rollout"] == pytest.approx((1 + 1 / 3) / 2)
+
+
+# ---------------------------------------------------------------- files as published, several files, the gate
+
+
+def test_a_processbench_json_array_as_published_reads_like_jsonl(tmp_path: Path):
+    items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    published = tmp_path / "gsm8k.json"
+    published.write_text(json.dumps([{**item, "generator": "Qwen2.5-7B", "final_answer_correct": item["label"] == -1}
+                                     for item in items], indent=2))
+    assert [i["id"] for i in read_processbench(published)] == [i["id"] for i in items]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([items[0], {"problem": "p", "steps": ["a"], "label": 5}]))
+    with pytest.raises(EvalDataError, match="item 2: 'label' must be -1 or the index"):
+        read_processbench(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{\"problem\": ")
+    with pytest.raises(EvalDataError, match="not a JSON array"):
+        read_processbench(broken)
+
+
+def test_without_a_verifier_it_runs_a_new_stores_defaults_on_each_file_and_names_them(db_path, tmp_path: Path,
+                                                                                   capsys):
+    with_reference = tmp_path / "with_reference.jsonl"
+    with_reference.write_text(json.dumps({"id": "r", "problem": "What is 6 * 7?", "reference_answer": "42",
+                                          "steps": ["6 * 7 = 42.", "Answer: 42"], "label": -1}) + "\n"
+                              + json.dumps({"id": "w", "problem": "What is 6 * 8?", "reference_answer": "48",
+                                            "steps": ["6 * 8 = 48.", "So 48 + 1 = 49.", "Answer: 49"],
+                                            "label": 1}) + "\n")
+    assert main(["--db", str(db_path), "verify-eval", str(with_reference), str(FIXTURE), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    first, second = printed["files"]
+    assert first["file"] == str(with_reference) and second["file"] == str(FIXTURE)
+    assert first["verifiers"] == list(DEFAULT_VERIFIERS) == second["verifiers"]
+    assert first["settings"] == {"aggregation": "min", "threshold": 1.0, "margin": 0.5, "step_rule": "strictest"}
+    # the right answer to 6 * 7 is verified against its reference; the other's answer misses its reference, so it
+    # fails, but only at its answer step: its wrong "+ 1" is true arithmetic (acc_err 0)
+    assert first["gate"] == {"passed": 1, "passed_correct": 1, "precision": 1.0, "yield": 1.0, "unverified": 0,
+                             "failed": 1}
+    assert (first["acc_err"], first["acc_cor"]) == (0.0, 1.0)
+    assert main(["--db", str(db_path), "verify-eval", str(with_reference)]) == 0
+    assert "gate: 1 passed (1 of them correct), 0 unverified, 1 failed; precision 1.0000, yield 1.0000" in (
+        capsys.readouterr().out)
+
+
+def test_a_report_needs_one_file(db_path, tmp_path: Path, capsys):
+    assert main(["--db", str(db_path), "verify-eval", str(FIXTURE), str(FIXTURE), "--report",
+                 str(tmp_path / "r.jsonl")]) == 2
+    assert "one FILE" in capsys.readouterr().err
+
+
+def test_gate_figures_count_precision_and_yield_over_the_correct_items():
+    reports = [{"label": -1, "gate": "passed"}, {"label": 2, "gate": "passed"}, {"label": -1, "gate": "unverified"},
+               {"label": -1, "gate": "failed"}, {"label": 0, "gate": "failed"}]
+    assert gate_figures(reports) == {"passed": 2, "passed_correct": 1, "precision": 0.5, "yield": 1 / 3,
+                                     "unverified": 1, "failed": 2}
+    assert gate_figures([{"label": 1, "gate": "failed"}])["precision"] is None  # nothing passed: no precision

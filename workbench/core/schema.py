@@ -164,6 +164,9 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             verifier TEXT NOT NULL,
             score REAL NOT NULL,
             label TEXT NOT NULL,
+            -- issue 23: what the verdict vouches for: outcome (the final result against ground truth), step (the
+            -- step's logic was judged) or evidence (something in the step holds, e.g. its arithmetic)
+            checks TEXT NOT NULL DEFAULT 'evidence' CHECK (checks IN ('outcome','step','evidence')),
             rationale TEXT,
             model TEXT,
             params TEXT NOT NULL DEFAULT '{}',
@@ -331,5 +334,21 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             scanned_at REAL NOT NULL,
             PRIMARY KEY (item_type, item_id, benchmark_id)
         );
+        -- issue 23: the gate's decision on each task under the settings in force when it was last evaluated
+        -- (workbench/verify/reasoning.py): passed, unverified or failed, the kind of reason, who decided it, the reason
+        -- in words, and how many steps of its paths Monte-Carlo rollouts and the judge disagree on
+        CREATE TABLE gate_verdicts (
+            task_type TEXT NOT NULL CHECK (task_type IN ('seed','sample')),
+            task_id INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('passed','unverified','failed')),
+            kind TEXT NOT NULL DEFAULT '',
+            decided_by TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL,
+            best_path_id INTEGER REFERENCES reasoning_paths(id) ON DELETE SET NULL,
+            disputes INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (task_type, task_id)
+        );
+        CREATE INDEX gate_verdicts_status ON gate_verdicts(status);
         """
     )

@@ -64,12 +64,16 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
         print(f"beside the funnel: {plural(outside['approved'], 'sample')} approved and "
               f"{plural(outside['exported'], 'sample')} exported without passing the gate")
     gate = report["gate"]
-    print(f"gate: best path score >= {gate['threshold']:g} ({gate['aggregation']} of step scores): "
-          f"{gate['verified']:,} verified, {gate['passed']:,} passed, {gate['failed']:,} failed")
-    for reason in gate["failure_reasons"]:
-        print(f"  {reason['count']:>8,}  {reason['reason']}")
-    if gate["seeds"]["verified"]:
-        print(f"seeds: {gate['seeds']['verified']:,} verified, {gate['seeds']['passed']:,} passed the gate")
+    print(f"gate (a step is wrong under {gate['threshold']:g}; majority margin {gate['margin']:g}; best path by "
+          f"{gate['selection_rule']}): {gate['decided']:,} decided, {gate['passed']:,} passed, "
+          f"{gate['unverified']:,} unverified, {gate['failed']:,} failed")
+    for status in ("unverified", "failure"):
+        for reason in gate[f"{status}_reasons"]:
+            print(f"  {reason['count']:>8,}  {'unverified' if status == 'unverified' else 'failed'}: {reason['reason']}")
+    seeds = gate["seeds"]
+    if seeds["verified"]:
+        print(f"seeds: {seeds['verified']:,} decided, {seeds['passed']:,} passed the gate, {seeds['unverified']:,} "
+              f"unverified, {seeds['failed']:,} failed")
     return 0
 
 

@@ -124,7 +124,7 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
                                                           f"passed the gate: {verdict.reason}")
         else:
             counts["rejected"] += store.set_sample_status([task["id"]], "rejected", DEMO_REVIEWER,
-                                                          f"gated out: {verdict.reason}")
+                                                          f"gate {verdict.status}: {verdict.reason}")
     return counts
 
 

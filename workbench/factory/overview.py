@@ -8,12 +8,11 @@ definition), so every rate between stages lies in [0, 1]. Samples that reached a
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from workbench.core.wording import plural
 from workbench.store import Store
-from workbench.verify.reasoning import GateFailure, VerificationSettings, evaluate_task, verification_settings
+from workbench.verify.reasoning import GateFailure, selection_rule, verification_settings
 
 
 @dataclass(frozen=True)
@@ -32,38 +31,25 @@ STAGES: tuple[Stage, ...] = (
     Stage("kept", "Passed the filters",
           "Candidates without a filter reason: evolutions that survived elimination, Magpie samples that passed "
           "every filter, and no sample set aside as a near-duplicate of a seed."),
-    Stage("verified", "Verified",
-          "Kept samples whose reasoning paths were sampled and scored step by step by the verifiers."),
+    Stage("verified", "Decided by the gate",
+          "Kept samples whose reasoning paths were sampled and scored step by step, and which the gate decided: "
+          "passed, unverified (nothing verified the outcome) or failed (a step found wrong, or no final answer)."),
     Stage("gated", "Passed the gate",
-          "Verified samples whose best path score reaches the gate threshold."),
+          "Decided samples whose best path's outcome is verified (the reference answer, the tests or a "
+          "self-consistency majority at the margin) and in which no verifier found a step wrong."),
     Stage("approved", "Approved",
           "Samples that passed the gate and were approved in review (by a person, or by the demo's automatic review)."),
     Stage("exported", "Exported",
           "Approved samples written to at least one export file."),
 )
 
-# A sample whose stored best path score fails the gate, while its paths pass under today's aggregation rule.
-RESCORED = ("rescored", "", "passes under today's path score rule; its stored score is from an earlier rule (verify it "
-                            "again to store the new one)")
 
-
-def failure_reasons(store: Store, settings: VerificationSettings) -> list[dict]:
-    """Why the kept samples under the gate failed, grouped as the Verifier page says it for each task (the gate's
-    `TaskVerdict.failure`: the best path's weakest step and who decided it), most common first:
+def gate_reasons(store: Store, status: str) -> list[dict]:
+    """Why the kept samples the gate left `status` (unverified or failed) got it, grouped as the Verifier page says
+    it for each task (the gate's `TaskVerdict.failure`: a kind and who decided it), most common first:
     [{"reason": label, "key": kind, "decided_by": who, "count": n}]."""
-    failing = set(store.gate_failing_samples(settings.threshold))
-    groups: Counter[tuple[str, str, str]] = Counter()
-    for (task_type, task_id), paths in store.reasoning_paths_nested().items():
-        if task_type != "sample" or task_id not in failing:
-            continue
-        failing.discard(task_id)
-        failure = evaluate_task(paths, settings).failure
-        groups[(failure.kind, failure.decided_by, failure.label) if failure else RESCORED] += 1
-    if failing:  # a stored score without paths (deleted since)
-        no_steps = GateFailure("no_steps")
-        groups[(no_steps.kind, "", no_steps.label)] += len(failing)
-    return [{"reason": label, "key": kind, "decided_by": who, "count": n}
-            for (kind, who, label), n in groups.most_common()]
+    return [{"reason": GateFailure(row["kind"], row["decided_by"]).label, "key": row["kind"],
+             "decided_by": row["decided_by"], "count": row["count"]} for row in store.gate_reason_counts(status)]
 
 
 def funnel(counts: dict[str, int]) -> list[dict]:
@@ -79,16 +65,27 @@ def funnel(counts: dict[str, int]) -> list[dict]:
     return rows
 
 
+def entropy_by_depth(store: Store) -> list[dict]:
+    """Per evolution depth: the mean entropy gain over the parent (`Store.entropy_frontier`) beside the share of
+    the depth's decided tasks that passed the gate (pass_rate, None where none was decided) and how many were
+    decided (verified)."""
+    rows = {row["depth"]: {**row, "pass_rate": None, "verified": 0} for row in store.entropy_frontier()}
+    for row in store.gate_pass_rate_by_depth():
+        rows.setdefault(row["depth"], {"depth": row["depth"], "mean_entropy_gain": None, "nodes": 0}).update(row)
+    return [rows[depth] for depth in sorted(rows)]
+
+
 def overview_report(store: Store) -> dict:
     """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`).
 
     Keys: seeds; funnel (see `funnel`); outside_funnel (approved and exported samples that skipped the gate);
-    gate (threshold, aggregation, verified, passed, failed, failure reasons with counts, review status of the
-    passed ones, verified and passed seeds); entropy_by_depth; verifiers; usage (per job kind: tokens, cost in
-    USD or None when unknown, worker seconds); sample_models (samples per teacher model).
+    gate (the settings: threshold, margin, aggregation and its rule in words, step_rule; decided, passed,
+    unverified and failed samples, with unverified_reasons and failure_reasons and their counts; the review status
+    of the passed ones; the seeds the gate decided); entropy_by_depth; verifiers; usage (per job kind: tokens, cost
+    in USD or None when unknown, worker seconds); sample_models (samples per teacher model).
     """
     settings = verification_settings(store)
-    counts = store.funnel_counts(settings.threshold)
+    counts = store.funnel_counts()
     return {
         "seeds": counts["seeds"],
         "funnel": funnel(counts),
@@ -98,15 +95,20 @@ def overview_report(store: Store) -> dict:
         },
         "gate": {
             "threshold": settings.threshold,
+            "margin": settings.margin,
             "aggregation": settings.aggregation,
-            "verified": counts["verified"],
+            "selection_rule": selection_rule(settings),
+            "step_rule": settings.step_rule,
+            "decided": counts["verified"],
             "passed": counts["gated"],
-            "failed": counts["verified"] - counts["gated"],
-            "failure_reasons": failure_reasons(store, settings),
-            "review_of_passed": store.gated_review_counts(settings.threshold),
-            "seeds": store.seed_gate_counts(settings.threshold),
+            "unverified": counts["unverified"],
+            "failed": counts["failed"],
+            "unverified_reasons": gate_reasons(store, "unverified"),
+            "failure_reasons": gate_reasons(store, "failed"),
+            "review_of_passed": store.gated_review_counts(),
+            "seeds": store.seed_gate_counts(),
         },
-        "entropy_by_depth": store.entropy_frontier(settings.threshold),
+        "entropy_by_depth": entropy_by_depth(store),
         "verifiers": store.verifier_pass_rates(),
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
@@ -128,8 +130,9 @@ def next_step(report: dict) -> tuple[str, str]:
     if stages["verified"] == 0:
         return "verify", f"Sample and verify reasoning paths for the {plural(stages['kept'], 'kept sample')}."
     if stages["gated"] == 0:
-        return "gate", (f"{plural(stages['verified'], 'sample')} verified, none passed the gate: see why on the "
-                        "Verifier page, where you can also overrule a step.")
+        return "gate", (f"{plural(stages['verified'], 'sample')} decided by the gate, none passed "
+                        f"({gate['unverified']:,} unverified, {gate['failed']:,} failed): see why on the Verifier page, "
+                        "where you can also overrule a step.")
     if pending:
         return "review", f"Review what passed the gate: {plural(pending, 'sample')} pending."
     if stages["approved"] > stages["exported"]:

@@ -9,60 +9,73 @@ class OverviewQueries:
     # ---- overview (the factory at a glance)
 
     # One row per candidate: each evolution attempt that came back (with its sample when it survived) and each
-    # sample not made by evolution (Magpie, imports, seed copies). Every funnel stage filters these same rows.
+    # sample not made by evolution (Magpie, imports, seed copies). Every funnel stage filters these same rows; a
+    # sample's gate status is the gate's stored decision (workbench.verify.reasoning, table gate_verdicts).
     _FUNNEL_ROWS = (
         "WITH candidate AS ("
         " SELECT s.id AS sample_id FROM evol_nodes n LEFT JOIN samples s ON s.node_id = n.id WHERE n.status != 'failed'"
         " UNION ALL SELECT id FROM samples WHERE node_id IS NULL),"
-        " staged AS (SELECT s.id IS NOT NULL AND s.filter_reason IS NULL AS kept, m.value AS score,"
+        " staged AS (SELECT s.id IS NOT NULL AND s.filter_reason IS NULL AS kept, g.status AS gate,"
         " s.status = 'approved' AS approved, s.id IN (SELECT sample_id FROM export_items) AS exported"
         " FROM candidate c LEFT JOIN samples s ON s.id = c.sample_id"
-        " LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id AND m.name = 'best_path_score')"
+        " LEFT JOIN gate_verdicts g ON g.task_type = 'sample' AND g.task_id = s.id)"
     )
 
-    def funnel_counts(self, gate_threshold: float) -> dict[str, int]:
+    def funnel_counts(self) -> dict[str, int]:
         """Counts of the factory's funnel, each stage a subset of the one before (so it only narrows):
-        candidates, kept (no filter reason), verified (a best path score), gated (best path score >=
-        gate_threshold), approved (gated and approved), exported (approved and in an export); plus seeds and
-        the approved and exported samples in all (some may have skipped the gate)."""
+        candidates, kept (no filter reason), verified (the gate decided it: its paths were scored), gated (the
+        gate passed it), approved (gated and approved), exported (approved and in an export); beside them the
+        kept samples the gate left unverified and failed; plus seeds and the approved and exported samples in
+        all (some may have skipped the gate)."""
         return self._one(
             self._FUNNEL_ROWS + " SELECT count(*) AS candidates, coalesce(sum(kept), 0) AS kept,"
-            " coalesce(sum(kept AND score IS NOT NULL), 0) AS verified,"
-            " coalesce(sum(kept AND score >= :t - 1e-9), 0) AS gated,"
-            " coalesce(sum(kept AND score >= :t - 1e-9 AND approved), 0) AS approved,"
-            " coalesce(sum(kept AND score >= :t - 1e-9 AND approved AND exported), 0) AS exported,"
+            " coalesce(sum(kept AND gate IS NOT NULL), 0) AS verified,"
+            " coalesce(sum(kept AND gate = 'passed'), 0) AS gated,"
+            " coalesce(sum(kept AND gate = 'unverified'), 0) AS unverified,"
+            " coalesce(sum(kept AND gate = 'failed'), 0) AS failed,"
+            " coalesce(sum(kept AND gate = 'passed' AND approved), 0) AS approved,"
+            " coalesce(sum(kept AND gate = 'passed' AND approved AND exported), 0) AS exported,"
             " (SELECT count(*) FROM seeds) AS seeds,"
             " (SELECT count(*) FROM samples WHERE status = 'approved') AS approved_total,"
             " (SELECT count(DISTINCT e.sample_id) FROM export_items e JOIN samples s ON s.id = e.sample_id) AS exported_total"
-            " FROM staged",
-            {"t": gate_threshold},
+            " FROM staged"
         )
 
-    def gate_failing_samples(self, gate_threshold: float) -> list[int]:
-        """Ids of the kept samples whose best path score is under the gate threshold (the Overview's "failed the
-        gate"; why each failed is the gate's own verdict, `reasoning.evaluate_task`)."""
-        rows = self._rows(
-            "SELECT s.id FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
-            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value < :t - 1e-9 ORDER BY s.id",
-            {"t": gate_threshold},
+    def gate_reason_counts(self, status: str) -> list[dict]:
+        """Why the kept samples with this gate status (unverified or failed) got it, grouped as the gate stored it
+        (kind and who decided), most common first: [{kind, decided_by, count}]."""
+        return self._rows(
+            "SELECT g.kind, g.decided_by, count(*) AS count FROM gate_verdicts g JOIN samples s ON s.id = g.task_id"
+            " WHERE g.task_type = 'sample' AND s.filter_reason IS NULL AND g.status = ?"
+            " GROUP BY g.kind, g.decided_by ORDER BY count DESC, g.kind, g.decided_by",
+            [status],
         )
-        return [row["id"] for row in rows]
 
-    def gated_review_counts(self, gate_threshold: float) -> dict[str, int]:
+    def gated_review_counts(self) -> dict[str, int]:
         """Review status (pending, approved, rejected) of the kept samples that passed the gate."""
         rows = self._rows(
-            "SELECT s.status, count(*) AS n FROM samples s JOIN metrics m ON m.item_type = 'sample' AND m.item_id = s.id"
-            " AND m.name = 'best_path_score' WHERE s.filter_reason IS NULL AND m.value >= :t - 1e-9 GROUP BY s.status",
-            {"t": gate_threshold},
+            "SELECT s.status, count(*) AS n FROM samples s JOIN gate_verdicts g ON g.task_type = 'sample'"
+            " AND g.task_id = s.id WHERE s.filter_reason IS NULL AND g.status = 'passed' GROUP BY s.status"
         )
         return {row["status"]: row["n"] for row in rows}
 
-    def seed_gate_counts(self, gate_threshold: float) -> dict[str, int]:
-        """Seeds the teacher solved with verified paths: how many were verified and how many passed the gate."""
+    def seed_gate_counts(self) -> dict[str, int]:
+        """Seeds the teacher solved with verified paths: how many the gate decided, and how many it passed, left
+        unverified and failed."""
         return self._one(
-            "SELECT count(*) AS verified, coalesce(sum(value >= :t - 1e-9), 0) AS passed FROM metrics"
-            " WHERE item_type = 'seed' AND name = 'best_path_score' AND value IS NOT NULL",
-            {"t": gate_threshold},
+            "SELECT count(*) AS verified, coalesce(sum(status = 'passed'), 0) AS passed,"
+            " coalesce(sum(status = 'unverified'), 0) AS unverified, coalesce(sum(status = 'failed'), 0) AS failed"
+            " FROM gate_verdicts WHERE task_type = 'seed'"
+        )
+
+    def gate_pass_rate_by_depth(self) -> list[dict]:
+        """Per evolution depth (0: the seeds): the share of the tasks the gate decided that it passed (pass_rate)
+        and how many it decided (verified)."""
+        return self._rows(
+            "SELECT depth, avg(status = 'passed') AS pass_rate, count(*) AS verified FROM ("
+            " SELECT 0 AS depth, status FROM gate_verdicts WHERE task_type = 'seed' UNION ALL"
+            " SELECT n.depth, g.status FROM gate_verdicts g JOIN samples s ON g.task_type = 'sample' AND s.id = g.task_id"
+            " JOIN evol_nodes n ON n.id = s.node_id) GROUP BY depth ORDER BY depth"
         )
 
     def sample_models(self) -> dict[str, int]:
@@ -71,10 +84,12 @@ class OverviewQueries:
         return {row["model"]: row["n"] for row in rows}
 
     def verifier_pass_rates(self) -> list[dict]:
-        """Per verifier: steps scored, share judged correct (score >= 0.5) and share unverifiable."""
+        """Per verifier and what its verdicts vouch for (`checks`: outcome, step or evidence; an abstention counts
+        as evidence): steps scored, share judged correct (score >= 0.5) and share unverifiable."""
         return self._rows(
-            "SELECT verifier, count(*) AS steps, avg(label != 'unverifiable' AND score >= 0.5) AS pass_rate,"
-            " avg(label = 'unverifiable') AS unverifiable_rate FROM step_scores GROUP BY verifier ORDER BY verifier"
+            "SELECT verifier, checks, count(*) AS steps, avg(label != 'unverifiable' AND score >= 0.5) AS pass_rate,"
+            " avg(label = 'unverifiable') AS unverifiable_rate FROM step_scores GROUP BY verifier, checks"
+            " ORDER BY verifier, checks"
         )
 
     def usage_by_kind(self) -> list[dict]:

@@ -23,7 +23,7 @@ score is below t, which is what the gate does with the `min` aggregation):
   is the earliest step the verifier flags.
 - The suggested threshold is the one among the verifier's distinct scores (and 1.0) that maximises that
   F1 (ties: the highest, the strictest gate); with it, how many verified tasks would pass the gate, against how
-  many pass at today's threshold (a task passes when its best path score reaches the threshold).
+  many pass at today's threshold (the gate decides each task again at that threshold, its other settings kept).
 
 `combined` is the gate itself: each step's effective score from every verifier (the strictest verdict;
 0.5 when all abstain), without the human labels, so its suggested threshold is the one to apply.
@@ -34,12 +34,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from dataclasses import replace
 from itertools import combinations
 
 from workbench.core.wording import plural
 from workbench.store import Store
 from workbench.verify.reasoning import (
     VerificationSettings,
+    evaluate_task,
     save_verification_settings,
     step_score,
     verification_settings,
@@ -216,15 +218,27 @@ def suggest_threshold(paths: list[tuple[int, list[float | None]]]) -> tuple[floa
     return best
 
 
-def passing(task_scores: list[float], threshold: float | None) -> int | None:
-    """How many tasks' best path scores reach the threshold (None for no threshold)."""
-    if threshold is None:
-        return None
-    return sum(score >= threshold - 1e-9 for score in task_scores)
+class GatePasses:
+    """How many of the verified tasks (seeds, and samples no filter removed) the gate passes at a threshold, the
+    other gate settings kept: `passes(threshold)`, None for no threshold; each threshold is decided once."""
+
+    def __init__(self, store: Store, settings: VerificationSettings) -> None:
+        wanted = set(store.gate_decided_tasks())
+        self.tasks = [paths for key, paths in store.reasoning_paths_nested().items() if key in wanted]
+        self.settings = settings
+        self.counted: dict[float, int] = {}
+
+    def passes(self, threshold: float | None) -> int | None:
+        if threshold is None:
+            return None
+        if threshold not in self.counted:
+            settings = replace(self.settings, threshold=threshold)
+            self.counted[threshold] = sum(evaluate_task(paths, settings).passed for paths in self.tasks)
+        return self.counted[threshold]
 
 
 def verifier_report(steps: list[tuple[int, float | None]], paths: list[tuple[int, list[float | None]]],
-                    abstained: int, current: float, task_scores: list[float]) -> dict:
+                    abstained: int, current: float, gate: GatePasses) -> dict:
     """One verifier's numbers. steps: (consensus rating, score or None for an abstention) per labelled step it
     judged; paths: (human earliest error, its score per step) per labelled path it scored."""
     kappa, confusion = _kappa_and_confusion(steps, current)
@@ -237,7 +251,7 @@ def verifier_report(steps: list[tuple[int, float | None]], paths: list[tuple[int
         "confusion": confusion,
         "suggested_threshold": suggested, "f1_suggested": f1_suggested, "kappa_suggested": at_suggested[0],
         "confusion_suggested": at_suggested[1],
-        "passes_current": passing(task_scores, current), "passes_suggested": passing(task_scores, suggested),
+        "passes_current": gate.passes(current), "passes_suggested": gate.passes(suggested),
         "n_paths_erroneous": now["n_erroneous"], "n_paths_correct": now["n_correct"],
     }
 
@@ -281,9 +295,9 @@ def calibrate(store: Store) -> dict:
     errors = {path: human_earliest_error([agreed.get(step) for step in steps]) for path, steps in path_steps.items()}
     report["n_paths"] = len(path_steps)
     report["n_paths_undetermined"] = sum(1 for e in errors.values() if e is None)
-    task_scores = store.verified_task_scores()
-    report["tasks_verified"] = len(task_scores)
-    report["passes_current"] = passing(task_scores, settings.threshold)
+    gate = GatePasses(store, settings)
+    report["tasks_verified"] = len(gate.tasks)
+    report["passes_current"] = gate.passes(settings.threshold)
     names = sorted({name for by in verdicts.values() for name in by})
 
     def score_of(step: int, name: str) -> float | None:
@@ -296,14 +310,14 @@ def calibrate(store: Store) -> dict:
                         if errors[path] is not None and any(name in verdicts.get(step, {}) for step in steps)]
         report["verifiers"][name] = verifier_report(
             [(agreed[step], score_of(step, name)) for step in judged], scored_paths,
-            sum(1 for step in judged if score_of(step, name) is None), settings.threshold, task_scores)
+            sum(1 for step in judged if score_of(step, name) is None), settings.threshold, gate)
     if names:
         judged = [step for step in agreed if verdicts.get(step)]
         scored_paths = [(errors[path], [step_score(verdicts.get(step, {})) for step in steps])
                         for path, steps in path_steps.items()
                         if errors[path] is not None and any(verdicts.get(step) for step in steps)]
         report[COMBINED] = verifier_report([(agreed[step], step_score(verdicts[step])) for step in judged],
-                                           scored_paths, 0, settings.threshold, task_scores)
+                                           scored_paths, 0, settings.threshold, gate)
     return report
 
 
@@ -321,9 +335,10 @@ def human_label_summary(store: Store, sample_ids: list[int]) -> dict:
 
 
 def apply_threshold(store: Store, threshold: float) -> VerificationSettings:
-    """Save `threshold` as the gate threshold (the aggregation is kept). Raises CalibrationError outside [0, 1]."""
+    """Save `threshold` as the gate threshold (the other gate settings are kept) and decide every task again under
+    it. Raises CalibrationError outside [0, 1]."""
     try:
-        settings = VerificationSettings(verification_settings(store).aggregation, threshold)
+        settings = replace(verification_settings(store), threshold=threshold)
     except ValueError as exc:
         raise CalibrationError(str(exc)) from exc
     save_verification_settings(store, settings)

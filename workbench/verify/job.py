@@ -1,7 +1,8 @@
 """The `reason` job: N reasoning paths per task, every step scored by the chosen verifiers, best-of-N metric.
 
-Params: tasks [{"type": "seed"|"sample", "id": N}], n (default 8), verifiers (["arithmetic"]),
-temperature, max_tokens, aggregation, threshold, teacher (overrides), judge_model, prm_path,
+Params: tasks [{"type": "seed"|"sample", "id": N}], n (default 8), verifiers (default DEFAULT_VERIFIERS),
+temperature, max_tokens, aggregation, threshold, margin, step_rule, teacher (overrides), judge_model, judge_mode
+("step"|"critic"), prm_path,
 prm_style, code_timeout_s, consistency_mode ("share"|"majority"), rollout_k, rollout_max_steps,
 rollout_max_tokens, rollout_label ("soft"|"any"|"most"), rollout_skip_wrong_paths, concurrency.
 
@@ -37,8 +38,8 @@ from workbench.verify.reasoning import (
     split_steps,
     verification_settings,
 )
-from workbench.verify.verifiers import DEFAULT_VERIFIER, Verifier, get_verifier, parse_names
-from workbench.verify.verifiers.base import Task
+from workbench.verify.verifiers import DEFAULT_VERIFIERS, Verifier, get_verifier, parse_names
+from workbench.verify.verifiers.base import CHARS_PER_TOKEN, CallBudget, Task
 from workbench.verify.verifiers.consistency import (
     PSEUDO_REFERENCE,
     PathContext,
@@ -46,8 +47,10 @@ from workbench.verify.verifiers.consistency import (
     task_target,
     vote,
 )
+from workbench.verify.verifiers.judge import DEFAULT_MODE as DEFAULT_JUDGE_MODE
+from workbench.verify.verifiers.judge import MODES as JUDGE_MODES
+from workbench.verify.verifiers.judge import judge_budget
 from workbench.verify.verifiers.rollout import (
-    CHARS_PER_TOKEN,
     DEFAULT_K,
     DEFAULT_MAX_STEPS,
     Rollout,
@@ -55,6 +58,8 @@ from workbench.verify.verifiers.rollout import (
     rollout_budget,
 )
 from workbench.verify.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
+
+ASSUMED_STEPS = 6  # steps per path the judge's cost estimate assumes before any path exists
 
 
 def unit_key(task_type: str, task_id: int) -> str:
@@ -92,16 +97,18 @@ class StoreLedger:
 
 
 def build_verifiers(store: Store, params: dict, teacher: Teacher, ledger: RolloutLedger | None = None) -> list[Verifier]:
-    """The verifiers named in params["verifiers"] with their options from params (judge_model, prm_path,
-    prm_style, code_timeout_s, consistency_*, rollout_*); rollouts use `teacher` and keep their rollouts in `ledger`
-    (memory when None). Built once per job run: a PRM loads its weights once. Raises VerifierError."""
+    """The verifiers named in params["verifiers"] (DEFAULT_VERIFIERS when none) with their options from params
+    (judge_model, judge_mode, prm_path, prm_style, code_timeout_s, consistency_*, rollout_*); rollouts use `teacher`
+    and keep their rollouts in `ledger` (memory when None). Built once per job run: a PRM loads its weights once.
+    Raises VerifierError."""
     built: list[Verifier] = []
-    for name in parse_names(params.get("verifiers") or [DEFAULT_VERIFIER]):
+    for name in parse_names(params.get("verifiers") or list(DEFAULT_VERIFIERS)):
         if name == "judge":
             overrides = {**(params.get("teacher") or {})}
             if params.get("judge_model"):
                 overrides = {"model": params["judge_model"]}
-            built.append(get_verifier("judge", teacher=Teacher(teacher_config(store, overrides))))
+            built.append(get_verifier("judge", teacher=Teacher(teacher_config(store, overrides)),
+                                      mode=params.get("judge_mode") or DEFAULT_JUDGE_MODE))
         elif name == "prm":
             built.append(get_verifier("prm", path=params.get("prm_path"), style=params.get("prm_style") or "qwen"))
         elif name == "code":
@@ -122,13 +129,17 @@ def prefixed_options(params: dict, prefix: str) -> dict:
 
 def expected_usage(store: Store, params: dict) -> dict[str, int]:
     """The most a reason job with these params can spend, before it starts: calls, completion tokens and
-    (estimated, ~4 characters a token) prompt tokens, for the paths and for the rollouts. Rollouts are an upper
-    bound: every path rolls out `rollout_max_steps` prefixes K times with a prefix as long as a whole path."""
+    (estimated, ~4 characters a token) prompt tokens, for the paths, the rollouts and the judge in each of its
+    modes (`judge_step_*`, `judge_critic_*`, whether or not the judge is chosen, so that a page can compare them).
+    Rollouts are an upper bound: every path rolls out `rollout_max_steps` prefixes K times with a prefix as long as
+    a whole path. The judge's figures assume ASSUMED_STEPS steps per path of at most max_tokens tokens."""
     config = teacher_config(store, params.get("teacher"))
     n = max(1, min(MAX_N, int(params.get("n") or DEFAULT_N)))
     max_tokens = int(params.get("max_tokens") or config.max_tokens)
     usage = dict.fromkeys(("path_calls", "path_completion_tokens", "path_prompt_tokens", "rollout_calls",
-                           "rollout_completion_tokens", "rollout_prompt_tokens"), 0)
+                           "rollout_completion_tokens", "rollout_prompt_tokens",
+                           *(f"judge_{mode}_{part}" for mode in JUDGE_MODES
+                             for part in ("calls", "completion_tokens", "prompt_tokens"))), 0)
     rollouts = "rollout" in (params.get("verifiers") or [])
     options = prefixed_options(params, "rollout_")
     for spec in params.get("tasks") or []:
@@ -147,10 +158,17 @@ def expected_usage(store: Store, params: dict) -> dict[str, int]:
             budget = rollout_budget(n, int(options.get("k", DEFAULT_K)), int(options.get("max_steps", DEFAULT_MAX_STEPS)),
                                     int(options.get("max_tokens", DEFAULT_ROLLOUT_TOKENS)),
                                     prompt_chars + max_tokens * CHARS_PER_TOKEN)
-            usage["rollout_calls"] += budget.calls
-            usage["rollout_completion_tokens"] += budget.completion_tokens
-            usage["rollout_prompt_tokens"] += budget.prompt_tokens
+            _add_budget(usage, "rollout", budget)
+        for mode in JUDGE_MODES:
+            _add_budget(usage, f"judge_{mode}", judge_budget(mode, n, ASSUMED_STEPS, len(task.text),
+                                                             max_tokens * CHARS_PER_TOKEN))
     return usage
+
+
+def _add_budget(usage: dict[str, int], prefix: str, budget: CallBudget) -> None:
+    usage[f"{prefix}_calls"] += budget.calls
+    usage[f"{prefix}_completion_tokens"] += budget.completion_tokens
+    usage[f"{prefix}_prompt_tokens"] += budget.prompt_tokens
 
 
 class ReasonHandler:
@@ -221,7 +239,7 @@ class ReasonHandler:
                           sum(costs) if costs else None)
         ctx.store.set_step_scores([
             {"step_id": step["id"], "verifier": verifier.name, "score": score.score, "label": score.label,
-             "rationale": score.rationale, "model": score.model, "params": score.params}
+             "checks": score.checks, "rationale": score.rationale, "model": score.model, "params": score.params}
             for step, score in zip(steps, scores, strict=True)
         ])
 

@@ -7,7 +7,8 @@ is saved. Labels are step overrules by the labeller (workbench.verify.reasoning)
 sets its effective score, so they move the gate and the exports exactly as overrules do.
 
 The queue picks the tasks where a person helps most: low verifier confidence, verifier disagreement,
-or at random. It mixes in gold paths (paths whose ratings are known, marked from a named labeller's
+consensus disputes (steps where Monte-Carlo rollouts and the judge disagree, which consensus filtering
+leaves to a person: Zhang et al. 2025), or at random. It mixes in gold paths (paths whose ratings are known, marked from a named labeller's
 labels or an import) at a set rate, looking like any other task. A labeller's ratings of a gold path
 are answers to check (`gold_answers`), never overrules: they do not move the gate, and each
 labeller's accuracy on them is `gold_accuracy`.
@@ -25,6 +26,7 @@ from workbench.verify.ratings import OVERRULE_RATINGS
 from workbench.verify.reasoning import (
     VerificationSettings,
     disagrees,
+    disputed_steps,
     evaluate_task,
     load_task,
     low_confidence,
@@ -38,11 +40,14 @@ RATING_LABELS = {rating: label for label, rating in OVERRULE_RATINGS.items()}  #
 RATING_NAMES = {-1: "−1 wrong", 0: "0 neutral", 1: "+1 right"}
 LOW_CONFIDENCE = "low confidence"
 DISAGREEMENT = "disagreement"
+CONSENSUS_DISPUTES = "consensus disputes"
 RANDOM = "random"
 QUEUE_ORDERS = {
     LOW_CONFIDENCE: "most unsure steps first (effective score between 0.25 and 0.75), then the path score nearest "
                     "the gate threshold",
     DISAGREEMENT: "most steps where the verifiers disagree (one says right, another wrong) first",
+    CONSENSUS_DISPUTES: "most steps where Monte-Carlo rollouts and the judge disagree (one finds the step wrong at the "
+                        "gate threshold, the other not) first: the labels consensus filtering leaves to a person",
     RANDOM: "in random order",
 }
 DEFAULT_GOLD_RATE = 0.1
@@ -150,6 +155,7 @@ def labelling_queue(store: Store, labeller: str, order: str = LOW_CONFIDENCE, ra
         keys = {
             LOW_CONFIDENCE: (-uncertain_steps(path), margin),
             DISAGREEMENT: (-disagreeing_steps(path), -uncertain_steps(path), margin),
+            CONSENSUS_DISPUTES: (-disputed_steps(path, settings.threshold), -disagreeing_steps(path), margin),
             RANDOM: (),
         }[order]
         ranked.append(((*keys, task_type, task_id), QueueItem(path["id"], task_type, task_id, title)))

@@ -63,16 +63,17 @@ class VerificationQueries:
         return {r[0] for r in rows}
 
     def set_step_scores(self, rows: list[dict]) -> None:
-        """Upsert verifier verdicts: one per (step, verifier)."""
+        """Upsert verifier verdicts: one per (step, verifier); `checks` (what the verdict vouches for) defaults to
+        evidence."""
         with self.transaction():
             self.conn.executemany(
-                "INSERT INTO step_scores (step_id, verifier, score, label, rationale, model, params, created_at) "
-                "VALUES (:step_id, :verifier, :score, :label, :rationale, :model, :params, :created_at) "
+                "INSERT INTO step_scores (step_id, verifier, score, label, checks, rationale, model, params, created_at) "
+                "VALUES (:step_id, :verifier, :score, :label, :checks, :rationale, :model, :params, :created_at) "
                 "ON CONFLICT(step_id, verifier) DO UPDATE SET score = excluded.score, label = excluded.label, "
-                "rationale = excluded.rationale, model = excluded.model, params = excluded.params, "
-                "created_at = excluded.created_at",
-                [{"rationale": None, "model": None, **r, "params": to_json(r.get("params") or {}), "created_at": now()}
-                 for r in rows],
+                "checks = excluded.checks, rationale = excluded.rationale, model = excluded.model, "
+                "params = excluded.params, created_at = excluded.created_at",
+                [{"rationale": None, "model": None, "checks": "evidence", **r, "params": to_json(r.get("params") or {}),
+                  "created_at": now()} for r in rows],
             )
 
     def add_step_overrule(self, step_id: int, label: str, reason: str | None, reviewer: str) -> int:
@@ -159,6 +160,24 @@ class VerificationQueries:
             path["steps"] = by_path.get(path["id"], [])
             nested.setdefault((path["task_type"], path["task_id"]), []).append(path)
         return nested
+
+    def set_gate_verdicts(self, rows: list[dict]) -> None:
+        """Upsert the gate's decision on tasks: each row {task_type, task_id, status, kind, decided_by, reason,
+        best_path_id, disputes}, one per task."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO gate_verdicts (task_type, task_id, status, kind, decided_by, reason, best_path_id, disputes,"
+                " updated_at) VALUES (:task_type, :task_id, :status, :kind, :decided_by, :reason, :best_path_id,"
+                " :disputes, :updated_at) ON CONFLICT(task_type, task_id) DO UPDATE SET status = excluded.status,"
+                " kind = excluded.kind, decided_by = excluded.decided_by, reason = excluded.reason,"
+                " best_path_id = excluded.best_path_id, disputes = excluded.disputes, updated_at = excluded.updated_at",
+                [{"kind": "", "decided_by": "", "best_path_id": None, "disputes": 0, **row, "updated_at": now()}
+                 for row in rows],
+            )
+
+    def gate_verdict(self, task_type: str, task_id: int) -> dict | None:
+        """The gate's stored decision on one task (see set_gate_verdicts), or None when it was never evaluated."""
+        return self._one("SELECT * FROM gate_verdicts WHERE task_type = ? AND task_id = ?", [task_type, task_id])
 
     def reasoning_task_titles(self, tasks: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
         """The instruction of each (task_type, task_id)."""
@@ -365,12 +384,12 @@ class VerificationQueries:
             " ORDER BY s.path_id, s.idx, sc.verifier"
         )
 
-    def verified_task_scores(self) -> list[float]:
-        """The best path score of every verified task: seeds, and samples not filtered out (what the gate judges)."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT m.value FROM metrics m LEFT JOIN samples s ON m.item_type = 'sample' AND s.id = m.item_id"
-            " WHERE m.name = 'best_path_score' AND m.value IS NOT NULL"
-            " AND (m.item_type = 'seed' OR (m.item_type = 'sample' AND s.id IS NOT NULL AND s.filter_reason IS NULL))"
+    def gate_decided_tasks(self) -> list[tuple[str, int]]:
+        """(task_type, task_id) of every verified task the gate decided: seeds, and samples not filtered out."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT g.task_type, g.task_id FROM gate_verdicts g LEFT JOIN samples s ON g.task_type = 'sample'"
+            " AND s.id = g.task_id WHERE g.task_type = 'seed' OR (s.id IS NOT NULL AND s.filter_reason IS NULL)"
+            " ORDER BY g.task_type, g.task_id"
         )]
 
     def reference_answers(self, sample_ids: Iterable[int]) -> dict[int, str]:

@@ -7,7 +7,10 @@ from typing import Any
 
 from workbench.verify.verifiers.base import Task, Verifier, VerifierError
 
-DEFAULT_VERIFIER = "arithmetic"
+# The offline verifiers a new store uses by default: the Verifier page's choice, the reason job's and the CLI's
+# default, and what `verify-eval` runs without --verifier. Adding an offline verifier to the defaults is adding
+# its name here. The code verifier runs the model's code, so it stays a choice the user makes.
+DEFAULT_VERIFIERS = ("arithmetic", "alignment", "consistency")
 
 
 def _arithmetic(**options: Any) -> Verifier:
@@ -68,7 +71,8 @@ DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
     "alignment": "flags the first step whose results a worked reference solution's quantities cannot reach, when "
                  "the final answer disagrees (a heuristic; agreement is evidence, never a pass; offline, no model)",
-    "judge": "asks an LLM per step; P(yes) / (P(yes) + P(no)) from logprobs when available",
+    "judge": "asks an LLM per step (P(yes) / (P(yes) + P(no)) from logprobs when available), or once per path as a "
+             "critic naming the earliest wrong step (ProcessBench's protocol)",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
     "code": "runs the extracted Python against the task's tests in a separate process, isolated with bubblewrap "
             "where it is installed",
@@ -97,5 +101,5 @@ def get_verifier(name: str, **options: Any) -> Verifier:
     return REGISTRY[name](**options)
 
 
-__all__ = ["DEFAULT_VERIFIER", "DESCRIPTIONS", "NEEDS_TEACHER", "REGISTRY", "Task", "Verifier", "VerifierError",
+__all__ = ["DEFAULT_VERIFIERS", "DESCRIPTIONS", "NEEDS_TEACHER", "REGISTRY", "Task", "Verifier", "VerifierError",
            "get_verifier", "parse_names"]

@@ -34,7 +34,15 @@ from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.verify.calculations import Calculation, find_calculations, normalise
 from workbench.verify.latex_equations import check_latex_equations
-from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.verify.verifiers.base import (
+    CORRECT,
+    EVIDENCE,
+    INCORRECT,
+    OUTCOME,
+    StepScore,
+    Task,
+    unverifiable,
+)
 
 __all__ = ["ArithmeticVerifier", "Calculation", "check_answer", "extract_answer", "find_calculations",
            "is_math_reference", "normalise"]
@@ -88,10 +96,12 @@ class ArithmeticVerifier:
             notes.append(answer_check[1])
         answer_false = answer_check is not None and answer_check[0] is False
         answer_true = answer_check is not None and answer_check[0] is True
+        # a checked final answer vouches for the outcome; calculations that hold are evidence, not a verified step
+        checks = OUTCOME if answer_false or answer_true else EVIDENCE
         if false or answer_false:
-            return StepScore(0.0, INCORRECT, "; ".join(notes), params={"calculations": len(calculations)})
+            return StepScore(0.0, INCORRECT, "; ".join(notes), params={"calculations": len(calculations)}, checks=checks)
         if true or answer_true:
-            return StepScore(1.0, CORRECT, "; ".join(notes), params={"calculations": len(calculations)})
+            return StepScore(1.0, CORRECT, "; ".join(notes), params={"calculations": len(calculations)}, checks=checks)
         shown = [f"skipped {s}" for s in skipped[:3]] + ([f"and {len(skipped) - 3} more"] if len(skipped) > 3 else [])
         reason = "; ".join(notes + shown) or "no calculation to check"
         return unverifiable(reason, params={"calculations": 0})

@@ -10,6 +10,12 @@ INCORRECT = "incorrect"
 UNVERIFIABLE = "unverifiable"
 LABELS = (CORRECT, INCORRECT, UNVERIFIABLE)
 NEUTRAL_SCORE = 0.5
+# What a verdict vouches for (issue 23). OUTCOME: the path's final result against ground truth (a reference answer,
+# tests, a self-consistency majority). STEP: the step's logic was judged (a judge, a critic, a PRM, rollouts, a person).
+# EVIDENCE: something in the step holds (its arithmetic, say), which is not a verified step. Whatever it checked,
+# an `incorrect` verdict is a found error.
+OUTCOME, STEP, EVIDENCE = "outcome", "step", "evidence"
+CHECKS = (OUTCOME, STEP, EVIDENCE)
 
 
 @dataclass
@@ -35,19 +41,37 @@ class Task:
 
 @dataclass
 class StepScore:
-    """One verifier's verdict on one step. `unverifiable` verdicts carry the neutral score 0.5."""
+    """One verifier's verdict on one step. `unverifiable` verdicts carry the neutral score 0.5. `checks` says what
+    the verdict vouches for (one of CHECKS); the default, evidence, never claims more than that something holds."""
 
     score: float
     label: str
     rationale: str
     model: str | None = None
     params: dict = field(default_factory=dict)
+    checks: str = EVIDENCE
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"a step score must lie in [0, 1], got {self.score}")
         if self.label not in LABELS:
             raise ValueError(f"unknown step label {self.label!r}")
+        if self.checks not in CHECKS:
+            raise ValueError(f"a verdict checks one of {', '.join(CHECKS)}, not {self.checks!r}")
+
+
+CHARS_PER_TOKEN = 4  # rule of thumb for estimates shown before a job starts
+
+
+@dataclass
+class CallBudget:
+    """The most a model-calling verifier can spend on some paths, estimated before a job starts: calls, completion
+    tokens (an upper bound: every call writes its maximum) and prompt tokens (estimated at CHARS_PER_TOKEN
+    characters a token)."""
+
+    calls: int
+    completion_tokens: int
+    prompt_tokens: int
 
 
 def unverifiable(rationale: str, **kwargs: object) -> StepScore:

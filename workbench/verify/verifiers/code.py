@@ -55,7 +55,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.verify.verifiers.base import CORRECT, INCORRECT, StepScore, Task, unverifiable
+from workbench.verify.verifiers.base import CORRECT, INCORRECT, OUTCOME, StepScore, Task, unverifiable
 from workbench.verify.verifiers.sandbox import CODE_DIR, Isolation, isolation, spawn
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -244,12 +244,12 @@ class CodeVerifier:
         with_code = [(i, c) for i, c in located if c]
         if not with_code:
             if steps:
-                scores[-1] = StepScore(0.0, INCORRECT, "the path writes no Python code to test")
+                scores[-1] = StepScore(0.0, INCORRECT, "the path writes no Python code to test", checks=OUTCOME)
             return scores
         index, code = with_code[-1]
         result = await asyncio.to_thread(run_tests, code, task.tests, self.timeout_s, self.memory_mb)
         params = {"timeout_s": self.timeout_s, "memory_mb": self.memory_mb, "stage": result.stage,
                   "returncode": result.returncode, "isolated": result.isolated}
         scores[index] = StepScore(1.0 if result.passed else 0.0, CORRECT if result.passed else INCORRECT,
-                                  result.rationale[:2000], params=params)
+                                  result.rationale[:2000], params=params, checks=OUTCOME)
         return scores

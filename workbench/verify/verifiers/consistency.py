@@ -13,6 +13,10 @@ The verifier scores only a path's final-answer step (every other step abstains):
   (a path with no final answer agrees with nobody); mode `majority`: 1 when the path states the
   pseudo-reference, 0 when it states another answer, and no verdict when there is no majority.
 A path that states no final answer gets the verdict "no final answer" (score 0).
+
+Every final-answer verdict checks the outcome (`checks` = outcome). One against a pseudo-reference carries the
+majority's margin in its params (`margin`: its lead over the runner-up answer as a share of all paths): the gate
+counts it only where that margin reaches the user's setting (workbench.verify.reasoning).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from workbench.verify.verifiers.arithmetic import check_answer, extract_answer, 
 from workbench.verify.verifiers.base import (
     CORRECT,
     INCORRECT,
+    OUTCOME,
     StepScore,
     Task,
     VerifierError,
@@ -34,7 +39,7 @@ from workbench.verify.verifiers.base import (
 )
 
 MODES = ("share", "majority")
-DEFAULT_MODE = "share"
+DEFAULT_MODE = "majority"
 MIN_AGREEING = 2  # a pseudo-reference needs at least this many paths stating it
 REFERENCE = "reference"
 PSEUDO_REFERENCE = "pseudo-reference"
@@ -90,13 +95,35 @@ def reference_problem(reference: str | None) -> str | None:
     return None
 
 
+CONCLUSION = re.compile(r"^\W*(?:therefore|thus|hence|so|finally|altogether|overall|in total|in all)\b", re.IGNORECASE)
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def concluded_answer(step: str) -> str | None:
+    """The number a step's closing sentence concludes with, when that sentence opens with a conclusion word
+    ('Therefore', 'Thus', 'So', 'In total'...) and states exactly one number ("Therefore, the rope is 20
+    centimeters." -> '20'; "So she keeps 12 of the 15." -> None), written plainly (units dropped, as answers are
+    compared); else None. Real model solutions often end so instead of with 'Answer: ...'."""
+    from workbench.verify.answer_equivalence import read_numbers
+
+    sentence = SENTENCE_BREAK.split(step.strip())[-1]
+    numbers = read_numbers(sentence) if CONCLUSION.match(sentence) else None
+    if numbers is None or len({(m.value, m.percent) for m in numbers.members}) != 1:
+        return None
+    value, percent = numbers.members[0].value, numbers.members[0].percent
+    value = value * 100 if percent else value  # a percentage is held as its share: 25% is 1/4
+    written = str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return written + ("%" if percent else "")
+
+
 def stated_answer(steps: Sequence[str]) -> tuple[int, str | None]:
-    """(index of the step stating the path's final answer, that answer); (last index, None) when none does."""
+    """(index of the step stating the path's final answer, that answer); (last index, None) when none does. The
+    last step's concluding sentence counts when no step states its answer in a known form (`concluded_answer`)."""
     for index in range(len(steps) - 1, -1, -1):
         answer = extract_answer(steps[index])
         if answer:
             return index, answer
-    return len(steps) - 1, None
+    return len(steps) - 1, concluded_answer(steps[-1]) if steps else None
 
 
 @dataclass
@@ -137,6 +164,14 @@ class Vote:
     def cluster_of(self, index: int) -> AnswerCluster | None:
         return next((c for c in self.clusters if index in c.members), None)
 
+    @property
+    def margin(self) -> float:
+        """The plurality answer's lead over the runner-up, as a share of all paths (0 with no answer or a tie)."""
+        if not self.clusters or not self.voters:
+            return 0.0
+        runner_up = len(self.clusters[1].members) if len(self.clusters) > 1 else 0
+        return (len(self.clusters[0].members) - runner_up) / self.voters
+
     def share(self, index: int) -> float:
         """Share of all paths whose final answer agrees with path `index` (0 when it states none)."""
         cluster = self.cluster_of(index)
@@ -176,11 +211,19 @@ class Target:
     kind: str  # REFERENCE or PSEUDO_REFERENCE
     votes: int = 0
     voters: int = 0
+    margin: float = 1.0  # a pseudo-reference's lead over the runner-up, as a share of all paths
 
     def describe(self) -> str:
         if self.kind == REFERENCE:
             return f"the reference answer {self.answer!r}"
-        return f"the pseudo-reference {self.answer!r} (majority of {self.votes}/{self.voters} paths, self-consistency)"
+        return (f"the pseudo-reference {self.answer!r} (majority of {self.votes}/{self.voters} paths, margin "
+                f"{self.margin:.2f}, self-consistency)")
+
+    def params(self) -> dict:
+        """What a verdict against this target records of it: the answer, its kind and, for a pseudo-reference, the
+        majority's margin (what the gate compares with its setting)."""
+        found = {"target": self.answer, "target_kind": self.kind}
+        return found | ({"margin": self.margin} if self.kind == PSEUDO_REFERENCE else {})
 
 
 def task_target(task: Task, paths_vote: Vote | None) -> Target | None:
@@ -190,7 +233,7 @@ def task_target(task: Task, paths_vote: Vote | None) -> Target | None:
     majority = paths_vote.majority if paths_vote is not None else None
     if majority is None:
         return None
-    return Target(majority.answer, PSEUDO_REFERENCE, len(majority.members), paths_vote.voters)
+    return Target(majority.answer, PSEUDO_REFERENCE, len(majority.members), paths_vote.voters, paths_vote.margin)
 
 
 def no_target_reason(task: Task, paths_vote: Vote | None) -> str:
@@ -241,16 +284,17 @@ class ConsistencyVerifier:
         target = task_target(task, paths_vote)
         params = {"mode": self.mode, "voters": paths_vote.voters, "answer": answer}
         if target is not None:
-            params.update(target=target.answer, target_kind=target.kind)
+            params.update(target.params())
         if answer is None:
             if target is None and not paths_vote.stated:
                 return unverifiable(f"no final answer, and {no_target_reason(task, paths_vote)}", params=params)
-            return StepScore(0.0, INCORRECT, "no final answer: the path never states one ('Answer: ...')", params=params)
+            return StepScore(0.0, INCORRECT, "no final answer: the path never states one ('Answer: ...')", params=params,
+                             checks=OUTCOME)
         if target is not None and target.kind == REFERENCE:
             matches = same_answer(target.answer, answer)
             return StepScore(1.0 if matches else 0.0, CORRECT if matches else INCORRECT,
                              f"final answer {answer!r} {'matches' if matches else 'does not match'} {target.describe()} "
-                             "(checked against the reference; no vote)", params=params)
+                             "(checked against the reference; no vote)", params=params, checks=OUTCOME)
         if paths_vote.voters < 2:
             return unverifiable(f"final answer {answer!r}: {no_target_reason(task, paths_vote)}", params=params)
         agreeing = len(paths_vote.cluster_of(context.index).members)
@@ -259,12 +303,12 @@ class ConsistencyVerifier:
         said = f"{agreeing} of {paths_vote.voters} paths state the final answer {answer!r}"
         if self.mode == "share":
             where = f"; {target.describe()}" if target is not None else f"; {paths_vote.no_majority_reason()}"
-            return verdict(share, f"{said} (share {share:.2f}){where}", params=params)
+            return verdict(share, f"{said} (share {share:.2f}){where}", params=params, checks=OUTCOME)
         if target is None:
             return unverifiable(f"{said}; {paths_vote.no_majority_reason()}", params=params)
         agrees = paths_vote.cluster_of(context.index) is paths_vote.majority
         return StepScore(1.0 if agrees else 0.0, CORRECT if agrees else INCORRECT,
-                         f"{said}; it {'is' if agrees else 'is not'} {target.describe()}", params=params)
+                         f"{said}; it {'is' if agrees else 'is not'} {target.describe()}", params=params, checks=OUTCOME)
 
     async def score_steps(self, task: Task, steps: list[str]) -> list[StepScore]:
         """One path alone: checked against the task's reference; with no reference there is nothing to vote with."""

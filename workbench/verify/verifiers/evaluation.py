@@ -1,79 +1,100 @@
-"""Evaluate verifiers on a user's own labels: ProcessBench's earliest-error metric, and PRM best-of-N selection.
+"""Evaluate verifiers on labelled solutions: ProcessBench's earliest-error metric, the gate's precision and
+yield, and best-of-N selection.
 
-ProcessBench format (Zheng et al., 2024): `{id, problem, steps[], label}` with `label` the index of
-the earliest wrong step, or -1 when every step is right; an item may add `reference_answer` (the
-verifiers see it: the final answer is checked against it and rollouts aim at it; without one, a
-single labelled path has nothing to vote with). The verifiers' combined step score is the
-gate's (the strictest verdict wins, an abstention is neutral); the prediction is the first step
-scored below 0.5 (-1 if none). The metric: accuracy on the erroneous items, accuracy on the correct
-ones, and F1 = their harmonic mean. A report file keeps, per item, the label, the prediction and
-each step's score, the verifier that decided it and every rationale.
+ProcessBench format (Zheng et al., 2024), read as published (a JSON array) or as JSONL: `{id, problem, steps[],
+label}` (ProcessBench adds `generator` and `final_answer_correct`), with `label` the index of the earliest wrong
+step, or -1 when every step is right; an item may add `reference_answer` (the verifiers see it: the final answer
+is checked against it and rollouts aim at it; without one, a single labelled path has nothing to vote with). Each
+item is one path, scored by the verifiers and decided by the gate exactly as a task in the store
+(workbench.verify.reasoning, under the given gate settings). The prediction is the earliest step the gate finds
+wrong (-1 if none). The metric: accuracy on the erroneous items, accuracy on the correct ones, and F1 = their
+harmonic mean; the gate's figures: how many items pass, how many of those are correct (label -1), precision =
+passed_correct / passed (None when nothing passes) and yield = the share of the correct items that pass; and
+`unverifiable_share`, the share of steps every verifier abstained on. A report file keeps, per item, the label,
+the prediction, the gate's decision and each step's score, the verifier that decided it and every rationale.
 
-Best-of-N format: `{id, problem, answer, completions: [text, ...], correct: [bool, ...]}`. Each
-verifier scores every completion (path score = the gate's aggregation of its step scores, with the
-task's other completions as the vote for self-consistency and rollouts) and picks its best-scored
-one; the `answer` only scores the pick (when `correct` is absent, a completion is correct when its
-stated final answer equals `answer`) and is never shown to a verifier. Selection accuracy per
-verifier, against `majority` (the majority vote on final answers), `random` (the expected accuracy
-of a random pick) and `oracle` (some completion is correct). Where several completions (or answers)
-tie for best, the accuracy is the mean over the tied ones: what a pick at random among them scores.
+Best-of-N format: `{id, problem, answer, completions: [text, ...], correct: [bool, ...]}`. Each verifier scores
+every completion (with the task's other completions as the vote for self-consistency and rollouts), and the gate
+picks the best one under each selection rule (a path score over steps, or the verifier-weighted vote), for each
+verifier alone and for all of them together (`combined`, as a job combines them); the `answer` only scores the
+pick (when `correct` is absent, a completion is correct when its stated final answer equals `answer`) and is never
+shown to a verifier. Selection accuracy per verifier, against `majority` (the majority vote on final answers),
+`random` (the expected accuracy of a random pick) and `oracle` (some completion is correct). Where several
+completions (or answers) tie for best, the accuracy is the mean over the tied ones: what a pick at random among
+them scores.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from workbench.core.wording import plural
-from workbench.verify.reasoning import DEFAULT_AGGREGATION, aggregate, decided_by, split_steps, step_score
-from workbench.verify.verifiers.base import StepScore, Task, Verifier
+from workbench.verify.reasoning import (
+    AGGREGATIONS,
+    PASSED,
+    UNVERIFIED,
+    VerificationSettings,
+    decided_by,
+    effective_score,
+    evaluate_task,
+    first_wrong_step,
+    split_steps,
+)
+from workbench.verify.verifiers.base import UNVERIFIABLE, StepScore, Task, Verifier
 from workbench.verify.verifiers.consistency import PathContext, same_answer, stated_answer, vote
+
+COMBINED = "combined"
 
 
 class EvalDataError(Exception):
-    """A labelled file that cannot be read, with the line at fault."""
+    """A labelled file that cannot be read, with the line (or item) at fault."""
 
 
-def _read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
-    """(line number, object) for every non-blank line; raises EvalDataError naming the first bad line."""
+def _read_items(path: str | Path) -> list[tuple[str, dict]]:
+    """(where, object) for every item of a JSON array file or a JSONL file; raises EvalDataError naming the first
+    bad line or item."""
     try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+        text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalDataError(f"cannot read {path}: {exc}") from exc
-    rows: list[tuple[int, dict]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    if text.lstrip().startswith("["):
         try:
-            row = json.loads(line)
+            array = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+            raise EvalDataError(f"{path}: not a JSON array ({exc.msg} at line {exc.lineno})") from exc
+        rows = [(f"item {number}", row) for number, row in enumerate(array, start=1)]
+    else:
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise EvalDataError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+    for where, row in rows:
         if not isinstance(row, dict) or not isinstance(row.get("problem"), str):
-            raise EvalDataError(f"{path} line {number}: needs a 'problem' string")
-        rows.append((number, row))
+            raise EvalDataError(f"{path} {where}: needs a 'problem' string")
     if not rows:
         raise EvalDataError(f"{path} holds no items")
     return rows
 
 
 def read_processbench(path: str | Path) -> list[dict]:
-    """Every item of a ProcessBench JSONL file; raises EvalDataError naming the first bad line."""
+    """Every item of a ProcessBench file (a JSON array as published, or JSONL); raises EvalDataError naming the
+    first bad line or item."""
     items: list[dict] = []
-    for number, item in _read_jsonl(path):
+    for where, item in _read_items(path):
         steps, label = item.get("steps"), item.get("label")
         if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
-            raise EvalDataError(f"{path} line {number}: 'steps' must be a non-empty list of strings")
+            raise EvalDataError(f"{path} {where}: 'steps' must be a non-empty list of strings")
         if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
-            raise EvalDataError(f"{path} line {number}: 'label' must be -1 or the index of a step (0..{len(steps) - 1})")
+            raise EvalDataError(f"{path} {where}: 'label' must be -1 or the index of a step (0..{len(steps) - 1})")
         items.append(item)
     return items
-
-
-def predicted_error(scores: list[float]) -> int:
-    """The earliest step scored below 0.5, or -1."""
-    return next((i for i, score in enumerate(scores) if score < 0.5), -1)
 
 
 def processbench_f1(acc_err: float | None, acc_cor: float | None) -> float | None:
@@ -96,36 +117,71 @@ def processbench_metrics(labels: list[int], predictions: list[int]) -> dict:
 
 
 def _as_dict(score: StepScore) -> dict:
-    return {"score": score.score, "label": score.label, "rationale": score.rationale}
+    return {"score": score.score, "label": score.label, "checks": score.checks, "rationale": score.rationale,
+            "params": score.params}
 
 
-async def _item_report(verifiers: list[Verifier], item: dict) -> dict:
+def as_path(steps: list[str], verdicts: dict[str, list[StepScore]], path_id: int = 0) -> dict:
+    """One path in the shape Store.reasoning_paths_nested gives (steps with their verdicts, no overrules), from
+    each verifier's verdicts: what the gate decides."""
+    return {"id": path_id, "path_index": path_id, "final_answer": None, "steps": [
+        {"id": index, "idx": index, "text": text, "overrule": None,
+         "scores": {name: _as_dict(scores[index]) for name, scores in verdicts.items()}}
+        for index, text in enumerate(steps)]}
+
+
+async def _item_report(verifiers: list[Verifier], item: dict, settings: VerificationSettings) -> dict:
     task = Task(item["problem"], reference_answer=item.get("reference_answer"), tests=item.get("tests"),
                 domain=item.get("domain"), reference_solution=item.get("reference_solution"))
-    by_verifier = {v.name: await v.score_steps(task, item["steps"]) for v in verifiers}
-    steps = []
-    for index, text in enumerate(item["steps"]):
-        verdicts = {name: _as_dict(scores[index]) for name, scores in by_verifier.items()}
-        steps.append({"index": index, "text": text, "score": step_score(verdicts), "decided_by": decided_by(verdicts),
-                      "verdicts": verdicts})
-    predicted = predicted_error([s["score"] for s in steps])
+    path = as_path(item["steps"], {v.name: await v.score_steps(task, item["steps"]) for v in verifiers})
+    verdict = evaluate_task([path], settings)
+    steps = [{"index": step["idx"], "text": step["text"], "score": effective_score(step, settings),
+              "decided_by": decided_by(step["scores"]), "verdicts": step["scores"]} for step in path["steps"]]
+    predicted = first_wrong_step(path, settings)
     return {"id": item.get("id"), "label": item["label"], "predicted": predicted, "hit": predicted == item["label"],
-            "steps": steps}
+            "gate": verdict.status, "gate_reason": verdict.reason, "steps": steps}
 
 
-def evaluate(verifiers: list[Verifier], items: list[dict]) -> tuple[dict, list[dict]]:
-    """ProcessBench's metric for the verifiers combined as the gate combines them, and one report per item."""
+def gate_figures(reports: list[dict]) -> dict:
+    """The gate's figures over labelled items (each with its `label` and the gate's `gate` status): passed,
+    passed_correct (label -1), precision = passed_correct / passed (None when nothing passed), yield = the share
+    of correct items that pass (None without correct items), and how many are unverified and failed."""
+    passed = [r for r in reports if r.get("gate") == PASSED]
+    correct = sum(r["label"] == -1 for r in reports)
+    passed_correct = sum(r["label"] == -1 for r in passed)
+    return {"passed": len(passed), "passed_correct": passed_correct,
+            "precision": passed_correct / len(passed) if passed else None,
+            "yield": passed_correct / correct if correct else None,
+            "unverified": sum(r.get("gate") == UNVERIFIED for r in reports),
+            "failed": sum(r.get("gate") not in (PASSED, UNVERIFIED) for r in reports)}
+
+
+def unverifiable_share(reports: list[dict]) -> float | None:
+    """The share of all steps on which every verifier abstained (None with no steps)."""
+    steps = [step for report in reports for step in report["steps"]]
+    if not steps:
+        return None
+    return sum(all(v["label"] == UNVERIFIABLE for v in s["verdicts"].values()) for s in steps) / len(steps)
+
+
+def evaluate(verifiers: list[Verifier], items: list[dict],
+             settings: VerificationSettings | None = None) -> tuple[dict, list[dict]]:
+    """ProcessBench's metric, the gate's figures and the unverifiable share for the verifiers decided by the gate
+    (default settings when None), and one report per item."""
+    settings = settings or VerificationSettings()
 
     async def run() -> list[dict]:
-        return [await _item_report(verifiers, item) for item in items]
+        return [await _item_report(verifiers, item, settings) for item in items]
 
     reports = asyncio.run(run())
     metrics = processbench_metrics([r["label"] for r in reports], [r["predicted"] for r in reports])
-    return {"verifier": ",".join(v.name for v in verifiers), **metrics}, reports
+    return {"verifiers": [v.name for v in verifiers], "settings": asdict(settings), **metrics,
+            "unverifiable_share": unverifiable_share(reports), "gate": gate_figures(reports)}, reports
 
 
 def write_report(reports: list[dict], path: str | Path) -> Path:
-    """One JSON line per item: id, label, predicted, hit, and every step with its score and rationales."""
+    """One JSON line per item: id, label, predicted, hit, the gate's status and reason, and every step with its score
+    and verdicts."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reports), encoding="utf-8")
@@ -168,18 +224,18 @@ def miss_kind(report: dict) -> str | None:
 def read_best_of_n(path: str | Path) -> list[dict]:
     """Items with their completions and a correct flag per completion (computed from `answer` when absent)."""
     items: list[dict] = []
-    for number, item in _read_jsonl(path):
+    for where, item in _read_items(path):
         completions, correct = item.get("completions"), item.get("correct")
         if not isinstance(completions, list) or not completions or not all(isinstance(c, str) for c in completions):
-            raise EvalDataError(f"{path} line {number}: 'completions' must be a non-empty list of strings")
+            raise EvalDataError(f"{path} {where}: 'completions' must be a non-empty list of strings")
         if correct is None:
             answer = item.get("answer")
             if not isinstance(answer, str | int | float) or isinstance(answer, bool) or not str(answer).strip():
-                raise EvalDataError(f"{path} line {number}: give 'correct' (one flag per completion) or an 'answer'")
+                raise EvalDataError(f"{path} {where}: give 'correct' (one flag per completion) or an 'answer'")
             correct = [_states(str(answer), completion) for completion in completions]
         elif not isinstance(correct, list) or len(correct) != len(completions) or not all(
                 isinstance(c, bool) for c in correct):
-            raise EvalDataError(f"{path} line {number}: 'correct' needs one true/false per completion "
+            raise EvalDataError(f"{path} {where}: 'correct' needs one true/false per completion "
                                 f"({plural(len(completions), 'completion')})")
         items.append({**item, "correct": correct})
     return items
@@ -198,22 +254,19 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def _accuracy_of_best(scores: list[float], correct: list[bool]) -> float:
-    """Accuracy of the best-scored pick; a tie for best counts as a pick at random among the tied."""
-    best = max(scores)
-    return _mean([float(c) for s, c in zip(scores, correct, strict=True) if s >= best - 1e-12])
-
-
-async def _path_scores(verifier: Verifier, task: Task, paths: list[list[str]], aggregation: str) -> list[float]:
+async def _verdicts(verifier: Verifier, task: Task, paths: list[list[str]]) -> list[list[StepScore]]:
+    """The verifier's verdicts on every path, with the task's other paths as the vote (self-consistency, rollouts)."""
     paths_vote = vote([stated_answer(p)[1] for p in paths])
-    scores = []
-    for index, steps in enumerate(paths):
-        if hasattr(verifier, "score_in_context"):
-            verdicts = await verifier.score_in_context(task, steps, PathContext(paths_vote, index))
-        else:
-            verdicts = await verifier.score_steps(task, steps)
-        scores.append(aggregate([step_score({verifier.name: asdict(v)}) for v in verdicts], aggregation))
-    return scores
+    if hasattr(verifier, "score_in_context"):
+        return [await verifier.score_in_context(task, steps, PathContext(paths_vote, i)) for i, steps in enumerate(paths)]
+    return [await verifier.score_steps(task, steps) for steps in paths]
+
+
+def selection_accuracy(paths: list[dict], correct: list[bool], settings: VerificationSettings) -> float:
+    """Accuracy of the gate's pick among the paths (path ids are their indices); a tie for best counts as a pick at
+    random among the tied."""
+    verdict = evaluate_task(paths, settings)
+    return _mean([float(correct[i]) for i in verdict.tied_best])
 
 
 def majority_accuracy(paths: list[list[str]], correct: list[bool]) -> float:
@@ -225,22 +278,32 @@ def majority_accuracy(paths: list[list[str]], correct: list[bool]) -> float:
     return _mean([_mean([float(correct[i]) for i in c.members]) for c in top])
 
 
-def best_of_n(verifiers: list[Verifier], items: list[dict], aggregation: str = DEFAULT_AGGREGATION) -> dict:
-    """{"selection_accuracy": {<verifier>: ..., "majority", "random", "oracle"}, "n"}: mean accuracies over items."""
+def best_of_n(verifiers: list[Verifier], items: list[dict], settings: VerificationSettings | None = None) -> dict:
+    """Selection accuracy (mean over items) of the gate's pick under `settings` (defaults when None) for each
+    verifier alone and, with several, `combined`; beside them `majority`, `random` and `oracle`. `by_rule` gives the
+    same for every selection rule. Keys: selection_accuracy, by_rule, aggregation, verifiers, n."""
+    settings = settings or VerificationSettings()
+    selectors = {v.name: [v.name] for v in verifiers} | ({COMBINED: [v.name for v in verifiers]} if len(verifiers) > 1
+                                                           else {})
 
-    async def run() -> dict[str, list[float]]:
-        found: dict[str, list[float]] = {v.name: [] for v in verifiers} | {"majority": [], "random": [], "oracle": []}
+    async def run() -> dict[str, dict[str, list[float]]]:
+        found = {rule: {name: [] for name in selectors} for rule in AGGREGATIONS}
+        baselines: dict[str, list[float]] = {"majority": [], "random": [], "oracle": []}
         for item in items:
             task = Task(item["problem"])  # never the answer: it only scores the pick
             paths = [_steps(c) for c in item["completions"]]
             correct = item["correct"]
-            for verifier in verifiers:
-                scores = await _path_scores(verifier, task, paths, aggregation)
-                found[verifier.name].append(_accuracy_of_best(scores, correct))
-            found["majority"].append(majority_accuracy(paths, correct))
-            found["random"].append(_mean([float(c) for c in correct]))
-            found["oracle"].append(float(any(correct)))
-        return found
+            verdicts = {v.name: await _verdicts(v, task, paths) for v in verifiers}
+            for name, chosen in selectors.items():
+                nested = [as_path(steps, {n: verdicts[n][i] for n in chosen}, i) for i, steps in enumerate(paths)]
+                for rule in AGGREGATIONS:
+                    found[rule][name].append(selection_accuracy(nested, correct, replace(settings, aggregation=rule)))
+            baselines["majority"].append(majority_accuracy(paths, correct))
+            baselines["random"].append(_mean([float(c) for c in correct]))
+            baselines["oracle"].append(float(any(correct)))
+        return {rule: {**by_name, **baselines} for rule, by_name in found.items()}
 
     found = asyncio.run(run())
-    return {"selection_accuracy": {name: _mean(values) for name, values in found.items()}, "n": len(items)}
+    by_rule = {rule: {name: _mean(values) for name, values in by_name.items()} for rule, by_name in found.items()}
+    return {"selection_accuracy": by_rule[settings.aggregation], "by_rule": by_rule,
+            "aggregation": settings.aggregation, "verifiers": [v.name for v in verifiers], "n": len(items)}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.env import configure_offline_environment
-from workbench.verify.verifiers.base import StepScore, Task, VerifierError, unverifiable, verdict
+from workbench.verify.verifiers.base import STEP, StepScore, Task, VerifierError, unverifiable, verdict
 
 STYLES = ("qwen", "shepherd")
 QWEN_STEP = "<extra_0>"
@@ -133,7 +133,8 @@ class PRMVerifier:
             probabilities = self.step_probabilities(task, steps)
         what = 'P("+")' if self.style == "shepherd" else "P(positive)"
         scores = [
-            verdict(p, f"{what} = {p:.3f} at the step marker", model=self.path, params={"style": self.style})
+            verdict(p, f"{what} = {p:.3f} at the step marker", model=self.path, params={"style": self.style},
+                    checks=STEP)
             for p in probabilities[: len(steps)]
         ]
         scores += [unverifiable("cut off: beyond the model's maximum input length") for _ in steps[len(scores):]]

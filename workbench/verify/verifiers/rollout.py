@@ -12,9 +12,10 @@ K, the most steps rolled out per path (spread evenly, always ending at the last 
 answer) and the most tokens per continuation.
 
 The step that states the final answer needs no rollout: the path's own answer is checked against
-the target. A base model continues a few-shot prompt ending in the prefix; a chat model is asked to
-continue the solution from where it stops (works on chat-only providers). Every rollout is kept in
-a ledger keyed on (step, k) as soon as it is written, so a rerun samples only the missing ones.
+the target (that verdict checks the outcome; a rollout verdict judges its step). A base model
+continues a few-shot prompt ending in the prefix; a chat model is asked to continue the solution
+from where it stops (works on chat-only providers). Every rollout is kept in a ledger keyed on
+(step, k) as soon as it is written, so a rerun samples only the missing ones.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ from workbench.core.teacher import Teacher
 from workbench.core.wording import plural
 from workbench.verify.reasoning import COMPLETION_STOP, chat_messages, completion_prompt, split_steps
 from workbench.verify.verifiers.base import (
+    CHARS_PER_TOKEN,
     CORRECT,
     INCORRECT,
+    OUTCOME,
+    STEP,
+    CallBudget,
     StepScore,
     Task,
     VerifierError,
@@ -54,7 +59,6 @@ DEFAULT_K = 4
 DEFAULT_MAX_STEPS = 6
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_TEMPERATURE = 0.8
-CHARS_PER_TOKEN = 4  # rule of thumb for estimates shown before a job starts
 
 CHAT_CONTINUE = (
     "{problem}\n\nHere is the beginning of a solution:\n\n{prefix}\n\nContinue this solution from where it stops. "
@@ -140,20 +144,11 @@ def rollout_seed(key: Hashable, k: int) -> int:
     return zlib.crc32(f"{key!r}:{k}".encode())
 
 
-@dataclass
-class RolloutBudget:
-    """The most a rollout verifier can spend on some paths: calls, completion tokens, and prompt tokens (estimated)."""
-
-    calls: int
-    completion_tokens: int
-    prompt_tokens: int
-
-
-def rollout_budget(paths: int, k: int, max_steps: int, max_tokens: int, prompt_chars: int) -> RolloutBudget:
+def rollout_budget(paths: int, k: int, max_steps: int, max_tokens: int, prompt_chars: int) -> CallBudget:
     """Upper bound before any path exists: every path rolls out max_steps prefixes, K times each, with prompts of
     about prompt_chars characters (the few-shot prompt, the problem and a full-length prefix)."""
     calls = paths * max_steps * k
-    return RolloutBudget(calls, calls * max_tokens, calls * math.ceil(prompt_chars / CHARS_PER_TOKEN))
+    return CallBudget(calls, calls * max_tokens, calls * math.ceil(prompt_chars / CHARS_PER_TOKEN))
 
 
 class RolloutVerifier:
@@ -208,9 +203,8 @@ class RolloutVerifier:
         rationale = (f"{sum(reached)} of {plural(len(rollouts), 'rollout')} from this step reach {target.describe()} "
                      f"({how}); their answers: {answers}")
         params = {"k": len(rollouts), "reached": reached, "answers": [r.final_answer for r in rollouts],
-                  "target": target.answer, "target_kind": target.kind, "label": self.label,
-                  "rollout_tokens": sum(r.completion_tokens for r in rollouts)}
-        return verdict(value, rationale, model=rollouts[0].model, params=params)
+                  **target.params(), "label": self.label, "rollout_tokens": sum(r.completion_tokens for r in rollouts)}
+        return verdict(value, rationale, model=rollouts[0].model, params=params, checks=STEP)
 
     async def score_in_context(self, task: Task, steps: Sequence[str], context: PathContext) -> list[StepScore]:
         if not steps:
@@ -221,7 +215,7 @@ class RolloutVerifier:
             return [unverifiable(reason) for _ in steps]
         answer_index, answer = stated_answer(steps)
         keys = context.step_keys or [(task.problem, tuple(steps[: i + 1])) for i in range(len(steps))]
-        params = {"target": target.answer, "target_kind": target.kind, "label": self.label}
+        params = {**target.params(), "label": self.label}
         scores: list[StepScore] = [unverifiable("after the final answer: nothing to roll out", params=params)
                                    for _ in steps]
         reaches = answer is not None and same_answer(target.answer, answer)
@@ -230,7 +224,8 @@ class RolloutVerifier:
         else:
             own = (f"the path's own final answer {answer!r} {'reaches' if reaches else 'misses'} {target.describe()} "
                    "(the path ends here: no rollout needed)")
-        scores[answer_index] = StepScore(1.0 if reaches else 0.0, CORRECT if reaches else INCORRECT, own, params=params)
+        scores[answer_index] = StepScore(1.0 if reaches else 0.0, CORRECT if reaches else INCORRECT, own, params=params,
+                                         checks=OUTCOME)
         candidates = answer_index if answer is not None else len(steps) - 1
         if self.skip_wrong_paths and not reaches:
             skipped = (f"not rolled out: the path's own final answer {answer!r} already misses {target.describe()}"

@@ -1,0 +1,46 @@
+"""Verifier-weighted voting: the selection rule `vote` beside min, product, last and mean.
+
+DIVERSE (Li et al. 2023, "Making Language Models Better Reasoners with Step-Aware Verifier"): each sampled path
+votes for its final answer with a weight from a verifier, and the answer with the most weight wins; with every
+weight equal it is self-consistency's majority vote (Wang et al. 2022). Here a path's weight comes from its step
+scores: the product of the effective scores of the steps some verifier (or a person) judged, a step nobody judged
+counting 1 (it tells nothing). The product is the chance that every judged step is right when the scores are
+independent probabilities, so one step found wrong (score 0) takes the path's whole weight, and a doubtful one
+(0.25) most of it.
+
+Where every path that states an answer weighs 0 (each has a step found wrong), the vote falls back to the plain
+majority. Final answers are grouped by equivalence, as self-consistency groups them (`consistency.vote`: "$1,250"
+and "1250" are one answer). A path's vote score is the share of all the weight that its answer gathers (0 for a
+path that states no answer); the best path is the heaviest path of the winning answer, and answers with equal
+weight tie.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def path_weight(step_scores: Sequence[float | None]) -> float:
+    """A path's voting weight in [0, 1]: the product of its judged steps' scores (None: nobody judged the step)."""
+    return math.prod(score for score in step_scores if score is not None)
+
+
+def vote_shares(answers: Sequence[str | None], weights: Sequence[float]) -> list[float]:
+    """For each path, the share of all paths' weight that its final answer gathers (every path counting 1 where
+    the answers stated all weigh 0); 0 for a path with no final answer (None). Shares of the answers stated sum
+    to 1. Raises ValueError when the two sequences differ in length."""
+    from workbench.verify.verifiers.consistency import vote
+
+    if len(answers) != len(weights):
+        raise ValueError(f"{len(answers)} answers but {len(weights)} weights")
+    counted = [max(0.0, weight) for weight in weights]
+    if not any(w for w, answer in zip(counted, answers, strict=True) if answer is not None):
+        counted = [1.0] * len(weights)
+    total = sum(w for w, answer in zip(counted, answers, strict=True) if answer is not None)
+    shares = [0.0] * len(answers)
+    for cluster in vote(answers).clusters:
+        share = sum(counted[i] for i in cluster.members) / total
+        for i in cluster.members:
+            shares[i] = share
+    return shares
