@@ -65,7 +65,7 @@ def test_each_format_takes_what_it_can_hold_and_counts_the_rest(factory_store: S
     assert {fmt: r.written for fmt, r in written.items()} == {
         "openai": 7, "sharegpt": 7, "alpaca": 6, "trl-stepwise": 2, "prm800k": 2, "parquet": 7}
     assert written["sharegpt"].trailing_user_dropped == 1 and written["alpaca"].trailing_user_dropped == 1
-    assert written["alpaca"].skipped == {"tool turns (this format has no place for them)": 1}
+    assert written["alpaca"].skipped == {"tool turns or functions (this format has no place for them)": 1}
     assert written["trl-stepwise"].skipped == {
         "no reasoning steps": 2, "a system prompt (this format has no place for it)": 1, "a multi-turn conversation "
         "(this format takes single-turn samples only)": 2}
