@@ -70,3 +70,26 @@ def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list
         [{"step_id": i, "verifier": verifier, "score": s, "label": "scored"} for i, s in zip(step_ids, scores, strict=True) if s is not None]
     )
     return path_id, step_ids
+
+
+def add_gate_path(store: Store, sample_id: int, steps: list[str], wrong_at: int | None = None, path_index: int = 0,
+                  by: str = "arithmetic") -> tuple[int, list[int]]:
+    """A path as the verifiers leave it: every step checked correct by `by`, the last (its final answer) checked
+    against the reference by `consistency`; `wrong_at` marks that step found wrong instead (the path then fails the
+    gate). Returns (path id, step ids)."""
+    path_id = add_path(store, sample_id, steps, path_index)
+    step_ids = [s["id"] for s in store.path_steps(path_id)]
+    rows = []
+    for index, step_id in enumerate(step_ids):
+        right = wrong_at is None or index < wrong_at
+        verifier = "consistency" if index == len(step_ids) - 1 else by
+        rows.append({"step_id": step_id, "verifier": verifier, "score": 1.0 if right else 0.0,
+                     "label": "correct" if right else "incorrect", "rationale": "test verdict"})
+    store.set_step_scores(rows)
+    return path_id, step_ids
+
+
+def add_math_task(store: Store, question: str, reference: str, output: str, status: str = "approved") -> int:
+    """A sample asking a seed's own question (so the seed's reference answer is the sample's)."""
+    seed_id = store.insert_seeds([{"instruction": question, "reference_answer": reference, "domain": "math"}])[0]
+    return add_sample(store, question, output, status=status, seed_id=seed_id)

@@ -232,6 +232,10 @@ class PiiPolicy:
     def to_dict(self) -> dict:
         return {**asdict(self), "entities": list(self.entities)}
 
+    def describe(self) -> str:
+        """The policy in words, for the dataset card."""
+        return f"looks for {', '.join(self.entities)}; a person's name counts from {self.person_min_words} words."
+
     @classmethod
     def from_dict(cls, values: dict | None) -> PiiPolicy:
         values = values or {}

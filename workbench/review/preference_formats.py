@@ -96,8 +96,8 @@ def _split_conversations(chosen: list[dict], rejected: list[dict], keys: tuple[s
     elif prompt_c != prompt_r:
         turn = next((i for i, (a, b) in enumerate(zip(prompt_c, prompt_r, strict=False)) if a != b),
                     min(len(prompt_c), len(prompt_r)))
-        problems.append(FieldProblem(f"{keys[1]}[{turn}]", f"the prompt differs from {keys[0]}'s at turn {turn + 1}; "
-                                     "a pair's chosen and rejected answer the same prompt"))
+        problems.append(FieldProblem(f"{keys[1]}[{turn}]", f"the prompt differs from the prompt of {keys[0]} at turn "
+                                     f"{turn + 1}; a pair's chosen and rejected answer the same prompt"))
     return prompt_c, chosen[start_c:], rejected[start_r:]
 
 

@@ -122,11 +122,15 @@ class VerificationQueries:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None) -> dict[tuple, list[dict]]:
-        """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule."""
+    def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None,
+                               task_ids: Iterable[int] | None = None) -> dict[tuple, list[dict]]:
+        """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule: every
+        task's, one task's, or those of `task_ids` (of `task_type`) at once."""
         where, params = "1=1", []
         if task_type is not None and task_id is not None:
             where, params = "p.task_type = ? AND p.task_id = ?", [task_type, task_id]
+        elif task_type is not None and task_ids is not None:
+            where, params = "p.task_type = ? AND p.task_id IN (SELECT value FROM json_each(?))", [task_type, json.dumps(list(task_ids))]
         paths = self._rows(f"SELECT p.* FROM reasoning_paths p WHERE {where} ORDER BY p.job_id, p.path_index, p.id", params)
         steps = self._rows(
             f"SELECT s.* FROM steps s JOIN reasoning_paths p ON p.id = s.path_id WHERE {where} ORDER BY s.path_id, s.idx",
