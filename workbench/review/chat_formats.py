@@ -250,7 +250,7 @@ def sharegpt_fields(record: SampleRecord, row: dict) -> dict:
 
 
 def write_sharegpt(record: SampleRecord) -> dict:
-    turns = text_only(message_turns(record.conversation, record.input))
+    turns = message_turns(text_only(record.conversation), record.input)
     return sharegpt_fields(record, {"conversations": [sharegpt_entry(t) for t in turns]})
 
 
@@ -291,7 +291,7 @@ def read_alpaca(row: dict) -> SampleRecord:
 
 
 def _pairs(record: SampleRecord) -> list[tuple[str, str]]:
-    turns = text_only(message_turns(record.conversation, record.input))
+    turns = message_turns(text_only(record.conversation), record.input)
     if record.tools or any(t["role"] in TOOL_ROLES or calls_tool(t) for t in turns):
         raise Skip(HAS_TOOLS)
     if len(turns) < 2:

@@ -113,7 +113,13 @@ def sample_record(sample: dict, path: dict | None, threshold: float) -> SampleRe
     source = (sample["metadata"].get("origin") or "import") if sample["source"] == "import" else sample["source"]
     return SampleRecord(turns=sample_turns(sample), input=sample.get("input"), steps=[s["text"] for s in steps],
                         ratings=[step_rating(_rated(s), threshold) for s in steps], source=source,
-                        tags=list(sample["tags"]), tools=sample["metadata"].get("tools"))
+                        tags=list(sample["tags"]), tools=sample_tools(sample))
+
+
+def sample_tools(sample: dict) -> list | None:
+    """The functions a sample's conversation may call (kept as JSON text in its metadata, in their own key order)."""
+    tools = sample["metadata"].get("tools")
+    return json.loads(tools) if isinstance(tools, str) else tools
 
 
 def _lineage(sample: dict, chain: list[dict], decision: dict | None) -> dict:

@@ -242,7 +242,7 @@ def completions(record: SampleRecord) -> tuple[list[dict] | None, list[dict] | N
 
 def _prompt_text(record: SampleRecord) -> str:
     """The standard layout's prompt: the one user turn (with its input), then a Step-DPO pair's shared steps."""
-    prompt = text_only(message_turns(record.prompt_turns, record.input))
+    prompt = message_turns(text_only(record.prompt_turns), record.input)
     if len(prompt) != 1:
         raise Skip(PROMPT_TURNS)
     if record.tools:
@@ -253,7 +253,7 @@ def _prompt_text(record: SampleRecord) -> str:
 
 def _text(turns: list[dict]) -> str:
     """One assistant message's text (the standard layouts)."""
-    written = text_only(message_turns(turns))
+    written = message_turns(text_only(turns))
     if len(written) != 1:
         raise Skip(ONE_MESSAGE)
     if calls_tool(written[0]):
@@ -264,7 +264,7 @@ def _text(turns: list[dict]) -> str:
 def _one_message(turns: list[dict]) -> list[dict]:
     if len(turns) != 1:
         raise Skip(ONE_MESSAGE)
-    return message_turns(turns)
+    return turns
 
 
 def write_dpo(record: SampleRecord) -> dict:
@@ -305,10 +305,10 @@ def write_kto_conversational(record: SampleRecord) -> dict:
 def write_sharegpt_preference(record: SampleRecord) -> dict:
     _pair(record)
     chosen, rejected = completions(record)
-    prompt = text_only(message_turns(record.prompt_turns[1:] if record.system else record.prompt_turns, record.input))
+    prompt = message_turns(text_only(record.prompt_turns[1:] if record.system else record.prompt_turns), record.input)
     row = {"conversations": [sharegpt_entry(t) for t in prompt],
-           "chosen": sharegpt_entry(text_only(_one_message(chosen))[0]),
-           "rejected": sharegpt_entry(text_only(_one_message(rejected))[0])}
+           "chosen": sharegpt_entry(message_turns(text_only(_one_message(chosen)))[0]),
+           "rejected": sharegpt_entry(message_turns(text_only(_one_message(rejected)))[0])}
     return sharegpt_fields(record, row)
 
 
@@ -318,7 +318,8 @@ def write_openai_preference(record: SampleRecord) -> dict:
     given: dict = {"messages": message_turns(record.prompt_turns, record.input)}
     if record.tools:
         given["tools"] = record.tools
-    return {"input": given, "preferred_output": _one_message(chosen), "non_preferred_output": _one_message(rejected)}
+    return {"input": given, "preferred_output": message_turns(_one_message(chosen)),
+            "non_preferred_output": message_turns(_one_message(rejected))}
 
 
 def unpaired(record: SampleRecord) -> list[SampleRecord]:

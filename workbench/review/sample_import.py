@@ -407,7 +407,7 @@ def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -
     if record.lineage:
         metadata["lineage"] = record.lineage
     if record.tools:
-        metadata["tools"] = record.tools
+        metadata["tools"] = json.dumps(record.tools, ensure_ascii=False)  # a text: the store sorts JSON keys
     key = unit_key(record)
     return {
         "source": "import", "unit_key": key, "pair": pair_row(record, key), "instruction": record.instruction, "input": record.input,
