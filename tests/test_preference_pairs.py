@@ -177,3 +177,15 @@ def test_a_pair_whose_prompts_differ_is_refused_naming_the_line(store):
              "rejected_messages": [{"role": "user", "content": "Hey"}, {"role": "assistant", "content": "Bye"}]}])
     assert "line 2" in str(refused.value) and "the prompt differs from the prompt of chosen_messages at turn 1" in str(refused.value)
     assert store.list_samples() == []
+
+
+def test_the_cli_exports_pairs_under_a_policy_it_saves(store, task, db_path, tmp_path, capsys):
+    from workbench.cli import main
+    from workbench.review.preference_pairs import load_pairing
+
+    base = ["--db", str(db_path), "export", "--export-dir", str(tmp_path), "--format", "dpo", "--out", "pairs.jsonl"]
+    assert main([*base, "--pairing", "best_vs_worst", "--no-step-pairs"]) == 0
+    assert "Wrote 1 row (1 response row)" in capsys.readouterr().out
+    assert (load_pairing(store).policy, load_pairing(store).step_pairs) == ("best_vs_worst", False)
+    assert main([*base, "--overwrite", "--max-pairs-per-task", "0"]) == 2
+    assert "at least 1 pair" in capsys.readouterr().err
