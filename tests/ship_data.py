@@ -15,7 +15,7 @@ PLANTED = {
     "IBAN_CODE": ("DE89 3704 0044 0532 0130 00", "Wire it to IBAN DE89 3704 0044 0532 0130 00 today."),
     "US_SSN": ("536-22-8712", "Her social security number is 536-22-8712."),
     "IP_ADDRESS": ("192.168.10.24", "The server listens on 192.168.10.24 behind the proxy."),
-    "PERSON": ("Maria Gonzalez", "Maria Gonzalez wrote the first draft of the plan."),
+    "PERSON": ("Maria Gonzalez", "Employee Maria Gonzalez wrote the first draft of the plan."),
     "STREET_ADDRESS": ("1600 Pennsylvania Avenue NW", "Deliver the signed lease to 1600 Pennsylvania Avenue NW by Friday."),
     "API_KEY": ("sk-proj-abcDEF1234567890ghijklmnop", "Use the key sk-proj-abcDEF1234567890ghijklmnop for testing."),
     "SECRET": ("9f8Ae7Bc6Dd5Ef4Gh3Ij", 'In the config, api_key = "9f8Ae7Bc6Dd5Ef4Gh3Ij" is set.'),

@@ -253,6 +253,17 @@ class ReviewQueries:
             found.setdefault(row["task_id"], []).append({"id": row["id"], "text": row["text"]})
         return found
 
+    def sample_human_completions(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """Every corrected step people wrote on each sample's paths (id, text): what a PII scan must read too."""
+        found: dict[int, list[dict]] = {}
+        for row in self._rows(
+            "SELECT p.task_id, h.id, h.text FROM human_completions h JOIN reasoning_paths p ON p.id = h.path_id"
+            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?)) ORDER BY h.id",
+            [json.dumps(list(sample_ids))],
+        ):
+            found.setdefault(row.pop("task_id"), []).append(row)
+        return found
+
     def evol_chains(self, node_ids: Iterable[int]) -> dict[int, list[dict]]:
         """For each evolution node, its chain from the seed: [{node_id, depth, operator}] in depth order."""
         rows = self._rows(
