@@ -227,3 +227,42 @@ def test_cli_pii_policy_shows_widens_and_resets_the_rules(store: Store, db_path,
     assert "unknown entities: SHOE_SIZE" in capsys.readouterr().err
     assert main(["--db", str(db_path), "pii", "policy", "--reset"]) == 0
     assert pii.load_policy(store) == pii.PiiPolicy()
+    assert main(["--db", str(db_path), "pii", "policy", "--preset", "strict"]) == 0
+    assert "strict: every person and place" in capsys.readouterr().out
+    assert pii.load_policy(store) == pii.PiiPolicy.from_preset("strict")
+
+
+def test_another_mention_of_a_name_from_a_record_is_the_same_persons_data(store: Store, analyzer):
+    sample_id = add_sample(store, "Employee Priya Raghunathan (ID 448-21) asked for leave.", "Priya's leave starts Monday.",
+                           pii=None)
+    pii.scan_samples(store, [sample_id], analyzer)
+    found = store.get_sample(sample_id)["pii"]["findings"]
+    mention = next(f for f in found if f["field"] == "output")
+    assert (mention["entity"], mention["start"], mention["end"]) == ("PERSON", 0, 5)
+    assert mention["why"].startswith("another mention of Priya")
+
+
+def test_corrected_steps_and_imported_rejected_replies_are_scanned_too(store: Store, analyzer):
+    sample_id = add_sample(store, "Who signed?", "Someone.", pii=None)
+    path_id = add_path(store, sample_id, ["Look at the form.", "It was signed."])
+    step_id = store.path_steps(path_id)[1]["id"]
+    completion_id = store.add_human_completion(step_id, f"It was signed; mail {PLANTED['EMAIL_ADDRESS'][0]}.", "Ada")
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert {(f["field"], f["entity"]) for f in store.get_sample(sample_id)["pii"]["findings"]} == {
+        (f"completion:{completion_id}", "EMAIL_ADDRESS")}
+
+
+def test_not_pii_on_review_clears_the_text_everywhere_and_later_scans_respect_it(store: Store, analyzer):
+    first = add_sample(store, "Employee Priya Raghunathan (ID 448-21) asked for leave.", pii=None)
+    second = add_sample(store, "Remind Employee Priya Raghunathan about the rota.", pii=None)
+    pii.scan_samples(store, [first, second], analyzer)
+    name = next(f for f in store.get_sample(first)["pii"]["findings"] if f["entity"] == "PERSON")
+    assert pii.mark_not_pii(store, first, name, "Ada") == 2
+    assert [f["entity"] for f in store.get_sample(first)["pii"]["findings"]] == ["RECORD_ID"]
+    assert store.get_sample(second)["pii"]["findings"] == []
+    pii.scan_samples(store, [second], analyzer)
+    assert store.get_sample(second)["pii"]["findings"] == []
+    assert any(hit["reason"] == "marked not PII on Review (the allow-list)" for hit in store.get_sample(second)["pii"]["ignored"])
+    assert [(e["entity"], e["text"], e["reviewer"]) for e in pii.allow_list(store)] == [("PERSON", "Priya Raghunathan", "Ada")]
+    with pytest.raises(ValueError, match="no such PII finding"):
+        pii.mark_not_pii(store, first, name, "Ada")

@@ -89,22 +89,22 @@ def cmd_pii_policy(args: argparse.Namespace, store: Store) -> int:
 
     from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PiiPolicy, load_policy, save_policy
 
-    policy = PiiPolicy() if args.reset else load_policy(store)
+    policy = PiiPolicy.from_preset(args.preset) if args.preset else PiiPolicy() if args.reset else load_policy(store)
     known = (*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES)
     unknown = [e for e in [*(args.add or []), *(args.remove or [])] if e not in known]
     if unknown:
         print(f"unknown entities: {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     entities = tuple(e for e in known if (e in policy.entities or e in (args.add or [])) and e not in (args.remove or []))
-    changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words)
+    changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words).named()
     forgotten = save_policy(store, changed)
     if forgotten:
         print(f"policy changed: {plural(forgotten, 'scan')} forgotten; samples are scanned again before export", file=sys.stderr)
     if args.json:
         print_json(changed.to_dict())
     else:
-        print(f"entities: {', '.join(changed.entities)}\nperson names count from {changed.person_min_words} words"
-              f"\nscore threshold: {changed.score_threshold}")
+        print(f"policy: {changed.describe()}\nentities: {', '.join(changed.entities)}\nperson names count from "
+              f"{changed.person_min_words} words\nscore threshold: {changed.score_threshold}")
     return 0
 
 
@@ -180,7 +180,7 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
 def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     """samples import|list, review approve|reject, pii scan|policy, export."""
     from workbench.review.export import FORMATS
-    from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES
+    from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PRESETS
     from workbench.review.preference_pairs import POLICIES
     from workbench.review.reasoning_traces import STYLES
     from workbench.review.verified_answer import ANSWERS
@@ -218,6 +218,8 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--add", nargs="+", metavar="ENTITY", help=f"entities to add (of {entities})")
     p.add_argument("--remove", nargs="+", metavar="ENTITY", help="entities to remove")
     p.add_argument("--reset", action="store_true", help="back to the default rules (then --add/--remove apply)")
+    p.add_argument("--preset", choices=PRESETS, help="'records': identifiers always, a person's name only in a record about "
+                                                    "that person (the default); 'strict': every person and place")
     p.add_argument("--person-min-words", type=int, help="a PERSON counts from this many name words (default 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pii_policy)

@@ -131,7 +131,8 @@ def shared_analyzer() -> Analyzer:
 
 
 def load_policy(store: Store) -> PiiPolicy:
-    return PiiPolicy.from_dict(store.get_setting(POLICY_KEY))
+    """The saved PII policy (the default preset when none is saved)."""
+    return PiiPolicy.from_dict(store.get_setting(POLICY_KEY)).named()
 
 
 def save_policy(store: Store, policy: PiiPolicy) -> int:

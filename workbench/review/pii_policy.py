@@ -21,7 +21,7 @@ allow-list that later scans respect (`allowed`).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 PRESETS = {"records": "identifiers and personal records", "strict": "strict: every person and place"}
 DEFAULT_PRESET = "records"
@@ -119,6 +119,13 @@ class PiiPolicy:
         if preset == DEFAULT_PRESET:
             return cls()
         raise ValueError(f"the PII preset is one of {', '.join(PRESETS)}, not {preset!r}")
+
+    def named(self) -> PiiPolicy:
+        """The policy with its preset named right: a preset's name when it is one, else 'custom'."""
+        for preset in PRESETS:
+            if replace(PiiPolicy.from_preset(preset), preset=self.preset) == self:
+                return replace(self, preset=preset)
+        return replace(self, preset="custom")
 
     def describe(self) -> str:
         """The policy in words, for the dataset card and the pages."""
