@@ -107,6 +107,9 @@ def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store:
         review = store.sample_reviews(sample["id"])[0]
         assert review["reviewer"] == DEMO_REVIEWER and review["note"].startswith("passed the gate: best path")
         assert store.pseudo_references("sample", sample["id"])[0]["answer"] == "12"
+    pairs = Path(printed["preference_path"]).read_text().splitlines() if printed["preference_pairs"] else []
+    assert printed["preference_pairs"] == len(pairs) and (pairs or "no preference pair" in printed["preference_note"])
+    assert all(json.loads(row)["lineage"]["pair"]["kind"] in ("response", "step") for row in pairs)
     funnel = store.funnel_counts(1.0)  # the Overview's funnel: every approved sample passed the gate
     assert funnel["approved"] == printed["approved"] and funnel["exported"] == printed["exported"]
 
