@@ -81,7 +81,7 @@ pii_mode = right.radio(
 strip_calculator = st.checkbox(
     "Strip GSM8K calculator annotations", help="Removes `<<48/2=24>>` from every exported text: "
     "'48/2 = <<48/2=24>>24 clips' becomes '48/2 = 24 clips'.")
-st.caption(f"PII policy: {load_policy(db).describe()} (change it on the Review page).")
+st.caption(f"PII policy: {load_policy(db).describe()} Change it on the Review page.")
 
 # ---------------------------------------------------------------- what each row teaches
 

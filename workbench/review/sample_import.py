@@ -544,5 +544,5 @@ register(SampleImportHandler())
 
 
 def formats_read() -> list[str]:
-    """Labels of every layout import reads, the field's standard ones first, for help texts."""
-    return sorted((f.label for f in FORMATS.values()), key=lambda label: label.startswith("Entropy Workbench"))
+    """Labels of every layout import reads, for help texts: the chat and stepwise ones, the preference ones, ours."""
+    return [f.label for f in sorted(FORMATS.values(), key=lambda f: (f.name == "workbench", f.preference))]
