@@ -85,8 +85,8 @@ def path_turn(path: dict, style: str | None = None, tags: tuple[str, str] | None
     """A path as an assistant message: its steps; with a trace style, the steps before the one stating the final
     answer as the trace and the rest as the answer (workbench.review.reasoning_traces)."""
     texts = [step["text"] for step in path["steps"]]
-    index, answer = stated_answer(texts)
-    if style is None or answer is None or index == 0:
+    index, answer = stated_answer(texts) if style is not None else (0, None)
+    if answer is None or index == 0:
         return {"role": "assistant", "content": STEP_SEPARATOR.join(texts)}
     turn = {"role": "assistant", "content": STEP_SEPARATOR.join(texts[index:]),
             "reasoning_content": STEP_SEPARATOR.join(texts[:index])}
@@ -119,15 +119,15 @@ def shipped_answer(turns: list[dict], paths: list[dict], verdict: TaskVerdict | 
     Store.reasoning_paths_nested, `verdict` the gate's on them (None: no paths); `style` writes reasoning traces."""
     if mode not in ANSWERS:
         raise ValueError(f"the answer to ship is one of {', '.join(ANSWERS)}, not {mode!r}")
-    own = [styled(t, style, *([tags] if tags else [])) for t in turns]
     best = next((p for p in paths if verdict and p["id"] == verdict.best_path_id), None)
-    passing = [p for p in paths if path_passes(p, settings)] if verdict and verdict.passed else []
     single = _single_question(turns)
     if mode == "verified" and best is not None and verdict.passed and single:
         shipped = [t for t in turns if t["role"] != "assistant"] + [path_turn(best, style, tags)]
         return ShippedAnswer(shipped, best, "verified path", True, f"the gate passed it: {verdict.reason}")
+    own = [styled(t, style, *([tags] if tags else [])) for t in turns]
     reply = next((t.get("content") for t in split_system(turns)[1] if t["role"] == "assistant"), None)
-    match = _matching_path(reply, passing) if single else None
+    passing = [p for p in paths if path_passes(p, settings)] if verdict and verdict.passed and single and reply else []
+    match = _matching_path(reply, passing)
     if match is not None:
         return ShippedAnswer(own, match, "original", True,
                              f"the sample's own answer is the text of path {match['path_index'] + 1}, which passed the gate")
