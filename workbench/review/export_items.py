@@ -199,7 +199,7 @@ def _load(store: Store, ids: list[int], options: ExportOptions) -> Batch:
     layout = LAYOUTS["workbench" if options.fmt == "parquet" else options.fmt]
     columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
     samples = {s["id"]: s for s in store.sample_columns(ids, columns)}
-    nested = store.reasoning_paths_nested("sample", task_ids=ids, params=False)
+    nested = store.reasoning_paths_nested("sample", task_ids=ids, decode_params=False)
     paths = {task_id: found for (_, task_id), found in nested.items()}
     path_ids = [p["id"] for found in paths.values() for p in found]
     wants_completions = options.fmt == "prm800k" or layout.preference or options.pii == "redact"

@@ -123,11 +123,11 @@ class VerificationQueries:
         return (row[0], row[1]) if row else None
 
     def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None,
-                               task_ids: Iterable[int] | None = None, params: bool = True) -> dict[tuple, list[dict]]:
+                               task_ids: Iterable[int] | None = None, decode_params: bool = True) -> dict[tuple, list[dict]]:
         """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule: every
-        task's, one task's, or those of `task_ids` (of `task_type`) at once. params=False leaves the paths' and
+        task's, one task's, or those of `task_ids` (of `task_type`) at once. decode_params=False leaves the paths' and
         verdicts' `params` as stored JSON text (a bulk reader that does not need them saves decoding them)."""
-        decode = from_json if params else (lambda value, default=None: value)
+        decode = from_json if decode_params else (lambda value, default=None: value)
         where, params = "1=1", []
         if task_type is not None and task_id is not None:
             where, params = "p.task_type = ? AND p.task_id = ?", [task_type, task_id]
@@ -270,7 +270,7 @@ class VerificationQueries:
         """One path (its row, params as a dict) with its steps (id, idx, text) in order; None if it does not exist."""
         path = self._one("SELECT * FROM reasoning_paths WHERE id = ?", [path_id])
         if path is not None:
-            path["params"] = decode(path["params"], {})
+            path["params"] = from_json(path["params"], {})
             path["steps"] = self.path_steps(path_id)
         return path
 
