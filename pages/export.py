@@ -102,8 +102,10 @@ if fmt in PREFERENCE:
         if chosen != saved:
             save_pairing(db, chosen)
         pairing = {"policy": chosen.policy, "max_per_task": chosen.max_per_task, "step_pairs": chosen.step_pairs}
-        st.caption(f"{plural(db.preference_pair_count(status), 'imported pair')} will be written too. Each pair's lineage "
-                   "says why its rejected path failed (the verifier and the step).")
+        imported = db.preference_pair_count(status)
+        st.caption((f"{plural(imported, 'pair')} imported from files will be written too. " if imported else
+                    "No pairs were imported from files. ") + "Each pair's lineage says why its rejected path failed "
+                   "(the verifier and the step).")
 elif fmt not in STEPWISE:
     left, right = st.columns(2)
     answer = left.radio("Assistant message", ["verified", "original"], horizontal=False, format_func={

@@ -308,6 +308,15 @@ def show_sample(details: dict) -> None:
             )
         else:
             st.caption("No reasoning path for this sample.")
+        if details["pairs"]:
+            with st.expander(f"Preference pairs ({len(details['pairs'])})"):
+                for pair in details["pairs"]:
+                    if pair["rejected"]:
+                        chosen = "the sample's reply is the chosen one" if pair["chosen"] else "labelled undesirable"
+                        st.caption(f"{pair['kind']} pair #{pair['id']} ({chosen}); the rejected reply:")
+                        show_turns(pair["rejected"])
+                    else:
+                        st.caption(f"{pair['kind']} row #{pair['id']}: the sample's reply is labelled desirable")
     with right:
         show_benchmark_matches(db, "sample", sample["id"])
         st.markdown("**Lineage**")

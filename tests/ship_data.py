@@ -56,9 +56,14 @@ def add_sample(
 
 
 def add_path(store: Store, sample_id: int, steps: list[str], path_index: int = 0) -> int:
-    """A reasoning path for a sample, stored the way the reasoning stage stores one."""
+    """A reasoning path for a sample, stored the way the reasoning stage stores one. Adding a path forgets the sample's
+    PII scan; a scan the fixture gave the sample is kept, as if it had been made after the path."""
+    scan = store.get_sample(sample_id)["pii"]
     path = {"task_type": "sample", "task_id": sample_id, "path_index": path_index, "text": "\n".join(steps)}
-    return store.add_reasoning_path(path, steps)
+    path_id = store.add_reasoning_path(path, steps)
+    if scan is not None:
+        store.set_sample_pii({sample_id: scan})
+    return path_id
 
 
 def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list[float | None], path_index: int = 0,
@@ -93,3 +98,14 @@ def add_math_task(store: Store, question: str, reference: str, output: str, stat
     """A sample asking a seed's own question (so the seed's reference answer is the sample's)."""
     seed_id = store.insert_seeds([{"instruction": question, "reference_answer": reference, "domain": "math"}])[0]
     return add_sample(store, question, output, status=status, seed_id=seed_id)
+
+
+def add_correction(store: Store, step_id: int, text: str, labeller: str = "Ada") -> int:
+    """A person's corrected step (PRM800K's human_completion). Adding one forgets the sample's PII scan; a scan the
+    fixture gave the sample is kept, as if it had been made after the correction."""
+    task = store.step_task(step_id)
+    scan = store.get_sample(task[1])["pii"] if task and task[0] == "sample" else None
+    completion_id = store.add_human_completion(step_id, text, labeller)
+    if scan is not None:
+        store.set_sample_pii({task[1]: scan})
+    return completion_id

@@ -266,3 +266,16 @@ def test_not_pii_on_review_clears_the_text_everywhere_and_later_scans_respect_it
     assert [(e["entity"], e["text"], e["reviewer"]) for e in pii.allow_list(store)] == [("PERSON", "Priya Raghunathan", "Ada")]
     with pytest.raises(ValueError, match="no such PII finding"):
         pii.mark_not_pii(store, first, name, "Ada")
+
+
+def test_a_path_or_a_corrected_step_added_after_a_scan_makes_the_sample_scanned_again(store: Store, analyzer):
+    sample_id = add_sample(store, "Who signed the form?", "Someone did.", pii=None)
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert store.get_sample(sample_id)["pii"]["findings"] == []
+    path_id = store.add_reasoning_path({"task_type": "sample", "task_id": sample_id, "path_index": 0, "text": "..."},
+                                       ["Look at the form.", "Employee Maria Gonzalez (staff ID 4471) signed it."])
+    assert store.get_sample(sample_id)["pii"] is None  # exports ship path text: it must be scanned first
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert {f["entity"] for f in store.get_sample(sample_id)["pii"]["findings"]} == {"PERSON", "RECORD_ID"}
+    store.add_human_completion(store.path_steps(path_id)[1]["id"], "Nobody signed it.", "Ada")
+    assert store.get_sample(sample_id)["pii"] is None

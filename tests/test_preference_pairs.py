@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ship_data import add_gate_path, add_math_task
+from tests.ship_data import add_correction, add_gate_path, add_math_task
 from workbench.review.export import ExportOptions, export
 from workbench.review.sample_import import SampleImportError, import_samples
 from workbench.store import Store
@@ -34,7 +34,7 @@ def task(store: Store) -> dict:
     right, _ = add_gate_path(store, sample_id, RIGHT)
     added, _ = add_gate_path(store, sample_id, ADDED, wrong_at=0, path_index=1)
     slip, slip_steps = add_gate_path(store, sample_id, SLIP, wrong_at=1, path_index=2)
-    store.add_human_completion(slip_steps[1], HUMAN_FIX, "Ada")
+    add_correction(store, slip_steps[1], HUMAN_FIX)
     rolled, rolled_steps = add_gate_path(store, sample_id, ["Each box has 4 pens.", "4 + 4 + 4 = 11 pens.", "Answer: 11"],
                                          wrong_at=1, path_index=3)
     store.add_rollout({"step_id": rolled_steps[0], "k": 0, "text": "Step 2: 4 + 4 + 4 = 10.\nAnswer: 10", "final_answer": "10"})

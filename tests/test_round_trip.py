@@ -11,7 +11,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ship_data import CLEAN_PII, add_gate_path, add_math_task, add_sample, add_scored_path
+from tests.ship_data import (
+    CLEAN_PII,
+    add_correction,
+    add_gate_path,
+    add_math_task,
+    add_sample,
+    add_scored_path,
+)
 from tests.test_sample_formats import TOOL_CALL, TWO_TURNS
 from workbench.review.export import FORMATS, ExportOptions, ExportResult, export
 from workbench.review.sample_import import import_samples
@@ -37,7 +44,7 @@ def factory_store(store: Store) -> Store:
     add_gate_path(store, pens, ["3 boxes of 4 pens is 3 * 4 = 12 pens.", "Answer: 12"])
     add_gate_path(store, pens, ["3 + 4 = 7 pens.", "Answer: 7"], wrong_at=0, path_index=1)
     _, slip = add_gate_path(store, pens, ["Each box has 4 pens.", "3 * 4 = 13 pens.", "Answer: 13"], wrong_at=1, path_index=2)
-    store.add_human_completion(slip[1], "3 * 4 = 12 pens.", "Ada")
+    add_correction(store, slip[1], "3 * 4 = 12 pens.")
     _, rolled = add_gate_path(store, pens, ["Each box has 4 pens.", "4 + 4 + 4 = 11.", "Answer: 11"], wrong_at=1, path_index=3)
     store.add_rollout({"step_id": rolled[0], "k": 0, "text": "Step 2: 4 + 4 + 4 = 12.\nAnswer: 12", "final_answer": "12"})
     return store

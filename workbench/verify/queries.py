@@ -42,7 +42,16 @@ class VerificationQueries:
                 "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)",
                 [(path_id, index, text) for index, text in enumerate(steps)],
             )
+            self._forget_pii_scan(path_id)
         return path_id
+
+    def _forget_pii_scan(self, path_id: int) -> None:
+        """A sample's PII scan no longer covers its texts once a path or a corrected step is added: forget it, so the
+        sample is scanned again before it is exported (exports ship path text)."""
+        self.conn.execute(
+            "UPDATE samples SET pii = NULL WHERE id = (SELECT task_id FROM reasoning_paths WHERE id = ? AND task_type = 'sample')",
+            [path_id],
+        )
 
     def job_path_ids(self, job_id: int, task_type: str, task_id: int) -> dict[int, int]:
         """path_index -> path id of the paths one job stored for one task."""
@@ -95,6 +104,7 @@ class VerificationQueries:
             "INSERT INTO human_completions (path_id, step_id, text, labeller, created_at) VALUES (?, ?, ?, ?, ?)",
             [path_id, step_id, text.strip(), labeller, now()],
         )
+        self._forget_pii_scan(path_id)
         return cursor.lastrowid
 
     def human_completions(self, path_ids: Iterable[int]) -> dict[int, list[dict]]:
