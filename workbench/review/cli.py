@@ -10,10 +10,14 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.cli_common import print_json
 from workbench.core.wording import plural
 from workbench.store import Store
+
+if TYPE_CHECKING:
+    from workbench.review.preference_pairs import PairingSettings
 
 
 def cmd_samples_import(args: argparse.Namespace, store: Store) -> int:
@@ -121,7 +125,7 @@ def _wait_for_job(store: Store, job_id: int, db_path: Path) -> dict:
     return job
 
 
-def pairing_from_args(args: argparse.Namespace, store: Store):
+def pairing_from_args(args: argparse.Namespace, store: Store) -> PairingSettings:
     """The saved pairing settings with the command's overrides, saved when any is given (ValueError when invalid)."""
     from dataclasses import replace
 

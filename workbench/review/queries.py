@@ -253,16 +253,18 @@ class ReviewQueries:
             found.setdefault(row["task_id"], []).append({"id": row["id"], "text": row["text"]})
         return found
 
+    def _rows_by(self, key: str, sql: str, ids: Iterable[int]) -> dict[int, list[dict]]:
+        """The rows of a query over a JSON list of ids, grouped by their `key` column (taken out of each row)."""
+        found: dict[int, list[dict]] = {}
+        for row in self._rows(sql, [json.dumps(list(ids))]):
+            found.setdefault(row.pop(key), []).append(row)
+        return found
+
     def sample_human_completions(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
         """Every corrected step people wrote on each sample's paths (id, text): what a PII scan must read too."""
-        found: dict[int, list[dict]] = {}
-        for row in self._rows(
-            "SELECT p.task_id, h.id, h.text FROM human_completions h JOIN reasoning_paths p ON p.id = h.path_id"
-            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?)) ORDER BY h.id",
-            [json.dumps(list(sample_ids))],
-        ):
-            found.setdefault(row.pop("task_id"), []).append(row)
-        return found
+        return self._rows_by(
+            "task_id", "SELECT p.task_id, h.id, h.text FROM human_completions h JOIN reasoning_paths p ON p.id = h.path_id"
+            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?)) ORDER BY h.id", sample_ids)
 
     def evol_chains(self, node_ids: Iterable[int]) -> dict[int, list[dict]]:
         """For each evolution node, its chain from the seed: [{node_id, depth, operator}] in depth order."""
@@ -349,24 +351,19 @@ class ReviewQueries:
 
     def preference_pairs(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
         """sample id -> its stored preference pairs (id, kind, chosen, rejected turns, lineage, metadata), in order."""
-        found: dict[int, list[dict]] = {}
-        for row in self._rows(
-            "SELECT id, sample_id, kind, chosen, rejected, lineage, metadata FROM preference_pairs"
-            " WHERE sample_id IN (SELECT value FROM json_each(?)) ORDER BY sample_id, id",
-            [json.dumps(list(sample_ids))],
-        ):
-            row.update(chosen=bool(row["chosen"]), rejected=from_json(row["rejected"]), lineage=from_json(row["lineage"]),
-                       metadata=from_json(row["metadata"], {}))
-            found.setdefault(row["sample_id"], []).append(row)
+        found = self._rows_by(
+            "sample_id", "SELECT id, sample_id, kind, chosen, rejected, lineage, metadata FROM preference_pairs"
+            " WHERE sample_id IN (SELECT value FROM json_each(?)) ORDER BY sample_id, id", sample_ids)
+        for rows in found.values():
+            for row in rows:
+                row.update(chosen=bool(row["chosen"]), rejected=from_json(row["rejected"]),
+                           lineage=from_json(row["lineage"]), metadata=from_json(row["metadata"], {}))
         return found
 
     def step_rollouts(self, step_ids: Iterable[int]) -> dict[int, list[dict]]:
         """step id -> its stored Monte-Carlo rollouts (k, text, final_answer), in k order (steps with none absent)."""
-        found: dict[int, list[dict]] = {}
-        for row in self._rows("SELECT step_id, k, text, final_answer FROM rollouts WHERE step_id IN"
-                              " (SELECT value FROM json_each(?)) ORDER BY step_id, k", [json.dumps(list(step_ids))]):
-            found.setdefault(row.pop("step_id"), []).append(row)
-        return found
+        return self._rows_by("step_id", "SELECT step_id, k, text, final_answer FROM rollouts WHERE step_id IN"
+                             " (SELECT value FROM json_each(?)) ORDER BY step_id, k", step_ids)
 
     def preference_pair_count(self, status: str | None = None) -> int:
         """How many stored (imported) preference pairs belong to unfiltered samples of a status (or any)."""
