@@ -1,6 +1,7 @@
 """Export speed and memory: `python -m benchmarks.export --n 100000 --json`.
 
-Builds a store of N approved, PII-scanned samples (each with a 3-step scored reasoning path), then
+Builds a store of N approved, PII-scanned samples (each with two 3-step scored reasoning paths, one the gate passes
+and one it fails, so the chat layouts ship a verified path and the preference layouts have pairs), then
 exports it once per format, each in a fresh process that reports its wall time and peak RSS. The
 same is done for a store of N/5 side by side: memory flat in N shows as equal peaks.
 """
@@ -34,15 +35,17 @@ def build_store(path: Path, n: int) -> None:
             ]
             ids = store.insert_samples(batch)
             scores = []
-            for sample_id in ids:
-                steps = [f"Write {sample_id}.", "Add one.", f"So {2 * sample_id + 1}."]
-                path_id = store.add_reasoning_path(
-                    {"task_type": "sample", "task_id": sample_id, "path_index": 0, "text": "\n".join(steps)}, steps
-                )
-                scores += [
-                    {"step_id": step["id"], "verifier": "bench", "score": 0.9 - 0.2 * step["idx"], "label": "scored"}
-                    for step in store.path_steps(path_id)
-                ]
+            for sample_id in ids:  # a path the gate passes and one it fails: chat rows ship a path, pairs are made
+                for index, last in enumerate((2 * sample_id + 1, 2 * sample_id + 2)):
+                    steps = [f"Write {sample_id}.", "Add one.", f"Answer: {last}"]
+                    path_id = store.add_reasoning_path(
+                        {"task_type": "sample", "task_id": sample_id, "path_index": index, "text": "\n".join(steps)}, steps
+                    )
+                    scores += [
+                        {"step_id": step["id"], "verifier": "bench", "score": 1.0 if index == 0 or step["idx"] < 2 else 0.0,
+                         "label": "correct" if index == 0 or step["idx"] < 2 else "incorrect"}
+                        for step in store.path_steps(path_id)
+                    ]
             store.set_step_scores(scores)
             store.set_sample_pii(dict.fromkeys(ids, CLEAN))
     store.close()

@@ -1,4 +1,6 @@
-"""Export: write approved samples in a training format, with PII handling, the 30/70 mix and a dataset card.
+"""Export: write approved samples in a training format (chat, stepwise or preference pairs), with PII handling,
+the 30/70 mix and a dataset card. What ships is what was verified: the assistant message is the reasoning path that
+passed the gate, else the sample's own answer marked unverified (or left out, on request).
 
 The export runs as a job: it scans the samples it takes that were never scanned for PII (with progress),
 then writes; the page follows it live."""
@@ -16,6 +18,8 @@ from workbench.review import mix
 from workbench.review.export import (
     EXTENSIONS,
     FORMATS,
+    PREFERENCE,
+    STEPWISE,
     ExportError,
     ExportOptions,
     card_path,
@@ -24,6 +28,15 @@ from workbench.review.export import (
     resolve_target,
     submit_export,
 )
+from workbench.review.pii import load_policy
+from workbench.review.preference_pairs import (
+    POLICIES,
+    POLICY_LABELS,
+    PairingSettings,
+    load_pairing,
+    save_pairing,
+)
+from workbench.review.reasoning_traces import DEFAULT_TAGS, check_tags
 from workbench.review.sample_import import save_upload
 
 FORMAT_LABELS = {
@@ -33,7 +46,16 @@ FORMAT_LABELS = {
     "trl-stepwise": "TRL stepwise supervision (prompt / completions / labels)",
     "prm800k": "PRM800K-style step ratings (-1 / 0 / +1)",
     "parquet": "Parquet",
+    "dpo": "Preference pairs: TRL DPO, standard (prompt / chosen / rejected text)",
+    "dpo-conversational": "Preference pairs: TRL DPO, conversational (messages)",
+    "kto": "Preference pairs: TRL KTO, unpaired (prompt / completion / label)",
+    "kto-conversational": "Preference pairs: TRL KTO, unpaired, conversational",
+    "sharegpt-preference": "Preference pairs: LLaMA-Factory ShareGPT (conversations / chosen / rejected)",
+    "openai-preference": "Preference pairs: OpenAI preference fine-tuning (input / preferred_output / non_preferred_output)",
 }
+TRACES = {None: "no trace apart (the steps in the message)", "r1": "R1-style: <think> tags in the message",
+          "separate": "OpenAI-style: a separate reasoning_content field"}
+TEXT_ONLY = ("sharegpt", "alpaca", "dpo", "kto", "sharegpt-preference")
 
 st.title("Export")
 db = store()
@@ -59,6 +81,53 @@ pii_mode = right.radio(
 strip_calculator = st.checkbox(
     "Strip GSM8K calculator annotations", help="Removes `<<48/2=24>>` from every exported text: "
     "'48/2 = <<48/2=24>>24 clips' becomes '48/2 = 24 clips'.")
+st.caption(f"PII policy: {load_policy(db).describe()} Change it on the Review page.")
+
+# ---------------------------------------------------------------- what each row teaches
+
+answer, unverified, pairing = "verified", "keep", None
+if fmt in PREFERENCE:
+    saved = load_pairing(db)
+    with st.container(border=True):
+        st.markdown("**Preference pairs from the gate**")
+        left, middle, right = st.columns([3, 1, 2])
+        policy = left.selectbox("Pairing policy", POLICIES, index=POLICIES.index(saved.policy), format_func=POLICY_LABELS.get,
+                                help="For each task with a path that passed the gate and a path that failed.")
+        cap = middle.number_input("Cap per task", 1, 64, saved.max_per_task, help="At most this many pairs of each kind per task.")
+        step_pairs = right.checkbox("Step-DPO step pairs", value=saved.step_pairs,
+                                    help="From each path's first wrong step (a verifier's or a person's label): a correct "
+                                    "step after the same steps (a person's fix, a passing path's step, or a rollout that "
+                                    "reached the reference) against the wrong one.")
+        chosen = PairingSettings(policy, int(cap), step_pairs)
+        if chosen != saved:
+            save_pairing(db, chosen)
+        pairing = {"policy": chosen.policy, "max_per_task": chosen.max_per_task, "step_pairs": chosen.step_pairs}
+        imported = db.preference_pair_count(status)
+        st.caption((f"{plural(imported, 'pair')} imported from files will be written too. " if imported else
+                    "No pairs were imported from files. ") + "Each pair's lineage says why its rejected path failed "
+                   "(the verifier and the step).")
+elif fmt not in STEPWISE:
+    left, right = st.columns(2)
+    answer = left.radio("Assistant message", ["verified", "original"], horizontal=False, format_func={
+        "verified": "the reasoning path that passed the gate (else the sample's own answer, marked unverified)",
+        "original": "the sample's own answer (verified only when it is such a path)"}.get)
+    unverified = right.radio("Unverified answers", ["keep", "leave_out"], format_func={
+        "keep": "ship them, marked unverified in the lineage", "leave_out": "leave them out (counted)"}.get)
+trace_options = [None, "r1"] if fmt in TEXT_ONLY else list(TRACES)
+left, right = st.columns([2, 1])
+trace = left.selectbox("Reasoning traces", trace_options, format_func=TRACES.get,
+                       help="A verified path's steps before its final answer become the trace; stored traces are "
+                       "rewritten in the chosen style.", disabled=fmt in STEPWISE)
+tags = DEFAULT_TAGS
+if trace == "r1":
+    tag_text = right.text_input("Trace tags", value=" ".join(db.get_setting("export_trace_tags") or DEFAULT_TAGS),
+                                help="The opening and closing tag, separated by a space.")
+    try:
+        tags = check_tags(tuple(tag_text.split(" ", 1))) if " " in tag_text.strip() else check_tags((tag_text, ""))
+        db.set_setting("export_trace_tags", list(tags))
+    except ValueError as exc:
+        st.error(str(exc))
+        tags = DEFAULT_TAGS
 
 contaminated_n = len(db.contaminated_sample_ids())
 allow_contaminated = bool(contaminated_n) and st.checkbox(
@@ -145,7 +214,8 @@ license_id = right.text_input("License (card)", value="other")
 options = ExportOptions(
     fmt=fmt, status=status, lineage=lineage, metrics=metrics, pii=pii_mode, natural=natural,
     synthetic_ratio=ratio, seed=int(seed), card=True, license=license_id.strip() or "other", strip_calculator=strip_calculator,
-    contaminated="allow" if allow_contaminated else "block",
+    contaminated="allow" if allow_contaminated else "block", answer=answer, unverified=unverified, trace=trace,
+    trace_tags=tags, pairing=pairing,
 )
 target, existing, refused = None, [], False
 try:

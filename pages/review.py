@@ -13,11 +13,15 @@ from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.review import decisions as review
 from workbench.review.pii import (
-    DEFAULT_ENTITIES,
     OPTIONAL_ENTITIES,
+    PRESETS,
+    STRICT_ENTITIES,
     PiiPolicy,
+    allow_list,
+    field_texts,
     findings_by_field,
     load_policy,
+    mark_not_pii,
     ner_model_installed,
     save_policy,
     submit_scan,
@@ -127,14 +131,27 @@ def pii_panel() -> None:
                 st.warning(f"PII: the last scans ran with {sample['pii']['note']}.")
 
 
+PRESET_LABELS = {**PRESETS, "custom": "custom rules (below)"}
+
+
 def policy_form() -> None:
     policy = load_policy(db)
+    st.caption(f"Now: {policy.describe()}")
     with st.form("pii-policy"):
-        entities = st.multiselect("Look for", [*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES], default=list(policy.entities))
-        min_words = st.number_input("A person's name counts from this many words", 1, 5, policy.person_min_words)
+        preset = st.radio("Policy", list(PRESET_LABELS), index=list(PRESET_LABELS).index(policy.preset),
+                          format_func=PRESET_LABELS.get, horizontal=True)
+        entities = st.multiselect("Custom: look for", list(dict.fromkeys([*STRICT_ENTITIES, *OPTIONAL_ENTITIES])),
+                                  default=list(policy.entities))
+        left, right = st.columns(2)
+        min_words = left.number_input("Custom: a person's name counts from this many words", 1, 5, policy.person_min_words)
+        every_name = right.checkbox("Custom: every person's name counts, not only in personal records",
+                                    value=policy.names == "all")
         saved = st.form_submit_button("Save the PII rules")
     if saved:
-        forgotten = save_policy(db, PiiPolicy(tuple(entities), policy.score_threshold, int(min_words)))
+        chosen = (PiiPolicy.from_preset(preset) if preset != "custom" else
+                  PiiPolicy(tuple(entities), policy.score_threshold, int(min_words), "all" if every_name else "records",
+                            "custom").named())
+        forgotten = save_policy(db, chosen)
         st.session_state["review_message"] = (
             f"PII rules saved; {plural(forgotten, 'scan')} forgotten, made again before export." if forgotten
             else "The PII rules are unchanged."
@@ -144,11 +161,9 @@ def policy_form() -> None:
 
 with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
     st.caption(
-        "presidio finds emails, phone numbers, credit-card numbers (Luhn-checked), IBANs, US SSNs, IP addresses, street "
-        "addresses, API keys and secrets, and (with the bundled spaCy model) people's names. Made for synthetic "
-        "instruction data: place names (LOCATION) are not looked for unless you add them, a lone given name in a word "
-        "problem or a role placeholder such as [Tenant] does not flag a sample, and a bare number is not a phone "
-        "number. Scans run in the worker."
+        f"Policy: {load_policy(db).describe()} presidio finds the identifiers (cards Luhn-checked) and, with the bundled "
+        "spaCy model, people's names; role placeholders such as [Tenant] never count. Each flagged sample says why below "
+        "its text; **Not PII** there clears a finding everywhere and later scans skip it. Scans run in the worker."
     )
     pii_panel()
     st.caption("Change what the scan looks for under **PII rules** at the bottom of this page.")
@@ -225,11 +240,33 @@ def show_exchange(instruction: str, input_text: str | None, output: str | None) 
     show_model_text(st.container(border=True), output, empty="(no answer)")
 
 
+def why_flagged(sample: dict) -> None:
+    """Each finding of a flagged sample: what was found where, why it counts, and a "Not PII" button."""
+    texts = field_texts(db, [sample["id"]]).get(sample["id"], {})
+    with st.expander(f"Why it is flagged ({plural(len(sample['pii']['findings']), 'finding')})", expanded=True):
+        for index, finding in enumerate(sample["pii"]["findings"]):
+            found = texts.get(finding["field"], "")[finding["start"] : finding["end"]]
+            left, right = st.columns([6, 1])
+            left.markdown(f"**{finding['entity']}** in `{finding['field']}`: {finding.get('why') or 'looked for under the rules'}")
+            left.code(found or "(the text changed since the scan)", language=None)
+            if right.button("Not PII", key=f"not-pii-{sample['id']}-{index}", disabled=not found,
+                            help="Add this text to the allow-list: it is cleared from every sample now, and later scans skip it."):
+                try:
+                    changed = mark_not_pii(db, sample["id"], finding, reviewer_name(db))
+                except ValueError as exc:
+                    st.error(str(exc))
+                    return
+                st.session_state["review_message"] = (f"Marked {finding['entity']} {found!r} as not PII: cleared from "
+                                                      f"{plural(changed, 'sample')}; later scans skip it.")
+                st.rerun()
+
+
 def show_sample(details: dict) -> None:
     sample = details["sample"]
     found = findings_by_field(sample["pii"])
     if found:
         st.warning(f"PII found: {summary(sample['pii'])} (in {', '.join(sorted(found))}).", icon=":material/lock:")
+        why_flagged(sample)
     elif sample["pii"] is None:
         st.caption("Not scanned for PII yet.")
     ignored = (sample["pii"] or {}).get("ignored") or []
@@ -271,6 +308,15 @@ def show_sample(details: dict) -> None:
             )
         else:
             st.caption("No reasoning path for this sample.")
+        if details["pairs"]:
+            with st.expander(f"Preference pairs ({len(details['pairs'])})"):
+                for pair in details["pairs"]:
+                    if pair["rejected"]:
+                        chosen = "the sample's reply is the chosen one" if pair["chosen"] else "labelled undesirable"
+                        st.caption(f"{pair['kind']} pair #{pair['id']} ({chosen}); the rejected reply:")
+                        show_turns(pair["rejected"])
+                    else:
+                        st.caption(f"{pair['kind']} row #{pair['id']}: the sample's reply is labelled desirable")
     with right:
         show_benchmark_matches(db, "sample", sample["id"])
         st.markdown("**Lineage**")
@@ -472,3 +518,9 @@ else:
 
 with st.expander("PII rules"):
     policy_form()
+    allowed = allow_list(db)
+    if allowed:
+        st.markdown(f"**Marked not PII** ({plural(len(allowed), 'text')})")
+        st.dataframe(pd.DataFrame([{"entity": e["entity"], "text": e["text"], "by": e["reviewer"],
+                                    "when (UTC)": pd.Timestamp(e["at"], unit="s").strftime("%Y-%m-%d %H:%M"),
+                                    "sample": e["sample_id"]} for e in allowed]), hide_index=True, width="stretch")

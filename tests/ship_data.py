@@ -15,7 +15,7 @@ PLANTED = {
     "IBAN_CODE": ("DE89 3704 0044 0532 0130 00", "Wire it to IBAN DE89 3704 0044 0532 0130 00 today."),
     "US_SSN": ("536-22-8712", "Her social security number is 536-22-8712."),
     "IP_ADDRESS": ("192.168.10.24", "The server listens on 192.168.10.24 behind the proxy."),
-    "PERSON": ("Maria Gonzalez", "Maria Gonzalez wrote the first draft of the plan."),
+    "PERSON": ("Maria Gonzalez", "Employee Maria Gonzalez wrote the first draft of the plan."),
     "STREET_ADDRESS": ("1600 Pennsylvania Avenue NW", "Deliver the signed lease to 1600 Pennsylvania Avenue NW by Friday."),
     "API_KEY": ("sk-proj-abcDEF1234567890ghijklmnop", "Use the key sk-proj-abcDEF1234567890ghijklmnop for testing."),
     "SECRET": ("9f8Ae7Bc6Dd5Ef4Gh3Ij", 'In the config, api_key = "9f8Ae7Bc6Dd5Ef4Gh3Ij" is set.'),
@@ -56,9 +56,14 @@ def add_sample(
 
 
 def add_path(store: Store, sample_id: int, steps: list[str], path_index: int = 0) -> int:
-    """A reasoning path for a sample, stored the way the reasoning stage stores one."""
+    """A reasoning path for a sample, stored the way the reasoning stage stores one. Adding a path forgets the sample's
+    PII scan; a scan the fixture gave the sample is kept, as if it had been made after the path."""
+    scan = store.get_sample(sample_id)["pii"]
     path = {"task_type": "sample", "task_id": sample_id, "path_index": path_index, "text": "\n".join(steps)}
-    return store.add_reasoning_path(path, steps)
+    path_id = store.add_reasoning_path(path, steps)
+    if scan is not None:
+        store.set_sample_pii({sample_id: scan})
+    return path_id
 
 
 def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list[float | None], path_index: int = 0,
@@ -70,3 +75,38 @@ def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list
         [{"step_id": i, "verifier": verifier, "score": s, "label": "scored"} for i, s in zip(step_ids, scores, strict=True) if s is not None]
     )
     return path_id, step_ids
+
+
+def add_gate_path(store: Store, sample_id: int, steps: list[str], wrong_at: int | None = None, path_index: int = 0,
+                  by: str = "arithmetic") -> tuple[int, list[int]]:
+    """A path as the verifiers leave it: every step's calculations hold by `by` (evidence), the last (its final
+    answer) checked against the reference by `consistency` (its outcome); `wrong_at` marks that step found wrong instead (the path then fails the
+    gate). Returns (path id, step ids)."""
+    path_id = add_path(store, sample_id, steps, path_index)
+    step_ids = [s["id"] for s in store.path_steps(path_id)]
+    rows = []
+    for index, step_id in enumerate(step_ids):
+        right = wrong_at is None or index < wrong_at
+        last = index == len(step_ids) - 1
+        rows.append({"step_id": step_id, "verifier": "consistency" if last else by, "score": 1.0 if right else 0.0,
+                     "label": "correct" if right else "incorrect", "rationale": "test verdict",
+                     "checks": "outcome" if last else "evidence"})
+    store.set_step_scores(rows)
+    return path_id, step_ids
+
+
+def add_math_task(store: Store, question: str, reference: str, output: str, status: str = "approved") -> int:
+    """A sample asking a seed's own question (so the seed's reference answer is the sample's)."""
+    seed_id = store.insert_seeds([{"instruction": question, "reference_answer": reference, "domain": "math"}])[0]
+    return add_sample(store, question, output, status=status, seed_id=seed_id)
+
+
+def add_correction(store: Store, step_id: int, text: str, labeller: str = "Ada") -> int:
+    """A person's corrected step (PRM800K's human_completion). Adding one forgets the sample's PII scan; a scan the
+    fixture gave the sample is kept, as if it had been made after the correction."""
+    task = store.step_task(step_id)
+    scan = store.get_sample(task[1])["pii"] if task and task[0] == "sample" else None
+    completion_id = store.add_human_completion(step_id, text, labeller)
+    if scan is not None:
+        store.set_sample_pii({task[1]: scan})
+    return completion_id

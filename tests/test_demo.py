@@ -112,6 +112,9 @@ def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store:
         # three of four paths answer 12: a lead of half the paths, at the default margin
         assert "its outcome is verified by consistency" in review["note"]
         assert store.pseudo_references("sample", sample["id"])[0]["answer"] == "12"
+    pairs = Path(printed["preference_path"]).read_text().splitlines() if printed["preference_pairs"] else []
+    assert printed["preference_pairs"] == len(pairs) and (pairs or "no preference pair" in printed["preference_note"])
+    assert all(json.loads(row)["lineage"]["pair"]["kind"] in ("response", "step") for row in pairs)
     funnel = store.funnel_counts()  # the Overview's funnel: every approved sample passed the gate
     assert funnel["approved"] == printed["approved"] and funnel["exported"] == printed["exported"]
 

@@ -16,13 +16,21 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.ship_data import CLEAN_PII, PLANTED, add_chain, add_sample, add_scored_path
+from tests.ship_data import CLEAN_PII, PLANTED, add_chain, add_gate_path, add_sample, add_scored_path
 from workbench.cli import main
 from workbench.core import jobs
 from workbench.core.settings import set_reviewer_name
 from workbench.review import dataset_card, mix
 from workbench.review import export as export_module
-from workbench.review.export import FORMATS, ExportError, ExportOptions, export, preview_card, submit_export
+from workbench.review.export import (
+    FORMATS,
+    PREFERENCE,
+    ExportError,
+    ExportOptions,
+    export,
+    preview_card,
+    submit_export,
+)
 from workbench.review.sample_formats import SampleRecord
 from workbench.store import Store
 
@@ -136,7 +144,10 @@ def test_parquet_layout_lineage_and_metric_columns_written_in_batches(store, shi
     assert a["steps"] == ["2 + 3 = 5", "5 * 2 = 10"] and a["step_ratings"] == [1, 0]
     assert a["lineage_seed_id"] == shipped["seed_id"] and a["lineage_node_id"] == shipped["leaf"]
     assert a["lineage_operators"] == ["add_constraints", "deepen"] and a["lineage_depth"] == 2
-    assert a["lineage_verifiers"] == ["test-prm"] and a["lineage_reviewer"] == "Ada" and a["lineage_decision"] == "approved"
+    assert a["lineage_reviewer"] == "Ada" and a["lineage_decision"] == "approved"
+    # its path did not pass the gate, so its own answer ships, and the lineage names no path or verifier as its checker
+    assert (a["lineage_verified"], a["lineage_path_id"], a["lineage_verifiers"]) == (False, None, [])
+    assert a["lineage_unverified_reason"].startswith("no reasoning path passed the gate")
     assert a["lineage_teacher_model"] == "openai/gpt-4o-mini"
     assert json.loads(a["lineage_teacher_params"]) == {"temperature": 0.7}
     assert (a["metric_lexical_entropy"], a["metric_novelty_seeds"]) == (3.0, 0.4)
@@ -145,14 +156,15 @@ def test_parquet_layout_lineage_and_metric_columns_written_in_batches(store, shi
 
 def test_plain_parquet_has_no_lineage_or_metric_columns(store, shipped):
     names = pq.read_schema(run(store, "parquet").path).names
-    assert names == ["source", "instruction", "input", "output", "messages", "tags", "steps", "step_ratings"]
+    assert names == ["source", "instruction", "input", "output", "messages", "tags", "steps", "step_ratings", "tools"]
 
 
 def test_jsonl_lineage_and_metrics_are_extra_keys(store, shipped):
     first = lines(run(store, "alpaca", lineage=True, metrics=True).path)[0]
     assert set(first) == {"instruction", "input", "output", "lineage", "metrics"}
     assert first["lineage"]["operators"] == ["add_constraints", "deepen"]
-    assert first["lineage"]["path_id"] is not None and first["lineage"]["reviewer"] == "Ada"
+    assert first["lineage"]["path_id"] is None and first["lineage"]["reviewer"] == "Ada"
+    assert first["lineage"]["verified"] is False and first["lineage"]["answer"] == "original"
     assert first["metrics"] == {"lexical_entropy": 3.0, "novelty_seeds": 0.4}
 
 
@@ -185,6 +197,7 @@ def planted(store: Store) -> dict[str, int]:
     for entity, (_, sentence) in PLANTED.items():
         ids[entity] = add_sample(store, f"Rewrite this: {sentence}", f"Rewritten: {sentence}", pii=None)
         add_scored_path(store, ids[entity], ["Read it.", sentence], [0.9, 0.9])
+        add_gate_path(store, ids[entity], ["Read it.", f"Answer: {sentence}"], path_index=1)  # passes: a pair each
     scan_samples(store, list(ids.values()))
     return ids
 
@@ -200,7 +213,10 @@ def test_with_redaction_no_planted_value_survives(store, planted, fmt):
     assert store.pii_counts() == {"unscanned": 0, "clean": 1, "flagged": len(PLANTED)}
     result = run(store, fmt, pii="redact", lineage=True)
     text = file_text(result.path)
-    assert result.written == len(PLANTED) + 1 and result.redacted == len(PLANTED)
+    if fmt in PREFERENCE:
+        assert result.synthetic == len(PLANTED) and result.redacted == result.written
+    else:
+        assert result.written == len(PLANTED) + 1 and result.redacted == len(PLANTED)
     for value, _ in PLANTED.values():
         assert value not in text
     assert "<EMAIL>" in text and "<PERSON>" in text and "<API_KEY>" in text
@@ -452,7 +468,9 @@ def test_card_without_reviews_and_with_a_mix(store):
 def test_card_preview_matches_the_written_card_for_the_same_options(store, shipped):
     options = ExportOptions(fmt="alpaca", license="mit")
     preview = preview_card(store, options, "out.alpaca")
-    assert preview == run(store, "alpaca", license="mit").card
+    written = run(store, "alpaca", license="mit").card
+    verified = [line for line in written.splitlines() if line.startswith("- Verified:")]  # counted as the rows are written
+    assert verified and preview.splitlines() == [line for line in written.splitlines() if line not in verified]
 
 
 # ---------------------------------------------------------------- CLI

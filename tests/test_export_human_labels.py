@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ship_data import CLEAN_PII, add_sample, add_scored_path
+from tests.ship_data import CLEAN_PII, add_correction, add_sample, add_scored_path
 from workbench.review.export import ExportOptions, export, preview_card
 from workbench.review.sample_formats import SampleRecord, ground_truth_answer
 from workbench.review.sample_import import import_samples
@@ -38,8 +38,8 @@ def labelled(store: Store) -> dict:
     store.add_step_overrule(steps[1], "neutral", "unsure", "Bob")
     store.add_step_overrule(steps[0], "correct", "fine", "Ada")
     store.add_step_overrule(steps[1], "incorrect", "48 + 24 is 72", "Ada")
-    store.add_human_completion(steps[1], "48 + 24 = 27 clips.", "Ada")
-    store.add_human_completion(steps[1], "48 + 24 = 72 clips.", "Ada")
+    add_correction(store, steps[1], "48 + 24 = 27 clips.")
+    add_correction(store, steps[1], "48 + 24 = 72 clips.")
     return {"sample": sample, "steps": steps}
 
 

@@ -112,3 +112,37 @@ def test_calculator_annotations_can_be_stripped(store: Store, db_path):
     at = export_and_wait(at, db_path)
     row = json.loads((db_path.parent / "exports" / "dataset-openai.jsonl").read_text())
     assert row["messages"][0]["content"] == "Natalia sold 48/2 = 24 clips in May."
+
+
+def test_preference_formats_offer_the_pairing_policy_and_write_the_gates_pairs(store: Store, db_path):
+    from tests.ship_data import add_gate_path, add_math_task
+    from workbench.review.preference_pairs import load_pairing
+
+    sample_id = add_math_task(store, "Tom has 3 boxes of 4 pens. How many pens?", "12", "twelve")
+    add_gate_path(store, sample_id, ["3 * 4 = 12 pens.", "Answer: 12"])
+    add_gate_path(store, sample_id, ["3 + 4 = 7 pens.", "Answer: 7"], wrong_at=0, path_index=1)
+    at = export_page().run()
+    at.selectbox[0].set_value("dpo").run()
+    assert not at.exception
+    policy = next(s for s in at.selectbox if s.label == "Pairing policy")
+    policy.set_value("best_vs_worst").run()
+    assert load_pairing(store).policy == "best_vs_worst"
+    next(c for c in at.checkbox if c.label == "Step-DPO step pairs").uncheck().run()
+    at = export_and_wait(at, db_path)
+    rows = [json.loads(line) for line in (db_path.parent / "exports" / "dataset-dpo.jsonl").read_text().splitlines()]
+    assert rows == [{"prompt": "Tom has 3 boxes of 4 pens. How many pens?", "chosen": "3 * 4 = 12 pens.\nAnswer: 12",
+                     "rejected": "3 + 4 = 7 pens.\nAnswer: 7"}]
+
+
+def test_chat_formats_ship_the_verified_path_and_can_leave_out_unverified_answers(store: Store, db_path):
+    from tests.ship_data import add_gate_path, add_math_task
+
+    sample_id = add_math_task(store, "Tom has 3 boxes of 4 pens. How many pens?", "12", "twelve")
+    add_gate_path(store, sample_id, ["3 * 4 = 12 pens.", "Answer: 12"])
+    add_sample(store, "Write a haiku.", "Rain on the roof")
+    at = export_page().run()
+    next(r for r in at.radio if r.label == "Unverified answers").set_value("leave_out").run()
+    at = export_and_wait(at, db_path)
+    rows = [json.loads(line) for line in (db_path.parent / "exports" / "dataset-openai.jsonl").read_text().splitlines()]
+    assert [r["messages"][-1]["content"] for r in rows] == ["3 * 4 = 12 pens.\nAnswer: 12"]
+    assert any("1 left out as unverified: no reasoning paths" in s.value for s in at.success)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ship_data import add_sample, add_scored_path
+from tests.ship_data import CLEAN_PII, add_sample, add_scored_path
 from workbench.review.export import ExportOptions, export
 from workbench.store import Store
 from workbench.verify import labelling
@@ -250,6 +250,8 @@ def test_labels_move_the_step_score_the_gate_and_the_exports_as_overrules_do(sto
     assert (verdict.status, verdict.failure.kind) == ("failed", "overruled") and verdict.path_scores[path_id] == 0.0
     assert "decided by overrule (ada)" in verdict.reason
     assert store.get_metrics("sample", sample_id)["best_path_score"] == 0.0  # the gate metric was refreshed
+    assert store.get_sample(sample_id)["pii"] is None  # the corrected step was never scanned: the scan is made again
+    store.set_sample_pii({sample_id: CLEAN_PII})
 
     def exported(fmt: str) -> dict:
         result = export(store, ExportOptions(fmt=fmt), f"out-{fmt}.jsonl", tmp_path / "exports")

@@ -1,6 +1,7 @@
-"""PII: presidio with the bundled spaCy model finds each planted kind; the default policy leaves synthetic instruction
-data alone (places, role placeholders, given names in word problems, bare numbers) while contact data, cards, keys,
-addresses and full names never leak; widening the policy; redaction; the pattern-only fallback; the scan job."""
+"""PII: presidio with the bundled spaCy model finds each planted kind; the default policy ("identifiers and personal
+records") leaves synthetic instruction data and general knowledge alone (places, role placeholders, given names in word
+problems, public figures, decimals and calculations) while contact and account identifiers and the names in personal
+records never leak; the strict preset; redaction; the pattern-only fallback; the scan job; "Not PII"."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def test_each_planted_kind_is_found(analyzer, entity):
 
 
 def test_locations_are_found_when_the_user_asks_for_them(analyzer):
+    assert pii.PiiPolicy.from_preset("strict").entities[-1] == "LOCATION"
     widened = pii.PiiPolicy(entities=(*pii.DEFAULT_ENTITIES, "LOCATION"))
     found = pii.scan_texts(analyzer, ["The team moved the office to Madrid last year."], widened)[0]
     assert [(f["entity"], f["start"], f["end"]) for f in found] == [("LOCATION", 29, 35)]
@@ -95,7 +97,7 @@ LEAKS = [
     ("Our new office is at 221B Baker Street, London NW1 6XE.", "STREET_ADDRESS", "221B Baker Street"),
     ("Mail the form to P.O. Box 1234, Springfield.", "STREET_ADDRESS", "P.O. Box 1234"),
     ("Er wohnt in der Hauptstraße 12 in Berlin.", "STREET_ADDRESS", "Hauptstraße 12"),
-    ("Dear Dr. Alan Turing, thank you for the review.", "PERSON", "Alan Turing"),
+    ("Dear Dr. Alan Turing, your staff ID 5521-07 is ready.", "PERSON", "Alan Turing"),
     ("export OPENAI_API_KEY=sk-proj-Zx81Qa09LmNb72VcXs34RtYu", "API_KEY", "sk-proj-Zx81Qa09LmNb72VcXs34RtYu"),
 ]
 
@@ -118,6 +120,47 @@ def test_ignored_hits_are_kept_with_their_reason(analyzer):
     assert reasons["Landlord"] == "a role placeholder, not a name"
     assert reasons["Tom"].startswith("fewer than 2 name words")
     assert reasons["1234567890"].startswith("a bare number")
+    calculated = pii.analyse(analyzer, ["Note that 0.3571428571 * 14 = 5."])[0][1]
+    assert [hit["reason"] for hit in calculated] == ["a decimal number, not a phone number"]
+
+
+def test_every_finding_says_why_it_counts(analyzer):
+    text = "Employee Priya Raghunathan (ID 448-21) earns 86,400 a year; mail priya.r@northwind.com."
+    ((flagged, _),) = pii.analyse(analyzer, [text])
+    why = {text[f["start"] : f["end"]]: f["why"] for f in flagged}
+    assert why["Priya Raghunathan"] == "a name in a personal record: in the same record as a record's ID number"
+    assert why["448-21"] == "a record's ID number: a contact or account identifier, always PII"
+    assert why["priya.r@northwind.com"].startswith("an email address")
+
+
+def test_public_figures_decimals_and_calculations_are_not_pii_under_the_default_policy(analyzer):
+    texts = ["Books by Carl Sagan include Contact and Cosmos.", "Stephen Hawking was diagnosed with ALS at 21.",
+             "Each friend gets 5 / 14 = 0.3571428571 of a pizza.", "The total is 4155552671 + 12 = 4155552683."]
+    assert pii.scan_texts(analyzer, texts) == [[], [], [], []]
+    strict = pii.scan_texts(analyzer, texts[:2], pii.PiiPolicy.from_preset("strict"))
+    assert all("PERSON" in [f["entity"] for f in found] for found in strict)
+
+
+def test_names_in_records_and_their_identifiers_are_found_in_many_shapes(analyzer):
+    cases = {
+        "Visitor log: Ana Sofía Herrera signed in; passport AB7741293.": ["Ana Sofía Herrera", "AB7741293"],
+        "Pupil report. Name: Fatima Zahra El Amrani. Attendance 94%.": ["Fatima Zahra El Amrani"],
+        "Tenant Mei Lin Chua, 7 Orchard Lane, Bristol BS8 1TH, owes rent.": ["Mei Lin Chua", "7 Orchard Lane", "BS8 1TH"],
+        "Patient Dmitri Volkov, DOB 22/11/1975, is allergic to penicillin.": ["Dmitri Volkov", "22/11/1975"],
+    }
+    for text, found in zip(cases, pii.scan_texts(analyzer, list(cases)), strict=True):
+        redacted = pii.redact(text, found)
+        assert [value for value in cases[text] if value in redacted] == [], redacted
+
+
+def test_the_projects_own_sets_meet_the_targets(analyzer):
+    """Figures on tests/fixtures/pii (written for this project): general knowledge left out <= 1%, no planted record or
+    contact identifier readable after redaction (python -m benchmarks.pii reports the same)."""
+    from benchmarks.pii import policy_figures
+
+    figures = policy_figures()
+    assert figures["gk_left_out_share"] <= 0.01
+    assert (figures["record_leaks"], figures["contact_leaks"]) == (0, 0)
 
 
 def test_the_user_can_widen_the_policy_and_every_scan_is_then_made_again(store: Store, analyzer):
@@ -125,7 +168,7 @@ def test_the_user_can_widen_the_policy_and_every_scan_is_then_made_again(store: 
     pii.scan_samples(store, [sample_id], analyzer)
     assert store.get_sample(sample_id)["pii"]["findings"] == []
     assert store.get_sample(sample_id)["pii"]["policy"]["entities"] == list(pii.DEFAULT_ENTITIES)
-    widened = pii.PiiPolicy(entities=(*pii.DEFAULT_ENTITIES, "LOCATION"), person_min_words=1)
+    widened = pii.PiiPolicy.from_preset("strict")
     assert pii.save_policy(store, widened) == 1
     assert store.pii_counts() == {"unscanned": 1, "clean": 0, "flagged": 0}
     assert pii.save_policy(store, widened) == 0  # unchanged: the scans are kept
@@ -184,3 +227,55 @@ def test_cli_pii_policy_shows_widens_and_resets_the_rules(store: Store, db_path,
     assert "unknown entities: SHOE_SIZE" in capsys.readouterr().err
     assert main(["--db", str(db_path), "pii", "policy", "--reset"]) == 0
     assert pii.load_policy(store) == pii.PiiPolicy()
+    assert main(["--db", str(db_path), "pii", "policy", "--preset", "strict"]) == 0
+    assert "strict: every person and place" in capsys.readouterr().out
+    assert pii.load_policy(store) == pii.PiiPolicy.from_preset("strict")
+
+
+def test_another_mention_of_a_name_from_a_record_is_the_same_persons_data(store: Store, analyzer):
+    sample_id = add_sample(store, "Employee Priya Raghunathan (ID 448-21) asked for leave.", "Priya's leave starts Monday.",
+                           pii=None)
+    pii.scan_samples(store, [sample_id], analyzer)
+    found = store.get_sample(sample_id)["pii"]["findings"]
+    mention = next(f for f in found if f["field"] == "output")
+    assert (mention["entity"], mention["start"], mention["end"]) == ("PERSON", 0, 5)
+    assert mention["why"].startswith("another mention of Priya")
+
+
+def test_corrected_steps_and_imported_rejected_replies_are_scanned_too(store: Store, analyzer):
+    sample_id = add_sample(store, "Who signed?", "Someone.", pii=None)
+    path_id = add_path(store, sample_id, ["Look at the form.", "It was signed."])
+    step_id = store.path_steps(path_id)[1]["id"]
+    completion_id = store.add_human_completion(step_id, f"It was signed; mail {PLANTED['EMAIL_ADDRESS'][0]}.", "Ada")
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert {(f["field"], f["entity"]) for f in store.get_sample(sample_id)["pii"]["findings"]} == {
+        (f"completion:{completion_id}", "EMAIL_ADDRESS")}
+
+
+def test_not_pii_on_review_clears_the_text_everywhere_and_later_scans_respect_it(store: Store, analyzer):
+    first = add_sample(store, "Employee Priya Raghunathan (ID 448-21) asked for leave.", pii=None)
+    second = add_sample(store, "Remind Employee Priya Raghunathan about the rota.", pii=None)
+    pii.scan_samples(store, [first, second], analyzer)
+    name = next(f for f in store.get_sample(first)["pii"]["findings"] if f["entity"] == "PERSON")
+    assert pii.mark_not_pii(store, first, name, "Ada") == 2
+    assert [f["entity"] for f in store.get_sample(first)["pii"]["findings"]] == ["RECORD_ID"]
+    assert store.get_sample(second)["pii"]["findings"] == []
+    pii.scan_samples(store, [second], analyzer)
+    assert store.get_sample(second)["pii"]["findings"] == []
+    assert any(hit["reason"] == "marked not PII on Review (the allow-list)" for hit in store.get_sample(second)["pii"]["ignored"])
+    assert [(e["entity"], e["text"], e["reviewer"]) for e in pii.allow_list(store)] == [("PERSON", "Priya Raghunathan", "Ada")]
+    with pytest.raises(ValueError, match="no such PII finding"):
+        pii.mark_not_pii(store, first, name, "Ada")
+
+
+def test_a_path_or_a_corrected_step_added_after_a_scan_makes_the_sample_scanned_again(store: Store, analyzer):
+    sample_id = add_sample(store, "Who signed the form?", "Someone did.", pii=None)
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert store.get_sample(sample_id)["pii"]["findings"] == []
+    path_id = store.add_reasoning_path({"task_type": "sample", "task_id": sample_id, "path_index": 0, "text": "..."},
+                                       ["Look at the form.", "Employee Maria Gonzalez (staff ID 4471) signed it."])
+    assert store.get_sample(sample_id)["pii"] is None  # exports ship path text: it must be scanned first
+    pii.scan_samples(store, [sample_id], analyzer)
+    assert {f["entity"] for f in store.get_sample(sample_id)["pii"]["findings"]} == {"PERSON", "RECORD_ID"}
+    store.add_human_completion(store.path_steps(path_id)[1]["id"], "Nobody signed it.", "Ada")
+    assert store.get_sample(sample_id)["pii"] is None

@@ -182,3 +182,21 @@ def test_an_empty_pending_queue_says_where_the_reviewed_samples_are(store: Store
     assert any("No pending sample here; with these filters: 1 approved, 2 rejected" in i.value for i in at.info)
     at.selectbox[0].set_value("approved").run()  # the status filter
     assert not at.exception and not any("No pending sample" in i.value for i in at.info)
+
+
+def test_review_says_why_a_sample_is_flagged_and_not_pii_clears_it(store: Store):
+    from workbench.review.pii import allow_list
+
+    text = "Books by Carl Sagan include Contact."
+    finding = {"field": "output", "entity": "PERSON", "start": 9, "end": 19, "score": 0.85,
+               "why": "a person's name (the strict policy counts every person)"}
+    sample_id = add_sample(store, "Recommend a book.", text, status="pending",
+                           pii={"engine": "ner", "note": "n", "findings": [finding], "ignored": []})
+    at = review_page().run()
+    assert any("**PERSON** in `output`: a person's name (the strict policy counts every person)" in m.value for m in at.markdown)
+    assert any(c.value == "Carl Sagan" for c in at.code)
+    at = button(at, "Not PII").click().run()
+    assert not at.exception
+    assert store.get_sample(sample_id)["pii"]["findings"] == []
+    assert [(e["entity"], e["text"]) for e in allow_list(store)] == [("PERSON", "Carl Sagan")]
+    assert any("cleared from 1 sample" in s.value for s in at.success)

@@ -75,7 +75,7 @@ def test_sharegpt_has_a_system_field_and_alternates_human_and_gpt():
 def test_sharegpt_writes_tool_calls_as_function_call_and_results_as_observation():
     row = FORMATS["sharegpt"].write(SampleRecord(turns=TOOL_CALL))
     assert [e["from"] for e in row["conversations"]] == ["human", "function_call", "observation", "gpt"]
-    assert row["conversations"][1]["value"] == '{"arguments": {"city": "Paris"}, "name": "get_weather"}'
+    assert row["conversations"][1]["value"] == '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 
 
 def test_alpaca_carries_the_input_and_earlier_turns_as_history():

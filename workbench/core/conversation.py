@@ -64,7 +64,7 @@ def check_turns(turns: list[dict], field: str, role_key: str = "role", content_k
         content = turn.get("content")
         if content is not None and not isinstance(content, str):
             problems.append(FieldProblem(f"{where}.{content_key}", "must be text"))
-        elif not (content or "").strip() and not calls_tool(turn):
+        elif not (content or "").strip() and not calls_tool(turn) and not turn.get("content_parts"):  # an image alone
             problems.append(FieldProblem(f"{where}.{content_key}", "empty message"))
         if role in SYSTEM_ROLES:
             if started:

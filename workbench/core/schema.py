@@ -350,5 +350,21 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (task_type, task_id)
         );
         CREATE INDEX gate_verdicts_status ON gate_verdicts(status);
+        -- issue 26: preference pairs read from files (TRL DPO / KTO, LLaMA-Factory and OpenAI preference layouts). A pair
+        -- belongs to the sample holding its prompt and chosen reply (chosen = 0: an unpaired KTO row labelled
+        -- undesirable, whose sample is its prompt alone); `rejected` holds the rejected reply's turns (JSON). The pairs
+        -- the gate makes are built from the reasoning paths at export time (workbench/review/preference_pairs.py).
+        CREATE TABLE preference_pairs (
+            id INTEGER PRIMARY KEY,
+            sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('response','step','unpaired')),
+            chosen INTEGER NOT NULL DEFAULT 1,
+            rejected TEXT,
+            lineage TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            pair_key TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX preference_pairs_sample ON preference_pairs(sample_id);
         """
     )

@@ -31,7 +31,8 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
                      **{key: result.get(key) for key in RESULT_KEYS},
-                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note") if key in result}})
+                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note", "preference_path",
+                                                         "preference_note") if key in result}})
     else:
         print(f"demo job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'stage')} done, "
               f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")

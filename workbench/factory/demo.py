@@ -3,7 +3,8 @@
 One `demo` job runs its stages in order, each as a real job of its own kind that shows on the Jobs page
 (or, for the review and the export, as a step of the demo job): evolve a handful of shipped seeds, let
 Magpie write questions, embed and map everything (which filters near-duplicates of seeds), sample and
-verify reasoning paths, review by the gate, scan for PII and export what was approved.
+verify reasoning paths, review by the gate, scan for PII and export what was approved: its verified paths as chat
+data, and the preference pairs the gate made (passing against failing paths, and Step-DPO step pairs).
 
 The gate decides on every teacher, the bundled 270M base model included. The reasoning stage runs on the
 math seeds (they bring reference answers) and on the samples the demo made (they do not): their final answers
@@ -45,7 +46,7 @@ REASON_PARAMS = {
     "consistency_mode": "majority", "rollout_k": 2, "rollout_max_steps": 2, "rollout_max_tokens": 48,
     "rollout_label": "any", "rollout_temperature": 0.5, "rollout_skip_wrong_paths": True, "concurrency": 1,
 }
-RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported")
+RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported", "preference_pairs")
 
 
 def demo_seed_ids(store: Store) -> list[int]:
@@ -141,6 +142,20 @@ def export_approved(store: Store, job_id: int) -> dict:
     return {"exported": result.written, "export_path": str(result.path), "blocked_for_pii": result.blocked}
 
 
+def export_preferences(store: Store, job_id: int) -> dict:
+    """Export the preference pairs the gate made on the approved samples (TRL DPO, conversational, with lineage) to
+    demo-<job>-pairs.jsonl in the export folder: each passing path against the failing ones, and Step-DPO pairs.
+
+    Returns {"preference_pairs": rows written, "preference_path": ...}; with none, {"preference_pairs": 0,
+    "preference_note": why}."""
+    try:
+        result = export(store, ExportOptions(fmt="dpo-conversational", lineage=True, overwrite=True),
+                        f"demo-{job_id}-pairs.jsonl", export_dir())
+    except ExportError as exc:
+        return {"preference_pairs": 0, "preference_note": str(exc)}
+    return {"preference_pairs": result.written, "preference_path": str(result.path)}
+
+
 def _run_stage_job(db_path: str, job_id: int) -> str:
     """Run one stage's job to its end in this thread (its own store connection and event loop)."""
     store = Store(db_path)
@@ -169,7 +184,8 @@ class DemoHandler:
             ctx.store.set_job_result(ctx.job_id, review_by_gate(ctx.store, reason_job["params"]["tasks"]))
             return
         if stage == "export":
-            result = {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **export_approved(ctx.store, ctx.job_id)}
+            result = {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **export_approved(ctx.store, ctx.job_id),
+                      **export_preferences(ctx.store, ctx.job_id)}
             ctx.store.set_job_result(ctx.job_id, result)
             return
         job_id = _stage_job(ctx, stage)

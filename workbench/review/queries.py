@@ -253,6 +253,19 @@ class ReviewQueries:
             found.setdefault(row["task_id"], []).append({"id": row["id"], "text": row["text"]})
         return found
 
+    def _rows_by(self, key: str, sql: str, ids: Iterable[int]) -> dict[int, list[dict]]:
+        """The rows of a query over a JSON list of ids, grouped by their `key` column (taken out of each row)."""
+        found: dict[int, list[dict]] = {}
+        for row in self._rows(sql, [json.dumps(list(ids))]):
+            found.setdefault(row.pop(key), []).append(row)
+        return found
+
+    def sample_human_completions(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """Every corrected step people wrote on each sample's paths (id, text): what a PII scan must read too."""
+        return self._rows_by(
+            "task_id", "SELECT p.task_id, h.id, h.text FROM human_completions h JOIN reasoning_paths p ON p.id = h.path_id"
+            " WHERE p.task_type = 'sample' AND p.task_id IN (SELECT value FROM json_each(?)) ORDER BY h.id", sample_ids)
+
     def evol_chains(self, node_ids: Iterable[int]) -> dict[int, list[dict]]:
         """For each evolution node, its chain from the seed: [{node_id, depth, operator}] in depth order."""
         rows = self._rows(
@@ -292,16 +305,18 @@ class ReviewQueries:
     def max_sample_id(self) -> int:
         return self._scalar("SELECT coalesce(max(id), 0) FROM samples")
 
-    def import_samples(self, rows: list[dict]) -> list[int | None]:
-        """Insert imported samples in the caller's transaction (or one of its own); None for a sample whose
-        unit_key is already stored.
+    def import_samples(self, rows: list[dict]) -> list[tuple[int | None, bool]]:
+        """Insert imported samples in the caller's transaction (or one of its own). Per row: (the sample it landed
+        in, whether that sample is new); (None, False) for a duplicate.
 
         Each row is a sample dict plus `steps` (stored as its reasoning path), `labels` (an overrule label or
-        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`), `metrics`
-        and `human_completions` (step index -> a labeller's corrected step, stored by `labeller`).
+        None per step, stored as step overrules by `labeller` at `labelled_at` with `label_reason`), `metrics`,
+        `human_completions` (step index -> a labeller's corrected step, stored by `labeller`) and, for a preference
+        row, `pair` ({kind, chosen, rejected, lineage, metadata, pair_key}): a row whose sample is stored already
+        adds its pair to that sample, and is a duplicate only when the pair is stored too.
         """
         timestamp = now()
-        ids: list[int | None] = []
+        landed: list[tuple[int | None, bool]] = []
         with self.transaction():
             for sample in rows:
                 row = self._sample_row({**sample, "status": "pending"}, timestamp)
@@ -310,14 +325,51 @@ class ReviewQueries:
                     " ON CONFLICT(unit_key) DO NOTHING RETURNING id",
                     row,
                 ).fetchone()
-                ids.append(found[0] if found else None)
+                sample_id = found[0] if found else None
+                if sample.get("pair"):
+                    existing = sample_id or self._scalar("SELECT id FROM samples WHERE unit_key = ?", [row["unit_key"]])
+                    added = self._add_pair(existing, sample["pair"], timestamp)
+                    landed.append((existing if added else None, found is not None))
+                else:
+                    landed.append((sample_id, found is not None))
                 if found is None:
                     continue
                 if sample["steps"]:
                     self._import_path(found[0], sample, timestamp)
                 if sample.get("metrics"):
                     self.set_metrics("sample", found[0], sample["metrics"], note=sample["label_reason"])
-        return ids
+        return landed
+
+    def _add_pair(self, sample_id: int, pair: dict, timestamp: float) -> bool:
+        """Store one preference pair of a sample; False when the same pair is stored already."""
+        return self.conn.execute(
+            "INSERT INTO preference_pairs (sample_id, kind, chosen, rejected, lineage, metadata, pair_key, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pair_key) DO NOTHING",
+            [sample_id, pair["kind"], int(pair["chosen"]), to_json(pair["rejected"]), to_json(pair.get("lineage")),
+             to_json(pair.get("metadata") or {}), pair["pair_key"], timestamp],
+        ).rowcount == 1
+
+    def preference_pairs(self, sample_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """sample id -> its stored preference pairs (id, kind, chosen, rejected turns, lineage, metadata), in order."""
+        found = self._rows_by(
+            "sample_id", "SELECT id, sample_id, kind, chosen, rejected, lineage, metadata FROM preference_pairs"
+            " WHERE sample_id IN (SELECT value FROM json_each(?)) ORDER BY sample_id, id", sample_ids)
+        for rows in found.values():
+            for row in rows:
+                row.update(chosen=bool(row["chosen"]), rejected=from_json(row["rejected"]),
+                           lineage=from_json(row["lineage"]), metadata=from_json(row["metadata"], {}))
+        return found
+
+    def step_rollouts(self, step_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """step id -> its stored Monte-Carlo rollouts (k, text, final_answer), in k order (steps with none absent)."""
+        return self._rows_by("step_id", "SELECT step_id, k, text, final_answer FROM rollouts WHERE step_id IN"
+                             " (SELECT value FROM json_each(?)) ORDER BY step_id, k", step_ids)
+
+    def preference_pair_count(self, status: str | None = None) -> int:
+        """How many stored (imported) preference pairs belong to unfiltered samples of a status (or any)."""
+        return self._scalar(
+            "SELECT count(*) FROM preference_pairs p JOIN samples s ON s.id = p.sample_id"
+            " WHERE s.filter_reason IS NULL AND (? IS NULL OR s.status = ?)", [status, status])
 
     def _import_path(self, sample_id: int, sample: dict, timestamp: float) -> None:
         path_id = self.conn.execute(

@@ -1,20 +1,25 @@
 """Import samples made elsewhere (or exported here) so that they can be audited, reviewed and exported.
 
 Files: JSONL, a JSON array, CSV/TSV or Parquet, holding rows of one layout of workbench.review.sample_formats
-(OpenAI messages, ShareGPT, Alpaca with input and history, TRL stepwise, PRM800K, ProcessBench, or our own
-export with lineage and metric columns). The layout is detected from the first row and named; every row
-must share it.
+(OpenAI messages, ShareGPT, Alpaca with input and history, TRL stepwise, PRM800K, ProcessBench, the preference
+layouts of TRL, LLaMA-Factory and OpenAI, or our own export with lineage and metric columns). The layout is
+detected from the first row and named; every row must share it.
 
 Streamed: rows are read one at a time (Parquet by record batch) and inserted in batches of BATCH_SIZE
 inside one transaction, so memory stays flat in the number of rows and a file with any bad row imports
 nothing: every problem (up to MAX_PROBLEMS) names its line and field. A sample already in the store, or
-repeated in the file (same conversation, input and steps), is skipped and reported, never refused.
+repeated in the file (same system prompt, tools, turns, input and steps), is skipped and reported, never refused;
+so is a well-formed row that holds nothing to learn (a pair whose chosen equals its rejected), by line.
 
 What is stored: source 'import', the file's own `source` (or its lineage's) in metadata["origin"], the
 conversation (workbench.core.conversation), the input, the steps as a reasoning path, step labels from the
 file as step overrules (the labeller and time when the file gives them, else `import:<file>`; the gate
 and the exports respect overrules), metric values in the metrics table, our export's lineage in
-metadata["lineage"], and where each sample came from in metadata["imported_from"].
+metadata["lineage"], the conversation's functions in metadata["tools"], a preference row's pair in
+`preference_pairs` (its sample holds the prompt and the chosen reply; rows sharing both share the sample), and
+where each sample came from in metadata["imported_from"]. A reply carrying a reasoning trace (R1-style `<think>`
+tags or a `reasoning_content` field) is kept as it came, and its trace and answer become the sample's steps.
+What a reader kept and reports (non-text content parts, unknown part types) is counted in `notes`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from workbench.core.conversation import stored_turns
 from workbench.core.jobs import JobContext, register
 from workbench.core.record_files import UTF16_BOMS
 from workbench.core.wording import plural
+from workbench.review.reasoning_traces import trace_steps
 from workbench.review.sample_formats import (
     FORMATS,
     RowError,
@@ -81,6 +87,9 @@ class ImportResult:
     with_metrics: int = 0
     other_fields: Counter = field(default_factory=Counter)  # field -> samples that kept it in metadata["fields"]
     skipped_rows: Counter = field(default_factory=Counter)  # reason -> well-formed rows that hold no sample
+    skipped_where: dict[str, list[str]] = field(default_factory=dict)  # reason -> where the first of those rows are
+    pairs: int = 0  # preference pairs stored
+    notes: Counter = field(default_factory=Counter)  # what readers kept and report -> rows
     skipped_duplicates: int = 0
     duplicates: list[str] = field(default_factory=list)
     sample_ids: array = field(default_factory=lambda: array("q"))
@@ -89,6 +98,7 @@ class ImportResult:
         parts = [f"{plural(self.imported, 'sample')} imported from {self.source} ({self.format_label}, "
                  f"{CONTAINER_NAMES[self.container]})"]
         details = [text for n, text in (
+            (self.pairs, f"{plural(self.pairs, 'preference pair')}"),
             (self.conversations, f"{plural(self.conversations, 'conversation')} (system prompt or several turns)"),
             (self.with_steps, f"{self.with_steps:,} with reasoning steps"),
             (self.labelled_steps, f"{plural(self.labelled_steps, 'step')} labelled by people (kept as step labels)"),
@@ -99,7 +109,11 @@ class ImportResult:
             text += " Other fields kept in each sample's metadata: " + ", ".join(
                 f"{name} ({n:,})" for name, n in self.other_fields.most_common()) + "."
         for reason, n in self.skipped_rows.most_common():
-            text += f" {plural(n, 'row')} skipped: {reason}."
+            where = self.skipped_where.get(reason) or []
+            more = f"; and {n - len(where):,} more" if n > len(where) else ""
+            text += f" {plural(n, 'row')} skipped: {reason}" + (f" ({', '.join(where)}{more})" if where else "") + "."
+        if self.notes:
+            text += " Kept and reported: " + "; ".join(f"{note} ({plural(n, 'row')})" for note, n in self.notes.most_common()) + "."
         if self.skipped_duplicates:
             more = self.skipped_duplicates - len(self.duplicates)
             text += (f" {plural(self.skipped_duplicates, 'duplicate')} skipped: " + "; ".join(self.duplicates)
@@ -281,6 +295,7 @@ class _Records:
         self.format: SampleFormat | None = None
         self.first_where = ""
         self.skipped: Counter = Counter()  # reason -> well-formed rows that hold no sample
+        self.skipped_where: dict[str, list[str]] = {}  # reason -> where the first MAX_LISTED_DUPLICATES of them are
 
     def read(self, row: dict, where: str) -> SampleRecord | None:
         found = detect(row)
@@ -301,7 +316,13 @@ class _Records:
             return None
         except SkipRow as reason:
             self.skipped[str(reason)] += 1
+            listed = self.skipped_where.setdefault(str(reason), [])
+            if len(listed) < MAX_LISTED_DUPLICATES:
+                listed.append(where.rsplit(", ", 1)[-1])
             return None
+        if not record.steps:  # a reply with a reasoning trace: its trace and answer are the steps
+            record.steps = trace_steps(record.turns)
+            record.ratings = [None] * len(record.steps)
         if other := found.other_fields(row):
             record.metadata["fields"] = other  # e.g. Dolly's category, MATH's level: kept, not dropped
         too_long = next((i for i, t in enumerate(record.turns) if len(t.get("content") or "") > MAX_TEXT_CHARS), None)
@@ -334,6 +355,10 @@ class RecordReader:
     def skipped(self) -> Counter:
         return self.records.skipped
 
+    @property
+    def skipped_where(self) -> dict[str, list[str]]:
+        return self.records.skipped_where
+
     def __iter__(self) -> Iterator[tuple[SampleRecord, str]]:
         handle, size = _open(self.data, self.name)
         with handle:
@@ -353,10 +378,25 @@ class RecordReader:
 # ---------------------------------------------------------------- records into the store
 
 
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
 def unit_key(record: SampleRecord) -> str:
-    """A sample's identity: its conversation, input and steps (not its labels, tags or metrics)."""
-    identity = json.dumps([record.turns, record.input, record.steps], ensure_ascii=False, sort_keys=True)
-    return "import:" + hashlib.sha256(identity.encode()).hexdigest()
+    """A sample's identity: everything that changes what it teaches: its whole conversation (system prompt and
+    every turn), its tools, input and steps (not its labels, tags or metrics)."""
+    identity = [record.turns, record.input, record.steps] + ([record.tools] if record.tools else [])
+    return "import:" + _digest(identity)
+
+
+def pair_row(record: SampleRecord, key: str) -> dict | None:
+    """A preference row's pair as Store.import_samples takes it (its identity: the sample's and the pair's own)."""
+    pair = record.pair
+    if pair is None:
+        return None
+    return {"kind": pair.kind, "chosen": pair.chosen, "rejected": pair.rejected, "lineage": record.lineage,
+            "metadata": {"prefix": pair.prefix} if pair.prefix else {},
+            "pair_key": "pair:" + _digest([key, pair.kind, pair.chosen, pair.rejected, pair.prefix])}
 
 
 def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -> dict:
@@ -366,8 +406,11 @@ def stored_row(record: SampleRecord, name: str, fmt: SampleFormat, where: str) -
         metadata["origin"] = record.source
     if record.lineage:
         metadata["lineage"] = record.lineage
+    if record.tools:
+        metadata["tools"] = json.dumps(record.tools, ensure_ascii=False)  # a text: the store sorts JSON keys
+    key = unit_key(record)
     return {
-        "source": "import", "unit_key": unit_key(record), "instruction": record.instruction, "input": record.input,
+        "source": "import", "unit_key": key, "pair": pair_row(record, key), "instruction": record.instruction, "input": record.input,
         "output": record.output, "turns": stored_turns(record.turns), "tags": record.tags, "metadata": metadata,
         "steps": record.steps, "labels": [None if r is None else RATING_LABELS[r] for r in record.ratings],
         "metrics": record.metrics, "human_completions": record.human_completions,
@@ -385,22 +428,22 @@ def import_samples(store: Store, data: bytes | str | Path, name: str) -> ImportR
     result = ImportResult(name)
     first_new = store.max_sample_id() + 1
     with store.transaction():
-        batch: list[tuple[dict, str]] = []
+        batch: list[tuple[dict, str, list[str]]] = []
         for record, where in reader:
-            batch.append((stored_row(record, name, reader.format, where), where))
+            batch.append((stored_row(record, name, reader.format, where), where, record.notes))
             if len(batch) >= BATCH_SIZE:
                 _insert(store, batch, result, first_new)
                 batch = []
         if batch:
             _insert(store, batch, result, first_new)
     result.format, result.format_label, result.container = reader.format.name, reader.format.label, reader.container
-    result.skipped_rows = reader.skipped
+    result.skipped_rows, result.skipped_where = reader.skipped, reader.skipped_where
     return result
 
 
-def _insert(store: Store, batch: list[tuple[dict, str]], result: ImportResult, first_new: int) -> None:
-    ids = store.import_samples([row for row, _ in batch])
-    for (row, where), sample_id in zip(batch, ids, strict=True):
+def _insert(store: Store, batch: list[tuple[dict, str, list[str]]], result: ImportResult, first_new: int) -> None:
+    landed = store.import_samples([row for row, _, _ in batch])
+    for (row, where, notes), (sample_id, new) in zip(batch, landed, strict=True):
         if sample_id is None:
             result.skipped_duplicates += 1
             if len(result.duplicates) < MAX_LISTED_DUPLICATES:
@@ -408,6 +451,10 @@ def _insert(store: Store, batch: list[tuple[dict, str]], result: ImportResult, f
                 why = "repeats an earlier row of this file" if existing >= first_new else f"already in the store as sample {existing}"
                 result.duplicates.append(f"{where.removeprefix(f'{result.source}, ')} ({why})")
             continue
+        result.pairs += row["pair"] is not None
+        result.notes.update(set(notes))
+        if not new:
+            continue  # a pair added to a sample an earlier row of the file brought
         result.imported += 1
         result.sample_ids.append(sample_id)
         result.conversations += row["turns"] is not None
@@ -497,5 +544,5 @@ register(SampleImportHandler())
 
 
 def formats_read() -> list[str]:
-    """Labels of every layout import reads, the field's standard ones first, for help texts."""
-    return sorted((f.label for f in FORMATS.values()), key=lambda label: label.startswith("Entropy Workbench"))
+    """Labels of every layout import reads, for help texts: the chat and stepwise ones, the preference ones, ours."""
+    return [f.label for f in sorted(FORMATS.values(), key=lambda f: (f.name == "workbench", f.preference))]

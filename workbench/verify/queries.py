@@ -42,7 +42,16 @@ class VerificationQueries:
                 "INSERT INTO steps (path_id, idx, text) VALUES (?, ?, ?)",
                 [(path_id, index, text) for index, text in enumerate(steps)],
             )
+            self._forget_pii_scan(path_id)
         return path_id
+
+    def _forget_pii_scan(self, path_id: int) -> None:
+        """A sample's PII scan no longer covers its texts once a path or a corrected step is added: forget it, so the
+        sample is scanned again before it is exported (exports ship path text)."""
+        self.conn.execute(
+            "UPDATE samples SET pii = NULL WHERE id = (SELECT task_id FROM reasoning_paths WHERE id = ? AND task_type = 'sample')",
+            [path_id],
+        )
 
     def job_path_ids(self, job_id: int, task_type: str, task_id: int) -> dict[int, int]:
         """path_index -> path id of the paths one job stored for one task."""
@@ -96,6 +105,7 @@ class VerificationQueries:
             "INSERT INTO human_completions (path_id, step_id, text, labeller, created_at) VALUES (?, ?, ?, ?, ?)",
             [path_id, step_id, text.strip(), labeller, now()],
         )
+        self._forget_pii_scan(path_id)
         return cursor.lastrowid
 
     def human_completions(self, path_ids: Iterable[int]) -> dict[int, list[dict]]:
@@ -123,11 +133,15 @@ class VerificationQueries:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None) -> dict[tuple, list[dict]]:
-        """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule."""
+    def reasoning_paths_nested(self, task_type: str | None = None, task_id: int | None = None,
+                               task_ids: Iterable[int] | None = None) -> dict[tuple, list[dict]]:
+        """(task_type, task_id) -> its paths, each with its steps, each with its verdicts and latest overrule: every
+        task's, one task's, or those of `task_ids` (of `task_type`) at once."""
         where, params = "1=1", []
         if task_type is not None and task_id is not None:
             where, params = "p.task_type = ? AND p.task_id = ?", [task_type, task_id]
+        elif task_type is not None and task_ids is not None:
+            where, params = "p.task_type = ? AND p.task_id IN (SELECT value FROM json_each(?))", [task_type, json.dumps(list(task_ids))]
         paths = self._rows(f"SELECT p.* FROM reasoning_paths p WHERE {where} ORDER BY p.job_id, p.path_index, p.id", params)
         steps = self._rows(
             f"SELECT s.* FROM steps s JOIN reasoning_paths p ON p.id = s.path_id WHERE {where} ORDER BY s.path_id, s.idx",
