@@ -27,7 +27,7 @@ from workbench.store import StoreError
 
 CATEGORIES = {"Source / evolution depth": "origin", "Operator": "operator", "Review status": "review_status"}
 COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "novelty_accepted", "best_path_score",
-                 "entropy_gain_parent", "uncertainty"]
+                 "entropy_gain_parent", "student_uncertainty", "teacher_uncertainty"]
 MAX_DRAWN = 250_000  # every point is drawn up to here (WebGL); beyond, an even spread
 LONG_HOVER, SHORT_HOVER, SHORT_HOVER_FROM = 160, 80, 20_000  # hover text characters; fewer on big maps
 SHOWN_ROWS = 500

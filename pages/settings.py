@@ -3,8 +3,8 @@
 import streamlit as st
 
 from pages._shared import store
+from workbench.core.connection_test import keys_in_environment, missing_keys
 from workbench.core.jobs import submit
-from workbench.core.probe import keys_in_environment, missing_keys
 from workbench.core.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
 from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
 
@@ -57,7 +57,7 @@ if saved:
         )
         save_teacher_config(db, config)
         st.session_state["teacher_saved"] = config.to_dict()
-        st.session_state.pop("probe_result", None)  # it was about the teacher before
+        st.session_state.pop("connection_result", None)  # it was about the teacher before
 
 # The note stays as long as it is true: until the teacher changes again.
 if st.session_state.get("teacher_saved") == config.to_dict():
@@ -83,27 +83,27 @@ st.caption(
 st.subheader("Test connection")
 st.caption("Sends one tiny request through the background worker, where models load.")
 if st.button("Test connection"):
-    st.session_state["probe_job"] = submit(db, "probe", {"teacher": config.to_dict()}, model=config.model)
-    st.session_state.pop("probe_result", None)
+    st.session_state["connection_job"] = submit(db, "connection_test", {"teacher": config.to_dict()}, model=config.model)
+    st.session_state.pop("connection_result", None)
 
 
 @st.fragment(run_every=1.0)
-def probe_result() -> None:
+def connection_result() -> None:
     """The test's answer; its job is removed once read, so a test leaves no job behind on Home or Jobs."""
-    job_id = st.session_state.get("probe_job")
+    job_id = st.session_state.get("connection_job")
     if job_id is not None:
         job = db.get_job(job_id)
         if job is None:
-            st.session_state.pop("probe_job")
+            st.session_state.pop("connection_job")
         elif job["status"] in ("queued", "running", "paused"):
             st.info(f"Testing `{job['model']}`: waiting for the worker (job {job_id}, {job['status']})...")
             return
         else:
             result = job["result"] or {"ok": False, "message": f"The test did not finish: {job['error'] or job['status']}."}
-            st.session_state["probe_result"] = result
-            st.session_state.pop("probe_job")
+            st.session_state["connection_result"] = result
+            st.session_state.pop("connection_job")
             db.delete_finished_job(job_id)
-    result = st.session_state.get("probe_result")
+    result = st.session_state.get("connection_result")
     if result is None:
         return
     if result["ok"]:
@@ -113,7 +113,7 @@ def probe_result() -> None:
         st.error(result["message"], icon=":material/error:")
 
 
-probe_result()
+connection_result()
 
 st.subheader("Reviewer")
 name = st.text_input("Your name (recorded with every review and overrule)", value=reviewer_name(db))

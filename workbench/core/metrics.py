@@ -8,7 +8,7 @@ Lexical measures work on word tokens (lower-cased words and punctuation marks):
 Embedding measures take L2-normalised vectors (a dot product is the cosine similarity):
 - novelty: 1 - the highest cosine similarity to a reference set (seeds, accepted samples);
 - near-duplicate groups: connected groups of texts whose similarity is >= a threshold;
-- semantic disagreement: entropy (nats) over the clusters of k sampled answers.
+- answer clusters and label entropy (nats), from which workbench/analysis/uncertainty.py measures semantic disagreement.
 
 Entropy gain of an evolved instruction is its lexical entropy minus that of its parent (or seed).
 """
@@ -185,11 +185,6 @@ def label_entropy(labels: np.ndarray | list) -> float:
         return 0.0
     probs = counts / counts.sum()
     return float(-(probs * np.log(probs)).sum())
-
-
-def semantic_disagreement(answer_vectors: np.ndarray, threshold: float = 0.85) -> float:
-    """Entropy (nats) over the meaning-clusters of k sampled answers: how much the answers disagree."""
-    return label_entropy(cluster_labels(answer_vectors, threshold))
 
 
 def percentile_ranks(values: dict[int, float]) -> dict[int, float]:
