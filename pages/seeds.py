@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, store
+from pages._shared import bundled_model_note, empty_state, job_progress, show_model_text, store
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
     SeedImportError,
@@ -15,6 +15,10 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
+from workbench.student.job import KIND as PROBE_KIND
+from workbench.student.job import submit_probe
+from workbench.student.report import latest_results
+from workbench.student.settings import models_line, student_settings
 from workbench.verify.verifiers.consistency import reference_kind, reference_problem
 
 FORMATS_HELP = (
@@ -56,7 +60,8 @@ def run_import(data: bytes | str, name: str) -> None:
 
 
 st.title("Gold seeds")
-st.caption("Hand-curated instructions the factory evolves. Mark the ones the current model fails at as known failures.")
+st.caption("Hand-curated instructions the factory evolves. Probe the student to find the ones it fails at (known "
+           "failures by probe), or tick them by hand.")
 db = store()
 
 if message := st.session_state.pop("seeds_message", None):
@@ -89,6 +94,69 @@ total = db.counts()["seeds"]
 if total == 0:
     st.stop()
 
+
+# ---------------------------------------------------------------- the student's failures (the probe)
+
+
+def probe_summary(report: dict) -> None:
+    """The last probe's figures: pass@1 and pass@k overall and per domain, known failures, what was not probed."""
+    k = report["k"]
+    probed, rate_1, rate_k, failures = st.columns(4)
+    probed.metric("Seeds probed", f"{report['probed']:,}", help=f"{k} attempts each")
+    rate_1.metric("pass@1", "—" if report["pass_at_1"] is None else f"{report['pass_at_1']:.0%}",
+                  help="the share of attempts that were correct, averaged over the probed seeds")
+    rate_k.metric(f"pass@{k}", "—" if report["pass_at_k"] is None else f"{report['pass_at_k']:.0%}",
+                  help=f"the chance that at least one of {k} attempts is correct (Chen et al. 2021's unbiased "
+                       "estimator), averaged over the probed seeds")
+    failures.metric("Known failures by probe", f"{len(report['known_failures']):,}",
+                    help=f"probed seeds whose pass rate is at most {report['threshold']:g}")
+    domains = pd.DataFrame(report["by_domain"]).rename(columns={"probed": "seeds probed", "pass_at_1": "pass@1",
+                                                                "pass_at_k": f"pass@{k}", "failed": "known failures"})
+    st.dataframe(domains, hide_index=True, width="stretch",
+                 column_config={"pass@1": st.column_config.NumberColumn(format="percent"),
+                                f"pass@{k}": st.column_config.NumberColumn(format="percent")})
+    if report["not_probed"]:
+        with st.expander(f"{plural(len(report['not_probed']), 'seed')} not probed, and why"):
+            st.dataframe(pd.DataFrame(report["not_probed"]), hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=2.0)
+def live_probe() -> None:
+    job = next((j for j in db.list_jobs(limit=50, kind=PROBE_KIND) if j["params"].get("on") == "seeds"), None)
+    if job is None:
+        st.caption("The student has not been probed yet.")
+        return
+    if job["status"] in ("queued", "running", "paused"):
+        job_progress(job)
+        return
+    result = job["result"] or {}
+    if "error" in result or job["status"] == "failed":
+        st.error(result.get("error") or f"The probe (job {job['id']}) failed: {(job['error'] or '').splitlines()[0]}")
+        return
+    st.caption(f"Last probe: job {job['id']}, {job['status']}, student `{job['student']}`.")
+    if result:
+        probe_summary(result)
+
+
+with st.expander("The student's failures: probe the student", expanded=True):
+    student = student_settings(db)
+    st.caption(
+        f"Samples the student k times on every seed with a reference answer or tests, and checks each answer (the "
+        f"answer checker, or the code's tests). {models_line(db, student.model)} Change the student in Settings."
+    )
+    with st.form("probe"):
+        k_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
+        k = k_column.number_input("Attempts per seed (k)", 1, 100, int(student.k))
+        if button_column.form_submit_button(f"Probe the student on {plural(total, 'seed')}", type="primary"):
+            try:
+                job_id = submit_probe(db, "seeds", student={"k": int(k)})
+            except ValueError as exc:
+                st.error(escaped(str(exc)))
+            else:
+                st.session_state["seeds_message"] = f"Probe job {job_id} queued: the worker samples the student."
+                st.rerun()
+    live_probe()
+
 filters = st.columns([3, 2, 2, 2])
 search = filters[0].text_input("Search", placeholder="text in instruction, input, answer or notes")
 domain = filters[1].selectbox("Domain", ["(all)", *db.seed_domains()])
@@ -107,17 +175,23 @@ seeds = seeds[:MAX_ROWS]
 st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
 EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
+SHOWN_ONLY = ["delete", "answer check", "failure source", "student"]
+probe_student = (db.latest_probe_student("seed") or {}).get("student")
+probed = {r.id: r for r in latest_results(db, probe_student, "seed")} if probe_student else {}
 frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
              [reference_kind(seed["reference_answer"]) for seed in seeds])
+frame["failure source"] = [seed["known_failure_source"] or "" for seed in seeds]
+frame["student"] = [f"{probed[s['id']].correct} of {probed[s['id']].attempts} right" if s["id"] in probed else ""
+                    for s in seeds]
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
     width="stretch",
     num_rows="fixed",
-    disabled=["answer check"],
+    disabled=["answer check", "failure source", "student"],
     column_config={
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
@@ -131,12 +205,19 @@ edited = st.data_editor(
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),
-        "known_failure": st.column_config.CheckboxColumn("Known failure"),
+        "known_failure": st.column_config.CheckboxColumn(
+            "Known failure", help="a seed the student fails at: set by the probe, or ticked by hand"),
+        "failure source": st.column_config.TextColumn(
+            "Failure source", help="probe: the student's pass rate in its latest probe was at most the threshold; "
+                                   "manual: ticked by hand (it stays, whatever a probe finds)"),
+        "student": st.column_config.TextColumn(
+            "Student", help=f"the student's correct attempts in its latest probe (`{probe_student}`)"
+            if probe_student else "the student's correct attempts, once it is probed"),
     },
 )
 
 changes: dict[int, dict] = {}
-for seed_id, row in edited.drop(columns=["delete", "answer check"]).iterrows():
+for seed_id, row in edited.drop(columns=SHOWN_ONLY).iterrows():
     before = frame.loc[seed_id]
     diff = {
         column: row[column]
@@ -187,6 +268,38 @@ st.caption(escaped(describe_origin(origin)))
 if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
+
+
+
+def student_evidence(seed: dict) -> None:
+    """The student's attempts at this seed in its latest probe: each answer and its verdict beside the reference."""
+    if not probe_student:
+        return
+    attempts = db.latest_task_attempts(probe_student, "seed", seed["id"])
+    if not attempts:
+        return
+    right = sum(a["correct"] is True for a in attempts)
+    flag = (f" Known failure ({seed['known_failure_source']})." if seed["known_failure"] else "")
+    with st.expander(f"The student's answers: {right} of {plural(len(attempts), 'attempt')} right.{flag}",
+                     expanded=seed["known_failure"]):
+        bundled_model_note([probe_student], "These answers", role="student")
+        rows = pd.DataFrame([{"attempt": a["attempt"] + 1, "verdict": "right" if a["correct"] else
+                              "cannot tell" if a["correct"] is None else "wrong", "final answer": a["final_answer"],
+                              "why": a["verdict"]} for a in attempts])
+        st.dataframe(rows, hide_index=True, width="stretch")
+        wrong = [a for a in attempts if a["correct"] is not True]
+        if not wrong:
+            return
+        tests = attempts[0]["checked_against"] == "tests"
+        reference, answer = st.columns(2)
+        reference.markdown("**The tests**" if tests else "**The reference answer**")
+        show_model_text(reference.container(border=True), seed["tests"] if tests else seed["reference_answer"])
+        shown = answer.selectbox("**A wrong answer of the student**", [a["attempt"] + 1 for a in wrong],
+                                 format_func=lambda n: f"attempt {n}", key=f"seed-{seed['id']}-attempt")
+        show_model_text(answer.container(border=True), next(a for a in wrong if a["attempt"] + 1 == shown)["text"])
+
+
+student_evidence(seed)
 if note := checker_note(seed["reference_answer"]):
     st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from workbench.core.wording import plural
 from workbench.store import Store
+from workbench.student.report import student_summary
 from workbench.verify.reasoning import GateFailure, VerificationSettings, evaluate_task, verification_settings
 
 
@@ -85,7 +86,9 @@ def overview_report(store: Store) -> dict:
     Keys: seeds; funnel (see `funnel`); outside_funnel (approved and exported samples that skipped the gate);
     gate (threshold, aggregation, verified, passed, failed, failure reasons with counts, review status of the
     passed ones, verified and passed seeds); entropy_by_depth; verifiers; usage (per job kind: tokens, cost in
-    USD or None when unknown, worker seconds); sample_models (samples per teacher model).
+    USD or None when unknown, worker seconds); sample_models (samples per teacher model); student (seeds probed, the
+    student's pass@1 on them and the headroom on the approved tasks, overall and per domain:
+    workbench.student.report.student_summary).
     """
     settings = verification_settings(store)
     counts = store.funnel_counts(settings.threshold)
@@ -110,6 +113,7 @@ def overview_report(store: Store) -> dict:
         "verifiers": store.verifier_pass_rates(),
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
+        "student": student_summary(store),
     }
 
 
