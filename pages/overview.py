@@ -125,16 +125,10 @@ def student_story(student: dict) -> None:
     room.metric("Headroom on the approved tasks", percent(headroom["headroom"]),
                 help=f"fails {headroom['failed']:,} of {plural(headroom['probed'], 'probed approved task')}")
     if student["by_domain"]:
-        st.dataframe(
-            pd.DataFrame(student["by_domain"]), hide_index=True, width="stretch",
-            column_config={
-                "domain": st.column_config.TextColumn("Domain"),
-                "seeds_probed": st.column_config.NumberColumn("Seeds probed"),
-                "seeds_pass_at_1": st.column_config.NumberColumn("Student pass@1 on the seeds", format="percent"),
-                "approved_probed": st.column_config.NumberColumn("Approved tasks probed"),
-                "headroom": st.column_config.NumberColumn("Headroom", format="percent"),
-            },
-        )
+        st.dataframe(pd.DataFrame([
+            {"Domain": row["domain"], "Seeds probed": row["seeds_probed"],
+             "Student pass@1 on the seeds": percent(row["seeds_pass_at_1"]), "Approved tasks probed": row["approved_probed"],
+             "Headroom": percent(row["headroom"])} for row in student["by_domain"]]), hide_index=True, width="stretch")
 
 
 @st.fragment(run_every=3.0)
