@@ -98,23 +98,26 @@ if total == 0:
 # ---------------------------------------------------------------- the student's failures (the probe)
 
 
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
 def probe_summary(report: dict) -> None:
     """The last probe's figures: pass@1 and pass@k overall and per domain, known failures, what was not probed."""
     k = report["k"]
     probed, rate_1, rate_k, failures = st.columns(4)
     probed.metric("Seeds probed", f"{report['probed']:,}", help=f"{k} attempts each")
-    rate_1.metric("pass@1", "—" if report["pass_at_1"] is None else f"{report['pass_at_1']:.0%}",
+    rate_1.metric("pass@1", percent(report["pass_at_1"]),
                   help="the share of attempts that were correct, averaged over the probed seeds")
-    rate_k.metric(f"pass@{k}", "—" if report["pass_at_k"] is None else f"{report['pass_at_k']:.0%}",
+    rate_k.metric(f"pass@{k}", percent(report["pass_at_k"]),
                   help=f"the chance that at least one of {k} attempts is correct (Chen et al. 2021's unbiased "
                        "estimator), averaged over the probed seeds")
     failures.metric("Known failures by probe", f"{len(report['known_failures']):,}",
                     help=f"probed seeds whose pass rate is at most {report['threshold']:g}")
-    domains = pd.DataFrame(report["by_domain"]).rename(columns={"probed": "seeds probed", "pass_at_1": "pass@1",
-                                                                "pass_at_k": f"pass@{k}", "failed": "known failures"})
-    st.dataframe(domains, hide_index=True, width="stretch",
-                 column_config={"pass@1": st.column_config.NumberColumn(format="percent"),
-                                f"pass@{k}": st.column_config.NumberColumn(format="percent")})
+    domains = pd.DataFrame([{"domain": row["domain"], "seeds probed": row["probed"], "pass@1": percent(row["pass_at_1"]),
+                             f"pass@{k}": percent(row["pass_at_k"]), "known failures": row["failed"]}
+                            for row in report["by_domain"]])
+    st.dataframe(domains, hide_index=True, width="stretch")
     if report["not_probed"]:
         with st.expander(f"{plural(len(report['not_probed']), 'seed')} not probed, and why"):
             st.dataframe(pd.DataFrame(report["not_probed"]), hide_index=True, width="stretch")

@@ -49,9 +49,9 @@ REASON_PARAMS = {
     "rollout_label": "any", "rollout_temperature": 0.5, "rollout_skip_wrong_paths": True, "concurrency": 1,
 }
 RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported")
-# The student's probe, small: k=2 attempts of at most 96 tokens on the demo's seeds that can be checked, first on the
+# The student's probe, small: k=2 attempts of at most 64 tokens on the demo's seeds that can be checked, first on the
 # seeds (known failures, the frontier) and, after the review, on the approved tasks (the headroom).
-PROBE_OVERRIDES = {"k": 2, "max_tokens": 96}
+PROBE_OVERRIDES = {"k": 2, "max_tokens": 64}
 STUDENT_KEYS = ("student", "seeds_probed", "student_pass_at_1", "known_failures", "approved_probed", "headroom")
 
 

@@ -90,5 +90,5 @@ def models_line(store: Store, student_model: str) -> str:
     teacher = teacher_config(store).model
     if student_model == teacher:
         return (f"Student and teacher are the same model, `{teacher}`: the probe measures what the teacher itself "
-                "fails at (allowed; set another student in Settings to measure the model you train).")
+                "fails at (allowed; set another student to measure the model you train).")
     return f"Student `{student_model}`, teacher `{teacher}`."
