@@ -169,10 +169,12 @@ class ProbeHandler:
         made = await sample_attempt(state["model"], task, temperature=float(ctx.params["temperature"]),
                                     max_tokens=int(ctx.params["max_tokens"]),
                                     sample_index=attempt_index(task_type, task_id, attempt))
+        # off the event loop, so that the other attempts' calls go on while one is checked (a code run takes seconds)
         if spec.against == "tests":
             verdict: Verdict = await asyncio.to_thread(check_code_attempt, task.tests or "", made.text)
         else:
-            verdict = check_answer_attempt(task.reference_answer or "", made.final_answer, spec.against)
+            verdict = await asyncio.to_thread(check_answer_attempt, task.reference_answer or "", made.final_answer,
+                                              spec.against)
         generation = made.generation
         stored = ctx.store.add_student_attempt({
             "job_id": ctx.job_id, "task_type": task_type, "task_id": task_id, "attempt": attempt, "text": made.text,
