@@ -5,7 +5,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bundled_model_note, empty_state, job_progress, show_model_text, store
+from pages._probes import latest_probe
+from pages._shared import bundled_model_note, empty_state, show_model_text, store
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
     SeedImportError,
@@ -15,7 +16,6 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
-from workbench.student.job import KIND as PROBE_KIND
 from workbench.student.job import submit_probe
 from workbench.student.report import latest_results
 from workbench.student.settings import models_line, student_settings
@@ -125,20 +125,11 @@ def probe_summary(report: dict) -> None:
 
 @st.fragment(run_every=2.0)
 def live_probe() -> None:
-    job = next((j for j in db.list_jobs(limit=50, kind=PROBE_KIND) if j["params"].get("on") == "seeds"), None)
-    if job is None:
-        st.caption("The student has not been probed yet.")
-        return
-    if job["status"] in ("queued", "running", "paused"):
-        job_progress(job)
-        return
-    result = job["result"] or {}
-    if "error" in result or job["status"] == "failed":
-        st.error(result.get("error") or f"The probe (job {job['id']}) failed: {(job['error'] or '').splitlines()[0]}")
-        return
-    st.caption(f"Last probe: job {job['id']}, {job['status']}, student `{job['student']}`.")
-    if result:
-        probe_summary(result)
+    job = latest_probe(db, "seeds")
+    if job is not None:
+        st.caption(f"Last probe: job {job['id']}, {job['status']}, student `{job['student']}`.")
+        if job["result"]:
+            probe_summary(job["result"])
 
 
 with st.expander("The student's failures: probe the student", expanded=True):

@@ -8,13 +8,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, stop_without_seeds, store
+from pages._probes import latest_probe
+from pages._shared import empty_state, stop_without_seeds, store
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import load_operators
 from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.student.frontier import frontier_points
-from workbench.student.job import KIND as PROBE_KIND
 from workbench.student.job import submit_probe
 from workbench.student.report import student_summary
 from workbench.student.settings import models_line
@@ -159,17 +159,10 @@ if st.button("Probe the student on the approved tasks"):
 
 @st.fragment(run_every=2.0)
 def live_headroom() -> None:
-    job = next((j for j in db.list_jobs(limit=50, kind=PROBE_KIND) if j["params"].get("on") == "approved"), None)
+    job = latest_probe(db, "approved")
     if job is None:
-        st.caption("No probe of the approved tasks yet.")
-        return
-    if job["status"] in ("queued", "running", "paused"):
-        job_progress(job)
         return
     result = job["result"] or {}
-    if "error" in result or job["status"] == "failed":
-        st.error(result.get("error") or f"The probe (job {job['id']}) failed: {(job['error'] or '').splitlines()[0]}")
-        return
     st.caption(f"Last probe of the approved tasks: job {job['id']}, student `{job['student']}`, "
                f"{plural(result.get('probed', 0), 'task')} probed, {len(result.get('failed', [])):,} failed.")
     if result.get("not_probed"):

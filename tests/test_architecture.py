@@ -25,6 +25,7 @@ PAGE_STAGES = {
     "overview": "factory",
     "seeds": "seeds",
     "student": "student",
+    "_probes": "student",
     "evolution": "evolve",
     "magpie": "magpie",
     "verifier": "verify",

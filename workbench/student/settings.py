@@ -43,8 +43,7 @@ class StudentSettings:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> StudentSettings:
-        known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v is not None}
-        return cls(**known)
+        return cls(**{k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v is not None})
 
     def to_dict(self) -> dict:
         return asdict(self)
