@@ -36,20 +36,3 @@ def test_the_student_is_measured_by_default_and_the_teacher_apart(store: Store):
     assert [r["id"] for r in store.seed_uncertainty_ranking(role="teacher")] == [seeds[1]]
     assert store.get_metrics("seed", seeds[1])["teacher_uncertainty"] == 1.0
     assert len(store.seed_uncertainty_ranking()) == 2  # the student's ranking is untouched
-
-
-@pytest.mark.slow
-def test_the_bundled_student_ranks_seeds_by_real_uncertainty_in_bits(store: Store):
-    seeds = store.insert_seeds([
-        {"instruction": "What is 2 + 2?", "reference_answer": "4"},
-        {"instruction": "Invent a name for a new colour and describe it."},
-    ])
-    jobs.submit(store, "uncertainty", {"k": 3, "max_tokens": 12, "temperature": 1.0, "concurrency": 1})
-    job = run_all(store)
-    assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
-    assert job["completion_tokens"] > 0
-    ranking = store.seed_uncertainty_ranking()
-    assert sorted(r["id"] for r in ranking) == sorted(seeds)
-    for row in ranking:
-        assert row["token_entropy"] > 0 and row["token_entropy_source"] == "bits; full next-token distribution"
-        assert 0 <= row["semantic_disagreement"] <= 1.585 + 1e-3  # at most log2 3 for 3 answers

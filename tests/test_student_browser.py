@@ -37,8 +37,4 @@ def test_a_box_selection_on_the_frontier_starts_an_evolution(running_app, page):
     [job] = [j for j in store.list_jobs() if j["kind"] == "evolve"]
     assert sorted(job["params"]["seeds"]) == ids[:3] and job["student"] == "openai/gpt-4o-mini"
     assert job["params"]["seed_choice"]["choice"] == "selected on the frontier"
-
-    open_page(page, "Evolution")  # the page opens on the new job
-    page.get_by_text("3 seeds chosen: seeds: selected on the frontier").wait_for(timeout=30_000)
-    assert_no_exception(page)
     store.close()

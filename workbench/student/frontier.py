@@ -55,8 +55,9 @@ def frontier_choice(store: Store, most_uncertain: int = DEFAULT_MOST_UNCERTAIN) 
         raise ValueError(f"the number of most uncertain seeds cannot be negative ({most_uncertain})")
     latest = store.latest_probe_student("seed")
     failures = [s["id"] for s in store.list_seeds(known_failure=True)]
-    ranked = [i for i in store.top_uncertain_seed_ids(len(failures) + most_uncertain) if i not in set(failures)]
-    uncertain = ranked[:most_uncertain]
+    failing = set(failures)
+    uncertain = [i for i in store.top_uncertain_seed_ids(len(failures) + most_uncertain) if i not in failing]
+    uncertain = uncertain[:most_uncertain]
     if not failures and not uncertain:
         raise ValueError("The frontier is empty: no seed is a known failure and none has an uncertainty score for the "
                          "student. Probe the student (Seeds page, `workbench probe`) or choose seeds another way.")
