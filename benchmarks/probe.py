@@ -8,7 +8,8 @@ calls / k seeds, each attempt checked against the seed's reference answer) are q
 the worker in this process, alternating which goes first; each keeps its best round (the CPUs are shared). The
 evolve job's figure is the server's requests per second; the probe's is its attempts per second (its one
 reachability call aside). The probe's replies are scripted ("Step 1: ... Answer: n", right or wrong by turn) so that
-every attempt is parsed and checked, as in real use. Target: probe_over_evolve >= 0.9.
+every attempt is parsed and checked, as in real use. Target: probe_over_evolve >= 0.9. Beside the rates, each
+contender's CPU milliseconds per call in this process (the worker's), less noisy than rates on shared CPUs.
 
 Exactness: a scripted student answers a chosen set of seeds always wrong, another set right on every other attempt,
 the rest always right. The known failures must be exactly the always-wrong set, and each seed's pass@1 and pass@k
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--calls", type=int, default=2000, help="model calls per contender")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1, help="server latency per call, seconds")
-    parser.add_argument("--rounds", type=int, default=2, help="alternations; each contender keeps its best round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations; each contender keeps its best round")
     parser.add_argument("--k", type=int, default=4, help="attempts per seed")
     args = parser.parse_args(argv)
     figures: dict = {"calls": args.calls, "concurrency": args.concurrency, "latency_s": args.latency, "k": args.k,
@@ -114,26 +115,34 @@ def main(argv: list[str] | None = None) -> dict:
     evolve_summary: dict = {}
     probe_summary: dict = {}
     rates: dict[str, list[float]] = {"evolve_calls_per_s": [], "probe_attempts_per_s": []}
+    cpu_ms: dict[str, list[float]] = {"evolve": [], "probe": []}  # this process's CPU per call (less noisy)
 
     def evolve_round(url: str) -> float:
         reset_stats(url)
+        cpu = time.process_time()
         elapsed = factory(url, seed_texts(args.calls // 2), args.concurrency, evolve_summary)
-        return stats(url)["requests"] / elapsed
+        requests = stats(url)["requests"]
+        cpu_ms["evolve"].append(1000 * (time.process_time() - cpu) / requests)
+        return requests / elapsed
+
+    def probe_round(url: str) -> float:
+        cpu = time.process_time()
+        rate = probe_throughput(url, args.calls // args.k, args.k, args.concurrency, probe_summary)
+        cpu_ms["probe"].append(1000 * (time.process_time() - cpu) / probe_summary["attempts"])
+        return rate
 
     with serve(latency_s=args.latency) as url:
         for round_index in range(args.rounds):
             order = ["evolve_calls_per_s", "probe_attempts_per_s"]
             for name in order if round_index % 2 == 0 else reversed(order):
-                if name == "evolve_calls_per_s":
-                    rates[name].append(evolve_round(url))
-                else:
-                    rates[name].append(probe_throughput(url, args.calls // args.k, args.k, args.concurrency,
-                                                        probe_summary))
+                rates[name].append(evolve_round(url) if name == "evolve_calls_per_s" else probe_round(url))
         figures["scripted"] = scripted_exactness(url, 24, args.k)
     for name, values in rates.items():
         figures[name] = round(max(values), 1)
     figures["rounds"] = {name: [round(v, 1) for v in values] for name, values in rates.items()}
     figures["probe_over_evolve"] = round(figures["probe_attempts_per_s"] / figures["evolve_calls_per_s"], 3)
+    figures["evolve_cpu_ms_per_call"] = round(min(cpu_ms["evolve"]), 3)
+    figures["probe_cpu_ms_per_attempt"] = round(min(cpu_ms["probe"]), 3)
     figures["evolve_job"] = evolve_summary
     figures["probe_job"] = probe_summary
     print(json.dumps(figures))

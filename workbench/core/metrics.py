@@ -188,11 +188,13 @@ def label_entropy(labels: np.ndarray | list) -> float:
 
 
 def percentile_ranks(values: dict[int, float]) -> dict[int, float]:
-    """Each key's value as a rank in (0, 1] among all values (ties share their mean rank)."""
+    """Each key's value as a rank in (0, 1] among all values (ties share their mean rank, as scipy's rankdata gives
+    them, without its seconds of import)."""
     if not values:
         return {}
-    from scipy.stats import rankdata
-
     keys = list(values)
-    ranks = rankdata([values[k] for k in keys]) / len(keys)
-    return {k: float(r) for k, r in zip(keys, ranks, strict=True)}
+    _, position, counts = np.unique(np.array([values[k] for k in keys], dtype=float), return_inverse=True,
+                                    return_counts=True)
+    last = np.cumsum(counts)  # 1-based rank of the last member of each group of equal values
+    mean_rank = last - (counts - 1) / 2
+    return {k: float(r) for k, r in zip(keys, mean_rank[position] / len(keys), strict=True)}

@@ -7,16 +7,19 @@ student (`jobs.student`).
 
 Units are keyed by task and attempt (`seed:12/a3`). A unit samples one attempt (a named sample of the response cache,
 `attempts.attempt_index`, so a rerun is served from the cache), checks it and stores it with its verdict in one row
-keyed (job, task, attempt): a unit rerun after a kill -9 finds its attempt stored and calls nothing, and a rerun never
-stores an attempt twice. Before any unit runs, `units` makes one tiny uncached call: an unreachable student or an
+keyed (job, task, attempt), with its tokens and cost added to the job in the same transaction: a unit rerun after a
+kill -9 finds its attempt stored and calls nothing, and a rerun never stores or counts an attempt twice. Before any unit runs, `units` makes one tiny uncached call: an unreachable student or an
 unknown model fails the job with a plain message naming the student (also in the job's result as "error").
-`finish` reports pass@1 and pass@k per task, overall and per domain (`probe.probe_report`); on seeds it marks the known
-failures by probe and measures the student's uncertainty on each probed seed from its stored attempts (no new calls).
+On seeds, a seed's last attempt also measures the student's uncertainty on it from its stored attempts (no new call;
+workbench/analysis/uncertainty.py). `finish` reports pass@1 and pass@k per task, overall and per domain
+(`probe.probe_report`); on seeds it marks the known failures by probe, measures the seeds left (fewer than k attempts,
+or finished before a kill) and ranks the student's uncertainty.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import replace
 
 from workbench.analysis.uncertainty import measure, rank_uncertainty, save_uncertainty
@@ -141,8 +144,13 @@ class ProbeHandler:
         if "probe" not in ctx.extras:
             settings = StudentSettings.from_dict(ctx.params.get("student"))
             config = settings.client_config()
+            attempts: dict[tuple[str, int], list[dict]] = defaultdict(list)
+            for row in ctx.store.job_attempts(ctx.job_id):  # what runs before a kill stored, read once
+                attempts[(row["task_type"], row["task_id"])].append(row)
             ctx.extras["probe"] = {
                 "settings": settings, "config": config, "model": Teacher(config), "task_text": {},
+                "attempts": attempts, "measured": set(),
+                "stored": {(t, i, row["attempt"]) for (t, i), rows in attempts.items() for row in rows},
                 "tasks": {(t["type"], int(t["id"])): ProbeTask(t["type"], int(t["id"]), t["against"])
                           for t in ctx.params.get("tasks") or []},
             }
@@ -159,9 +167,9 @@ class ProbeHandler:
 
     async def run_unit(self, ctx: JobContext, key: str) -> None:
         task_type, task_id, attempt = parse_unit_key(key)
-        if ctx.store.has_student_attempt(ctx.job_id, task_type, task_id, attempt):
-            return  # stored before a kill: nothing to call, nothing to count again
         state = self._state(ctx)
+        if (task_type, task_id, attempt) in state["stored"]:
+            return  # stored before a kill: nothing to call, nothing to count again
         spec = state["tasks"][(task_type, task_id)]
         task = state["task_text"].get((task_type, task_id)) or probe_task(ctx.store, spec)
         state["task_text"][(task_type, task_id)] = task
@@ -176,15 +184,33 @@ class ProbeHandler:
             verdict = await asyncio.to_thread(check_answer_attempt, task.reference_answer or "", made.final_answer,
                                               spec.against)
         generation = made.generation
-        stored = ctx.store.add_student_attempt({
+        row = {
             "job_id": ctx.job_id, "task_type": task_type, "task_id": task_id, "attempt": attempt, "text": made.text,
             "final_answer": made.final_answer, "correct": verdict.correct, "verdict": verdict.reason,
             "checked_against": spec.against, "token_entropy": made.token_entropy_bits,
             "entropy_note": generation.entropy_source, "model": generation.model, "params": generation.params,
             "prompt_tokens": generation.prompt_tokens, "completion_tokens": generation.completion_tokens,
-        })
-        if stored:
-            ctx.add_usage(generation.prompt_tokens, generation.completion_tokens, generation.cost)
+        }
+        if not ctx.store.add_student_attempt(row, cost=generation.cost):
+            return
+        done = state["attempts"][(task_type, task_id)]
+        done.append(row)
+        if ctx.params["on"] == "seeds" and len(done) == int(ctx.params["k"]):  # its last attempt: measure it now,
+            await self._measure(ctx, state, (task_type, task_id))  # while the other attempts' calls are in flight
+
+    async def _measure(self, ctx: JobContext, state: dict, key: tuple[str, int]) -> None:
+        """The student's uncertainty on one probed seed, from its stored attempts (no model call)."""
+        from workbench.core.embeddings import encode, model_name
+
+        rows = state["attempts"][key]
+        task = state["task_text"].get(key) or probe_task(ctx.store, state["tasks"][key])
+        embedding_model = state.setdefault("embedding_model", model_name(ctx.store))
+        result = await asyncio.to_thread(
+            measure, task, [r["text"] for r in rows], [r["final_answer"] for r in rows],
+            [r["token_entropy"] for r in rows], [r["entropy_note"] or "" for r in rows],
+            lambda texts: encode(texts, embedding_model))
+        save_uncertainty(ctx.store, "student", key[1], result, len(rows), state["settings"].model)
+        state["measured"].add(key)
 
     async def finish(self, ctx: JobContext) -> None:
         state = self._state(ctx)
@@ -205,7 +231,13 @@ class ProbeHandler:
         if params["on"] == "seeds":
             known = set(report["known_failures"])
             report["marked"] = store.mark_probe_failures(known, [r.id for r in results if r.id not in known])
-            await asyncio.to_thread(self._uncertainty, store.path, by_task, state["settings"].model, k)
+            for key in set(by_task) - state["measured"]:  # fewer than k attempts, or measured before a kill
+                state["attempts"][key] = by_task[key]
+                try:
+                    await self._measure(ctx, state, key)
+                except LookupError:
+                    continue  # deleted while the job ran
+            rank_uncertainty(store, "student")
         store.set_job_result(ctx.job_id, report)
 
     @staticmethod
@@ -214,27 +246,6 @@ class ProbeHandler:
             return {s["id"]: s["domain"] for s in store.list_seeds(ids=ids)}
         seeds = {s["id"]: s["domain"] for s in store.list_seeds()}
         return {s["id"]: seeds.get(s["seed_id"]) for s in store.list_samples(ids=ids, include_filtered=True)}
-
-    @staticmethod
-    def _uncertainty(db_path: object, by_task: dict[tuple[str, int], list[dict]], model: str, k: int) -> None:
-        """The student's uncertainty on each probed seed, from its stored attempts (in a thread, own connection)."""
-        from workbench.core.embeddings import encode, model_name
-
-        store = Store(db_path)
-        try:
-            embedding_model = model_name(store)
-            for (task_type, task_id), rows in by_task.items():
-                try:
-                    task = load_task(store, task_type, task_id)
-                except LookupError:
-                    continue  # deleted while the job ran
-                result = measure(task, [r["text"] for r in rows], [r["final_answer"] for r in rows],
-                                 [r["token_entropy"] for r in rows], [r["entropy_note"] or "" for r in rows],
-                                 lambda texts: encode(texts, embedding_model))
-                save_uncertainty(store, "student", task_id, result, len(rows), model)
-            rank_uncertainty(store, "student")
-        finally:
-            store.close()
 
 
 register(ProbeHandler())

@@ -16,26 +16,29 @@ class StudentQueries:
 
     # ---- attempts
 
-    def add_student_attempt(self, attempt: dict) -> bool:
-        """Store one attempt of the student at a task; False when this (job, task, attempt) is stored already."""
+    def add_student_attempt(self, attempt: dict, cost: float | None = None) -> bool:
+        """Store one attempt of the student at a task and add its tokens and `cost` (USD, None: unpriced) to its job,
+        in one transaction; False (nothing added) when this (job, task, attempt) is stored already."""
         row = {name: attempt.get(name) for name in ATTEMPT_COLUMNS}
         row["params"] = to_json(attempt.get("params") or {})
         row["correct"] = None if attempt.get("correct") is None else int(bool(attempt["correct"]))
         row["prompt_tokens"] = int(attempt.get("prompt_tokens") or 0)
         row["completion_tokens"] = int(attempt.get("completion_tokens") or 0)
         row["created_at"] = now()
-        cursor = self.conn.execute(
-            f"INSERT INTO student_attempts ({', '.join(row)}) VALUES ({', '.join(f':{k}' for k in row)}) "
-            "ON CONFLICT(job_id, task_type, task_id, attempt) DO NOTHING",
-            row,
-        )
+        with self.transaction():
+            cursor = self.conn.execute(
+                f"INSERT INTO student_attempts ({', '.join(row)}) VALUES ({', '.join(f':{k}' for k in row)}) "
+                "ON CONFLICT(job_id, task_type, task_id, attempt) DO NOTHING",
+                row,
+            )
+            if cursor.rowcount == 1:
+                self.add_job_usage(row["job_id"], row["prompt_tokens"], row["completion_tokens"], cost)
         return cursor.rowcount == 1
 
-    def has_student_attempt(self, job_id: int, task_type: str, task_id: int, attempt: int) -> bool:
-        return self._scalar(
-            "SELECT 1 FROM student_attempts WHERE job_id = ? AND task_type = ? AND task_id = ? AND attempt = ?",
-            [job_id, task_type, task_id, attempt],
-        ) is not None
+    def stored_attempt_keys(self, job_id: int) -> set[tuple[str, int, int]]:
+        """(task type, task id, attempt) of every attempt a job has stored (what a resumed job skips)."""
+        rows = self.conn.execute("SELECT task_type, task_id, attempt FROM student_attempts WHERE job_id = ?", [job_id])
+        return set(rows.fetchall())
 
     def _attempt_from_row(self, row: dict) -> dict:
         row["params"] = from_json(row["params"], {})
