@@ -5,8 +5,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from pages._probes import latest_probe
-from pages._shared import bundled_model_note, empty_state, show_model_text, store
+from pages._probes import probe_column, probe_section, student_evidence
+from pages._shared import empty_state, store
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
     SeedImportError,
@@ -16,9 +16,6 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
-from workbench.student.job import submit_probe
-from workbench.student.report import latest_results
-from workbench.student.settings import models_line, student_settings
 from workbench.verify.verifiers.consistency import reference_kind, reference_problem
 
 FORMATS_HELP = (
@@ -95,61 +92,7 @@ if total == 0:
     st.stop()
 
 
-# ---------------------------------------------------------------- the student's failures (the probe)
-
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def probe_summary(report: dict) -> None:
-    """The last probe's figures: pass@1 and pass@k overall and per domain, known failures, what was not probed."""
-    k = report["k"]
-    probed, rate_1, rate_k, failures = st.columns(4)
-    probed.metric("Seeds probed", f"{report['probed']:,}", help=f"{k} attempts each")
-    rate_1.metric("pass@1", percent(report["pass_at_1"]),
-                  help="the share of attempts that were correct, averaged over the probed seeds")
-    rate_k.metric(f"pass@{k}", percent(report["pass_at_k"]),
-                  help=f"the chance that at least one of {k} attempts is correct (Chen et al. 2021's unbiased "
-                       "estimator), averaged over the probed seeds")
-    failures.metric("Known failures by probe", f"{len(report['known_failures']):,}",
-                    help=f"probed seeds whose pass rate is at most {report['threshold']:g}")
-    domains = pd.DataFrame([{"domain": row["domain"], "seeds probed": row["probed"], "pass@1": percent(row["pass_at_1"]),
-                             f"pass@{k}": percent(row["pass_at_k"]), "known failures": row["failed"]}
-                            for row in report["by_domain"]])
-    st.dataframe(domains, hide_index=True, width="stretch")
-    if report["not_probed"]:
-        with st.expander(f"{plural(len(report['not_probed']), 'seed')} not probed, and why"):
-            st.dataframe(pd.DataFrame(report["not_probed"]), hide_index=True, width="stretch")
-
-
-@st.fragment(run_every=2.0)
-def live_probe() -> None:
-    job = latest_probe(db, "seeds")
-    if job is not None:
-        st.caption(f"Last probe: job {job['id']}, {job['status']}, student `{job['student']}`.")
-        if job["result"]:
-            probe_summary(job["result"])
-
-
-with st.expander("The student's failures: probe the student", expanded=True):
-    student = student_settings(db)
-    st.caption(
-        f"Samples the student k times on every seed with a reference answer or tests, and checks each answer (the "
-        f"answer checker, or the code's tests). {models_line(db, student.model)} Change the student in Settings."
-    )
-    with st.form("probe"):
-        k_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
-        k = k_column.number_input("Attempts per seed (k)", 1, 100, int(student.k))
-        if button_column.form_submit_button(f"Probe the student on {plural(total, 'seed')}", type="primary"):
-            try:
-                job_id = submit_probe(db, "seeds", student={"k": int(k)})
-            except ValueError as exc:
-                st.error(escaped(str(exc)))
-            else:
-                st.session_state["seeds_message"] = f"Probe job {job_id} queued: the worker samples the student."
-                st.rerun()
-    live_probe()
+probe_section(db, total)
 
 filters = st.columns([3, 2, 2, 2])
 search = filters[0].text_input("Search", placeholder="text in instruction, input, answer or notes")
@@ -170,16 +113,14 @@ st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit
 
 EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
 SHOWN_ONLY = ["delete", "answer check", "failure source", "student"]
-probe_student = (db.latest_probe_student("seed") or {}).get("student")
-probed = {r.id: r for r in latest_results(db, probe_student, "seed")} if probe_student else {}
+probe_student, student_column = probe_column(db, seeds)
 frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
              [reference_kind(seed["reference_answer"]) for seed in seeds])
 frame["failure source"] = [seed["known_failure_source"] or "" for seed in seeds]
-frame["student"] = [f"{probed[s['id']].correct} of {probed[s['id']].attempts} right" if s["id"] in probed else ""
-                    for s in seeds]
+frame["student"] = student_column
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
@@ -264,36 +205,7 @@ if origin.get("extra"):
         st.json(origin["extra"])
 
 
-
-def student_evidence(seed: dict) -> None:
-    """The student's attempts at this seed in its latest probe: each answer and its verdict beside the reference."""
-    if not probe_student:
-        return
-    attempts = db.latest_task_attempts(probe_student, "seed", seed["id"])
-    if not attempts:
-        return
-    right = sum(a["correct"] is True for a in attempts)
-    flag = (f" Known failure ({seed['known_failure_source']})." if seed["known_failure"] else "")
-    with st.expander(f"The student's answers: {right} of {plural(len(attempts), 'attempt')} right.{flag}",
-                     expanded=seed["known_failure"]):
-        bundled_model_note([probe_student], "These answers", role="student")
-        rows = pd.DataFrame([{"attempt": a["attempt"] + 1, "verdict": "right" if a["correct"] else
-                              "cannot tell" if a["correct"] is None else "wrong", "final answer": a["final_answer"],
-                              "why": a["verdict"]} for a in attempts])
-        st.dataframe(rows, hide_index=True, width="stretch")
-        wrong = [a for a in attempts if a["correct"] is not True]
-        if not wrong:
-            return
-        tests = attempts[0]["checked_against"] == "tests"
-        reference, answer = st.columns(2)
-        reference.markdown("**The tests**" if tests else "**The reference answer**")
-        show_model_text(reference.container(border=True), seed["tests"] if tests else seed["reference_answer"])
-        shown = answer.selectbox("**A wrong answer of the student**", [a["attempt"] + 1 for a in wrong],
-                                 format_func=lambda n: f"attempt {n}", key=f"seed-{seed['id']}-attempt")
-        show_model_text(answer.container(border=True), next(a for a in wrong if a["attempt"] + 1 == shown)["text"])
-
-
-student_evidence(seed)
+student_evidence(db, probe_student, seed)
 if note := checker_note(seed["reference_answer"]):
     st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):

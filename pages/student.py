@@ -8,7 +8,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._probes import latest_probe
+from pages._probes import latest_probe, percent
 from pages._shared import empty_state, stop_without_seeds, store
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
@@ -31,10 +31,6 @@ stop_without_seeds(db.counts()["seeds"] > 0, "No seeds yet: load or import seeds
 
 summary = student_summary(db)
 st.caption(models_line(db, summary["student"] or summary["configured"]) + " Change the student in Settings.")
-
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
 
 
 def figures() -> None:

@@ -46,7 +46,7 @@ PAGE_STAGES = {
 # A page's imports of another stage, with the reason; nothing else may.
 PAGE_EXTRA = {
     # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem),
-    # and probes the student on the seeds, showing its wrong answers beside the reference (workbench.student)
+    # and probes the student, showing its wrong answers beside the reference (through pages/_probes.py)
     "seeds": {"verify", "student"},
     # the Student page's frontier selection starts an evolution job (workbench.evolve.job.submit_evolve)
     "student": {"evolve"},

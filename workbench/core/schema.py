@@ -79,6 +79,29 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             finished_at REAL NOT NULL,
             PRIMARY KEY (job_id, unit_key)
         );
+        -- issue 24: the student's attempts (the failure probe, workbench/student/): one per (job, task, attempt), each
+        -- with its verdict against the task's reference answer, tests or verified majority answer
+        CREATE TABLE student_attempts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            task_type TEXT NOT NULL CHECK (task_type IN ('seed','sample')),
+            task_id INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            final_answer TEXT,
+            correct INTEGER CHECK (correct IN (0, 1)),
+            verdict TEXT NOT NULL,
+            checked_against TEXT NOT NULL CHECK (checked_against IN ('reference','tests','majority')),
+            token_entropy REAL,
+            entropy_note TEXT,
+            model TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            UNIQUE (job_id, task_type, task_id, attempt)
+        );
+        CREATE INDEX student_attempts_task ON student_attempts(task_type, task_id);
         CREATE TABLE operators (
             name TEXT PRIMARY KEY,
             kind TEXT NOT NULL,
@@ -333,28 +356,5 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             scanned_at REAL NOT NULL,
             PRIMARY KEY (item_type, item_id, benchmark_id)
         );
-        -- issue 24: the student's attempts (the failure probe, workbench/student/): one per (job, task, attempt), each
-        -- with its verdict against the task's reference answer, tests or verified majority answer
-        CREATE TABLE student_attempts (
-            id INTEGER PRIMARY KEY,
-            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-            task_type TEXT NOT NULL CHECK (task_type IN ('seed','sample')),
-            task_id INTEGER NOT NULL,
-            attempt INTEGER NOT NULL,
-            text TEXT NOT NULL,
-            final_answer TEXT,
-            correct INTEGER CHECK (correct IN (0, 1)),
-            verdict TEXT NOT NULL,
-            checked_against TEXT NOT NULL CHECK (checked_against IN ('reference','tests','majority')),
-            token_entropy REAL,
-            entropy_note TEXT,
-            model TEXT NOT NULL,
-            params TEXT NOT NULL DEFAULT '{}',
-            prompt_tokens INTEGER NOT NULL DEFAULT 0,
-            completion_tokens INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL,
-            UNIQUE (job_id, task_type, task_id, attempt)
-        );
-        CREATE INDEX student_attempts_task ON student_attempts(task_type, task_id);
         """
     )

@@ -67,6 +67,7 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
         print_json(report)
         return 0
     print(f"{plural(report['seeds'], 'gold seed')}")
+    print_student(report["student"])
     print("funnel (each stage counts a subset of the stage before):")
     for row in report["funnel"]:
         rate = f"  {row['rate']:.0%} of the stage before" if row["rate"] is not None else ""
@@ -82,7 +83,6 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
         print(f"  {reason['count']:>8,}  {reason['reason']}")
     if gate["seeds"]["verified"]:
         print(f"seeds: {gate['seeds']['verified']:,} verified, {gate['seeds']['passed']:,} passed the gate")
-    print_student(report["student"])
     return 0
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import workbench.student.report as student_report
 from workbench.core.wording import plural
 from workbench.store import Store
-from workbench.student.report import student_summary
 from workbench.verify.reasoning import GateFailure, VerificationSettings, evaluate_task, verification_settings
 
 
@@ -81,14 +81,13 @@ def funnel(counts: dict[str, int]) -> list[dict]:
 
 
 def overview_report(store: Store) -> dict:
-    """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`).
+    """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`); its `student`
+    key is the student in the loop: seeds probed, pass@1 on them, headroom (`student_report.student_summary`).
 
     Keys: seeds; funnel (see `funnel`); outside_funnel (approved and exported samples that skipped the gate);
     gate (threshold, aggregation, verified, passed, failed, failure reasons with counts, review status of the
     passed ones, verified and passed seeds); entropy_by_depth; verifiers; usage (per job kind: tokens, cost in
-    USD or None when unknown, worker seconds); sample_models (samples per teacher model); student (seeds probed, the
-    student's pass@1 on them and the headroom on the approved tasks, overall and per domain:
-    workbench.student.report.student_summary).
+    USD or None when unknown, worker seconds); sample_models (samples per teacher model).
     """
     settings = verification_settings(store)
     counts = store.funnel_counts(settings.threshold)
@@ -113,7 +112,7 @@ def overview_report(store: Store) -> dict:
         "verifiers": store.verifier_pass_rates(),
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
-        "student": student_summary(store),
+        "student": student_report.student_summary(store),
     }
 
 
