@@ -57,12 +57,12 @@ def test_seeds_without_a_checkable_answer_are_listed_with_their_reason():
 
 def test_approved_tasks_need_a_reference_tests_or_a_majority_that_passed_the_gate():
     candidates = [
-        {"id": 10, "reference_answer": "7", "tests": None, "majority_answer": None, "best_path_score": None},
-        {"id": 11, "reference_answer": None, "tests": None, "majority_answer": "31", "best_path_score": 1.0},
-        {"id": 12, "reference_answer": None, "tests": None, "majority_answer": "31", "best_path_score": 0.4},
-        {"id": 13, "reference_answer": None, "tests": None, "majority_answer": None, "best_path_score": 1.0},
+        {"id": 10, "reference_answer": "7", "tests": None, "majority_answer": None, "passed_gate": None},
+        {"id": 11, "reference_answer": None, "tests": None, "majority_answer": "31", "passed_gate": 1},
+        {"id": 12, "reference_answer": None, "tests": None, "majority_answer": "31", "passed_gate": 0},
+        {"id": 13, "reference_answer": None, "tests": None, "majority_answer": None, "passed_gate": 1},
     ]
-    tasks, not_probed = plan_approved(candidates, gate_threshold=1.0)
+    tasks, not_probed = plan_approved(candidates)
     assert tasks == [ProbeTask("sample", 10, "reference"), ProbeTask("sample", 11, "majority")]
     assert not_probed == [{"id": 12, "reason": MAJORITY_FAILED_GATE}, {"id": 13, "reason": NO_VERIFIED_ANSWER}]
 

@@ -69,7 +69,7 @@ def plan(store: Store, on: str, seed_ids: list[int] | None = None) -> tuple[list
             raise ValueError(f"No seed with id {', '.join(map(str, missing))}.")
         return plan_seeds(seeds)
     if on == "approved":
-        return plan_approved(store.approved_probe_candidates(), verification_settings(store).threshold)
+        return plan_approved(store.approved_probe_candidates(verification_settings(store).threshold))
     raise ValueError(f"probe on one of {', '.join(TARGETS)}, not {on!r}")
 
 

@@ -66,19 +66,18 @@ def plan_seeds(seeds: list[dict]) -> tuple[list[ProbeTask], list[dict]]:
     return tasks, not_probed
 
 
-def plan_approved(candidates: list[dict], gate_threshold: float) -> tuple[list[ProbeTask], list[dict]]:
+def plan_approved(candidates: list[dict]) -> tuple[list[ProbeTask], list[dict]]:
     """(the approved samples whose answer is verified, [{"id", "reason"}] for the others), from
     `Store.approved_probe_candidates`: tests, else a short reference answer, else the reasoning paths' majority answer
-    when the sample's best path passed the gate."""
+    when the sample passed the gate."""
     tasks: list[ProbeTask] = []
     not_probed: list[dict] = []
     for sample in candidates:
-        score = sample.get("best_path_score")
         if (sample.get("tests") or "").strip():
             tasks.append(ProbeTask("sample", sample["id"], "tests"))
         elif comparable_reference(sample.get("reference_answer")):
             tasks.append(ProbeTask("sample", sample["id"], "reference"))
-        elif sample.get("majority_answer") and score is not None and score >= gate_threshold - 1e-9:
+        elif sample.get("majority_answer") and sample.get("passed_gate"):
             tasks.append(ProbeTask("sample", sample["id"], "majority"))
         elif sample.get("majority_answer"):
             not_probed.append({"id": sample["id"], "reason": MAJORITY_FAILED_GATE})

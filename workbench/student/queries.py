@@ -108,20 +108,24 @@ class StudentQueries:
 
     # ---- what can be probed
 
-    def approved_probe_candidates(self) -> list[dict]:
+    # Whether a sample passed the gate: its best path score reaches the gate threshold (workbench.verify.reasoning).
+    _PASSED_GATE = ("(SELECT m.value >= :threshold - 1e-9 FROM metrics m WHERE m.item_type = 'sample'"
+                    " AND m.item_id = s.id AND m.name = 'best_path_score')")
+
+    def approved_probe_candidates(self, gate_threshold: float) -> list[dict]:
         """Approved samples (no filter reason) with what could verify an answer: the seed's reference answer and
         tests when the sample asks the seed's own question, its seed's domain, the latest pseudo-reference (the
-        reasoning paths' majority answer) and the sample's best path score."""
+        reasoning paths' majority answer) and whether the sample passed the gate (passed_gate: 1, 0, or None when
+        the gate never decided it)."""
         return self._rows(
             "SELECT s.id, sd.domain,"
             " CASE WHEN sd.text_hash = s.text_hash THEN sd.reference_answer END AS reference_answer,"
             " CASE WHEN sd.text_hash = s.text_hash THEN sd.tests END AS tests,"
             " (SELECT p.answer FROM pseudo_references p WHERE p.task_type = 'sample' AND p.task_id = s.id"
-            "  ORDER BY p.job_id DESC LIMIT 1) AS majority_answer,"
-            " (SELECT m.value FROM metrics m WHERE m.item_type = 'sample' AND m.item_id = s.id"
-            "  AND m.name = 'best_path_score') AS best_path_score"
+            f"  ORDER BY p.job_id DESC LIMIT 1) AS majority_answer, {self._PASSED_GATE} AS passed_gate"
             " FROM samples s LEFT JOIN seeds sd ON sd.id = s.seed_id"
-            " WHERE s.status = 'approved' AND s.filter_reason IS NULL ORDER BY s.id"
+            " WHERE s.status = 'approved' AND s.filter_reason IS NULL ORDER BY s.id",
+            {"threshold": gate_threshold},
         )
 
     # ---- known failures by probe
