@@ -139,13 +139,13 @@ def test_the_headroom_is_the_share_of_verified_approved_tasks_the_student_fails(
         {"source": "evol", "seed_id": ids[0], "instruction": "Problem 4: What is 2 + 3 + 1?", "status": "approved"},
         {"source": "evol", "seed_id": ids[0], "instruction": "Write a haiku about rain.", "status": "approved"},
     ])
-    reason_job = store.create_job("reason", {})
-    store.set_pseudo_reference("sample", evolved, reason_job, "6", 3, 4)
-    store.set_metrics("sample", evolved, {"best_path_score": 1.0})
     with serve(latency_s=0.0) as url:
-        script(url)
         configure(url, script=[{"contains": "Problem 3:", "replies": ["Answer: 6"]},
                                {"contains": "Problem 4:", "replies": ["Answer: 6"]}])
+        # the teacher's three paths agree on 6: a majority answer that passes the gate (self-consistency)
+        jobs.submit(store, "reason", {"tasks": [{"type": "sample", "id": evolved}], "n": 3, "verifiers": ["consistency"],
+                                      "teacher": student(url)})
+        run(db_path)
         job_id = submit_probe(store, "approved", student={**student(url), "k": 2})
         run(db_path)
     report = store.get_job(job_id)["result"]
