@@ -14,7 +14,7 @@ from workbench.student.probe import pass_at_k
 @pytest.mark.slow
 def test_the_bundled_student_is_probed_with_real_entropy_and_measured_again_from_the_cache(store: Store):
     [seed_id] = store.insert_seeds([{"instruction": "What is 2 + 2?", "reference_answer": "4", "domain": "math"}])
-    job_id = submit_probe(store, "seeds", student={"k": 2, "max_tokens": 24})
+    job_id = submit_probe(store, "seeds", student={"k": 2, "max_tokens": 16})
     assert jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None) == 0
     job = store.get_job(job_id)
     assert (job["status"], job["done_units"], job["student"], job["model"]) == ("done", 2, "local/gemma-3-270m", None)
@@ -31,7 +31,7 @@ def test_the_bundled_student_is_probed_with_real_entropy_and_measured_again_from
     measured = store.get_metrics("seed", seed_id)
     assert measured["student_token_entropy"] > 0 and 0 <= measured["student_semantic_disagreement"] <= 1.0
 
-    jobs.submit(store, "uncertainty", {"k": 2, "max_tokens": 24, "concurrency": 1})
+    jobs.submit(store, "uncertainty", {"k": 2, "max_tokens": 16, "concurrency": 1})
     assert jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None) == 0
     again = store.list_jobs()[0]
     assert (again["status"], again["model_calls"], again["cache_hits"]) == ("done", 0, 2)
