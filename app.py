@@ -12,6 +12,7 @@ PAGES = {
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:"),
         st.Page("pages/seeds.py", title="Seeds", icon=":material/eco:"),
+        st.Page("pages/student.py", title="Student", icon=":material/school:"),
         st.Page("pages/evolution.py", title="Evolution", icon=":material/account_tree:"),
         st.Page("pages/magpie.py", title="Magpie", icon=":material/auto_awesome:"),
         st.Page("pages/verifier.py", title="Verifier", icon=":material/fact_check:"),

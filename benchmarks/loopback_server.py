@@ -6,6 +6,7 @@
         ...  # TeacherConfig(model="openai/any", api_base=base_url, extra={"api_key": "x"})
         print(stats(base_url))   # {"requests", "ok", "429", "500", "timeout", "400", "in_flight", "max_in_flight"}
         configure(base_url, failure_rate=1.0, failures=["429"])   # change the failures while it runs
+        configure(base_url, script=[{"contains": "Problem 3:", "replies": ["Answer: 7", "Answer: 8"]}])
 
 It answers POST /v1/chat/completions and /v1/completions after a fixed latency with a reply of
 random words (different every call, so evolution sees new information), with token log-probabilities
@@ -13,6 +14,10 @@ random words (different every call, so evolution sees new information), with tok
 and fails the configured share of calls with a 429 (with a `Retry-After` header when `retry_after_s`
 is set), a 500, or a hang longer than any sane client timeout. With `refuse_logprobs` it answers a
 request for log-probabilities with a 400, as some servers do. GET /stats counts.
+
+A *script* makes it a scripted model: a list of rules {"contains": text, "replies": [...]}; a request whose prompt
+(the messages' contents joined, or the raw prompt) contains a rule's text gets that rule's replies in turn (the n-th
+matching request the n-th reply, cycling), the first matching rule deciding; other requests get random words.
 """
 
 from __future__ import annotations
@@ -64,6 +69,17 @@ class Loopback:
         self.refuse_logprobs = refuse_logprobs
         self.counts: Counter[str] = Counter()
         self.in_flight = 0
+        self.script: list[dict] = []
+        self.script_turns: Counter[int] = Counter()
+
+    def _reply(self, prompt: str) -> str:
+        """The scripted reply for this prompt (the matching rule's next one), else random words."""
+        for number, rule in enumerate(self.script):
+            if rule["contains"] in prompt:
+                turn = self.script_turns[number]
+                self.script_turns[number] += 1
+                return rule["replies"][turn % len(rule["replies"])]
+        return reply_text(self.rng, self.reply_words)
 
     def _logprobs(self, text: str, chat: bool, top: int) -> dict:
         """Log-probabilities of each word of the reply with `top` alternatives, in the chat or legacy format."""
@@ -117,19 +133,21 @@ class Loopback:
             return web.json_response({"error": {"message": message, "type": kind}}, status=int(kind), headers=headers)
         await asyncio.sleep(self.latency_s)
         self.counts["ok"] += 1
-        text = reply_text(self.rng, self.reply_words)
+        if chat:
+            prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        else:
+            prompt = body.get("prompt", "")
+            prompt = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
+        text = self._reply(prompt)
         model = body.get("model", "loopback")
         created = int(time.time())
         if chat:
-            prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
             logprobs = self._logprobs(text, True, int(body.get("top_logprobs") or 1)) if asked else None
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
                       "finish_reason": "stop"}
             payload = {"id": f"chatcmpl-{self.counts['requests']}", "object": "chat.completion", "created": created,
                        "model": model, "choices": [choice], "usage": self._usage(prompt, text)}
         else:
-            prompt = body.get("prompt", "")
-            prompt = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
             logprobs = self._logprobs(text, False, int(asked)) if asked else None
             choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "stop"}
             payload = {"id": f"cmpl-{self.counts['requests']}", "object": "text_completion", "created": created,
@@ -151,6 +169,9 @@ class Loopback:
         self.failure_rate = float(body.get("failure_rate", self.failure_rate))
         self.failures = tuple(body.get("failures", self.failures))
         self.retry_after_s = body.get("retry_after_s", self.retry_after_s)
+        if "script" in body:
+            self.script = list(body["script"])
+            self.script_turns.clear()
         return web.json_response({"ok": True})
 
     def app(self) -> web.Application:
@@ -192,8 +213,8 @@ def reset_stats(base_url: str) -> None:
 
 
 def configure(base_url: str, **settings: object) -> None:
-    """Change `failure_rate`, `failures` or `retry_after_s` of a running server."""
-    unknown = set(settings) - {"failure_rate", "failures", "retry_after_s"}
+    """Change `failure_rate`, `failures`, `retry_after_s` or the `script` (see the module doc) of a running server."""
+    unknown = set(settings) - {"failure_rate", "failures", "retry_after_s", "script"}
     if unknown:
         raise ValueError(f"cannot configure {sorted(unknown)}")
     _post(base_url, "/configure", settings)

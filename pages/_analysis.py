@@ -23,7 +23,8 @@ METRIC_LABELS = {
     "best_path_score": "Best-path score (verifier)",
     "distinct_2": "Distinct-2",
     "compression_ratio": "Compression ratio (repetition)",
-    "uncertainty": "Teacher uncertainty (seeds)",
+    "student_uncertainty": "Student uncertainty (seeds)",
+    "teacher_uncertainty": "Teacher uncertainty (seeds)",
 }
 
 # where each metric comes from: said when items lack it
@@ -37,7 +38,9 @@ METRIC_SOURCES = {
     "entropy_gain_parent": "evolution (an evolved text against its parent)",
     "entropy_gain_seed": "evolution (an evolved text against its seed)",
     "best_path_score": "the Verifier page (reasoning paths scored step by step)",
-    "uncertainty": "the uncertainty job on the Distributions page (seeds only)",
+    "student_uncertainty": "a probe of the student (Seeds page) or the uncertainty job on the Distributions page "
+                           "(seeds only)",
+    "teacher_uncertainty": "the uncertainty job on the Distributions page, run on the teacher (seeds only)",
 }
 KIND_NAMES = {"seed": ("seed", "seeds"), "seed copy": ("seed copy", "seed copies"),
               "evol": ("evolved sample", "evolved samples"), "magpie": ("Magpie sample", "Magpie samples"),

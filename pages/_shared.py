@@ -74,13 +74,28 @@ def job_progress(job: dict) -> None:
     st.progress(min(1.0, fraction), text=label)
 
 
-def bundled_model_note(models: Iterable[str | None], what: str = "These texts") -> None:
-    """Say plainly, where the bundled model's output is shown, what it can and cannot show (nothing when
-    none of `models`, the model strings of the texts on screen, is the bundled model)."""
+ROLES = {"teacher": "the teacher (the model that evolves, answers and judges)",
+         "student": "the student (the model the data is for)"}
+
+
+def bundled_model_note(models: Iterable[str | None], what: str = "These texts", role: str = "teacher") -> None:
+    """Say which of the two models wrote the model output on screen (`role`: 'teacher' or 'student'; `models`: the
+    model strings of the texts shown) and, where it is the bundled model, plainly what it can and cannot show."""
     from workbench.core.local_model import LOCAL_PROVIDER
     from workbench.core.teacher import provider_of
 
-    if not any(model and provider_of(model) == LOCAL_PROVIDER for model in models):
+    models = list(dict.fromkeys(m for m in models if m))
+    if models:
+        st.caption(f"{what}: written by {ROLES[role]}, {', '.join(f'`{m}`' for m in models)}.")
+    if not any(provider_of(model) == LOCAL_PROVIDER for model in models):
+        return
+    if role == "student":
+        st.info(
+            f"{what} come from the bundled model, Gemma 3 270M, as the student: a small base model that runs offline. "
+            "It shows the probe working (wrong answers, known failures, the frontier), not the weaknesses of the model "
+            "you train: set that model as the student on the Settings page.",
+            icon=":material/science:",
+        )
         return
     st.info(
         f"{what} come from the bundled model, Gemma 3 270M: a small base model that runs offline on a laptop. "

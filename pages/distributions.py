@@ -1,4 +1,5 @@
-"""Distributions: entropy and novelty by source and depth, the entropy frontier, and the teacher's uncertainty."""
+"""Distributions: entropy and novelty by source and depth, the entropy frontier, and the student's and the teacher's
+uncertainty per seed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from plotly.subplots import make_subplots
 
 from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
+from workbench.analysis.job import submit_uncertainty
 from workbench.core import jobs
-from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
@@ -135,37 +136,55 @@ else:
 
 # ---------------------------------------------------------------- uncertainty
 
-st.subheader("Teacher uncertainty per seed")
-st.caption("Seeds the teacher is least sure about are the best places to grow data (uncertainty sampling). "
-           "Uncertainty = mean percentile rank of the mean token entropy of its answers and of their semantic "
-           "disagreement (entropy over clusters of k sampled answers). The Evolution page can target the top ones.")
+ROLE_NAMES = {"student": "Student (the model the data is for)", "teacher": "Teacher (the model writing the data)"}
+
+st.subheader("Uncertainty per seed")
+st.caption("Seeds a model is least sure about are the best places to grow data (uncertainty sampling): k sampled "
+           "answers per seed, the mean token entropy of their tokens and their semantic disagreement (entropy over "
+           "clusters of equivalent answers), both in bits; uncertainty is the mean percentile rank of the two. "
+           "The student's uncertainty shows where the model you train is unsure, so new data there teaches it "
+           "most; the teacher's own uncertainty shows where the model writing the data is unsure, so its answers "
+           "there need the most checking. A probe of the student (Seeds page) measures the student's too.")
 with st.form("uncertainty"):
-    k_column, tokens_column, temperature_column = st.columns(3)
+    role_column, k_column, tokens_column, temperature_column = st.columns(4)
+    role = role_column.radio("Whose uncertainty", list(ROLE_NAMES), format_func=ROLE_NAMES.__getitem__)
     k = k_column.number_input("Answers per seed (k)", 2, 20, 5)
-    max_tokens = tokens_column.number_input("Max tokens per answer", 8, 1024, 64)
-    temperature = temperature_column.slider("Temperature", 0.1, 2.0, 1.0, 0.1)
+    max_tokens = tokens_column.number_input("Max tokens per answer", 8, 4096, 128)
+    temperature = temperature_column.slider("Temperature", 0.1, 2.0, 0.8, 0.1)
     bypass = bypass_cache_checkbox()
     if st.form_submit_button(f"Measure uncertainty of all {plural(db.counts()['seeds'], 'seed')}"):
-        if db.counts()["seeds"] == 0:
-            st.error("There are no seeds to measure.")
+        try:
+            job_id = submit_uncertainty(db, {"role": role, "k": int(k), "max_tokens": int(max_tokens),
+                                             "temperature": temperature, "concurrency": 2, "bypass_cache": bypass})
+        except ValueError as exc:
+            st.error(str(exc))
         else:
-            model = teacher_config(db).model
-            jobs.submit(db, "uncertainty", {"k": int(k), "max_tokens": int(max_tokens), "temperature": temperature,
-                                            "concurrency": 2, "bypass_cache": bypass}, model=model)
-            st.session_state["distributions_message"] = f"Uncertainty job queued ({model}, k = {k})."
+            job = db.get_job(job_id)
+            st.session_state["distributions_message"] = (
+                f"Uncertainty job queued: the {role}, `{job['student'] or job['model']}`, k = {k}.")
             st.rerun()
-ranking = pd.DataFrame(db.seed_uncertainty_ranking(limit=200))
+shown_role = st.radio("Rank by", list(ROLE_NAMES), format_func=lambda r: f"the {r}'s uncertainty", horizontal=True,
+                      key="uncertainty-rank-role")
+ranking = pd.DataFrame(db.seed_uncertainty_ranking(limit=200, role=shown_role))
 if ranking.empty:
-    empty_state("No uncertainty measured yet: queue the job above (the bundled model takes a few seconds per answer).")
+    empty_state(f"No {shown_role} uncertainty measured yet: queue the job above (the bundled model takes a few seconds "
+                "per answer)" + (", or probe the student on the Seeds page." if shown_role == "student" else "."))
 else:
     ranking.insert(0, "rank", range(1, len(ranking) + 1))
+    other = "teacher" if shown_role == "student" else "student"
     st.dataframe(
-        ranking, hide_index=True, width="stretch",
+        ranking.drop(columns=["uncertainty"]), hide_index=True, width="stretch",
+        column_order=["rank", "id", "domain", f"{shown_role}_uncertainty", "token_entropy", "semantic_disagreement",
+                      f"{other}_uncertainty", "token_entropy_source", "instruction"],
         column_config={
-            "uncertainty": st.column_config.ProgressColumn("uncertainty", min_value=0, max_value=1, format="%.2f"),
-            "token_entropy": st.column_config.NumberColumn("mean token entropy (nats)", format="%.3f"),
+            "student_uncertainty": st.column_config.ProgressColumn("student uncertainty", min_value=0, max_value=1,
+                                                                   format="%.2f"),
+            "teacher_uncertainty": st.column_config.ProgressColumn("teacher uncertainty", min_value=0, max_value=1,
+                                                                   format="%.2f"),
+            "token_entropy": st.column_config.NumberColumn(f"{shown_role} token entropy (bits)", format="%.3f"),
             "token_entropy_source": "entropy source",
-            "semantic_disagreement": st.column_config.NumberColumn("semantic disagreement (nats)", format="%.3f"),
+            "semantic_disagreement": st.column_config.NumberColumn(f"{shown_role} semantic disagreement (bits)",
+                                                                   format="%.3f"),
             "instruction": st.column_config.TextColumn("instruction", width="large"),
         },
     )

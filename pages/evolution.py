@@ -28,10 +28,18 @@ from workbench.evolve.engine import (
     save_operator,
     word_diff,
 )
-from workbench.evolve.job import KIND, EvolveParams, resolve_seeds, submit_evolve
+from workbench.evolve.job import (
+    KIND,
+    EvolveParams,
+    choose_seeds,
+    default_seed_choice,
+    describe_choice,
+    submit_evolve,
+)
 
 SEED_MODES = {
-    "All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures", "Most uncertain": "most-uncertain",
+    "Frontier": "frontier", "All seeds": "all", "Selected seeds": "selected", "Known failures": "known-failures",
+    "Most uncertain": "most-uncertain",
 }
 STATUS_COLOURS = {"survived": "#1a7f37", "eliminated": "#b35900", "failed": "#cf222e"}
 MAX_TREES = 10
@@ -60,16 +68,23 @@ def start_form() -> None:
     st.subheader("Start an evolution job")
     config = teacher_config(db)
     left, right = st.columns(2)
-    mode = SEED_MODES[left.radio("Seeds", list(SEED_MODES), horizontal=True)]
+    default = list(SEED_MODES.values()).index(default_seed_choice(db))
+    mode = SEED_MODES[left.radio("Seeds", list(SEED_MODES), index=default, horizontal=True,
+                                 help="Frontier: the student's known failures plus the seeds it is most unsure about "
+                                      "(the default once the student was probed on the Seeds page)")]
     selected: list[int] = []
     if mode == "selected":
         seeds = db.list_seeds()
         labels = {seed_label(s): s["id"] for s in seeds}
         selected = [labels[label] for label in left.multiselect("Choose seeds", list(labels))]
-    if mode == "most-uncertain":
-        top = left.number_input("How many of the most uncertain seeds", 1, 1000, 10,
-                                help="seeds ranked by the teacher's uncertainty (Distributions page)")
-        mode = f"most-uncertain:{int(top)}"
+    if mode in ("most-uncertain", "frontier"):
+        low = 1 if mode == "most-uncertain" else 0
+        top = left.number_input("How many of the most uncertain seeds" + (" besides the known failures"
+                                                                          if mode == "frontier" else ""),
+                                low, 1000, 10, key=f"evol-top-{mode}",
+                                help="seeds ranked by the student's uncertainty (a probe on the Seeds page, or the "
+                                     "Distributions page)")
+        mode = f"{mode}:{int(top)}"
     chosen_ops = left.multiselect("Operators", list(operators), default=list(operators),
                                   help="Depth operators make a task harder; breadth creates a rarer task in the same domain.")
     schedule = left.selectbox("Operator schedule", SCHEDULES,
@@ -83,16 +98,18 @@ def start_form() -> None:
         try:
             if mode == "selected" and not selected:
                 raise ValueError("Choose at least one seed, or pick 'All seeds'.")
-            seed_ids = resolve_seeds(db, selected if mode == "selected" else mode)
-            params = EvolveParams(seeds=seed_ids, operators=chosen_ops, depth=depth, branching=branching,
+            chosen = choose_seeds(db, selected if mode == "selected" else mode)
+            params = EvolveParams(seeds=chosen["seeds"], operators=chosen_ops, depth=depth, branching=branching,
                                   schedule=schedule, max_tries=max_tries, concurrency=config.concurrency,
-                                  teacher={"model": model.strip() or config.model}, bypass_cache=bypass)
+                                  teacher={"model": model.strip() or config.model}, bypass_cache=bypass,
+                                  seed_choice=chosen)
             job_id = submit_evolve(db, params)
         except ValueError as exc:
             st.error(str(exc))
         else:
             st.session_state["evol_job"] = job_id
-            st.session_state["evol_message"] = f"Job {job_id} queued: {plural(len(seed_ids), 'seed')}, depth {depth}, branching {branching}."
+            st.session_state["evol_message"] = (f"Job {job_id} queued: {plural(len(chosen['seeds']), 'seed')} "
+                                                f"({describe_choice(chosen)}), depth {depth}, branching {branching}.")
             st.rerun()
 
 
@@ -210,6 +227,8 @@ def live(job_id: int) -> None:
         st.rerun(scope="fragment")
     if job["error"]:
         st.error(f"The job failed: {job['error'].splitlines()[0]}")
+    if chosen := job["params"].get("seed_choice"):
+        st.caption(f"{plural(len(job['params']['seeds']), 'seed')} chosen: {describe_choice(chosen)}.")
     bundled_model_note([job["model"]], "These evolutions and answers")
     summary = db.evol_job_seed_summary(job_id)
     counts = st.columns(4)

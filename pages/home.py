@@ -3,6 +3,7 @@
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
+from workbench.core.wording import plural
 from workbench.factory.demo import KIND as DEMO_KIND
 from workbench.factory.demo import submit_demo
 from workbench.factory.overview import STAGES, next_step, overview_report
@@ -21,6 +22,19 @@ NEXT_PAGES = {
 
 st.title("Entropy Workbench")
 st.caption("A factory for synthetic training data: curate gold seeds, evolve them, verify every step, ship what passes.")
+
+
+def student_line(student: dict) -> None:
+    """One line on the student: what the probe found, or that it has not run."""
+    if student["student"] is None:
+        st.caption(f"Student `{student['configured']}`: not probed yet. Probe it on the Seeds page to find what it "
+                   "fails at; evolution then starts there.")
+        return
+    seeds, headroom = student["seeds"], student["headroom"]
+    rate = "—" if seeds["pass_at_1"] is None else f"{seeds['pass_at_1']:.0%}"
+    room = "not measured yet" if headroom["headroom"] is None else f"{headroom['headroom']:.0%}"
+    st.caption(f"Student `{student['student']}`: pass@1 {rate} on {plural(seeds['probed'], 'probed seed')}, "
+               f"{seeds['failed']:,} known failures by probe; headroom on the approved tasks {room}.")
 
 
 def counts(report: dict) -> None:
@@ -65,6 +79,7 @@ def demo_section(report: dict) -> None:
 def live_home() -> None:
     report = overview_report(db)
     counts(report)
+    student_line(report["student"])
     bundled_model_note(report["sample_models"], "The samples in this store")
     step, message = next_step(report)
     if step == "seeds":
@@ -85,14 +100,19 @@ def live_home() -> None:
 live_home()
 
 st.subheader("The factory")
+st.caption("It begins where the student, the model the data is for, fails or is unsure, and ends by measuring what "
+           "the approved data can still teach it.")
 PIPELINE = """
 digraph {
   rankdir=LR; bgcolor="transparent";
   node [shape=box, style="rounded,filled", fillcolor="#EEE8FA", color="#6C4AB6", fontname="sans-serif"];
-  seed [label="Gold seeds"]; evolve [label="Evolve\\n(Evol-Instruct, Magpie)"];
+  student [label="Student's failures\\nand uncertainty\\n(probe the gold seeds)", fillcolor="#FBE3D6", color="#C0562F"];
+  evolve [label="Evolve the frontier\\n(Evol-Instruct, Magpie)"];
   reason [label="Reason\\n(N paths)"]; verify [label="Verify\\n(step scores)"]; gate [label="Gate\\n(best path)"];
   review [label="Review"]; export [label="Export"];
-  seed -> evolve -> reason -> verify -> gate -> review -> export;
+  headroom [label="Headroom\\n(probe the approved tasks)", fillcolor="#FBE3D6", color="#C0562F"];
+  student -> evolve -> reason -> verify -> gate -> review -> export;
+  review -> headroom [style=dashed];
 }
 """
 st.graphviz_chart(PIPELINE, width="stretch")

@@ -53,7 +53,8 @@ def live_jobs() -> None:
                 "cache hits": j["cache_hits"],
                 "tokens": j["prompt_tokens"] + j["completion_tokens"],
                 "cost ($)": job_cost(j),
-                "model": j["model"] or "—",
+                "teacher": j["model"] or "—",
+                "student": j["student"] or "—",
                 "elapsed": format_seconds(j["elapsed_s"]),
             }
             for j in jobs
@@ -69,6 +70,9 @@ def live_jobs() -> None:
                 help="calls answered from the response cache: identical model, prompt, parameters and sample"),
             "cost ($)": st.column_config.NumberColumn(
                 help="empty when the job made model calls and the provider gave no price", format="$%.4f"),
+            "teacher": st.column_config.TextColumn(help="the teacher the job calls (it evolves, answers and judges)"),
+            "student": st.column_config.TextColumn(help="the student the job uses (the model the data is for): the "
+                                                        "model a probe samples, or whose frontier chose the seeds"),
         },
     )
 
@@ -78,7 +82,8 @@ live_jobs()
 finished = [j for j in db.list_jobs(limit=50) if j["status"] in FINISHED]
 if finished:
     with st.expander("Run a finished job again"):
-        labels = {f"Job {j['id']} · {j['kind']} · {j['status']} · {j['model'] or '-'}": j["id"] for j in finished}
+        labels = {f"Job {j['id']} · {j['kind']} · {j['status']} · {j['model'] or j['student'] or '-'}": j["id"]
+                  for j in finished}
         chosen = labels[st.selectbox("Job", list(labels))]
         bypass = bypass_cache_checkbox()
         st.caption("Same parameters. Calls the cache already answered cost nothing; a new sample at temperature > 0 "

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
-from pages._shared import empty_state, stop_without_seeds, store
+from pages._shared import bundled_model_note, empty_state, stop_without_seeds, store
 from workbench.analysis.maps import (
     METRICS,
     MIN_POINTS,
@@ -27,7 +27,7 @@ from workbench.store import StoreError
 
 CATEGORIES = {"Source / evolution depth": "origin", "Operator": "operator", "Review status": "review_status"}
 COLOR_METRICS = ["token_entropy_mean", "lexical_entropy", "novelty_seeds", "novelty_accepted", "best_path_score",
-                 "entropy_gain_parent", "uncertainty"]
+                 "entropy_gain_parent", "student_uncertainty", "teacher_uncertainty"]
 MAX_DRAWN = 250_000  # every point is drawn up to here (WebGL); beyond, an even spread
 LONG_HOVER, SHORT_HOVER, SHORT_HOVER_FROM = 160, 80, 20_000  # hover text characters; fewer on big maps
 SHOWN_ROWS = 500
@@ -212,6 +212,7 @@ if sample_ids:
         db.clear_map_selection()
         st.rerun()
     rows = db.list_samples(ids=sample_ids[:SHOWN_ROWS], include_filtered=True)
+    bundled_model_note([row["model"] for row in rows], "The selected samples")
     table = pd.DataFrame(rows, columns=["id", "source", "status", "filter_reason", "tags", "instruction", "output"])
     table["tags"] = table["tags"].apply(", ".join)
     st.dataframe(table, hide_index=True, width="stretch", height=300)

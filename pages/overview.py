@@ -118,6 +118,29 @@ def gate_story(report: dict) -> None:
         st.caption("No sample verified yet: sample and score reasoning paths on the Verifier page.")
 
 
+def student_story(student: dict) -> None:
+    """The student: seeds probed, its pass@1 on them and the headroom on the approved tasks, overall and per domain."""
+    st.subheader("The student")
+    if student["student"] is None:
+        st.caption(f"The student (`{student['configured']}`, the model the data is for) has not been probed yet: probe "
+                   "it on the Seeds page to find what it fails at, and on the Student page to measure the headroom.")
+        return
+    same = " It is also the teacher." if student["same_as_teacher"] else ""
+    st.caption(f"`{student['student']}`, the model the data is for.{same} The headroom is the share of the probed "
+               "approved tasks it fails: what the data can teach it that it does not know yet.")
+    seeds, headroom = student["seeds"], student["headroom"]
+    probed, passed, room = st.columns(3)
+    probed.metric("Seeds probed", f"{seeds['probed']:,}")
+    passed.metric("Student pass@1 on the seeds", percent(seeds["pass_at_1"]))
+    room.metric("Headroom on the approved tasks", percent(headroom["headroom"]),
+                help=f"fails {headroom['failed']:,} of {plural(headroom['probed'], 'probed approved task')}")
+    if student["by_domain"]:
+        st.dataframe(pd.DataFrame([
+            {"Domain": row["domain"], "Seeds probed": row["seeds_probed"],
+             "Student pass@1 on the seeds": percent(row["seeds_pass_at_1"]), "Approved tasks probed": row["approved_probed"],
+             "Headroom": percent(row["headroom"])} for row in student["by_domain"]]), hide_index=True, width="stretch")
+
+
 @st.fragment(run_every=3.0)
 def live_overview() -> None:
     report = overview_report(db)
@@ -160,6 +183,7 @@ def live_overview() -> None:
             )
 
     gate_story(report)
+    student_story(report["student"])
 
     st.subheader("Entropy gain by evolution depth")
     if report["entropy_by_depth"]:

@@ -5,6 +5,7 @@ import re
 import pandas as pd
 import streamlit as st
 
+from pages._probes import probe_column, probe_section, student_evidence
 from pages._shared import empty_state, store
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
@@ -57,7 +58,8 @@ def run_import(data: bytes | str, name: str) -> None:
 
 
 st.title("Gold seeds")
-st.caption("Hand-curated instructions the factory evolves. Mark the ones the current model fails at as known failures.")
+st.caption("Hand-curated instructions the factory evolves. Probe the student to find the ones it fails at (known "
+           "failures by probe), or tick them by hand.")
 db = store()
 
 if message := st.session_state.pop("seeds_message", None):
@@ -90,6 +92,9 @@ total = db.counts()["seeds"]
 if total == 0:
     st.stop()
 
+
+probe_section(db, total)
+
 filters = st.columns([3, 2, 2, 2])
 search = filters[0].text_input("Search", placeholder="text in instruction, input, answer or notes")
 domain = filters[1].selectbox("Domain", ["(all)", *db.seed_domains()])
@@ -108,17 +113,21 @@ seeds = seeds[:MAX_ROWS]
 st.caption(f"{shown} Edit cells in place, then save; open one seed below to edit long texts and its worked solution.")
 
 EDITABLE = ["instruction", "input", "reference_answer", "domain", "tags", "notes", "known_failure"]
+SHOWN_ONLY = ["delete", "answer check", "failure source", "student"]
+probe_student, student_column = probe_column(db, seeds)
 frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
              [reference_kind(seed["reference_answer"]) for seed in seeds])
+frame["failure source"] = [seed["known_failure_source"] or "" for seed in seeds]
+frame["student"] = student_column
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
     width="stretch",
     num_rows="fixed",
-    disabled=["answer check"],
+    disabled=["answer check", "failure source", "student"],
     column_config={
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
@@ -132,12 +141,19 @@ edited = st.data_editor(
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),
-        "known_failure": st.column_config.CheckboxColumn("Known failure"),
+        "known_failure": st.column_config.CheckboxColumn(
+            "Known failure", help="a seed the student fails at: set by the probe, or ticked by hand"),
+        "failure source": st.column_config.TextColumn(
+            "Failure source", help="probe: the student's pass rate in its latest probe was at most the threshold; "
+                                   "manual: ticked by hand (it stays, whatever a probe finds)"),
+        "student": st.column_config.TextColumn(
+            "Student", help=f"the student's correct attempts in its latest probe (`{probe_student}`)"
+            if probe_student else "the student's correct attempts, once it is probed"),
     },
 )
 
 changes: dict[int, dict] = {}
-for seed_id, row in edited.drop(columns=["delete", "answer check"]).iterrows():
+for seed_id, row in edited.drop(columns=SHOWN_ONLY).iterrows():
     before = frame.loc[seed_id]
     diff = {
         column: row[column]
@@ -188,6 +204,9 @@ st.caption(escaped(describe_origin(origin)))
 if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
+
+
+student_evidence(db, probe_student, seed)
 if note := checker_note(seed["reference_answer"]):
     st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 if note := reference_solution_problem(seed["reference_solution"]):

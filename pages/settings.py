@@ -1,12 +1,19 @@
-"""Settings: the teacher model, temperatures, limits, its API keys, and a connection test."""
+"""Settings: the teacher model, temperatures, limits, its API keys, the student model, and a connection test."""
 
 import streamlit as st
 
 from pages._shared import store
+from workbench.core.connection_test import keys_in_environment, missing_keys
 from workbench.core.jobs import submit
-from workbench.core.probe import keys_in_environment, missing_keys
 from workbench.core.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
 from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
+from workbench.student.settings import (
+    MAX_K,
+    StudentSettings,
+    models_line,
+    save_student_settings,
+    student_settings,
+)
 
 st.title("Settings")
 db = store()
@@ -57,7 +64,7 @@ if saved:
         )
         save_teacher_config(db, config)
         st.session_state["teacher_saved"] = config.to_dict()
-        st.session_state.pop("probe_result", None)  # it was about the teacher before
+        st.session_state.pop("connection_result", None)  # it was about the teacher before
 
 # The note stays as long as it is true: until the teacher changes again.
 if st.session_state.get("teacher_saved") == config.to_dict():
@@ -80,30 +87,73 @@ st.caption(
     + " (names only: values are never shown or stored)."
 )
 
+st.subheader("Student model")
+student = student_settings(db)
+st.caption(
+    "The model the data is for. The probe samples it on the seeds to find what it fails at (known failures, the "
+    "frontier evolution starts from) and on the approved tasks to measure the headroom. Any litellm model string, or "
+    f"the bundled `{DEFAULT_MODEL}` (the default). A student identical to the teacher is allowed."
+)
+with st.form("student"):
+    student_model = st.text_input("Student model", value=student.model)
+    student_base = st.text_input("Student base URL (optional)", value=student.api_base or "",
+                                 placeholder="http://127.0.0.1:8000/v1 for a model you serve yourself")
+    left, right = st.columns(2)
+    student_k = left.number_input("Attempts per task (k)", 1, MAX_K, int(student.k),
+                                  help="the probe samples the student k times per task and reports pass@1 and pass@k "
+                                       "(Chen et al. 2021's unbiased estimator)")
+    student_threshold = right.number_input(
+        "Known failure at a pass rate of at most", 0.0, 1.0, float(student.threshold), 0.05,
+        help="a probed seed whose share of correct attempts is at most this becomes a known failure by probe; "
+             "0 means it never passed")
+    student_temperature = left.slider("Sampling temperature", 0.0, 2.0, float(student.temperature), 0.05,
+                                      help="above 0, so that the k attempts differ (Chen et al. sample at 0.8)")
+    student_tokens = right.number_input("Max tokens per attempt", 16, 32768, int(student.max_tokens), step=16)
+    student_concurrency = left.number_input("Concurrent calls", 1, 512, int(student.concurrency))
+    student_saved = st.form_submit_button("Save student", type="primary")
+if student_saved:
+    try:
+        student = StudentSettings(**{
+            **student.to_dict(), "model": student_model.strip(), "api_base": student_base.strip() or None,
+            "k": int(student_k), "threshold": float(student_threshold), "temperature": float(student_temperature),
+            "max_tokens": int(student_tokens), "concurrency": int(student_concurrency)})
+        save_student_settings(db, student)
+    except ValueError as exc:
+        st.error(f"Not saved: {exc}")
+    else:
+        st.session_state["student_saved"] = student.to_dict()
+if st.session_state.get("student_saved") == student.to_dict():
+    st.success(f"Saved. The student is now `{student.model}`.", icon=":material/check_circle:")
+st.caption(models_line(db, student.model))
+student_missing = missing_keys(student.client_config())
+if student_missing:
+    st.warning(f"The student `{student.model}` needs {', '.join(f'`{k}`' for k in student_missing)}, which is not set.",
+               icon=":material/key_off:")
+
 st.subheader("Test connection")
 st.caption("Sends one tiny request through the background worker, where models load.")
 if st.button("Test connection"):
-    st.session_state["probe_job"] = submit(db, "probe", {"teacher": config.to_dict()}, model=config.model)
-    st.session_state.pop("probe_result", None)
+    st.session_state["connection_job"] = submit(db, "connection_test", {"teacher": config.to_dict()}, model=config.model)
+    st.session_state.pop("connection_result", None)
 
 
 @st.fragment(run_every=1.0)
-def probe_result() -> None:
+def connection_result() -> None:
     """The test's answer; its job is removed once read, so a test leaves no job behind on Home or Jobs."""
-    job_id = st.session_state.get("probe_job")
+    job_id = st.session_state.get("connection_job")
     if job_id is not None:
         job = db.get_job(job_id)
         if job is None:
-            st.session_state.pop("probe_job")
+            st.session_state.pop("connection_job")
         elif job["status"] in ("queued", "running", "paused"):
             st.info(f"Testing `{job['model']}`: waiting for the worker (job {job_id}, {job['status']})...")
             return
         else:
             result = job["result"] or {"ok": False, "message": f"The test did not finish: {job['error'] or job['status']}."}
-            st.session_state["probe_result"] = result
-            st.session_state.pop("probe_job")
+            st.session_state["connection_result"] = result
+            st.session_state.pop("connection_job")
             db.delete_finished_job(job_id)
-    result = st.session_state.get("probe_result")
+    result = st.session_state.get("connection_result")
     if result is None:
         return
     if result["ok"]:
@@ -113,7 +163,7 @@ def probe_result() -> None:
         st.error(result["message"], icon=":material/error:")
 
 
-probe_result()
+connection_result()
 
 st.subheader("Reviewer")
 name = st.text_input("Your name (recorded with every review and overrule)", value=reviewer_name(db))

@@ -18,12 +18,14 @@ KNOWN_LONG = {
         "-S -c` (verifiers/code.py): splitting it means joining the parts again at run time"
     ),
 }
-STAGES = {"analysis", "evolve", "factory", "magpie", "review", "seeds", "verify"}
+STAGES = {"analysis", "evolve", "factory", "magpie", "review", "seeds", "student", "verify"}
 # page (file stem) -> the stage package it belongs to (None: shared parts only). A new page needs a line here.
 PAGE_STAGES = {
     "home": "factory",
     "overview": "factory",
     "seeds": "seeds",
+    "student": "student",
+    "_probes": "student",
     "evolution": "evolve",
     "magpie": "magpie",
     "verifier": "verify",
@@ -43,8 +45,13 @@ PAGE_STAGES = {
 }
 # A page's imports of another stage, with the reason; nothing else may.
 PAGE_EXTRA = {
-    # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem)
-    "seeds": {"verify"},
+    # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem),
+    # and probes the student, showing its wrong answers beside the reference (through pages/_probes.py)
+    "seeds": {"verify", "student"},
+    # the Student page's frontier selection starts an evolution job (workbench.evolve.job.submit_evolve)
+    "student": {"evolve"},
+    # Settings holds the student model beside the teacher (workbench.student.settings)
+    "settings": {"student"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES = {

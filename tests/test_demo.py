@@ -21,8 +21,11 @@ from workbench.store import Store
 
 
 def loopback_teacher(store: Store, url: str) -> None:
+    """The teacher, and the student the demo probes, both on the loopback server."""
     save_teacher_config(store, TeacherConfig(model="hosted_vllm/loopback", api_base=url, max_retries=0,
                                              extra={"api_key": "x"}))
+    store.set_setting("student", {"model": "hosted_vllm/loopback", "api_base": url, "max_retries": 0,
+                                  "extra": {"api_key": "x"}})
 
 
 def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
@@ -34,7 +37,7 @@ def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     assert demo["status"] == "done", store.unit_errors(job_id)
     assert (demo["done_units"], demo["total_units"], demo["failed_units"]) == (len(STAGES), len(STAGES), 0), store.unit_errors(job_id)
     kinds = {job["kind"]: job for job in store.list_jobs(limit=20) if job["id"] != job_id}
-    assert set(kinds) == {"evolve", "magpie", "reason", "embed", "project", "pii_scan"}
+    assert set(kinds) == {"probe", "evolve", "magpie", "reason", "embed", "project", "pii_scan"}
     assert all(job["status"] == "done" for job in kinds.values())
     assert kinds["reason"]["params"]["verifiers"] == ["arithmetic", "consistency", "rollout"]
     assert store.counts()["seeds"] >= 90  # the shipped seeds were loaded into the empty store
@@ -45,6 +48,9 @@ def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     assert set(RESULT_KEYS) <= set(result) and result["passed_gate"] == 0 and result["exported"] == 0
     assert result["tasks_verified"] == len(kinds["reason"]["params"]["tasks"])
     assert "nothing to export" in result["export_note"]
+    # random words state no answer: the student fails every seed it was probed on, and nothing approved is left to probe
+    assert result["student"] == "hosted_vllm/loopback" and result["known_failures"] == result["seeds_probed"] > 0
+    assert result["headroom_note"] == "There is no approved task to probe. Approve samples first (Review page)."
     rejected = store.list_samples(status="rejected")
     assert len(rejected) == result["rejected"] > 0
     # words state no final answer: each rejected sample fails as such
@@ -117,6 +123,10 @@ def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store:
     assert all(json.loads(row)["lineage"]["pair"]["kind"] in ("response", "step") for row in pairs)
     funnel = store.funnel_counts()  # the Overview's funnel: every approved sample passed the gate
     assert funnel["approved"] == printed["approved"] and funnel["exported"] == printed["exported"]
+    # the student (this scripted model) answers 12, 15 or 5: wrong on the probed seeds, right on what was approved
+    probe = next(j for j in store.list_jobs(limit=20) if j["kind"] == "probe" and j["params"]["on"] == "seeds")
+    assert printed["seeds_probed"] == len(probe["params"]["tasks"]) and printed["known_failures"] > 0
+    assert printed["approved_probed"] > 0 and 0 <= printed["headroom"] < 1
 
 
 def _path_with(store: Store, sample_id: int, verdicts: list[tuple[float, str, str]], checks: str = "evidence") -> None:

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from workbench.cli import main as cli
 from workbench.core import jobs
 from workbench.core.metrics import word_tokens
-from workbench.evolve.job import EvolveParams, parse_node_key, resolve_seeds, submit_evolve
+from workbench.evolve.job import EvolveParams, choose_seeds, parse_node_key, submit_evolve
 from workbench.store import Store
 
 REPLY = "Compute the total cost of seven baskets of plums, each holding twelve plums at 30 cents each."
@@ -90,11 +90,11 @@ def test_rerunning_finished_units_writes_nothing_twice(store: Store, db_path):
 
 def test_seed_choices_and_bad_params(store: Store):
     seeds = add_seeds(store, 3)
-    assert resolve_seeds(store, "all") == seeds
-    assert resolve_seeds(store, "known-failures") == seeds[:1]
-    assert resolve_seeds(store, [seeds[2]]) == [seeds[2]]
+    assert choose_seeds(store, "all")["seeds"] == seeds
+    assert choose_seeds(store, "known-failures")["seeds"] == seeds[:1]
+    assert choose_seeds(store, [seeds[2]])["seeds"] == [seeds[2]]
     with pytest.raises(ValueError, match="No seed with id 999"):
-        resolve_seeds(store, [999])
+        choose_seeds(store, [999])
     with pytest.raises(ValueError, match="Unknown operator"):
         submit_evolve(store, EvolveParams(seeds=seeds, operators=["nope"]))
     with pytest.raises(ValueError, match="depth must be between"):
@@ -104,9 +104,9 @@ def test_seed_choices_and_bad_params(store: Store):
 
 def test_empty_store_has_no_seeds_to_evolve(store: Store):
     with pytest.raises(ValueError, match="no seeds yet"):
-        resolve_seeds(store, "all")
+        choose_seeds(store, "all")
     with pytest.raises(ValueError, match="known failure"):
-        resolve_seeds(store, "known-failures")
+        choose_seeds(store, "known-failures")
 
 
 def test_base_models_get_few_shot_completion_prompts(store: Store, db_path):

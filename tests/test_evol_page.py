@@ -56,7 +56,7 @@ def test_start_a_job_on_known_failures(store: Store):
     [job] = store.list_jobs()
     assert job["kind"] == "evolve" and job["params"]["seeds"] == seeds[:1]
     assert job["params"]["depth"] == 3 and job["params"]["operators"] == [op.name for op in BUILTIN_OPERATORS]
-    assert any("queued: 1 seed," in s.value for s in at.success)
+    assert any("queued: 1 seed (seeds: known-failures)," in s.value for s in at.success)
     assert any("Job 1" in p.proto.text for p in at.get("progress"))
 
 

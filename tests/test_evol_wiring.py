@@ -29,13 +29,13 @@ def test_embedding_similarity_once_the_cache_has_vectors(store: Store):
 
 
 def test_most_uncertain_seeds_can_be_targeted(store: Store):
-    from workbench.evolve.job import resolve_seeds
+    from workbench.evolve.job import choose_seeds
 
     seeds = store.insert_seeds([{"instruction": f"seed number {i}"} for i in range(4)])
     with pytest.raises(ValueError, match="No seed has an uncertainty score yet"):
-        resolve_seeds(store, "most-uncertain:2")
+        choose_seeds(store, "most-uncertain:2")
     for seed_id, value in zip(seeds, [0.1, 0.9, 0.5, 0.7], strict=True):
-        store.set_metrics("seed", seed_id, {"uncertainty": value})
-    assert resolve_seeds(store, "most-uncertain:2") == [seeds[1], seeds[3]]
-    with pytest.raises(ValueError, match="positive count"):
-        resolve_seeds(store, "most-uncertain:zero")
+        store.set_metrics("seed", seed_id, {"student_uncertainty": value})
+    assert choose_seeds(store, "most-uncertain:2") == {"choice": "most-uncertain:2", "seeds": [seeds[1], seeds[3]]}
+    with pytest.raises(ValueError, match="most-uncertain takes a count of at least 1"):
+        choose_seeds(store, "most-uncertain:zero")

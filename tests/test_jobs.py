@@ -96,18 +96,18 @@ def test_unknown_job_kind_fails_clearly(store: Store):
         submit(store, "no-such-kind", {})
 
 
-def test_probe_job_through_the_in_process_worker(store: Store, db_path):
+def test_connection_test_job_through_the_in_process_worker(store: Store, db_path):
     teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "OK"}}
-    job_id = submit(store, "probe", {"teacher": teacher}, model=teacher["model"])
+    job_id = submit(store, "connection_test", {"teacher": teacher}, model=teacher["model"])
     assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
     job = store.get_job(job_id)
     assert job["status"] == "done" and job["result"]["ok"] and "answered in" in job["result"]["message"]
     assert job["prompt_tokens"] > 0
 
 
-def test_probe_reports_a_failed_connection(store: Store, db_path):
+def test_connection_test_reports_a_failed_connection(store: Store, db_path):
     teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "litellm.RateLimitError"}}
-    job_id = submit(store, "probe", {"teacher": teacher})
+    job_id = submit(store, "connection_test", {"teacher": teacher})
     run_worker(db_path, exit_when_idle=True, log=lambda _: None)
     job = store.get_job(job_id)
     assert job["result"]["ok"] is False and "rate limiting" in job["result"]["message"]
@@ -117,7 +117,7 @@ def test_probe_reports_a_failed_connection(store: Store, db_path):
 def test_one_worker_per_store_and_ensure_worker_starts_one(store: Store, db_path):
     assert not worker_alive(db_path)
     teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "OK"}}
-    job_id = submit(store, "probe", {"teacher": teacher})
+    job_id = submit(store, "connection_test", {"teacher": teacher})
     env = {**os.environ}
     process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"], env=env)
     try:

@@ -169,8 +169,9 @@ def test_maps_neighbour_lookup_explains_bad_input(store: Store):
 
 def test_distributions_show_histograms_frontier_and_ranking(store: Store):
     fill(store)
-    store.set_metrics("seed", 1, {"uncertainty": 0.9, "semantic_disagreement": 1.0})
-    store.set_metrics("seed", 2, {"uncertainty": 0.4, "semantic_disagreement": 0.2})
+    store.set_metrics("seed", 1, {"student_uncertainty": 0.9, "student_semantic_disagreement": 1.0})
+    store.set_metrics("seed", 2, {"student_uncertainty": 0.4, "student_semantic_disagreement": 0.2,
+                                  "teacher_uncertainty": 0.7})
     store.set_metrics_bulk("sample", [(1, {"near_duplicate_group": 1.0}), (2, {"near_duplicate_group": 1.0})])
     at = page("distributions").run()
     assert not at.exception
@@ -180,11 +181,13 @@ def test_distributions_show_histograms_frontier_and_ranking(store: Store):
     assert at.dataframe[0].value["members"].tolist() == ["sample 1, sample 2"]
     ranking = at.dataframe[1].value
     assert ranking["id"].tolist() == [1, 2] and ranking["rank"].tolist() == [1, 2]
+    assert ranking["teacher_uncertainty"].tolist()[1] == 0.7  # the teacher's own, in its own named column
     at.radio[0].set_value("Evolution depth").run()
     assert not at.exception
     at = next(b for b in at.button if b.label.startswith("Measure uncertainty")).click().run()
     assert not at.exception
-    assert store.list_jobs()[0]["kind"] == "uncertainty"
+    job = store.list_jobs()[0]
+    assert job["kind"] == "uncertainty" and job["params"]["role"] == "student" and job["student"] == "local/gemma-3-270m"
 
 
 def test_distributions_metric_without_values_shows_empty_state(store: Store):

@@ -169,7 +169,7 @@ def test_cli_queues_analysis_jobs_and_lists_uncertain_seeds(store: Store, db_pat
     from workbench.cli import main
 
     seeds = store.insert_seeds([{"instruction": "a"}, {"instruction": "b"}])
-    store.set_metrics("seed", seeds[1], {"uncertainty": 0.8})
+    store.set_metrics("seed", seeds[1], {"student_uncertainty": 0.8})
     assert main(["--db", str(db_path), "analyse", "project", "--refit"]) == 0
     job = store.list_jobs()[0]
     assert job["kind"] == "project" and job["params"]["refit"] is True

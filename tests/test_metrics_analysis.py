@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from workbench.analysis.job import compute_entropy_gains, rank_uncertainty
+from workbench.analysis.job import compute_entropy_gains
+from workbench.analysis.uncertainty import entropy_bits, rank_uncertainty
 from workbench.core.metrics import (
+    cluster_labels,
     distinct_n,
     entropy_gain,
     label_entropy,
@@ -17,7 +19,6 @@ from workbench.core.metrics import (
     near_duplicate_groups,
     novelty,
     percentile_ranks,
-    semantic_disagreement,
     similar_pairs,
 )
 from workbench.store import Store, StoreError
@@ -66,13 +67,13 @@ def test_near_duplicate_groups_link_transitively_above_the_threshold():
     assert near_duplicate_groups(np.zeros((0, 3), dtype=np.float32)) == []
 
 
-def test_semantic_disagreement_is_entropy_over_answer_clusters():
+def test_semantic_disagreement_is_entropy_in_bits_over_answer_clusters():
     same = np.stack([unit(1, 0, 0)] * 4)
     two_camps = np.stack([unit(1, 0, 0), unit(1, 0.01, 0), unit(0, 1, 0), unit(0, 1, 0.01)])
     all_differ = np.stack([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)])
-    assert semantic_disagreement(same) == pytest.approx(0.0)
-    assert semantic_disagreement(two_camps) == pytest.approx(math.log(2))
-    assert semantic_disagreement(all_differ) == pytest.approx(math.log(3))
+    assert entropy_bits(cluster_labels(same)) == pytest.approx(0.0)
+    assert entropy_bits(cluster_labels(two_camps)) == pytest.approx(1.0)
+    assert entropy_bits(cluster_labels(all_differ)) == pytest.approx(math.log2(3))
     assert label_entropy([1, 1, 2, 3]) == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
 
 
@@ -140,13 +141,18 @@ def test_review_functions_change_status_and_tags_with_a_trail(store: Store):
 def test_uncertainty_rank_combines_components_and_lists_top_seeds(store: Store):
     seeds = store.insert_seeds([{"instruction": f"seed {i}"} for i in range(3)])
     for seed, entropy, disagreement in zip(seeds, [0.5, 2.0, None], [0.0, 1.1, 0.6], strict=True):
-        store.set_metrics("seed", seed, {"uncertainty_token_entropy": entropy, "semantic_disagreement": disagreement})
-    assert rank_uncertainty(store) == 3
+        store.set_metrics("seed", seed, {"student_token_entropy": entropy, "student_semantic_disagreement": disagreement})
+    store.set_metrics("seed", seeds[0], {"teacher_token_entropy": 1.0})
+    assert rank_uncertainty(store, "student") == 3
     # entropy ranks: 1/2, 2/2; disagreement ranks: 1/3, 3/3, 2/3
-    assert store.get_metrics("seed", seeds[0])["uncertainty"] == pytest.approx((0.5 + 1 / 3) / 2)
-    assert store.get_metrics("seed", seeds[2])["uncertainty"] == pytest.approx(2 / 3)
+    assert store.get_metrics("seed", seeds[0])["student_uncertainty"] == pytest.approx((0.5 + 1 / 3) / 2)
+    assert store.get_metrics("seed", seeds[2])["student_uncertainty"] == pytest.approx(2 / 3)
     assert store.top_uncertain_seed_ids(2) == [seeds[1], seeds[2]]
     assert [r["id"] for r in store.seed_uncertainty_ranking()] == [seeds[1], seeds[2], seeds[0]]
+    assert rank_uncertainty(store, "teacher") == 1  # the teacher's own ranking, kept apart
+    [teacher_row] = store.seed_uncertainty_ranking(role="teacher")
+    assert teacher_row["id"] == seeds[0] and teacher_row["teacher_uncertainty"] == 1.0
+    assert teacher_row["student_uncertainty"] == pytest.approx((0.5 + 1 / 3) / 2)
 
 
 @pytest.mark.parametrize("fp32", [False, True])

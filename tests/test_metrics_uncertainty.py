@@ -1,4 +1,5 @@
-"""The uncertainty job: k sampled answers per seed, their token entropy and semantic disagreement, a ranking."""
+"""The uncertainty job: k sampled attempts per seed by the student (or, named apart, the teacher), their token entropy
+and semantic disagreement in bits, a ranking."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from workbench.core import jobs
 from workbench.store import Store
 
-MOCK_TEACHER = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "Paris is the capital."}}
+MOCK = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "Step 1: Paris is the capital.\nAnswer: Paris"}}
 
 
 def run_all(store: Store) -> dict:
@@ -15,43 +16,23 @@ def run_all(store: Store) -> dict:
     return store.list_jobs()[0]
 
 
-def test_identical_answers_do_not_disagree_and_missing_entropy_is_not_invented(store: Store):
-    seeds = store.insert_seeds([{"instruction": "What is the capital of France?"}, {"instruction": "Name a colour."}])
-    jobs.submit(store, "uncertainty", {"k": 3, "max_tokens": 8, "teacher": MOCK_TEACHER})
+def test_the_student_is_measured_by_default_and_the_teacher_apart(store: Store):
+    seeds = store.insert_seeds([{"instruction": "What is the capital of France?", "reference_answer": "Paris"},
+                                {"instruction": "Name the capital of France.", "reference_answer": "Paris"}])
+    jobs.submit(store, "uncertainty", {"k": 3, "max_tokens": 8, "student": MOCK})
     job = run_all(store)
     assert job["status"] == "done" and job["done_units"] == 2, job["error"]
     for seed in seeds:
         metrics = store.get_metrics("seed", seed)
-        assert metrics["semantic_disagreement"] == pytest.approx(0.0)
-        assert metrics["uncertainty_token_entropy"] is None  # the provider gave no distribution
+        assert metrics["student_semantic_disagreement"] == pytest.approx(0.0)  # three times "Paris"
+        assert metrics["student_token_entropy"] is None  # the provider gave no distribution: none is invented
+        assert "teacher_uncertainty" not in metrics
     ranking = store.seed_uncertainty_ranking()
-    assert {r["id"] for r in ranking} == set(seeds) and ranking[0]["token_entropy_source"].startswith("not available: ")
-    assert job["result"]["ranked_seeds"] == 2
+    assert {r["id"] for r in ranking} == set(seeds) and ranking[0]["token_entropy_source"].startswith("bits; not available: ")
+    assert job["result"] == {"role": "student", "ranked_seeds": 2, "top": [seeds[0], seeds[1]]}
 
-
-def test_uncertainty_job_can_target_chosen_seeds(store: Store):
-    seeds = store.insert_seeds([{"instruction": f"Question {i}?"} for i in range(3)])
-    jobs.submit(store, "uncertainty", {"k": 2, "seed_ids": [seeds[1]], "teacher": MOCK_TEACHER})
+    jobs.submit(store, "uncertainty", {"k": 2, "seed_ids": [seeds[1]], "role": "teacher", "teacher": MOCK})
     run_all(store)
-    assert store.top_uncertain_seed_ids(5) == [seeds[1]]
-
-
-@pytest.mark.slow
-def test_bundled_model_ranks_seeds_by_real_uncertainty(store: Store):
-    seeds = store.insert_seeds([
-        {"instruction": "What is 2 + 2?"},
-        {"instruction": "Invent a name for a new colour and describe it."},
-        {"instruction": "What is the capital of France?"},
-    ])
-    jobs.submit(store, "uncertainty", {"k": 3, "max_tokens": 16, "temperature": 1.0, "concurrency": 1})
-    job = run_all(store)
-    assert job["status"] == "done" and job["failed_units"] == 0, store.unit_errors(job["id"])
-    assert job["completion_tokens"] > 0
-    ranking = store.seed_uncertainty_ranking()
-    assert sorted(r["id"] for r in ranking) == sorted(seeds)
-    for row in ranking:
-        assert row["token_entropy"] > 0 and row["token_entropy_source"] == "full next-token distribution"
-        assert 0 <= row["semantic_disagreement"] <= 1.0986123 + 1e-6  # at most ln 3 for 3 answers
-    scores = [r["uncertainty"] for r in ranking]
-    assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
-    assert store.top_uncertain_seed_ids(1) == [ranking[0]["id"]]
+    assert [r["id"] for r in store.seed_uncertainty_ranking(role="teacher")] == [seeds[1]]
+    assert store.get_metrics("seed", seeds[1])["teacher_uncertainty"] == 1.0
+    assert len(store.seed_uncertainty_ranking()) == 2  # the student's ranking is untouched

@@ -292,5 +292,5 @@ def test_a_job_without_model_calls_costs_nothing_and_an_unpriced_one_is_unknown(
     at = app_page("jobs").run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("kind")
-    assert table.loc["embed", "cost ($)"] == 0.0 and table.loc["embed", "model"] == "—"
+    assert table.loc["embed", "cost ($)"] == 0.0 and table.loc["embed", "teacher"] == "—" and table.loc["embed", "student"] == "—"
     assert pd.isna(table.loc["magpie", "cost ($)"])

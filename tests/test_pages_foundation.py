@@ -63,7 +63,7 @@ def test_seeds_page_search_filters(store: Store):
     assert "1 of 2 seeds shown" in " ".join(c.value for c in at.caption)
 
 
-def test_settings_saves_teacher_and_queues_probe(store: Store):
+def test_settings_saves_teacher_and_queues_a_connection_test(store: Store):
     at = page("settings").run()
     assert not at.exception
     at.text_input[0].input("openai/gpt-4o-mini")
@@ -72,7 +72,7 @@ def test_settings_saves_teacher_and_queues_probe(store: Store):
     assert store.get_setting("teacher")["model"] == "openai/gpt-4o-mini"
     at = next(b for b in at.button if b.label == "Test connection").click().run()
     jobs = store.list_jobs()
-    assert jobs[0]["kind"] == "probe" and jobs[0]["params"]["teacher"]["model"] == "openai/gpt-4o-mini"
+    assert jobs[0]["kind"] == "connection_test" and jobs[0]["params"]["teacher"]["model"] == "openai/gpt-4o-mini"
 
 
 def test_jobs_page_empty_and_with_jobs(store: Store):

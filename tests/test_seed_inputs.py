@@ -109,7 +109,7 @@ def test_the_reason_job_sends_the_input(store: Store):
 def test_the_uncertainty_job_asks_with_the_input(store: Store):
     store.insert_seeds([{"instruction": INSTRUCTION, "input": INPUT}])
     with json_server(chat_reply("Telegram")) as server:
-        jobs.submit(store, "uncertainty", {"k": 2, "max_tokens": 8, "teacher": loopback(server.url)})
+        jobs.submit(store, "uncertainty", {"k": 2, "max_tokens": 8, "student": loopback(server.url)})
         run_worker(store)
     assert store.list_jobs()[0]["status"] == "done"
     assert [r["messages"][-1]["content"] for r in server.requests] == [f"{INSTRUCTION}\n\nInput:\n{INPUT}"] * 2

@@ -11,7 +11,7 @@ import pytest
 
 from tests.json_server import json_server
 from tests.test_seed_inputs import chat_reply
-from workbench.core.probe import keys_in_environment, missing_keys
+from workbench.core.connection_test import keys_in_environment, missing_keys
 from workbench.core.teacher import (
     NOT_AVAILABLE,
     Teacher,

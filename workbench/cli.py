@@ -21,6 +21,7 @@ from workbench.magpie.cli import add_magpie_commands
 from workbench.review.cli import add_decontam_commands, add_ship_commands
 from workbench.seeds.cli import cmd_seeds_import, cmd_seeds_list, cmd_seeds_load_samples
 from workbench.store import Store, StoreError, open_store
+from workbench.student.cli import add_probe_commands
 from workbench.verify.cli import add_calibration_commands, add_reasoning_commands
 
 Command = Callable[[argparse.Namespace, Store], int]
@@ -40,10 +41,13 @@ def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
         print_json(jobs)
         return 0
     for job in jobs:
+        models = "; ".join(f"{role} {name}" for role, name in (("teacher", job["model"]), ("student", job["student"]))
+                           if name)
         print(
             f"{job['id']:>5}  {job['kind']:<10} {job['status']:<10} "
             f"{job['done_units']}/{plural(job['total_units'], 'unit')} done, {job['failed_units']} failed; "
             f"{plural(job['model_calls'], 'model call')}, {job['cache_hits']} from the cache"
+            + (f"; {models}" if models else "")
         )
     return 0
 
@@ -157,6 +161,7 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
         add_evolution_commands,
         add_magpie_commands,
         add_decontam_commands,
+        add_probe_commands,
     ]
 
 

@@ -27,6 +27,7 @@ from workbench.factory.queries import OverviewQueries
 from workbench.magpie.queries import MagpieQueries
 from workbench.review.queries import ReviewQueries
 from workbench.seeds.queries import SeedsQueries
+from workbench.student.queries import StudentQueries
 from workbench.verify.queries import VerificationQueries
 
 __all__ = [
@@ -54,6 +55,7 @@ class Store(
     AnalysisQueries,
     ReviewQueries,
     OverviewQueries,
+    StudentQueries,
     StoreCore,
 ):
     """One connection to the workbench database. Cheap to open; open one per thread."""

@@ -1,5 +1,5 @@
 """Analysis jobs: `embed` (embeddings + per-item metrics + the similarity gate), `project` (UMAP map)
-and `uncertainty` (how unsure the teacher is about each seed).
+and `uncertainty` (how unsure the student, or the teacher, is about each seed).
 
 CPU-heavy steps run in a thread with their own store connection, so the worker's heartbeat (and
 with it pause/cancel) keeps going while a batch is embedded or a map is fitted.
@@ -18,8 +18,9 @@ import numpy as np
 
 from workbench.analysis.maps import MapParams, current_params, project, warm_up_helps
 from workbench.analysis.umap_jit import start_warm_up
+from workbench.analysis.uncertainty import measure, metric_names, rank_uncertainty, save_uncertainty
 from workbench.core.embeddings import embed_texts, encode, item_matrix, model_name
-from workbench.core.jobs import JobContext, register
+from workbench.core.jobs import JobContext, register, submit
 from workbench.core.metrics import (
     entropy_gain,
     lexical_entropy,
@@ -27,12 +28,13 @@ from workbench.core.metrics import (
     max_similarity,
     near_duplicate_groups,
     novelty,
-    percentile_ranks,
-    semantic_disagreement,
 )
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import Teacher
-from workbench.store import Store, task_text
+from workbench.store import Store
+from workbench.student.attempts import attempt_index, sample_attempt
+from workbench.student.settings import student_settings
+from workbench.verify.reasoning import DEFAULT_TEMPERATURE, load_task
 
 GATE_KEY = "similarity_gate_threshold"
 DEFAULT_GATE = 0.9
@@ -224,29 +226,32 @@ class ProjectHandler:
 
 # ---------------------------------------------------------------- uncertainty
 
-FEW_SHOT_ANSWER = (
-    "Question: What is 12 times 3?\nAnswer: 12 times 3 is 36.\n\n"
-    "Question: Name the largest planet in the solar system.\nAnswer: Jupiter is the largest planet.\n\n"
-    "Question: {instruction}\nAnswer:"
-)
-ANSWER_STOP = ["\nQuestion:", "\n\n"]
+
+def uncertainty_model(store: Store, params: dict) -> tuple[str, Teacher, float]:
+    """The model an uncertainty job samples (params["role"]: the student by default, or the teacher), with the
+    temperature it samples at (params["temperature"], else the student's setting, else the reasoning default)."""
+    role = params.get("role") or "student"
+    metric_names(role)  # refuses an unknown role
+    if role == "student":
+        settings = student_settings(store, params.get("student"))
+        return role, Teacher(settings.client_config()), float(params.get("temperature") or settings.temperature)
+    config = teacher_config(store, params.get("teacher"))
+    return role, Teacher(config), float(params.get("temperature") or DEFAULT_TEMPERATURE)
 
 
-async def sample_answers(teacher: Teacher, instruction: str, k: int, temperature: float, max_tokens: int) -> list:
-    """k sampled answers of the teacher to one instruction, with token entropies where available."""
-    if teacher.config.uses_completion_prompts:
-        prompt = FEW_SHOT_ANSWER.format(instruction=instruction.strip())
-        calls = [teacher.acomplete(prompt, temperature=temperature, max_tokens=max_tokens, stop=ANSWER_STOP,
-                                   logprobs=True, seed=i) for i in range(k)]
-    else:
-        messages = [{"role": "user", "content": instruction}]
-        calls = [teacher.achat(messages, temperature=temperature, max_tokens=max_tokens, logprobs=True, seed=i)
-                 for i in range(k)]
-    return list(await asyncio.gather(*calls))
+def submit_uncertainty(store: Store, params: dict) -> int:
+    """Queue an uncertainty job (params: role, k, max_tokens, temperature, student or teacher overrides, seed_ids,
+    concurrency, bypass_cache); the job row names the model it samples as its student or its teacher."""
+    role, model, _ = uncertainty_model(store, params)
+    if role == "student":
+        return submit(store, "uncertainty", params, student=model.model)
+    return submit(store, "uncertainty", params, model=model.model)
 
 
 class UncertaintyHandler:
-    """Per seed: k sampled answers; their mean token entropy and their semantic disagreement; then a rank."""
+    """Per seed: k attempts of the student (or the teacher), their token entropy and semantic disagreement in bits
+    (workbench/analysis/uncertainty.py); then a rank. Attempts are named samples (`attempt_index`), so after a probe
+    with the same settings the student's answers come from the response cache."""
 
     kind = "uncertainty"
 
@@ -255,40 +260,36 @@ class UncertaintyHandler:
         return [f"seed:{i}" for i in ids]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        seed = ctx.store.get_seed(int(unit_key.split(":")[1]))
-        if seed is None:
+        seed_id = int(unit_key.split(":")[1])
+        if ctx.store.get_seed(seed_id) is None:
             return  # deleted since the job was queued
-        ctx.check_stop()
-        teacher = ctx.extras.setdefault("teacher", Teacher(teacher_config(ctx.store, ctx.params.get("teacher"))))
+        task = load_task(ctx.store, "seed", seed_id)
+        if "model" not in ctx.extras:
+            ctx.extras["role"], ctx.extras["model"], ctx.extras["temperature"] = uncertainty_model(ctx.store, ctx.params)
+        role, model, temperature = ctx.extras["role"], ctx.extras["model"], ctx.extras["temperature"]
         k = int(ctx.params.get("k", 5))
-        answers = await sample_answers(teacher, task_text(seed["instruction"], seed["input"]), k,
-                                       float(ctx.params.get("temperature", 1.0)), int(ctx.params.get("max_tokens", 64)))
-        for answer in answers:
-            ctx.add_usage(answer.prompt_tokens, answer.completion_tokens, answer.cost)
-        model = ctx.params.get("model") or model_name(ctx.store)
-        vectors = await asyncio.to_thread(encode, [a.text.strip() for a in answers], model)
-        disagreement = semantic_disagreement(vectors, float(ctx.params.get("cluster_threshold", 0.85)))
-        means = [a.mean_entropy for a in answers if a.mean_entropy is not None]
-        source = answers[0].entropy_source
-        ctx.store.set_metrics("seed", seed["id"], {"semantic_disagreement": disagreement},
-                              note=f"{k} answers by {teacher.model}")
-        ctx.store.set_metrics("seed", seed["id"], {"uncertainty_token_entropy": float(np.mean(means)) if means else None},
-                              note=source)
+        max_tokens = int(ctx.params.get("max_tokens") or model.config.max_tokens)
+        ctx.check_stop()
+        attempts = await asyncio.gather(*(
+            sample_attempt(model, task, temperature=temperature, max_tokens=max_tokens,
+                           sample_index=attempt_index("seed", seed_id, i))
+            for i in range(k)
+        ))
+        for attempt in attempts:
+            ctx.add_usage(attempt.generation.prompt_tokens, attempt.generation.completion_tokens, attempt.generation.cost)
+        embedding_model = ctx.params.get("model") or model_name(ctx.store)
+        result = await asyncio.to_thread(
+            measure, task, [a.text for a in attempts], [a.final_answer for a in attempts],
+            [a.token_entropy_bits for a in attempts], [a.generation.entropy_source for a in attempts],
+            lambda texts: encode(texts, embedding_model), float(ctx.params.get("cluster_threshold", 0.85)),
+        )
+        save_uncertainty(ctx.store, role, seed_id, result, k, model.model)
 
     async def finish(self, ctx: JobContext) -> None:
-        ranked = rank_uncertainty(ctx.store)
-        ctx.store.set_job_result(ctx.job_id, {"ranked_seeds": ranked, "top": ctx.store.top_uncertain_seed_ids(5)})
-
-
-def rank_uncertainty(store: Store) -> int:
-    """uncertainty = mean percentile rank (among all measured seeds) of the seed's token entropy and
-    semantic disagreement; a component the teacher could not give is left out. Returns seeds ranked."""
-    components = [percentile_ranks(store.metric_values("seed", name))
-                  for name in ("uncertainty_token_entropy", "semantic_disagreement")]
-    seed_ids = set().union(*components)
-    rows = [(i, {"uncertainty": float(np.mean([c[i] for c in components if i in c]))}) for i in sorted(seed_ids)]
-    store.set_metrics_bulk("seed", rows, note="mean percentile rank of token entropy and semantic disagreement")
-    return len(rows)
+        role = ctx.params.get("role") or "student"
+        ranked = rank_uncertainty(ctx.store, role)
+        ctx.store.set_job_result(ctx.job_id, {"role": role, "ranked_seeds": ranked,
+                                              "top": ctx.store.top_uncertain_seed_ids(5, role)})
 
 
 register(EmbedHandler())

@@ -291,24 +291,32 @@ class AnalysisQueries:
             [limit],
         )
 
-    def seed_uncertainty_ranking(self, limit: int | None = None) -> list[dict]:
-        """Seeds with an uncertainty score, most uncertain first, with its components."""
+    def seed_uncertainty_ranking(self, limit: int | None = None, role: str = "student") -> list[dict]:
+        """Seeds with an uncertainty score of `role` ('student' or 'teacher', see workbench/analysis/uncertainty.py),
+        most uncertain first: id, instruction, domain, uncertainty, token_entropy (bits), token_entropy_source,
+        semantic_disagreement (bits), and both roles' scores as student_uncertainty and teacher_uncertainty."""
+        if role not in ("student", "teacher"):
+            raise ValueError(f"role must be 'student' or 'teacher', not {role!r}")
         sql = (
             "SELECT s.id, s.instruction, s.domain, u.value AS uncertainty, te.value AS token_entropy, "
-            "te.note AS token_entropy_source, sd.value AS semantic_disagreement FROM metrics u "
+            "te.note AS token_entropy_source, sd.value AS semantic_disagreement, "
+            "su.value AS student_uncertainty, tu.value AS teacher_uncertainty FROM metrics u "
             "JOIN seeds s ON s.id = u.item_id "
-            "LEFT JOIN metrics te ON te.item_type = 'seed' AND te.item_id = s.id AND te.name = 'uncertainty_token_entropy' "
-            "LEFT JOIN metrics sd ON sd.item_type = 'seed' AND sd.item_id = s.id AND sd.name = 'semantic_disagreement' "
-            "WHERE u.item_type = 'seed' AND u.name = 'uncertainty' AND u.value IS NOT NULL "
+            "LEFT JOIN metrics te ON te.item_type = 'seed' AND te.item_id = s.id AND te.name = :role || '_token_entropy' "
+            "LEFT JOIN metrics sd ON sd.item_type = 'seed' AND sd.item_id = s.id "
+            "AND sd.name = :role || '_semantic_disagreement' "
+            "LEFT JOIN metrics su ON su.item_type = 'seed' AND su.item_id = s.id AND su.name = 'student_uncertainty' "
+            "LEFT JOIN metrics tu ON tu.item_type = 'seed' AND tu.item_id = s.id AND tu.name = 'teacher_uncertainty' "
+            "WHERE u.item_type = 'seed' AND u.name = :role || '_uncertainty' AND u.value IS NOT NULL "
             "ORDER BY u.value DESC, s.id"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._rows(sql)
+        return self._rows(sql, {"role": role})
 
-    def top_uncertain_seed_ids(self, n: int) -> list[int]:
-        """The n seeds the teacher is least sure about (the 'seed points' evolution should target)."""
-        return [row["id"] for row in self.seed_uncertainty_ranking(n)]
+    def top_uncertain_seed_ids(self, n: int, role: str = "student") -> list[int]:
+        """The n seeds the student (or the teacher) is least sure about: the 'seed points' evolution should target."""
+        return [row["id"] for row in self.seed_uncertainty_ranking(n, role)]
 
     def metric_coverage(self, name: str, include_filtered: bool = False) -> list[dict]:
         """Which items carry one metric, and why the others do not: rows of kind ('seed', or a sample source with

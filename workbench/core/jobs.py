@@ -110,15 +110,16 @@ def load_handlers() -> None:
     importlib.import_module(PIPELINE)
 
 
-def submit(store: Store, kind: str, params: dict, model: str | None = None) -> int:
-    """Queue a job; the worker picks it up. Returns the job id.
+def submit(store: Store, kind: str, params: dict, model: str | None = None, student: str | None = None) -> int:
+    """Queue a job; the worker picks it up. Returns the job id. `model` names the teacher the job calls and
+    `student` the student model it uses (workbench/student/), each None where the job uses none.
 
     Every job takes `params["bypass_cache"]` (default False): True sends every model call to the model
     instead of answering repeated ones from the response cache (workbench/core/response_cache.py)."""
     load_handlers()
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(sorted(HANDLERS))}")
-    return store.create_job(kind, params, model=model)
+    return store.create_job(kind, params, model=model, student=student)
 
 
 def rerun(store: Store, job_id: int, bypass_cache: bool = False) -> int:
@@ -129,7 +130,8 @@ def rerun(store: Store, job_id: int, bypass_cache: bool = False) -> int:
         raise ValueError(f"no job {job_id}")
     if job["status"] not in FINISHED:
         raise ValueError(f"job {job_id} is {job['status']}; only a finished job can be run again")
-    return submit(store, job["kind"], {**job["params"], "bypass_cache": bypass_cache}, model=job["model"])
+    return submit(store, job["kind"], {**job["params"], "bypass_cache": bypass_cache}, model=job["model"],
+                  student=job["student"])
 
 
 def job_cache(store: Store, job: dict) -> ResponseCache:

@@ -8,7 +8,7 @@ Lexical measures work on word tokens (lower-cased words and punctuation marks):
 Embedding measures take L2-normalised vectors (a dot product is the cosine similarity):
 - novelty: 1 - the highest cosine similarity to a reference set (seeds, accepted samples);
 - near-duplicate groups: connected groups of texts whose similarity is >= a threshold;
-- semantic disagreement: entropy (nats) over the clusters of k sampled answers.
+- answer clusters and label entropy (nats), from which workbench/analysis/uncertainty.py measures semantic disagreement.
 
 Entropy gain of an evolved instruction is its lexical entropy minus that of its parent (or seed).
 """
@@ -187,17 +187,14 @@ def label_entropy(labels: np.ndarray | list) -> float:
     return float(-(probs * np.log(probs)).sum())
 
 
-def semantic_disagreement(answer_vectors: np.ndarray, threshold: float = 0.85) -> float:
-    """Entropy (nats) over the meaning-clusters of k sampled answers: how much the answers disagree."""
-    return label_entropy(cluster_labels(answer_vectors, threshold))
-
-
 def percentile_ranks(values: dict[int, float]) -> dict[int, float]:
-    """Each key's value as a rank in (0, 1] among all values (ties share their mean rank)."""
+    """Each key's value as a rank in (0, 1] among all values (ties share their mean rank, as scipy's rankdata gives
+    them, without its seconds of import)."""
     if not values:
         return {}
-    from scipy.stats import rankdata
-
     keys = list(values)
-    ranks = rankdata([values[k] for k in keys]) / len(keys)
-    return {k: float(r) for k, r in zip(keys, ranks, strict=True)}
+    _, position, counts = np.unique(np.array([values[k] for k in keys], dtype=float), return_inverse=True,
+                                    return_counts=True)
+    last = np.cumsum(counts)  # 1-based rank of the last member of each group of equal values
+    mean_rank = last - (counts - 1) / 2
+    return {k: float(r) for k, r in zip(keys, mean_rank[position] / len(keys), strict=True)}

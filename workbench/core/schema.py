@@ -39,6 +39,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             tags TEXT NOT NULL DEFAULT '[]',
             notes TEXT,
             known_failure INTEGER NOT NULL DEFAULT 0,
+            known_failure_source TEXT CHECK (known_failure_source IN ('manual','probe')),
             tests TEXT,
             text_hash TEXT NOT NULL UNIQUE,
             created_at REAL NOT NULL,
@@ -57,6 +58,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             completion_tokens INTEGER NOT NULL DEFAULT 0,
             cost REAL,
             model TEXT,
+            student TEXT,
             error TEXT,
             result TEXT,
             worker_pid INTEGER,
@@ -77,6 +79,29 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             finished_at REAL NOT NULL,
             PRIMARY KEY (job_id, unit_key)
         );
+        -- issue 24: the student's attempts (the failure probe, workbench/student/): one per (job, task, attempt), each
+        -- with its verdict against the task's reference answer, tests or verified majority answer
+        CREATE TABLE student_attempts (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            task_type TEXT NOT NULL CHECK (task_type IN ('seed','sample')),
+            task_id INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            final_answer TEXT,
+            correct INTEGER CHECK (correct IN (0, 1)),
+            verdict TEXT NOT NULL,
+            checked_against TEXT NOT NULL CHECK (checked_against IN ('reference','tests','majority')),
+            token_entropy REAL,
+            entropy_note TEXT,
+            model TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            UNIQUE (job_id, task_type, task_id, attempt)
+        );
+        CREATE INDEX student_attempts_task ON student_attempts(task_type, task_id);
         CREATE TABLE operators (
             name TEXT PRIMARY KEY,
             kind TEXT NOT NULL,

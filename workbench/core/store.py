@@ -171,10 +171,11 @@ class StoreCore:
 
     # ---- jobs
 
-    def create_job(self, kind: str, params: dict, model: str | None = None) -> int:
+    def create_job(self, kind: str, params: dict, model: str | None = None, student: str | None = None) -> int:
+        """Queue a job row; `model` is the teacher it calls, `student` the student model it uses (None: none)."""
         cursor = self.conn.execute(
-            "INSERT INTO jobs (kind, params, status, model, created_at) VALUES (?, ?, 'queued', ?, ?)",
-            [kind, to_json(params), model, now()],
+            "INSERT INTO jobs (kind, params, status, model, student, created_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+            [kind, to_json(params), model, student, now()],
         )
         return cursor.lastrowid
 

@@ -6,72 +6,51 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
+from collections.abc import Callable
 
-from workbench.cli_common import add_bypass_cache_flag
+from workbench.cli_common import add_bypass_cache_flag, follow_job
 from workbench.core.wording import plural
 from workbench.store import Store
 
+SEED_CHOICE_HELP = ("frontier (the student's known failures plus the 10 seeds it is most unsure about; frontier:N for "
+                    "N), all, known-failures, most-uncertain:N, or ids like 1,2,3 (default: frontier once the student "
+                    "was probed, else all)")
+
 
 def _seed_choice(text: str) -> str | list[int]:
-    if text in ("all", "known-failures") or text.startswith("most-uncertain:"):
+    if text in ("all", "known-failures", "frontier") or text.startswith(("most-uncertain:", "frontier:")):
         return text
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--seeds takes all, known-failures, most-uncertain:N or ids like 1,2,3 (got {text!r})"
-        ) from None
+        raise argparse.ArgumentTypeError(f"--seeds takes {SEED_CHOICE_HELP} (got {text!r})") from None
 
 
-def _follow_job(store: Store, job_id: int, db_path: Path) -> str:
-    """Print a job's progress until it stops; runs a worker in this process when none serves the store."""
-    import threading
-
-    from workbench.core.jobs import eta_seconds, run_worker, worker_alive
-
-    thread = None
-    if not worker_alive(db_path):
-        thread = threading.Thread(target=run_worker, args=(db_path, True, lambda m: None), daemon=True)
-        thread.start()
-    last = None
-    try:
-        while True:
-            job = store.get_job(job_id)
-            nodes = store.evol_job_seed_summary(job_id)
-            line = (
-                f"job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'unit')}, "
+def _progress(store: Store) -> Callable[[dict], str]:
+    def describe(job: dict) -> str:
+        nodes = store.evol_job_seed_summary(job["id"])
+        return (f"job {job['id']} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'unit')}, "
                 f"{job['failed_units']} failed; {plural(sum(n['nodes'] for n in nodes), 'node')}, "
-                f"{sum(n['survived'] for n in nodes)} survived"
-            )
-            if line != last:
-                eta = eta_seconds(job)
-                print(line + (f", ETA {eta:.0f}s" if eta is not None and job["status"] == "running" else ""), flush=True)
-                last = line
-            if job["status"] in ("done", "failed", "cancelled", "paused"):
-                return job["status"]
-            if thread is not None and not thread.is_alive() and job["status"] == "queued":
-                return "queued"
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        store.request_job_status(job_id, "paused")
-        print(f"\npausing job {job_id}; resume it with `workbench jobs resume {job_id}`", file=sys.stderr)
-        if thread is not None:
-            thread.join()
-        return "paused"
-    finally:
-        if thread is not None:
-            thread.join()
+                f"{sum(n['survived'] for n in nodes)} survived")
+
+    return describe
 
 
 def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
-    from workbench.evolve.job import EvolveParams, resolve_seeds, submit_evolve
+    from workbench.evolve.job import (
+        EvolveParams,
+        choose_seeds,
+        default_seed_choice,
+        describe_choice,
+        submit_evolve,
+    )
 
     teacher = {"model": args.model, "api_base": args.api_base, "concurrency": args.concurrency}
     try:
+        chosen = choose_seeds(store, args.seeds if args.seeds is not None else default_seed_choice(store))
         params = EvolveParams(
-            seeds=resolve_seeds(store, args.seeds),
+            seeds=chosen["seeds"],
+            seed_choice=chosen,
             operators=args.operators.split(",") if args.operators else list(_operator_names(store)),
             depth=args.depth,
             branching=args.branching,
@@ -85,8 +64,9 @@ def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"job {job_id}: evolving {plural(len(params.seeds), 'seed')}, depth {params.depth}, branching {params.branching}")
-    status = _follow_job(store, job_id, args.db)
+    print(f"job {job_id}: evolving {plural(len(params.seeds), 'seed')} ({describe_choice(chosen)}), depth {params.depth}, "
+          f"branching {params.branching}")
+    status = follow_job(store, job_id, args.db, _progress(store))
     job = store.get_job(job_id)
     cost = "unknown" if job["cost"] is None else f"${job['cost']:.4f}"
     print(
@@ -125,7 +105,7 @@ def add_evolution_commands(sub: argparse._SubParsersAction) -> None:
     from workbench.evolve.engine import SCHEDULES
 
     p = sub.add_parser("evolve", help="evolve seeds with Evol-Instruct (prints progress; exits 0 when done with no failed unit)")
-    p.add_argument("--seeds", type=_seed_choice, default="all", help="all, known-failures, most-uncertain:N, or ids like 1,2,3")
+    p.add_argument("--seeds", type=_seed_choice, default=None, help=SEED_CHOICE_HELP)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--branching", type=int, default=1)
     p.add_argument("--operators", help="comma-separated operator names (default: all)")

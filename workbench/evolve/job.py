@@ -20,6 +20,7 @@ from workbench.core.response_cache import sample_scope
 from workbench.core.settings import teacher_config
 from workbench.core.shards import process_count
 from workbench.core.teacher import Teacher, TeacherError
+from workbench.core.wording import plural
 from workbench.evolve.engine import (
     SCHEDULES,
     EliminationRules,
@@ -32,9 +33,9 @@ from workbench.evolve.engine import (
     schedule_operator,
 )
 from workbench.store import Store
+from workbench.student.frontier import DEFAULT_MOST_UNCERTAIN, frontier_choice, has_probe
 
 KIND = "evolve"
-SEED_CHOICES = ("all", "known-failures")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class EvolveParams:
     teacher: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
     bypass_cache: bool = False  # every call goes to the model, none is answered from the response cache
+    seed_choice: dict = field(default_factory=dict)  # how the seeds were chosen (choose_seeds), recorded on the job
 
     @classmethod
     def from_dict(cls, values: dict) -> EvolveParams:
@@ -73,24 +75,37 @@ class EvolveParams:
                 raise ValueError(f"The {name} must be between {low} and {high} (got {value}).")
 
 
-def resolve_seeds(store: Store, choice: str | list[int]) -> list[int]:
-    """Seed ids for 'all', 'known-failures', 'most-uncertain:N' (the N seeds ranked most uncertain), or a list
-    of ids (every id must exist)."""
+def _count(choice: str, minimum: int, default: int | None = None) -> int:
+    """N of 'most-uncertain:N' or 'frontier:N', at least `minimum` (`default` when the choice names none)."""
+    name, _, count = choice.partition(":")
+    if not count and default is not None:
+        return default
+    if not count.isdigit() or int(count) < minimum:
+        raise ValueError(f"{name} takes a count of at least {minimum}, like {name}:10 (got {count!r}).")
+    return int(count)
+
+
+def choose_seeds(store: Store, choice: str | list[int]) -> dict:
+    """The seeds of a choice and how they were chosen, as recorded on the job (`EvolveParams.seed_choice`):
+    {"choice", "seeds": ids, ...}. Choices: 'all', 'known-failures', 'most-uncertain:N' (the N seeds the student is
+    least sure about), 'frontier' or 'frontier:N' (the known failures plus the N most uncertain others, default 10;
+    the record adds the student, the failures and the most uncertain), or a list of ids (every id must exist).
+    Raises ValueError with what to do when a choice is empty."""
+    if isinstance(choice, str) and choice.partition(":")[0] == "frontier":
+        return frontier_choice(store, _count(choice, 0, DEFAULT_MOST_UNCERTAIN))
     if isinstance(choice, str) and choice.startswith("most-uncertain:"):
-        count = choice.split(":", 1)[1]
-        if not count.isdigit() or int(count) < 1:
-            raise ValueError(f"most-uncertain takes a positive count, like most-uncertain:10 (got {count!r}).")
-        ids = store.top_uncertain_seed_ids(int(count))
+        ids = store.top_uncertain_seed_ids(_count(choice, 1))
         if not ids:
-            raise ValueError("No seed has an uncertainty score yet. Rank the seeds first (Distributions page, "
-                             "or `workbench analyse uncertainty`).")
-        return ids
+            raise ValueError("No seed has an uncertainty score yet. Probe the student (Seeds page, `workbench probe`) "
+                             "or rank the seeds (Distributions page, `workbench analyse uncertainty`).")
+        return {"choice": choice, "seeds": ids}
     if choice == "all":
         ids = [s["id"] for s in store.list_seeds()]
     elif choice == "known-failures":
         ids = [s["id"] for s in store.list_seeds(known_failure=True)]
         if not ids:
-            raise ValueError("No seed is marked as a known failure. Mark some on the Seeds page, or choose others.")
+            raise ValueError("No seed is a known failure. Probe the student or tick some on the Seeds page, or "
+                             "choose others.")
     else:
         wanted = [int(i) for i in choice]
         found = {s["id"] for s in store.list_seeds(ids=wanted)}
@@ -100,7 +115,26 @@ def resolve_seeds(store: Store, choice: str | list[int]) -> list[int]:
         ids = wanted
     if not ids:
         raise ValueError("The store has no seeds yet. Load or import seeds first.")
-    return ids
+    return {"choice": choice if isinstance(choice, str) else "selected", "seeds": ids}
+
+
+def default_seed_choice(store: Store) -> str:
+    """'frontier' once a probe of the student exists and its frontier is not empty, else 'all'."""
+    if not has_probe(store):
+        return "all"
+    try:
+        frontier_choice(store)
+    except ValueError:
+        return "all"
+    return "frontier"
+
+
+def describe_choice(chosen: dict) -> str:
+    """How the seeds were chosen, in words: 'the frontier of `m`: 3 known failures and 10 most uncertain'."""
+    if chosen["choice"] != "frontier":
+        return f"seeds: {chosen['choice']}"
+    return (f"the frontier of the student `{chosen['student']}`: {plural(len(chosen['failures']), 'known failure')} and "
+            f"the {plural(len(chosen['most_uncertain']), 'most uncertain seed')}")
 
 
 def submit_evolve(store: Store, params: EvolveParams) -> int:
@@ -111,7 +145,8 @@ def submit_evolve(store: Store, params: EvolveParams) -> int:
     if unknown:
         raise ValueError(f"Unknown operator(s): {', '.join(unknown)}.")
     model = teacher_config(store, params.teacher).model
-    return submit(store, KIND, asdict(params), model=model)
+    student = params.seed_choice.get("student")  # the student whose frontier chose the seeds, if one did
+    return submit(store, KIND, asdict(params), model=model, student=student)
 
 
 def unit_key(seed_id: int, branch: int) -> str:

@@ -16,10 +16,15 @@ from workbench.store import Store
 def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
     from workbench.core.jobs import run_worker, worker_alive
-    from workbench.factory.demo import RESULT_KEYS, STAGES, submit_demo
+    from workbench.factory.demo import RESULT_KEYS, STAGES, STUDENT_KEYS, submit_demo
+    from workbench.student.cli import student_overrides
 
     progress = sys.stderr if args.json else sys.stdout
-    job_id = submit_demo(store)
+    try:
+        job_id = submit_demo(store, student_overrides(args))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     print(f"demo job {job_id} queued: {', '.join(STAGES)}", file=progress, flush=True)
     if not worker_alive(args.db):
         run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, file=progress, flush=True))
@@ -28,23 +33,30 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     result = job["result"] or {}
     for error in store.unit_errors(job_id):
         print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
+    notes = ("blocked_for_pii", "export_path", "export_note", "preference_path", "preference_note", "probe_note",
+             "headroom_note")
     if args.json:
         print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
-                     **{key: result.get(key) for key in RESULT_KEYS},
-                     **{key: result.get(key) for key in ("blocked_for_pii", "export_path", "export_note", "preference_path",
-                                                         "preference_note") if key in result}})
+                     **{key: result.get(key) for key in (*RESULT_KEYS, *STUDENT_KEYS)},
+                     **{key: result.get(key) for key in notes if key in result}})
     else:
         print(f"demo job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'stage')} done, "
               f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
         print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
               + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))
+        print("student: " + ", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in STUDENT_KEYS)
+              + "".join(f" ({result[key]})" for key in ("probe_note", "headroom_note") if key in result))
     return 0 if job["status"] == "done" and not job["failed_units"] else 1
 
 
 def add_demo_commands(sub: argparse._SubParsersAction) -> None:
+    from workbench.student.cli import add_student_flags
+
     p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON line at the end: tasks verified, passed the "
-                                                       "gate, rejected, approved, exported")
+                                                       "gate, rejected, approved, exported, and the student's figures "
+                                                       "(seeds probed, pass@1, known failures, headroom)")
+    add_student_flags(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -56,6 +68,7 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
         print_json(report)
         return 0
     print(f"{plural(report['seeds'], 'gold seed')}")
+    print_student(report["student"])
     print("funnel (each stage counts a subset of the stage before):")
     for row in report["funnel"]:
         rate = f"  {row['rate']:.0%} of the stage before" if row["rate"] is not None else ""
@@ -76,6 +89,24 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
         print(f"seeds: {seeds['verified']:,} decided, {seeds['passed']:,} passed the gate, {seeds['unverified']:,} "
               f"unverified, {seeds['failed']:,} failed")
     return 0
+
+
+def print_student(student: dict) -> None:
+    """The overview's student lines: seeds probed and the student's pass@1 on them, the headroom, per domain."""
+    from workbench.student.cli import rate
+
+    if student["student"] is None:
+        print(f"student `{student['configured']}`: not probed yet (`workbench probe`)")
+        return
+    seeds, headroom = student["seeds"], student["headroom"]
+    print(f"student `{student['student']}`{' (also the teacher)' if student['same_as_teacher'] else ''}: "
+          f"{plural(seeds['probed'], 'seed')} probed, pass@1 {rate(seeds['pass_at_1'])}; "
+          f"headroom {rate(headroom['headroom'])} (fails {headroom['failed']:,} of "
+          f"{plural(headroom['probed'], 'approved task')} probed)")
+    for row in student["by_domain"]:
+        print(f"  {row['domain']:<16} {plural(row['seeds_probed'], 'seed'):>10} probed, pass@1 "
+              f"{rate(row['seeds_pass_at_1'])}; headroom {rate(row['headroom'])} on "
+              f"{plural(row['approved_probed'], 'approved task')}")
 
 
 def add_overview_commands(sub: argparse._SubParsersAction) -> None:

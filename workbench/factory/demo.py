@@ -1,10 +1,11 @@
-"""The demo project: the real pipeline, small, on the configured teacher (the bundled model by default).
+"""The demo project: the real pipeline, small, on the configured teacher and student (the bundled model by default).
 
 One `demo` job runs its stages in order, each as a real job of its own kind that shows on the Jobs page
-(or, for the review and the export, as a step of the demo job): evolve a handful of shipped seeds, let
-Magpie write questions, embed and map everything (which filters near-duplicates of seeds), sample and
-verify reasoning paths, review by the gate, scan for PII and export what was approved: its verified paths as chat
-data, and the preference pairs the gate made (passing against failing paths, and Step-DPO step pairs).
+(or, for the review and the export, as a step of the demo job): probe the student on the demo's seeds (k=2: its
+known failures and uncertainty), evolve a handful of shipped seeds, let Magpie write questions, embed and map
+everything (which filters near-duplicates of seeds), sample and verify reasoning paths, review by the gate, probe
+the student on what was approved (the headroom), scan for PII and export what was approved: its verified paths as
+chat data, and the preference pairs the gate made (passing against failing paths, and Step-DPO step pairs).
 
 The gate decides on every teacher, the bundled 270M base model included. The reasoning stage runs on the
 math seeds (they bring reference answers) and on the samples the demo made (they do not): their final answers
@@ -31,10 +32,12 @@ from workbench.review.export import ExportError, ExportOptions, export
 from workbench.review.pii import submit_scan
 from workbench.seeds.engine import load_sample_seeds
 from workbench.store import Store
+from workbench.student.job import NothingToProbe, submit_probe
+from workbench.student.settings import student_settings
 from workbench.verify.reasoning import refresh_task_metric, verification_settings
 
 KIND = "demo"
-STAGES = ("evolve", "magpie", "embed", "project", "reason", "review", "scan", "export")
+STAGES = ("probe", "evolve", "magpie", "embed", "project", "reason", "review", "headroom", "scan", "export")
 DEMO_REVIEWER = "demo (automatic, by the gate)"
 SEEDS_PER_DOMAIN = {"math": 3, "logic": 1, "science": 1, "writing": 1}
 # The reasoning stage's budget on the bundled model (about 25 tokens/s on 2 cores): 4 paths per task at
@@ -47,6 +50,10 @@ REASON_PARAMS = {
     "rollout_label": "any", "rollout_temperature": 0.5, "rollout_skip_wrong_paths": True, "concurrency": 1,
 }
 RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported", "preference_pairs")
+# The student's probe, small: k=2 attempts of at most 64 tokens on the demo's seeds that can be checked, first on the
+# seeds (known failures, the frontier) and, after the review, on the approved tasks (the headroom).
+PROBE_OVERRIDES = {"k": 2, "max_tokens": 64}
+STUDENT_KEYS = ("student", "seeds_probed", "student_pass_at_1", "known_failures", "approved_probed", "headroom")
 
 
 def demo_seed_ids(store: Store) -> list[int]:
@@ -59,10 +66,13 @@ def demo_seed_ids(store: Store) -> list[int]:
     return chosen or [s["id"] for s in store.list_seeds(limit=6)]
 
 
-def submit_demo(store: Store) -> int:
-    """Queue the demo job; the worker runs its stages one after another."""
-    params = {"seeds": demo_seed_ids(store), "concurrency": 1}  # one unit at a time: the stages run in order
-    return submit(store, KIND, params, model=teacher_config(store).model)
+def submit_demo(store: Store, student: dict | None = None) -> int:
+    """Queue the demo job; the worker runs its stages one after another. `student` overrides the student settings
+    (e.g. {"model": ...}) for its probes; ValueError for bad ones."""
+    student = student or {}
+    params = {"seeds": demo_seed_ids(store), "concurrency": 1,  # one unit at a time: the stages run in order
+              "student": student}
+    return submit(store, KIND, params, model=teacher_config(store).model, student=student_settings(store, student).model)
 
 
 def _reason_tasks(ctx: JobContext) -> list[dict]:
@@ -91,6 +101,10 @@ def _stage_job(ctx: JobContext, stage: str) -> int:
         job_id = submit(store, "reason", {"tasks": _reason_tasks(ctx), **REASON_PARAMS}, model=config.model)
     elif stage in ("embed", "project"):
         job_id = submit(store, stage, {})
+    elif stage == "probe":
+        job_id = submit_probe(store, "seeds", params["seeds"], {**PROBE_OVERRIDES, **params.get("student", {})})
+    elif stage == "headroom":
+        job_id = submit_probe(store, "approved", student={**PROBE_OVERRIDES, **params.get("student", {})})
     elif stage == "scan":
         job_id = submit_scan(store)
     else:
@@ -171,6 +185,23 @@ def _run_stage_job(db_path: str, job_id: int) -> str:
         store.close()
 
 
+def _add_result(ctx: JobContext, values: dict) -> None:
+    """Merge figures into the demo job's result (each stage adds its own)."""
+    ctx.store.set_job_result(ctx.job_id, {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **values})
+
+
+def student_figures(store: Store, stage: str, job_id: int | None, note: str | None = None) -> dict:
+    """The demo's figures of a probe stage (STUDENT_KEYS): from its job's report, or the note saying why it did not
+    run (no seed or approved task with a checkable answer)."""
+    if job_id is None:
+        return {f"{stage}_note": note}
+    report = store.get_job(job_id)["result"] or {}
+    if stage == "probe":
+        return {"student": report.get("student"), "seeds_probed": report.get("probed"),
+                "student_pass_at_1": report.get("pass_at_1"), "known_failures": len(report.get("known_failures", []))}
+    return {"headroom": report.get("headroom"), "approved_probed": report.get("probed")}
+
+
 class DemoHandler:
     kind = KIND
 
@@ -181,17 +212,23 @@ class DemoHandler:
         stage = unit_key.split("-", 1)[1]
         if stage == "review":
             reason_job = ctx.store.get_job(_job_of(ctx, "reason"))
-            ctx.store.set_job_result(ctx.job_id, review_by_gate(ctx.store, reason_job["params"]["tasks"]))
+            _add_result(ctx, review_by_gate(ctx.store, reason_job["params"]["tasks"]))
             return
         if stage == "export":
             result = {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **export_approved(ctx.store, ctx.job_id),
                       **export_preferences(ctx.store, ctx.job_id)}
             ctx.store.set_job_result(ctx.job_id, result)
             return
-        job_id = _stage_job(ctx, stage)
+        try:
+            job_id = _stage_job(ctx, stage)
+        except NothingToProbe as exc:  # the demo goes on, and says why this probe did not run
+            _add_result(ctx, student_figures(ctx.store, stage, None, str(exc)))
+            return
         status = await asyncio.to_thread(_run_stage_job, str(ctx.store.path), job_id)
         if status != "done":
             raise RuntimeError(f"the {stage} stage (job {job_id}) ended {status}")
+        if stage in ("probe", "headroom"):
+            _add_result(ctx, student_figures(ctx.store, stage, job_id))
 
 
 register(DemoHandler())

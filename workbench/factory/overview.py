@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import workbench.student.report as student_report
 from workbench.core.wording import plural
 from workbench.store import Store
 from workbench.verify.reasoning import GateFailure, selection_rule, verification_settings
@@ -76,7 +77,8 @@ def entropy_by_depth(store: Store) -> list[dict]:
 
 
 def overview_report(store: Store) -> dict:
-    """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`).
+    """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`); its `student`
+    key is the student in the loop: seeds probed, pass@1 on them, headroom (`student_report.student_summary`).
 
     Keys: seeds; funnel (see `funnel`); outside_funnel (approved and exported samples that skipped the gate);
     gate (the settings: threshold, margin, aggregation and its rule in words, step_rule; decided, passed,
@@ -112,6 +114,7 @@ def overview_report(store: Store) -> dict:
         "verifiers": store.verifier_pass_rates(),
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
+        "student": student_report.student_summary(store),
     }
 
 

@@ -220,6 +220,39 @@ def answer_lines(info: CardInfo) -> list[str]:
     return lines
 
 
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def student_section(student: dict | None) -> list[str]:
+    """The card's 'The student' lines (workbench.student.report.student_summary): the model the data is for, the
+    seeds probed and its pass@1 on them, and the headroom on the approved tasks, overall and per domain."""
+    if student is None:
+        return []
+    lines = ["", "## The student", ""]
+    if student["student"] is None:
+        lines.append(f"The student (`{student['configured']}`, the model this data is for) was not probed: what it "
+                     "fails at, and the headroom of this data, were not measured.")
+        return lines
+    same = " It is also the teacher that wrote the data." if student["same_as_teacher"] else ""
+    seeds, headroom = student["seeds"], student["headroom"]
+    lines.append(f"- Student: `{student['student']}`, the model this data is for.{same}")
+    lines.append(f"- Gold seeds probed: {seeds['probed']:,}; the student's pass@1 on them: {_share(seeds['pass_at_1'])} "
+                 f"(pass@k by Chen et al. 2021's unbiased estimator: {_share(seeds['pass_at_k'])}); "
+                 f"{seeds['failed']:,} it fails (a pass rate of at most {student['threshold']:g}).")
+    if headroom["probed"]:
+        lines.append(f"- Headroom: the student fails {headroom['failed']:,} of the {headroom['probed']:,} approved "
+                     f"tasks probed whose answer is verified ({_share(headroom['headroom'])}): what this data can "
+                     "teach it that it does not know yet.")
+    else:
+        lines.append("- Headroom: not measured (no approved task with a verified answer was probed).")
+    rows = [[row["domain"], f"{row['seeds_probed']:,}", _share(row["seeds_pass_at_1"]), f"{row['approved_probed']:,}",
+             _share(row["headroom"])] for row in student["by_domain"]]
+    if rows:
+        lines += ["", _table(rows, ["domain", "seeds probed", "student pass@1", "approved tasks probed", "headroom"])]
+    return lines
+
+
 def render(facts: dict, info: CardInfo) -> str:
     """The card's full text. `facts` is Store.dataset_facts for the exported status."""
     body = [f"# {info.pretty_name}", ""]
@@ -257,6 +290,7 @@ def render(facts: dict, info: CardInfo) -> str:
             f"shuffled with seed {info.mix_seed}."
         )
     body += decontamination_section(info.decontamination)
+    body += student_section(facts.get("student"))
     body += ["", "## Teacher models and parameters", ""]
     if facts["teachers"]:
         body.append(

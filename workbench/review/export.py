@@ -55,6 +55,7 @@ from workbench.review.sample_formats import FORMATS as LAYOUTS
 from workbench.review.sample_formats import NO_PAIR, SampleFormat, SampleRecord, Skip
 from workbench.review.verified_answer import ANSWERS
 from workbench.store import Store
+from workbench.student.report import student_summary
 from workbench.verify.calibration import human_label_summary
 
 __all__ = ["BATCH_SIZE", "EXTENSIONS", "FORMATS", "ExportError", "ExportOptions", "ExportResult", "Item", "export",
@@ -306,8 +307,10 @@ def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
 
 
 def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | array) -> dict:
-    """Store.dataset_facts plus people's step labels on the exported samples (`human_labels`)."""
-    return {**store.dataset_facts(options.status), "human_labels": human_label_summary(store, list(sample_ids))}
+    """Store.dataset_facts plus people's step labels on the exported samples (`human_labels`) and the student
+    (`student`: workbench.student.report.student_summary)."""
+    return {**store.dataset_facts(options.status), "human_labels": human_label_summary(store, list(sample_ids)),
+            "student": student_summary(store)}
 
 
 def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,

@@ -30,7 +30,7 @@ def cmd_seeds_list(args: argparse.Namespace, store: Store) -> int:
         print_json(seeds)
     else:
         for seed in seeds:
-            flag = " [known failure]" if seed["known_failure"] else ""
+            flag = f" [known failure: {seed['known_failure_source'] or 'manual'}]" if seed["known_failure"] else ""
             given = " [input]" if seed["input"] else ""
             print(f"{seed['id']:>5}  {seed['domain'] or '-':<14} {seed['instruction'][:90]}{given}{flag}")
     return 0

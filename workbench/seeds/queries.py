@@ -27,6 +27,7 @@ class SeedsQueries:
             "tags": to_json(list(seed.get("tags") or [])),
             "notes": seed.get("notes"),
             "known_failure": int(bool(seed.get("known_failure"))),
+            "known_failure_source": "manual" if seed.get("known_failure") else None,
             "tests": seed.get("tests"),
             "text_hash": text_hash(task_text(seed["instruction"], seed.get("input"))),
             "created_at": timestamp,
@@ -134,8 +135,9 @@ class SeedsQueries:
             fields["text_hash"] = text_hash(task_text(merged["instruction"], merged["input"]))
         if "tags" in fields:
             fields["tags"] = to_json(list(fields["tags"] or []))
-        if "known_failure" in fields:
+        if "known_failure" in fields:  # ticked or unticked by a person: a hand-ticked failure is labelled manual
             fields["known_failure"] = int(bool(fields["known_failure"]))
+            fields["known_failure_source"] = "manual" if fields["known_failure"] else None
         fields["updated_at"] = now()
         assignments = ", ".join(f"{k} = :{k}" for k in fields)
         try:

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.json_server import json_server
+from workbench.core.connection_test import check_connection, keys_in_environment, missing_keys
 from workbench.core.jobs import run_worker, submit
-from workbench.core.probe import check_connection, keys_in_environment, missing_keys
 from workbench.core.settings import save_teacher_config
 from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
@@ -100,7 +100,7 @@ def test_a_connected_test_says_so_without_the_models_reply(clean_keys: pytest.Mo
 def test_a_failed_connection_is_the_jobs_answer_not_a_failed_job(store: Store, db_path, clean_keys):
     teacher = {"model": "openai/gpt-4o-mini", "extra": {"mock_response": "litellm.RateLimitError"}}
     clean_keys.setenv("OPENAI_API_KEY", "sk-1")
-    job_id = submit(store, "probe", {"teacher": teacher})
+    job_id = submit(store, "connection_test", {"teacher": teacher})
     run_worker(db_path, exit_when_idle=True, log=lambda _: None)
     job = store.get_job(job_id)
     assert job["status"] == "done" and job["failed_units"] == 0

@@ -1,6 +1,6 @@
 """The connection test: which API keys the teacher needs, one tiny call in the worker, and a plain answer.
 
-The `probe` job runs in the worker (where the bundled model loads). A connection that fails is the
+The `connection_test` job runs in the worker (where the bundled model loads). A connection that fails is the
 test's answer, not a failed job: the job ends `done` with `result = {"ok": False, "cause": ..., "message":
 ...}`, where `cause` is one of `CAUSES` and the message says what to do about it. Keys are checked with
 litellm's `validate_environment` before any call, so a missing key never turns into a provider error.
@@ -19,8 +19,8 @@ from workbench.core.teacher import Teacher, TeacherConfig, litellm, load_secrets
 from workbench.core.wording import plural
 
 CAUSES = ("missing_key", "bad_key", "unreachable", "unknown_model", "rate_limited", "other")
-PROBE_MESSAGES = [{"role": "user", "content": "Say OK."}]
-PROBE_TIMEOUT_S = 30.0
+TEST_MESSAGES = [{"role": "user", "content": "Say OK."}]
+TEST_TIMEOUT_S = 30.0
 SECRETS_HINT = "Set it in the environment or in `.streamlit/secrets.toml`, restart the app, and test again."
 _MISSING = ("missing credentials", "api_key client option must be set", "no api key", "api key not found",
             "missing api key", "api_key must be set")
@@ -105,10 +105,10 @@ async def check_connection(config: TeacherConfig) -> dict:
         return {"ok": False, "cause": "missing_key",
                 "message": f"No API key: `{config.model}` needs {_names(missing)}. {SECRETS_HINT}"}
     config.max_retries = 0
-    config.timeout_s = min(config.timeout_s, PROBE_TIMEOUT_S)
+    config.timeout_s = min(config.timeout_s, TEST_TIMEOUT_S)
     started = time.perf_counter()
     try:
-        generation = await Teacher(config).achat(PROBE_MESSAGES, max_tokens=8, temperature=0.0)
+        generation = await Teacher(config).achat(TEST_MESSAGES, max_tokens=8, temperature=0.0)
     except Exception as exc:  # every failure is the test's answer (TeacherError, a bad router file, ...)
         cause, message = diagnose(exc, config)
         return {"ok": False, "cause": cause, "message": message}
@@ -122,8 +122,8 @@ async def check_connection(config: TeacherConfig) -> dict:
     }
 
 
-class ProbeHandler:
-    kind = "probe"
+class ConnectionTestHandler:
+    kind = "connection_test"
 
     def units(self, ctx: JobContext) -> list[str]:
         return ["call"]
@@ -135,4 +135,4 @@ class ProbeHandler:
         ctx.store.set_job_result(ctx.job_id, result)
 
 
-register(ProbeHandler())
+register(ConnectionTestHandler())
