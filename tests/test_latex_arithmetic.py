@@ -1,4 +1,4 @@
-"""LaTeX arithmetic in real solution text: chains are re-computed, roots and algebra go to sympy, and what is not
+"""LaTeX arithmetic in real solution text: chains are re-computed, roots and algebra are evaluated as members, and what is not
 plain arithmetic (subscripts, matrices, repeating decimals, factorials, conditions to solve) is never called wrong."""
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def test_an_equation_satisfied_by_the_steps_own_value_is_evidence_and_a_wrong_on
     r"\[ |P \cap Q| + |Q \cap R| - 2 \times 5 = 31 - 10 = 21 \]",
     r"Solving, \[ 60 - 12 = 4xy \] \[ 48 = 4xy \]",
     r"\[ (7 + 2i)(7 - 2i) = 49 - 4i^2 = 49 + 4 = 53 \]",
+    r"So the GCD of \(2^3 \times 3\) and \(6^{2}\) is \(\boxed{12}\).",  # both arguments of a function noun
 ])
 def test_what_is_not_plain_arithmetic_is_never_called_wrong(text: str):
     assert label(text) != "incorrect", VERIFIER.score_step(text).rationale

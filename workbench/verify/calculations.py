@@ -10,12 +10,22 @@ made safe first by workbench.verify.math_segments.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from workbench.core.wording import plural
 from workbench.verify.math_segments import mark_math
-from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
+from workbench.verify.written_arithmetic import (
+    APPROX_WORDS,
+    EQUALITY_WORDS,
+    OPERATOR_WORDS,
+    Parser,
+    Token,
+    Unsupported,
+    Value,
+    tokenize,
+)
 from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
 
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
@@ -24,6 +34,12 @@ FUNCTION_NOUNS = {"digit", "digits", "remainder", "remainders", "factor", "facto
                   "multiples", "root", "roots", "square", "cube", "reciprocal", "inverse", "logarithm", "log", "sine",
                   "cosine", "tangent", "floor", "ceiling", "gcd", "lcm", "modulo", "mod", "parity", "sign", "conjugate",
                   "opposite", "negative", "exponent", "residue"}
+# where the tokenizer ends a clause (its separators), and what a clause needs to state a value
+CLAUSE_END = re.compile(r'\.(?!\d)|[,;:!?\n\[\]"<>|&±]')
+RELATION = re.compile(r"[=≈~]|\b(?:" + "|".join(sorted(EQUALITY_WORDS | APPROX_WORDS)) + r")\b", re.IGNORECASE)
+OPERATION = re.compile(r"[-+*/^(]|(?<![A-Za-z])x(?![A-Za-z])|\b(?:" + "|".join(sorted({*OPERATOR_WORDS, "of"})) + r")\b",
+                       re.IGNORECASE)
+DIGIT = re.compile(r"\d")
 ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
 
 
@@ -63,7 +79,7 @@ def format_number(number: Fraction | None) -> str:
     return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
 
 
-def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = False) -> tuple[bool, str]:
+def _equal(left: Value, right: Value, approximate: bool, rounding_cue: Callable[[], bool] = bool) -> tuple[bool, str]:
     """Exact equality, or agreement to the precision a written number (or '≈') shows."""
     if left.number is None or right.number is None:
         return False, "division by zero"
@@ -80,7 +96,7 @@ def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = Fa
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
             return True, f"rounded to {plural(token.decimals, 'decimal')}"
-        if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
+        if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and rounding_cue():
             return True, "rounded to a whole number"
     return False, "false"
 
@@ -88,22 +104,48 @@ def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = Fa
 def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
     """Every checkable calculation in a text, and notes on what was skipped (algebra, functions...)."""
     normalised = normalise(text)
-    tokens = tokenize(normalised)
     calculations: list[Calculation] = []
     skipped: list[str] = []
-    for clause in _clauses(tokens):
-        if any(t.kind == "var" for t in clause) and any(t.kind in ("eq", "approx") for t in clause):
+    for clause in _clauses(normalised):
+        if not any(t.kind in ("eq", "approx") for t in clause):
+            continue  # a calculation states its value: a clause without "=", "is" or "≈" holds none
+        if any(t.kind == "var" for t in clause):
             # only the members of a chain free of variables are compared: `V = 4/3 π r^3 = 4/3 * 27 = 36` checks the last
             skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
-        rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
+        start, end = clause[0].start, clause[-1].end + 40
+
+        def rounding_cue(start: int = start, end: int = end) -> bool:
+            """The sentence says a quotient was rounded ("6 full boxes")."""
+            return ROUNDING_CUE.search(normalised, start, end) is not None
+
+        reaches = _reaches_relation(clause)
         position = 0
         while position < len(clause):
-            if clause[position].kind not in ("num", "lp", "op"):
+            if not reaches[position] or clause[position].kind not in ("num", "lp", "op"):
                 position += 1
                 continue
             end = _chain(normalised, clause, position, calculations, skipped, rounding_cue)
             position = max(end, position + 1)
     return _once_each(calculations), skipped
+
+
+EXPRESSION_KINDS = frozenset(("num", "op", "lp", "rp", "of"))
+
+
+def _reaches_relation(clause: list[Token]) -> list[bool]:
+    """For each token: whether only expression tokens lie between it and the next relation ("=", "is", "≈"). A
+    chain's first member ends at a relation, so a start with a word or variable before the next one begins none."""
+    reaches = [False] * len(clause)
+    open_to_relation = False
+    for index in range(len(clause) - 1, -1, -1):
+        kind = clause[index].kind
+        if kind in ("eq", "approx"):
+            open_to_relation = True
+        elif kind in EXPRESSION_KINDS:
+            reaches[index] = open_to_relation
+        else:
+            open_to_relation = False
+    return reaches
 
 
 def _once_each(calculations: list[Calculation]) -> list[Calculation]:
@@ -118,14 +160,20 @@ def _once_each(calculations: list[Calculation]) -> list[Calculation]:
     return unique
 
 
-def _clauses(tokens: list[Token]) -> list[list[Token]]:
-    clauses: list[list[Token]] = [[]]
-    for token in tokens:
-        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&±":
-            clauses.append([])
-        else:
-            clauses[-1].append(token)
-    return [c for c in clauses if c]
+def _clauses(text: str) -> Iterator[list[Token]]:
+    """The tokens of each clause (text between separators: `,;:!?.[]"<>|&±` and line breaks) that may hold a
+    calculation: a relation ("=", "≈", "is", "about"...), an operation (a sign, a bracket, "times", "of"...) and a
+    digit; any other clause is never tokenized."""
+    start = 0
+    for match in (*CLAUSE_END.finditer(text), None):
+        end = match.end() if match is not None else len(text)
+        if RELATION.search(text, start, end) and OPERATION.search(text, start, end) and DIGIT.search(text, start, end):
+            clause = tokenize(text, start, end)
+            if clause and match is not None and clause[-1].kind == "break" and clause[-1].start == match.start():
+                clause.pop()
+            if clause:
+                yield clause
+        start = end
 
 
 def _span(text: str, tokens: list[Token]) -> str:
@@ -145,13 +193,12 @@ class _Part:
 
 
 def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
-           rounding_cue: bool = False) -> int:
+           rounding_cue: Callable[[], bool] = bool) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
     # "Total cookies / 12 = 66 / 12", "3x + 2 * 5": the first term is a word or a variable away;
     # "the units digit of 16^17 is 6": an argument of a function, not the value
     previous = clause[start - 1] if start > 0 else None
-    detached = previous is not None and (previous.kind in ("op", "var", "rp") or (
-        previous.kind == "of" and start > 1 and clause[start - 2].text.lower() in FUNCTION_NOUNS))
+    detached = previous is not None and (previous.kind in ("op", "var", "rp") or _function_argument(clause, start))
     if previous is not None and previous.kind == "of":  # "the 291st digit in the expansion of 1/37 is 7"
         detached = detached or _word_copula_follows(clause, start)
     if _spaced_sign(clause, start):
@@ -214,6 +261,15 @@ def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
     if not left.operators and left.value.literal is not None:
         return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
     return True
+
+
+def _function_argument(clause: list[Token], start: int) -> bool:
+    """True when the expression at `start` is an argument of a function noun: "the remainder of 194 / 11 is 7",
+    "the gcd of 6^2 * 10 and 15^4 is 15" (both arguments)."""
+    index = start - 1
+    while index > 0 and (clause[index].kind in ("num", "op", "lp", "rp") or clause[index].text.lower() == "and"):
+        index -= 1
+    return index > 0 and clause[index].kind == "of" and clause[index - 1].text.lower() in FUNCTION_NOUNS
 
 
 def _word_copula_follows(clause: list[Token], start: int) -> bool:

@@ -17,7 +17,7 @@ How real solutions are read:
 - a written decimal may round the exact value to the digits shown ("10/3 = 3.33", "$3.8 million");
   a whole number may round a quotient when the sentence says so ("50/8 = 6 full boxes").
 
-LaTeX members with roots, pi or variables are checked with sympy (workbench.verify.latex_equations: identities
+LaTeX members with roots, pi or variables are checked in floating point (workbench.verify.latex_equations: identities
 hold, conditions abstain). When the final answer misses the reference and no earlier step was found wrong, the
 step where the solution most likely went wrong is marked (workbench.verify.first_error: a heuristic, scored 0.25,
 and its rationale says so).
