@@ -38,20 +38,18 @@ LETTER = re.compile(r"[A-Za-z]")
 BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 
 
-def check_latex_equations(text: str) -> list[Calculation]:
+Conditions = list[tuple[str, tuple[float, ...]]]  # equations with variables that are no identity: (text, left - right)
+
+
+def check_latex_equations(text: str, conditions: Conditions | None = None) -> list[Calculation]:
     """Every comparison of neighbouring members that can be decided, in the text's math segments (see the module).
 
     An equation in one variable that is no identity ("2x + 3 = 11") holds when the value the same text assigns to
     that variable ("x = 4") satisfies it: evidence that the step is consistent with its own solution, never a
-    reason to call it wrong (another case may have another value).
+    reason to call it wrong (another case may have another value). An equation that is an earlier one rearranged
+    holds (`_equivalent`); `conditions` holds the equations of the steps before and receives this text's.
     """
-    pairs = []
-    for start, end, _ in math_spans(text):
-        for chain in SEPARATORS.split(BOXED.sub(r"\1", text[start:end]).replace("&", "")):
-            if "=" not in chain or RELATIONS.search(chain):
-                continue
-            members = [m.strip() for m in chain.split("=")]
-            pairs += [(left, right) for left, right in zip(members, members[1:], strict=False)]
+    pairs = [pair for members in equation_chains(text) for pair in zip(members, members[1:], strict=False)]
     assigned: dict[str, float] | None = None
 
     def assignments() -> dict[str, float]:
@@ -61,11 +59,66 @@ def check_latex_equations(text: str) -> list[Calculation]:
         return assigned
 
     found: list[Calculation] = []
+    conditions = [] if conditions is None else conditions
     for left, right in pairs:
         verdict = _compare(left, right, assignments)
+        difference = _difference(left, right)
+        if verdict is None and difference is not None:
+            verdict = _equivalent(f"{left} = {right}", difference, conditions)
+        if difference is not None:
+            conditions.append((f"{left} = {right}", difference))
         if verdict is not None:
             found.append(Calculation(f"{left} = {right}", verdict[0], verdict[1]))
     return found
+
+
+def _difference(left: str, right: str) -> tuple[float, ...] | None:
+    """left - right at the sample points, for an equation with variables that is no identity; else None."""
+    a, b = read_member(left), read_member(right)
+    if a is None or b is None or not (a.symbols or b.symbols):
+        return None
+    out = []
+    for x, y in zip(a.samples, b.samples, strict=True):
+        if x is None or y is None or abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)):
+            return None
+        out.append(x - y)
+    return tuple(out)
+
+
+def _equivalent(written: str, difference: tuple[float, ...], conditions: Conditions) -> tuple[bool, str] | None:
+    """Holds when an earlier equation of the text is this one rearranged: its left minus right side is a constant
+    multiple of this one's at every sample point (both sides moved, multiplied or divided by a number). A repeated
+    equation is no derivation; anything else (squared, divided by a variable, substituted) abstains."""
+    plain = "".join(written.split())
+    for earlier, before in conditions:
+        if "".join(earlier.split()) == plain:
+            continue
+        ratios = [x / y for x, y in zip(before, difference, strict=True)]
+        if all(abs(r - ratios[0]) <= 1e-9 * abs(ratios[0]) for r in ratios):
+            return True, f"the equation `{earlier}` rearranged (an equivalent equation)"
+    return None
+
+
+def equation_chains(text: str) -> list[list[str]]:
+    """The members of every `a = b = c` chain in the text's math segments, in order (chains end at `\\\\`, `\\quad`,
+    `\\Rightarrow`, `\\text{...}`, commas; chains with an inequality or another relation are left out)."""
+    chains = []
+    for start, end, _ in math_spans(text):
+        for chain in SEPARATORS.split(BOXED.sub(r"\1", text[start:end]).replace("&", "")):
+            if "=" in chain and not RELATIONS.search(chain):
+                chains.append([m.strip().rstrip(".").rstrip() for m in chain.split("=")])  # a sentence's full stop
+    return chains
+
+
+def equation_results(text: str) -> list[tuple[float, str]]:
+    """(value, chain) for every chain in the text's math whose last member is a number (`x = \\frac{4}{13}`,
+    `V = \\frac{4}{3}\\pi \\cdot 27 = 36\\pi`): the results the text states."""
+    out = []
+    for members in equation_chains(text):
+        last = read_member(members[-1]) if len(members) > 1 else None
+        if last is not None and not last.symbols and last.samples[0] is not None:
+            out.append((last.samples[0], " = ".join(members)))
+    return out
 
 
 def _assignments(pairs: list[tuple[str, str]]) -> dict[str, float]:

@@ -33,6 +33,7 @@ MATH = re.compile(
 DISPLAY_ENVIRONMENT = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray)\*?\}(.*?)\\end\{\1\*?\}",
                                  re.DOTALL)
 ARRAY = re.compile(r"\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array|cases)\}.*?\\end\{(?P=env)\}", re.DOTALL)
+DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ\b|\\degree\b")
 TEXT_WORDS = re.compile(r"\\(?:text|mathrm|textbf|textit|mbox|operatorname)\s*\{([^{}]*)\}")
 SUBSCRIPTED = re.compile(r"(?:\\[A-Za-z]+|[A-Za-z0-9]+|\})\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9])")
 OVERLINE = re.compile(r"[\d.]*\\(?:overline|dot|bar|vec|hat|widehat|tilde|mathbf|mathbb|mathcal|bold|boldsymbol)\s*"
@@ -81,11 +82,13 @@ def mark_math(text: str) -> str:
 def _mark_segment(math: str) -> str:
     words: list[str] = []
 
-    def keep_words(match: re.Match) -> str:
+    def keep_words(match: re.Match | tuple[str, str]) -> str:
         words.append(match[1])
         return PLACEHOLDER.format(len(words) - 1)
 
     if "\\" in math:
+        if "circ" in math or "degree" in math:
+            math = DEGREES.sub(lambda m: keep_words(("", "degrees")), math)  # 60^\circ: a unit, like "60 degrees"
         math = TEXT_WORDS.sub(keep_words, math)
         if "\\begin" in math:
             math = ARRAY.sub(OPAQUE, math)
