@@ -28,6 +28,11 @@ SLIPS = [
     ("labels in brackets", r"\[ 14 (\text{red}) + 23 (\text{blue}) + 9 (\text{green}) = 44 \]",
      r"\[ 14 (\text{red}) + 23 (\text{blue}) + 9 (\text{green}) = 46 \]"),
     ("labels in brackets", "$240 (rent) - $95 (food) = $155", "$240 (rent) - $95 (food) = $145"),
+    ("remarks in brackets", "So 300 (from step 2) + 10 (invited by friends) = 320 guests.",
+     "So 300 (from step 2) + 10 (invited by friends) = 310 guests."),
+    ("remarks in brackets", "We need 8 / 3 = 2.76 (round up to 3, since masks are whole) sets.",
+     "We need 8 / 3 = 2.67 (round up to 3, since masks are whole) sets."),
+    ("quotient", r"\[ 2863 \div 1344 = 3 \quad \text{(quotient)} \]", r"\[ 2863 \div 1344 = 2 \quad \text{(quotient)} \]"),
 ]
 
 

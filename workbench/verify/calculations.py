@@ -9,6 +9,7 @@ made safe first by workbench.verify.math_segments.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from workbench.verify.written_arithmetic import (
     APPROX_WORDS,
     EQUALITY_WORDS,
     OPERATOR_WORDS,
+    STOP_WORDS,
     Parser,
     Token,
     Unsupported,
@@ -40,19 +42,25 @@ RELATION = re.compile(r"[=≈~]|\b(?:" + "|".join(sorted(EQUALITY_WORDS | APPROX
 OPERATION = re.compile(r"[-+*/^(]|(?<![A-Za-z])x(?![A-Za-z])|\b(?:" + "|".join(sorted({*OPERATOR_WORDS, "of"})) + r")\b",
                        re.IGNORECASE)
 DIGIT = re.compile(r"\d")
-ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
+ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up|quotient)\b", re.IGNORECASE)
 
 
-# "$105 (lost income) - $90 (fee)", "15 (\text{light blue}) + 45": a label in brackets after a number
-BRACKETED_LABEL = re.compile(r"(?<=[\d%])(\s*)\(\s*([A-Za-z][A-Za-z' \-]*[A-Za-z])\s*\)")
+# "$105 (lost income) - $90 (fee)", "15 (\text{light blue}) + 45", "17 inches (remaining space)", "300 (from step 2)",
+# "2 (quotient)": a label or remark in brackets after a number or its unit, opening with a word of two letters or more
+BRACKETED_LABEL = re.compile(r"(?<=[\d%])(\s*(?:[A-Za-z]+\s*)?)\(\s*([A-Za-z]{2,})\b[^()]*\)")
 
 
 def normalise(text: str) -> str:
     """A step's arithmetic in plain ASCII (see workbench.verify.written_arithmetic), its 'Step k:' label removed."""
-    text = mark_math(STEP_LABEL.sub("", text, count=1))
-    if "(" in text:
-        text = BRACKETED_LABEL.sub(r"\1\2", text)
-    return normalise_arithmetic(text)
+    text = normalise_arithmetic(mark_math(STEP_LABEL.sub("", text, count=1)))
+    return BRACKETED_LABEL.sub(_label, text) if "(" in text else text
+
+
+def _label(match: re.Match) -> str:
+    """A bracketed label or remark after a number is dropped, its first word kept as the number's label ("2
+    quotient", "105 lost"), unless it is a word like "from" that would break the calculation."""
+    word = match[2]
+    return match[1] + (f" {word} " if word.lower() not in STOP_WORDS else " ")
 
 
 @dataclass
@@ -79,8 +87,15 @@ def format_number(number: Fraction | None) -> str:
     return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
 
 
-def _equal(left: Value, right: Value, approximate: bool, rounding_cue: Callable[[], bool] = bool) -> tuple[bool, str]:
-    """Exact equality, or agreement to the precision a written number (or '≈') shows."""
+def _no_cue() -> str | None:
+    return None
+
+
+def _equal(left: Value, right: Value, approximate: bool,
+           rounding_cue: Callable[[], str | None] = _no_cue) -> tuple[bool, str]:
+    """Exact equality, or agreement to the precision a written number (or '≈') shows; a whole number for a quotient
+    when the sentence says it was rounded (`rounding_cue`: "6 full boxes") or is the quotient of a whole-number
+    division ("2 (quotient)": the floor)."""
     if left.number is None or right.number is None:
         return False, "division by zero"
     if left.number == right.number:
@@ -96,8 +111,11 @@ def _equal(left: Value, right: Value, approximate: bool, rounding_cue: Callable[
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
             return True, f"rounded to {plural(token.decimals, 'decimal')}"
-        if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and rounding_cue():
-            return True, "rounded to a whole number"
+        if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and (cue := rounding_cue()):
+            if cue != "quotient":
+                return True, "rounded to a whole number"
+            if token.value == math.floor(computed.number):
+                return True, "the quotient of a whole-number division"
     return False, "false"
 
 
@@ -114,9 +132,10 @@ def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
             skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
         start, end = clause[0].start, clause[-1].end + 40
 
-        def rounding_cue(start: int = start, end: int = end) -> bool:
-            """The sentence says a quotient was rounded ("6 full boxes")."""
-            return ROUNDING_CUE.search(normalised, start, end) is not None
+        def rounding_cue(start: int = start, end: int = end) -> str | None:
+            """The word saying a quotient was rounded ("6 full boxes") or is a whole-number quotient, or None."""
+            cue = ROUNDING_CUE.search(normalised, start, end)
+            return cue[0].lower() if cue is not None else None
 
         reaches = _reaches_relation(clause)
         position = 0
@@ -193,7 +212,7 @@ class _Part:
 
 
 def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
-           rounding_cue: Callable[[], bool] = bool) -> int:
+           rounding_cue: Callable[[], str | None] = _no_cue) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
     # "Total cookies / 12 = 66 / 12", "3x + 2 * 5": the first term is a word or a variable away;
     # "the units digit of 16^17 is 6": an argument of a function, not the value
@@ -219,7 +238,8 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             return len(clause)
         except ZeroDivisionError:
             value = Value(None)
-        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp"):
+        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp") \
+                and not _remark(clause, parser.position):
             break  # "36 = 50 - 50 cos C", "43 = 3ab": a coefficient of a variable, not a value
         parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
         position = parser.position
@@ -252,6 +272,12 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
         unit = stated.value.literal.unit if stated.value.literal is not None else None
         out.append(Calculation(written, holds, detail, clause[computed.start : computed.end], stated.value.number, unit))
     return parts[-1].end
+
+
+def _remark(clause: list[Token], position: int) -> bool:
+    """A bracket that opens words: "= 2.67 (round up to 3)" is a remark after the value, not a product."""
+    following = clause[position + 1] if position + 1 < len(clause) else None
+    return clause[position].kind == "lp" and following is not None and following.kind == "break"
 
 
 def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:

@@ -357,13 +357,18 @@ class Parser:
                 self.operators += 1
                 left = Value(_apply("*", left.number, right.number))
                 continue
-            elif token.kind == "lp":
-                operator = "*"  # 2(3 + 4)
+            elif token.kind == "lp" and self._opens_expression():
+                operator = "*"  # 2(3 + 4); "2.67 (round up to 3)" is a remark, not a product
             else:
                 return left
             right = self.power()
             self.operators += 1
             left = Value(_apply(operator, left.number, right.number))
+
+    def _opens_expression(self) -> bool:
+        """The bracket at the position opens a number, a bracket or a sign, not words."""
+        following = self.tokens[self.position + 1] if self.position + 1 < self.size else END
+        return following.kind in ("num", "lp", "op", "var")
 
     def _is_fraction(self, value: Value) -> bool:
         return value.number is not None and value.literal is None and value.number.denominator != 1
