@@ -42,6 +42,9 @@ RELATION = re.compile(r"[=≈~]|\b(?:" + "|".join(sorted(EQUALITY_WORDS | APPROX
 OPERATION = re.compile(r"[-+*/^(]|(?<![A-Za-z])x(?![A-Za-z])|\b(?:" + "|".join(sorted({*OPERATOR_WORDS, "of"})) + r")\b",
                        re.IGNORECASE)
 DIGIT = re.compile(r"\d")
+# a calculator's floating-point result written out in full (GSM8K annotations: "<<0.06*60=3.5999999999999996>>")
+FLOAT_DECIMALS = 10
+FLOAT_ERROR = Fraction(1, 10**12)
 ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up|quotient)\b", re.IGNORECASE)
 
 
@@ -111,6 +114,8 @@ def _equal(left: Value, right: Value, approximate: bool,
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
             return True, f"rounded to {plural(token.decimals, 'decimal')}"
+        if token.decimals >= FLOAT_DECIMALS and difference <= abs(computed.number) * FLOAT_ERROR:
+            return True, "a calculator's floating-point rendering"  # 0.06*60=3.5999999999999996
         if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and (cue := rounding_cue()):
             if cue != "quotient":
                 return True, "rounded to a whole number"
