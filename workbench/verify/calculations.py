@@ -42,6 +42,7 @@ RELATION = re.compile(r"[=≈~]|\b(?:" + "|".join(sorted(EQUALITY_WORDS | APPROX
 OPERATION = re.compile(r"[-+*/^(]|(?<![A-Za-z])x(?![A-Za-z])|\b(?:" + "|".join(sorted({*OPERATOR_WORDS, "of"})) + r")\b",
                        re.IGNORECASE)
 DIGIT = re.compile(r"\d")
+RATE_WRITTEN = re.compile(r"\s?PER(?=[A-Za-z])")  # "400 PERmonth" as written: "400/month"
 # a calculator's floating-point result written out in full (GSM8K annotations: "<<0.06*60=3.5999999999999996>>")
 FLOAT_DECIMALS = 10
 FLOAT_ERROR = Fraction(1, 10**12)
@@ -191,7 +192,7 @@ def _clauses(text: str) -> Iterator[list[Token]]:
     start = 0
     for match in (*CLAUSE_END.finditer(text), None):
         end = match.end() if match is not None else len(text)
-        if RELATION.search(text, start, end) and OPERATION.search(text, start, end) and DIGIT.search(text, start, end):
+        if DIGIT.search(text, start, end) and RELATION.search(text, start, end) and OPERATION.search(text, start, end):
             clause = tokenize(text, start, end)
             if clause and match is not None and clause[-1].kind == "break" and clause[-1].start == match.start():
                 clause.pop()
@@ -202,7 +203,8 @@ def _clauses(text: str) -> Iterator[list[Token]]:
 
 def _span(text: str, tokens: list[Token]) -> str:
     """The written text of a token range, rates shown as written ("400 PERmonth" -> "400/month")."""
-    return re.sub(r"\s?PER(?=[A-Za-z])", "/", " ".join(text[tokens[0].start : tokens[-1].end].split()))
+    written = " ".join(text[tokens[0].start : tokens[-1].end].split())
+    return RATE_WRITTEN.sub("/", written) if "PER" in written else written
 
 
 @dataclass

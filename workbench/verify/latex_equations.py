@@ -74,6 +74,8 @@ def check_latex_equations(text: str, conditions: Conditions | None = None) -> li
 
 def _difference(left: str, right: str) -> tuple[float, ...] | None:
     """left - right at the sample points, for an equation with variables that is no identity; else None."""
+    if not LETTER.search(PLAIN_COMMANDS.sub("", left + right)):
+        return None  # no variable: plain arithmetic
     a, b = read_member(left), read_member(right)
     if a is None or b is None or not (a.symbols or b.symbols):
         return None
