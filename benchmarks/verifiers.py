@@ -60,17 +60,17 @@ def steps() -> list[str]:
     return labelled + solutions + EXTRA + LATEX
 
 
-def steps_per_s(pool: list[str], seconds: float) -> tuple[float, int]:
-    """(steps per second, steps scored) of a fresh arithmetic verifier over `pool`, warmed up once."""
+def steps_per_s(pool: list[str], seconds: float, clock=time.perf_counter) -> tuple[float, int]:
+    """(steps per second of `clock`, steps scored) of a fresh arithmetic verifier over `pool`, warmed up once."""
     verifier = ArithmeticVerifier()
     for step in pool:  # warm up regexes and imports
         verifier.score_step(step)
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    done, started = 0, clock()
+    while clock() - started < seconds:
         for step in pool:
             verifier.score_step(step)
         done += len(pool)
-    return round(done / (time.perf_counter() - started), 1), done
+    return round(done / (clock() - started), 1), done
 
 
 def measure(seconds: float = 3.0) -> dict:
@@ -185,24 +185,15 @@ def measure_rollout(reply_words: int = 40) -> dict:
     }
 
 
-# run in a child process with another version of the code first on PYTHONPATH: steps per CPU-second of its
-# arithmetic verifier over each pool of a JSON file {name: [step, ...]}
+# run in a child process with a version of the code first on PYTHONPATH: this file's steps_per_s in CPU seconds over
+# each pool of a JSON file {name: [step, ...]}
 CHILD = """
-import json, sys, time
-from workbench.verify.verifiers.arithmetic import ArithmeticVerifier
+import importlib.util, json, sys, time
+spec = importlib.util.spec_from_file_location("verifiers_benchmark", sys.argv[3])
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
 pools, seconds = json.load(open(sys.argv[1])), float(sys.argv[2])
-rates = {}
-for name, pool in pools.items():
-    verifier = ArithmeticVerifier()
-    for step in pool:
-        verifier.score_step(step)
-    done, started = 0, time.process_time()
-    while time.process_time() - started < seconds:
-        for step in pool:
-            verifier.score_step(step)
-        done += len(pool)
-    rates[name] = done / (time.process_time() - started)
-print(json.dumps(rates))
+print(json.dumps({name: benchmark.steps_per_s(pool, seconds, time.process_time)[0] for name, pool in pools.items()}))
 """
 
 
@@ -226,8 +217,8 @@ def measure_against(baseline: Path, seconds: float = 1.0, rounds: int = 7) -> di
             rates = {}
             for version in ((here, baseline) if round_ % 2 else (baseline, here)):
                 env = {**os.environ, "PYTHONPATH": str(version)}
-                run = subprocess.run([sys.executable, "-c", CHILD, str(pools), str(seconds)], env=env, cwd=folder,
-                                     capture_output=True, text=True, check=True)
+                run = subprocess.run([sys.executable, "-c", CHILD, str(pools), str(seconds), __file__], env=env,
+                                     cwd=folder, capture_output=True, text=True, check=True)
                 rates[version] = json.loads(run.stdout.strip().splitlines()[-1])
             for name in ratios:
                 ratios[name].append(rates[here][name] / rates[baseline][name])

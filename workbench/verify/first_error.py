@@ -151,6 +151,27 @@ def _sources(found: list[Flow], given: set[Fraction] = frozenset()) -> list[dict
     return sources
 
 
+@dataclass
+class SolutionFlow:
+    """A solution's calculations (`found`), the index of the final one (the last that states the answer), the
+    numbers the problem gives and which operand carries which earlier result (`sources`)."""
+
+    found: list[Flow]
+    final: int
+    given: set[Fraction]
+    sources: list[dict[int, int]]
+
+    @classmethod
+    def read(cls, problem: str, steps: list[str], answer: Fraction) -> SolutionFlow | None:
+        """The flow of `steps`, or None when no calculation states the answer."""
+        found = flows(steps)
+        final = next((i for i in range(len(found) - 1, -1, -1) if found[i].result == answer), None)
+        if final is None:
+            return None
+        given = problem_numbers(problem)
+        return cls(found, final, given, _sources(found, given))
+
+
 def _propagate(found: list[Flow], sources: list[dict[int, int]], changed: int, value: Fraction) -> list[Fraction | None]:
     """Every calculation's result once calculation `changed` states `value` and the later ones re-compute."""
     results: list[Fraction | None] = [f.result for f in found]
@@ -227,12 +248,10 @@ def locate_by_repair(problem: str, steps: list[str], reference: Fraction, answer
     tried in turn (`EDITS`: the most telling first), each over every calculation in order. A repaired value keeps
     the sign of the written one (quantities in word problems do not turn negative). See the module docstring.
     """
-    found = flows(steps)
-    final = next((i for i in range(len(found) - 1, -1, -1) if found[i].result == answer), None)
-    if final is None:
+    flow_of = SolutionFlow.read(problem, steps, answer)
+    if flow_of is None:
         return None
-    given = problem_numbers(problem)
-    sources = _sources(found, given)
+    found, final, given, sources = flow_of.found, flow_of.final, flow_of.given, flow_of.sources
     for family in edits:
         for index in range(final):  # the final calculation itself: nothing after it would confirm a repair
             flow = found[index]
@@ -258,12 +277,10 @@ def locate_by_substitution(problem: str, steps: list[str], reference: Fraction, 
     is 25% younger than Nani": `0.25 * 16 = 4` and `16 - 4 = 12` both took the brother's 16 for Nani's 8). A
     two-edit repair bounded to one substitution per step; a heuristic, tried after the one-edit repairs. Measured on
     the ProcessBench GSM8K development half: 1 solution located, exactly."""
-    found = flows(steps)
-    final = next((i for i in range(len(found) - 1, -1, -1) if found[i].result == answer), None)
-    if final is None:
+    flow_of = SolutionFlow.read(problem, steps, answer)
+    if flow_of is None:
         return None
-    given = problem_numbers(problem)
-    sources = _sources(found, given)
+    found, final, given, sources = flow_of.found, flow_of.final, flow_of.given, flow_of.sources
     for step in sorted({f.step for f in found[:final]}):
         members = [i for i, f in enumerate(found) if f.step == step and i < final]
         inputs = {found[i].expression[o].value for i in members for o in found[i].operands
@@ -296,10 +313,10 @@ def locate_by_final_terms(problem: str, steps: list[str], reference: Fraction, a
       writes its number: "the sixth side takes 5 minutes" where the problem has five sides to solve).
     A heuristic: nothing after the final calculation confirms the change, but its candidates are few. Measured on
     the ProcessBench GSM8K development half: a missing term located exactly in 1 of 2, an extra term in 1 of 1."""
-    found = flows(steps)
-    final = next((i for i in range(len(found) - 1, -1, -1) if found[i].result == answer), None)
-    if final is None or any(t.kind == "op" and t.text not in "+-" for t in found[final].expression):
+    flow_of = SolutionFlow.read(problem, steps, answer)
+    if flow_of is None or any(t.kind == "op" and t.text not in "+-" for t in flow_of.found[flow_of.final].expression):
         return None
+    found, final, sources = flow_of.found, flow_of.final, flow_of.sources
     flow = found[final]
     used = {f.expression[o].value for f in found for o in f.operands}
     for value in sorted(problem_numbers(problem, conversions=False) - used - {Fraction(0)}):
@@ -307,7 +324,6 @@ def locate_by_final_terms(problem: str, steps: list[str], reference: Fraction, a
             return Located(flow.step, f"likely first error (heuristic, a missing term): {format_number(value)}, which the problem "
                                       f"gives and no step uses, is missing from this total: with it the total is the reference "
                                       f"answer {format_number(reference)}", "missing term")
-    sources = _sources(found, problem_numbers(problem))
     terms = flow.operands
     if len(terms) < 3:
         return None
@@ -382,10 +398,10 @@ def locate_by_overshoot(problem: str, steps: list[str], reference: Fraction, ans
     Measured on the ProcessBench GSM8K development half: located exactly in 3 of the 5 solutions it located (the
     other two one step late: the step that reached the answer had misnamed it).
     """
-    found = flows(steps)
-    final = next((i for i in range(len(found) - 1, -1, -1) if found[i].result == answer), len(found) - 1)
-    given = problem_numbers(problem)
-    sources = _sources(found, given)
+    flow_of = SolutionFlow.read(problem, steps, answer)
+    if flow_of is None:
+        return None
+    found, final, given, sources = flow_of.found, flow_of.final, flow_of.given, flow_of.sources
     for index in range(final):
         if found[index].result != reference or reference in given:
             continue
