@@ -62,3 +62,16 @@ def test_a_fragment_after_a_word_operand_is_not_read_as_a_claim():
 def test_a_calculators_floating_point_rendering_is_not_a_slip():
     assert VERIFIER.score_step("That is 0.1 km/minute x 3 minutes = <<0.1*3=0.30000000000000004>>0.3 km.").label == "correct"
     assert VERIFIER.score_step("So 0.35 - 0.3 = <<0.35-0.3=0.04999999999999999>>0.05 of the tank.").label == "correct"
+
+
+@pytest.mark.parametrize("text", [
+    "Each bag holds 410 cups / 120 cups per bag = 3.416 bags.",  # cut, not rounded, to the digits shown
+    "She splits 30 empty jars into (30/6) = 5 boxes.",  # a label, then a bracket: no product
+    "So 1/7 = 0.14285714285 of the cake.",
+])
+def test_what_is_not_a_slip_is_not_flagged(text: str):
+    assert VERIFIER.score_step(text).label == "correct", VERIFIER.score_step(text).rationale
+
+
+def test_a_cut_decimal_that_is_not_the_value_cut_is_still_a_slip():
+    assert VERIFIER.score_step("Each bag holds 410 cups / 120 cups per bag = 3.412 bags.").label == "incorrect"

@@ -115,6 +115,8 @@ def _equal(left: Value, right: Value, approximate: bool,
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
             return True, f"rounded to {plural(token.decimals, 'decimal')}"
+        if token.decimals > 0 and difference < token.precision and _truncated(computed.number, token.decimals) == written.number:
+            return True, f"cut to {plural(token.decimals, 'decimal')}"  # 370 / 110 = 3.363
         if token.decimals >= FLOAT_DECIMALS and difference <= abs(computed.number) * FLOAT_ERROR:
             return True, "a calculator's floating-point rendering"  # 0.06*60=3.5999999999999996
         if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and (cue := rounding_cue()):
@@ -123,6 +125,12 @@ def _equal(left: Value, right: Value, approximate: bool,
             if token.value == math.floor(computed.number):
                 return True, "the quotient of a whole-number division"
     return False, "false"
+
+
+def _truncated(number: Fraction, decimals: int) -> Fraction:
+    """`number` with its digits after the first `decimals` decimals dropped (toward zero)."""
+    scale = 10**decimals
+    return Fraction(math.trunc(number * scale), scale)
 
 
 def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:

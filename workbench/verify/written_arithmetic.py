@@ -357,8 +357,8 @@ class Parser:
                 self.operators += 1
                 left = Value(_apply("*", left.number, right.number))
                 continue
-            elif token.kind == "lp" and self._opens_expression():
-                operator = "*"  # 2(3 + 4); "2.67 (round up to 3)" is a remark, not a product
+            elif token.kind == "lp" and self._opens_expression() and (left.literal is None or left.literal.unit is None):
+                operator = "*"  # 2(3 + 4); not "2.67 (round up to 3)", a remark, nor "25 pens into (25/5)", a label away
             else:
                 return left
             right = self.power()
