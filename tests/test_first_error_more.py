@@ -69,3 +69,11 @@ def test_a_closing_sentence_without_an_answer_marker_gives_the_answer_to_locate_
     steps = ["So 30 / 1.5 = 20 books fit.", "With 2 bookends, 20 + 2 = 22 books.", "So **22 books** fit on it."]
     scores = VERIFIER.score_all(Task(problem, reference_answer="20"), steps)
     assert [s.label for s in scores][:2] == ["correct", "incorrect"]
+
+
+def test_a_value_computed_in_latex_is_not_an_unexplained_quantity():
+    problem = "A farm packs 4 crates of 12 melons and 3 melons are rotten. Each good melon sells for $2. Income?"
+    steps = [r"The good melons: \(m = 4 \times 12 - 3\), so \(m = 45\).", "They sell for 45 * 2 = $90.",
+             "The answer is 90."]
+    found = locate_first_error(problem, steps, "96")
+    assert found is None or found.method != "unexplained quantity"

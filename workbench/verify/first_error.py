@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from workbench.verify.calculations import Calculation, find_calculations, format_number
+from workbench.verify.latex_equations import equation_results
 from workbench.verify.written_arithmetic import Parser, Token, Unsupported, normalise, tokenize
 
 OPERATORS = ("+", "-", "*", "/")
@@ -414,6 +415,12 @@ def locate_by_overshoot(problem: str, steps: list[str], reference: Fraction, ans
     return None
 
 
+def _equation_results(steps: list[str]) -> list[list[float]]:
+    """For each step, the numeric results of its LaTeX equation chains (values the solution computed in math mode,
+    where the prose reader sees a variable: `x = 3 \\times 12`, then `x = 36`)."""
+    return [[result for result, _ in equation_results(step)] if "\\" in step or "$" in step else [] for step in steps]
+
+
 def _closure(values: set[Fraction]) -> set[Fraction]:
     """The values and every x + y, x - y, x * y, x / y of two of them."""
     out = set(values)
@@ -447,9 +454,13 @@ def locate_by_unexplained(problem: str, steps: list[str], answer: Fraction | Non
             for flow in found for o in flow.operands]
     if answer is not None:
         used.append((answer, "is the final answer", len(steps) - 1))
+    solved = _equation_results(steps)
     for value, how, step in used:
         step, unit = mentions.get(value, (step, None))
         if value in given or any(f.result == value and f.step <= step for f in found):
+            continue
+        if any(abs(float(value) - result) <= 1e-9 * max(1.0, abs(result)) for results in solved[: step + 1]
+               for result in results):
             continue
         if value in _closure(stated | {f.result for f in found if f.step < step}):
             continue
