@@ -26,8 +26,8 @@ rationale says it is a heuristic:
    to one substitution per step).
 
 Where none applies, nothing is located (an abstention, not a verdict). Measured on the ProcessBench GSM8K
-development half with its reference answers (located exactly / located): overshoot 3/5, unexplained quantity
-5/11, missing term 1/2, extra term 1/1, one-edit repair 13/22, substitution 1/1; a wrong choice is usually a step
+development half with its reference answers (located exactly / located): overshoot 3/4, unexplained quantity
+5/10, missing term 1/2, extra term 1/1, one-edit repair 13/22, substitution 1/1; a wrong choice is usually a step
 whose correct value an alternative edit further on would also repair, and no correct solution is affected (the
 locator runs only when the final answer misses the reference).
 """
@@ -396,8 +396,8 @@ def locate_by_overshoot(problem: str, steps: list[str], reference: Fraction, ans
     A calculation before the final one states the reference answer as its result (a value the problem does not give),
     and a later calculation takes that result as an operand: the solution had the answer and went past it ("17 /
     0.25 = 68 beads", then "7 + 68 = 75"). The first such later calculation's step is the likely first error.
-    Measured on the ProcessBench GSM8K development half: located exactly in 3 of the 5 solutions it located (the
-    other two one step late: the step that reached the answer had misnamed it).
+    Measured on the ProcessBench GSM8K development half: located exactly in 3 of the 4 solutions it located (the
+    other one step late: the step that reached the answer had misnamed it).
     """
     flow_of = SolutionFlow.read(problem, steps, answer)
     if flow_of is None:
