@@ -8,7 +8,8 @@ prose with calculations inside, $ amounts, percentages, fractions, mixed numbers
 times, rates, with and without <<>> annotations; correct and with slips), plus a mix of typical
 written calculations, LaTeX, algebra and plain prose, repeated. To compare two versions of the code,
 run this file with each version first on PYTHONPATH (`PYTHONPATH=/other/checkout python
-benchmarks/verifiers.py --json`): the inputs are this file's and the fixtures beside it.
+benchmarks/verifiers.py --json`): the inputs are this file's and the fixtures beside it; or pass `--baseline
+/other/checkout` for the arithmetic verifier's speed relative to it, measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -59,17 +60,17 @@ def steps() -> list[str]:
     return labelled + solutions + EXTRA + LATEX
 
 
-def steps_per_s(pool: list[str], seconds: float) -> tuple[float, int]:
-    """(steps per second, steps scored) of a fresh arithmetic verifier over `pool`, warmed up once."""
+def steps_per_s(pool: list[str], seconds: float, clock=time.perf_counter) -> tuple[float, int]:
+    """(steps per second of `clock`, steps scored) of a fresh arithmetic verifier over `pool`, warmed up once."""
     verifier = ArithmeticVerifier()
     for step in pool:  # warm up regexes and imports
         verifier.score_step(step)
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    done, started = 0, clock()
+    while clock() - started < seconds:
         for step in pool:
             verifier.score_step(step)
         done += len(pool)
-    return round(done / (time.perf_counter() - started), 1), done
+    return round(done / (clock() - started), 1), done
 
 
 def measure(seconds: float = 3.0) -> dict:
@@ -184,11 +185,58 @@ def measure_rollout(reply_words: int = 40) -> dict:
     }
 
 
+# run in a child process with a version of the code first on PYTHONPATH: this file's steps_per_s in CPU seconds over
+# each pool of a JSON file {name: [step, ...]}
+CHILD = """
+import importlib.util, json, sys, time
+spec = importlib.util.spec_from_file_location("verifiers_benchmark", sys.argv[3])
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+pools, seconds = json.load(open(sys.argv[1])), float(sys.argv[2])
+print(json.dumps({name: benchmark.steps_per_s(pool, seconds, time.process_time)[0] for name, pool in pools.items()}))
+"""
+
+
+def measure_against(baseline: Path, seconds: float = 1.0, rounds: int = 7) -> dict:
+    """The arithmetic verifier's speed relative to another version of the code (`baseline`: the root of a checkout,
+    e.g. `git worktree add /tmp/old f962ff9`), on the step mix and on the LaTeX paragraphs: rounds alternate the two
+    versions in fresh processes (the order swapped every round), each timed in CPU seconds so that other work on
+    the machine weighs less; the figure is the median over rounds of current / baseline steps per second."""
+    import os
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+
+    here = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as folder:
+        pools = Path(folder) / "pools.json"
+        pools.write_text(json.dumps({"steps": steps(), "latex": LATEX}))
+        ratios: dict[str, list[float]] = {"steps": [], "latex": []}
+        for round_ in range(rounds):
+            rates = {}
+            for version in ((here, baseline) if round_ % 2 else (baseline, here)):
+                env = {**os.environ, "PYTHONPATH": str(version)}
+                run = subprocess.run([sys.executable, "-c", CHILD, str(pools), str(seconds), __file__], env=env,
+                                     cwd=folder, capture_output=True, text=True, check=True)
+                rates[version] = json.loads(run.stdout.strip().splitlines()[-1])
+            for name in ratios:
+                ratios[name].append(rates[here][name] / rates[baseline][name])
+    return {"rounds": rounds, "steps_ratio": round(statistics.median(ratios["steps"]), 3),
+            "latex_ratio": round(statistics.median(ratios["latex"]), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--seconds", type=float, default=3.0)
-    seconds = parser.parse_args().seconds
+    parser.add_argument("--baseline", type=Path, help="the root of another checkout: report only the arithmetic "
+                        "verifier's speed relative to it (key 'baseline')")
+    args = parser.parse_args()
+    seconds = args.seconds
+    if args.baseline is not None:
+        print(json.dumps({"benchmark": "arithmetic_verifier", "baseline": measure_against(args.baseline.resolve())}))
+        return
     result = measure(seconds)
     result["arithmetic_latex"] = measure_latex(seconds)
     result["alignment"] = measure_alignment(seconds)

@@ -58,8 +58,11 @@ def test_paths_steps_scores_and_metric_are_stored(store: Store):
     assert [s["text"] for s in steps][:2] == ["25% of $80 = $20.", "$80 - $20 = $60."]
     assert all(s["scores"]["arithmetic"]["label"] == "correct" for s in steps)
     assert store.get_metrics("seed", first)["best_path_score"] == 1.0
-    # the essay task has no reference answer: nothing checks the 'Answer: 54' step, which stays neutral
-    assert store.get_metrics("seed", second)["best_path_score"] == 0.5
+    # the essay task has no reference answer: its 'Answer: 54' step is checked only as a restatement of the result
+    # the step before computed (workbench.verify.restated_answer), never against a reference
+    answer_step = store.reasoning_paths_nested()[("seed", second)][0]["steps"][-1]["scores"]["arithmetic"]
+    assert answer_step["label"] == "correct" and "restates" in answer_step["rationale"]
+    assert "reference" not in answer_step["rationale"]
 
 
 def test_a_slip_is_gated_out(store: Store):
@@ -76,7 +79,8 @@ def test_samples_are_tasks_too_with_their_own_metric_type(store: Store):
     mocked_teacher(store, RIGHT)
     sample = store.insert_sample({"source": "import", "instruction": "Jacket: $80, 25% then 10% off?"})
     run(store, {"tasks": [{"type": "sample", "id": sample}], "n": 1})
-    assert store.get_metrics("sample", sample)["best_path_score"] == 0.5  # no reference: the answer stays neutral
+    # no reference: the answer is checked only as a restatement of the result before it (evidence)
+    assert store.get_metrics("sample", sample)["best_path_score"] == 1.0
     assert store.get_metrics("seed", sample) == {}
 
 

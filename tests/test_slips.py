@@ -28,6 +28,14 @@ SLIPS = [
     ("labels in brackets", r"\[ 14 (\text{red}) + 23 (\text{blue}) + 9 (\text{green}) = 44 \]",
      r"\[ 14 (\text{red}) + 23 (\text{blue}) + 9 (\text{green}) = 46 \]"),
     ("labels in brackets", "$240 (rent) - $95 (food) = $155", "$240 (rent) - $95 (food) = $145"),
+    ("remarks in brackets", "So 300 (from step 2) + 10 (invited by friends) = 320 guests.",
+     "So 300 (from step 2) + 10 (invited by friends) = 310 guests."),
+    ("remarks in brackets", "We need 8 / 3 = 2.76 (round up to 3, since masks are whole) sets.",
+     "We need 8 / 3 = 2.67 (round up to 3, since masks are whole) sets."),
+    ("percentage of a number", "So 15% of 60 students = 0.15 students stay.", "So 15% of 60 students = 9 students stay."),
+    ("visible result against its annotation", "The fee is 84,000 x .1 = <<84000*.1=8400.0>>6,400 dollars.",
+     "The fee is 84,000 x .1 = <<84000*.1=8400.0>>8,400 dollars."),
+    ("quotient", r"\[ 2863 \div 1344 = 3 \quad \text{(quotient)} \]", r"\[ 2863 \div 1344 = 2 \quad \text{(quotient)} \]"),
 ]
 
 
@@ -49,3 +57,21 @@ def test_a_slip_is_found_at_its_step_of_a_whole_solution():
 def test_a_fragment_after_a_word_operand_is_not_read_as_a_claim():
     text = "Dozens = Total muffins / 12 = 78 / 12 = 6.5 dozens."
     assert VERIFIER.score_step(text).label == "correct"
+
+
+def test_a_calculators_floating_point_rendering_is_not_a_slip():
+    assert VERIFIER.score_step("That is 0.1 km/minute x 3 minutes = <<0.1*3=0.30000000000000004>>0.3 km.").label == "correct"
+    assert VERIFIER.score_step("So 0.35 - 0.3 = <<0.35-0.3=0.04999999999999999>>0.05 of the tank.").label == "correct"
+
+
+@pytest.mark.parametrize("text", [
+    "Each bag holds 410 cups / 120 cups per bag = 3.416 bags.",  # cut, not rounded, to the digits shown
+    "She splits 30 empty jars into (30/6) = 5 boxes.",  # a label, then a bracket: no product
+    "So 1/7 = 0.14285714285 of the cake.",
+])
+def test_what_is_not_a_slip_is_not_flagged(text: str):
+    assert VERIFIER.score_step(text).label == "correct", VERIFIER.score_step(text).rationale
+
+
+def test_a_cut_decimal_that_is_not_the_value_cut_is_still_a_slip():
+    assert VERIFIER.score_step("Each bag holds 410 cups / 120 cups per bag = 3.412 bags.").label == "incorrect"

@@ -218,11 +218,11 @@ def test_without_a_verifier_it_runs_a_new_stores_defaults_on_each_file_and_names
     assert first["file"] == str(with_reference) and second["file"] == str(FIXTURE)
     assert first["verifiers"] == list(DEFAULT_VERIFIERS) == second["verifiers"]
     assert first["settings"] == {"aggregation": "min", "threshold": 1.0, "margin": 0.5, "step_rule": "strictest"}
-    # the right answer to 6 * 7 is verified against its reference; the other's answer misses its reference, so it
-    # fails, but only at its answer step: its wrong "+ 1" is true arithmetic (acc_err 0)
+    # the right answer to 6 * 7 is verified against its reference; the other's answer misses its reference, and its
+    # wrong "+ 1" (true arithmetic) is placed as the first error: it went on from the reference answer 48 (overshoot)
     assert first["gate"] == {"passed": 1, "passed_correct": 1, "precision": 1.0, "yield": 1.0, "unverified": 0,
                              "failed": 1}
-    assert (first["acc_err"], first["acc_cor"]) == (0.0, 1.0)
+    assert (first["acc_err"], first["acc_cor"]) == (1.0, 1.0)
     assert main(["--db", str(db_path), "verify-eval", str(with_reference)]) == 0
     assert "gate: 1 passed (1 of them correct), 0 unverified, 1 failed; precision 1.0000, yield 1.0000" in (
         capsys.readouterr().out)

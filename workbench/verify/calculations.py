@@ -9,13 +9,25 @@ made safe first by workbench.verify.math_segments.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from workbench.core.wording import plural
 from workbench.verify.math_segments import mark_math
-from workbench.verify.written_arithmetic import EQUALITY_WORDS, Parser, Token, Unsupported, Value, tokenize
+from workbench.verify.written_arithmetic import (
+    APPROX_WORDS,
+    EQUALITY_WORDS,
+    OPERATOR_WORDS,
+    STOP_WORDS,
+    Parser,
+    Token,
+    Unsupported,
+    Value,
+    tokenize,
+)
 from workbench.verify.written_arithmetic import normalise as normalise_arithmetic
 
 STEP_LABEL = re.compile(r"^\s*(?:[*#]+\s*)?(?:step\s*\d+|\d+\s*[.)](?!\d))\s*[:.)\-]?\s*(?:\*+\s*)?", re.IGNORECASE)
@@ -24,19 +36,35 @@ FUNCTION_NOUNS = {"digit", "digits", "remainder", "remainders", "factor", "facto
                   "multiples", "root", "roots", "square", "cube", "reciprocal", "inverse", "logarithm", "log", "sine",
                   "cosine", "tangent", "floor", "ceiling", "gcd", "lcm", "modulo", "mod", "parity", "sign", "conjugate",
                   "opposite", "negative", "exponent", "residue"}
-ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up)\b", re.IGNORECASE)
+# where the tokenizer ends a clause (its separators), and what a clause needs to state a value
+CLAUSE_END = re.compile(r'\.(?!\d)|[,;:!?\n\[\]"<>|&±]')
+RELATION = re.compile(r"[=≈~]|\b(?:" + "|".join(sorted(EQUALITY_WORDS | APPROX_WORDS)) + r")\b", re.IGNORECASE)
+OPERATION = re.compile(r"[-+*/^(]|(?<![A-Za-z])x(?![A-Za-z])|\b(?:" + "|".join(sorted({*OPERATOR_WORDS, "of"})) + r")\b",
+                       re.IGNORECASE)
+DIGIT = re.compile(r"\d")
+RATE_WRITTEN = re.compile(r"\s?PER(?=[A-Za-z])")  # "400 PERmonth" as written: "400/month"
+# a calculator's floating-point result written out in full (GSM8K annotations: "<<0.06*60=3.5999999999999996>>")
+FLOAT_DECIMALS = 10
+FLOAT_ERROR = Fraction(1, 10**12)
+ROUNDING_CUE = re.compile(r"\b(?:full|whole|complete|round(?:ed|ing)?|nearest|down|up|quotient)\b", re.IGNORECASE)
 
 
-# "$105 (lost income) - $90 (fee)", "15 (\text{light blue}) + 45": a label in brackets after a number
-BRACKETED_LABEL = re.compile(r"(?<=[\d%])(\s*)\(\s*([A-Za-z][A-Za-z' \-]*[A-Za-z])\s*\)")
+# "$105 (lost income) - $90 (fee)", "15 (\text{light blue}) + 45", "17 inches (remaining space)", "300 (from step 2)",
+# "2 (quotient)": a label or remark in brackets after a number or its unit, opening with a word of two letters or more
+BRACKETED_LABEL = re.compile(r"(?<=[\d%])(\s*(?:[A-Za-z]+\s*)?)\(\s*([A-Za-z]{2,})\b[^()]*\)")
 
 
 def normalise(text: str) -> str:
     """A step's arithmetic in plain ASCII (see workbench.verify.written_arithmetic), its 'Step k:' label removed."""
-    text = mark_math(STEP_LABEL.sub("", text, count=1))
-    if "(" in text:
-        text = BRACKETED_LABEL.sub(r"\1\2", text)
-    return normalise_arithmetic(text)
+    text = normalise_arithmetic(mark_math(STEP_LABEL.sub("", text, count=1)))
+    return BRACKETED_LABEL.sub(_label, text) if "(" in text else text
+
+
+def _label(match: re.Match) -> str:
+    """A bracketed label or remark after a number is dropped, its first word kept as the number's label ("2
+    quotient", "105 lost"), unless it is a word like "from" that would break the calculation."""
+    word = match[2]
+    return match[1] + (f" {word} " if word.lower() not in STOP_WORDS else " ")
 
 
 @dataclass
@@ -63,8 +91,15 @@ def format_number(number: Fraction | None) -> str:
     return repr(decimal) if exact else f"{number.numerator}/{number.denominator} ≈ {decimal:.6g}"
 
 
-def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = False) -> tuple[bool, str]:
-    """Exact equality, or agreement to the precision a written number (or '≈') shows."""
+def _no_cue() -> str | None:
+    return None
+
+
+def _equal(left: Value, right: Value, approximate: bool,
+           rounding_cue: Callable[[], str | None] = _no_cue) -> tuple[bool, str]:
+    """Exact equality, or agreement to the precision a written number (or '≈') shows; a whole number for a quotient
+    when the sentence says it was rounded (`rounding_cue`: "6 full boxes") or is the quotient of a whole-number
+    division ("2 (quotient)": the floor)."""
     if left.number is None or right.number is None:
         return False, "division by zero"
     if left.number == right.number:
@@ -80,30 +115,70 @@ def _equal(left: Value, right: Value, approximate: bool, rounding_cue: bool = Fa
             return True, "approximately"
         if token.decimals > 0 and difference <= token.precision / 2:
             return True, f"rounded to {plural(token.decimals, 'decimal')}"
-        if rounding_cue and token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1:
-            return True, "rounded to a whole number"
+        if token.decimals > 0 and difference < token.precision and _truncated(computed.number, token.decimals) == written.number:
+            return True, f"cut to {plural(token.decimals, 'decimal')}"  # 370 / 110 = 3.363
+        if token.decimals >= FLOAT_DECIMALS and difference <= abs(computed.number) * FLOAT_ERROR:
+            return True, "a calculator's floating-point rendering"  # 0.06*60=3.5999999999999996
+        if token.value.denominator == 1 and computed.number.denominator != 1 and difference < 1 and (cue := rounding_cue()):
+            if cue != "quotient":
+                return True, "rounded to a whole number"
+            if token.value == math.floor(computed.number):
+                return True, "the quotient of a whole-number division"
     return False, "false"
+
+
+def _truncated(number: Fraction, decimals: int) -> Fraction:
+    """`number` with its digits after the first `decimals` decimals dropped (toward zero)."""
+    scale = 10**decimals
+    return Fraction(math.trunc(number * scale), scale)
 
 
 def find_calculations(text: str) -> tuple[list[Calculation], list[str]]:
     """Every checkable calculation in a text, and notes on what was skipped (algebra, functions...)."""
     normalised = normalise(text)
-    tokens = tokenize(normalised)
     calculations: list[Calculation] = []
     skipped: list[str] = []
-    for clause in _clauses(tokens):
-        if any(t.kind == "var" for t in clause) and any(t.kind in ("eq", "approx") for t in clause):
+    for clause in _clauses(normalised):
+        if not any(t.kind in ("eq", "approx") for t in clause):
+            continue  # a calculation states its value: a clause without "=", "is" or "≈" holds none
+        if any(t.kind == "var" for t in clause):
             # only the members of a chain free of variables are compared: `V = 4/3 π r^3 = 4/3 * 27 = 36` checks the last
             skipped.append(f"`{_span(normalised, clause)}` has variables or functions")
-        rounding_cue = bool(ROUNDING_CUE.search(normalised, clause[0].start, clause[-1].end + 40))
+        start, end = clause[0].start, clause[-1].end + 40
+
+        def rounding_cue(start: int = start, end: int = end) -> str | None:
+            """The word saying a quotient was rounded ("6 full boxes") or is a whole-number quotient, or None."""
+            cue = ROUNDING_CUE.search(normalised, start, end)
+            return cue[0].lower() if cue is not None else None
+
+        reaches = _reaches_relation(clause)
         position = 0
         while position < len(clause):
-            if clause[position].kind not in ("num", "lp", "op"):
+            if not reaches[position] or clause[position].kind not in ("num", "lp", "op"):
                 position += 1
                 continue
             end = _chain(normalised, clause, position, calculations, skipped, rounding_cue)
             position = max(end, position + 1)
     return _once_each(calculations), skipped
+
+
+EXPRESSION_KINDS = frozenset(("num", "op", "lp", "rp", "of"))
+
+
+def _reaches_relation(clause: list[Token]) -> list[bool]:
+    """For each token: whether only expression tokens lie between it and the next relation ("=", "is", "≈"). A
+    chain's first member ends at a relation, so a start with a word or variable before the next one begins none."""
+    reaches = [False] * len(clause)
+    open_to_relation = False
+    for index in range(len(clause) - 1, -1, -1):
+        kind = clause[index].kind
+        if kind in ("eq", "approx"):
+            open_to_relation = True
+        elif kind in EXPRESSION_KINDS:
+            reaches[index] = open_to_relation
+        else:
+            open_to_relation = False
+    return reaches
 
 
 def _once_each(calculations: list[Calculation]) -> list[Calculation]:
@@ -118,19 +193,26 @@ def _once_each(calculations: list[Calculation]) -> list[Calculation]:
     return unique
 
 
-def _clauses(tokens: list[Token]) -> list[list[Token]]:
-    clauses: list[list[Token]] = [[]]
-    for token in tokens:
-        if token.kind == "break" and token.text in ",;:!?\n.[]\"<>|&±":
-            clauses.append([])
-        else:
-            clauses[-1].append(token)
-    return [c for c in clauses if c]
+def _clauses(text: str) -> Iterator[list[Token]]:
+    """The tokens of each clause (text between separators: `,;:!?.[]"<>|&±` and line breaks) that may hold a
+    calculation: a relation ("=", "≈", "is", "about"...), an operation (a sign, a bracket, "times", "of"...) and a
+    digit; any other clause is never tokenized."""
+    start = 0
+    for match in (*CLAUSE_END.finditer(text), None):
+        end = match.end() if match is not None else len(text)
+        if DIGIT.search(text, start, end) and RELATION.search(text, start, end) and OPERATION.search(text, start, end):
+            clause = tokenize(text, start, end)
+            if clause and match is not None and clause[-1].kind == "break" and clause[-1].start == match.start():
+                clause.pop()
+            if clause:
+                yield clause
+        start = end
 
 
 def _span(text: str, tokens: list[Token]) -> str:
     """The written text of a token range, rates shown as written ("400 PERmonth" -> "400/month")."""
-    return re.sub(r"\s?PER(?=[A-Za-z])", "/", " ".join(text[tokens[0].start : tokens[-1].end].split()))
+    written = " ".join(text[tokens[0].start : tokens[-1].end].split())
+    return RATE_WRITTEN.sub("/", written) if "PER" in written else written
 
 
 @dataclass
@@ -145,13 +227,12 @@ class _Part:
 
 
 def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], skipped: list[str],
-           rounding_cue: bool = False) -> int:
+           rounding_cue: Callable[[], str | None] = _no_cue) -> int:
     """Parse `expr (= expr)+` from start; record its calculations; return where parsing stopped."""
     # "Total cookies / 12 = 66 / 12", "3x + 2 * 5": the first term is a word or a variable away;
     # "the units digit of 16^17 is 6": an argument of a function, not the value
     previous = clause[start - 1] if start > 0 else None
-    detached = previous is not None and (previous.kind in ("op", "var", "rp") or (
-        previous.kind == "of" and start > 1 and clause[start - 2].text.lower() in FUNCTION_NOUNS))
+    detached = previous is not None and (previous.kind in ("op", "var", "rp") or _function_argument(clause, start))
     if previous is not None and previous.kind == "of":  # "the 291st digit in the expansion of 1/37 is 7"
         detached = detached or _word_copula_follows(clause, start)
     if _spaced_sign(clause, start):
@@ -172,7 +253,8 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
             return len(clause)
         except ZeroDivisionError:
             value = Value(None)
-        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp"):
+        if parser.position < len(clause) and clause[parser.position].kind in ("var", "lp") \
+                and not _remark(clause, parser.position):
             break  # "36 = 50 - 50 cos C", "43 = 3ab": a coefficient of a variable, not a value
         parts.append(_Part(value, position, parser.position, parser.operators, parser.leading))
         position = parser.position
@@ -207,6 +289,12 @@ def _chain(text: str, clause: list[Token], start: int, out: list[Calculation], s
     return parts[-1].end
 
 
+def _remark(clause: list[Token], position: int) -> bool:
+    """A bracket that opens words: "= 2.67 (round up to 3)" is a remark after the value, not a product."""
+    following = clause[position + 1] if position + 1 < len(clause) else None
+    return clause[position].kind == "lp" and following is not None and following.kind == "break"
+
+
 def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
     """False for restatements ("3 hours = 180 minutes") and for counts before a copula ("4 tickets is 12 x 4")."""
     if not left.operators and not right.operators:
@@ -214,6 +302,15 @@ def _is_claim(left: _Part, right: _Part, relation: Token) -> bool:
     if not left.operators and left.value.literal is not None:
         return not (left.value.literal.labelled or relation.text.lower() in EQUALITY_WORDS)
     return True
+
+
+def _function_argument(clause: list[Token], start: int) -> bool:
+    """True when the expression at `start` is an argument of a function noun: "the remainder of 194 / 11 is 7",
+    "the gcd of 6^2 * 10 and 15^4 is 15" (both arguments)."""
+    index = start - 1
+    while index > 0 and (clause[index].kind in ("num", "op", "lp", "rp") or clause[index].text.lower() == "and"):
+        index -= 1
+    return index > 0 and clause[index].kind == "of" and clause[index - 1].text.lower() in FUNCTION_NOUNS
 
 
 def _word_copula_follows(clause: list[Token], start: int) -> bool:

@@ -33,6 +33,7 @@ MATH = re.compile(
 DISPLAY_ENVIRONMENT = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray)\*?\}(.*?)\\end\{\1\*?\}",
                                  re.DOTALL)
 ARRAY = re.compile(r"\\begin\{(?P<env>[pbvBV]?matrix|smallmatrix|array|cases)\}.*?\\end\{(?P=env)\}", re.DOTALL)
+DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ\b|\\degree\b")
 TEXT_WORDS = re.compile(r"\\(?:text|mathrm|textbf|textit|mbox|operatorname)\s*\{([^{}]*)\}")
 SUBSCRIPTED = re.compile(r"(?:\\[A-Za-z]+|[A-Za-z0-9]+|\})\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9])")
 OVERLINE = re.compile(r"[\d.]*\\(?:overline|dot|bar|vec|hat|widehat|tilde|mathbf|mathbb|mathcal|bold|boldsymbol)\s*"
@@ -40,13 +41,13 @@ OVERLINE = re.compile(r"[\d.]*\\(?:overline|dot|bar|vec|hat|widehat|tilde|mathbf
 FACTORIAL = re.compile(r"(?:\d+|\)|\})\s*!")
 PRIMED = re.compile(r"[A-Za-z]\s*(?:'|\\prime)+")
 ABSOLUTE = re.compile(r"\\[lr]vert|\\[lr]Vert|\\\||\|")
-COMMAND_OR_LETTERS = re.compile(r"(\\[A-Za-z]+)|(?<![A-Za-z])[A-Za-z]+")
 # commands the prose reader turns into plain arithmetic or layout; every other command is opaque there anyway
-PLAIN_COMMANDS = {
-    r"\frac", r"\dfrac", r"\tfrac", r"\times", r"\cdot", r"\div", r"\left", r"\right", r"\approx", r"\pm",
-    r"\mp", r"\quad", r"\qquad", r"\displaystyle", r"\boxed", r"\text", r"\mathrm", r"\textbf", r"\begin",
-    r"\end", r"\sqrt", r"\pi",
-}
+PLAIN_COMMANDS = (
+    "frac", "dfrac", "tfrac", "times", "cdot", "div", "left", "right", "approx", "pm", "mp", "quad", "qquad",
+    "displaystyle", "boxed", "text", "mathrm", "textbf", "begin", "end", "sqrt", "pi",
+)
+OTHER_COMMAND = re.compile(r"\\(?!(?:" + "|".join(PLAIN_COMMANDS) + r")(?![A-Za-z]))[A-Za-z]+")
+LETTER_RUN = re.compile(r"(?<![\\A-Za-z])[A-Za-z]+")  # not a command's name
 PLACEHOLDER = "\x00{}\x00"
 WORD_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
@@ -81,21 +82,21 @@ def mark_math(text: str) -> str:
 def _mark_segment(math: str) -> str:
     words: list[str] = []
 
-    def keep_words(match: re.Match) -> str:
+    def keep_words(match: re.Match | tuple[str, str]) -> str:
         words.append(match[1])
         return PLACEHOLDER.format(len(words) - 1)
 
-    math = TEXT_WORDS.sub(keep_words, math)
-    math = ARRAY.sub(OPAQUE, math)
-    for pattern in (OVERLINE, SUBSCRIPTED, PRIMED, FACTORIAL):
-        math = pattern.sub(OPAQUE, math)
-    math = ABSOLUTE.sub(OPAQUE, math)
-    math = COMMAND_OR_LETTERS.sub(_opaque_letters, math)
-    return WORD_PLACEHOLDER.sub(lambda m: f" {words[int(m[1])]} ", math)
-
-
-def _opaque_letters(match: re.Match) -> str:
-    command = match[1]
-    if command is not None:
-        return command if command in PLAIN_COMMANDS else OPAQUE
-    return OPAQUE
+    if "\\" in math:
+        if "circ" in math or "degree" in math:
+            math = DEGREES.sub(lambda m: keep_words(("", "degrees")), math)  # 60^\circ: a unit, like "60 degrees"
+        math = TEXT_WORDS.sub(keep_words, math)
+        if "\\begin" in math:
+            math = ARRAY.sub(OPAQUE, math)
+        math = OVERLINE.sub(OPAQUE, math)
+    for pattern, cues in ((SUBSCRIPTED, ("_",)), (PRIMED, ("'", "\\prime")), (FACTORIAL, ("!",))):
+        if any(cue in math for cue in cues):
+            math = pattern.sub(OPAQUE, math)
+    if "|" in math or "vert" in math:
+        math = ABSOLUTE.sub(OPAQUE, math)
+    math = LETTER_RUN.sub(OPAQUE, OTHER_COMMAND.sub(OPAQUE, math))
+    return WORD_PLACEHOLDER.sub(lambda m: f" {words[int(m[1])]} ", math) if words else math

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 MAX_EXPONENT = 64
 MAX_BITS = 4096
@@ -30,6 +31,7 @@ CALCULATOR = re.compile(r"<<([^<>]*)>>")
 CODE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 LATEX_WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|boxed|operatorname)\s*\{([^{}]*)\}")
 LATEX_MIXED = re.compile(r"(?<![\d.])(\d+)\s*\\d?t?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 LATEX_FRAC = re.compile(r"\\d?t?frac\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 LATEX_SYMBOLS = {
     r"\times": "*", r"\cdot": "*", r"\div": "/", r"\approx": "≈", r"\%": "%", r"\$": "$", r"\left": "",
@@ -37,6 +39,8 @@ LATEX_SYMBOLS = {
     r"\mp": "±", r"\pi": OPAQUE, r"\qquad": " ", r"\quad": " ", r"\;": " ", r"\:": " ", r"\displaystyle": " ",
     "&=": "=", "=&": "=", r"\\": "\n",
 }
+LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+")
+CURRENCY = re.compile(r"[$€£¥]")
 LATEX_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{[a-z]+\*?\}")  # \begin{align*}: a line break
 MARKDOWN_BOLD = re.compile(r"(?<![\w)])\*\*|\*\*(?![\w(])")  # **46** is bold; 2**3 is a power
 UNICODE = str.maketrans({"×": "*", "✕": "*", "⋅": "*", "·": "*", "∙": "*", "÷": "/", "−": "-", "–": "-",
@@ -55,6 +59,8 @@ WORD_RATIO = re.compile(r"\b([A-Za-z]{2,})\s?/\s?([A-Za-z]{2,})\b")
 # "20% of $50, which is $10": the relative clause states the value, like "is"
 WHICH_IS = re.compile(r",\s*(?:which|that)(?=\s+(?:is|are|was|were|gives|makes|equals)\b)", re.IGNORECASE)
 THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]|\.\d*,)")
+DIGIT_SPACE_DIGIT = re.compile(r"\d \d")  # what SPACED_THOUSANDS needs
+SLASH_WORD = re.compile(r"/\s*[A-Za-z]")  # what a rate or a ratio of unit words needs
 SPACED_THOUSANDS = re.compile(r"(?<![\d.,/])\d{1,3}(?: \d{3})+(?![\d/]|[.,]\d)")
 
 
@@ -75,14 +81,16 @@ def normalise(text: str) -> str:
         text = LATEX_MIXED.sub(lambda m: f"{m[1]} {m[2]}/{m[3]}" if int(m[2]) < int(m[3]) else m[0],
                                LATEX_ENVIRONMENT.sub("\n", text))
         for _ in range(3):  # nested \frac and wrappers, innermost first
+            if "frac" not in text and LATEX_WRAPPERS.search(text) is None:
+                break
             text = LATEX_WRAPPERS.sub(r" \1 ", text)
-            text = LATEX_FRAC.sub(r"((\1)/(\2))", text)
+            text = LATEX_FRAC.sub(_fraction, text)
     if "\\" in text or "&" in text:
         for symbol, plain in LATEX_SYMBOLS.items():
             text = text.replace(symbol, plain)
     text = text.translate(UNICODE).replace("**", "^")
     if "\\" in text:
-        text = re.sub(r"\\[a-zA-Z]+", OPAQUE, text)  # any other LaTeX command: not plain arithmetic
+        text = LATEX_COMMAND.sub(OPAQUE, text)  # any other LaTeX command: not plain arithmetic
     if ":" in text:
         text = TIME_OF_DAY.sub(OPAQUE, text)
     if "," in text:
@@ -90,24 +98,34 @@ def normalise(text: str) -> str:
         text = THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     if any(sign in text for sign in "$€£¥"):
         text = CURRENCY_MAGNITUDE.sub(lambda m: f"{m[1]} {SUFFIX_WORDS[m[2].lower()]}", text)
-        text = re.sub(r"[$€£¥]", " ", text)
-    text = SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
-    if "/" in text:
+        text = CURRENCY.sub(" ", text)
+    if DIGIT_SPACE_DIGIT.search(text):
+        text = SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(" ", ""), text)
+    if "/" in text and SLASH_WORD.search(text):
         text = WORD_RATIO.sub(r"\1PER\2", RATE.sub(r" PER\1", UNIT_RATIO.sub(r"\1\2PER\3", text)))
     return text
 
 
+def _fraction(match: re.Match) -> str:
+    """`\\frac{3}{4}` -> `(3/4)`; `\\frac{a + 1}{2}` -> `((a + 1)/(2))`: brackets only where a part needs them."""
+    numerator, denominator = match[1].strip(), match[2].strip()
+    if PLAIN_NUMBER.fullmatch(numerator) and PLAIN_NUMBER.fullmatch(denominator):
+        return f"({numerator}/{denominator})"
+    return f"(({numerator})/({denominator}))"
+
+
 # ---------------------------------------------------------------- tokens
 
+# one token, after the spaces before it (group "space" is set when there were some)
 TOKEN = re.compile(
+    r"(?P<space>[^\S\n]+)?(?:"
     r"(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?(?:\s*%)?)"
     r"|(?P<op>[-+*/^])"
     r"|(?P<lp>\()|(?P<rp>\))"
     r"|(?P<eq>==?|≈|~=?)"
     r"|(?P<word>[A-Za-zπ]+(?:'[a-z]+)?)"
     r"|(?P<sep>\.(?!\d)|[,;:!?\n\[\]\"<>|&±])"
-    r"|(?P<space>[^\S\n]+)"
-    r"|(?P<other>.)"
+    r"|(?P<other>\S))"
 )
 OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "multiplied": "*", "divided": "/", "over": "/"}
 EQUALITY_WORDS = {"equals", "equal", "is", "are", "was", "were", "gives", "makes", "yields", "get", "gets"}
@@ -120,9 +138,10 @@ STOP_WORDS = {
     "since", "because", "now", "next", "first", "finally", "step", "answer",
 }
 VARIABLE_LETTERS = set("xyznkabc")
+SPECIAL_WORDS = {*OPERATOR_WORDS, *EQUALITY_WORDS, *APPROX_WORDS, "of"}  # words that are more than a break
 
 
-@dataclass
+@dataclass(slots=True)
 class Token:
     """One arithmetic token. For numbers: the exact value, and the precision the digits show."""
 
@@ -147,7 +166,9 @@ class Token:
         return self.unit is not None
 
 
-def _number(text: str) -> Token:
+@lru_cache(maxsize=4096)
+def _number_value(text: str) -> tuple[Fraction, bool, int]:
+    """(exact value, written as a percentage, digits after the decimal point) of a number token's text."""
     percent = text.endswith("%")
     digits = text.rstrip("% ").strip()
     if digits.isdigit():  # the common case, without Fraction's string parsing
@@ -156,45 +177,41 @@ def _number(text: str) -> Token:
         mantissa, _, exponent = digits.lower().partition("e")
         decimals = max(0, (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent or 0))
         value = Fraction(digits)
-    return Token("num", text, 0, 0, value / 100 if percent else value, percent, decimals)
+    return (value / 100 if percent else value), percent, decimals
 
 
-def tokenize(text: str) -> list[Token]:
-    """Arithmetic tokens; unit words after numbers are dropped, other words break expressions."""
-    raw = [(m.lastgroup, m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """Arithmetic tokens of `text[start:end]` (positions are the whole text's); unit words after numbers are
+    dropped, other words break expressions."""
+    # (kind, text, start, end, glued to the token before)
+    raw = [(m.lastgroup, m[m.lastgroup], m.start(m.lastgroup), m.end(), m.start(1) < 0)
+           for m in TOKEN.finditer(text, start, len(text) if end is None else end)]
+    count = len(raw)
     tokens: list[Token] = []
     skip_next: str | None = None
     index = 0
-    while index < len(raw):
-        kind, value, start, end = raw[index]
-        if kind == "space":
-            index += 1
-            continue
-        glued_before = index > 0 and raw[index - 1][0] != "space"
-        after = raw[index + 1] if index + 1 < len(raw) else None
-        nxt = raw[index + 2] if after is not None and after[0] == "space" and index + 2 < len(raw) else after
+    while index < count:
+        kind, value, begin, finish, glued = raw[index]
         if kind == "num":
-            mixed = _mixed_number(raw, index)
+            mixed = _mixed_number(raw, index) if index + 3 < count and raw[index + 2][1] == "/" else None
             if mixed is not None:
                 tokens.append(mixed)
-                index += 5
+                index += 4
                 continue
-            token = _number(value)
-            token.start, token.end = start, end
-            tokens.append(token)
+            tokens.append(Token("num", value, begin, finish, *_number_value(value)))
         elif kind in ("op", "lp", "rp"):
-            tokens.append(Token(kind, value, start, end))
+            tokens.append(Token(kind, value, begin, finish))
         elif kind == "eq":
-            tokens.append(Token("approx" if value.startswith(("≈", "~")) else "eq", value, start, end))
+            tokens.append(Token("approx" if value.startswith(("≈", "~")) else "eq", value, begin, finish))
         elif kind in ("sep", "other"):
-            tokens.append(Token("break", value, start, end))
+            tokens.append(Token("break", value, begin, finish))
         else:
-            tokens.append(_word_token(value, start, end, tokens, glued_before, after, nxt, skip_next))
+            after = raw[index + 1] if index + 1 < count else None
+            tokens.append(_word_token(value, begin, finish, tokens, glued and begin > 0, after, skip_next))
             skip_next = SKIPPED_AFTER.get(value.lower())
             if tokens[-1].kind == "skip":
                 tokens.pop()
-                if raw[index + 1 : index + 3] and [r[0] for r in raw[index + 1 : index + 3]] == ["op", "num"] \
-                        and raw[index + 1][1] == "^":
+                if index + 2 < count and after[1] == "^" and after[4] and raw[index + 2][0] == "num" and raw[index + 2][4]:
                     index += 2  # a unit's power: 40 cm^2, 8 m³
         index += 1
     return tokens
@@ -202,18 +219,16 @@ def tokenize(text: str) -> list[Token]:
 
 def _mixed_number(raw: list[tuple], index: int) -> Token | None:
     """`4 1/2` read as one number, 9/2: a whole number, a space, then a proper fraction."""
-    if index + 4 >= len(raw) or raw[index + 1][0] != "space" or raw[index + 3][1] != "/":
+    if index + 3 >= len(raw) or raw[index + 2][1] != "/":
         return None
-    window = raw[index : index + 6]
-    if len(window) < 5 or [w[0] for w in window[:5]] != ["num", "space", "num", "op", "num"]:
+    whole, numerator, slash, denominator = raw[index : index + 4]
+    if (numerator[4] or not slash[4] or not denominator[4] or [numerator[0], denominator[0]] != ["num", "num"]
+            or not all(w[1].isdigit() for w in (whole, numerator, denominator))):
         return None
-    whole, space, numerator, slash, denominator = window[:5]
-    if "\n" in space[1] or slash[1] != "/" or not all(w[1].isdigit() for w in (whole, numerator, denominator)):
-        return None
-    if len(window) == 6 and window[5][0] in ("num", "op") and window[5][1] not in "+-*":
+    following = raw[index + 4] if index + 4 < len(raw) else None
+    if following is not None and following[4] and following[0] in ("num", "op") and following[1] not in "+-*":
         return None  # 4 1/2^3, 4 1/20.5: not a mixed number
-    before = next((r for r in reversed(raw[:index]) if r[0] != "space"), None)
-    if before is not None and before[0] == "op" and before[1] in "/^":
+    if index > 0 and raw[index - 1][0] == "op" and raw[index - 1][1] in "/^":
         return None  # 6 / 2 1/2 is not 6 / (2 + 1/2)
     if not 0 < int(numerator[1]) < int(denominator[1]):
         return None
@@ -222,15 +237,19 @@ def _mixed_number(raw: list[tuple], index: int) -> Token | None:
 
 
 def _word_token(word: str, start: int, end: int, tokens: list[Token], glued_before: bool,
-                after: tuple | None, nxt: tuple | None, skip_next: str | None) -> Token:
+                nxt: tuple | None, skip_next: str | None) -> Token:
     lower = word.lower()
     previous = tokens[-1] if tokens else None
-    glued_after = after is not None and after[0] != "space"
+    if (len(word) > 1 and lower not in SPECIAL_WORDS and lower != skip_next
+            and (previous is None or previous.kind not in ("num", "rp"))
+            and (nxt is None or nxt[0] != "lp" or glued_before or not nxt[4])):
+        return Token("break", word, start, end)  # the common case: a word of prose
+    glued_after = nxt is not None and nxt[4]
     if skip_next == lower:
         return Token("skip", word, start, end)
     if previous is not None and previous.kind == "num" and not previous.percent and (
         (lower in MAGNITUDES and previous.unit is None)
-        or (lower == "k" and glued_before and not (glued_after and after[0] in ("word", "num"))
+        or (lower == "k" and glued_before and not (glued_after and nxt[0] in ("word", "num"))
             and (previous.value >= 10 or previous.decimals))
     ):
         scale = MAGNITUDES.get(lower, 1000)  # 3.8 million, 40k: the written precision scales too
@@ -279,11 +298,14 @@ class Unsupported(Exception):
     """Not plain arithmetic we can check exactly (huge powers, ambiguous percentages)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Value:
     number: Fraction | None  # None: division by zero
     percent: bool = False
     literal: Token | None = None  # set when the expression is one bare number
+
+
+END = Token("end", "", -1, -1)  # what a parser reads past the last token
 
 
 class Parser:
@@ -295,42 +317,38 @@ class Parser:
 
     def __init__(self, tokens: list[Token], position: int) -> None:
         self.tokens = tokens
+        self.size = len(tokens)
         self.position = position
         self.operators = 0
         self.leading: Fraction | None = None
         self._sign = 1
         self._started = False
 
-    def peek(self, kind: str, text: str | None = None) -> bool:
-        if self.position >= len(self.tokens):
-            return False
-        token = self.tokens[self.position]
-        return token.kind == kind and (text is None or token.text == text)
-
-    def take(self) -> Token:
-        token = self.tokens[self.position]
-        self.position += 1
-        return token
+    def current(self) -> Token:
+        """The token at the position, or END past the last one."""
+        return self.tokens[self.position] if self.position < self.size else END
 
     def expression(self) -> Value:
         left = self.term()
-        while self.peek("op", "+") or self.peek("op", "-"):
-            operator = self.take().text
+        while (token := self.current()).kind == "op" and token.text in ("+", "-"):
+            self.position += 1
             right = self.term()
             self.operators += 1
             if left.percent != right.percent:
                 raise Unsupported("a percentage added to a plain number is ambiguous")
-            left = Value(_apply(operator, left.number, right.number), left.percent and right.percent)
+            left = Value(_apply(token.text, left.number, right.number), left.percent and right.percent)
         return left
 
     def term(self) -> Value:
         left = self.power()
         while True:
-            if self.peek("op", "*") or self.peek("op", "/"):
-                operator = self.take().text
-            elif self.peek("of") and (left.percent or self._is_fraction(left)):
+            token = self.current()
+            if token.kind == "op" and token.text in ("*", "/"):
+                self.position += 1
+                operator = token.text
+            elif token.kind == "of" and (left.percent or self._is_fraction(left)):
                 before = self.position
-                self.take()
+                self.position += 1
                 try:
                     right = self.power()
                 except SyntaxError:  # "60% of the students": no number after "of"
@@ -339,21 +357,27 @@ class Parser:
                 self.operators += 1
                 left = Value(_apply("*", left.number, right.number))
                 continue
-            elif self.peek("lp"):
-                operator = "*"  # 2(3 + 4)
+            elif token.kind == "lp" and self._opens_expression() and (left.literal is None or left.literal.unit is None):
+                operator = "*"  # 2(3 + 4); not "2.67 (round up to 3)", a remark, nor "25 pens into (25/5)", a label away
             else:
                 return left
             right = self.power()
             self.operators += 1
             left = Value(_apply(operator, left.number, right.number))
 
+    def _opens_expression(self) -> bool:
+        """The bracket at the position opens a number, a bracket or a sign, not words."""
+        following = self.tokens[self.position + 1] if self.position + 1 < self.size else END
+        return following.kind in ("num", "lp", "op", "var")
+
     def _is_fraction(self, value: Value) -> bool:
         return value.number is not None and value.literal is None and value.number.denominator != 1
 
     def power(self) -> Value:
         base = self.unary()
-        if self.peek("op", "^"):
-            self.take()
+        token = self.current()
+        if token.kind == "op" and token.text == "^":
+            self.position += 1
             exponent = self.power()
             self.operators += 1
             if exponent.number is None or base.number is None:
@@ -368,29 +392,31 @@ class Parser:
         return base
 
     def unary(self) -> Value:
-        if self.peek("op", "-"):
-            self.take()
+        token = self.current()
+        if token.kind == "op" and token.text == "-":
+            self.position += 1
             self._sign = -self._sign if not self._started else self._sign
             inner = self.unary()
             return Value(None if inner.number is None else -inner.number, inner.percent)
-        if self.peek("op", "+"):
-            self.take()
+        if token.kind == "op" and token.text == "+":
+            self.position += 1
             return self.unary()
         return self.atom()
 
     def atom(self) -> Value:
-        if self.peek("num"):
-            token = self.take()
+        token = self.current()
+        if token.kind == "num":
+            self.position += 1
             if not self._started:
                 self._started, self.leading = True, self._sign * token.value
             return Value(token.value, token.percent, token)
-        if self.peek("lp"):
-            self.take()
+        if token.kind == "lp":
+            self.position += 1
             self._started = True  # a bracket first: no running total to read
             inner = self.expression()
-            if not self.peek("rp"):
+            if self.current().kind != "rp":
                 raise SyntaxError("unclosed parenthesis")
-            self.take()
+            self.position += 1
             return Value(inner.number, inner.percent)
         raise SyntaxError("expected a number")
 

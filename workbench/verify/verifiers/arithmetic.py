@@ -17,7 +17,7 @@ How real solutions are read:
 - a written decimal may round the exact value to the digits shown ("10/3 = 3.33", "$3.8 million");
   a whole number may round a quotient when the sentence says so ("50/8 = 6 full boxes").
 
-LaTeX members with roots, pi or variables are checked with sympy (workbench.verify.latex_equations: identities
+LaTeX members with roots, pi or variables are checked in floating point (workbench.verify.latex_equations: identities
 hold, conditions abstain). When the final answer misses the reference and no earlier step was found wrong, the
 step where the solution most likely went wrong is marked (workbench.verify.first_error: a heuristic, scored 0.25,
 and its rationale says so).
@@ -34,6 +34,7 @@ from workbench.seeds.answer_extraction import extract_final_answer
 from workbench.verify.answer_equivalence import ANSWER_TIME_LIMIT_S, check_answer, read_numbers
 from workbench.verify.calculations import Calculation, find_calculations, normalise
 from workbench.verify.latex_equations import check_latex_equations
+from workbench.verify.restated_answer import PathSoFar, restated_result, step_results
 from workbench.verify.verifiers.base import (
     CORRECT,
     EVIDENCE,
@@ -81,10 +82,18 @@ class ArithmeticVerifier:
     def __init__(self, answer_time_limit_s: float = ANSWER_TIME_LIMIT_S) -> None:
         self.answer_time_limit_s = answer_time_limit_s
 
-    def score_step(self, text: str, answer_check: tuple[bool | None, str] | None = None) -> StepScore:
+    def score_step(self, text: str, answer_check: tuple[bool | None, str] | None = None,
+                   so_far: PathSoFar | None = None) -> StepScore:
+        """One step's verdict. `so_far` carries what the steps before established (an equation that is one of
+        theirs rearranged holds; a final answer restating the last result holds) and receives this step's."""
         calculations, skipped = find_calculations(text)
         if "\\" in text or "$" in text:
-            calculations += check_latex_equations(text)
+            calculations += check_latex_equations(text, so_far.conditions if so_far is not None else None)
+        if so_far is not None:
+            earlier = list(so_far.results)
+            so_far.results.append(step_results(text, calculations))
+            if not calculations and answer_check is None and (restated := restated_result(text, earlier)):
+                return StepScore(1.0, CORRECT, restated, params={"calculations": 0, "restated": True})
         false = [c for c in calculations if not c.holds]
         notes: list[str] = []
         if false:
@@ -128,7 +137,9 @@ class ArithmeticVerifier:
 
     def score_all(self, task: Task, steps: list[str]) -> list[StepScore]:
         answer = self.answer_verdict(task, steps)
-        scores = [self.score_step(step, answer[1] if answer and answer[0] == i else None) for i, step in enumerate(steps)]
+        so_far = PathSoFar()
+        scores = [self.score_step(step, answer[1] if answer and answer[0] == i else None, so_far)
+                  for i, step in enumerate(steps)]
         if answer is not None and answer[1][0] is False:
             _place_first_error(task, steps, answer[0], scores)
         return scores
