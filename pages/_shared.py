@@ -21,13 +21,14 @@ from workbench.store import Store, open_store
 def _leave_legacy_page_mode() -> None:
     """Streamlit treats a `pages/` folder as a legacy multipage app until `st.navigation` first runs, so
     the first visit to /review on a fresh server would run pages/review.py alone (no navigation). Switch
-    that mode off and rerun: app.py's `st.navigation` then routes the URL to the right page."""
+    that mode off and rerun: app.py's `st.navigation` then routes the URL to the right page.
+
+    Called from `store()`, while a page script runs, and never at import: `st.rerun()` raises, and an
+    exception raised while this module is being imported hands every script thread importing it at that
+    moment a half-made module (`ImportError: cannot import name ... from pages._shared`)."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-_leave_legacy_page_mode()
 
 
 def db_path() -> Path:
@@ -39,7 +40,11 @@ def db_path() -> Path:
 
 
 def store() -> Store:
-    """A store connection for this script run (connections are cheap; one per run keeps threads apart)."""
+    """A store connection for this script run (connections are cheap; one per run keeps threads apart).
+
+    Every page calls it first, so it also leaves Streamlit's legacy pages-folder mode (see
+    `_leave_legacy_page_mode`) on a fresh server's first page run."""
+    _leave_legacy_page_mode()
     return open_store(db_path())
 
 
