@@ -66,17 +66,34 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def job_progress(job: dict) -> None:
-    """A progress bar with counts and ETA for one job."""
+JOB_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
+             "paused": ":material/pause_circle:", "done": ":material/check_circle:", "failed": ":material/error:",
+             "cancelled": ":material/cancel:"}
+
+
+def job_line(job: dict) -> tuple[float | None, str]:
+    """What a job row shows: (the share of its units finished, for a progress bar; None for a job without units),
+    and its text. A job kind that does its work in one piece (an export whose samples were all scanned already)
+    has no units: its row says its status and time, never '0/0 units'."""
     total = job["total_units"] or 0
+    elapsed = f"elapsed {format_seconds(job['elapsed_s'])}"
+    if not total:
+        return None, f"Job {job['id']} · {job['kind']} · {job['status']} · {elapsed}"
     finished = job["done_units"] + job["failed_units"]
-    fraction = finished / total if total else (1.0 if job["status"] == "done" else 0.0)
-    label = (
+    eta = format_seconds(eta_seconds(job)) if job["status"] == "running" else "—"
+    return min(1.0, finished / total), (
         f"Job {job['id']} · {job['kind']} · {job['status']} · {finished}/{plural(total, 'unit')}"
-        f" ({job['failed_units']} failed) · elapsed {format_seconds(job['elapsed_s'])}"
-        f" · ETA {format_seconds(eta_seconds(job)) if job['status'] == 'running' else '—'}"
+        f" ({job['failed_units']} failed) · {elapsed} · ETA {eta}"
     )
-    st.progress(min(1.0, fraction), text=label)
+
+
+def job_progress(job: dict) -> None:
+    """One job: a progress bar with counts and ETA, or, for a job without units, its status line."""
+    fraction, text = job_line(job)
+    if fraction is None:
+        st.markdown(f"{JOB_ICONS.get(job['status'], '')} {text}")
+    else:
+        st.progress(fraction, text=text)
 
 
 def bundled_model_note(models: Iterable[str | None], what: str = "These texts") -> None:

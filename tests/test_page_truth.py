@@ -1,0 +1,39 @@
+"""Pages say one true thing (issue 25): job rows, units, the gate's threshold, glossary help, export and review
+defaults. AppTest runs of the whole app over a real store."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from workbench.store import Store
+
+TIMEOUT = 60
+
+
+def page(name: str) -> AppTest:
+    """The whole app (navigation included), switched to one page."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page(f"pages/{name}.py")
+    return at
+
+
+def finished_job(store: Store, kind: str, units: int) -> int:
+    """A job of `kind` that ran to its end with `units` units (0: a kind that does its work in one piece)."""
+    job_id = store.create_job(kind, {})
+    store.set_job_total(job_id, units)
+    store.record_units(job_id, [(f"u{i}", "done", None) for i in range(units)])
+    store.set_job_status(job_id, "done")
+    return job_id
+
+
+def test_home_lists_a_job_without_units_by_its_status_never_as_0_of_0_units(store: Store):
+    export = finished_job(store, "export", units=0)
+    evolve = finished_job(store, "evolve", units=3)
+    at = page("home").run()
+    assert not at.exception
+    bars = [bar.proto.text for bar in at.get("progress")]
+    assert any(text.startswith(f"Job {evolve} · evolve · done · 3/3 units") for text in bars)
+    assert not any(f"Job {export} " in text for text in bars)  # no bar: its work had no units to count
+    assert not any("0/0" in text for text in bars + [m.value for m in at.markdown])
+    assert any(f"Job {export} · export · done" in m.value for m in at.markdown)
