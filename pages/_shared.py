@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,16 +18,20 @@ from workbench.core.model_text import blocks
 from workbench.core.wording import plural
 from workbench.store import Store, open_store
 
+_LEGACY_MODE_LEFT = threading.Event()
+
 
 def _leave_legacy_page_mode() -> None:
     """Streamlit treats a `pages/` folder as a legacy multipage app until `st.navigation` first runs, so
     the first visit to /review on a fresh server would run pages/review.py alone (no navigation). Switch
-    that mode off and rerun: app.py's `st.navigation` then routes the URL to the right page.
+    that mode off and rerun, once per server: app.py's `st.navigation` then routes the URL to the right page.
 
     Called from `store()`, while a page script runs, and never at import: `st.rerun()` raises, and an
     exception raised while this module is being imported hands every script thread importing it at that
-    moment a half-made module (`ImportError: cannot import name ... from pages._shared`)."""
-    if PagesManager.uses_pages_directory:
+    moment a half-made module (`ImportError: cannot import name ... from pages._shared`). Once per process, as
+    before: AppTest starts every run in legacy mode, and a rerun on each would drop the run's button clicks."""
+    if PagesManager.uses_pages_directory and not _LEGACY_MODE_LEFT.is_set():
+        _LEGACY_MODE_LEFT.set()
         PagesManager.uses_pages_directory = False
         st.rerun()
 
