@@ -163,9 +163,9 @@ else:
         ranking, hide_index=True, width="stretch",
         column_config={
             "uncertainty": st.column_config.ProgressColumn("uncertainty", min_value=0, max_value=1, format="%.2f"),
-            "token_entropy": st.column_config.NumberColumn("mean token entropy (nats)", format="%.3f"),
+            "token_entropy": st.column_config.NumberColumn("mean token entropy (bits)", format="%.3f"),
             "token_entropy_source": "entropy source",
-            "semantic_disagreement": st.column_config.NumberColumn("semantic disagreement (nats)", format="%.3f"),
+            "semantic_disagreement": st.column_config.NumberColumn("semantic disagreement (bits)", format="%.3f"),
             "instruction": st.column_config.TextColumn("instruction", width="large"),
         },
     )

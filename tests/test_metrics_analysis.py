@@ -71,9 +71,9 @@ def test_semantic_disagreement_is_entropy_over_answer_clusters():
     two_camps = np.stack([unit(1, 0, 0), unit(1, 0.01, 0), unit(0, 1, 0), unit(0, 1, 0.01)])
     all_differ = np.stack([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)])
     assert semantic_disagreement(same) == pytest.approx(0.0)
-    assert semantic_disagreement(two_camps) == pytest.approx(math.log(2))
-    assert semantic_disagreement(all_differ) == pytest.approx(math.log(3))
-    assert label_entropy([1, 1, 2, 3]) == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+    assert semantic_disagreement(two_camps) == pytest.approx(1.0)  # bits: two equal camps are one coin toss
+    assert semantic_disagreement(all_differ) == pytest.approx(math.log2(3))
+    assert label_entropy([1, 1, 2, 3]) == pytest.approx(1.5)  # -(0.5 log2 0.5 + 2 * 0.25 log2 0.25)
 
 
 def test_percentile_ranks_share_ties():

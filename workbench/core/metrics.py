@@ -8,7 +8,9 @@ Lexical measures work on word tokens (lower-cased words and punctuation marks):
 Embedding measures take L2-normalised vectors (a dot product is the cosine similarity):
 - novelty: 1 - the highest cosine similarity to a reference set (seeds, accepted samples);
 - near-duplicate groups: connected groups of texts whose similarity is >= a threshold;
-- semantic disagreement: entropy (nats) over the clusters of k sampled answers.
+- semantic disagreement: entropy (bits) over the clusters of k sampled answers.
+
+Every entropy here, and every token entropy the Teacher returns, is in bits (Shannon, log base 2).
 
 Entropy gain of an evolved instruction is its lexical entropy minus that of its parent (or seed).
 """
@@ -64,7 +66,7 @@ def lexical_metrics(text: str) -> dict[str, float]:
 
 
 def token_entropy_metrics(entropies: list[float] | None) -> dict[str, float | None]:
-    """Mean and max per-token entropy (nats); None when the backend gave no distribution."""
+    """Mean and max per-token entropy (bits); None when the backend gave no distribution."""
     if not entropies:
         return {"token_entropy_mean": None, "token_entropy_max": None}
     return {"token_entropy_mean": sum(entropies) / len(entropies), "token_entropy_max": max(entropies)}
@@ -179,16 +181,17 @@ def cluster_labels(vectors: np.ndarray, threshold: float = 0.85) -> np.ndarray:
 
 
 def label_entropy(labels: np.ndarray | list) -> float:
-    """Shannon entropy (nats) of the distribution of labels: 0 when all agree, ln k when all differ."""
+    """Shannon entropy (bits) of the distribution of labels: 0 when all agree, log2 k when all differ."""
     counts = np.unique(np.asarray(labels), return_counts=True)[1]
     if len(counts) == 0:
         return 0.0
     probs = counts / counts.sum()
-    return float(-(probs * np.log(probs)).sum())
+    return float(-(probs * np.log2(probs)).sum())
 
 
 def semantic_disagreement(answer_vectors: np.ndarray, threshold: float = 0.85) -> float:
-    """Entropy (nats) over the meaning-clusters of k sampled answers: how much the answers disagree."""
+    """Entropy (bits) over the meaning-clusters of k sampled answers: how much the answers disagree
+    (Kuhn et al. 2023, semantic entropy, with clusters by embedding similarity instead of entailment)."""
     return label_entropy(cluster_labels(answer_vectors, threshold))
 
 
