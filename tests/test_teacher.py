@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 
 import litellm
+import numpy as np
 import pytest
 
 from tests.json_server import json_server
@@ -92,6 +93,13 @@ def test_top_k_entropy_in_bits_counts_the_rest_as_one_outcome():
     # 0.6 and 0.2 known, 0.2 left over: -(0.6 log2 0.6 + 0.2 log2 0.2 + 0.2 log2 0.2)
     expected = -(0.6 * math.log2(0.6) + 2 * 0.2 * math.log2(0.2))
     assert entropy_from_top_logprobs([math.log(0.6), math.log(0.2)]) == pytest.approx(expected)
+
+
+def test_the_bundled_model_measures_next_token_entropy_in_bits():
+    from workbench.core.local_model import _entropy_bits
+
+    assert _entropy_bits(np.log(np.full(4, 0.25))) == pytest.approx(2.0)  # four equal tokens: 2 bits, not ln 4
+    assert _entropy_bits(np.log(np.array([1.0, 1e-300]))) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_base_models_use_completion_prompts():
