@@ -164,10 +164,15 @@ def live_overview() -> None:
             column_config={
                 "verifier": st.column_config.TextColumn("Verifier"),
                 "steps": st.column_config.NumberColumn("Steps scored"),
-                "pass_rate": st.column_config.ProgressColumn("Steps correct", min_value=0.0, max_value=1.0,
-                                                             format="percent"),
-                "unverifiable_rate": st.column_config.ProgressColumn("Unverifiable", min_value=0.0, max_value=1.0,
-                                                                     format="percent"),
+                "checked": st.column_config.NumberColumn(
+                    "Steps it could check", help="The scored steps it did not abstain on as unverifiable."),
+                "pass_rate": st.column_config.ProgressColumn(
+                    "Correct, of the steps it could check", min_value=0.0, max_value=1.0, format="percent",
+                    help="Steps it judged correct (score at least 0.5) among the steps it could check; an abstention "
+                         "is not counted as wrong. Empty when it could check none."),
+                "unverifiable_rate": st.column_config.ProgressColumn(
+                    "Unverifiable, of the steps scored", min_value=0.0, max_value=1.0, format="percent",
+                    help="Steps it abstained on: nothing it could check (no arithmetic, no code, no reference)."),
             },
         )
     else:

@@ -3,6 +3,7 @@ defaults. AppTest runs of the whole app over a real store."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -37,3 +38,27 @@ def test_home_lists_a_job_without_units_by_its_status_never_as_0_of_0_units(stor
     assert not any(f"Job {export} " in text for text in bars)  # no bar: its work had no units to count
     assert not any("0/0" in text for text in bars + [m.value for m in at.markdown])
     assert any(f"Job {export} · export · done" in m.value for m in at.markdown)
+
+
+def scored_path(store: Store, task: tuple[str, int], index: int, verdicts: list[dict[str, str]]) -> int:
+    """A reasoning path of `task`; step i carries verdicts[i] ({verifier: label}; correct 1.0, incorrect 0.0,
+    unverifiable 0.5)."""
+    task_type, task_id = task
+    path_id = store.add_reasoning_path({"task_type": task_type, "task_id": task_id, "path_index": index,
+                                        "text": "..."}, [f"step {i + 1}" for i in range(len(verdicts))])
+    score = {"correct": 1.0, "incorrect": 0.0, "unverifiable": 0.5}
+    store.set_step_scores([{"step_id": step["id"], "verifier": name, "score": score[label], "label": label}
+                           for step, given in zip(store.path_steps(path_id), verdicts, strict=True)
+                           for name, label in given.items()])
+    return path_id
+
+
+def test_a_verifiers_pass_rate_counts_only_the_steps_it_could_check(store: Store):
+    [seed] = store.insert_seeds([{"instruction": "What is 2 + 3 * 4?"}])
+    labels = ["correct", "incorrect", "unverifiable", "unverifiable", "unverifiable", "unverifiable"]
+    scored_path(store, ("seed", seed), 0, [{"arithmetic": label, "rollout": "unverifiable"} for label in labels])
+    rates = {row["verifier"]: row for row in store.verifier_pass_rates()}
+    assert rates["arithmetic"]["steps"] == 6 and rates["arithmetic"]["checked"] == 2
+    assert rates["arithmetic"]["pass_rate"] == pytest.approx(0.5)  # 1 correct of 2 checked, not 1 of 6
+    assert rates["arithmetic"]["unverifiable_rate"] == pytest.approx(4 / 6)
+    assert rates["rollout"]["checked"] == 0 and rates["rollout"]["pass_rate"] is None  # no rate of nothing

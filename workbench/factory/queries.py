@@ -71,10 +71,15 @@ class OverviewQueries:
         return {row["model"]: row["n"] for row in rows}
 
     def verifier_pass_rates(self) -> list[dict]:
-        """Per verifier: steps scored, share judged correct (score >= 0.5) and share unverifiable."""
+        """Per verifier: steps it scored (`steps`), the ones it could check (`checked`: it did not abstain as
+        unverifiable), `pass_rate` = share of the checked steps it judged correct (score >= 0.5; None when it
+        checked none), and `unverifiable_rate` = share of the scored steps it abstained on. An abstention is
+        never counted as a wrong step."""
         return self._rows(
-            "SELECT verifier, count(*) AS steps, avg(label != 'unverifiable' AND score >= 0.5) AS pass_rate,"
-            " avg(label = 'unverifiable') AS unverifiable_rate FROM step_scores GROUP BY verifier ORDER BY verifier"
+            "SELECT verifier, count(*) AS steps, sum(label != 'unverifiable') AS checked,"
+            " CAST(sum(label != 'unverifiable' AND score >= 0.5) AS REAL) / nullif(sum(label != 'unverifiable'), 0)"
+            " AS pass_rate, avg(label = 'unverifiable') AS unverifiable_rate"
+            " FROM step_scores GROUP BY verifier ORDER BY verifier"
         )
 
     def usage_by_kind(self) -> list[dict]:
