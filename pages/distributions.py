@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
 from workbench.core import jobs
+from workbench.core.glossary import explain
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 
@@ -63,7 +64,9 @@ show_analysis_jobs(db)
 
 st.subheader("Entropy and novelty")
 pick, group_pick = st.columns([3, 2])
-metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABELS.get)
+metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABELS.get,
+                        help=explain("lexical entropy", "token entropy", "novelty", "entropy gain", "distinct-2",
+                                     "compression ratio"))
 grouping = group_pick.radio("Group by", list(GROUPINGS), horizontal=True)
 group_by = GROUPINGS[grouping]
 histogram = pd.DataFrame(db.metric_histogram(metric, group_by))
@@ -138,7 +141,8 @@ else:
 st.subheader("Teacher uncertainty per seed")
 st.caption("Seeds the teacher is least sure about are the best places to grow data (uncertainty sampling). "
            "Uncertainty = mean percentile rank of the mean token entropy of its answers and of their semantic "
-           "disagreement (entropy over clusters of k sampled answers). The Evolution page can target the top ones.")
+           "disagreement (entropy over clusters of k sampled answers). The Evolution page can target the top ones.",
+           help=explain("uncertainty sampling", "semantic disagreement"))
 with st.form("uncertainty"):
     k_column, tokens_column, temperature_column = st.columns(3)
     k = k_column.number_input("Answers per seed (k)", 2, 20, 5)

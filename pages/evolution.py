@@ -15,6 +15,7 @@ from pages._shared import (
     stop_without_seeds,
     store,
 )
+from workbench.core.glossary import explain
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import (
@@ -39,7 +40,8 @@ MAX_TREES = 10
 st.title("Evolution")
 st.caption(
     "Evol-Instruct grows each seed into a tree of harder tasks. Every node keeps its operator, prompt and reply; "
-    "eliminated nodes stay visible with their reason, and each position is retried with another operator."
+    "eliminated nodes stay visible with their reason, and each position is retried with another operator.",
+    help=explain("Evol-Instruct"),
 )
 db = store()
 
@@ -234,7 +236,8 @@ def live(job_id: int) -> None:
                 seed_tree(job_id, row["seed_id"], row["seed_instruction"])
     st.subheader("Operator effectiveness")
     st.caption("Per operator in this job: how often its evolutions survive, and the mean lexical entropy gain and "
-               "novelty (1 − similarity) over the parent of the survivors.")
+               "novelty (1 − word overlap) over the parent of the survivors. Each node shows its own, with the token "
+               "entropy of the teacher's reply.", help=explain("entropy gain", "lexical entropy", "token entropy"))
     effectiveness(job_id, key=f"evol-effectiveness-{job_id}")
 
 

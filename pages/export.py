@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages._shared import empty_state, job_progress, store
 from workbench.core.env import export_dir
+from workbench.core.glossary import SEED_ARTICLE, explain
 from workbench.core.wording import plural
 from workbench.review import mix
 from workbench.review.export import (
@@ -93,7 +94,8 @@ natural = None
 with st.expander("Mix with natural data (the 30/70 rule)"):
     st.caption(
         "Upload a human-written dataset (JSONL, CSV or Parquet with instruction/output, or chat `messages`). The export "
-        "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed."
+        "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed.",
+        help=explain("30/70 rule"),
     )
     upload = st.file_uploader("Natural dataset", type=["jsonl", "ndjson", "json", "csv", "tsv", "parquet"], key="natural-upload")
     if upload is not None:
@@ -111,11 +113,13 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
             f"natural = {plural(synthetic_n + natural_n, 'row')} ({ratio:.0%} synthetic)."
         )
 
-with st.expander("Planner: the article's rectified-scaling heuristic"):
+with st.expander("Planner: the rectified-scaling heuristic (a rule of thumb, not a fitted law)"):
     st.caption(
-        "The seed article's heuristic, **I = C · (D_nat + α · D_syn · E)**: useful information grows with natural data, "
-        "and with synthetic data discounted by α and weighted by its entropy E. It is the article's rule of thumb, "
-        "not a fitted scaling law. Here E = mean lexical entropy of the synthetic samples / that of the natural data."
+        f"From {SEED_ARTICLE}, the article this workbench started from: **I = C · (D_nat + α · D_syn · E)**. "
+        "Useful information grows with natural data, and with synthetic data discounted by α and weighted by its "
+        "entropy E. It is the article's rule of thumb, not a fitted scaling law. Here E = mean lexical entropy of "
+        "the synthetic samples / that of the natural data.",
+        help=explain("rectified-scaling heuristic", "lexical entropy"),
     )
     facts_metrics = {m["name"]: m for m in db.dataset_facts(status)["metrics"]}
     synthetic_entropy = facts_metrics.get("lexical_entropy", {}).get("mean")

@@ -21,6 +21,7 @@ from workbench.analysis.maps import (
 from workbench.analysis.selection import outcome, plan_bulk
 from workbench.core import jobs
 from workbench.core.embeddings import model_name, nearest_items
+from workbench.core.glossary import explain
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.store import StoreError
@@ -41,7 +42,8 @@ model = model_name(db)
 st.caption(
     f"Every seed (★) and sample placed by meaning: each point is the embedding of {TEXTS[params.text]} "
     f"({model}), laid out with UMAP. Where synthetic points spread away from the stars, synthesis expanded "
-    "the frontier; where they pile onto them, it collapsed."
+    "the frontier; where they pile onto them, it collapsed.",
+    help=explain("UMAP"),
 )
 if message := st.session_state.pop("maps_message", None):
     st.success(message)
@@ -100,7 +102,8 @@ if placed == 0:
 if (waiting := db.item_count() - placed) > 0:
     st.caption(f"{plural(waiting, 'seed or sample', 'seeds or samples')} not on the map yet; **Update map** places them without refitting.")
 
-color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color")
+color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color",
+                           help=explain("token entropy", "lexical entropy", "novelty", "entropy gain"))
 size_by_length = st.toggle("Size samples by text length", value=True)
 metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label), None)
 hover_chars = LONG_HOVER if placed <= SHORT_HOVER_FROM else SHORT_HOVER

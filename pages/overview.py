@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
+from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.factory.overview import overview_report
 
@@ -82,8 +83,9 @@ def gate_story(report: dict) -> None:
     st.subheader("The gate")
     st.caption(
         f"A sample passes when its best reasoning path scores at least {gate['threshold']:g} "
-        f"({gate['aggregation']} of its step scores). Rejections are part of the story: each failed sample is "
-        "counted under the reason it failed."
+        f"({gate['aggregation']} over its steps). Rejections are part of the story: each failed sample is "
+        "counted under the reason it failed.",
+        help=explain("gate", "best path", "path score"),
     )
     verified, passed, failed = st.columns(3)
     verified.metric("Verified samples", f"{gate['verified']:,}")
@@ -151,13 +153,13 @@ def live_overview() -> None:
 
     gate_story(report)
 
-    st.subheader("Entropy gain by evolution depth")
+    st.subheader("Entropy gain by evolution depth", help=explain("entropy gain"))
     if report["entropy_by_depth"]:
         st.plotly_chart(frontier_chart(report["entropy_by_depth"]), width="stretch", key="frontier")
     else:
         st.caption("No evolution metrics yet: run an evolution, then the embed job (Maps page).")
 
-    st.subheader("Verifier pass rates")
+    st.subheader("Verifier pass rates", help=explain("unverifiable"))
     if report["verifiers"]:
         st.dataframe(
             pd.DataFrame(report["verifiers"]), hide_index=True, width="stretch",

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._labelling import gold_panel, labelling_view, mark_path_gold
 from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from workbench.core.glossary import explain
 from workbench.core.jobs import submit
 from workbench.core.settings import reviewer_name, teacher_config
 from workbench.core.teacher import supports_raw_completion
@@ -86,7 +87,8 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     temperature = middle.slider("Temperature", 0.0, 2.0, DEFAULT_TEMPERATURE, 0.05)
     max_tokens = right.number_input("Max tokens per path", 32, 8192, 256, step=32)
     verifiers = st.multiselect("Verifiers", list(REGISTRY), default=["arithmetic"],
-                               format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}")
+                               format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}",
+                               help=explain("rollout", "self-consistency", "unverifiable"))
     if "code" in verifiers and not (code_isolation := isolation()).complete:
         st.warning(f"Code verifier: {code_isolation.describe()}", icon=":material/warning:")
     judge_model = prm_path = prm_style = None
@@ -96,7 +98,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
         verifier_options["consistency_mode"] = st.radio(
             "Self-consistency score", MODES, horizontal=True,
             format_func=lambda m: {"share": "share of paths agreeing", "majority": "1/0 against the majority"}[m],
-            help="With no reference answer the paths' final answers vote; the majority is the task's pseudo-reference.")
+            help=explain("pseudo-reference"))
     if "rollout" in verifiers:
         left, middle, right = st.columns(3)
         verifier_options["rollout_k"] = int(left.number_input("Rollouts per step (K)", 1, 32, DEFAULT_K))
@@ -174,8 +176,7 @@ live_jobs()
 settings = verification_settings(db)
 left, right = st.columns(2)
 aggregation = left.selectbox("Path score", AGGREGATIONS, index=AGGREGATIONS.index(settings.aggregation),
-                             help="How step scores become a path score: the weakest step (min), all together "
-                                  "(product), the last step, or the mean.")
+                             help=explain("path score", "best path"))
 threshold = right.slider("Gate threshold", 0.0, 1.0, settings.threshold, 0.05,
                          help="A task passes when its best path reaches this score. 1.0: only perfect reasoning.")
 if (aggregation, threshold) != (settings.aggregation, settings.threshold):

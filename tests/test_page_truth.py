@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from workbench.core.glossary import TERMS, explain
 from workbench.store import Store
 
 TIMEOUT = 60
@@ -62,3 +63,23 @@ def test_a_verifiers_pass_rate_counts_only_the_steps_it_could_check(store: Store
     assert rates["arithmetic"]["pass_rate"] == pytest.approx(0.5)  # 1 correct of 2 checked, not 1 of 6
     assert rates["arithmetic"]["unverifiable_rate"] == pytest.approx(4 / 6)
     assert rates["rollout"]["checked"] == 0 and rates["rollout"]["pass_rate"] is None  # no rate of nothing
+
+
+def test_the_glossary_explains_each_term_once_with_its_source_and_refuses_unknown_terms():
+    assert all(term.meaning.strip() for term in TERMS.values())
+    text = explain("rollout", "pseudo-reference")
+    assert text.startswith("**rollout**: ") and "Math-Shepherd" in text and "\n\n**pseudo-reference**: " in text
+    assert "The Entropy Era" in explain("rectified-scaling heuristic")  # which article: named
+    with pytest.raises(KeyError):
+        explain("no such term")
+
+
+def test_the_verifier_page_explains_rollout_pseudo_reference_and_min_over_steps_where_they_first_appear(store: Store):
+    store.insert_seeds([{"instruction": "What is 2 + 3 * 4?", "reference_answer": "14"}])
+    at = page("verifier").run()
+    assert not at.exception
+    verifiers = next(w for w in at.multiselect if w.label == "Verifiers")
+    assert TERMS["rollout"].meaning in verifiers.help
+    assert "min over steps" in next(w for w in at.selectbox if w.label == "Path score").help
+    verifiers.set_value(["consistency"]).run()
+    assert TERMS["pseudo-reference"].meaning in next(w for w in at.radio if w.label == "Self-consistency score").help
