@@ -17,6 +17,7 @@ from workbench.core import jobs
 from workbench.core.glossary import explain
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
+from workbench.verify.reasoning import verification_settings
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
@@ -114,7 +115,11 @@ if duplicates:
 st.subheader("Entropy frontier")
 st.caption("Per evolution depth: the mean entropy an evolution step adds over its parent, against the share "
            "of tasks the verifier passes (best-path score at or above the threshold).")
-threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, 0.5, 0.05)
+gate = verification_settings(db)
+threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, gate.threshold, 0.05,
+                      help=f"Starts at the gate's threshold, {gate.threshold:g} ({gate.aggregation} over steps, set on "
+                           "the Verifier page), so the pass rate here is the share the gate passes; move it to see "
+                           "how the rate would change.\n\n" + explain("gate"))
 frontier = pd.DataFrame(db.entropy_frontier(threshold))
 if frontier.empty:
     empty_state("No evolution yet. Run an evolution job, then **Compute embeddings & metrics** to measure entropy gains.")

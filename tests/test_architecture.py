@@ -45,6 +45,8 @@ PAGE_STAGES = {
 PAGE_EXTRA = {
     # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem)
     "seeds": {"verify"},
+    # the Distributions page's pass threshold starts at the gate's (verify.reasoning.verification_settings)
+    "distributions": {"verify"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES = {

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from workbench.core.glossary import TERMS, explain
 from workbench.store import Store
+from workbench.verify.reasoning import VerificationSettings, save_verification_settings
 
 TIMEOUT = 60
 
@@ -83,3 +84,13 @@ def test_the_verifier_page_explains_rollout_pseudo_reference_and_min_over_steps_
     assert "min over steps" in next(w for w in at.selectbox if w.label == "Path score").help
     verifiers.set_value(["consistency"]).run()
     assert TERMS["pseudo-reference"].meaning in next(w for w in at.radio if w.label == "Self-consistency score").help
+
+
+def test_distributions_measures_the_pass_rate_at_the_gates_threshold_by_default(store: Store):
+    [seed] = store.insert_seeds([{"instruction": "What is 2 + 3 * 4?"}])
+    save_verification_settings(store, VerificationSettings("min", 0.8))
+    at = page("distributions").run()
+    assert not at.exception
+    assert next(s for s in at.slider if s.label == "Pass threshold (best-path score)").value == pytest.approx(0.8)
+    store.set_metrics("seed", seed, {"best_path_score": 1.0 - 1e-12})  # the gate passes it (its tolerance)
+    assert store.entropy_frontier(1.0)[0]["pass_rate"] == 1.0

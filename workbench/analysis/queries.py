@@ -260,14 +260,15 @@ class AnalysisQueries:
 
     def entropy_frontier(self, pass_threshold: float = 0.5) -> list[dict]:
         """Per evolution depth: mean entropy gain over the parent (surviving nodes) and the verifier pass rate
-        (share of seeds at depth 0 / evolved samples at depth n whose best_path_score >= pass_threshold)."""
+        (share of seeds at depth 0 / evolved samples at depth n whose best_path_score >= pass_threshold, with the
+        gate's tolerance: `verify.reasoning.passes_gate`)."""
         gains = self._rows(
             "SELECT n.depth, avg(m.value) AS mean_entropy_gain, count(*) AS nodes FROM evol_nodes n "
             "JOIN metrics m ON m.item_type = 'node' AND m.item_id = n.id AND m.name = 'entropy_gain_parent' "
             "WHERE n.status = 'survived' GROUP BY n.depth"
         )
         passes = self._rows(
-            "SELECT depth, avg(value >= :t) AS pass_rate, count(*) AS verified FROM ("
+            "SELECT depth, avg(value >= :t - 1e-9) AS pass_rate, count(*) AS verified FROM ("
             "SELECT 0 AS depth, m.value FROM metrics m WHERE m.item_type = 'seed' AND m.name = 'best_path_score' "
             "AND m.value IS NOT NULL UNION ALL SELECT n.depth, m.value FROM metrics m "
             "JOIN samples s ON s.id = m.item_id JOIN evol_nodes n ON n.id = s.node_id "
