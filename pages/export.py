@@ -151,6 +151,15 @@ options = ExportOptions(
     synthetic_ratio=ratio, seed=int(seed), card=True, license=license_id.strip() or "other", strip_calculator=strip_calculator,
     contaminated="allow" if allow_contaminated else "block",
 )
+def just_written() -> set[Path]:
+    """The files the last export of this session wrote (its file and its card), once it succeeded."""
+    job = db.get_job(st.session_state.get("export_job") or 0)
+    result = (job or {}).get("result") or {}
+    if job is None or job["status"] != "done" or "summary" not in result:
+        return set()
+    return {Path(p).resolve() for p in (result.get("path"), result.get("card_path")) if p}
+
+
 target, existing, refused = None, [], False
 try:
     target = resolve_target(name, root)
@@ -159,10 +168,16 @@ try:
 except ExportError as exc:
     st.error(str(exc))
     refused = True
+ours = just_written()
+others = [p for p in existing if p.resolve() not in ours]
 overwrite = False
-if existing:
-    st.warning("Already there: " + ", ".join(f"`{p.name}`" for p in existing) + ".")
+if others:
+    st.warning("Already there: " + ", ".join(f"`{p.name}`" for p in others) + ".")
     overwrite = st.checkbox("Overwrite the existing file(s)")
+elif existing:  # the files the export below just wrote: no warning about its own work
+    overwrite = True
+    st.caption(" and ".join(f"`{p.name}`" for p in existing) + " were written by the export below; exporting again "
+               "replaces them.")
 options.overwrite = overwrite
 
 with st.expander("Dataset card preview"):

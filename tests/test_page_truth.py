@@ -7,6 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from tests.ship_data import add_sample
+from workbench.core import jobs
 from workbench.core.glossary import TERMS, explain
 from workbench.store import Store
 from workbench.verify.reasoning import VerificationSettings, save_verification_settings
@@ -94,3 +96,22 @@ def test_distributions_measures_the_pass_rate_at_the_gates_threshold_by_default(
     assert next(s for s in at.slider if s.label == "Pass threshold (best-path score)").value == pytest.approx(0.8)
     store.set_metrics("seed", seed, {"best_path_score": 1.0 - 1e-12})  # the gate passes it (its tolerance)
     assert store.entropy_frontier(1.0)[0]["pass_rate"] == 1.0
+
+
+def test_after_a_successful_export_the_page_shows_its_success_without_a_warning_or_a_greyed_out_button(
+    store: Store, db_path
+):
+    add_sample(store, "Approved task", "answer")
+    at = page("export").run()
+    at = next(b for b in at.button if b.label == "Export").click().run()
+    jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
+    at = at.run()
+    assert not at.exception
+    assert any("Wrote 1 row to" in s.value for s in at.success)
+    assert not any("Already there" in w.value for w in at.warning)
+    assert not next(b for b in at.button if b.label == "Export").disabled
+    assert any("written by the export below; exporting again replaces them" in c.value for c in at.caption)
+    (db_path.parent / "exports" / "other.jsonl").write_text("someone else's")  # a file this session did not write
+    next(t for t in at.text_input if t.label.startswith("File name")).input("other.jsonl").run()
+    assert any("Already there: `other.jsonl`" in w.value for w in at.warning)
+    assert next(b for b in at.button if b.label == "Export").disabled
