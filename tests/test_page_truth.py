@@ -3,11 +3,15 @@ defaults. AppTest runs of the whole app over a real store."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from tests.ship_data import add_sample
+from tests.test_maps_pages import array
+from tests.test_maps_pages import fill as fill_map
 from workbench.core import jobs
 from workbench.core.glossary import TERMS, explain
 from workbench.store import Store
@@ -115,3 +119,25 @@ def test_after_a_successful_export_the_page_shows_its_success_without_a_warning_
     next(t for t in at.text_input if t.label.startswith("File name")).input("other.jsonl").run()
     assert any("Already there: `other.jsonl`" in w.value for w in at.warning)
     assert next(b for b in at.button if b.label == "Export").disabled
+
+
+def test_the_map_marks_samples_removed_as_near_duplicates_apart_from_the_kept_ones(store: Store):
+    ids = fill_map(store)
+    store.apply_similarity_gate({ids[0]: "similar to seed 1 (cosine 0.951 > 0.90)",
+                                 ids[1]: "similar to seed 2 (cosine 0.930 > 0.90)"})
+    store.db["samples"].update(ids[2], {"filter_reason": "turn 2: near duplicate of sample 9 (96% similar)"})
+    store.db["samples"].update(ids[3], {"filter_reason": "too short (query under 10 characters)"})
+    for colour in ("Source / evolution depth", "Novelty vs seeds"):
+        at = page("maps")
+        at.session_state["map-color"] = colour
+        at.run()
+        assert not at.exception
+        traces = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+        duplicates = traces["removed as a near-duplicate (3)"]
+        assert duplicates["marker"]["symbol"] == "x" and sorted(array(duplicates["customdata"])) == sorted(ids[:3])
+        assert "removed: similar to seed" in " ".join(duplicates["hovertext"])
+        assert list(array(traces["removed by another filter (1)"]["customdata"])) == [ids[3]]
+        drawn_as_kept = [i for name, t in traces.items() if not name.startswith(("removed", "seeds"))
+                         for i in array(t["customdata"])]
+        assert not set(ids[:4]) & set(drawn_as_kept) and len(drawn_as_kept) == len(ids) - 4
+        assert any("✕ marks the 3 samples removed as near-duplicates" in c.value for c in at.caption)

@@ -191,13 +191,14 @@ class AnalysisQueries:
     def map_points(self, key: str, metric: str | None = None, limit: int | None = None,
                    text_chars: int = 160) -> dict[str, list]:
         """Columns of the points drawn for one projection: item, position, origin, operator, review status,
-        the start of the text, its length, and `value` of one metric. With a limit every seed is drawn and
-        an even spread of the samples fills the rest."""
+        the start of the text, its length, `value` of one metric and `filter_reason` (why a filter removed a sample;
+        None for kept samples and seeds). With a limit every seed is drawn and an even spread of the samples fills
+        the rest."""
         params = {"key": key, "metric": metric, "chars": text_chars}
         seeds = (
             "SELECT 'seed' AS item_type, p.item_id, p.x, p.y, 'seed' AS origin, 0 AS depth, NULL AS operator, "
             "'seed' AS review_status, substr(s.instruction, 1, :chars) AS text, length(s.instruction) AS length, "
-            "m.value AS value FROM projection_points p JOIN seeds s ON s.id = p.item_id "
+            "m.value AS value, NULL AS filter_reason FROM projection_points p JOIN seeds s ON s.id = p.item_id "
             "LEFT JOIN metrics m ON m.item_type = 'seed' AND m.item_id = p.item_id AND m.name = :metric "
             "WHERE p.projection_key = :key AND p.item_type = 'seed'"
         )
@@ -205,7 +206,7 @@ class AnalysisQueries:
             f"SELECT 'sample' AS item_type, p.item_id, p.x, p.y, {self._ORIGIN} AS origin, n.depth, "
             "coalesce(n.operator, CASE WHEN s.source = 'magpie' THEN 'magpie' END) AS operator, "
             f"{self._REVIEW_STATUS} AS review_status, substr(s.instruction, 1, :chars) AS text, "
-            "length(s.instruction) AS length, m.value AS value "
+            "length(s.instruction) AS length, m.value AS value, s.filter_reason AS filter_reason "
             "FROM projection_points p JOIN samples s ON s.id = p.item_id LEFT JOIN evol_nodes n ON n.id = s.node_id "
             "LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = p.item_id AND m.name = :metric "
             "WHERE p.projection_key = :key AND p.item_type = 'sample'"
