@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import empty_state, store
+from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
     SeedImportError,
@@ -15,7 +16,7 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
-from workbench.verify.verifiers.consistency import reference_kind, reference_problem
+from workbench.verify.reference_check import check_kind, check_warning, has_tests
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -34,10 +35,8 @@ def escaped(text: str) -> str:
 
 
 @st.cache_data(max_entries=10_000, show_spinner=False)
-def checker_note(reference: str | None) -> str | None:
-    return reference_problem(reference)
-
-
+def checker_note(reference: str | None, tests: str | None) -> str | None:
+    return check_warning(reference, tests)
 
 
 def show_import_error(error: SeedImportError) -> None:
@@ -111,7 +110,7 @@ frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
-             [reference_kind(seed["reference_answer"]) for seed in seeds])
+             [check_kind(seed["reference_answer"], seed["tests"]) for seed in seeds])
 edited = st.data_editor(
     frame,
     key=f"seed-editor-{search}-{domain}-{tag}-{flag}",
@@ -122,12 +121,14 @@ edited = st.data_editor(
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
         "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
-        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
+        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium",
+                                                        help=explain("reference answer")),
         "answer check": st.column_config.TextColumn(
             "Answer check",
-            help="ok: a path's stated final answer is compared with this reference as a number or formula; as text: "
-                 "compared as words (case and articles aside); not a final answer: a worked solution, code or long "
-                 "text, so no final answer is compared with it and other verifiers decide"),
+            help="tests: a code task, checked by running its tests (edit them below, under One seed in full); ok: a "
+                 "path's stated final answer is compared with the reference as a number or formula; as text: compared "
+                 "as words (case and articles aside); not a final answer: a worked solution, code or long text without "
+                 "tests, so nothing is compared with it and other verifiers decide"),
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),
@@ -187,7 +188,7 @@ st.caption(escaped(describe_origin(origin)))
 if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
-if note := checker_note(seed["reference_answer"]):
+if note := checker_note(seed["reference_answer"], seed["tests"]):
     st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
@@ -196,16 +197,24 @@ with st.form(f"seed-detail-{seed_id}"):
                                    "this seed shows it after the instruction.")
     # a reference over several lines (code, a worked answer) gets a text area: a one-line box would join its lines
     answer_box = st.text_area if "\n" in (seed["reference_answer"] or "") else st.text_input
+    code_task = has_tests(seed["tests"]) or seed["domain"] == "code"
     answer = answer_box("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
-                        help="The final answer a path's own final answer is compared with.")
+                        help="The final answer a path's own final answer is compared with." + (
+                            " This is a code task: its tests below are its reference; code here is shown to "
+                            "reviewers, never compared." if code_task else ""))
     solution = st.text_area("Reference solution", seed["reference_solution"] or "", height=160,
                             key=f"seed-{seed_id}-solution",
                             help="A worked solution (optional). When the reference answer is empty, its final answer "
                                  "(#### 42, \\boxed{42}, Answer: 42) is read from it on save.")
+    tests = st.text_area("Tests", seed["tests"] or "", height=160 if code_task else 68, key=f"seed-{seed_id}-tests",
+                         placeholder="assert is_palindrome('abba')",
+                         help="Python that checks a path's code (assert statements; they call the names the task "
+                              "asks for). The code verifier runs them in a sandbox: for a code task they are the "
+                              "reference. Leave empty for other tasks.")
     submitted = st.form_submit_button("Save this seed")
 if submitted:
     entered = {"instruction": instruction, "input": input_text, "reference_answer": answer,
-               "reference_solution": solution}
+               "reference_solution": solution, "tests": tests}
     edit = {k: v for k, v in entered.items() if (v or None) != (seed[k] or None)}
     if edit:
         save({seed_id: edit}, f"Saved seed {seed_id}.")

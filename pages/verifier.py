@@ -32,8 +32,9 @@ from workbench.verify.reasoning import (
     save_verification_settings,
     verification_settings,
 )
+from workbench.verify.reference_check import check_warning
 from workbench.verify.verifiers import DESCRIPTIONS, REGISTRY
-from workbench.verify.verifiers.consistency import MODES, reference_problem
+from workbench.verify.verifiers.consistency import MODES
 from workbench.verify.verifiers.evaluation import EvalDataError, miss_kind, processbench_metrics, read_report
 from workbench.verify.verifiers.prm import STYLES
 from workbench.verify.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LABELS
@@ -260,7 +261,7 @@ with st.expander("The task: problem, input and reference"):
             st.text(task.input)
         st.caption("Reference answer")
         st.text(task.reference_answer or "(none)")
-        if note := reference_problem(task.reference_answer):
+        if note := check_warning(task.reference_answer, task.tests):
             st.warning(note, icon=":material/rule:")
         if task.reference_solution:
             st.caption("Reference solution")

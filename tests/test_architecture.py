@@ -43,7 +43,8 @@ PAGE_STAGES = {
 }
 # A page's imports of another stage, with the reason; nothing else may.
 PAGE_EXTRA = {
-    # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem)
+    # the Seeds page checks a seed's reference (its tests, or its answer) with the verifiers' own check
+    # (verify.reference_check)
     "seeds": {"verify"},
     # the Distributions page's pass threshold starts at the gate's (verify.reasoning.verification_settings)
     "distributions": {"verify"},

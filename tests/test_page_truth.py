@@ -141,3 +141,28 @@ def test_the_map_marks_samples_removed_as_near_duplicates_apart_from_the_kept_on
                          for i in array(t["customdata"])]
         assert not set(ids[:4]) & set(drawn_as_kept) and len(drawn_as_kept) == len(ids) - 4
         assert any("✕ marks the 3 samples removed as near-duplicates" in c.value for c in at.caption)
+
+
+PALINDROME = {"instruction": "Write a Python function `is_palindrome(s)` that tells whether s reads the same backwards.",
+              "reference_answer": "def is_palindrome(s):\n    return s == s[::-1]\n", "domain": "code",
+              "tests": "assert is_palindrome('abba')\nassert not is_palindrome('abc')"}
+
+
+def test_a_code_seeds_reference_is_its_tests_which_the_seeds_page_edits_without_a_false_warning(store: Store):
+    [code, worked] = store.insert_seeds([
+        PALINDROME,
+        {"instruction": "Add 12 and 30.", "reference_answer": "Step 1: add.\nStep 2: 12 + 30 = 42"},  # no tests
+    ])
+    at = page("seeds").run()
+    assert not at.exception
+    grid = at.dataframe[0].value
+    assert grid.loc[code, "answer check"] == "tests" and grid.loc[worked, "answer check"] == "not a final answer"
+    assert not any("not a short final answer" in w.value for w in at.warning)  # the code seed is shown first
+    tests = next(t for t in at.text_area if t.label == "Tests")
+    assert tests.value == PALINDROME["tests"]
+    tests.input("assert is_palindrome('abba')\nassert is_palindrome('')")
+    at = next(b for b in at.button if b.label == "Save this seed").click().run()
+    assert not at.exception
+    assert store.get_seed(code)["tests"] == "assert is_palindrome('abba')\nassert is_palindrome('')"
+    next(s for s in at.selectbox if s.label == "Seed").set_value(worked).run()
+    assert any("not a short final answer" in w.value for w in at.warning)  # really unusable: said
