@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterable
@@ -126,6 +127,14 @@ def bypass_cache_checkbox(container: object = st) -> bool:
         help="Send every call to the model. Otherwise a call identical to one already answered (same model, prompt, "
         "parameters and sample) is served from the store at no cost; a new sample is always asked of the model.",
     )
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
+
+
+def literal_markdown(text: str) -> str:
+    """Text shown literally inside Markdown (no emphasis, links or LaTeX from user or model data)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def empty_state(message: str, icon: str = ":material/info:") -> None:

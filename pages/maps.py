@@ -133,14 +133,14 @@ def trace(frame: pd.DataFrame, name: str, seeds: bool, **marker: object) -> go.S
     )
 
 
-def escaped(column: pd.Series) -> pd.Series:
+def html_text(column: pd.Series) -> pd.Series:
     return (column.fillna("").str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
             .str.replace(">", "&gt;", regex=False))
 
 
-points["hover"] = escaped(points["text"])
+points["hover"] = html_text(points["text"])
 removed_rows = points["filter_reason"].notna()
-points.loc[removed_rows, "hover"] += "<br><i>removed: " + escaped(points.loc[removed_rows, "filter_reason"]) + "</i>"
+points.loc[removed_rows, "hover"] += "<br><i>removed: " + html_text(points.loc[removed_rows, "filter_reason"]) + "</i>"
 seeds, samples = points[points["item_type"] == "seed"], points[points["item_type"] == "sample"]
 kept, removed = samples[samples["filter_reason"].isna()], samples[samples["filter_reason"].notna()]
 traces: list[go.Scattergl] = []

@@ -1,11 +1,9 @@
 """Seeds: import, browse, edit and delete the gold seeds everything else grows from."""
 
-import re
-
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, store
+from pages._shared import empty_state, literal_markdown, store
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
@@ -26,12 +24,6 @@ FORMATS_HELP = (
     "A malformed row refuses the whole file; duplicates are skipped and reported."
 )
 MAX_ROWS = 1000  # rows in the grid at once (an imported public dataset may hold 50k seeds)
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
-
-
-def escaped(text: str) -> str:
-    """Text shown literally inside Markdown (no emphasis, links or LaTeX from user data)."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @st.cache_data(max_entries=10_000, show_spinner=False)
@@ -41,7 +33,7 @@ def checker_note(reference: str | None, tests: str | None) -> str | None:
 
 def show_import_error(error: SeedImportError) -> None:
     """The refusal, then every problem as its own list item."""
-    st.error(f"{escaped(error.header)}\n\n" + "\n".join(f"- {escaped(line)}" for line in error.shown_problems()))
+    st.error(f"{literal_markdown(error.header)}\n\n" + "\n".join(f"- {literal_markdown(line)}" for line in error.shown_problems()))
 
 
 def run_import(data: bytes | str, name: str) -> None:
@@ -63,7 +55,7 @@ if message := st.session_state.pop("seeds_message", None):
 if lines := st.session_state.pop("seeds_import_result", None):
     st.success(lines[0])
     if lines[1:]:
-        st.info("\n".join(f"- {escaped(line)}" for line in lines[1:]))
+        st.info("\n".join(f"- {literal_markdown(line)}" for line in lines[1:]))
 
 if db.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
@@ -184,12 +176,12 @@ by_id = {seed["id"]: seed for seed in seeds}
 seed_id = st.selectbox("Seed", list(by_id), format_func=lambda i: f"{i} · {by_id[i]['instruction'][:90]}")
 seed = by_id[seed_id]
 origin = seed["origin"]
-st.caption(escaped(describe_origin(origin)))
+st.caption(literal_markdown(describe_origin(origin)))
 if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
 if note := checker_note(seed["reference_answer"], seed["tests"]):
-    st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
+    st.warning(literal_markdown(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",

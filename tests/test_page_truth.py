@@ -14,6 +14,8 @@ from tests.test_maps_pages import array
 from tests.test_maps_pages import fill as fill_map
 from workbench.core import jobs
 from workbench.core.glossary import TERMS, explain
+from workbench.factory.demo import review_by_gate
+from workbench.review import decisions as review
 from workbench.store import Store
 from workbench.verify.reasoning import VerificationSettings, save_verification_settings
 
@@ -48,11 +50,12 @@ def test_home_lists_a_job_without_units_by_its_status_never_as_0_of_0_units(stor
     assert any(f"Job {export} · export · done" in m.value for m in at.markdown)
 
 
-def scored_path(store: Store, task: tuple[str, int], index: int, verdicts: list[dict[str, str]]) -> int:
-    """A reasoning path of `task`; step i carries verdicts[i] ({verifier: label}; correct 1.0, incorrect 0.0,
-    unverifiable 0.5)."""
+def scored_path(store: Store, task: tuple[str, int], index: int, verdicts: list[dict[str, str]],
+                job: int | None = None) -> int:
+    """A reasoning path of `task` (from reason job `job`); step i carries verdicts[i] ({verifier: label}; correct
+    1.0, incorrect 0.0, unverifiable 0.5)."""
     task_type, task_id = task
-    path_id = store.add_reasoning_path({"task_type": task_type, "task_id": task_id, "path_index": index,
+    path_id = store.add_reasoning_path({"task_type": task_type, "task_id": task_id, "path_index": index, "job_id": job,
                                         "text": "..."}, [f"step {i + 1}" for i in range(len(verdicts))])
     score = {"correct": 1.0, "incorrect": 0.0, "unverifiable": 0.5}
     store.set_step_scores([{"step_id": step["id"], "verifier": name, "score": score[label], "label": label}
@@ -166,3 +169,47 @@ def test_a_code_seeds_reference_is_its_tests_which_the_seeds_page_edits_without_
     assert store.get_seed(code)["tests"] == "assert is_palindrome('abba')\nassert is_palindrome('')"
     next(s for s in at.selectbox if s.label == "Seed").set_value(worked).run()
     assert any("not a short final answer" in w.value for w in at.warning)  # really unusable: said
+
+
+def reviewed_by_the_gate(store: Store) -> dict[str, int]:
+    """Samples as the demo leaves them: one the gate approved automatically, one it rejected automatically (its best
+    path is path 2 of job 7; path 1 has a wrong step, path 2 a step no verifier could check), one pending without
+    paths and one a person approved."""
+    job = store.create_job("reason", {})
+    made = {name: add_sample(store, f"{name} task", status="pending") for name in ("passed", "failed", "unverified")}
+    made["by hand"] = add_sample(store, "by hand task", status="approved")
+    scored_path(store, ("sample", made["passed"]), 0, [{"arithmetic": "correct"}] * 2, job)
+    scored_path(store, ("sample", made["failed"]), 0, [{"arithmetic": "correct"}, {"arithmetic": "incorrect"}], job)
+    scored_path(store, ("sample", made["failed"]), 1,
+                [{"arithmetic": "correct"}, {"arithmetic": "unverifiable", "rollout": "unverifiable"}], job)
+    review_by_gate(store, [{"type": "sample", "id": made[name]} for name in ("passed", "failed")])
+    return made
+
+
+def test_an_automatic_decision_waits_for_a_person_and_a_persons_confirmation_is_recorded(store: Store):
+    made = reviewed_by_the_gate(store)
+    assert store.get_sample(made["passed"])["status"] == "approved"
+    assert store.latest_decisions([made["passed"]])[made["passed"]]["automatic"]
+    queue = store.query_sample_ids(**review.QueueFilter().kwargs())  # the default queue: what needs a human
+    assert queue == [made["passed"], made["failed"], made["unverified"]]
+    assert review.set_status(store, [made["passed"]], "approved") == 1  # the same status, now a person's
+    assert not store.latest_decisions([made["passed"]])[made["passed"]]["automatic"]
+    assert store.query_sample_ids(**review.QueueFilter().kwargs()) == [made["failed"], made["unverified"]]
+    assert review.set_status(store, [made["passed"]], "approved") == 0  # a person's decision is not repeated
+
+
+def test_review_opens_on_what_needs_a_human_with_the_reason_in_sight_and_the_verifiers_path_numbers(store: Store):
+    made = reviewed_by_the_gate(store)
+    at = page("review").run()
+    assert not at.exception
+    assert any("3 samples in this queue (of 4): 1 pending, 1 rejected automatically, to check, 1 approved "
+               "automatically, to confirm" in c.value for c in at.caption)
+    assert at.subheader[0].value == f"Sample {made['passed']} · 1 of 3"
+    assert any("Approved automatically by demo (automatic, by the gate)" in i.value and "Approve to confirm" in i.value
+               for i in at.info)
+    at = next(b for b in at.button if b.label == "Skip").click().run()
+    assert at.subheader[0].value == f"Sample {made['failed']} · 2 of 3"
+    assert any("Rejected automatically by demo" in w.value and "gated out" in w.value for w in at.warning)
+    assert any(m.value.startswith("**Best reasoning path** (★ path 2 · job ") for m in at.markdown)
+    [steps] = [d.value for d in at.dataframe if "decided by" in d.value]
+    assert steps["decided by"].tolist() == ["arithmetic", "nobody"]  # as the Verifier page attributes them
