@@ -236,7 +236,7 @@ def live(job_id: int) -> None:
                 seed_tree(job_id, row["seed_id"], row["seed_instruction"])
     st.subheader("Operator effectiveness")
     st.caption("Per operator in this job: how often its evolutions survive, and the mean lexical entropy gain and "
-               "novelty (1 − word overlap) over the parent of the survivors. Each node shows its own, with the token "
+               "novelty (1 − word-sequence similarity) over the parent of the survivors. Each node shows its own, with the token "
                "entropy of the teacher's reply.", help=explain("entropy gain", "lexical entropy", "token entropy"))
     effectiveness(job_id, key=f"evol-effectiveness-{job_id}")
 
