@@ -3,6 +3,7 @@ defaults. AppTest runs of the whole app over a real store."""
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -213,3 +214,13 @@ def test_review_opens_on_what_needs_a_human_with_the_reason_in_sight_and_the_ver
     assert any(m.value.startswith("**Best reasoning path** (★ path 2 · job ") for m in at.markdown)
     [steps] = [d.value for d in at.dataframe if "decided by" in d.value]
     assert steps["decided by"].tolist() == ["arithmetic", "nobody"]  # as the Verifier page attributes them
+
+
+@pytest.mark.parametrize("helper", sorted(p.name for p in (ROOT / "pages").glob("_*.py") if p.name != "__init__.py"))
+def test_importing_a_shared_page_helper_only_defines_names(helper: str):
+    """Many script threads import these at once: a call at import (st.rerun() raises) would hand the others a
+    half-made module. Whatever may rerun runs inside a function a page calls."""
+    tree = ast.parse((ROOT / "pages" / helper).read_text())
+    calls = [ast.unparse(node)[:80] for node in tree.body
+             if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant)]
+    assert calls == []
