@@ -16,6 +16,7 @@ from pages._shared import (
     store,
 )
 from workbench.core.glossary import explain
+from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import (
@@ -111,16 +112,16 @@ def node_html(node: dict, parent_text: str, metrics: dict) -> str:
     else:
         body = "<i>no instruction</i>"
 
-    def delta(name: str, label: str, unit: str, digits: int = 2) -> str:
+    def delta(name: str, label: str, digits: int = 2) -> str:
         value = metrics.get(name)
-        return f"{label} {value:+.{digits}f} {unit}" if value is not None else f"{label} —"
+        return f"{label} {value:+.{digits}f} {METRIC_UNITS[name]}" if value is not None else f"{label} —"
 
     entropy = metrics.get("token_entropy_mean")
     facts = " · ".join([
-        delta("length_gain_parent", "Δlength", "words", 0),
-        delta("entropy_gain_parent", "Δlexical entropy", "bits"),
+        delta("length_gain_parent", "Δlength", 0),
+        delta("entropy_gain_parent", "Δlexical entropy"),
         f"novelty {metrics['novelty_parent']:.2f}" if metrics.get("novelty_parent") is not None else "novelty —",
-        f"token entropy {entropy:.2f} bits" if entropy is not None else "token entropy n/a",
+        f"token entropy {entropy:.2f} {METRIC_UNITS['token_entropy_mean']}" if entropy is not None else "token entropy n/a",
     ])
     reason = (f"<div style='color:{colour}'>✗ {html.escape(node['elimination_reason'])}</div>"
               if node["elimination_reason"] else "")

@@ -17,6 +17,7 @@ from pages._shared import (
     store,
 )
 from workbench.core.glossary import explain
+from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.review import decisions as review
@@ -257,7 +258,8 @@ def decision_line(details: dict) -> None:
         when = pd.Timestamp(decision["created_at"], unit="s").strftime("%Y-%m-%d %H:%M UTC")
         head = f"{decision['status'].capitalize()} {'automatically ' if decision['automatic'] else ''}by " \
                f"{decision['reviewer']} ({when})"
-        reason = f": {literal_markdown(decision['note'])}" if decision["note"] else "."
+        note = (decision["note"] or "").strip()
+        reason = f": {literal_markdown(note)}{'' if note.endswith(('.', '!', '?')) else '.'}" if note else "."
         if decision["automatic"]:
             ask = (" Approve to confirm it, or Reject." if decision["status"] == "approved"
                    else " Reject to confirm it, or Approve to overrule it.")
@@ -299,10 +301,11 @@ def show_sample(details: dict) -> None:
         if gate:
             st.markdown(f"**Best reasoning path** ({gate['label']}, as on the Verifier page)")
             st.dataframe(
-                pd.DataFrame(gate["steps"], columns=["step", "text", "score", "decided by", "overrule", "rating"]),
+                pd.DataFrame(gate["steps"], columns=["step", "score", "decided by", "rating", "text", "overrule"]),
                 hide_index=True,
                 width="stretch",
                 column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
+                               "text": st.column_config.TextColumn("text", width="large"),
                                "rating": st.column_config.NumberColumn("rating", help="PRM800K's -1 / 0 / +1")},
             )
         else:
@@ -331,7 +334,8 @@ def show_sample(details: dict) -> None:
         if details["metrics"]:
             st.markdown("**Metrics**")
             st.dataframe(
-                pd.DataFrame([{"metric": k, "value": v} for k, v in sorted(details["metrics"].items())]),
+                pd.DataFrame([{"metric": k, "value": v, "unit": METRIC_UNITS.get(k, "")}
+                              for k, v in sorted(details["metrics"].items())]),
                 hide_index=True,
                 width="stretch",
             )

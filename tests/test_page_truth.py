@@ -15,6 +15,7 @@ from tests.test_maps_pages import array
 from tests.test_maps_pages import fill as fill_map
 from workbench.core import jobs
 from workbench.core.glossary import TERMS, explain
+from workbench.core.metrics import METRIC_UNITS
 from workbench.factory.demo import review_by_gate
 from workbench.review import decisions as review
 from workbench.store import Store
@@ -214,6 +215,17 @@ def test_review_opens_on_what_needs_a_human_with_the_reason_in_sight_and_the_ver
     assert any(m.value.startswith("**Best reasoning path** (★ path 2 · job ") for m in at.markdown)
     [steps] = [d.value for d in at.dataframe if "decided by" in d.value]
     assert steps["decided by"].tolist() == ["arithmetic", "nobody"]  # as the Verifier page attributes them
+
+
+def test_every_entropy_a_page_shows_is_in_bits_with_its_unit(store: Store):
+    assert "bits" in TERMS["token entropy"].meaning and "bits" in TERMS["lexical entropy"].meaning
+    assert all(METRIC_UNITS[name] == "bits" for name in METRIC_UNITS if "entropy" in name)
+    sample = add_sample(store, "A task", status="pending")
+    store.set_metrics("sample", sample, {"token_entropy_mean": 1.25, "lexical_entropy": 3.5, "distinct_2": 0.9})
+    at = page("review").run()
+    [metrics] = [d.value for d in at.dataframe if "metric" in d.value]
+    units = dict(zip(metrics["metric"], metrics["unit"], strict=True))
+    assert units == {"distinct_2": "", "lexical_entropy": "bits", "token_entropy_mean": "bits"}
 
 
 @pytest.mark.parametrize("helper", sorted(p.name for p in (ROOT / "pages").glob("_*.py") if p.name != "__init__.py"))

@@ -26,6 +26,14 @@ import numpy as np
 
 TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
+# The unit of each stored metric that has one (the rest are shares, ratios or scores in [0, 1]): what pages print.
+METRIC_UNITS = {
+    **dict.fromkeys(("token_entropy_mean", "token_entropy_max", "query_entropy_mean", "answer_entropy_mean",
+                     "lexical_entropy", "entropy_gain_parent", "entropy_gain_seed", "semantic_disagreement",
+                     "uncertainty_token_entropy"), "bits"),
+    **dict.fromkeys(("length_tokens", "length_gain_parent"), "word tokens"),
+}
+
 
 def word_tokens(text: str) -> list[str]:
     return TOKEN.findall(text.casefold())
