@@ -113,7 +113,7 @@ if duplicates:
 # ---------------------------------------------------------------- the entropy frontier
 
 st.subheader("Entropy frontier")
-st.caption("Per evolution depth: the mean entropy an evolution step adds over its parent, against the share "
+st.caption("Per evolution depth: the mean lexical entropy (bits) an evolution step adds over its parent, against the share "
            "of tasks the verifier passes (best-path score at or above the threshold).")
 gate = verification_settings(db)
 threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, gate.threshold, 0.05,

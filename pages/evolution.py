@@ -163,7 +163,7 @@ def effectiveness(job_id: int | None, key: str) -> None:
         frame, hide_index=True, width="stretch",
         column_config={
             "survival_rate": st.column_config.ProgressColumn("survival rate", min_value=0.0, max_value=1.0, format="percent"),
-            "mean_entropy_gain": st.column_config.NumberColumn("mean entropy gain (bits)", format="%.3f"),
+            "mean_entropy_gain": st.column_config.NumberColumn("mean lexical entropy gain (bits)", format="%.3f"),
             "mean_novelty_gain": st.column_config.NumberColumn("mean novelty gain", format="%.3f"),
         },
     )
