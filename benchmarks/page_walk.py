@@ -24,26 +24,37 @@ PAGE_STATE = (
 )
 
 
+def percentile(values: list[float], share: float) -> float | None:
+    """The value below which `share` of the values lie (nearest rank); None for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else None
+
+
+def spread(values: list[float], prefix: str = "") -> dict:
+    """{median_s, p95_s, p95_over_median} of visit times (None where there are none), keys after `prefix`."""
+    median = statistics.median(values) if values else None
+    p95 = percentile(values, 0.95)
+    return {f"{prefix}median_s": round(median, 2) if median else None, f"{prefix}p95_s": round(p95, 2) if p95 else None,
+            f"{prefix}p95_over_median": round(p95 / median, 2) if median and p95 else None}
+
+
 @dataclass
 class WalkReport:
-    """Seconds per visit (from `goto` until the page settled), and every problem seen: a page that showed an
-    exception ('user 3, review: ImportError ...') or never settled."""
+    """Seconds per visit (from `goto` until the page settled) with the round it belongs to, and every problem seen:
+    a page that showed an exception ('user 3, review: ImportError ...') or never settled."""
 
-    seconds: list[float] = field(default_factory=list)
+    visits: list[tuple[int, float]] = field(default_factory=list)  # (round, seconds)
     problems: list[str] = field(default_factory=list)
 
-    def percentile(self, share: float) -> float | None:
-        """The visit time below which `share` of the visits lie (nearest rank); None before any visit."""
-        ordered = sorted(self.seconds)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else None
+    @property
+    def seconds(self) -> list[float]:
+        return [seconds for _, seconds in self.visits]
 
     def figures(self) -> dict:
-        """{visits, median_s, p95_s, p95_over_median, problems}: the JSON a benchmark prints."""
-        median = statistics.median(self.seconds) if self.seconds else None
-        p95 = self.percentile(0.95)
-        return {"visits": len(self.seconds), "median_s": round(median, 2) if median else None,
-                "p95_s": round(p95, 2) if p95 else None,
-                "p95_over_median": round(p95 / median, 2) if median and p95 else None,
+        """{visits, median_s, p95_s, p95_over_median, and the same of the later rounds alone (warm_*: the server has
+        imported every page's modules by then), problems}: the JSON a benchmark prints."""
+        warm = [seconds for round_, seconds in self.visits if round_ > 0]
+        return {"visits": len(self.visits), **spread(self.seconds), **(spread(warm, "warm_") if warm else {}),
                 "problems": len(self.problems)}
 
 
@@ -69,7 +80,7 @@ async def _user(browser, url: str, number: int, pages: tuple[str, ...], rounds: 
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     try:
-        for _ in range(rounds):
+        for round_ in range(rounds):
             for name in pages:
                 started = time.perf_counter()
                 await page.goto(f"{url}/{name}")
@@ -77,7 +88,7 @@ async def _user(browser, url: str, number: int, pages: tuple[str, ...], rounds: 
                     await _settle(page, timeout_s)
                 except Exception as exc:  # noqa: BLE001 - a page that never settles is a finding, not a crash
                     report.problems.append(f"user {number}, {name}: {str(exc).splitlines()[0]}")
-                report.seconds.append(time.perf_counter() - started)
+                report.visits.append((round_, time.perf_counter() - started))
                 shown = page.locator("[data-testid='stException']")
                 if await shown.count():
                     report.problems.append(f"user {number}, {name}: {(await shown.first.inner_text())[:300]}")
