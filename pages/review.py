@@ -269,7 +269,7 @@ def decision_line(details: dict) -> None:
             st.caption(head + reason)
     if gate is not None:
         verdict = gate["verdict"]
-        said = f"{'passes the gate' if verdict.passed else 'gated out'}: {verdict.reason}"
+        said = f"{'passes the gate' if verdict.passed else 'does not pass the gate'}: {verdict.reason}"
         if decision is None or verdict.reason not in (decision["note"] or ""):
             st.caption(f"The gate now: this sample {literal_markdown(said)}.", help=explain("gate", "best path", "decided by"))
 

@@ -52,17 +52,27 @@ def test_home_lists_a_job_without_units_by_its_status_never_as_0_of_0_units(stor
     assert any(f"Job {export} · export · done" in m.value for m in at.markdown)
 
 
+VERDICTS = {"correct": (1.0, "correct", "evidence"), "incorrect": (0.0, "incorrect", "evidence"),
+            "unverifiable": (0.5, "unverifiable", "evidence"), "outcome": (1.0, "correct", "outcome")}
+
+
 def scored_path(store: Store, task: tuple[str, int], index: int, verdicts: list[dict[str, str]],
                 job: int | None = None) -> int:
-    """A reasoning path of `task` (from reason job `job`); step i carries verdicts[i] ({verifier: label}; correct
-    1.0, incorrect 0.0, unverifiable 0.5)."""
+    """A reasoning path of `task` (from reason job `job`) ending in 'Answer: 42'; step i carries verdicts[i]
+    ({verifier: kind}): arithmetic that holds (correct, 1.0), a false one (incorrect, 0.0), none (unverifiable, 0.5),
+    or a final answer that matches the reference answer (outcome: correct, 1.0)."""
     task_type, task_id = task
+    texts = [f"step {i + 1}" for i in range(len(verdicts) - 1)] + ["Answer: 42"]
     path_id = store.add_reasoning_path({"task_type": task_type, "task_id": task_id, "path_index": index, "job_id": job,
-                                        "text": "..."}, [f"step {i + 1}" for i in range(len(verdicts))])
-    score = {"correct": 1.0, "incorrect": 0.0, "unverifiable": 0.5}
-    store.set_step_scores([{"step_id": step["id"], "verifier": name, "score": score[label], "label": label}
-                           for step, given in zip(store.path_steps(path_id), verdicts, strict=True)
-                           for name, label in given.items()])
+                                        "text": "\n".join(texts)}, texts)
+    rows = []
+    for step, given in zip(store.path_steps(path_id), verdicts, strict=True):
+        for name, kind in given.items():
+            score, label, checks = VERDICTS[kind]
+            params = {"target_kind": "reference", "answer": "42"} if checks == "outcome" else {}
+            rows.append({"step_id": step["id"], "verifier": name, "score": score, "label": label, "checks": checks,
+                         "params": params})
+    store.set_step_scores(rows)
     return path_id
 
 
@@ -86,15 +96,22 @@ def test_the_glossary_explains_each_term_once_with_its_source_and_refuses_unknow
         explain("no such term")
 
 
-def test_the_verifier_page_explains_rollout_pseudo_reference_and_min_over_steps_where_they_first_appear(store: Store):
+def test_the_verifier_page_explains_rollout_and_pseudo_reference_where_they_first_appear(store: Store):
     store.insert_seeds([{"instruction": "What is 2 + 3 * 4?", "reference_answer": "14"}])
     at = page("verifier").run()
     assert not at.exception
     verifiers = next(w for w in at.multiselect if w.label == "Verifiers")
     assert TERMS["rollout"].meaning in verifiers.help
-    assert "min over steps" in next(w for w in at.selectbox if w.label == "Path score").help
     verifiers.set_value(["consistency"]).run()
     assert TERMS["pseudo-reference"].meaning in next(w for w in at.radio if w.label == "Self-consistency score").help
+
+
+def test_the_overview_explains_the_gate_its_best_path_and_min_over_steps(store: Store):
+    reviewed_by_the_gate(store)
+    at = page("overview").run()
+    assert not at.exception
+    [gate] = [c for c in at.caption if "best reasoning path" in c.value]
+    assert TERMS["gate"].meaning in gate.proto.help and "min over steps" in gate.proto.help
 
 
 def test_distributions_measures_the_pass_rate_at_the_gates_threshold_by_default(store: Store):
@@ -174,13 +191,13 @@ def test_a_code_seeds_reference_is_its_tests_which_the_seeds_page_edits_without_
 
 
 def reviewed_by_the_gate(store: Store) -> dict[str, int]:
-    """Samples as the demo leaves them: one the gate approved automatically, one it rejected automatically (its best
-    path is path 2 of job 7; path 1 has a wrong step, path 2 a step no verifier could check), one pending without
-    paths and one a person approved."""
+    """Samples as the demo leaves them: one the gate approved automatically (its answer matches the reference), one
+    it rejected automatically (its best path is path 2: path 1 has a wrong step, path 2 an answer no verifier could
+    check), one pending without paths and one a person approved."""
     job = store.create_job("reason", {})
     made = {name: add_sample(store, f"{name} task", status="pending") for name in ("passed", "failed", "unverified")}
     made["by hand"] = add_sample(store, "by hand task", status="approved")
-    scored_path(store, ("sample", made["passed"]), 0, [{"arithmetic": "correct"}] * 2, job)
+    scored_path(store, ("sample", made["passed"]), 0, [{"arithmetic": "correct"}, {"consistency": "outcome"}], job)
     scored_path(store, ("sample", made["failed"]), 0, [{"arithmetic": "correct"}, {"arithmetic": "incorrect"}], job)
     scored_path(store, ("sample", made["failed"]), 1,
                 [{"arithmetic": "correct"}, {"arithmetic": "unverifiable", "rollout": "unverifiable"}], job)
@@ -211,7 +228,7 @@ def test_review_opens_on_what_needs_a_human_with_the_reason_in_sight_and_the_ver
                for i in at.info)
     at = next(b for b in at.button if b.label == "Skip").click().run()
     assert at.subheader[0].value == f"Sample {made['failed']} · 2 of 3"
-    assert any("Rejected automatically by demo" in w.value and "gated out" in w.value for w in at.warning)
+    assert any("Rejected automatically by demo" in w.value and "Approve to overrule" in w.value for w in at.warning)
     assert any(m.value.startswith("**Best reasoning path** (★ path 2 · job ") for m in at.markdown)
     [steps] = [d.value for d in at.dataframe if "decided by" in d.value]
     assert steps["decided by"].tolist() == ["arithmetic", "nobody"]  # as the Verifier page attributes them

@@ -45,17 +45,19 @@ TERMS: dict[str, Term] = {term.name: term for term in (
          "the pseudo-reference): a step from which the model still gets it right is probably right.",
          "Math-Shepherd, Wang et al. 2024"),
     Term("path score",
-         "How a path's step scores become one score. min over steps: the weakest step decides, so one wrong step "
-         "sinks the path; product: every step's score multiplied; last: the final step's; mean: the average. "
-         "Public work differs (Math-Shepherd takes the min, PRM800K's authors the product), so it is a setting.",
+         "How a path's step scores become one score, which ranks a task's paths. min over steps: the weakest step "
+         "decides, so one wrong step sinks the path; product: every step's score multiplied; last: the final step's; "
+         "mean: the average. Public work differs (Math-Shepherd takes the min, PRM800K's authors the product), so it "
+         "is a setting.",
          "Lightman et al. 2023 (Let's Verify Step by Step); Wang et al. 2024 (Math-Shepherd)"),
     Term("best path",
-         "Of a task's N sampled paths, the one with the highest path score (best-of-N selection); the gate judges "
-         "the task by it.",
+         "Of a task's N sampled paths, the one ranked highest (best-of-N selection); the gate judges the task by it.",
          "best-of-N reranking with a verifier, Cobbe et al. 2021"),
     Term("gate",
-         "The check before human review: a task passes when its best path's score reaches the gate threshold. "
-         "A failed task is kept with the reason: its best path's weakest step and the verifier that decided it."),
+         "The check before human review. A task passes only when its best path's final answer is verified (against "
+         "the reference answer, the tests, or a clear self-consistency majority) and no verifier found a step wrong; "
+         "otherwise it is unverified (nothing could check it) or failed (a step found wrong, or no final answer), "
+         "and keeps its reason: the step or answer that held it back and who decided it."),
     Term("unverifiable",
          "A verifier that cannot check a step (no arithmetic to recompute, no code, no answer to compare) abstains: "
          "the step scores 0.5 and counts as neither right nor wrong."),
