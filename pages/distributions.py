@@ -17,7 +17,7 @@ from workbench.core import jobs
 from workbench.core.glossary import explain
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
-from workbench.verify.reasoning import verification_settings
+from workbench.factory.overview import entropy_by_depth
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
@@ -114,13 +114,9 @@ if duplicates:
 
 st.subheader("Entropy frontier")
 st.caption("Per evolution depth: the mean lexical entropy (bits) an evolution step adds over its parent, against the share "
-           "of tasks the verifier passes (best-path score at or above the threshold).")
-gate = verification_settings(db)
-threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, gate.threshold, 0.05,
-                      help=f"Starts at the gate's threshold, {gate.threshold:g} ({gate.aggregation} over steps, set on "
-                           "the Verifier page), so the pass rate here is the share the gate passes; move it to see "
-                           "how the rate would change.\n\n" + explain("gate"))
-frontier = pd.DataFrame(db.entropy_frontier(threshold))
+           "of the tasks the gate decided that it passed (as on the Overview; the gate's settings are on the Verifier "
+           "page).", help=explain("entropy gain", "gate"))
+frontier = pd.DataFrame(entropy_by_depth(db))
 if frontier.empty:
     empty_state("No evolution yet. Run an evolution job, then **Compute embeddings & metrics** to measure entropy gains.")
 else:
@@ -130,7 +126,7 @@ else:
     if frontier["pass_rate"].notna().any():
         chart.add_trace(go.Scatter(x=frontier["depth"], y=frontier["pass_rate"], name="verifier pass rate",
                                    mode="lines+markers", customdata=frontier["verified"],
-                                   hovertemplate="depth %{x}: %{y:.0%} of %{customdata} verified"), secondary_y=True)
+                                   hovertemplate="depth %{x}: %{y:.0%} of %{customdata} decided"), secondary_y=True)
     chart.update_layout(height=340, margin={"t": 30, "b": 10})
     chart.update_xaxes(title_text="evolution depth (0 = seed)", tickmode="linear", tick0=0, dtick=1,
                        range=[frontier["depth"].min() - 0.6, frontier["depth"].max() + 0.6])
@@ -139,7 +135,7 @@ else:
                        showgrid=False, secondary_y=True)
     st.plotly_chart(chart, width="stretch")
     if frontier["pass_rate"].isna().all():
-        st.info("No verifier scores yet: the pass rate appears once the Verifier has scored samples (best-path score).")
+        st.info("No verifier scores yet: the pass rate appears once the gate has decided tasks (Verifier page).")
 
 # ---------------------------------------------------------------- uncertainty
 

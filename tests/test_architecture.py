@@ -46,8 +46,9 @@ PAGE_EXTRA = {
     # the Seeds page checks a seed's reference (its tests, or its answer) with the verifiers' own check
     # (verify.reference_check)
     "seeds": {"verify"},
-    # the Distributions page's pass threshold starts at the gate's (verify.reasoning.verification_settings)
-    "distributions": {"verify"},
+    # the Distributions page's entropy frontier is the Overview's (factory.overview.entropy_by_depth: the gate's pass
+    # rate per depth)
+    "distributions": {"factory"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES = {

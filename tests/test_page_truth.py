@@ -17,9 +17,10 @@ from workbench.core import jobs
 from workbench.core.glossary import TERMS, explain
 from workbench.core.metrics import METRIC_UNITS
 from workbench.factory.demo import review_by_gate
+from workbench.factory.overview import entropy_by_depth, overview_report
 from workbench.review import decisions as review
 from workbench.store import Store
-from workbench.verify.reasoning import VerificationSettings, save_verification_settings
+from workbench.verify.reasoning import refresh_task_metric, verification_settings
 
 TIMEOUT = 60
 
@@ -114,14 +115,14 @@ def test_the_overview_explains_the_gate_its_best_path_and_min_over_steps(store: 
     assert TERMS["gate"].meaning in gate.proto.help and "min over steps" in gate.proto.help
 
 
-def test_distributions_measures_the_pass_rate_at_the_gates_threshold_by_default(store: Store):
-    [seed] = store.insert_seeds([{"instruction": "What is 2 + 3 * 4?"}])
-    save_verification_settings(store, VerificationSettings("min", 0.8))
+def test_distributions_shows_the_gates_own_pass_rate_per_depth_as_the_overview_does(store: Store):
+    [seed] = store.insert_seeds([{"instruction": "What is 2 + 3 * 4?", "reference_answer": "42"}])
+    scored_path(store, ("seed", seed), 0, [{"arithmetic": "correct"}, {"consistency": "outcome"}])
+    refresh_task_metric(store, "seed", seed, verification_settings(store))
     at = page("distributions").run()
     assert not at.exception
-    assert next(s for s in at.slider if s.label == "Pass threshold (best-path score)").value == pytest.approx(0.8)
-    store.set_metrics("seed", seed, {"best_path_score": 1.0 - 1e-12})  # the gate passes it (its tolerance)
-    assert store.entropy_frontier(1.0)[0]["pass_rate"] == 1.0
+    assert not [s for s in at.slider if s.label.startswith("Pass threshold")]  # no second definition of a pass
+    assert entropy_by_depth(store)[0]["pass_rate"] == 1.0 == overview_report(store)["entropy_by_depth"][0]["pass_rate"]
 
 
 def test_after_a_successful_export_the_page_shows_its_success_without_a_warning_or_a_greyed_out_button(

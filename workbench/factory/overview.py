@@ -79,6 +79,13 @@ def funnel(counts: dict[str, int]) -> list[dict]:
     return rows
 
 
+def entropy_by_depth(store: Store) -> list[dict]:
+    """Per evolution depth: the mean entropy gain over the parent (`Store.entropy_frontier`) beside the share of
+    the depth's verified tasks that pass the gate (pass_rate, None where none was verified) and how many were
+    verified: the Overview's and the Distributions page's one frontier."""
+    return store.entropy_frontier(verification_settings(store).threshold)
+
+
 def overview_report(store: Store) -> dict:
     """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`).
 
@@ -106,7 +113,7 @@ def overview_report(store: Store) -> dict:
             "review_of_passed": store.gated_review_counts(settings.threshold),
             "seeds": store.seed_gate_counts(settings.threshold),
         },
-        "entropy_by_depth": store.entropy_frontier(settings.threshold),
+        "entropy_by_depth": entropy_by_depth(store),
         "verifiers": store.verifier_pass_rates(),
         "usage": store.usage_by_kind(),
         "sample_models": store.sample_models(),
