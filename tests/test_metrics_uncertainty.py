@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from workbench.core import jobs
@@ -51,7 +53,7 @@ def test_bundled_model_ranks_seeds_by_real_uncertainty(store: Store):
     assert sorted(r["id"] for r in ranking) == sorted(seeds)
     for row in ranking:
         assert row["token_entropy"] > 0 and row["token_entropy_source"] == "full next-token distribution"
-        assert 0 <= row["semantic_disagreement"] <= 1.0986123 + 1e-6  # at most ln 3 for 3 answers
+        assert 0 <= row["semantic_disagreement"] <= math.log2(3) + 1e-6  # bits: at most log2 3 for 3 answers
     scores = [r["uncertainty"] for r in ranking]
     assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
     assert store.top_uncertain_seed_ids(1) == [ranking[0]["id"]]
