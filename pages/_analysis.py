@@ -14,12 +14,12 @@ from workbench.store import Store
 ANALYSIS_KINDS = ("embed", "project", "uncertainty")
 
 METRIC_LABELS = {
-    "token_entropy_mean": "Token entropy (mean, nats)",
+    "token_entropy_mean": "Token entropy (mean, bits)",
     "lexical_entropy": "Lexical entropy (bits)",
     "novelty_seeds": "Novelty vs seeds",
     "novelty_accepted": "Novelty vs accepted samples",
-    "entropy_gain_parent": "Entropy gain over parent",
-    "entropy_gain_seed": "Entropy gain over seed",
+    "entropy_gain_parent": "Lexical entropy gain over parent (bits)",
+    "entropy_gain_seed": "Lexical entropy gain over seed (bits)",
     "best_path_score": "Best-path score (verifier)",
     "distinct_2": "Distinct-2",
     "compression_ratio": "Compression ratio (repetition)",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,17 +19,22 @@ from workbench.core.model_text import blocks
 from workbench.core.wording import plural
 from workbench.store import Store, open_store
 
+_LEGACY_MODE_LEFT = threading.Event()
+
 
 def _leave_legacy_page_mode() -> None:
     """Streamlit treats a `pages/` folder as a legacy multipage app until `st.navigation` first runs, so
     the first visit to /review on a fresh server would run pages/review.py alone (no navigation). Switch
-    that mode off and rerun: app.py's `st.navigation` then routes the URL to the right page."""
-    if PagesManager.uses_pages_directory:
+    that mode off and rerun, once per server: app.py's `st.navigation` then routes the URL to the right page.
+
+    Called from `store()`, while a page script runs, and never at import: `st.rerun()` raises, and an
+    exception raised while this module is being imported hands every script thread importing it at that
+    moment a half-made module (`ImportError: cannot import name ... from pages._shared`). Once per process, as
+    before: AppTest starts every run in legacy mode, and a rerun on each would drop the run's button clicks."""
+    if PagesManager.uses_pages_directory and not _LEGACY_MODE_LEFT.is_set():
+        _LEGACY_MODE_LEFT.set()
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-_leave_legacy_page_mode()
 
 
 def db_path() -> Path:
@@ -39,7 +46,11 @@ def db_path() -> Path:
 
 
 def store() -> Store:
-    """A store connection for this script run (connections are cheap; one per run keeps threads apart)."""
+    """A store connection for this script run (connections are cheap; one per run keeps threads apart).
+
+    Every page calls it first, so it also leaves Streamlit's legacy pages-folder mode (see
+    `_leave_legacy_page_mode`) on a fresh server's first page run."""
+    _leave_legacy_page_mode()
     return open_store(db_path())
 
 
@@ -61,17 +72,34 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def job_progress(job: dict) -> None:
-    """A progress bar with counts and ETA for one job."""
+JOB_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
+             "paused": ":material/pause_circle:", "done": ":material/check_circle:", "failed": ":material/error:",
+             "cancelled": ":material/cancel:"}
+
+
+def job_line(job: dict) -> tuple[float | None, str]:
+    """What a job row shows: (the share of its units finished, for a progress bar; None for a job without units),
+    and its text. A job kind that does its work in one piece (an export whose samples were all scanned already)
+    has no units: its row says its status and time, never '0/0 units'."""
     total = job["total_units"] or 0
+    elapsed = f"elapsed {format_seconds(job['elapsed_s'])}"
+    if not total:
+        return None, f"Job {job['id']} · {job['kind']} · {job['status']} · {elapsed}"
     finished = job["done_units"] + job["failed_units"]
-    fraction = finished / total if total else (1.0 if job["status"] == "done" else 0.0)
-    label = (
+    eta = format_seconds(eta_seconds(job)) if job["status"] == "running" else "—"
+    return min(1.0, finished / total), (
         f"Job {job['id']} · {job['kind']} · {job['status']} · {finished}/{plural(total, 'unit')}"
-        f" ({job['failed_units']} failed) · elapsed {format_seconds(job['elapsed_s'])}"
-        f" · ETA {format_seconds(eta_seconds(job)) if job['status'] == 'running' else '—'}"
+        f" ({job['failed_units']} failed) · {elapsed} · ETA {eta}"
     )
-    st.progress(min(1.0, fraction), text=label)
+
+
+def job_progress(job: dict) -> None:
+    """One job: a progress bar with counts and ETA, or, for a job without units, its status line."""
+    fraction, text = job_line(job)
+    if fraction is None:
+        st.markdown(f"{JOB_ICONS.get(job['status'], '')} {text}")
+    else:
+        st.progress(fraction, text=text)
 
 
 ROLES = {"teacher": "the teacher (the model that evolves, answers and judges)",
@@ -114,6 +142,14 @@ def bypass_cache_checkbox(container: object = st) -> bool:
         help="Send every call to the model. Otherwise a call identical to one already answered (same model, prompt, "
         "parameters and sample) is served from the store at no cost; a new sample is always asked of the model.",
     )
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
+
+
+def literal_markdown(text: str) -> str:
+    """Text shown literally inside Markdown (no emphasis, links or LaTeX from user or model data)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def empty_state(message: str, icon: str = ":material/info:") -> None:

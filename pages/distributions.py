@@ -16,7 +16,9 @@ from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reas
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
 from workbench.analysis.job import submit_uncertainty
 from workbench.core import jobs
+from workbench.core.glossary import explain
 from workbench.core.wording import plural
+from workbench.factory.overview import entropy_by_depth
 
 DISTRIBUTION_METRICS = ["lexical_entropy", "token_entropy_mean", "novelty_seeds", "novelty_accepted",
                         "entropy_gain_parent", "entropy_gain_seed", "distinct_2", "compression_ratio"]
@@ -64,7 +66,9 @@ show_analysis_jobs(db)
 
 st.subheader("Entropy and novelty")
 pick, group_pick = st.columns([3, 2])
-metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABELS.get)
+metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABELS.get,
+                        help=explain("lexical entropy", "token entropy", "novelty", "entropy gain", "distinct-2",
+                                     "compression ratio"))
 grouping = group_pick.radio("Group by", list(GROUPINGS), horizontal=True)
 group_by = GROUPINGS[grouping]
 histogram = pd.DataFrame(db.metric_histogram(metric, group_by))
@@ -110,10 +114,10 @@ if duplicates:
 # ---------------------------------------------------------------- the entropy frontier
 
 st.subheader("Entropy frontier")
-st.caption("Per evolution depth: the mean entropy an evolution step adds over its parent, against the share "
-           "of tasks the verifier passes (best-path score at or above the threshold).")
-threshold = st.slider("Pass threshold (best-path score)", 0.0, 1.0, 0.5, 0.05)
-frontier = pd.DataFrame(db.entropy_frontier(threshold))
+st.caption("Per evolution depth: the mean lexical entropy (bits) an evolution step adds over its parent, against the share "
+           "of the tasks the gate decided that it passed (as on the Overview; the gate's settings are on the Verifier "
+           "page).", help=explain("entropy gain", "gate"))
+frontier = pd.DataFrame(entropy_by_depth(db))
 if frontier.empty:
     empty_state("No evolution yet. Run an evolution job, then **Compute embeddings & metrics** to measure entropy gains.")
 else:
@@ -123,7 +127,7 @@ else:
     if frontier["pass_rate"].notna().any():
         chart.add_trace(go.Scatter(x=frontier["depth"], y=frontier["pass_rate"], name="verifier pass rate",
                                    mode="lines+markers", customdata=frontier["verified"],
-                                   hovertemplate="depth %{x}: %{y:.0%} of %{customdata} verified"), secondary_y=True)
+                                   hovertemplate="depth %{x}: %{y:.0%} of %{customdata} decided"), secondary_y=True)
     chart.update_layout(height=340, margin={"t": 30, "b": 10})
     chart.update_xaxes(title_text="evolution depth (0 = seed)", tickmode="linear", tick0=0, dtick=1,
                        range=[frontier["depth"].min() - 0.6, frontier["depth"].max() + 0.6])
@@ -132,7 +136,7 @@ else:
                        showgrid=False, secondary_y=True)
     st.plotly_chart(chart, width="stretch")
     if frontier["pass_rate"].isna().all():
-        st.info("No verifier scores yet: the pass rate appears once the Verifier has scored samples (best-path score).")
+        st.info("No verifier scores yet: the pass rate appears once the gate has decided tasks (Verifier page).")
 
 # ---------------------------------------------------------------- uncertainty
 
@@ -144,7 +148,8 @@ st.caption("Seeds a model is least sure about are the best places to grow data (
            "clusters of equivalent answers), both in bits; uncertainty is the mean percentile rank of the two. "
            "The student's uncertainty shows where the model you train is unsure, so new data there teaches it "
            "most; the teacher's own uncertainty shows where the model writing the data is unsure, so its answers "
-           "there need the most checking. A probe of the student (Seeds page) measures the student's too.")
+           "there need the most checking. A probe of the student (Seeds page) measures the student's too.",
+           help=explain("uncertainty sampling", "semantic disagreement"))
 with st.form("uncertainty"):
     role_column, k_column, tokens_column, temperature_column = st.columns(4)
     role = role_column.radio("Whose uncertainty", list(ROLE_NAMES), format_func=ROLE_NAMES.__getitem__)

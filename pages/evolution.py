@@ -15,6 +15,8 @@ from pages._shared import (
     stop_without_seeds,
     store,
 )
+from workbench.core.glossary import explain
+from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import (
@@ -47,7 +49,8 @@ MAX_TREES = 10
 st.title("Evolution")
 st.caption(
     "Evol-Instruct grows each seed into a tree of harder tasks. Every node keeps its operator, prompt and reply; "
-    "eliminated nodes stay visible with their reason, and each position is retried with another operator."
+    "eliminated nodes stay visible with their reason, and each position is retried with another operator.",
+    help=explain("Evol-Instruct"),
 )
 db = store()
 
@@ -128,14 +131,14 @@ def node_html(node: dict, parent_text: str, metrics: dict) -> str:
 
     def delta(name: str, label: str, digits: int = 2) -> str:
         value = metrics.get(name)
-        return f"{label} {value:+.{digits}f}" if value is not None else f"{label} —"
+        return f"{label} {value:+.{digits}f} {METRIC_UNITS[name]}" if value is not None else f"{label} —"
 
     entropy = metrics.get("token_entropy_mean")
     facts = " · ".join([
         delta("length_gain_parent", "Δlength", 0),
-        delta("entropy_gain_parent", "Δentropy"),
+        delta("entropy_gain_parent", "Δlexical entropy"),
         f"novelty {metrics['novelty_parent']:.2f}" if metrics.get("novelty_parent") is not None else "novelty —",
-        f"token entropy {entropy:.2f} nats" if entropy is not None else "token entropy n/a",
+        f"token entropy {entropy:.2f} {METRIC_UNITS['token_entropy_mean']}" if entropy is not None else "token entropy n/a",
     ])
     reason = (f"<div style='color:{colour}'>✗ {html.escape(node['elimination_reason'])}</div>"
               if node["elimination_reason"] else "")
@@ -177,7 +180,7 @@ def effectiveness(job_id: int | None, key: str) -> None:
         frame, hide_index=True, width="stretch",
         column_config={
             "survival_rate": st.column_config.ProgressColumn("survival rate", min_value=0.0, max_value=1.0, format="percent"),
-            "mean_entropy_gain": st.column_config.NumberColumn("mean entropy gain (bits)", format="%.3f"),
+            "mean_entropy_gain": st.column_config.NumberColumn("mean lexical entropy gain (bits)", format="%.3f"),
             "mean_novelty_gain": st.column_config.NumberColumn("mean novelty gain", format="%.3f"),
         },
     )
@@ -253,7 +256,8 @@ def live(job_id: int) -> None:
                 seed_tree(job_id, row["seed_id"], row["seed_instruction"])
     st.subheader("Operator effectiveness")
     st.caption("Per operator in this job: how often its evolutions survive, and the mean lexical entropy gain and "
-               "novelty (1 − similarity) over the parent of the survivors.")
+               "novelty (1 − word-sequence similarity) over the parent of the survivors. Each node shows its own, with the token "
+               "entropy of the teacher's reply.", help=explain("entropy gain", "lexical entropy", "token entropy"))
     effectiveness(job_id, key=f"evol-effectiveness-{job_id}")
 
 

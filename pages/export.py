@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages._shared import empty_state, job_progress, store
 from workbench.core.env import export_dir
+from workbench.core.glossary import SEED_ARTICLE, explain
 from workbench.core.wording import plural
 from workbench.review import mix
 from workbench.review.export import (
@@ -162,7 +163,8 @@ natural = None
 with st.expander("Mix with natural data (the 30/70 rule)"):
     st.caption(
         "Upload a human-written dataset (JSONL, CSV or Parquet with instruction/output, or chat `messages`). The export "
-        "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed."
+        "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed.",
+        help=explain("30/70 rule"),
     )
     upload = st.file_uploader("Natural dataset", type=["jsonl", "ndjson", "json", "csv", "tsv", "parquet"], key="natural-upload")
     if upload is not None:
@@ -180,11 +182,13 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
             f"natural = {plural(synthetic_n + natural_n, 'row')} ({ratio:.0%} synthetic)."
         )
 
-with st.expander("Planner: the article's rectified-scaling heuristic"):
+with st.expander("Planner: the rectified-scaling heuristic (a rule of thumb, not a fitted law)"):
     st.caption(
-        "The seed article's heuristic, **I = C · (D_nat + α · D_syn · E)**: useful information grows with natural data, "
-        "and with synthetic data discounted by α and weighted by its entropy E. It is the article's rule of thumb, "
-        "not a fitted scaling law. Here E = mean lexical entropy of the synthetic samples / that of the natural data."
+        f"From {SEED_ARTICLE}, the article this workbench started from: **I = C · (D_nat + α · D_syn · E)**. "
+        "Useful information grows with natural data, and with synthetic data discounted by α and weighted by its "
+        "entropy E. It is the article's rule of thumb, not a fitted scaling law. Here E = mean lexical entropy of "
+        "the synthetic samples / that of the natural data.",
+        help=explain("rectified-scaling heuristic", "lexical entropy"),
     )
     facts_metrics = {m["name"]: m for m in db.dataset_facts(status)["metrics"]}
     synthetic_entropy = facts_metrics.get("lexical_entropy", {}).get("mean")
@@ -217,6 +221,15 @@ options = ExportOptions(
     contaminated="allow" if allow_contaminated else "block", answer=answer, unverified=unverified, trace=trace,
     trace_tags=tags, pairing=pairing,
 )
+def just_written() -> set[Path]:
+    """The files the last export of this session wrote (its file and its card), once it succeeded."""
+    job = db.get_job(st.session_state.get("export_job") or 0)
+    result = (job or {}).get("result") or {}
+    if job is None or job["status"] != "done" or "summary" not in result:
+        return set()
+    return {Path(p).resolve() for p in (result.get("path"), result.get("card_path")) if p}
+
+
 target, existing, refused = None, [], False
 try:
     target = resolve_target(name, root)
@@ -225,10 +238,16 @@ try:
 except ExportError as exc:
     st.error(str(exc))
     refused = True
+ours = just_written()
+others = [p for p in existing if p.resolve() not in ours]
 overwrite = False
-if existing:
-    st.warning("Already there: " + ", ".join(f"`{p.name}`" for p in existing) + ".")
+if others:
+    st.warning("Already there: " + ", ".join(f"`{p.name}`" for p in others) + ".")
     overwrite = st.checkbox("Overwrite the existing file(s)")
+elif existing:  # the files the export below just wrote: no warning about its own work
+    overwrite = True
+    st.caption(" and ".join(f"`{p.name}`" for p in existing) + " were written by the export below; exporting again "
+               "replaces them.")
 options.overwrite = overwrite
 
 with st.expander("Dataset card preview"):

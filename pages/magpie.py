@@ -90,7 +90,7 @@ with st.form("magpie-options"):
             "(bare, they write code or noise); aligned chat models should get 0 (pure Magpie).",
         )
         entropy_cut = middle.number_input(
-            "Cut a turn at entropy above (nats, 0 = off)", 0.0, 20.0, float(defaults["entropy_cut"] or 0.0), 0.5,
+            "Cut a turn at entropy above (bits, 0 = off)", 0.0, 20.0, float(defaults["entropy_cut"] or 0.0), 0.5,
             help="A base model that cannot emit its end-of-turn token samples from a flat distribution once its turn "
             "is over; the text is cut before that token. Needs per-token entropy from the backend.",
         )
@@ -243,7 +243,7 @@ def live_run() -> None:
             "reason": st.column_config.TextColumn("Why dropped", width="medium"),
             "turns": st.column_config.NumberColumn("Turns", width="small"),
             "entropy": st.column_config.NumberColumn(
-                "Entropy (nats)", format="%.2f", width="small",
+                "Entropy (bits)", format="%.2f", width="small",
                 help=f"mean token entropy of the sample; {samples[0]['entropy_source'] or 'not available'}",
             ),
         },

@@ -18,9 +18,10 @@ from workbench.analysis.maps import (
     projection_key,
     save_params,
 )
-from workbench.analysis.selection import outcome, plan_bulk
+from workbench.analysis.selection import NEAR_DUPLICATE_MARK, outcome, plan_bulk, removal_mark
 from workbench.core import jobs
 from workbench.core.embeddings import model_name, nearest_items
+from workbench.core.glossary import explain
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.store import StoreError
@@ -32,6 +33,8 @@ MAX_DRAWN = 250_000  # every point is drawn up to here (WebGL); beyond, an even 
 LONG_HOVER, SHORT_HOVER, SHORT_HOVER_FROM = 160, 80, 20_000  # hover text characters; fewer on big maps
 SHOWN_ROWS = 500
 SEED_SIZE, SAMPLE_SIZE = 10, 6
+REMOVED_MARKERS = {NEAR_DUPLICATE_MARK: {"symbol": "x", "color": "#57606a"},  # drawn whatever the colouring
+                   None: {"symbol": "circle-open", "color": "#8c959f"}}  # removed by another filter
 LAST_SELECTION = "maps_last_selection"
 
 st.title("Maps")
@@ -41,7 +44,8 @@ model = model_name(db)
 st.caption(
     f"Every seed (★) and sample placed by meaning: each point is the embedding of {TEXTS[params.text]} "
     f"({model}), laid out with UMAP. Where synthetic points spread away from the stars, synthesis expanded "
-    "the frontier; where they pile onto them, it collapsed."
+    "the frontier; where they pile onto them, it collapsed.",
+    help=explain("UMAP"),
 )
 if message := st.session_state.pop("maps_message", None):
     st.success(message)
@@ -100,7 +104,8 @@ if placed == 0:
 if (waiting := db.item_count() - placed) > 0:
     st.caption(f"{plural(waiting, 'seed or sample', 'seeds or samples')} not on the map yet; **Update map** places them without refitting.")
 
-color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color")
+color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color",
+                           help=explain("token entropy", "lexical entropy", "novelty", "entropy gain"))
 size_by_length = st.toggle("Size samples by text length", value=True)
 metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label), None)
 hover_chars = LONG_HOVER if placed <= SHORT_HOVER_FROM else SHORT_HOVER
@@ -128,14 +133,21 @@ def trace(frame: pd.DataFrame, name: str, seeds: bool, **marker: object) -> go.S
     )
 
 
-points["hover"] = (points["text"].fillna("").str.replace("&", "&amp;", regex=False)
-                   .str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False))
+def html_text(column: pd.Series) -> pd.Series:
+    return (column.fillna("").str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False))
+
+
+points["hover"] = html_text(points["text"])
+removed_rows = points["filter_reason"].notna()
+points.loc[removed_rows, "hover"] += "<br><i>removed: " + html_text(points.loc[removed_rows, "filter_reason"]) + "</i>"
 seeds, samples = points[points["item_type"] == "seed"], points[points["item_type"] == "sample"]
+kept, removed = samples[samples["filter_reason"].isna()], samples[samples["filter_reason"].notna()]
 traces: list[go.Scattergl] = []
 trace_types: list[str] = []
 if metric_name is None:
     column = CATEGORIES[color_label]
-    for value, group in samples.groupby(samples[column].fillna("(none)"), sort=True):
+    for value, group in kept.groupby(kept[column].fillna("(none)"), sort=True):
         traces.append(trace(group, str(value), seeds=False))
         trace_types.append("sample")
     traces.append(trace(seeds, "seeds", seeds=True, color="#111"))
@@ -143,8 +155,8 @@ if metric_name is None:
 else:
     known = points["value"].notna()
     for frame, name, is_seed in (
-        (samples[~known.loc[samples.index]], "samples without a value", False),
-        (samples[known.loc[samples.index]], "samples", False),
+        (kept[~known.loc[kept.index]], "samples without a value", False),
+        (kept[known.loc[kept.index]], "samples", False),
         (seeds[~known.loc[seeds.index]], "seeds without a value", True),
         (seeds[known.loc[seeds.index]], "seeds", True),
     ):
@@ -156,6 +168,11 @@ else:
     if not known.any():
         st.info(f"No item has “{color_label}” yet.")
     show_missing_reasons(db, metric_name, include_filtered=True)  # the map draws filtered samples too
+marks = removed["filter_reason"].map(removal_mark)
+for mark, group in removed.groupby(marks, sort=True):  # removed samples: marked, never coloured like kept ones
+    style = REMOVED_MARKERS.get(mark, REMOVED_MARKERS[None])
+    traces.append(trace(group, f"{mark} ({len(group):,})", seeds=False, **style, line={"width": 1, "color": style["color"]}))
+    trace_types.append("sample")
 
 figure = go.Figure(traces)
 figure.update_layout(
@@ -170,6 +187,11 @@ if not on_screen:
     st.session_state.pop(LAST_SELECTION, None)  # drawn afresh: no selection on it yet
 event = st.plotly_chart(figure, key=f"map-{key}", on_select="rerun", selection_mode=("box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
+if len(removed):
+    duplicates = int((marks == NEAR_DUPLICATE_MARK).sum())
+    st.caption(f"✕ marks the {plural(duplicates, 'sample')} removed as near-duplicates (of a seed, or of another "
+               f"sample) and ○ the {plural(len(removed) - duplicates, 'sample')} another filter removed: they stay on "
+               "the map, but not in the review queue. Hover one for its reason.", help=explain("near-duplicate"))
 
 
 def selected_items() -> list[tuple[str, int]]:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
+from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.factory.overview import overview_report
 
@@ -92,7 +93,8 @@ def gate_story(report: dict) -> None:
         f"reference answer, its tests pass, or a self-consistency majority leads by at least {gate['margin']:.0%} of "
         f"the paths) and no verifier found a step wrong (a score under {gate['threshold']:g}). A sample nothing "
         "verified is unverified, not passed; one with a step found wrong, or no final answer, fails. Every sample "
-        f"is counted under its reason. Best path by {gate['selection_rule']}."
+        f"is counted under its reason. Best path by {gate['selection_rule']}.",
+        help=explain("gate", "best path", "path score"),
     )
     decided, passed, unverified, failed = st.columns(4)
     decided.metric("Decided by the gate", f"{gate['decided']:,}")
@@ -185,13 +187,13 @@ def live_overview() -> None:
     gate_story(report)
     student_story(report["student"])
 
-    st.subheader("Entropy gain by evolution depth")
+    st.subheader("Entropy gain by evolution depth", help=explain("entropy gain"))
     if report["entropy_by_depth"]:
         st.plotly_chart(frontier_chart(report["entropy_by_depth"]), width="stretch", key="frontier")
     else:
         st.caption("No evolution metrics yet: run an evolution, then the embed job (Maps page).")
 
-    st.subheader("Verifier pass rates")
+    st.subheader("Verifier pass rates", help=explain("unverifiable"))
     if report["verifiers"]:
         st.dataframe(
             pd.DataFrame(report["verifiers"]), hide_index=True, width="stretch",
@@ -202,10 +204,15 @@ def live_overview() -> None:
                                         "judged; evidence: something in the step holds (its arithmetic), which does "
                                         "not verify the step"),
                 "steps": st.column_config.NumberColumn("Steps scored"),
-                "pass_rate": st.column_config.ProgressColumn("Steps correct", min_value=0.0, max_value=1.0,
-                                                             format="percent"),
-                "unverifiable_rate": st.column_config.ProgressColumn("Unverifiable", min_value=0.0, max_value=1.0,
-                                                                     format="percent"),
+                "checked": st.column_config.NumberColumn(
+                    "Steps it could check", help="The scored steps it did not abstain on as unverifiable."),
+                "pass_rate": st.column_config.ProgressColumn(
+                    "Correct, of the steps it could check", min_value=0.0, max_value=1.0, format="percent",
+                    help="Steps it judged correct (score at least 0.5) among the steps it could check; an abstention "
+                         "is not counted as wrong. Empty when it could check none."),
+                "unverifiable_rate": st.column_config.ProgressColumn(
+                    "Unverifiable, of the steps scored", min_value=0.0, max_value=1.0, format="percent",
+                    help="Steps it abstained on: nothing it could check (no arithmetic, no code, no reference)."),
             },
         )
     else:

@@ -8,7 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from pages._contamination import show_benchmark_matches
-from pages._shared import bundled_model_note, empty_state, job_progress, show_model_text, store
+from pages._shared import (
+    bundled_model_note,
+    empty_state,
+    job_progress,
+    literal_markdown,
+    show_model_text,
+    store,
+)
+from workbench.core.glossary import explain
+from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.review import decisions as review
@@ -32,6 +41,8 @@ from workbench.store import StoreError
 
 BULK_PAGE_SIZE = 200
 ANY = "(any)"
+STATUS_CHOICES = {review.NEEDS_HUMAN: "needs a human (pending, or decided automatically)", "pending": "pending",
+                  "approved": "approved", "rejected": "rejected", ANY: ANY}
 
 st.title("Review")
 db = store()
@@ -173,7 +184,9 @@ with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
 map_ids = db.map_selection_ids()  # stored by the Maps page when points are selected there
 with st.expander("Filters", expanded=False):
     row = st.columns(4)
-    status = row[0].selectbox("Status", ["pending", "approved", "rejected", ANY])
+    status = row[0].selectbox("Status", list(STATUS_CHOICES), format_func=STATUS_CHOICES.get,
+                              help="Needs a human: the pending samples, and those an automatic review (the demo's "
+                                   "gate) approved or rejected, until a person approves or rejects them.")
     sources = row[1].multiselect("Source", db.sample_sources())
     operators = row[2].multiselect("Operator", db.sample_operators())
     tags = row[3].multiselect("Tags", db.sample_tags())
@@ -200,7 +213,19 @@ queue_filter = review.QueueFilter(
     search=search,
 )
 queue = db.query_sample_ids(**queue_filter.kwargs())
-st.caption(f"{plural(len(queue), 'sample')} in this queue (of {total:,}). Reviewer: **{reviewer_name(db)}** (change it in Settings).")
+def queue_caption() -> str:
+    """How many samples the queue holds (of all), and, for the needs-a-human queue, of which kind."""
+    text = f"{plural(len(queue), 'sample')} in this queue (of {total:,})"
+    if queue_filter.status == review.NEEDS_HUMAN and queue:
+        by_status = db.count_samples_by_status(**queue_filter.kwargs())
+        kinds = [f"{by_status[key]:,} {label}" for key, label in (
+            ("pending", "pending"), ("rejected", "rejected automatically, to check"),
+            ("approved", "approved automatically, to confirm")) if by_status.get(key)]
+        text += ": " + ", ".join(kinds)
+    return text + f". Reviewer: **{reviewer_name(db)}** (change it in Settings)."
+
+
+st.caption(queue_caption())
 if map_ids and not use_map:
     st.caption(f"{plural(len(map_ids), 'sample')} selected on the Maps page; tick the filter to review only them.")
 
@@ -261,7 +286,36 @@ def why_flagged(sample: dict) -> None:
                 st.rerun()
 
 
+GATE_SAYS = {"passed": "passes the gate", "unverified": "is unverified (nothing verified its outcome)",
+             "failed": "fails the gate"}
+
+
+def decision_line(details: dict) -> None:
+    """Who decided on the sample and why, in plain sight: an automatic decision asks for a person's; then the gate's
+    verdict, when it adds to the decision's own reason."""
+    decision, gate = details["decision"], details["gate"]
+    if decision is not None:
+        when = pd.Timestamp(decision["created_at"], unit="s").strftime("%Y-%m-%d %H:%M UTC")
+        head = f"{decision['status'].capitalize()} {'automatically ' if decision['automatic'] else ''}by " \
+               f"{decision['reviewer']} ({when})"
+        note = (decision["note"] or "").strip()
+        reason = f": {literal_markdown(note)}{'' if note.endswith(('.', '!', '?')) else '.'}" if note else "."
+        if decision["automatic"]:
+            ask = (" Approve to confirm it, or Reject." if decision["status"] == "approved"
+                   else " Reject to confirm it, or Approve to overrule it.")
+            show = st.info if decision["status"] == "approved" else st.warning
+            show(head + reason + ask, icon=":material/smart_toy:")
+        else:
+            st.caption(head + reason)
+    if gate is not None:
+        verdict = gate["verdict"]
+        said = f"{GATE_SAYS[verdict.status]}: {verdict.reason}"
+        if decision is None or verdict.reason not in (decision["note"] or ""):
+            st.caption(f"The gate now: this sample {literal_markdown(said)}.", help=explain("gate", "best path", "decided by"))
+
+
 def show_sample(details: dict) -> None:
+    decision_line(details)
     sample = details["sample"]
     found = findings_by_field(sample["pii"])
     if found:
@@ -284,27 +338,16 @@ def show_sample(details: dict) -> None:
                 show_model_text(st.container(border=True), sample["input"])
         else:
             show_exchange(sample["instruction"], sample.get("input"), sample["output"])
-        path = details["path"]
-        if path:
-            st.markdown(f"**Best reasoning path** (path {path['id']})")
+        gate = details["gate"]
+        if gate:
+            st.markdown(f"**Best reasoning path** ({gate['label']}, as on the Verifier page)")
             st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "step": s["idx"] + 1,
-                            "text": s["text"],
-                            "score": s["score"],
-                            "verifier": s["verifier"],
-                            "overruled": s["overrule"]["label"] if s["overrule"] else None,
-                            "by": s["overrule"]["reviewer"] if s["overrule"] else None,
-                            "rating": s["rating"],
-                        }
-                        for s in path["steps"]
-                    ]
-                ),
+                pd.DataFrame(gate["steps"], columns=["step", "score", "decided by", "rating", "text", "overrule"]),
                 hide_index=True,
                 width="stretch",
-                column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f")},
+                column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.2f"),
+                               "text": st.column_config.TextColumn("text", width="large"),
+                               "rating": st.column_config.NumberColumn("rating", help="PRM800K's -1 / 0 / +1")},
             )
         else:
             st.caption("No reasoning path for this sample.")
@@ -330,7 +373,7 @@ def show_sample(details: dict) -> None:
                 ("imported from", f"{imported['file']}, {imported['where']} ({imported['format']})" if imported else None),
                 ("seed", f"#{seed['id']} {seed['instruction'][:80]}" if seed else None),
                 ("chain", chain),
-                ("best path", f"#{details['path']['id']}" if details["path"] else None),
+                ("best path", details["gate"]["label"] if details["gate"] else None),
                 ("teacher", sample["model"]),
                 ("status", sample["status"]),
                 ("tags", ", ".join(sample["tags"]) or None),
@@ -341,7 +384,8 @@ def show_sample(details: dict) -> None:
         if details["metrics"]:
             st.markdown("**Metrics**")
             st.dataframe(
-                pd.DataFrame([{"metric": k, "value": v} for k, v in sorted(details["metrics"].items())]),
+                pd.DataFrame([{"metric": k, "value": v, "unit": METRIC_UNITS.get(k, "")}
+                              for k, v in sorted(details["metrics"].items())]),
                 hide_index=True,
                 width="stretch",
             )
@@ -412,8 +456,9 @@ def show_empty_queue() -> None:
                  for other in ("pending", "approved", "rejected") if other != queue_filter.status}
     if queue_filter.status is not None and any(elsewhere.values()):
         found = ", ".join(f"{n:,} {other}" for other, n in elsewhere.items() if n)
-        empty_state(f"No {queue_filter.status} sample here; with these filters: {found}. Pick that status under "
-                    "**Filters** to see them.")
+        what = ("Nothing here needs a human" if queue_filter.status == review.NEEDS_HUMAN
+                else f"No {queue_filter.status} sample here")
+        empty_state(f"{what}; with these filters: {found}. Pick that status under **Filters** to see them.")
     else:
         empty_state("Nothing in this queue. Change the filters, or pick another status.")
 

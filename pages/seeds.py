@@ -1,12 +1,11 @@
 """Seeds: import, browse, edit and delete the gold seeds everything else grows from."""
 
-import re
-
 import pandas as pd
 import streamlit as st
 
 from pages._probes import probe_column, probe_section, student_evidence
-from pages._shared import empty_state, store
+from pages._shared import empty_state, literal_markdown, store
+from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
     SeedImportError,
@@ -16,8 +15,8 @@ from workbench.seeds.engine import (
     load_sample_seeds,
 )
 from workbench.store import StoreError
+from workbench.verify.reference_check import check_kind, check_warning, has_tests
 from workbench.verify.verifiers.alignment import reference_solution_problem
-from workbench.verify.verifiers.consistency import reference_kind, reference_problem
 
 FORMATS_HELP = (
     "CSV, TSV, JSONL, JSON, TXT (one seed per line) or Parquet. Read by their fields: Self-Instruct seed tasks "
@@ -27,24 +26,16 @@ FORMATS_HELP = (
     "A malformed row refuses the whole file; duplicates are skipped and reported."
 )
 MAX_ROWS = 1000  # rows in the grid at once (an imported public dataset may hold 50k seeds)
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
-
-
-def escaped(text: str) -> str:
-    """Text shown literally inside Markdown (no emphasis, links or LaTeX from user data)."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @st.cache_data(max_entries=10_000, show_spinner=False)
-def checker_note(reference: str | None) -> str | None:
-    return reference_problem(reference)
-
-
+def checker_note(reference: str | None, tests: str | None) -> str | None:
+    return check_warning(reference, tests)
 
 
 def show_import_error(error: SeedImportError) -> None:
     """The refusal, then every problem as its own list item."""
-    st.error(f"{escaped(error.header)}\n\n" + "\n".join(f"- {escaped(line)}" for line in error.shown_problems()))
+    st.error(f"{literal_markdown(error.header)}\n\n" + "\n".join(f"- {literal_markdown(line)}" for line in error.shown_problems()))
 
 
 def run_import(data: bytes | str, name: str) -> None:
@@ -67,7 +58,7 @@ if message := st.session_state.pop("seeds_message", None):
 if lines := st.session_state.pop("seeds_import_result", None):
     st.success(lines[0])
     if lines[1:]:
-        st.info("\n".join(f"- {escaped(line)}" for line in lines[1:]))
+        st.info("\n".join(f"- {literal_markdown(line)}" for line in lines[1:]))
 
 if db.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
@@ -119,7 +110,7 @@ frame = pd.DataFrame(seeds, columns=["id", *EDITABLE]).set_index("id")
 frame["tags"] = frame["tags"].apply(lambda tags: ", ".join(tags))
 frame.insert(0, "delete", False)
 frame.insert(frame.columns.get_loc("reference_answer") + 1, "answer check",
-             [reference_kind(seed["reference_answer"]) for seed in seeds])
+             [check_kind(seed["reference_answer"], seed["tests"]) for seed in seeds])
 frame["failure source"] = [seed["known_failure_source"] or "" for seed in seeds]
 frame["student"] = student_column
 edited = st.data_editor(
@@ -132,12 +123,14 @@ edited = st.data_editor(
         "delete": st.column_config.CheckboxColumn("Delete", help="mark for deletion", width="small"),
         "instruction": st.column_config.TextColumn("Instruction", width="medium", required=True),
         "input": st.column_config.TextColumn("Input", width="medium", help="the context the instruction works on (optional)"),
-        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium", help="the final answer paths are compared with"),
+        "reference_answer": st.column_config.TextColumn("Reference answer", width="medium",
+                                                        help=explain("reference answer")),
         "answer check": st.column_config.TextColumn(
             "Answer check",
-            help="ok: a path's stated final answer is compared with this reference as a number or formula; as text: "
-                 "compared as words (case and articles aside); not a final answer: a worked solution, code or long "
-                 "text, so no final answer is compared with it and other verifiers decide"),
+            help="tests: a code task, checked by running its tests (edit them below, under One seed in full); ok: a "
+                 "path's stated final answer is compared with the reference as a number or formula; as text: compared "
+                 "as words (case and articles aside); not a final answer: a worked solution, code or long text without "
+                 "tests, so nothing is compared with it and other verifiers decide"),
         "domain": st.column_config.TextColumn("Domain"),
         "tags": st.column_config.TextColumn("Tags", help="comma-separated"),
         "notes": st.column_config.TextColumn("Notes"),
@@ -200,17 +193,17 @@ by_id = {seed["id"]: seed for seed in seeds}
 seed_id = st.selectbox("Seed", list(by_id), format_func=lambda i: f"{i} · {by_id[i]['instruction'][:90]}")
 seed = by_id[seed_id]
 origin = seed["origin"]
-st.caption(escaped(describe_origin(origin)))
+st.caption(literal_markdown(describe_origin(origin)))
 if origin.get("extra"):
     with st.expander("Other fields of the record (kept, not used)"):
         st.json(origin["extra"])
 
 
 student_evidence(db, probe_student, seed)
-if note := checker_note(seed["reference_answer"]):
-    st.warning(escaped(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
+if note := checker_note(seed["reference_answer"], seed["tests"]):
+    st.warning(literal_markdown(note), icon=":material/rule:")  # the note quotes the reference and says who decides instead
 if note := reference_solution_problem(seed["reference_solution"]):
-    st.warning(escaped(note), icon=":material/rule:")
+    st.warning(literal_markdown(note), icon=":material/rule:")
 with st.form(f"seed-detail-{seed_id}"):
     instruction = st.text_area("Instruction", seed["instruction"], height=100, key=f"seed-{seed_id}-instruction")
     input_text = st.text_area("Input", seed["input"] or "", height=100, key=f"seed-{seed_id}-input",
@@ -218,16 +211,24 @@ with st.form(f"seed-detail-{seed_id}"):
                                    "this seed shows it after the instruction.")
     # a reference over several lines (code, a worked answer) gets a text area: a one-line box would join its lines
     answer_box = st.text_area if "\n" in (seed["reference_answer"] or "") else st.text_input
+    code_task = has_tests(seed["tests"]) or seed["domain"] == "code"
     answer = answer_box("Reference answer", seed["reference_answer"] or "", key=f"seed-{seed_id}-answer",
-                        help="The final answer a path's own final answer is compared with.")
+                        help="The final answer a path's own final answer is compared with." + (
+                            " This is a code task: its tests below are its reference; code here is shown to "
+                            "reviewers, never compared." if code_task else ""))
     solution = st.text_area("Reference solution", seed["reference_solution"] or "", height=160,
                             key=f"seed-{seed_id}-solution",
                             help="A worked solution (optional). When the reference answer is empty, its final answer "
                                  "(#### 42, \\boxed{42}, Answer: 42) is read from it on save.")
+    tests = st.text_area("Tests", seed["tests"] or "", height=160 if code_task else 68, key=f"seed-{seed_id}-tests",
+                         placeholder="assert is_palindrome('abba')",
+                         help="Python that checks a path's code (assert statements; they call the names the task "
+                              "asks for). The code verifier runs them in a sandbox: for a code task they are the "
+                              "reference. Leave empty for other tasks.")
     submitted = st.form_submit_button("Save this seed")
 if submitted:
     entered = {"instruction": instruction, "input": input_text, "reference_answer": answer,
-               "reference_solution": solution}
+               "reference_solution": solution, "tests": tests}
     edit = {k: v for k, v in entered.items() if (v or None) != (seed[k] or None)}
     if edit:
         save({seed_id: edit}, f"Saved seed {seed_id}.")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages._labelling import gold_panel, labelling_view, mark_path_gold
 from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from workbench.core.glossary import explain
 from workbench.core.jobs import submit
 from workbench.core.settings import reviewer_name, teacher_config
 from workbench.core.teacher import supports_raw_completion
@@ -37,10 +38,11 @@ from workbench.verify.reasoning import (
     save_verification_settings,
     verification_settings,
 )
+from workbench.verify.reference_check import check_warning
 from workbench.verify.verifiers import DEFAULT_VERIFIERS, DESCRIPTIONS, REGISTRY
 from workbench.verify.verifiers.alignment import reference_solution_problem
 from workbench.verify.verifiers.consistency import DEFAULT_MODE as DEFAULT_CONSISTENCY_MODE
-from workbench.verify.verifiers.consistency import MODES, reference_problem
+from workbench.verify.verifiers.consistency import MODES
 from workbench.verify.verifiers.evaluation import (
     EvalDataError,
     gate_figures,
@@ -102,7 +104,8 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
     temperature = middle.slider("Temperature", 0.0, 2.0, DEFAULT_TEMPERATURE, 0.05)
     max_tokens = right.number_input("Max tokens per path", 32, 8192, 256, step=32)
     verifiers = st.multiselect("Verifiers", list(REGISTRY), default=list(DEFAULT_VERIFIERS),
-                               format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}")
+                               format_func=lambda name: f"{name}: {DESCRIPTIONS[name]}",
+                               help=explain("rollout", "self-consistency", "unverifiable"))
     if "code" in verifiers and not (code_isolation := isolation()).complete:
         st.warning(f"Code verifier: {code_isolation.describe()}", icon=":material/warning:")
     judge_model = prm_path = prm_style = None
@@ -112,7 +115,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
         verifier_options["consistency_mode"] = st.radio(
             "Self-consistency score", MODES, horizontal=True, index=MODES.index(DEFAULT_CONSISTENCY_MODE),
             format_func=lambda m: {"share": "share of paths agreeing", "majority": "1/0 against the majority"}[m],
-            help="With no reference answer the paths' final answers vote; the majority is the task's pseudo-reference.")
+            help=explain("pseudo-reference"))
     if "rollout" in verifiers:
         left, middle, right = st.columns(3)
         verifier_options["rollout_k"] = int(left.number_input("Rollouts per step (K)", 1, 32, DEFAULT_K))
@@ -204,7 +207,7 @@ st.caption("The gate passes a task only when its best path's outcome is verified
            "is evidence, not a verified step: a path nothing else checked is unverified.")
 left, middle, right, last = st.columns(4)
 aggregation = left.selectbox("Best path by", AGGREGATIONS, index=AGGREGATIONS.index(settings.aggregation),
-                             help="How paths are ranked (passed before unverified before failed): a path score from "
+                             help=explain("path score", "best path") + "\n\nHow paths are ranked (passed before unverified before failed): a path score from "
                                   "its steps (the weakest step: min; all together: product; the last step; the "
                                   "mean), or the verifier-weighted vote (vote, DIVERSE: each path votes for its "
                                   "answer with the product of its judged step scores).")
@@ -316,7 +319,7 @@ with st.expander("The task: problem, input and reference"):
             st.text(task.input)
         st.caption("Reference answer")
         st.text(task.reference_answer or "(none)")
-        if note := reference_problem(task.reference_answer):
+        if note := check_warning(task.reference_answer, task.tests):
             st.warning(note, icon=":material/rule:")
         if task.reference_solution:
             st.caption("Reference solution")

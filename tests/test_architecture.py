@@ -45,13 +45,17 @@ PAGE_STAGES = {
 }
 # A page's imports of another stage, with the reason; nothing else may.
 PAGE_EXTRA = {
-    # the Seeds page checks a seed's reference answer with the verifiers' own check (consistency.reference_problem),
-    # and probes the student, showing its wrong answers beside the reference (through pages/_probes.py)
+    # the Seeds page checks a seed's reference (its tests, or its answer) with the verifiers' own check
+    # (verify.reference_check), and probes the student, showing its wrong answers beside the reference (through
+    # pages/_probes.py)
     "seeds": {"verify", "student"},
     # the Student page's frontier selection starts an evolution job (workbench.evolve.job.submit_evolve)
     "student": {"evolve"},
     # Settings holds the student model beside the teacher (workbench.student.settings)
     "settings": {"student"},
+    # the Distributions page's entropy frontier is the Overview's (factory.overview.entropy_by_depth: the gate's pass
+    # rate per depth)
+    "distributions": {"factory"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES = {

@@ -20,6 +20,7 @@ from workbench.magpie.engine import (
     summarise_reasons,
     trim_generation,
 )
+from workbench.magpie.job import BASE_MODEL_ENTROPY_CUT
 
 GEMMA = get_template("gemma")
 SETTINGS = FilterSettings()
@@ -158,10 +159,10 @@ def generation(tokens: list[str], entropies: list[float] | None) -> Generation:
 
 
 def test_entropy_spike_ends_the_turn_a_base_model_cannot_close():
-    # measured on the bundled Gemma: after its question the next-token distribution goes flat (7.4 nats)
+    # measured on the bundled Gemma, in bits: after its question the next-token distribution goes flat (10.7)
     tokens = ["What", " year", " is", " it", "?", " Seorang", "\n", "ibley"]
-    entropies = [3.7, 3.3, 2.3, 2.6, 0.7, 7.4, 3.1, 6.8]
-    text, kept = trim_generation(generation(tokens, entropies), ["\n"], 6.0)
+    entropies = [5.3, 4.8, 3.3, 3.8, 1.0, 10.7, 4.5, 9.8]
+    text, kept = trim_generation(generation(tokens, entropies), ["\n"], BASE_MODEL_ENTROPY_CUT)
     assert text == "What year is it?"
     assert kept == entropies[:5]
     assert cut_at_entropy_spike(generation(tokens, entropies), None) == "".join(tokens)

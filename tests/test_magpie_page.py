@@ -61,7 +61,7 @@ def test_start_queues_a_job_with_the_options(store: Store):
     assert job["params"]["template"]["name"] == "gemma" and job["model"] == "local/gemma-3-270m"
     assert job["params"]["primer_examples"] == 3 and job["params"]["single_line"]
     assert any("Queued Magpie job" in s.value for s in at.success)
-    assert any(f"Job {job['id']}" in p.proto.text for p in at.get("progress"))
+    assert any(f"Job {job['id']} · magpie · queued" in m.value for m in at.markdown)  # no units counted yet: no bar
 
 
 def test_results_show_queries_answers_filter_results_and_entropy(store: Store):

@@ -111,7 +111,7 @@ def test_token_entropy_colouring_says_why_items_have_none(store: Store):
     store.set_metrics("sample", ids[1], {"token_entropy_mean": 1.5}, note="full distribution")  # evolved
     store.set_metrics("sample", ids[0], {"token_entropy_mean": None}, note="not available: the provider returns no log-probabilities")
     at = page("maps").run()
-    at.selectbox(key="map-color").select("Token entropy (mean, nats)").run()
+    at.selectbox(key="map-color").select("Token entropy (mean, bits)").run()
     assert not at.exception
     why = next(c.value for c in at.caption if c.value.startswith("Items without token entropy"))
     assert "4 seeds: written by people" in why

@@ -147,8 +147,10 @@ def test_focus_details_show_lineage_best_path_and_history(store: Store):
     details = review.focus_details(store, sample_id)
     assert details["seed"]["instruction"] == "Add 2 and 3."
     assert [c["operator"] for c in details["chain"]] == ["add_constraints", "deepen"]
-    assert [s["id"] for s in details["path"]["steps"]] == best_steps
-    assert [s["rating"] for s in details["path"]["steps"]] == [1, 1]
+    gate = details["gate"]  # as the Verifier page shows the task: its best path, numbered by path_index
+    assert [s["id"] for s in gate["path"]["steps"]] == best_steps and gate["label"].startswith("★ path 2 · job ")
+    assert [(s["step"], s["rating"]) for s in gate["steps"]] == [(1, 1), (2, 1)]
+    assert details["decision"] is None  # nobody has decided yet
     assert details["metrics"] == {"lexical_entropy": 3.2}
     assert review.focus_details(store, 999) is None
 

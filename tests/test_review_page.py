@@ -173,15 +173,15 @@ def test_the_import_job_of_an_upload_is_followed_on_the_page(store: Store, db_pa
     assert problems["problem"].tolist() == ["bad.jsonl, line 1, field 'messages[0].role': unknown role 'bot'"]
 
 
-def test_an_empty_pending_queue_says_where_the_reviewed_samples_are(store: Store):
+def test_an_empty_queue_says_where_the_reviewed_samples_are(store: Store):
     add_sample(store, "Approved task", status="approved")
     for name in ("First rejected", "Second rejected"):
         add_sample(store, name, status="rejected")
     at = review_page().run()
     assert not at.exception
-    assert any("No pending sample here; with these filters: 1 approved, 2 rejected" in i.value for i in at.info)
+    assert any("Nothing here needs a human; with these filters: 1 approved, 2 rejected" in i.value for i in at.info)
     at.selectbox[0].set_value("approved").run()  # the status filter
-    assert not at.exception and not any("No pending sample" in i.value for i in at.info)
+    assert not at.exception and not any("needs a human" in i.value for i in at.info)
 
 
 def test_review_says_why_a_sample_is_flagged_and_not_pii_clears_it(store: Store):

@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 
 import litellm
+import numpy as np
 import pytest
 
 from tests.json_server import json_server
@@ -86,12 +87,19 @@ def test_chat_only_models_refuse_raw_completion():
         mocked("x").complete("<|im_start|>user\n")
 
 
-def test_top_k_entropy_counts_the_rest_as_one_outcome():
-    # two tokens at 0.5 each: exactly ln 2, nothing left over
-    assert entropy_from_top_logprobs([math.log(0.5), math.log(0.5)]) == pytest.approx(math.log(2))
-    # 0.6 and 0.2 known, 0.2 left over: -(0.6 ln 0.6 + 0.2 ln 0.2 + 0.2 ln 0.2)
-    expected = -(0.6 * math.log(0.6) + 2 * 0.2 * math.log(0.2))
+def test_top_k_entropy_in_bits_counts_the_rest_as_one_outcome():
+    # two tokens at 0.5 each (natural log-probabilities in): exactly 1 bit, nothing left over
+    assert entropy_from_top_logprobs([math.log(0.5), math.log(0.5)]) == pytest.approx(1.0)
+    # 0.6 and 0.2 known, 0.2 left over: -(0.6 log2 0.6 + 0.2 log2 0.2 + 0.2 log2 0.2)
+    expected = -(0.6 * math.log2(0.6) + 2 * 0.2 * math.log2(0.2))
     assert entropy_from_top_logprobs([math.log(0.6), math.log(0.2)]) == pytest.approx(expected)
+
+
+def test_the_bundled_model_measures_next_token_entropy_in_bits():
+    from workbench.core.local_model import _entropy_bits
+
+    assert _entropy_bits(np.log(np.full(4, 0.25))) == pytest.approx(2.0)  # four equal tokens: 2 bits, not ln 4
+    assert _entropy_bits(np.log(np.array([1.0, 1e-300]))) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_base_models_use_completion_prompts():
@@ -153,7 +161,7 @@ def test_bundled_model_chat_and_raw_completion_with_real_entropy():
     assert generation.entropy_source == "full next-token distribution"
     assert generation.token_entropies and len(generation.token_entropies) == len(generation.tokens)
     assert all(h >= 0 for h in generation.token_entropies)
-    vocabulary_bound = math.log(262_144)  # Gemma 3's vocabulary size bounds entropy in nats
+    vocabulary_bound = math.log2(262_144)  # Gemma 3's vocabulary size bounds entropy: 18 bits
     assert generation.max_entropy <= vocabulary_bound
     assert generation.completion_tokens == len(generation.tokens) or generation.finish_reason == "stop"
     chat = teacher.chat([{"role": "user", "content": "Say hello."}], max_tokens=8)

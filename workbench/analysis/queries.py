@@ -191,13 +191,14 @@ class AnalysisQueries:
     def map_points(self, key: str, metric: str | None = None, limit: int | None = None,
                    text_chars: int = 160) -> dict[str, list]:
         """Columns of the points drawn for one projection: item, position, origin, operator, review status,
-        the start of the text, its length, and `value` of one metric. With a limit every seed is drawn and
-        an even spread of the samples fills the rest."""
+        the start of the text, its length, `value` of one metric and `filter_reason` (why a filter removed a sample;
+        None for kept samples and seeds). With a limit every seed is drawn and an even spread of the samples fills
+        the rest."""
         params = {"key": key, "metric": metric, "chars": text_chars}
         seeds = (
             "SELECT 'seed' AS item_type, p.item_id, p.x, p.y, 'seed' AS origin, 0 AS depth, NULL AS operator, "
             "'seed' AS review_status, substr(s.instruction, 1, :chars) AS text, length(s.instruction) AS length, "
-            "m.value AS value FROM projection_points p JOIN seeds s ON s.id = p.item_id "
+            "m.value AS value, NULL AS filter_reason FROM projection_points p JOIN seeds s ON s.id = p.item_id "
             "LEFT JOIN metrics m ON m.item_type = 'seed' AND m.item_id = p.item_id AND m.name = :metric "
             "WHERE p.projection_key = :key AND p.item_type = 'seed'"
         )
@@ -205,7 +206,7 @@ class AnalysisQueries:
             f"SELECT 'sample' AS item_type, p.item_id, p.x, p.y, {self._ORIGIN} AS origin, n.depth, "
             "coalesce(n.operator, CASE WHEN s.source = 'magpie' THEN 'magpie' END) AS operator, "
             f"{self._REVIEW_STATUS} AS review_status, substr(s.instruction, 1, :chars) AS text, "
-            "length(s.instruction) AS length, m.value AS value "
+            "length(s.instruction) AS length, m.value AS value, s.filter_reason AS filter_reason "
             "FROM projection_points p JOIN samples s ON s.id = p.item_id LEFT JOIN evol_nodes n ON n.id = s.node_id "
             "LEFT JOIN metrics m ON m.item_type = 'sample' AND m.item_id = p.item_id AND m.name = :metric "
             "WHERE p.projection_key = :key AND p.item_type = 'sample'"
@@ -260,14 +261,15 @@ class AnalysisQueries:
 
     def entropy_frontier(self, pass_threshold: float = 0.5) -> list[dict]:
         """Per evolution depth: mean entropy gain over the parent (surviving nodes) and the verifier pass rate
-        (share of seeds at depth 0 / evolved samples at depth n whose best_path_score >= pass_threshold)."""
+        (share of seeds at depth 0 / evolved samples at depth n whose best_path_score >= pass_threshold, with the
+        gate's tolerance: `verify.reasoning.passes_gate`)."""
         gains = self._rows(
             "SELECT n.depth, avg(m.value) AS mean_entropy_gain, count(*) AS nodes FROM evol_nodes n "
             "JOIN metrics m ON m.item_type = 'node' AND m.item_id = n.id AND m.name = 'entropy_gain_parent' "
             "WHERE n.status = 'survived' GROUP BY n.depth"
         )
         passes = self._rows(
-            "SELECT depth, avg(value >= :t) AS pass_rate, count(*) AS verified FROM ("
+            "SELECT depth, avg(value >= :t - 1e-9) AS pass_rate, count(*) AS verified FROM ("
             "SELECT 0 AS depth, m.value FROM metrics m WHERE m.item_type = 'seed' AND m.name = 'best_path_score' "
             "AND m.value IS NOT NULL UNION ALL SELECT n.depth, m.value FROM metrics m "
             "JOIN samples s ON s.id = m.item_id JOIN evol_nodes n ON n.id = s.node_id "

@@ -1,5 +1,5 @@
-"""The selection made on the Maps page: stored for the Review page's "selected on the map" filter, and the
-plan of a bulk action on it, which says what it leaves out and why.
+"""The selection made on the Maps page: stored for the Review page's "selected on the map" filter, the
+plan of a bulk action on it, which says what it leaves out and why, and how the map marks removed samples.
 
 A bulk action acts on the selected samples that are in the review queue. It leaves out samples a filter
 removed from the queue (the similarity gate, near-duplicate or Magpie filters: their reason is counted),
@@ -16,6 +16,12 @@ from workbench.core.wording import plural
 
 _REASON_PLACE = re.compile(r"^\w+ \d+: ")  # where in the item it was found: 'turn 2: '
 _REASON_DETAIL = re.compile(r"[\s:(]*(\(|\d|:).*$", re.DOTALL)
+# the filter reasons of a sample removed for being (nearly) the same as another text: the similarity gate
+# ('similar to seed 3 (cosine 0.951 > 0.90)') and Magpie's duplicate filters ('turn 2: near duplicate of sample 4 (96%
+# similar)', 'duplicate of seed 2')
+_NEAR_DUPLICATE = re.compile(r"\b(?:similar to seed|near[- ]duplicate|duplicate of)\b", re.IGNORECASE)
+NEAR_DUPLICATE_MARK = "removed as a near-duplicate"
+FILTERED_MARK = "removed by another filter"
 
 
 def reason_kind(filter_reason: str) -> str:
@@ -23,6 +29,14 @@ def reason_kind(filter_reason: str) -> str:
     'similar to seed 3 (cosine 0.951 > 0.90)' -> 'similar to seed'; 'turn 2: too short (...)' -> 'too short'."""
     kind = _REASON_DETAIL.sub("", _REASON_PLACE.sub("", filter_reason)).strip()
     return kind or filter_reason.strip()
+
+
+def removal_mark(filter_reason: str | None) -> str | None:
+    """How the map marks a sample a filter removed from the queue: NEAR_DUPLICATE_MARK when it was (nearly) the same
+    as a seed or another sample, FILTERED_MARK for any other filter, None for a kept sample."""
+    if not filter_reason:
+        return None
+    return NEAR_DUPLICATE_MARK if _NEAR_DUPLICATE.search(filter_reason) else FILTERED_MARK
 
 
 @dataclass

@@ -18,7 +18,6 @@ model could not give is left out).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,8 +61,8 @@ def answer_cluster_labels(answers: list[str | None]) -> list[int]:
 
 
 def entropy_bits(labels: list[int] | np.ndarray) -> float:
-    """Shannon entropy in bits of a list of cluster labels."""
-    return label_entropy(labels) / math.log(2)
+    """Shannon entropy in bits of a list of cluster labels (core.metrics.label_entropy)."""
+    return label_entropy(labels)
 
 
 @dataclass(frozen=True)

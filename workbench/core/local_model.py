@@ -2,7 +2,7 @@
 
 The model loads once per process, in the process that generates (the worker), and serves one
 call at a time (llama.cpp is not thread-safe). A logits processor sees the full next-token
-distribution at every step, so each generated token carries its real entropy (in nats, of the
+distribution at every step, so each generated token carries its real entropy (in bits, of the
 model's untempered distribution).
 """
 
@@ -82,8 +82,9 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
-def _entropy_nats(log_probs: np.ndarray) -> float:
-    return float(-(np.exp(log_probs) * log_probs).sum())
+def _entropy_bits(log_probs: np.ndarray) -> float:
+    """Shannon entropy in bits of a distribution given by its natural-log probabilities."""
+    return float(-(np.exp(log_probs) * log_probs).sum() / np.log(2))
 
 
 class _TokenRecorder:
@@ -105,7 +106,7 @@ class _TokenRecorder:
             self.ids.append(token)
             self.logprobs.append(float(self.last[token]))
         self.last = _log_softmax(scores)
-        self.entropies.append(_entropy_nats(self.last))
+        self.entropies.append(_entropy_bits(self.last))
         return scores
 
     def aligned(self, llama: Any, text: str) -> tuple[list[str], list[float], list[float]]:

@@ -8,7 +8,9 @@ Lexical measures work on word tokens (lower-cased words and punctuation marks):
 Embedding measures take L2-normalised vectors (a dot product is the cosine similarity):
 - novelty: 1 - the highest cosine similarity to a reference set (seeds, accepted samples);
 - near-duplicate groups: connected groups of texts whose similarity is >= a threshold;
-- answer clusters and label entropy (nats), from which workbench/analysis/uncertainty.py measures semantic disagreement.
+- answer clusters and label entropy (bits), from which workbench/analysis/uncertainty.py measures semantic disagreement.
+
+Every entropy here, and every token entropy the Teacher returns, is in bits (Shannon, log base 2).
 
 Entropy gain of an evolved instruction is its lexical entropy minus that of its parent (or seed).
 """
@@ -23,6 +25,14 @@ from collections import Counter
 import numpy as np
 
 TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+# The unit of each stored metric that has one (the rest are shares, ratios or scores in [0, 1]): what pages print.
+METRIC_UNITS = {
+    **dict.fromkeys(("token_entropy_mean", "token_entropy_max", "query_entropy_mean", "answer_entropy_mean",
+                     "lexical_entropy", "entropy_gain_parent", "entropy_gain_seed", "semantic_disagreement",
+                     "uncertainty_token_entropy"), "bits"),
+    **dict.fromkeys(("length_tokens", "length_gain_parent"), "word tokens"),
+}
 
 
 def word_tokens(text: str) -> list[str]:
@@ -64,7 +74,7 @@ def lexical_metrics(text: str) -> dict[str, float]:
 
 
 def token_entropy_metrics(entropies: list[float] | None) -> dict[str, float | None]:
-    """Mean and max per-token entropy (nats); None when the backend gave no distribution."""
+    """Mean and max per-token entropy (bits); None when the backend gave no distribution."""
     if not entropies:
         return {"token_entropy_mean": None, "token_entropy_max": None}
     return {"token_entropy_mean": sum(entropies) / len(entropies), "token_entropy_max": max(entropies)}
@@ -179,12 +189,12 @@ def cluster_labels(vectors: np.ndarray, threshold: float = 0.85) -> np.ndarray:
 
 
 def label_entropy(labels: np.ndarray | list) -> float:
-    """Shannon entropy (nats) of the distribution of labels: 0 when all agree, ln k when all differ."""
+    """Shannon entropy (bits) of the distribution of labels: 0 when all agree, log2 k when all differ."""
     counts = np.unique(np.asarray(labels), return_counts=True)[1]
     if len(counts) == 0:
         return 0.0
     probs = counts / counts.sum()
-    return float(-(probs * np.log(probs)).sum())
+    return float(-(probs * np.log2(probs)).sum())
 
 
 def percentile_ranks(values: dict[int, float]) -> dict[int, float]:

@@ -182,14 +182,14 @@ def explain_error(exc: Exception, model: str, api_base: str | None) -> str:
 
 
 def entropy_from_top_logprobs(top_logprobs: list[float]) -> float:
-    """Entropy (nats) of a next-token distribution known only by its top-k log-probabilities.
+    """Entropy (bits) of a next-token distribution known only by its top-k (natural) log-probabilities.
 
     The mass outside the top k is counted as one extra outcome, so this is a lower bound on
     the true entropy (the 'top-k approximation').
     """
     probs = [math.exp(lp) for lp in top_logprobs]
     rest = max(0.0, 1.0 - sum(probs))
-    return -sum(p * math.log(p) for p in [*probs, rest] if p > 0)
+    return -sum(p * math.log2(p) for p in [*probs, rest] if p > 0)
 
 
 def _get(item: Any, name: str) -> Any:

@@ -211,7 +211,7 @@ def node_metrics(evolution: Evolution, parent: Parent, seed_lexical: dict) -> Me
 
 
 def sample_entropy_metrics(evolution: Evolution) -> Metrics:
-    """A survivor's token entropy (nats) over both texts the teacher wrote for it: the instruction (query) and the
+    """A survivor's token entropy (bits) over both texts the teacher wrote for it: the instruction (query) and the
     answer, with the source of each, or why there is none."""
     asked, answered = evolution.generation, evolution.answer_generation
     generations = [g for g in (asked, answered) if g is not None]

@@ -136,10 +136,10 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
             continue  # a seed, a sample a person (or a filter) has decided on already
         if verdict.passed:
             counts["approved"] += store.set_sample_status([task["id"]], "approved", DEMO_REVIEWER,
-                                                          f"passed the gate: {verdict.reason}")
+                                                          f"passed the gate: {verdict.reason}", automatic=True)
         else:
             counts["rejected"] += store.set_sample_status([task["id"]], "rejected", DEMO_REVIEWER,
-                                                          f"gate {verdict.status}: {verdict.reason}")
+                                                          f"gate {verdict.status}: {verdict.reason}", automatic=True)
     return counts
 
 

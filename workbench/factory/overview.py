@@ -69,7 +69,7 @@ def funnel(counts: dict[str, int]) -> list[dict]:
 def entropy_by_depth(store: Store) -> list[dict]:
     """Per evolution depth: the mean entropy gain over the parent (`Store.entropy_frontier`) beside the share of
     the depth's decided tasks that passed the gate (pass_rate, None where none was decided) and how many were
-    decided (verified)."""
+    decided (verified): the Overview's and the Distributions page's one frontier."""
     rows = {row["depth"]: {**row, "pass_rate": None, "verified": 0} for row in store.entropy_frontier()}
     for row in store.gate_pass_rate_by_depth():
         rows.setdefault(row["depth"], {"depth": row["depth"], "mean_entropy_gain": None, "nodes": 0}).update(row)

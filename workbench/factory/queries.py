@@ -85,11 +85,15 @@ class OverviewQueries:
 
     def verifier_pass_rates(self) -> list[dict]:
         """Per verifier and what its verdicts vouch for (`checks`: outcome, step or evidence; an abstention counts
-        as evidence): steps scored, share judged correct (score >= 0.5) and share unverifiable."""
+        as evidence): steps it scored (`steps`), the ones it could check (`checked`: it did not abstain as
+        unverifiable), `pass_rate` = share of the checked steps it judged correct (score >= 0.5; None when it
+        checked none), and `unverifiable_rate` = share of the scored steps it abstained on. An abstention is
+        never counted as a wrong step."""
         return self._rows(
-            "SELECT verifier, checks, count(*) AS steps, avg(label != 'unverifiable' AND score >= 0.5) AS pass_rate,"
-            " avg(label = 'unverifiable') AS unverifiable_rate FROM step_scores GROUP BY verifier, checks"
-            " ORDER BY verifier, checks"
+            "SELECT verifier, checks, count(*) AS steps, sum(label != 'unverifiable') AS checked,"
+            " CAST(sum(label != 'unverifiable' AND score >= 0.5) AS REAL) / nullif(sum(label != 'unverifiable'), 0)"
+            " AS pass_rate, avg(label = 'unverifiable') AS unverifiable_rate"
+            " FROM step_scores GROUP BY verifier, checks ORDER BY verifier, checks"
         )
 
     def usage_by_kind(self) -> list[dict]:

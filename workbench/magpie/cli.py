@@ -91,7 +91,7 @@ def add_magpie_commands(sub: argparse._SubParsersAction) -> None:
                    help="stop each query at its first newline (default: on for base models)")
     p.add_argument("--add-bos", action="store_true", help="write the BOS token into the prompt text")
     p.add_argument("--primer", type=int, help="example exchanges before the pre-query (default: 3 for base models)")
-    p.add_argument("--entropy-cut", type=float, help="end a turn at a token drawn from a flatter distribution (nats)")
+    p.add_argument("--entropy-cut", type=float, help="end a turn at a token drawn from a flatter distribution (bits)")
     p.add_argument("--language", help="target language code for the filter ('any' turns it off; default en)")
     p.add_argument("--no-wait", action="store_true", help="only queue the job")
     add_bypass_cache_flag(p)

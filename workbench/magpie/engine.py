@@ -335,10 +335,10 @@ TURN_BOUNDARY = re.compile(r"""[.?!:;)\]}"'`*]\s*$|\n\s*$""")
 
 def cut_at_entropy_spike(generation: Generation, threshold: float | None) -> str:
     """The text before the first token that follows a finished sentence and was drawn from a flatter
-    next-token distribution than `threshold` nats.
+    next-token distribution than `threshold` bits.
 
     A base model that never learnt to emit its end-of-turn token (the bundled Gemma 270M gives it
-    ~1e-7) finishes its turn and then samples from a nearly flat distribution (7+ nats measured):
+    ~1e-7) finishes its turn and then samples from a nearly flat distribution (10+ bits measured):
     that spike, right after a sentence ends, marks the end of the turn it could not write. Spikes
     inside a sentence (a rare word) do not cut. Without per-token entropies the text is returned whole.
     """

@@ -30,7 +30,7 @@ from workbench.magpie.engine import (
 from workbench.store import Store
 
 KIND = "magpie"
-BASE_MODEL_ENTROPY_CUT = 6.0  # nats; the bundled Gemma's flat post-turn distributions sit at 7+
+BASE_MODEL_ENTROPY_CUT = 8.7  # bits (6 nats); the bundled Gemma's flat post-turn distributions sit at 10+ bits
 BASE_MODEL_PRIMER = 3
 
 

@@ -305,7 +305,8 @@ def render(facts: dict, info: CardInfo) -> str:
             _table([[m["name"], f"{m['n']:,}", _number(m["mean"]), _number(m["min"]), _number(m["max"])] for m in facts["metrics"]],
                    ["metric", "count", "mean", "min", "max"])
         )
-        body.append("\nEntropies in nats (token) or bits (lexical); see the Entropy Workbench docs for each metric.")
+        body.append("\nEvery entropy is in bits (token entropy from the teacher's next-token distributions, lexical "
+                    "entropy from word frequencies); see the Entropy Workbench docs for each metric.")
     else:
         body.append("No metrics were computed for these samples.")
     front = yaml.safe_dump(header(facts, info), sort_keys=False, allow_unicode=True)

@@ -1,5 +1,6 @@
 """Human review: status decisions, tags and edits (all recorded with the reviewer's name), queue filters,
-and what the focus view shows of one sample (its best path with step ratings, and its lineage)."""
+and what the focus view shows of one sample (the decision on it and why, its best path as the Verifier page
+numbers and attributes it, with step ratings, and its lineage)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ from dataclasses import asdict, dataclass, field
 from workbench.core.conversation import calls_tool, first_exchange, is_plain_exchange, sample_turns
 from workbench.core.settings import reviewer_name
 from workbench.store import Store, StoreError
+from workbench.verify.audit import path_label, step_rows
 from workbench.verify.ratings import step_rating
+from workbench.verify.reasoning import (
+    VerificationSettings,
+    counted_verdicts,
+    evaluate_task,
+    verification_settings,
+)
+from workbench.verify.verifiers.base import UNVERIFIABLE
+
+NEEDS_HUMAN = Store.NEEDS_HUMAN  # the queue's default: pending samples and automatic decisions
 
 
 @dataclass
 class QueueFilter:
-    """The review queue's filters; empty lists and None mean 'any'."""
+    """The review queue's filters; empty lists and None mean 'any'. `status` is a review status, or NEEDS_HUMAN
+    (the default): pending samples and those decided automatically, whose decision a person has not made yet."""
 
-    status: str | None = "pending"
+    status: str | None = NEEDS_HUMAN
     sources: list[str] = field(default_factory=list)
     operators: list[str] = field(default_factory=list)
     depth_min: int | None = None
@@ -101,16 +113,48 @@ def original_turns(turns: list[dict], history: list[dict]) -> list[dict] | None:
     return [{**t, "content": first_before[i]} if i in first_before else dict(t) for i, t in enumerate(turns)]
 
 
+def latest_decision(history: list[dict]) -> dict | None:
+    """The latest status decision in a sample's review history (newest first, as `Store.sample_reviews` gives it):
+    {status, reviewer, created_at, note, automatic}, or None while nobody (and nothing) has decided."""
+    entry = next((e for e in history if e["action"] == "status"), None)
+    if entry is None:
+        return None
+    after = entry["after"] or {}
+    return {"status": after.get("status"), "reviewer": entry["reviewer"], "created_at": entry["created_at"],
+            "note": entry["note"], "automatic": bool(after.get("automatic"))}
+
+
+def _effective_rating(step: dict, settings: VerificationSettings) -> int | None:
+    """A step's PRM800K rating (-1/0/+1) from what decides its score: the overrule, else the strictest verdict the
+    gate counts among the verifiers that did not abstain (None when every one abstained)."""
+    if step["overrule"] is not None:
+        return step_rating({"overrule": step["overrule"]})
+    given = [v for v in counted_verdicts(step["scores"], settings).values() if v["label"] != UNVERIFIABLE]
+    return step_rating(min(given, key=lambda v: v["score"])) if given else None
+
+
+def gate_view(store: Store, sample_id: int) -> dict | None:
+    """The sample's task as the gate sees it now (the Verifier page's numbering and attribution): {verdict (the
+    gate's TaskVerdict), path (its best path), label ('★ path 2 · job 7'), steps (`audit.step_rows` of that path,
+    each with its PRM800K `rating`)}; None for a sample without reasoning paths."""
+    paths = store.reasoning_paths_nested("sample", sample_id).get(("sample", sample_id), [])
+    if not paths:
+        return None
+    settings = verification_settings(store)
+    verdict = evaluate_task(paths, settings)
+    best = next(p for p in paths if p["id"] == verdict.best_path_id)
+    steps = [{**row, "rating": _effective_rating(step, settings)}
+             for row, step in zip(step_rows(best, [], settings), best["steps"], strict=True)]
+    return {"verdict": verdict, "path": best, "label": path_label(best, verdict), "steps": steps}
+
+
 def focus_details(store: Store, sample_id: int) -> dict | None:
-    """One sample with everything the focus view shows: seed, evolution chain, best path, metrics, history."""
+    """One sample with everything the focus view shows: seed, evolution chain, the latest decision, the gate's view
+    (best path and verdict), metrics, history."""
     sample = store.get_sample(sample_id)
     if sample is None:
         return None
     chain = store.evol_chains([sample["node_id"]]).get(sample["node_id"], []) if sample["node_id"] else []
-    path = store.best_paths([sample_id]).get(sample_id)
-    if path:
-        for step in path["steps"]:
-            step["rating"] = step_rating(step)
     history = store.sample_reviews(sample_id)
     turns = sample_turns(sample)
     return {
@@ -120,7 +164,8 @@ def focus_details(store: Store, sample_id: int) -> dict | None:
         "original_turns": original_turns(turns, history),
         "seed": store.get_seed(sample["seed_id"]) if sample["seed_id"] else None,
         "chain": chain,
-        "path": path,
+        "gate": gate_view(store, sample_id),
+        "decision": latest_decision(history),
         "metrics": store.get_metrics("sample", sample_id),
         "history": history,
         "pairs": store.preference_pairs([sample_id]).get(sample_id, []),

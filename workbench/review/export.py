@@ -105,8 +105,8 @@ class ExportResult:
         """One sentence for the page and the CLI."""
         kinds = [plural(n, f"{kind} row") for kind, n in sorted(self.pairs.made.items())]
         made = f" ({', '.join(kinds)})" if kinds else ""
-        text = (f"Wrote {plural(self.written, 'row')}{made} to {self.path}: {self.synthetic:,} synthetic"
-                + (" sample" + ("s" if self.synthetic != 1 else "") if self.pairs.made else "")
+        synthetic = plural(self.synthetic, "synthetic sample") if self.pairs.made else f"{self.synthetic:,} synthetic"
+        text = (f"Wrote {plural(self.written, 'row')}{made} to {self.path}: {synthetic}"
                 + (f" + {self.natural:,} natural (seed {self.seed})" if self.natural else "")
                 + f"; {self.blocked:,} left out for PII, {self.redacted:,} redacted")
         if self.verified or self.unverified:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, replace
 
+from workbench.core.wording import plural
+
 PRESETS = {"records": "identifiers and personal records", "strict": "strict: every person and place"}
 DEFAULT_PRESET = "records"
 SCORE_THRESHOLD = 0.4
@@ -134,7 +136,7 @@ class PiiPolicy:
         people = ("a person's name only when it belongs to a record about that person (next to an identifier, named by "
                   "a record's role word or a name label, or with their health, employment, financial or education "
                   "details), never a name in general knowledge" if self.names == "records"
-                  else f"every person's name (from {self.person_min_words} word{'s' if self.person_min_words > 1 else ''})")
+                  else f"every person's name (from {plural(self.person_min_words, 'word')})")
         places = "every place" if "LOCATION" in self.entities else "no place names"
         return (f"{name}. Always PII: {', '.join(identifiers) or 'nothing'}. Also: "
                 + (people if "PERSON" in self.entities else "no names")

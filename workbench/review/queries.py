@@ -18,6 +18,16 @@ class ReviewQueries:
 
     REVIEW_STATUSES = ("pending", "approved", "rejected")
 
+    # The queue of what needs a person: pending samples, and samples whose latest decision was made automatically
+    # (an automatic rejection to check, an automatic approval to confirm). A status filter value, not a status.
+    NEEDS_HUMAN = "needs a human"
+
+    # The latest status decision of sample s (a `reviews` row), and whether it was automatic.
+    _LATEST_AUTOMATIC = (
+        "coalesce((SELECT json_extract(r.after, '$.automatic') FROM reviews r WHERE r.sample_id = s.id"
+        " AND r.action = 'status' ORDER BY r.created_at DESC, r.id DESC LIMIT 1), 0)"
+    )
+
     EDITABLE_SAMPLE_FIELDS = ("instruction", "input", "output", "turns")
 
     def _insert_reviews(self, rows: list[tuple]) -> None:
@@ -27,23 +37,30 @@ class ReviewQueries:
             rows,
         )
 
-    def set_sample_status(self, ids: Iterable[int], status: str, reviewer: str, note: str | None = None) -> int:
+    def set_sample_status(self, ids: Iterable[int], status: str, reviewer: str, note: str | None = None,
+                          automatic: bool = False) -> int:
         """Set the review status of samples; each changed one gets a `reviews` row (who, when, before, after).
+        `automatic` marks a decision no person made (the gate's, in the demo): its row's `after` holds
+        `"automatic": true`, and the sample stays in the NEEDS_HUMAN queue until a person decides.
 
-        Returns how many changed: a sample already in that status is left alone, with no review row."""
+        Returns how many changed: a sample already in that status is left alone, with no review row, unless its
+        latest decision was automatic and this one is a person's (a confirmation: it gets its row)."""
         if status not in self.REVIEW_STATUSES:
             raise StoreError(f"unknown status {status!r}; use one of {', '.join(self.REVIEW_STATUSES)}")
         timestamp = now()
+        confirms = "0" if automatic else f"{self._LATEST_AUTOMATIC} = 1"
+        after = {"status": status, **({"automatic": True} if automatic else {})}
         with self.transaction():
             found = self.conn.execute(
-                "SELECT id, status FROM samples WHERE id IN (SELECT value FROM json_each(?)) AND status != ?",
+                "SELECT s.id, s.status FROM samples s WHERE s.id IN (SELECT value FROM json_each(?))"
+                f" AND (s.status != ? OR {confirms})",
                 [json.dumps(list(ids)), status],
             ).fetchall()
             self.conn.executemany(
                 "UPDATE samples SET status = ?, updated_at = ? WHERE id = ?", [(status, timestamp, i) for i, _ in found]
             )
             self._insert_reviews(
-                [(i, "status", reviewer, to_json({"status": old}), to_json({"status": status}), note, timestamp) for i, old in found]
+                [(i, "status", reviewer, to_json({"status": old}), to_json(after), note, timestamp) for i, old in found]
             )
         return len(found)
 
@@ -129,9 +146,12 @@ class ReviewQueries:
         ids: Iterable[int] | None = None,
         search: str = "",
     ) -> tuple[str, list]:
-        """FROM ... WHERE for the review queue; the columns operator, depth, best_path_score and novelty are joined in."""
+        """FROM ... WHERE for the review queue; the columns operator, depth, best_path_score and novelty are joined in.
+        `status` is a review status, NEEDS_HUMAN (pending, or decided automatically) or None (any)."""
         clauses, params = ["s.filter_reason IS NULL"], []
-        if status:
+        if status == self.NEEDS_HUMAN:
+            clauses.append(f"(s.status = 'pending' OR {self._LATEST_AUTOMATIC} = 1)")
+        elif status:
             clauses.append("s.status = ?")
             params.append(status)
         for column, values in (("s.source", sources), ("n.operator", operators)):
@@ -180,6 +200,11 @@ class ReviewQueries:
     def count_samples(self, **filters: Any) -> int:
         where, params = self._sample_filter_sql(**filters)
         return self._scalar(f"SELECT count(*){where}", params)
+
+    def count_samples_by_status(self, **filters: Any) -> dict[str, int]:
+        """How many samples match the filters, per review status (statuses with none left out)."""
+        where, params = self._sample_filter_sql(**filters)
+        return dict(self.conn.execute(f"SELECT s.status, count(*){where} GROUP BY s.status", params).fetchall())
 
     def query_sample_ids(self, **filters: Any) -> list[int]:
         where, params = self._sample_filter_sql(**filters)
@@ -291,14 +316,15 @@ class ReviewQueries:
         return found
 
     def latest_decisions(self, sample_ids: Iterable[int]) -> dict[int, dict]:
-        """The latest status review of each sample: {status, reviewer, created_at}."""
+        """The latest status review of each sample: {status, reviewer, created_at, automatic}."""
         rows = self._rows(
             "SELECT sample_id, reviewer, after, max(created_at) AS created_at FROM reviews"
             " WHERE action = 'status' AND sample_id IN (SELECT value FROM json_each(?)) GROUP BY sample_id",
             [json.dumps(list(sample_ids))],
         )
         return {
-            r["sample_id"]: {"status": from_json(r["after"], {}).get("status"), "reviewer": r["reviewer"], "created_at": r["created_at"]}
+            r["sample_id"]: {"status": from_json(r["after"], {}).get("status"), "reviewer": r["reviewer"],
+                             "created_at": r["created_at"], "automatic": bool(from_json(r["after"], {}).get("automatic"))}
             for r in rows
         }
 

@@ -16,7 +16,6 @@ Only a verdict of True passes: an answer the checker cannot confirm is not count
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from workbench.core.teacher import Generation, Teacher
@@ -43,7 +42,7 @@ def attempt_index(task_type: str, task_id: int, attempt: int) -> str:
 @dataclass
 class Attempt:
     """What the model wrote (for a base model, with the "Step 1:" the prompt ended on), the final answer it states
-    (None: none), and the generation (usage, token entropies in nats)."""
+    (None: none), and the generation (usage, token entropies in bits)."""
 
     text: str
     final_answer: str | None
@@ -51,9 +50,8 @@ class Attempt:
 
     @property
     def token_entropy_bits(self) -> float | None:
-        """Mean per-token entropy in bits (the generation's nats / ln 2); None where the provider gave none."""
-        mean = self.generation.mean_entropy
-        return None if mean is None else mean / math.log(2)
+        """Mean per-token entropy in bits (the Teacher's unit); None where the provider gave none."""
+        return self.generation.mean_entropy
 
 
 async def sample_attempt(model: Teacher, task: Task, *, temperature: float, max_tokens: int,
