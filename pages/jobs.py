@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
-from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive
+from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive, worker_stop_reason
 from workbench.core.wording import plural
 
 st.title("Jobs")
@@ -14,6 +14,9 @@ if worker_alive(db.path):
     st.caption(":material/check_circle: A worker is serving this store.")
 else:
     st.warning("No worker is running for this store; queued jobs wait. Start one with `workbench worker`.")
+    stopped = worker_stop_reason(db.path)
+    if stopped:
+        st.error(f"The last worker stopped: {stopped}", icon=":material/cloud_off:")
 
 
 def job_buttons(job: dict) -> None:
@@ -55,6 +58,8 @@ def live_jobs() -> None:
                 "cost ($)": job_cost(j),
                 "model": j["model"] or "—",
                 "elapsed": format_seconds(j["elapsed_s"]),
+                "ran on": j["ran_on"] or "—",
+                "note": j["note"] or "",
             }
             for j in jobs
         ]
@@ -69,6 +74,10 @@ def live_jobs() -> None:
                 help="calls answered from the response cache: identical model, prompt, parameters and sample"),
             "cost ($)": st.column_config.NumberColumn(
                 help="empty when the job made model calls and the provider gave no price", format="$%.4f"),
+            "ran on": st.column_config.TextColumn(
+                help="where its CPU-bound batches ran: this machine, or a Ray cluster (model calls and store writes "
+                     "are always the worker's)"),
+            "note": st.column_config.TextColumn(help="how it ran, e.g. which embedding backend"),
         },
     )
 
