@@ -10,9 +10,13 @@ from workbench.core.wording import plural
 st.title("Jobs")
 db = store()
 
-if worker_alive(db.path):
-    st.caption(":material/check_circle: A worker is serving this store.")
-else:
+
+
+def worker_status() -> None:
+    """Whether a worker serves this store and, when the last one stopped for its Ray cluster, why."""
+    if worker_alive(db.path):
+        st.caption(":material/check_circle: A worker is serving this store.")
+        return
     st.warning("No worker is running for this store; queued jobs wait. Start one with `workbench worker`.")
     stopped = worker_stop_reason(db.path)
     if stopped:
@@ -36,6 +40,7 @@ def job_buttons(job: dict) -> None:
 
 @st.fragment(run_every=2.0)
 def live_jobs() -> None:
+    worker_status()  # refreshed with the jobs: a worker that starts, or stops, shows at once
     jobs = db.list_jobs(limit=50)
     if not jobs:
         empty_state("No jobs yet. Start one from the Evolution, Magpie or Verifier pages.")

@@ -110,7 +110,7 @@ def test_the_app_shows_why_its_worker_stopped(db_path):
     assert jobs.worker_stop_reason(db_path) is None
     jobs.worker_log_path(db_path).write_text("job 3 (embed) done\nworker not started: the Ray cluster at x:1 cannot "
                                              "be reached (Connection refused)\n")
-    assert jobs.worker_stop_reason(db_path).startswith("worker not started: the Ray cluster at x:1")
+    assert jobs.worker_stop_reason(db_path).startswith("the Ray cluster at x:1 cannot be reached")
     with jobs.worker_log_path(db_path).open("a") as log:
         log.write("CPU-bound batches run on this machine (the worker process)\n")
     assert jobs.worker_stop_reason(db_path) is None  # a later worker started

@@ -95,7 +95,7 @@ def test_the_same_jobs_give_the_same_rows_on_the_cluster_as_on_one_machine(clust
         assert ran_here["ran_on"] == LOCAL_WHERE
         assert ran_there["ran_on"].startswith(f"Ray cluster at {cluster.address} (2 nodes, 2 CPUs)")
     expected, found = rows(here), rows(there)
-    assert len(expected["step_scores"]) > 300 and len(expected["pii"]) == 60 and len(expected["embeddings"]) > 150
+    assert len(expected["step_scores"]) > 200 and len(expected["pii"]) == 60 and len(expected["embeddings"]) > 150
     assert any(label == "incorrect" for *_, label, _ in expected["step_scores"])  # the slips were caught
     assert all(p["findings"] for _, p in expected["pii"])
     assert found == expected

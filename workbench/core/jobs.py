@@ -410,7 +410,7 @@ def worker_log_path(db_path: str | Path) -> Path:
 
 def worker_stop_reason(db_path: str | Path) -> str | None:
     """Why the app's last worker stopped, when it stopped because its Ray cluster could not be used (its log's last
-    line says so); None otherwise."""
+    line says so: the reason is returned without the log's 'worker ...:' lead); None otherwise."""
     try:
         with worker_log_path(db_path).open("rb") as log:
             log.seek(0, os.SEEK_END)
@@ -419,7 +419,7 @@ def worker_stop_reason(db_path: str | Path) -> str | None:
     except OSError:
         return None
     last = lines[-1] if lines else ""
-    return last if last.startswith(NOT_STARTED) or LOST in last else None
+    return last.split(": ", 1)[-1] if last.startswith(NOT_STARTED) or LOST in last else None
 
 
 def ensure_worker(db_path: str | Path, stop_with_parent: bool = False) -> bool:
