@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from workbench.core import embeddings, jobs
-from workbench.core.onnx_export import MANIFEST, MIN_COSINE, export, export_dir, neighbours_kept
+from workbench.core.onnx_encoder import MANIFEST, export_dir
+from workbench.core.onnx_export import MIN_COSINE, export, neighbours_kept
 from workbench.store import Store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -71,13 +72,13 @@ def test_torch_takes_over_and_says_why(monkeypatch, tmp_path, fresh_backend):
     assert embeddings.backend().kind == "torch" and "WORKBENCH_EMBED_BACKEND=torch" in embeddings.backend().note
     monkeypatch.delenv(embeddings.BACKEND_ENV)
     embeddings.backend.cache_clear()
-    monkeypatch.setattr("workbench.core.onnx_export.export_dir", lambda model_dir=None: tmp_path / "none")
+    monkeypatch.setattr("workbench.core.onnx_encoder.export_dir", lambda model_dir=None: tmp_path / "none")
     assert embeddings.backend().kind == "torch" and "not installed (run `make install`" in embeddings.backend().note
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / MANIFEST).write_text('{"variant": "float32"}')
     (broken / "model.onnx").write_bytes(b"not a model")
-    monkeypatch.setattr("workbench.core.onnx_export.export_dir", lambda model_dir=None: broken)
+    monkeypatch.setattr("workbench.core.onnx_encoder.export_dir", lambda model_dir=None: broken)
     embeddings.backend.cache_clear()
     assert embeddings.backend().kind == "torch" and "did not load" in embeddings.backend().note
     vectors = embeddings.encode(["a question about tides"])  # and it still embeds

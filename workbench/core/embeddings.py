@@ -120,7 +120,7 @@ def backend(model: str = DEFAULT_MODEL) -> Backend:
                                 f"the bundled {DEFAULT_MODEL} only")
     if os.environ.get(BACKEND_ENV) == "torch":
         return Backend("torch", f"embeddings: torch (sentence-transformers), as {BACKEND_ENV}=torch asks")
-    from workbench.core.onnx_export import MANIFEST, export_dir
+    from workbench.core.onnx_encoder import MANIFEST, export_dir
 
     folder = export_dir()
     manifest = folder / MANIFEST
@@ -146,7 +146,7 @@ def encode(texts: list[str], model: str = DEFAULT_MODEL, batch_size: int = BATCH
 
 
 def _export_folder() -> Path:
-    from workbench.core.onnx_export import export_dir
+    from workbench.core.onnx_encoder import export_dir
 
     return export_dir()
 
@@ -154,7 +154,7 @@ def _export_folder() -> Path:
 def encode_batch(texts: list[str], model: str = DEFAULT_MODEL) -> tuple[np.ndarray, str]:
     """A batch function for an executor (workbench.core.executor): the texts' vectors and the note of the backend
     that computed them (on a Ray node: that node's)."""
-    return encode(texts, model), backend(model).note
+    return encode(texts, model, BATCH_SIZE), backend(model).note
 
 
 def from_blobs(blobs: list[bytes]) -> np.ndarray:

