@@ -47,7 +47,7 @@ def test_the_onnx_model_keeps_every_vector_and_every_neighbourhood_of_torch_floa
         pytest.skip("the ONNX export is not installed here (make install runs `python -m workbench.core.onnx_export`)")
     monkeypatch.setenv("WORKBENCH_EMBED_FP32", "1")  # the reference is torch in float32, on any CPU
     texts = held_out_texts()
-    assert len(texts) > 120 and np.mean([len(t) for t in texts]) > 150
+    assert len(texts) > 120  # instructions, inputs, answers and worked solutions
     assert embeddings.backend().kind == "onnx"
     fast = embeddings.encode(texts)
     exact = embeddings.encode_torch(texts, batch_size=32)
