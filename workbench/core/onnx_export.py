@@ -45,7 +45,7 @@ OPSET = 17
 
 @dataclass
 class ExportReport:
-    """What an export chose: `variant` ('int8', 'float32' or None = use torch), the quality of each candidate on
+    """What an export chose: `variant` (a CANDIDATES name, or None = use torch), the quality of each candidate on
     `texts` real texts (min cosine to torch float32, mean share of 10 nearest neighbours kept), and why."""
 
     variant: str | None
@@ -189,7 +189,7 @@ def export(model_dir: Path | None = None, target: Path | None = None) -> ExportR
                     break
             report.texts = len(texts)
             if report.variant is None:
-                report.reason = (f"neither ONNX model kept quality on {len(texts)} real texts (cosine >= {MIN_COSINE}, "
+                report.reason = (f"no ONNX candidate kept quality on {len(texts)} real texts (cosine >= {MIN_COSINE}, "
                                  f"{MIN_NEIGHBOURS:.0%} of neighbours): embeddings stay on torch")
             else:
                 report.reason = (f"{report.variant}: every vector within {MIN_COSINE} cosine of torch float32 and "
