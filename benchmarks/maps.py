@@ -1,4 +1,4 @@
-"""Embedding + UMAP map figures: `python -m benchmarks.maps --n 10000 --real-length --json`.
+"""Embedding + UMAP map figures: `python -m benchmarks.maps --n 10000 --real-length --peers notebook --json`.
 
 Builds a fresh store of the sample seeds plus N samples, then runs what a user's first map runs, in a
 process that has never embedded or fitted a map (numba's disk cache holds what it can, as after install):
@@ -12,10 +12,20 @@ process that has never embedded or fitted a map (numba's disk cache holds what i
 - map_warm_s: a warm Maps page's work on the cached map (nothing to place, read every point, build the figure);
 - page_warm_s: a second AppTest run of the Maps page script over the same store.
 
-Texts: `--real-length` samples are question-and-answer pairs of real datasets' lengths (GSM8K-like word
-problems and science explanations: questions of 16-100 words, answers of 60-120), made by construction
-from templates (no downloads); without it, short synthetic instructions. `--text instruction+answer`
-maps the instruction with its answer (the default map embeds the instruction).
+Texts: `--real-length` samples are real text of real instruction data's length (about 760 characters on
+average, drawn between 300 and 1220): ProcessBench's problems followed by a run of their model-written solution
+steps (GSM8K and MATH, `shared/data/processbench` beside the repo, or --texts-from), cut at a word boundary;
+where those files are absent, the committed real texts (tests/fixtures/seeds: Alpaca, Dolly, GSM8K, MATH,
+Self-Instruct; the sample seeds; the docs) run the same way. `texts_source` in the JSON says which. Without
+it, short synthetic instructions. `--text instruction+answer` maps the instruction with its answer.
+
+`--peers notebook` also runs what a notebook does with the same texts, cold, in its own fresh process:
+sentence-transformers `encode` (the bundled model, torch), then `umap.UMAP().fit_transform`; the JSON gives
+`notebook_embed_s`, `notebook_umap_s`, `notebook_total_s` and `product_over_notebook` (the notebook's total over
+the product's: how many times faster the product is), and the same in CPU seconds (`notebook_cpu_s`,
+`product_over_notebook_cpu`), which other programs' load on a shared machine does not inflate. Both exclude imports and model loading; both are cold
+(numba's disk cache holds what it can, as after install: a notebook's UMAP compiles what umap-learn does not
+cache, the product's compiled code is cached at install).
 
 `--repeat K` runs K cold runs, each in a fresh process, and prints the best, median and worst of each
 figure; `--also-100k` adds the same at 100,000 samples (minutes) under "at_100k".
@@ -39,7 +49,7 @@ os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
 from workbench.analysis.maps import TEXTS, MapParams, current_key, project, save_params  # noqa: E402
 from workbench.core import jobs  # noqa: E402
-from workbench.core.embeddings import load_model  # noqa: E402
+from workbench.core.embeddings import backend, encode, model_path  # noqa: E402
 from workbench.core.metrics import lexical_metrics  # noqa: E402
 from workbench.seeds.engine import load_sample_seeds  # noqa: E402
 from workbench.store import Store  # noqa: E402
@@ -163,11 +173,77 @@ def real_length_items(n: int, seed: int = 0) -> list[dict]:
     return items
 
 
-def build_store(path: Path, n: int, real_length: bool = False) -> Store:
+ROOT = Path(__file__).resolve().parent.parent
+PROCESSBENCH = ("gsm8k_dev.jsonl", "math_dev.jsonl")
+REAL_LENGTH = (300, 1220)  # characters, uniform: 760 on average, like real instruction data
+
+
+def processbench_dir() -> Path | None:
+    """shared/data/processbench beside the repo (or beside its parent, as in a worktree), if it is there."""
+    for shared in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        if (shared / "data" / "processbench" / PROCESSBENCH[0]).exists():
+            return shared / "data" / "processbench"
+    return None
+
+
+def committed_documents() -> list[list[str]]:
+    """Real texts committed to the repo as documents of sentences: public seed files, the sample seeds, the docs."""
+    from workbench.core.record_files import read_records
+
+    documents: list[list[str]] = []
+    for path in sorted([*(ROOT / "tests" / "fixtures" / "seeds").iterdir(), *(ROOT / "sample_seeds").glob("*.jsonl")]):
+        for record, _ in read_records(path.read_bytes(), path.name, problems=[]):
+            values = [str(v) for v in record.values() if isinstance(v, str) and len(v) > 20]
+            if values:
+                documents.append(values)
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        documents += [[paragraph] for paragraph in path.read_text().split("\n\n") if len(paragraph) > 200]
+    return documents
+
+
+def real_text_items(n: int, seed: int = 0, texts_from: Path | None = None) -> tuple[list[dict], str]:
+    """n {instruction, output} items of real text and real length, and where the text came from. Each instruction
+    is a document (a ProcessBench problem and its solution steps, or a committed real text) from a drawn step
+    on, cut at a word boundary to a length drawn from REAL_LENGTH; the output is the document's last step."""
+    folder = texts_from or processbench_dir()
+    rows = [json.loads(line) for name in PROCESSBENCH if folder is not None and (folder / name).exists()
+            for line in (folder / name).read_text().splitlines() if line.strip()]
+    if rows:
+        documents = [[row["problem"], *row["steps"]] for row in rows]
+        source = f"ProcessBench problems and solution steps ({len(rows)} items, {folder})"
+    else:
+        documents = committed_documents()
+        source = f"committed real texts ({len(documents)} documents: tests/fixtures/seeds, sample_seeds, docs)"
+    rng = np.random.default_rng(seed)
+    items, seen = [], set()
+    while len(items) < n:
+        index = int(rng.integers(len(documents)))
+        limit = int(rng.integers(REAL_LENGTH[0], REAL_LENGTH[1] + 1))
+        document = documents[index]
+        starts = [k for k in range(1, len(document)) if len(" ".join(document[k:])) + len(document[0]) >= limit]
+        parts = [document[0], *document[int(rng.choice(starts)):]] if starts else list(document)
+        following = index
+        while len(" ".join(parts)) < limit and len(parts) < 200:  # a short document runs on into the next one
+            following = (following + 1) % len(documents)
+            parts += documents[following]
+        text = " ".join(parts)
+        cut = text[:limit].rsplit(" ", 1)[0] if len(text) > limit else text
+        if cut in seen:
+            cut = f"{cut} ({len(items)})"  # the same text twice would be one point
+        seen.add(cut)
+        items.append({"instruction": cut, "output": document[-1]})
+    return items, source
+
+
+def build_store(path: Path, n: int, real_length: bool = False, texts_from: Path | None = None) -> Store:
     """A store with the sample seeds and n samples (with their lexical metrics, as the generating stages write)."""
     store = Store(path)
     load_sample_seeds(store)
-    items = real_length_items(n) if real_length else [{"instruction": t, "output": None} for t in synthetic_texts(n)]
+    if real_length:
+        items, source = real_text_items(n, texts_from=texts_from)
+        store.set_setting("benchmark_texts_source", source)
+    else:
+        items = [{"instruction": t, "output": None} for t in synthetic_texts(n)]
     for start in range(0, n, 5000):
         chunk = items[start : start + 5000]
         ids = store.insert_samples([{"source": "import" if real_length else "magpie", **item, "unit_key": f"bench-{start + i}"}
@@ -251,7 +327,7 @@ def cold_run(args: argparse.Namespace) -> dict:
     """One cold map in this process: the figures of the module docstring."""
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
-        store = build_store(path, args.n, args.real_length)
+        store = build_store(path, args.n, args.real_length, args.texts_from)
         params = MapParams(fit_sample=args.fit_sample, text=args.text,
                            **({"n_epochs": args.n_epochs} if args.n_epochs else {}))
         save_params(store, params)
@@ -261,7 +337,7 @@ def cold_run(args: argparse.Namespace) -> dict:
         store.close()
 
         started = time.perf_counter()
-        load_model()
+        encode(["load the model"])  # this process's backend (ONNX Runtime, else torch), loaded before the clock
         model_load_s = time.perf_counter() - started
         embed_s, embed_cpu_s, embed_result = run_job(path, "embed", {"concurrency": 1})
         umap_s, umap_cpu_s, umap_result = run_job(path, "project", {"map": params.to_dict(), "concurrency": 1})
@@ -269,6 +345,8 @@ def cold_run(args: argparse.Namespace) -> dict:
         timings = umap_result.get("timings", {})
         figures = {
             "n": args.n, "real_length": args.real_length, "text": args.text, "words": lengths,
+            "texts_source": Store(path).get_setting("benchmark_texts_source") or "synthetic instructions",
+            "embedding_backend": backend().note,
             "points": umap_result["total_points"], "fit_points": umap_result["fit_points"],
             "transformed_points": umap_result["transformed"],
             "model_load_s": round(model_load_s, 2),
@@ -291,11 +369,37 @@ def cold_run(args: argparse.Namespace) -> dict:
         return figures
 
 
-def in_fresh_process(args: argparse.Namespace, n: int, page: bool) -> dict:
-    """The figures of one cold run of n samples in a new Python process (nothing compiled or loaded yet)."""
+def notebook_run(args: argparse.Namespace) -> dict:
+    """What a notebook does with the same texts, in this (fresh) process: sentence-transformers `encode` with the
+    bundled model, then `umap.UMAP().fit_transform` with its defaults. Imports and model loading are not timed."""
+    import umap
+    from sentence_transformers import SentenceTransformer
+
+    from workbench.analysis.maps import map_text
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = build_store(Path(tmp) / "notebook.db", args.n, args.real_length, args.texts_from)
+        texts = list(dict.fromkeys(map_text(item, args.text) for item in store.analysis_items()))
+        store.close()
+    model = SentenceTransformer(model_path(), device="cpu")
+    started, cpu = time.perf_counter(), time.process_time()
+    vectors = model.encode(texts)
+    embed_s, embed_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
+    umap.UMAP().fit_transform(vectors)
+    umap_s, umap_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    return {"notebook_texts": len(texts), "notebook_embed_s": round(embed_s, 2), "notebook_umap_s": round(umap_s, 2),
+            "notebook_total_s": round(embed_s + umap_s, 2), "notebook_embed_cpu_s": round(embed_cpu_s, 2),
+            "notebook_umap_cpu_s": round(umap_cpu_s, 2), "notebook_cpu_s": round(embed_cpu_s + umap_cpu_s, 2)}
+
+
+def in_fresh_process(args: argparse.Namespace, n: int, page: bool, notebook: bool = False) -> dict:
+    """The figures of one cold run of n samples in a new Python process (nothing compiled or loaded yet): the
+    product's, or with `notebook` the notebook baseline's."""
     argv = ["--n", str(n), "--text", args.text, "--fit-sample", str(args.fit_sample), "--once", "--json"]
-    argv += ["--real-length"] * args.real_length + ["--no-page"] * (not page)
+    argv += ["--real-length"] * args.real_length + ["--no-page"] * (not page) + ["--notebook-once"] * notebook
     argv += ["--n-epochs", str(args.n_epochs)] if args.n_epochs else []
+    argv += ["--texts-from", str(args.texts_from)] if args.texts_from else []
     done = subprocess.run([sys.executable, "-m", "benchmarks.maps", *argv], capture_output=True, text=True,
                           check=False, cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
@@ -328,14 +432,31 @@ def main() -> None:
     parser.add_argument("--no-page", action="store_true", help="skip the AppTest page timing")
     parser.add_argument("--warm-only", action="store_true",
                         help="skip embedding and UMAP: place points at random and time only the warm map and page")
+    parser.add_argument("--peers", default="", help="'notebook': also run the notebook baseline on the same texts")
+    parser.add_argument("--texts-from", type=Path, help="a folder with ProcessBench's gsm8k_dev.jsonl / math_dev.jsonl "
+                        "(default: shared/data/processbench beside the repo, else the committed real texts)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # one cold run in this process
+    parser.add_argument("--notebook-once", action="store_true", help=argparse.SUPPRESS)  # the notebook, here
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
 
-    if args.once or args.warm_only:
+    peers = {p.strip() for p in args.peers.split(",") if p.strip()}
+    if peers - {"notebook"}:
+        parser.error(f"unknown peers {sorted(peers - {'notebook'})}: the one peer is 'notebook'")
+    if args.notebook_once:
+        figures = notebook_run(args)
+    elif args.once or args.warm_only:
         figures = cold_run(args)
     else:
         figures = summarise([in_fresh_process(args, args.n, not args.no_page) for _ in range(args.repeat)])
+        if "notebook" in peers:
+            figures.update(summarise([in_fresh_process(args, args.n, False, notebook=True)
+                                      for _ in range(args.repeat)]))
+            figures["product_over_notebook"] = round(figures["notebook_total_s"] / figures["total_s"], 2)
+            # CPU seconds (all threads) do not grow with other programs' load: the ratio to trust on a shared machine
+            figures["product_over_notebook_cpu"] = round(
+                figures["notebook_cpu_s"] / (figures["embed_cpu_s"] + figures["umap_cpu_s"]), 2)
+            figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
         if args.also_100k:  # the page timing at 100k is benchmarks/pages.py's
             figures["at_100k"] = summarise([in_fresh_process(args, 100_000, page=False)])
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))

@@ -8,18 +8,17 @@ concurrency / latency calls per second. Every contender makes the same chat call
 logprobs, then an answer, per seed) at the same concurrency, and all of them run in every round,
 alternating (in reverse order every other round), each keeping its best round (the CPUs are shared):
 
-- factory: a real evolve job (depth 1) queued in a fresh store and run by the worker as it runs by
-  default; factory_one_process: the same, held to the worker process (WORKBENCH_JOB_PROCESSES=1);
-  factory_via_litellm: one process with every call through litellm (the teacher's `client: litellm`,
-  the path all calls took before the lean client), to show what the lean path gains;
+- factory: a real evolve job (depth 1) queued in a fresh store and run by the worker in this process, as
+  it runs by default; factory_via_litellm: the same with every call through litellm (the teacher's
+  `client: litellm`, the path all calls took before the lean client), to show what the lean path gains;
 - litellm: bare `litellm.acompletion` in this process;
 - distilabel (1.5.3 EvolInstruct) and curator (bespokelabs-curator 0.1.31, its own aiohttp client):
-  each in its own virtual environment under benchmarks/.peers/, created on first use, run by the
-  scripts in benchmarks/peers/.
+  each in its own virtual environment under benchmarks/.peers/ (or $WORKBENCH_PEERS_DIR), created on
+  first use with pip from the package registry, run by the scripts in benchmarks/peers/.
 
 Beside calls/s, each contender's CPU milliseconds per call, less noisy than calls/s on shared CPUs (this
 process for the in-process contenders; a peer's own process during its measured section, as its script
-reports it; not given for a factory run that used helper processes).
+reports it).
 
 Also the worker's peak RSS (its own process, depth-1 evolve job over a fast server) for each size in
 --rss-seeds: memory must stay flat as a job grows. Prints one JSON line.
@@ -47,14 +46,13 @@ configure_offline_environment()
 import litellm  # noqa: E402
 
 from workbench.core import jobs  # noqa: E402
-from workbench.core.shards import PROCESSES_ENV  # noqa: E402
 from workbench.evolve.engine import BUILTIN_OPERATORS, build_prompt  # noqa: E402
 from workbench.evolve.job import EvolveParams, submit_evolve  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PEERS_DIR = HERE / ".peers"
+PEERS_DIR = Path(os.environ.get("WORKBENCH_PEERS_DIR") or HERE / ".peers")
 OPERATOR = BUILTIN_OPERATORS[0]
 PEER_CPU: dict[str, float] = {}  # CPU seconds of a peer's last measured run, as its script reports them
 
@@ -113,47 +111,49 @@ def queue_job(db_path: Path, url: str, seeds: list[str], concurrency: int, clien
     return job_id
 
 
-def factory(url: str, seeds: list[str], concurrency: int, summary: dict, processes: int | None = None,
-            client: str = "auto") -> float:
-    """A real evolve job run by the worker in this process; `processes` caps the processes it may use
-    (WORKBENCH_JOB_PROCESSES), None leaves the default. Fills `summary` with the outcome."""
+def factory(url: str, seeds: list[str], concurrency: int, summary: dict, client: str = "auto") -> float:
+    """A real evolve job run by the worker in this process. Fills `summary` with the outcome."""
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "bench.db"
         job_id = queue_job(db_path, url, seeds, concurrency, client)
-        previous = os.environ.pop(PROCESSES_ENV, None)
-        if processes is not None:
-            os.environ[PROCESSES_ENV] = str(processes)
-        logged: list[str] = []
-        try:
-            started = time.perf_counter()
-            jobs.run_worker(db_path, exit_when_idle=True, log=logged.append)
-            elapsed = time.perf_counter() - started
-        finally:
-            os.environ.pop(PROCESSES_ENV, None)
-            if previous is not None:
-                os.environ[PROCESSES_ENV] = previous
+        started = time.perf_counter()
+        jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
+        elapsed = time.perf_counter() - started
         store = Store(db_path)
         job = store.get_job(job_id)
-        spread = next((line.split(": ", 2)[2] for line in logged if "units run per process" in line), "worker only")
         summary.update(status=job["status"], failed_units=job["failed_units"], nodes=len(store.evol_nodes(job_id)),
-                       samples=len(store.list_samples(source="evol")), model_calls=job["model_calls"],
-                       units_per_process=spread)
+                       samples=len(store.list_samples(source="evol")), model_calls=job["model_calls"])
         store.close()
     return elapsed
 
 
+def where_peers_go(name: str) -> str:
+    """Where a peer's virtual environment belongs, and how to put it there by hand."""
+    peer = PEERS[name]
+    return (f"{name} is looked for in {PEERS_DIR / name} (a virtual environment with {' '.join(peer.packages)}; "
+            f"make it with `python -m venv {PEERS_DIR / name} && {PEERS_DIR / name}/bin/pip install "
+            f"{' '.join(repr(p) for p in peer.packages)}`, or set WORKBENCH_PEERS_DIR to a folder holding one)")
+
+
 def peer_python(name: str) -> Path:
-    """The peer's venv python, creating the venv and installing the peer on first use."""
+    """The peer's venv python, creating the venv and installing the peer on first use. Raises RuntimeError saying
+    where the peer goes when that cannot be done here."""
     peer = PEERS[name]
     venv = PEERS_DIR / name
     python = venv / "bin" / "python"
+    if PEERS_DIR.is_symlink() and not PEERS_DIR.exists():
+        raise RuntimeError(f"{PEERS_DIR} is a link to a folder that does not exist here: remove it. "
+                           + where_peers_go(name))
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"cannot create {venv}: {made.stderr.strip()[-400:]}. " + where_peers_go(name))
     if subprocess.run([str(python), "-c", peer.probe], capture_output=True).returncode != 0:
         install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *peer.packages],
                                  capture_output=True, text=True, timeout=1800)
         if install.returncode != 0:
-            raise RuntimeError(f"pip install {' '.join(peer.packages)} failed: {install.stderr.strip()[-800:]}")
+            raise RuntimeError(f"pip install {' '.join(peer.packages)} failed: {install.stderr.strip()[-800:]}. "
+                               + where_peers_go(name))
     return python
 
 
@@ -178,7 +178,7 @@ def worker_peak_rss_mb(url: str, n_seeds: int, concurrency: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         db_path = Path(folder) / "rss.db"
         job_id = queue_job(db_path, url, seed_texts(n_seeds), concurrency)
-        env = {**os.environ, PROCESSES_ENV: "1"}
+        env = dict(os.environ)
         worker = subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker",
                                    "--exit-when-idle"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(worker.pid, 0)
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternate the contenders this many times and keep each one's best round (shared CPUs)")
     parser.add_argument("--skip", default="", help="comma-separated factory contenders to leave out "
-                        "(factory_one_process, factory_via_litellm)")
+                        "(factory_via_litellm)")
     parser.add_argument("--rss-seeds", default="1000,10000",
                         help="job sizes (seeds) for the worker's peak RSS; empty to skip")
     args = parser.parse_args(argv)
@@ -220,9 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     ignored: dict = {}
     contenders: dict[str, Callable[[str], float]] = {
         "factory": lambda url: factory(url, seeds, args.concurrency, summary),
-        "factory_one_process": lambda url: factory(url, seeds, args.concurrency, ignored, processes=1),
-        "factory_via_litellm": lambda url: factory(url, seeds, args.concurrency, ignored, processes=1,
-                                                   client="litellm"),
+        "factory_via_litellm": lambda url: factory(url, seeds, args.concurrency, ignored, client="litellm"),
     }
     for name in args.skip.split(","):
         contenders.pop(name.strip(), None)
@@ -253,8 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
                 cpu = PEER_CPU[name] if name in PEERS else cpu_seconds() - cpu
                 requests = stats(url)["requests"]
                 rps[name].append(requests / elapsed)
-                if not (name == "factory" and summary.get("units_per_process") != "worker only"):
-                    cpu_ms[name].append(1000 * cpu / requests)
+                cpu_ms[name].append(1000 * cpu / requests)
     for name, values in rps.items():
         figures[f"{name}_rps"] = round(max(values), 1)
         if cpu_ms[name]:
@@ -266,10 +263,8 @@ def main(argv: list[str] | None = None) -> dict:
         if f"{over}_rps" in figures:
             figures[f"{name}_over_{over}"] = round(figures[f"{name}_rps"] / figures[f"{over}_rps"], 3)
 
-    for over in ("curator", "litellm", "distilabel", "factory_one_process"):
+    for over in ("curator", "litellm", "distilabel", "factory_via_litellm"):
         ratio("factory", over)
-        ratio("factory_one_process", over)
-    ratio("factory_one_process", "factory_via_litellm")
     sizes = [int(n) for n in args.rss_seeds.split(",") if n.strip()]
     if sizes:
         with serve(latency_s=0.01) as url:

@@ -4,16 +4,23 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
-from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive
+from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive, worker_stop_reason
 from workbench.core.wording import plural
 
 st.title("Jobs")
 db = store()
 
-if worker_alive(db.path):
-    st.caption(":material/check_circle: A worker is serving this store.")
-else:
+
+
+def worker_status() -> None:
+    """Whether a worker serves this store and, when the last one stopped for its Ray cluster, why."""
+    if worker_alive(db.path):
+        st.caption(":material/check_circle: A worker is serving this store.")
+        return
     st.warning("No worker is running for this store; queued jobs wait. Start one with `workbench worker`.")
+    stopped = worker_stop_reason(db.path)
+    if stopped:
+        st.error(f"The last worker stopped: {stopped}", icon=":material/cloud_off:")
 
 
 def job_buttons(job: dict) -> None:
@@ -33,6 +40,7 @@ def job_buttons(job: dict) -> None:
 
 @st.fragment(run_every=2.0)
 def live_jobs() -> None:
+    worker_status()  # refreshed with the jobs: a worker that starts, or stops, shows at once
     jobs = db.list_jobs(limit=50)
     if not jobs:
         empty_state("No jobs yet. Start one from the Evolution, Magpie or Verifier pages.")
@@ -56,6 +64,8 @@ def live_jobs() -> None:
                 "teacher": j["model"] or "—",
                 "student": j["student"] or "—",
                 "elapsed": format_seconds(j["elapsed_s"]),
+                "ran on": j["ran_on"] or "—",
+                "note": j["note"] or "",
             }
             for j in jobs
         ]
@@ -73,6 +83,10 @@ def live_jobs() -> None:
             "teacher": st.column_config.TextColumn(help="the teacher the job calls (it evolves, answers and judges)"),
             "student": st.column_config.TextColumn(help="the student the job uses (the model the data is for): the "
                                                         "model a probe samples, or whose frontier chose the seeds"),
+            "ran on": st.column_config.TextColumn(
+                help="where its CPU-bound batches ran: this machine, or a Ray cluster (model calls and store writes "
+                     "are always the worker's)"),
+            "note": st.column_config.TextColumn(help="how it ran, e.g. which embedding backend"),
         },
     )
 

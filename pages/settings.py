@@ -4,6 +4,13 @@ import streamlit as st
 
 from pages._shared import store
 from workbench.core.connection_test import keys_in_environment, missing_keys
+from workbench.core.executor import (
+    RAY_ADDRESS_ENV,
+    RAY_ADDRESS_SETTING,
+    ExecutorError,
+    check_reachable,
+    configured_address,
+)
 from workbench.core.jobs import submit
 from workbench.core.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
 from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
@@ -40,8 +47,7 @@ with st.form("teacher"):
     max_tokens = left.number_input("Max tokens per call", 16, 32768, int(config.max_tokens), step=16)
     concurrency = right.number_input(
         "Concurrent calls", 1, 512, int(config.concurrency),
-        help="the most calls in flight at once, across every process of a job; at 16 or more to a remote model, "
-        "an evolve job spreads its seeds over one helper process per core (at most 4), within this limit",
+        help="the most calls in flight at once for a job",
     )
     max_retries = left.number_input("Retries on rate limits, 5xx and timeouts", 0, 20, int(config.max_retries))
     timeout_s = right.number_input("Timeout per call (s)", 1.0, 3600.0, float(config.timeout_s))
@@ -172,3 +178,28 @@ if (name.strip() or "reviewer") != reviewer_name(db):
     st.session_state["reviewer_saved"] = True
 if st.session_state.get("reviewer_saved"):
     st.caption(f"Saved: reviews and overrules are recorded as **{reviewer_name(db)}**.")
+
+st.subheader("Compute cluster (Ray)")
+st.caption(
+    "Embedding, the PII scan, the offline verifiers (arithmetic, code) and the decontamination scan can run as Ray "
+    "tasks on a cluster; model calls and every write to the store stay with the worker on this machine. Leave the "
+    "address empty to run everything here. The worker reads it when it starts: restart the app (or "
+    "`workbench worker`) after a change."
+)
+saved_address = db.get_setting(RAY_ADDRESS_SETTING) or ""
+address = st.text_input("Ray address", value=saved_address, placeholder="head-node:6379, ray://head-node:10001 or auto")
+if address.strip() != saved_address:
+    db.set_setting(RAY_ADDRESS_SETTING, address.strip())
+    st.session_state["ray_saved"] = True
+in_force = configured_address(db.get_setting(RAY_ADDRESS_SETTING))
+if in_force and in_force != address.strip():
+    st.info(f"`${RAY_ADDRESS_ENV}` is set: the worker uses `{in_force}`, not the address above.")
+if in_force:
+    try:
+        check_reachable(in_force, timeout_s=2.0)
+    except ExecutorError as exc:
+        st.warning(f"{exc}. A worker with this address runs no job until the cluster answers.", icon=":material/cloud_off:")
+    else:
+        st.caption(f"Something answers at `{in_force}`; the Jobs page shows where each job ran.")
+elif st.session_state.get("ray_saved"):
+    st.caption("Saved: every stage runs on this machine.")

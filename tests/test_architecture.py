@@ -58,11 +58,7 @@ PAGE_EXTRA = {
     "distributions": {"factory"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
-DEFERRED_BACK_EDGES = {
-    # a sharded job's helper process runs units with the job runner: the runner starts the helper, the helper
-    # (in its own process) imports the runner; splitting the runner needs more than a move
-    ("workbench.core.shards", "workbench.core.jobs"),
-}
+DEFERRED_BACK_EDGES: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -212,87 +211,6 @@ def test_cli_evolve_prints_progress_and_exits_0(store: Store, db_path, capsys):
     assert "evolving 2 seeds" in out and "done: 2/2 units, 0 failed; 2 nodes, 2 survived" in out
     assert cli(["--db", str(db_path), "evolve", "--seeds", "999"]) == 2
     assert "No seed with id 999" in capsys.readouterr().err
-
-
-def forkserver_family(root_pid: int) -> list[int]:
-    """Descendants of a process that run multiprocessing's fork server code (the server and its helpers)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = (int(fields[1]), b"multiprocessing.forkserver" in cmdline)
-    def descends(pid: int) -> bool:
-        while pid in parents and pid != root_pid:
-            pid = parents[pid][0]
-        return pid == root_pid
-    return [pid for pid, (_, forked) in parents.items() if forked and pid != root_pid and descends(pid)]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def test_a_job_spread_over_a_helper_process_writes_everything_once_within_the_concurrency(store, db_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_JOB_PROCESSES", "2")
-    seeds = add_seeds(store, 48)
-    logged: list[str] = []
-    with serve(latency_s=0.5) as url:
-        job_id = submit_evolve(store, EvolveParams(seeds=seeds, operators=["add_constraints", "deepen"], depth=2,
-                                                   concurrency=16, teacher=loopback_teacher(url, concurrency=16)))
-        assert jobs.run_worker(db_path, exit_when_idle=True, log=logged.append) == 0
-        served = stats(url)
-    per_process = next(line for line in logged if "units run per process" in line)
-    counts = dict(part.rsplit(" ", 1) for part in per_process.split(": ", 2)[2].split(", "))
-    assert set(counts) == {"worker", "helper 1"} and int(counts["helper 1"]) > 0
-    assert int(counts["worker"]) + int(counts["helper 1"]) == 48
-    assert served["max_in_flight"] <= 16  # the two processes share the user's limit, they do not double it
-    job = store.get_job(job_id)
-    assert (job["status"], job["done_units"], job["failed_units"]) == ("done", 48, 0)
-    nodes = store.evol_nodes(job_id)
-    assert len(nodes) == 96 and len({n["node_key"] for n in nodes}) == 96
-    assert served["requests"] == served["ok"] == 4 * 48  # no unit ran twice: 2 nodes x (evolution + answer)
-    assert len(store.list_samples(source="evol")) == 96
-    assert job["prompt_tokens"] > 0 and job["result"]["survived"] == 96
-
-
-def test_kill_9_of_a_worker_with_a_helper_leaves_nothing_running_and_resumes_exactly(store, db_path):
-    seeds = add_seeds(store, 24)
-    with serve(latency_s=1.0) as url:  # slow enough that the worker alone is far from done when the helper starts
-        job_id = submit_evolve(store, EvolveParams(seeds=seeds, operators=["add_constraints", "deepen"], depth=3,
-                                                   concurrency=16, teacher=loopback_teacher(url, concurrency=16)))
-        command = [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker"]
-        env = {**os.environ, "WORKBENCH_JOB_PROCESSES": "2"}
-        worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        deadline = time.time() + 120
-        while len(family := forkserver_family(worker.pid)) < 2 and time.time() < deadline:
-            time.sleep(0.05)
-        assert len(family) >= 2, "no fork server and helper started under the worker"
-        while len({n["seed_id"] for n in store.evol_nodes(job_id)}) < 24 and time.time() < deadline:
-            time.sleep(0.05)  # the helper took the units the worker's 16 lanes left, and began writing them
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
-        deadline = time.time() + 10
-        while any(alive(pid) for pid in family) and time.time() < deadline:
-            time.sleep(0.1)
-        assert not any(alive(pid) for pid in family)  # neither the fork server nor a helper outlived the worker
-        killed_at = len(store.evol_nodes(job_id))
-        assert {n["seed_id"] for n in store.evol_nodes(job_id)} == set(seeds)
-        assert killed_at < 72 and store.job_status(job_id) == "running"
-        resumed = subprocess.run([*command, "--exit-when-idle"], cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=300)
-        assert "resuming 1 job" in resumed.stdout
-    job = store.get_job(job_id)
-    assert (job["status"], job["done_units"], job["failed_units"]) == ("done", 24, 0)
-    nodes = store.evol_nodes(job_id)
-    assert len(nodes) == 72 and len({n["node_key"] for n in nodes}) == 72
-    assert all(n["status"] == "survived" for n in nodes)
-    assert sorted(s["node_id"] for s in store.list_samples(source="evol")) == sorted(n["id"] for n in nodes)
 
 
 def test_nodes_and_their_samples_carry_token_entropy_or_say_why_not(store: Store, db_path):

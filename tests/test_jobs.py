@@ -299,20 +299,3 @@ def test_jobs_page_keeps_one_button_order_and_shows_cache_hits(store: Store):
     assert not at.exception and any(f"queued from job {done}" in s.value for s in at.success)
     rerun_job = store.list_jobs()[0]
     assert rerun_job["kind"] == "probe" and rerun_job["status"] == "queued" and rerun_job["params"]["bypass_cache"] is False
-
-
-def test_helper_processes_only_where_they_win(monkeypatch):
-    from workbench.core import shards
-
-    monkeypatch.delenv(shards.PROCESSES_ENV, raising=False)
-    monkeypatch.setattr(shards, "usable_cores", lambda: 2)
-    assert shards.process_count(concurrency=256, expected_calls=2_000) == 1  # too small to pay the helpers' start
-    assert shards.process_count(concurrency=64, expected_calls=100_000) == 1  # one process keeps up
-    assert shards.process_count(concurrency=256, expected_calls=100_000) == 2
-    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 2  # one per core
-    monkeypatch.setattr(shards, "usable_cores", lambda: 16)
-    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 4  # and at most 4
-    monkeypatch.setenv(shards.PROCESSES_ENV, "3")
-    assert shards.process_count(concurrency=16, expected_calls=10) == 3  # the setting decides
-    monkeypatch.setenv(shards.PROCESSES_ENV, "1")
-    assert shards.process_count(concurrency=4096, expected_calls=100_000) == 1

@@ -32,7 +32,7 @@ def cmd_worker(args: argparse.Namespace, store: Store) -> int:
 
     store.close()
     return run_worker(args.db, exit_when_idle=args.exit_when_idle, log=lambda m: print(m, flush=True),
-                      stop_with_parent=args.stop_with_parent)
+                      stop_with_parent=args.stop_with_parent, ray_address=args.ray_address)
 
 
 def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-with-parent", action="store_true",
                    help="stop (at a safe point, requeueing a running job) when the process that started this worker "
                         "ends; the app starts its worker this way")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="run the CPU-bound stages (embedding, PII scan, offline verifiers, decontamination) as Ray tasks "
+                        "on the cluster at ADDRESS (host:port, ray://host:port or auto; default: $WORKBENCH_RAY_ADDRESS, "
+                        "else the ray_address setting, else this machine); the worker stays the store's only writer")
     p.set_defaults(func=cmd_worker)
 
     jobs = sub.add_parser("jobs", help="background jobs").add_subparsers(dest="jobs_command", required=True)

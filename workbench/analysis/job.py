@@ -19,7 +19,7 @@ import numpy as np
 from workbench.analysis.maps import MapParams, current_params, project, warm_up_helps
 from workbench.analysis.umap_jit import start_warm_up
 from workbench.analysis.uncertainty import measure, metric_names, rank_uncertainty, save_uncertainty
-from workbench.core.embeddings import embed_texts, encode, item_matrix, model_name
+from workbench.core.embeddings import embed_missing, encode, item_matrix, model_name
 from workbench.core.jobs import JobContext, register, submit
 from workbench.core.metrics import (
     entropy_gain,
@@ -166,6 +166,7 @@ class EmbedHandler:
     """Embed every seed and sample (cache first), store lexical metrics, then novelty, duplicates, the gate."""
 
     kind = "embed"
+    cpu_bound = True  # its batches go to the job's executor
 
     def units(self, ctx: JobContext) -> list[str]:
         items = ctx.store.analysis_items()
@@ -183,16 +184,18 @@ class EmbedHandler:
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         batch = ctx.extras["batches"][unit_key]
-        model = ctx.params.get("model")
+        model = ctx.params.get("model") or model_name(ctx.store)
+        with timed(ctx, "embed_s"):  # computed where the executor runs batches; this worker writes them
+            how = await embed_missing(ctx.store, [item["instruction"] for item in batch], model, ctx.executor)
+        if how:
+            ctx.note(how)
 
-        def work(store: Store) -> None:
-            with timed(ctx, "embed_s"):
-                embed_texts(store, [item["instruction"] for item in batch], model)
+        def lexical(store: Store) -> None:
             with timed(ctx, "lexical_s"):
                 kind = batch[0]["item_type"]
                 store.set_metrics_bulk(kind, [(item["item_id"], lexical_metrics(item["instruction"])) for item in batch])
 
-        await in_thread(ctx, work)
+        await in_thread(ctx, lexical)
 
     async def finish(self, ctx: JobContext) -> None:
         gate = threshold(ctx.store, ctx.params, GATE_KEY, DEFAULT_GATE)

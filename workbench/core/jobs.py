@@ -5,6 +5,11 @@ units concurrently, and each unit writes its own results and is then recorded in
 `job_units`. A killed worker leaves the job 'running'; the next worker (there is only ever
 one per store, guarded by a file lock) requeues it and runs only the units not yet recorded.
 Handlers make units idempotent by keying every row they write on the unit.
+
+Units run concurrently in the worker process (one process already makes more model calls a second than
+the fastest peer framework). CPU-bound batches go to the job's executor (`workbench.core.executor`): a
+thread of the worker, or Ray tasks on a cluster when a Ray address is configured; the worker alone writes
+the store either way.
 """
 
 from __future__ import annotations
@@ -19,15 +24,22 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from workbench.core.executor import (
+    RAY_ADDRESS_SETTING,
+    Executor,
+    ExecutorError,
+    ExecutorLost,
+    LocalExecutor,
+    configured_address,
+    connect,
+)
 from workbench.core.response_cache import ACTIVE, ResponseCache
-from workbench.core.shards import Helper, HelperGone
 from workbench.store import Store
 
 HEARTBEAT_S = 1.0
@@ -40,11 +52,6 @@ class JobCancelled(Exception):
     """Raised inside a unit when the user paused or cancelled its job."""
 
 
-def share(total: int, index: int, count: int) -> int:
-    """Process `index`'s part of `total` split over `count` processes; at least 1."""
-    return max(1, total // count + (index < total % count))
-
-
 @dataclass
 class JobContext:
     """What a handler sees of its job while it runs."""
@@ -53,8 +60,9 @@ class JobContext:
     job: dict
     stop_requested: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
-    shard: tuple[int, int] = (0, 1)  # (this process, processes) when the units are spread over processes
     shutdown: Callable[[], bool] = lambda: False  # True once the worker itself is stopping (see Shutdown)
+    executor: Executor = field(default_factory=LocalExecutor)  # where CPU-bound batches run
+    lost: str | None = None  # why the executor stopped answering (the job goes back to the queue)
 
     @property
     def job_id(self) -> int:
@@ -64,16 +72,16 @@ class JobContext:
     def params(self) -> dict:
         return self.job["params"]
 
-    def share(self, total: int) -> int:
-        """This process's part of a limit (calls in flight) split over the job's processes."""
-        return share(total, *self.shard)
-
     def check_stop(self) -> None:
         if self.stop_requested:
             raise JobCancelled()
 
     def add_usage(self, prompt_tokens: int, completion_tokens: int, cost: float | None) -> None:
         self.store.add_job_usage(self.job_id, prompt_tokens, completion_tokens, cost)
+
+    def note(self, text: str) -> None:
+        """Add a line to the job's note (how it ran: e.g. which embedding backend), once; the Jobs page shows it."""
+        self.store.add_job_note(self.job_id, text)
 
 
 class JobHandler(Protocol):
@@ -84,9 +92,9 @@ class JobHandler(Protocol):
     still caps the calls, and a unit that is parsing or writing its result does not leave a call
     slot idle.
 
-    A handler may define `processes(ctx) -> int` (default 1): how many processes its units may be
-    spread over (see workbench.core.shards). Each process then builds its own per-run state, and the
-    handler must give its Teacher `ctx.share(concurrency)` calls at once.
+    A handler whose units send CPU-bound batches to `ctx.executor` sets `cpu_bound = True`: on a cluster
+    it then runs at least two units per executor slot at once, so that every CPU has a batch while the
+    worker writes the last one's rows.
     """
 
     kind: str
@@ -140,57 +148,44 @@ def job_cache(store: Store, job: dict) -> ResponseCache:
 
 
 async def run_one_unit(ctx: JobContext, handler: JobHandler, unit_key: str) -> tuple[str, str | None]:
-    """Run a unit: ('done', None), ('failed', error) or ('cancelled', None) when the job was paused or cancelled."""
+    """Run a unit: ('done', None), ('failed', error) or ('cancelled', None) when the job was paused or cancelled,
+    or its executor was lost (`ctx.lost` says why; the unit is not recorded)."""
     try:
         await handler.run_unit(ctx, unit_key)
     except JobCancelled:
+        return "cancelled", None
+    except ExecutorLost as exc:
+        ctx.lost, ctx.stop_requested = str(exc), True
         return "cancelled", None
     except Exception as exc:  # a unit that fails is recorded, and the job goes on
         return "failed", f"{type(exc).__name__}: {exc}"[:4000]
     return "done", None
 
 
-async def _run_units(
-    ctx: JobContext, handler: JobHandler, pending: list[str], slots: int, processes: int, log: Callable[[str], None]
-) -> dict[str, int]:
-    """Run units on lanes (each takes the next pending unit until none is left), in this process and in
-    processes - 1 helpers; finished units are recorded in batches, once per heartbeat and at the end.
-    Returns how many units each process ran.
+async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], slots: int) -> int:
+    """Run units on `slots` lanes (each takes the next pending unit until none is left); finished units are
+    recorded in batches, once per heartbeat and at the end. Returns how many units ran.
 
     A unit recorded late is safe: its rows are keyed on the unit, so a rerun after a crash skips its work.
     """
     queue = deque(pending)
     finished: list[tuple[str, str, str | None]] = []
-    ran: Counter[str] = Counter()
+    ran = 0
 
     def flush() -> None:
         batch = finished[:]
         del finished[: len(batch)]
         ctx.store.record_units(ctx.job_id, batch)
 
-    async def lane(run: Callable[[str], Awaitable[tuple[str, str | None]]], name: str) -> None:
+    async def lane() -> None:
+        nonlocal ran
         while queue and not ctx.stop_requested:
             unit_key = queue.popleft()
-            try:
-                status, error = await run(unit_key)
-            except HelperGone:
-                queue.appendleft(unit_key)  # the helper died: this process runs the unit instead
-                return
+            status, error = await run_one_unit(ctx, handler, unit_key)
             if status == "cancelled":
                 return
             finished.append((unit_key, status, error))
-            ran[name] += 1
-
-    async def helper_lanes(helper: Helper, name: str) -> None:
-        try:
-            await helper.start()
-        except Exception as exc:  # the job goes on in the worker; say why it has no helper
-            log(f"job {ctx.job_id}: {name} did not start ({type(exc).__name__}: {exc}); the worker runs its units")
-            return
-        if await helper.ready:
-            await asyncio.gather(*(lane(helper.run, name) for _ in range(helper_slots[name])))
-        else:
-            log(f"job {ctx.job_id}: {name} stopped before it was ready (see its error above); the worker runs its units")
+            ran += 1
 
     async def heartbeat() -> None:
         last = time.monotonic()
@@ -205,41 +200,45 @@ async def _run_units(
             if ctx.store.job_status(ctx.job_id) != "running" or ctx.shutdown():
                 ctx.stop_requested = True
 
-    helpers = {f"helper {i}": Helper(ctx.store.path, ctx.job_id, i, processes) for i in range(1, processes)}
-    helper_slots = {name: share(slots, i, processes) for i, name in enumerate(helpers, start=1)}
     beat = asyncio.create_task(heartbeat())
     started = time.monotonic()
-    helper_tasks = {name: asyncio.create_task(helper_lanes(helper, name)) for name, helper in helpers.items()}
     try:
-        while True:
-            await asyncio.gather(*(lane(partial(run_one_unit, ctx, handler), "worker") for _ in range(ctx.share(slots))))
-            for name, task in helper_tasks.items():
-                if not helpers[name].is_ready:
-                    task.cancel()  # still starting and nothing is left for it
-            await asyncio.gather(*helper_tasks.values(), return_exceptions=True)
-            if not queue or ctx.stop_requested:
-                break  # else: units a helper handed back when it died
+        await asyncio.gather(*(lane() for _ in range(slots)))
     finally:
         beat.cancel()
-        await asyncio.gather(*(helper.close() for helper in helpers.values()), return_exceptions=True)
         flush()
         ctx.store.heartbeat(ctx.job_id, (time.monotonic() - started) % HEARTBEAT_S)
-    return dict(ran)
+    return ran
+
+
+def lanes(handler: JobHandler, params: dict, executor: Executor) -> int:
+    """How many units run at once: the job's concurrency (times the handler's `units_per_slot`); for a
+    CPU-bound handler at least two per executor slot (one batch computing while the last one's rows are
+    written), so that a cluster's CPUs all have work."""
+    concurrency = int(params.get("concurrency") or DEFAULT_CONCURRENCY)
+    slots = concurrency * getattr(handler, "units_per_slot", 1)
+    if getattr(handler, "cpu_bound", False) and executor.slots > 1:
+        slots = max(slots, 2 * executor.slots)
+    return slots
 
 
 def run_job(
-    store: Store, job: dict, log: Callable[[str], None] = lambda message: None, shutdown: Callable[[], bool] | None = None
+    store: Store, job: dict, log: Callable[[str], None] = lambda message: None, shutdown: Callable[[], bool] | None = None,
+    executor: Executor | None = None,
 ) -> str:
     """Run one claimed job to its end (or until paused/cancelled); returns its final status.
 
+    CPU-bound batches go to `executor` (default: this process); the job records where it ran.
     When `shutdown()` turns True (the worker is stopping), no new unit starts, running units stop at their
-    next `check_stop`, and the job goes back to the queue ('queued') for the next worker to resume."""
+    next `check_stop`, and the job goes back to the queue ('queued') for the next worker to resume. So does a
+    job whose executor was lost ('queued'; `log` says why)."""
     load_handlers()
     handler = HANDLERS.get(job["kind"])
     if handler is None:
         store.set_job_status(job["id"], "failed", f"unknown job kind {job['kind']!r}")
         return "failed"
-    ctx = JobContext(store, job, shutdown=shutdown or (lambda: False))
+    ctx = JobContext(store, job, shutdown=shutdown or (lambda: False), executor=executor or LocalExecutor())
+    store.set_job_ran_on(job["id"], ctx.executor.where)
     cache = job_cache(store, job)
     active = ACTIVE.set(cache)
     try:
@@ -252,23 +251,25 @@ def run_job(
 def _run_claimed(ctx: JobContext, handler: JobHandler, log: Callable[[str], None]) -> str:
     store, job = ctx.store, ctx.job
     try:
-        processes = handler.processes(ctx) if hasattr(handler, "processes") else 1
-        ctx.shard = (0, processes)
         units = handler.units(ctx)
         store.set_job_total(job["id"], len(units))
         finished = store.finished_units(job["id"])
         pending = [u for u in units if u not in finished]
-        concurrency = int(job["params"].get("concurrency") or DEFAULT_CONCURRENCY)
-        slots = concurrency * getattr(handler, "units_per_slot", 1)
-        ran = asyncio.run(_run_units(ctx, handler, pending, slots, processes, log))
-        if processes > 1:
-            log(f"job {job['id']}: units run per process: {', '.join(f'{k} {v}' for k, v in ran.items())}")
+        asyncio.run(_run_units(ctx, handler, pending, lanes(handler, job["params"], ctx.executor)))
+        if ctx.lost and store.requeue_job(job["id"]):
+            log(f"job {job['id']}: back in the queue: {ctx.lost}")
+            return "queued"
         if ctx.stop_requested and ctx.shutdown() and store.requeue_job(job["id"]):
             log(f"job {job['id']}: back in the queue, to resume when a worker runs again")
             return "queued"
         finish: Callable[[JobContext], Awaitable[None]] | None = getattr(handler, "finish", None)
         if finish is not None and not ctx.stop_requested:
             asyncio.run(finish(ctx))
+    except ExecutorLost as exc:  # in units() or finish(): nothing half-done is recorded
+        if store.requeue_job(job["id"]):
+            log(f"job {job['id']}: back in the queue: {exc}")
+        ctx.lost = str(exc)
+        return "queued"
     except Exception as exc:
         store.set_job_status(job["id"], "failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         return "failed"
@@ -348,19 +349,31 @@ class Shutdown:
 
 
 def run_worker(
-    db_path: str | Path, exit_when_idle: bool = False, log: Callable[[str], None] = print, stop_with_parent: bool = False
+    db_path: str | Path, exit_when_idle: bool = False, log: Callable[[str], None] = print, stop_with_parent: bool = False,
+    ray_address: str | None = None,
 ) -> int:
-    """The worker loop: one per store. Returns 1 if another worker already serves this store, else 0 once it
-    stops: idle with `exit_when_idle`, or on shutdown (see Shutdown)."""
+    """The worker loop: one per store. Returns 1 if another worker already serves this store; 2 if the configured
+    Ray cluster (`ray_address`, else $WORKBENCH_RAY_ADDRESS, else the `ray_address` setting) cannot be reached,
+    before running anything, or stops answering (its job goes back to the queue); else 0 once it stops: idle
+    with `exit_when_idle`, or on shutdown (see Shutdown)."""
     fd = _try_lock(db_path)
     if fd is None:
         log(f"another worker is already running for {db_path}")
         return 1
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
-    shutdown = Shutdown(stop_with_parent)
     store = Store(db_path)
+    executor: Executor | None = None
+    shutdown: Shutdown | None = None
     try:
+        address = configured_address(store.get_setting(RAY_ADDRESS_SETTING), ray_address)
+        try:
+            executor = connect(address)
+        except ExecutorError as exc:
+            log(f"{NOT_STARTED} {exc}. No job was run; remove the Ray address to run on this machine")
+            return 2
+        log(f"CPU-bound batches run on {executor.where}")
+        shutdown = Shutdown(stop_with_parent)  # after Ray's init, which sets its own SIGTERM handler
         requeued = store.requeue_orphaned_jobs()
         if requeued:
             log(f"resuming {requeued} job(s) left running by a stopped worker")
@@ -372,14 +385,43 @@ def run_worker(
                 time.sleep(IDLE_POLL_S)
                 continue
             log(f"job {job['id']} ({job['kind']}) started")
-            status = run_job(store, job, log, shutdown)
+            status = run_job(store, job, log, shutdown, executor)
             log(f"job {job['id']} ({job['kind']}) {status}")
+            if status == "queued" and not shutdown():
+                log(f"worker stopping: {executor.where} {LOST}; start the worker again once it is back")
+                return 2
         log(f"worker stopping: {shutdown.reason()}")
         return 0
     finally:
-        shutdown.close()
+        if shutdown is not None:
+            shutdown.close()
+        if executor is not None:
+            executor.close()
         store.close()
         os.close(fd)
+
+
+NOT_STARTED = "worker not started:"
+LOST = "stopped answering"
+
+
+def worker_log_path(db_path: str | Path) -> Path:
+    """The log of the worker the app starts for this store."""
+    return Path(f"{db_path}.worker.log")
+
+
+def worker_stop_reason(db_path: str | Path) -> str | None:
+    """Why the app's last worker stopped, when it stopped because its Ray cluster could not be used (its log's last
+    line says so: the reason is returned without the log's 'worker ...:' lead); None otherwise."""
+    try:
+        with worker_log_path(db_path).open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 4096))
+            lines = log.read().decode("utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    last = lines[-1] if lines else ""
+    return last.split(": ", 1)[-1] if last.startswith(NOT_STARTED) or LOST in last else None
 
 
 def ensure_worker(db_path: str | Path, stop_with_parent: bool = False) -> bool:
@@ -388,7 +430,7 @@ def ensure_worker(db_path: str | Path, stop_with_parent: bool = False) -> bool:
     `stop_with_parent`: the worker stops when this process ends (the app's worker; see Shutdown)."""
     if worker_alive(db_path):
         return False
-    log_file = open(f"{db_path}.worker.log", "ab")  # noqa: SIM115 - handed to the child process
+    log_file = open(worker_log_path(db_path), "ab")  # noqa: SIM115 - handed to the child process
     subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", "--db", str(db_path), "worker",
          *(["--stop-with-parent"] if stop_with_parent else [])],

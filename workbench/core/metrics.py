@@ -124,19 +124,21 @@ def novelty(vectors: np.ndarray, reference: np.ndarray, exclude: np.ndarray | No
 
 
 BF16_MARGIN = 0.01  # a bfloat16 dot product of unit vectors is within 2**-8 of the float32 one
+BF16_FROM = 20_000  # rows from which the bfloat16 screen pays for importing torch (seconds) in a worker without it
 
 
 def similar_pairs(vectors: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i, j), i < j, of normalised vectors whose cosine similarity is >= threshold (float32 exact).
 
     Only the upper triangle is computed, in blocks of rows. Where the CPU does bfloat16 in hardware
-    (`workbench.core.embeddings.native_bf16`), a bfloat16 product (AMX: about 5x faster at 100k rows) screens
-    for candidates within BF16_MARGIN of the threshold, and each candidate is checked in float32.
+    (`workbench.core.embeddings.native_bf16`) and there are at least BF16_FROM rows, a bfloat16 product (AMX: about
+    5x faster at 100k rows) screens for candidates within BF16_MARGIN of the threshold, and each candidate is
+    checked in float32.
     """
     from workbench.core.embeddings import native_bf16
 
     screen = None
-    if native_bf16():
+    if native_bf16() and len(vectors) >= BF16_FROM:
         import torch
 
         screen = torch.from_numpy(np.array(vectors, dtype=np.float32)).to(torch.bfloat16)  # a writable copy for torch

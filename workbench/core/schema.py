@@ -68,7 +68,9 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             finished_at REAL,
             elapsed_s REAL NOT NULL DEFAULT 0,
             model_calls INTEGER NOT NULL DEFAULT 0,
-            cache_hits INTEGER NOT NULL DEFAULT 0
+            cache_hits INTEGER NOT NULL DEFAULT 0,
+            ran_on TEXT,
+            note TEXT
         );
         CREATE TABLE job_units (
             job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,

@@ -230,6 +230,24 @@ class StoreCore:
     def set_job_total(self, job_id: int, total: int) -> None:
         self.conn.execute("UPDATE jobs SET total_units = ? WHERE id = ?", [total, job_id])
 
+    def set_job_ran_on(self, job_id: int, where: str) -> None:
+        """Where the job's CPU-bound batches run (this machine, or a Ray cluster), for the Jobs page; a job resumed
+        somewhere else keeps both ('A; then B')."""
+        self.conn.execute(
+            "UPDATE jobs SET ran_on = CASE WHEN ran_on IS NULL OR ran_on = ? OR ran_on LIKE '%; then ' || ? "
+            "THEN coalesce(ran_on, ?) ELSE ran_on || '; then ' || ? END WHERE id = ?",
+            [where, where, where, where, job_id],
+        )
+
+    def add_job_note(self, job_id: int, line: str) -> None:
+        """Add a line to the job's note unless it holds it already (lines are joined by newlines)."""
+        self.conn.execute(
+            "UPDATE jobs SET note = CASE WHEN note IS NULL OR note = '' THEN ? "
+            "WHEN instr(char(10) || note || char(10), char(10) || ? || char(10)) > 0 THEN note "
+            "ELSE note || char(10) || ? END WHERE id = ?",
+            [line, line, line, job_id],
+        )
+
     def set_job_status(self, job_id: int, status: str, error: str | None = None) -> None:
         finished = now() if status in ("done", "failed", "cancelled") else None
         self.conn.execute(

@@ -13,24 +13,45 @@ import asyncio
 import math
 import os
 import random
+import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
+import openai
+
+from workbench.core.concurrency import AdaptiveLimit, retry_after_seconds
 from workbench.core.env import configure_offline_environment
+from workbench.core.openai_compatible import OpenAICompatibleClient
+from workbench.core.response_cache import ACTIVE, SAMPLE, is_reproducible, request_key
 
-configure_offline_environment()
+if TYPE_CHECKING:
+    import litellm
 
-import litellm  # noqa: E402  (must come after the offline environment is set)
-import openai  # noqa: E402
+configure_offline_environment()  # for whatever imports litellm next (local_model, a test)
 
-from workbench.core.concurrency import AdaptiveLimit, retry_after_seconds  # noqa: E402
-from workbench.core.openai_compatible import OpenAICompatibleClient  # noqa: E402
-from workbench.core.response_cache import ACTIVE, SAMPLE, is_reproducible, request_key  # noqa: E402
 
-litellm.suppress_debug_info = True
-litellm.drop_params = True
+@cache
+def load_litellm() -> ModuleType:
+    """litellm, imported on first use (about 4 s of imports: a command or page that calls no model never pays
+    them), after the offline environment is set (else it fetches its price map), quiet and dropping the params
+    a provider does not take."""
+    configure_offline_environment()
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    return litellm
+
+
+def __getattr__(name: str) -> Any:
+    """`from workbench.core.teacher import litellm` still works: it imports litellm then."""
+    if name == "litellm":
+        return load_litellm()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DEFAULT_MODEL = "local/gemma-3-270m"
 RAW_COMPLETION_PROVIDERS = {"local", "text-completion-openai", "text-completion-codestral", "ollama", "hosted_vllm"}
@@ -38,9 +59,15 @@ RAW_COMPLETION_PROVIDERS = {"local", "text-completion-openai", "text-completion-
 RETRYABLE = (
     openai.RateLimitError,
     openai.InternalServerError,  # HTTP 5xx
-    litellm.ServiceUnavailableError,
     openai.APIConnectionError,  # timeouts included
 )
+
+
+def retryable_errors() -> tuple[type[Exception], ...]:
+    """The errors a call is retried on: RETRYABLE, and litellm's 503 once litellm is loaded (it cannot be raised
+    before)."""
+    litellm = sys.modules.get("litellm")
+    return RETRYABLE + ((litellm.ServiceUnavailableError,) if litellm is not None else ())
 NOT_AVAILABLE = "not available"
 CLIENT_KEYS = ("model", "timeout", "api_base", "max_retries", "api_key", "mock_response")  # not generation params
 LEAN_PROVIDERS = ("openai", "hosted_vllm", "text-completion-openai")  # OpenAI-compatible servers at an api_base
@@ -295,7 +322,7 @@ def load_router(path: str) -> litellm.Router:
     model_list = config.get("model_list") if isinstance(config, dict) else None
     if not model_list:
         raise TeacherError(f"the router config {path} has no model_list")
-    return litellm.Router(model_list=model_list, num_retries=0)
+    return load_litellm().Router(model_list=model_list, num_retries=0)
 
 
 class Teacher:
@@ -323,6 +350,7 @@ class Teacher:
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0, "cache_hits": 0,
                       "backoff_s": 0.0}
         if self.config.provider == "local":
+            load_litellm()  # configured before local_model imports it
             from workbench.core.local_model import register_local_provider
 
             register_local_provider()
@@ -367,7 +395,7 @@ class Teacher:
             token = await limit.acquire()
             try:
                 result = await send(*args)
-            except RETRYABLE as exc:
+            except retryable_errors() as exc:
                 rate_limited = isinstance(exc, openai.RateLimitError)
                 retry_after = retry_after_seconds(exc) if rate_limited else None
                 limit.release(token, "rate_limited" if rate_limited else "error", retry_after)
@@ -424,14 +452,14 @@ class Teacher:
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
         if kind == "chat":
-            response = await (self._router or litellm).acompletion(**kwargs, messages=request)
+            response = await (self._router or load_litellm()).acompletion(**kwargs, messages=request)
             return self._generation(response, response.choices[0].message.content, params)
         if self.config.provider == "local":
             # litellm's text-completion wrapper drops logprobs; the local provider takes raw prompts directly.
             messages = [{"role": "user", "content": request}]
-            response = await litellm.acompletion(**kwargs, messages=messages, raw_prompt=True)
+            response = await load_litellm().acompletion(**kwargs, messages=messages, raw_prompt=True)
             return self._generation(response, response.choices[0].message.content, params)
-        response = await (self._router or litellm).atext_completion(**kwargs, prompt=request)
+        response = await (self._router or load_litellm()).atext_completion(**kwargs, prompt=request)
         return self._generation(response, response.choices[0].text, params)
 
     async def _lean_request(self, kind: str, request: Any, params: dict) -> Generation:
@@ -467,7 +495,7 @@ class Teacher:
         if self._unpriced:
             return None
         try:
-            return litellm.completion_cost(completion_response=response)
+            return load_litellm().completion_cost(completion_response=response)
         except Exception:  # litellm knows no price for this model
             self._unpriced = True
             return None
@@ -476,7 +504,7 @@ class Teacher:
         """Lean-path price from litellm's per-token rates (read once); exact above the size where tiers begin."""
         if self._rates is None:
             try:
-                prompt_cost, completion_cost = litellm.cost_per_token(model=self.model, prompt_tokens=1000,
+                prompt_cost, completion_cost = load_litellm().cost_per_token(model=self.model, prompt_tokens=1000,
                                                                       completion_tokens=1000)
                 self._rates = (prompt_cost / 1000, completion_cost / 1000)
             except Exception:  # litellm knows no price for a self-hosted model
@@ -484,7 +512,7 @@ class Teacher:
         if self._rates is False:
             return None
         if prompt_tokens > TIERED_PRICING_FROM:
-            return sum(litellm.cost_per_token(model=self.model, prompt_tokens=prompt_tokens,
+            return sum(load_litellm().cost_per_token(model=self.model, prompt_tokens=prompt_tokens,
                                               completion_tokens=completion_tokens))
         return prompt_tokens * self._rates[0] + completion_tokens * self._rates[1]
 
@@ -500,7 +528,7 @@ class Teacher:
             return unavailable(f"the server at {self.config.api_base} refused log-probabilities")
         if source == NO_LOGPROBS and self._router is None and not self.config.uses_lean_client:
             try:
-                supported = litellm.get_supported_openai_params(model=self.config.served_model,
+                supported = load_litellm().get_supported_openai_params(model=self.config.served_model,
                                                                 custom_llm_provider=self.config.provider)
             except Exception:  # litellm does not know the provider
                 supported = None

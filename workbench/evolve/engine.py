@@ -17,12 +17,15 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from workbench.core.metrics import word_tokens
-from workbench.core.teacher import Generation, Teacher
 from workbench.core.unfinished import unfinished_reason
 from workbench.core.wording import plural
 from workbench.store import Store, task_text
+
+if TYPE_CHECKING:  # the teacher imports the openai SDK and aiohttp (seconds): the CLI's parser reads this module
+    from workbench.core.teacher import Generation, Teacher
 
 PLACEHOLDER = "{instruction}"
 SCHEDULES = ("round-robin", "random", "fixed")

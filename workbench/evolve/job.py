@@ -18,7 +18,6 @@ from workbench.core.jobs import JobContext, register, submit
 from workbench.core.metrics import lexical_metrics, token_entropy_metrics
 from workbench.core.response_cache import sample_scope
 from workbench.core.settings import teacher_config
-from workbench.core.shards import process_count
 from workbench.core.teacher import Teacher, TeacherError
 from workbench.core.wording import plural
 from workbench.evolve.engine import (
@@ -252,7 +251,6 @@ class EvolveHandler:
                 seed_id, path, _ = parse_node_key(node["node_key"])
                 stored.setdefault((seed_id, path[0]), {})[node["node_key"]] = node
             config = teacher_config(ctx.store, params.teacher)
-            config.concurrency = ctx.share(config.concurrency)
             ctx.extras["evolve"] = RunState(
                 params=params,
                 teacher=Teacher(config),
@@ -268,18 +266,6 @@ class EvolveHandler:
             state = ctx.extras["evolve"]
             weakref.finalize(state, _close_writer, state.write_thread, state.writer)
         return ctx.extras["evolve"]
-
-    def processes(self, ctx: JobContext) -> int:
-        """Spread over processes only for a remote teacher (the bundled model runs in the process that loads it)
-        and where they win (shards.process_count), counting two calls for each node of a full tree."""
-        params = EvolveParams.from_dict(ctx.params)
-        config = teacher_config(ctx.store, params.teacher)
-        if config.provider == "local":
-            return 1
-        units = len(params.seeds) * params.branching
-        nodes_per_unit = sum(params.branching ** level for level in range(params.depth))
-        calls = 2 * units * nodes_per_unit
-        return min(process_count(min(params.concurrency, config.concurrency), calls), units)
 
     def units(self, ctx: JobContext) -> list[str]:
         params = self._state(ctx).params

@@ -14,16 +14,17 @@ as the embedding cache holds them, with the benchmark items.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 
 from workbench.analysis.job import in_thread
-from workbench.core.embeddings import embed_texts, model_name
+from workbench.core.embeddings import embed_missing, model_name
+from workbench.core.executor import Executor, LocalExecutor, chunks
 from workbench.core.jobs import JobContext, register, submit
 from workbench.review.contamination_export import LAST_SCAN_KEY
-from workbench.review.decontamination import NgramIndex, Settings, scan
+from workbench.review.decontamination import Hit, NgramIndex, Settings, scan
 from workbench.store import Store, now
 
 KIND = "decontam_scan"
@@ -74,10 +75,19 @@ class Corpus:
         self.texts = [scanned_text(row) for row in rows]
 
 
+def scan_chunk(texts: list[str], index: NgramIndex, settings: Settings, text_vectors: np.ndarray | None,
+               item_vectors: np.ndarray | None, offset: int) -> list[Hit]:
+    """A batch function for an executor (workbench.core.executor): `scan` of a slice of the corpus that starts at
+    `offset`, its hits numbered in the whole corpus."""
+    return [replace(hit, text_index=hit.text_index + offset)
+            for hit in scan(texts, index, settings, text_vectors, item_vectors)]
+
+
 def scan_benchmark(store: Store, corpus: Corpus, benchmark_id: int, settings: Settings, similarity: bool,
-                   model: str | None = None) -> dict[str, int]:
-    """Scan the corpus against one benchmark and store its hits (replacing the old ones).
-    Returns {"flagged": hits stored, "without_vector": texts whose similarity could not be checked}."""
+                   model: str | None = None, executor: Executor | None = None) -> dict[str, int]:
+    """Scan the corpus against one benchmark and store its hits (replacing the old ones); the corpus is cut into
+    slices the executor scans at once (one slice on this machine). Returns {"flagged": hits stored,
+    "without_vector": texts whose similarity could not be checked}."""
     items = store.benchmark_items(benchmark_id)
     index = NgramIndex(items["text"], settings.ngram)
     text_vectors = item_vectors = None
@@ -89,7 +99,11 @@ def scan_benchmark(store: Store, corpus: Corpus, benchmark_id: int, settings: Se
         if not (present.any() and items_present.any()):  # nothing to compare (embedding units failed): n-grams only
             text_vectors = item_vectors = None
             present = np.zeros(len(corpus.texts), dtype=bool)
-    hits = scan(corpus.texts, index, settings, text_vectors, item_vectors)
+    executor = executor or LocalExecutor()
+    slices = [slice(part[0], part[-1] + 1) for part in chunks(list(range(len(corpus.texts))), executor.slots)]
+    batches = [(corpus.texts[part], index, settings, None if text_vectors is None else text_vectors[part],
+                item_vectors, part.start) for part in slices]
+    hits = [hit for found in executor.map(scan_chunk, batches) for hit in found]
     rows = [
         (corpus.types[h.text_index], corpus.ids[h.text_index], items["id"][h.item_index], h.ngram_overlap,
          h.similarity if present[h.text_index] else None)
@@ -149,15 +163,16 @@ class DecontamScanHandler:
         ctx.check_stop()
         kind, _, key = unit_key.partition(":")
         if kind == "embed":
-            texts = ctx.extras["batches"][unit_key]
-            await in_thread(ctx, lambda store: embed_texts(store, texts, self._model(ctx)))
+            how = await embed_missing(ctx.store, ctx.extras["batches"][unit_key], self._model(ctx), ctx.executor)
+            if how:
+                ctx.note(how)
             return
         settings = Settings(**ctx.params["settings"])
         similarity = bool(ctx.params.get("similarity", True))
 
         def work(store: Store) -> dict[str, int]:
             corpus = ctx.extras.get("corpus") or ctx.extras.setdefault("corpus", Corpus(store))
-            return scan_benchmark(store, corpus, int(key), settings, similarity, self._model(ctx))
+            return scan_benchmark(store, corpus, int(key), settings, similarity, self._model(ctx), ctx.executor)
 
         counts = await in_thread(ctx, work)
         ctx.extras.setdefault("scanned", {})[key] = counts

@@ -496,7 +496,7 @@ class ExportHandler:
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         ctx.check_stop()
-        await scan_ids(ctx.store, self._unscanned(ctx, *unit_range(unit_key)))
+        await scan_ids(ctx.store, self._unscanned(ctx, *unit_range(unit_key)), ctx.executor)
 
     async def finish(self, ctx: JobContext) -> None:
         try:

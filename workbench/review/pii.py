@@ -22,7 +22,6 @@ there, not in the Streamlit server).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import time
@@ -35,6 +34,7 @@ from importlib.util import find_spec
 import yaml
 
 from workbench.core.env import configure_offline_environment
+from workbench.core.executor import Executor, LocalExecutor
 from workbench.core.jobs import JobContext, register
 from workbench.review.pii_policy import (
     DEFAULT_ENTITIES,
@@ -377,14 +377,21 @@ def scan_units(ids: list[int], prefix: str = "") -> list[str]:
     return [f"{prefix}{chunk[0]}-{chunk[-1]}" for chunk in (ids[i : i + SCAN_CHUNK] for i in range(0, len(ids), SCAN_CHUNK))]
 
 
-async def scan_ids(store: Store, ids: list[int]) -> None:
-    """Scan the given samples in a thread (the job's loop stays free), under the saved policy and allow-list."""
+def scan_batch(ids: list[int], keyed: list[tuple[int, str, str]], policy: PiiPolicy,
+               allowed: frozenset = frozenset()) -> dict[int, dict]:
+    """A batch function for an executor (workbench.core.executor): the scan results of these samples' texts
+    under the policy and allow-list, with the analyzer of the process it runs in (loaded once per process)."""
+    return _results(shared_analyzer(), ids, keyed, policy, allowed)
+
+
+async def scan_ids(store: Store, ids: list[int], executor: Executor | None = None) -> None:
+    """Scan the given samples under the saved policy and allow-list where `executor` runs batches (default: a
+    thread of this process, so the job's loop stays free); this process stores the results."""
     if not ids:
         return
     keyed = _fields_of(store, ids)
-    analyzer = await asyncio.to_thread(shared_analyzer)
-    results = await asyncio.to_thread(_results, analyzer, sorted({k[0] for k in keyed}), keyed, load_policy(store),
-                                      allowed_keys(store))
+    results = await (executor or LocalExecutor()).run(scan_batch, sorted({k[0] for k in keyed}), keyed,
+                                                      load_policy(store), allowed_keys(store))
     store.set_sample_pii(results)
 
 
@@ -397,6 +404,7 @@ class PiiScanHandler:
     """`pii_scan` job: params {"scope": "unscanned" | "all", "ids": optional list}. Units are id ranges."""
 
     kind = "pii_scan"
+    cpu_bound = True  # its batches go to the job's executor
 
     def _candidates(self, ctx: JobContext, first: int | None = None, last: int | None = None) -> list[int]:
         only_unscanned = ctx.params.get("scope", "unscanned") == "unscanned" and first is not None
@@ -410,7 +418,7 @@ class PiiScanHandler:
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         ids = self._candidates(ctx, *unit_range(unit_key))
         ctx.check_stop()
-        await scan_ids(ctx.store, ids)
+        await scan_ids(ctx.store, ids, ctx.executor)
 
 
 def submit_scan(store: Store, scope: str = "unscanned", ids: list[int] | None = None) -> int:

@@ -39,7 +39,7 @@ from workbench.verify.reasoning import (
     verification_settings,
 )
 from workbench.verify.verifiers import DEFAULT_VERIFIERS, Verifier, get_verifier, parse_names
-from workbench.verify.verifiers.base import CHARS_PER_TOKEN, CallBudget, Task
+from workbench.verify.verifiers.base import CHARS_PER_TOKEN, CallBudget, StepScore, Task
 from workbench.verify.verifiers.consistency import (
     PSEUDO_REFERENCE,
     PathContext,
@@ -171,8 +171,22 @@ def _add_budget(usage: dict[str, int], prefix: str, budget: CallBudget) -> None:
     usage[f"{prefix}_prompt_tokens"] += budget.prompt_tokens
 
 
+OFFLINE_VERIFIERS = ("arithmetic", "alignment", "code")  # CPU-bound, no model, no store: their batches go to the job's executor
+
+
+def score_paths(verifier: Verifier, task: Task, paths: list[list[str]]) -> list[list[StepScore]]:
+    """A batch function for an executor (workbench.core.executor): an offline verifier's verdicts on every step
+    of each path (the arithmetic verifier checks the final answer against the reference too)."""
+
+    async def every_path() -> list[list[StepScore]]:
+        return [await verifier.score_steps(task, steps) for steps in paths]
+
+    return asyncio.run(every_path())
+
+
 class ReasonHandler:
     kind = "reason"
+    cpu_bound = True  # the offline verifiers' batches go to the job's executor
 
     def units(self, ctx: JobContext) -> list[str]:
         keys = [unit_key(t["type"], int(t["id"])) for t in ctx.params.get("tasks") or []]
@@ -232,6 +246,21 @@ class ReasonHandler:
             scores = await verifier.score_in_context(task, texts, context)
         else:
             scores = await verifier.score_steps(task, texts)
+        self._store_scores(ctx, verifier, steps, scores)
+
+    async def _score_offline(self, ctx: JobContext, verifier: Verifier, task: Task, path_ids: list[int],
+                             steps_of: dict[int, list[dict]]) -> None:
+        """Every path of the task not yet scored by this offline verifier, in one batch on the job's executor."""
+        pending = [p for p in path_ids
+                   if steps_of[p] and not {s["id"] for s in steps_of[p]} <= ctx.store.scored_step_ids(p, verifier.name)]
+        if not pending:
+            return
+        ctx.check_stop()
+        batch = [[s["text"] for s in steps_of[p]] for p in pending]
+        for path_id, scores in zip(pending, await ctx.executor.run(score_paths, verifier, task, batch), strict=True):
+            self._store_scores(ctx, verifier, steps_of[path_id], scores)
+
+    def _store_scores(self, ctx: JobContext, verifier: Verifier, steps: list[dict], scores: list[StepScore]) -> None:
         usage = [s.params for s in scores if "prompt_tokens" in s.params]
         if usage:
             costs = [u.get("cost") for u in usage if u.get("cost") is not None]
@@ -257,6 +286,9 @@ class ReasonHandler:
         uses_context = any(hasattr(v, "score_in_context") for v in verifiers)
         contexts = self._contexts(ctx, task, task_type, task_id, steps_of) if uses_context else {}
         for verifier in verifiers:
+            if verifier.name in OFFLINE_VERIFIERS:
+                await self._score_offline(ctx, verifier, task, path_ids, steps_of)
+                continue
             await asyncio.gather(*(
                 self._score_path(ctx, verifier, task, path_id, steps_of[path_id], contexts.get(path_id))
                 for path_id in path_ids

@@ -25,9 +25,8 @@ import math
 import zlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from workbench.core.teacher import Teacher
 from workbench.core.wording import plural
 from workbench.verify.reasoning import COMPLETION_STOP, chat_messages, completion_prompt, split_steps
 from workbench.verify.verifiers.base import (
@@ -52,6 +51,9 @@ from workbench.verify.verifiers.consistency import (
     stated_answer,
     task_target,
 )
+
+if TYPE_CHECKING:  # the teacher imports litellm (seconds): the CLI's parser reads this module's defaults
+    from workbench.core.teacher import Teacher
 
 LABELS = ("soft", "any", "most")
 DEFAULT_LABEL = "soft"
