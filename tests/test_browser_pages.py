@@ -60,7 +60,7 @@ def test_every_page_on_an_empty_store(running_app, page):
     visit_every_page(page, running_app, "empty")
     page.goto(running_app.page_url(""))
     wait_for_streamlit(page)
-    assert page.get_by_text("The store is empty").is_visible()
+    page.get_by_text("The store is empty").wait_for(timeout=15_000)  # the live fragment renders after the script
 
 
 def test_load_sample_seeds_from_the_browser(running_app, page):
@@ -86,7 +86,7 @@ def test_every_page_on_a_store_with_seeds(running_app, page):
 def test_home_is_live_while_the_store_changes(running_app, page):
     page.goto(running_app.page_url(""))
     wait_for_streamlit(page)
-    assert page.get_by_text("The store is empty").is_visible()
+    page.get_by_text("The store is empty").wait_for(timeout=15_000)  # the live fragment renders after the script
     store = Store(running_app.db)
     store.insert_seeds([{"instruction": "Add 2 and 3."}, {"instruction": "Name three primes."}])
     job_id = store.create_job("embed", {})

@@ -162,7 +162,7 @@ def test_settings_in_a_browser_keeps_the_note_and_leaves_no_failed_job(clean_key
     screenshot(page, "settings-bundled")
     model = page.get_by_label("Model", exact=True)
     model.fill("openai/gpt-4o-mini")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved. The teacher is now").wait_for(timeout=30_000)
     page.wait_for_timeout(4000)  # it used to vanish after about 2 s
     assert page.get_by_text("Saved. The teacher is now").is_visible()

@@ -72,7 +72,7 @@ def test_whole_factory_as_a_new_user(running_app, page):
 
     open_page(page, "Settings")
     page.get_by_label("Max tokens per call").fill("64")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved.", exact=False).first.wait_for(timeout=30_000)
     assert db.get_setting("teacher")["max_tokens"] == 64
 

@@ -124,7 +124,7 @@ def test_browser_starts_a_job_on_the_bundled_model_and_nodes_appear(running_app,
     wait_for_streamlit(page)
     page.get_by_text("Known failures").click()
     page.get_by_role("button", name="Start evolution").click()
-    page.get_by_text("queued: 1 seed,").wait_for(timeout=30_000)
+    page.get_by_text("queued: 1 seed (seeds: known-failures),").wait_for(timeout=30_000)
     if not jobs.worker_alive(running_app.db):  # the app normally starts one; `workbench worker` is the manual way
         subprocess.Popen([sys.executable, "-m", "workbench.cli", "--db", str(running_app.db), "worker"], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -26,7 +26,7 @@ def test_heatmap_hover_and_click_open_a_path(db_path, running_app, page):
     wait_for_streamlit(page)
     page.wait_for_selector(".js-plotly-plot .scatterlayer .point", timeout=30_000)
     assert_no_exception(page)
-    assert "Gated out" in page.inner_text("[data-testid='stMain']")
+    page.get_by_text("Fails the gate", exact=False).first.wait_for(timeout=15_000)
 
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # the pointer only reaches what is on screen
     cells = page.locator(".js-plotly-plot .scatterlayer .point")

@@ -27,6 +27,8 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from workbench.core.wording import plural
+
 RAY_ADDRESS_ENV = "WORKBENCH_RAY_ADDRESS"
 RAY_ADDRESS_SETTING = "ray_address"
 RAY_NAMESPACE = "entropy-workbench"
@@ -126,7 +128,7 @@ class RayExecutor:
         resources = ray.cluster_resources()
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
         self.slots = max(1, int(resources.get("CPU", 1)))
-        self.where = f"Ray cluster at {address} ({nodes} node{'s' * (nodes != 1)}, {self.slots} CPUs)"
+        self.where = f"Ray cluster at {address} ({plural(nodes, 'node')}, {plural(self.slots, 'CPU')})"
 
     def _task(self, fn: Callable) -> Any:
         if fn not in self._remote:
