@@ -83,7 +83,7 @@ def test_whole_factory_as_a_new_user(running_app, page):
         pick(page, "Choose seeds", "[math]")
     slide_to(page, "Depth", 0.2)  # depth 2 of 1-6: a chain of two evolutions per seed
     page.get_by_role("button", name="Start evolution").click()
-    page.get_by_text("queued: 3 seeds, depth 2").wait_for(timeout=30_000)
+    page.get_by_text("queued: 3 seeds (seeds: selected), depth 2").wait_for(timeout=30_000)
     evolve = wait_for_job(db, "evolve")
     assert evolve["status"] == "done" and evolve["total_units"] == 3
     nodes = db.evol_nodes(evolve["id"])
