@@ -11,6 +11,7 @@ from workbench.verify.grounding import (
     fractional_count,
     grounding_doubts,
     hedged_steps,
+    loose_ends,
     misread_relations,
     restated_quantities,
     unused_quantities,
@@ -19,7 +20,7 @@ from workbench.verify.grounding import (
 from workbench.verify.reasoning import VerificationSettings, evaluate_task, judged_score, split_steps
 from workbench.verify.verifiers import DEFAULT_VERIFIERS, get_verifier
 from workbench.verify.verifiers.base import Task
-from workbench.verify.verifiers.grounding import DOUBT
+from workbench.verify.verifiers.grounding import DOUBT, HINT
 
 FERRY = ("A ferry crossing takes 25 minutes, and the wait at the dock takes an hour and 15 minutes. How many "
          "minutes do the wait and the crossing take together?")
@@ -111,6 +112,15 @@ def test_an_answer_counting_something_else_than_the_question_asks_for_is_doubted
     assert answer_unit(problem, counted, 1) == []
 
 
+def test_loose_ends_are_the_quantities_no_step_writes_and_an_answer_that_only_restates_one():
+    problem = "A shelf holds 12 books and two boxes of 9 books each. How many books are there?"
+    skipped = ["There are 12 + 9 = 21 books.", "Answer: 21"]  # the "two" boxes are never written
+    assert [(h.step, h.kind) for h in loose_ends(problem, skipped, 1)] == [(1, "unwritten quantity")]
+    echoed = ["The shelf holds 12 books, 2 boxes of 9.", "Answer: 12"]
+    assert [h.kind for h in loose_ends(problem, echoed, 1)] == ["answer restates a given"]
+    assert loose_ends(problem, ["The boxes hold 2 * 9 = 18 books.", "12 + 18 = 30 books.", "Answer: 30"], 2) == []
+
+
 def test_a_sound_solution_raises_no_doubt_at_all():
     steps = split_steps("The wait is 60 + 15 = <<60+15=75>>75 minutes\nTogether they take 75 + 25 = <<75+25=100>>100 "
                         "minutes\nA: 100")
@@ -126,10 +136,10 @@ def verdicts_of(name: str, problem: str, steps: list[str], reference: str | None
             for s in scores]
 
 
-def nested(path_id: int, steps: list[str], reference: str | None = "100") -> dict:
+def nested(path_id: int, steps: list[str], reference: str | None = "100", problem: str = FERRY) -> dict:
     """A path as the store nests it, scored by the arithmetic and grounding verifiers."""
     names = ("arithmetic", "grounding")
-    verdicts = {name: verdicts_of(name, FERRY, steps, reference) for name in names}
+    verdicts = {name: verdicts_of(name, problem, steps, reference) for name in names}
     return {"id": path_id, "path_index": path_id - 1, "final_answer": None, "steps": [
         {"id": path_id * 100 + i, "idx": i, "text": text, "overrule": None,
          "scores": {name: verdicts[name][i] for name in names}} for i, text in enumerate(steps)]}
@@ -168,3 +178,16 @@ def test_a_doubted_step_weighs_a_coin_flip_in_the_verifier_weighted_vote():
                        "Answer: 115"], reference=None)
     verdict = evaluate_task([doubted, other], settings)  # 100 (doubted) against 115 (nothing doubted): 115 wins
     assert verdict.best_path_id == 3 and verdict.path_scores[3] > verdict.path_scores[1]
+
+
+def test_a_loose_end_is_a_tie_break_in_the_vote_and_never_makes_a_path_unverified():
+    problem = "A shelf holds 12 books and two boxes of 9 books each. How many books are there?"
+    short = ["The shelf has 12 books and 9 more in a box.", "12 + 9 = 21 books.", "Answer: 21"]  # "two" unwritten
+    hinted = nested(1, short, reference="21", problem=problem)
+    assert hinted["steps"][2]["scores"]["grounding"]["params"] == {HINT: ["unwritten quantity"]}
+    assert evaluate_task([hinted], VerificationSettings()).status == "passed"  # a hint is not a doubt
+    settings = VerificationSettings(aggregation="vote")
+    assert judged_score(nested(1, short, reference=None, problem=problem)["steps"][2], settings) == 0.9
+    sound = ["The boxes hold 2 * 9 = 18 books.", "12 + 18 = 30 books.", "Answer: 30"]
+    verdict = evaluate_task([nested(1, short, None, problem), nested(2, sound, None, problem)], settings)
+    assert verdict.best_path_id == 2  # one vote each: the path with no loose end wins the tie

@@ -51,6 +51,9 @@ STEP_RULES = (STRICTEST, CONSENSUS)
 CONSENSUS_VERIFIERS = ("rollout", "judge")
 SETTINGS_KEY = "verification"
 OVERRULE_SCORES = {"correct": 1.0, "incorrect": 0.0, "neutral": NEUTRAL_SCORE}
+# a loose end's factor in the verifier-weighted vote (workbench.verify.grounding.loose_ends): a tie-break among paths
+# no check tells apart, light beside a doubt's 0.5 (on the GPT-3 solutions, 0.8 and 0.9 select alike)
+HINT_WEIGHT = 0.9
 LOW_CONFIDENCE = (0.25, 0.75)
 COMPLETION_STOP = ["\nProblem:", "\n\n\n\n"]
 TASK_TYPES = ("seed", "sample")
@@ -317,13 +320,16 @@ def effective_score(step: dict, settings: VerificationSettings) -> float:
 def judged_score(step: dict, settings: VerificationSettings) -> float | None:
     """The step's effective score when someone judged it (a counted verdict, or a correct/incorrect overrule), else
     None: what a verifier-weighted vote multiplies. A step a check doubts (and no person judged) scores at most the
-    neutral 0.5, a coin flip."""
+    neutral 0.5, a coin flip, and each of its loose ends (params `hint`) multiplies it by HINT_WEIGHT."""
     overrule = step["overrule"]
     if overrule is not None:
         return None if overrule["label"] == "neutral" else OVERRULE_SCORES[overrule["label"]]
     counted = counted_verdicts(step["scores"], settings)
     score = None if decided_by(counted) == NOBODY else step_score(counted)
-    return min(NEUTRAL_SCORE, 1.0 if score is None else score) if doubted_by(counted) else score
+    if doubted_by(counted):
+        score = min(NEUTRAL_SCORE, 1.0 if score is None else score)
+    hints = sum(len((v.get("params") or {}).get("hint") or ()) for v in counted.values())
+    return (1.0 if score is None else score) * HINT_WEIGHT ** hints if hints else score
 
 
 def aggregate(scores: list[float], rule: str = DEFAULT_AGGREGATION) -> float:

@@ -79,8 +79,8 @@ DESCRIPTIONS = {
     "alignment": "flags the first step whose results a worked reference solution's quantities cannot reach, when "
                  "the final answer disagrees (a heuristic; agreement is evidence, never a pass; offline, no model)",
     "grounding": "doubts a step that leaves a quantity of the problem unused, restates a quantity or relation of the "
-                 "problem otherwise, or corrects itself: a doubted path is unverified, never failed (a heuristic; "
-                 "offline, no model)",
+                 "problem otherwise, or corrects itself: a doubted path is unverified, never failed, and weighs less in "
+                 "the vote (a heuristic; offline, no model)",
     "judge": "asks an LLM per step (P(yes) / (P(yes) + P(no)) from logprobs when available), or once per path as a "
              "critic naming the earliest wrong step (ProcessBench's protocol)",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
