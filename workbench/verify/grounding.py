@@ -37,6 +37,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from itertools import combinations
 
 from workbench.verify.written_arithmetic import normalise, tokenize
@@ -124,7 +125,8 @@ def _noun(text: str, start: int) -> str | None:
     return words[-1] if words else None
 
 
-def quantities(text: str) -> list[Quantity]:
+@lru_cache(maxsize=4096)  # every check reads the same problem and steps
+def quantities(text: str) -> tuple[Quantity, ...]:
     """The numbers a text writes (digits, percentages, number words such as 'twelve', 'half', 'twice', 'dozen'),
     in order of appearance within each kind, each with the noun after it."""
     plain = normalise(text)
@@ -137,7 +139,7 @@ def quantities(text: str) -> list[Quantity]:
             continue  # "3 dozen", "2 hundred": the word is the digits' unit, not a quantity of its own
         found.append(Quantity(Fraction(NUMBER_WORDS[match.group(2).lower()]), match.group(2),
                               _noun(text, match.end(2)), definite=bool(match.group(1))))
-    return found
+    return tuple(found)
 
 
 def _forms(quantity: Quantity) -> set[Fraction]:
