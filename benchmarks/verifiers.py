@@ -122,10 +122,10 @@ def measure_alignment(seconds: float = 3.0) -> dict | None:
 
 def measure_grounding(seconds: float = 3.0) -> dict | None:
     """Steps per second of the grounding verifier (its doubts and loose ends) on the labelled fixture's paths, each
-    path from cold (the cache of the texts' quantities cleared first: no help from an earlier pass over the same
+    path from cold (the caches of the texts' quantities cleared first: no help from an earlier pass over the same
     text); None on a version of the code without it."""
     try:
-        from workbench.verify.grounding import quantities
+        from workbench.verify.grounding import clear_caches
         from workbench.verify.verifiers.grounding import GroundingVerifier
     except ImportError:
         return None
@@ -133,7 +133,7 @@ def measure_grounding(seconds: float = 3.0) -> dict | None:
 
     class Cold(GroundingVerifier):
         def score_all(self, task: Task, steps: list[str]) -> list:
-            quantities.cache_clear()
+            clear_caches()
             return super().score_all(task, steps)
 
     items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]

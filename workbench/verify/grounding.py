@@ -142,7 +142,8 @@ def quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(found)
 
 
-def _forms(quantity: Quantity) -> set[Fraction]:
+@lru_cache(maxsize=8192)
+def _forms(quantity: Quantity) -> frozenset[Fraction]:
     """The values a solution may write for a quantity: 25% as 0.25, 25, or as the factor 0.75 or 1.25 of a decrease
     or an increase; a half as 1/2, 0.5 or a division by 2."""
     forms = {quantity.value}
@@ -150,12 +151,23 @@ def _forms(quantity: Quantity) -> set[Fraction]:
         forms |= {quantity.value * 100, 1 + quantity.value, 1 - quantity.value}
     if 0 < quantity.value < 1 and quantity.value.numerator == 1:
         forms.add(Fraction(quantity.value.denominator))
-    return forms
+    return frozenset(forms)
 
 
-def written_values(steps: Sequence[str]) -> set[Fraction]:
+def written_values(steps: Sequence[str]) -> frozenset[Fraction]:
     """Every value the steps write, in every form `_forms` gives."""
-    return {form for step in steps for quantity in quantities(step) for form in _forms(quantity)}
+    return _written_values(tuple(steps))
+
+
+@lru_cache(maxsize=1024)
+def _written_values(steps: tuple[str, ...]) -> frozenset[Fraction]:
+    return frozenset(form for step in steps for quantity in quantities(step) for form in _forms(quantity))
+
+
+def clear_caches() -> None:
+    """Forget the quantities, forms and written values read so far (they are kept per text, most recent first)."""
+    for cached in (quantities, _forms, _written_values):
+        cached.cache_clear()
 
 
 def _words(steps: Sequence[str]) -> set[str]:
