@@ -1,6 +1,6 @@
 """Steps verified per second by the arithmetic verifier (overall, and on real-length LaTeX paragraphs alone: key
-`arithmetic_latex`), the alignment verifier (key `alignment`), the code verifier's runs per second (key
-`code_verifier`) and the rollout verifier's calls and tokens per path (key "rollout"):
+`arithmetic_latex`), the alignment verifier (key `alignment`), the grounding verifier (key `grounding`), the code
+verifier's runs per second (key `code_verifier`) and the rollout verifier's calls and tokens per path (key "rollout"):
 `python -m benchmarks.verifiers --json`.
 
 The steps are the labelled fixture's steps, every step of the GSM8K-style solution corpus (real-style
@@ -92,6 +92,18 @@ def measure(seconds: float = 3.0) -> dict:
     }
 
 
+def _offline_steps_per_s(verifier, tasks: list, seconds: float) -> dict:
+    """Steps per second of an offline verifier's `score_all` over (task, steps) pairs, after one warm-up pass."""
+    for task, path in tasks:  # warm up
+        verifier.score_all(task, path)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for task, path in tasks:
+            verifier.score_all(task, path)
+            done += len(path)
+    return {"steps_per_s": round(done / (time.perf_counter() - started), 1), "paths": len(tasks)}
+
+
 def measure_alignment(seconds: float = 3.0) -> dict | None:
     """Steps per second of the alignment verifier on the labelled fixture's paths, each with a worked reference
     solution of GSM8K's form built from the path's own calculations (so every step is compared); None on a version
@@ -105,15 +117,27 @@ def measure_alignment(seconds: float = 3.0) -> dict | None:
     items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
     tasks = [(Task(item["problem"], reference_answer="0", reference_solution="\n".join(item["steps"]) + "\n#### 0"),
               item["steps"]) for item in items]
-    verifier = AlignmentVerifier()
-    for task, path in tasks:  # warm up
-        verifier.score_all(task, path)
-    done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        for task, path in tasks:
-            verifier.score_all(task, path)
-            done += len(path)
-    return {"steps_per_s": round(done / (time.perf_counter() - started), 1), "paths": len(tasks)}
+    return _offline_steps_per_s(AlignmentVerifier(), tasks, seconds)
+
+
+def measure_grounding(seconds: float = 3.0) -> dict | None:
+    """Steps per second of the grounding verifier (its doubts and loose ends) on the labelled fixture's paths, each
+    path from cold (the caches of the texts' quantities cleared first: no help from an earlier pass over the same
+    text); None on a version of the code without it."""
+    try:
+        from workbench.verify.grounding import clear_caches
+        from workbench.verify.verifiers.grounding import GroundingVerifier
+    except ImportError:
+        return None
+    from workbench.verify.verifiers.base import Task
+
+    class Cold(GroundingVerifier):
+        def score_all(self, task: Task, steps: list[str]) -> list:
+            clear_caches()
+            return super().score_all(task, steps)
+
+    items = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    return _offline_steps_per_s(Cold(), [(Task(item["problem"]), item["steps"]) for item in items], seconds)
 
 
 def measure_latex(seconds: float = 3.0) -> dict:
@@ -240,6 +264,7 @@ def main() -> None:
     result = measure(seconds)
     result["arithmetic_latex"] = measure_latex(seconds)
     result["alignment"] = measure_alignment(seconds)
+    result["grounding"] = measure_grounding(seconds)
     result["code_verifier"] = measure_code(seconds)
     result["rollout"] = measure_rollout()
     print(json.dumps(result))

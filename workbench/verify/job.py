@@ -171,7 +171,7 @@ def _add_budget(usage: dict[str, int], prefix: str, budget: CallBudget) -> None:
     usage[f"{prefix}_prompt_tokens"] += budget.prompt_tokens
 
 
-OFFLINE_VERIFIERS = ("arithmetic", "alignment", "code")  # CPU-bound, no model, no store: their batches go to the job's executor
+OFFLINE_VERIFIERS = ("arithmetic", "alignment", "grounding", "code")  # CPU-bound, no model, no store: their batches go to the job's executor
 
 
 def score_paths(verifier: Verifier, task: Task, paths: list[list[str]]) -> list[list[StepScore]]:

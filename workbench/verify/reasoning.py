@@ -17,8 +17,9 @@ The gate decides each path (`path_gate`): it FAILS when a counted verdict on som
 (a step found wrong; a person's "incorrect" overrule too) or when it states no final answer; it PASSES when its
 outcome is verified (an outcome verdict that holds: the reference answer, the tests, a self-consistency majority
 at the margin, or a person's "correct" on the answer step), no step was found wrong and no step is in dispute;
-otherwise it is UNVERIFIED: rollouts and the judge disagree on a step, only a majority under the margin checked
-its outcome, or nothing did.
+otherwise it is UNVERIFIED: rollouts and the judge disagree on a step, a check doubts a step of a path whose outcome
+holds (a verdict whose params carry a `doubt`: workbench.verify.verifiers.grounding), only a majority under the
+margin checked its outcome, or nothing did.
 Arithmetic that holds is evidence: it never passes a path by itself.
 
 Paths are ranked passed before unverified before failed and, within a status, by the selection rule: a path
@@ -50,6 +51,9 @@ STEP_RULES = (STRICTEST, CONSENSUS)
 CONSENSUS_VERIFIERS = ("rollout", "judge")
 SETTINGS_KEY = "verification"
 OVERRULE_SCORES = {"correct": 1.0, "incorrect": 0.0, "neutral": NEUTRAL_SCORE}
+# a loose end's factor in the verifier-weighted vote (workbench.verify.grounding.loose_ends): a tie-break among paths
+# no check tells apart, light beside a doubt's 0.5 (on the GPT-3 solutions, 0.8 and 0.9 select alike)
+HINT_WEIGHT = 0.9
 LOW_CONFIDENCE = (0.25, 0.75)
 COMPLETION_STOP = ["\nProblem:", "\n\n\n\n"]
 TASK_TYPES = ("seed", "sample")
@@ -194,11 +198,12 @@ ANSWER_LINE = re.compile(r"^[ \t]*(?:[*#]+[ \t]*)?(?:the[ \t]+)?(?:final[ \t]+)?
                          re.IGNORECASE | re.MULTILINE)
 LINE_END = re.compile(r"\r\n?")
 BOLD_CLOSE = re.compile(r"^([^*\n]*)\*\*[ \t]*(?=\n|$)")  # the rest of a "**Step 1: Add**" header
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$(\"'\d])")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$(\"'\d])|[ \t]*\n\s*(?=[A-Z])")  # or a line that opens a sentence
 
 
 def split_steps(text: str) -> list[str]:
-    """Steps of a path: 'Step k' markers, else numbered lines, else blank-line paragraphs, else sentences.
+    """Steps of a path: 'Step k' markers, else numbered lines, else blank-line paragraphs, else sentences (and lines
+    that open one: GSM8K's one calculation a line, "A: 18" last).
 
     Code fences are never split, labels ('Step 2:', '3.', '**Step 1: Add**') are removed, and a closing
     'Answer: ...' line becomes its own step. Windows (\r\n) and old Mac (\r) line ends read as \n.
@@ -314,12 +319,17 @@ def effective_score(step: dict, settings: VerificationSettings) -> float:
 
 def judged_score(step: dict, settings: VerificationSettings) -> float | None:
     """The step's effective score when someone judged it (a counted verdict, or a correct/incorrect overrule), else
-    None: what a verifier-weighted vote multiplies."""
+    None: what a verifier-weighted vote multiplies. A step a check doubts (and no person judged) scores at most the
+    neutral 0.5, a coin flip, and each of its loose ends (params `hint`) multiplies it by HINT_WEIGHT."""
     overrule = step["overrule"]
     if overrule is not None:
         return None if overrule["label"] == "neutral" else OVERRULE_SCORES[overrule["label"]]
     counted = counted_verdicts(step["scores"], settings)
-    return None if decided_by(counted) == NOBODY else step_score(counted)
+    score = None if decided_by(counted) == NOBODY else step_score(counted)
+    if doubted_by(counted):
+        score = min(NEUTRAL_SCORE, 1.0 if score is None else score)
+    hints = sum(len((v.get("params") or {}).get("hint") or ()) for v in counted.values())
+    return (1.0 if score is None else score) * HINT_WEIGHT ** hints if hints else score
 
 
 def aggregate(scores: list[float], rule: str = DEFAULT_AGGREGATION) -> float:
@@ -355,8 +365,9 @@ GATE_FAILURES = {
     "unchecked": "nothing checked the final answer (no reference answer, tests or self-consistency majority)",
     "weak_majority": "the paths' majority answer leads by less than the margin",
     "disputed": "rollouts and the judge disagree on a step (consensus filtering)",
+    "doubted": "a check doubts a step although the final answer holds (a heuristic)",
 }
-UNVERIFIED_KINDS = ("unchecked", "weak_majority", "disputed")
+UNVERIFIED_KINDS = ("unchecked", "weak_majority", "disputed", "doubted")
 
 
 @dataclass(frozen=True)
@@ -396,6 +407,12 @@ def _about_missing_answer(verdict: dict) -> bool:
     return "answer" in params and params["answer"] is None
 
 
+def doubted_by(verdicts: dict[str, dict]) -> str:
+    """Who doubts a step among its (counted) verdicts: the names of the verifiers whose params carry a `doubt`
+    ('grounding'), '' when none does."""
+    return ", ".join(sorted(name for name, v in verdicts.items() if (v.get("params") or {}).get("doubt")))
+
+
 def _answer_index(path: dict) -> tuple[int, str | None]:
     from workbench.verify.verifiers.consistency import stated_answer
 
@@ -414,6 +431,7 @@ class _Findings:
     missing: bool = False  # a verifier says the path states no final answer
     weak: set[str] = field(default_factory=set)  # outcome verdicts set aside: majority under the margin
     disputed: list[dict] = field(default_factory=list)
+    doubted: list[tuple[dict, str]] = field(default_factory=list)  # (step, who doubts it): a check's doubt
 
 
 def _findings(path: dict, settings: VerificationSettings) -> _Findings:
@@ -432,6 +450,8 @@ def _findings(path: dict, settings: VerificationSettings) -> _Findings:
         found.weak |= {name for name, v in counted.items() if v.get("set_aside") == "margin"}
         if any(v.get("set_aside") == "disputed" for v in counted.values()):
             found.disputed.append(step)
+        if doubters := doubted_by(counted):
+            found.doubted.append((step, doubters))
         found.missing |= any(_about_missing_answer(v) for v in given.values())
         flagged = [v["score"] for v in given.values() if v["score"] < settings.threshold - 1e-9
                    and not (found.answer is None and _about_missing_answer(v))]
@@ -464,6 +484,8 @@ def path_gate(path: dict, settings: VerificationSettings) -> PathGate:
         return PathGate(FAILED, "no_answer", answer_step, "")
     if found.disputed:
         return PathGate(UNVERIFIED, "disputed", found.disputed[0], ", ".join(CONSENSUS_VERIFIERS))
+    if found.outcome and found.doubted:
+        return PathGate(UNVERIFIED, "doubted", *found.doubted[0])
     if found.outcome:
         return PathGate(PASSED, "", answer_step, ", ".join(sorted(found.outcome)))
     if found.weak:
@@ -575,6 +597,9 @@ def gate_reason(paths: list[dict], verdict: TaskVerdict) -> str:
         return f"{head} fails: it states no final answer (step {step['idx'] + 1} is its last)"
     if gate.kind == "disputed":
         return f"{head} is unverified: {GATE_FAILURES['disputed']}: step {step['idx'] + 1}; label it by hand"
+    if gate.kind == "doubted":
+        why = "; ".join(_short(step["scores"][name].get("rationale"), REASON_CHARS) for name in gate.decided_by.split(", "))
+        return f"{head} is unverified: its final answer holds, but {gate.decided_by} doubts step {step['idx'] + 1}: {why}"
     if gate.kind == "weak_majority":
         ruling = counted_verdicts(step["scores"], settings)
         set_aside = next((v for v in ruling.values() if v.get("set_aside") == "margin"), {})

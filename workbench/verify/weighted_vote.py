@@ -4,7 +4,8 @@ DIVERSE (Li et al. 2023, "Making Language Models Better Reasoners with Step-Awar
 votes for its final answer with a weight from a verifier, and the answer with the most weight wins; with every
 weight equal it is self-consistency's majority vote (Wang et al. 2022). Here a path's weight comes from its step
 scores: the product of the effective scores of the steps some verifier (or a person) judged, a step nobody judged
-counting 1 (it tells nothing). The product is the chance that every judged step is right when the scores are
+counting 1 (it tells nothing), a step a check doubts counting at most 0.5 (a coin flip:
+workbench.verify.verifiers.grounding) and each loose end of the path 0.9 more (reasoning.HINT_WEIGHT). The product is the chance that every judged step is right when the scores are
 independent probabilities, so one step found wrong (score 0) takes the path's whole weight, and a doubtful one
 (0.25) most of it.
 

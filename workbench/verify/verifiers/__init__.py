@@ -10,7 +10,7 @@ from workbench.verify.verifiers.base import Task, Verifier, VerifierError
 # The offline verifiers a new store uses by default: the Verifier page's choice, the reason job's and the CLI's
 # default, and what `verify-eval` runs without --verifier. Adding an offline verifier to the defaults is adding
 # its name here. The code verifier runs the model's code, so it stays a choice the user makes.
-DEFAULT_VERIFIERS = ("arithmetic", "alignment", "consistency")
+DEFAULT_VERIFIERS = ("arithmetic", "alignment", "grounding", "consistency")
 
 
 def _arithmetic(**options: Any) -> Verifier:
@@ -49,6 +49,12 @@ def _rollout(**options: Any) -> Verifier:
     return RolloutVerifier(**options)
 
 
+def _grounding(**options: Any) -> Verifier:
+    from workbench.verify.verifiers.grounding import GroundingVerifier
+
+    return GroundingVerifier(**options)
+
+
 def _alignment(**options: Any) -> Verifier:
     from workbench.verify.verifiers.alignment import AlignmentVerifier
 
@@ -58,6 +64,7 @@ def _alignment(**options: Any) -> Verifier:
 REGISTRY: dict[str, Callable[..., Verifier]] = {
     "arithmetic": _arithmetic,
     "alignment": _alignment,
+    "grounding": _grounding,
     "consistency": _consistency,
     "rollout": _rollout,
     "judge": _judge,
@@ -71,6 +78,9 @@ DESCRIPTIONS = {
     "arithmetic": "re-computes every written calculation exactly and checks the final answer (offline, no model)",
     "alignment": "flags the first step whose results a worked reference solution's quantities cannot reach, when "
                  "the final answer disagrees (a heuristic; agreement is evidence, never a pass; offline, no model)",
+    "grounding": "doubts a step that leaves a quantity of the problem unused, restates a quantity or relation of the "
+                 "problem otherwise, or corrects itself: a doubted path is unverified, never failed, and weighs less in "
+                 "the vote (a heuristic; offline, no model)",
     "judge": "asks an LLM per step (P(yes) / (P(yes) + P(no)) from logprobs when available), or once per path as a "
              "critic naming the earliest wrong step (ProcessBench's protocol)",
     "prm": "a neural process reward model from a local path (Qwen2.5-Math-PRM or Math-Shepherd style)",
