@@ -167,7 +167,10 @@ def test_stored_rollouts_are_reused_and_only_the_missing_ones_sampled(scripted):
     first = asyncio.run(verifier.score_steps(TASK, PATH))
     assert len(script.bodies) == 8
     key = next(iter(ledger.rollouts))
-    del ledger.rollouts[key][3]  # as if the run was killed before the last rollout of one prefix was kept
+    # as if the run was killed before one rollout of one prefix was kept: one that missed, since the scripted server
+    # answers the next call for that prefix with a miss (which of k = 0..3 missed depends on arrival order)
+    missed = next(k for k, rollout in ledger.rollouts[key].items() if rollout.final_answer != "31")
+    del ledger.rollouts[key][missed]
     again = asyncio.run(verifier.score_steps(TASK, PATH))
     assert len(script.bodies) == 9 and all(len(kept) == 4 for kept in ledger.rollouts.values())
     assert [s.score for s in again][1:] == [s.score for s in first][1:]
