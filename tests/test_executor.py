@@ -19,9 +19,12 @@ import pytest
 from workbench.core import jobs
 from workbench.core.executor import (
     LOCAL_WHERE,
+    MAX_GROUP,
     RAY_ADDRESS_ENV,
+    Coalescer,
     ExecutorError,
     LocalExecutor,
+    call_each,
     check_reachable,
     chunks,
     configured_address,
@@ -132,3 +135,40 @@ def test_the_local_executor_runs_batches_in_this_process():
     assert asyncio.run(executor.run(sum, [1, 2, 3])) == 6
     assert executor.map(pow, [(2, 3), (3, 2)]) == [8, 9]
     assert executor.slots == 1 and executor.where == LOCAL_WHERE
+
+
+def square_unless_negative(x: int) -> int:
+    if x < 0:
+        raise ValueError(f"negative: {x}")
+    return x * x
+
+
+def test_small_batches_sent_while_the_tasks_are_busy_leave_together_and_each_caller_gets_its_own_answer():
+    tasks: list[int] = []
+
+    async def submit(fn, calls):  # a task on a worker: some latency, then every batch of the group in turn
+        tasks.append(len(calls))
+        await asyncio.sleep(0.01)
+        return call_each(fn, calls)
+
+    async def units() -> list:
+        coalescer = Coalescer(submit, in_flight=2)
+        return await asyncio.gather(*(coalescer.run(square_unless_negative, x) for x in [*range(40), -1]),
+                                    return_exceptions=True)
+
+    results = asyncio.run(units())
+    assert results[:40] == [x * x for x in range(40)]
+    assert isinstance(results[40], ValueError) and "negative: -1" in str(results[40])  # fails only its own unit
+    assert sum(tasks) == 41 and len(tasks) < 41 and max(tasks) <= MAX_GROUP
+    assert tasks[:2] == [1, 1]  # untimed: the first batches go alone, at once
+
+
+def test_a_lost_task_fails_every_batch_it_carried():
+    async def submit(fn, calls):
+        raise ConnectionError("node died")
+
+    async def units() -> list:
+        coalescer = Coalescer(submit, in_flight=1)
+        return await asyncio.gather(*(coalescer.run(abs, x) for x in range(3)), return_exceptions=True)
+
+    assert all(isinstance(result, ConnectionError) for result in asyncio.run(units()))

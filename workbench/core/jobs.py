@@ -213,12 +213,12 @@ async def _run_units(ctx: JobContext, handler: JobHandler, pending: list[str], s
 
 def lanes(handler: JobHandler, params: dict, executor: Executor) -> int:
     """How many units run at once: the job's concurrency (times the handler's `units_per_slot`); for a
-    CPU-bound handler at least two per executor slot (one batch computing while the last one's rows are
-    written), so that a cluster's CPUs all have work."""
+    CPU-bound handler at least the executor's `lanes` (on a cluster: enough units that every CPU has a batch
+    computing and the next on its way, small batches grouped into tasks), so that a cluster's CPUs all have work."""
     concurrency = int(params.get("concurrency") or DEFAULT_CONCURRENCY)
     slots = concurrency * getattr(handler, "units_per_slot", 1)
     if getattr(handler, "cpu_bound", False) and executor.slots > 1:
-        slots = max(slots, 2 * executor.slots)
+        slots = max(slots, executor.lanes)
     return slots
 
 

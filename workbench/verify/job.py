@@ -174,12 +174,15 @@ def _add_budget(usage: dict[str, int], prefix: str, budget: CallBudget) -> None:
 OFFLINE_VERIFIERS = ("arithmetic", "alignment", "grounding", "code")  # CPU-bound, no model, no store: their batches go to the job's executor
 
 
-def score_paths(verifier: Verifier, task: Task, paths: list[list[str]]) -> list[list[StepScore]]:
-    """A batch function for an executor (workbench.core.executor): an offline verifier's verdicts on every step
-    of each path (the arithmetic verifier checks the final answer against the reference too)."""
+def score_paths(verifiers: list[Verifier], task: Task, paths: list[list[list[str]]]) -> list[list[list[StepScore]]]:
+    """A batch function for an executor (workbench.core.executor): the offline verifiers' verdicts on one task's
+    paths, all in one batch so that the work that scales runs where the batch runs. `paths[i]` are the paths (each
+    a list of step texts) that `verifiers[i]` still has to score; returns result[i][j][k], verifier i's verdict on
+    step k of its path j (the arithmetic verifier checks the final answer against the reference too)."""
 
-    async def every_path() -> list[list[StepScore]]:
-        return [await verifier.score_steps(task, steps) for steps in paths]
+    async def every_path() -> list[list[list[StepScore]]]:
+        return [[await verifier.score_steps(task, steps) for steps in batch]
+                for verifier, batch in zip(verifiers, paths, strict=True)]
 
     return asyncio.run(every_path())
 
@@ -248,29 +251,38 @@ class ReasonHandler:
             scores = await verifier.score_steps(task, texts)
         self._store_scores(ctx, verifier, steps, scores)
 
-    async def _score_offline(self, ctx: JobContext, verifier: Verifier, task: Task, path_ids: list[int],
+    async def _score_offline(self, ctx: JobContext, verifiers: list[Verifier], task: Task,
                              steps_of: dict[int, list[dict]]) -> None:
-        """Every path of the task not yet scored by this offline verifier, in one batch on the job's executor."""
-        pending = [p for p in path_ids
-                   if steps_of[p] and not {s["id"] for s in steps_of[p]} <= ctx.store.scored_step_ids(p, verifier.name)]
-        if not pending:
+        """Every path of the task not yet scored by each offline verifier, all in one batch on the job's executor;
+        the verdicts are stored in one transaction."""
+        pending = {verifier.name: [p for p, steps in steps_of.items()
+                                   if steps and not all(verifier.name in s.get("scores", {}) for s in steps)]
+                   for verifier in verifiers}
+        busy = [verifier for verifier in verifiers if pending[verifier.name]]
+        if not busy:
             return
         ctx.check_stop()
-        batch = [[s["text"] for s in steps_of[p]] for p in pending]
-        for path_id, scores in zip(pending, await ctx.executor.run(score_paths, verifier, task, batch), strict=True):
-            self._store_scores(ctx, verifier, steps_of[path_id], scores)
+        batch = [[[s["text"] for s in steps_of[p]] for p in pending[verifier.name]] for verifier in busy]
+        results = await ctx.executor.run(score_paths, busy, task, batch)
+        ctx.store.set_step_scores([row for verifier, scored in zip(busy, results, strict=True)
+                                   for path_id, scores in zip(pending[verifier.name], scored, strict=True)
+                                   for row in self._score_rows(ctx, verifier, steps_of[path_id], scores)])
 
     def _store_scores(self, ctx: JobContext, verifier: Verifier, steps: list[dict], scores: list[StepScore]) -> None:
+        ctx.store.set_step_scores(self._score_rows(ctx, verifier, steps, scores))
+
+    def _score_rows(self, ctx: JobContext, verifier: Verifier, steps: list[dict], scores: list[StepScore]) -> list[dict]:
+        """The step_scores rows of one path's verdicts; the model calls they cost are counted to the job."""
         usage = [s.params for s in scores if "prompt_tokens" in s.params]
         if usage:
             costs = [u.get("cost") for u in usage if u.get("cost") is not None]
             ctx.add_usage(sum(u["prompt_tokens"] for u in usage), sum(u["completion_tokens"] for u in usage),
                           sum(costs) if costs else None)
-        ctx.store.set_step_scores([
+        return [
             {"step_id": step["id"], "verifier": verifier.name, "score": score.score, "label": score.label,
              "checks": score.checks, "rationale": score.rationale, "model": score.model, "params": score.params}
             for step, score in zip(steps, scores, strict=True)
-        ])
+        ]
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         task_type, task_id = parse_unit_key(unit_key)
@@ -281,13 +293,14 @@ class ReasonHandler:
         await asyncio.gather(*(
             self._sample_path(ctx, teacher, task, task_type, task_id, index) for index in range(n) if index not in stored
         ))
-        path_ids = [path_id for _, path_id in sorted(ctx.store.job_path_ids(ctx.job_id, task_type, task_id).items())]
-        steps_of = {path_id: ctx.store.path_steps(path_id) for path_id in path_ids}
+        nested = ctx.store.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
+        steps_of = {path["id"]: path["steps"] for path in nested if path["job_id"] == ctx.job_id}
+        path_ids = list(steps_of)  # in path_index order
         uses_context = any(hasattr(v, "score_in_context") for v in verifiers)
         contexts = self._contexts(ctx, task, task_type, task_id, steps_of) if uses_context else {}
+        await self._score_offline(ctx, [v for v in verifiers if v.name in OFFLINE_VERIFIERS], task, steps_of)
         for verifier in verifiers:
             if verifier.name in OFFLINE_VERIFIERS:
-                await self._score_offline(ctx, verifier, task, path_ids, steps_of)
                 continue
             await asyncio.gather(*(
                 self._score_path(ctx, verifier, task, path_id, steps_of[path_id], contexts.get(path_id))
