@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from workbench.verify.grounding import grounding_doubts, loose_ends, unused_results
 from workbench.verify.reasoning import VerificationSettings, evaluate_task
+from workbench.verify.verifiers import evaluation
 from workbench.verify.verifiers.base import Task
 from workbench.verify.verifiers.grounding import HINT, GroundingVerifier
 
@@ -41,11 +42,7 @@ def test_the_hint_is_no_doubt_but_weighs_the_path_in_the_vote():
     assert verdicts[3].params[HINT] == ["unused result"] and verdicts[3].score == 0.5
 
     def as_path(path_id: int, steps: list[str]) -> dict:
-        scores = GroundingVerifier().score_all(Task(BAKERY), steps)
-        return {"id": path_id, "path_index": path_id, "final_answer": None, "steps": [
-            {"id": i, "idx": i, "text": text, "overrule": None,
-             "scores": {"grounding": {"score": s.score, "label": s.label, "rationale": s.rationale, "params": s.params}}}
-            for i, (text, s) in enumerate(zip(steps, scores, strict=True))]}
+        return evaluation.as_path(steps, {"grounding": GroundingVerifier().score_all(Task(BAKERY), steps)}, path_id)
 
     decided = evaluate_task([as_path(1, LOST_THREAD), as_path(2, SOUND)], VerificationSettings(aggregation="vote"))
     assert decided.path_scores[2] > decided.path_scores[1] and decided.best_path_id == 2
