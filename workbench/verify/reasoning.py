@@ -499,15 +499,15 @@ STATUS_RANK = {FAILED: 0, UNVERIFIED: 1, PASSED: 2}
 
 
 def path_ranks(path_scores: dict[int, float], statuses: dict[int, str] | None = None,
-               tiebreak: dict[int, float] | None = None) -> dict[int, tuple]:
+               tiebreak: dict[int, tuple[float, ...]] | None = None) -> dict[int, tuple]:
     """Each path's rank key: its status (passed before unverified before failed, when `statuses` are given), then
-    its score, then its tiebreak (higher first)."""
-    return {i: (STATUS_RANK[statuses[i]] if statuses else 0, score, (tiebreak or {}).get(i, 0.0))
+    its score, then its tiebreak (higher first, compared in order)."""
+    return {i: (STATUS_RANK[statuses[i]] if statuses else 0, score, (tiebreak or {}).get(i, ()))
             for i, score in path_scores.items()}
 
 
 def best_of_n(path_scores: dict[int, float], statuses: dict[int, str] | None = None,
-              tiebreak: dict[int, float] | None = None) -> int | None:
+              tiebreak: dict[int, tuple[float, ...]] | None = None) -> int | None:
     """The id of the best path by `path_ranks`; the first one, in the given order, among equals. None when there are
     no paths."""
     ranks = path_ranks(path_scores, statuses, tiebreak)
@@ -622,16 +622,15 @@ def gate_failure(paths: list[dict], verdict: TaskVerdict) -> GateFailure | None:
 def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerdict:
     """Decide every path (as nested by Store.reasoning_paths_nested), rank them, and give the task its best path's
     status, reason and failure."""
-    from workbench.verify.weighted_vote import path_weight, vote_shares
+    from workbench.verify.weighted_vote import vote_shares, vote_tiebreak
 
     statuses = {path["id"]: path_gate(path, settings).status for path in paths}
     tiebreak = None
     if settings.aggregation == VOTE:
-        weights = [path_weight([judged_score(s, settings) for s in path["steps"]]) if path["steps"] else 0.0
-                   for path in paths]
-        shares = vote_shares([_answer_index(path)[1] if path["steps"] else None for path in paths], weights)
+        tiebreak = {path["id"]: vote_tiebreak([judged_score(s, settings) for s in path["steps"]]) if path["steps"]
+                    else (0.0, 0) for path in paths}
+        shares = vote_shares([_answer_index(p)[1] if p["steps"] else None for p in paths], [w for w, _ in tiebreak.values()])
         path_scores = {path["id"]: share for path, share in zip(paths, shares, strict=True)}
-        tiebreak = {path["id"]: weight for path, weight in zip(paths, weights, strict=True)}
     else:
         path_scores = {path["id"]: aggregate([effective_score(s, settings) for s in path["steps"]], settings.aggregation)
                        for path in paths}
