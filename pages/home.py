@@ -37,7 +37,7 @@ def student_line(student: dict) -> None:
     rate = "—" if seeds["pass_at_1"] is None else f"{seeds['pass_at_1']:.0%}"
     room = "not measured yet" if headroom["headroom"] is None else f"{headroom['headroom']:.0%}"
     st.caption(f"Student `{student['student']}`: pass@1 {rate} on {plural(seeds['probed'], 'probed seed')}, "
-               f"{seeds['failed']:,} known failures by probe; headroom on the approved tasks {room}.")
+               f"failing {seeds['failed']:,} of them; headroom on the approved tasks {room}.")
 
 
 def counts(report: dict) -> None:

@@ -42,7 +42,7 @@ POLICY_NAMES = {"best_vs_each": "the best passing path against each failing path
 STEPWISE_FORMATS = ("trl-stepwise", "prm800k")
 DEMONSTRATION_TAGS = ["demonstration-data", "not-for-training"]
 SOURCE_NAMES = {
-    "seed": "hand-curated gold seeds",
+    "seed": "hand-curated gold seeds asked as samples (the question is the seed's; the answer the teacher's verified path)",
     "evol": "Evol-Instruct evolutions of the seeds (depth and breadth operators, with elimination)",
     "magpie": "Magpie self-synthesis (the model writes the user turn from a pre-query template)",
     "import": "samples imported from other generators and audited here",

@@ -508,8 +508,8 @@ class ReviewQueries:
         """What a dataset card reports about the samples it describes (unfiltered ones; filtered ids are ignored):
         counts by source and status (`by_source`, `by_status`), last evolution operators, `teachers` (model and
         params of the samples' own text, with how many it wrote), `models` (every model that wrote text of theirs,
-        from the samples and their jobs: {model, samples: samples it wrote, path_samples: samples whose reasoning
-        paths it wrote}), the verifiers of their steps, metric distributions and `decisions`
+        from the samples and their jobs: {model, samples: samples it wrote (not a seed asked as a sample: its
+        question is the seed's), path_samples: samples whose reasoning paths it wrote}), the verifiers of their steps, metric distributions and `decisions`
         (`status_deciders`)."""
         ids = list(sample_ids)
         scope = "s.filter_reason IS NULL AND s.id IN (SELECT value FROM json_each(:ids))"
@@ -529,7 +529,7 @@ class ReviewQueries:
             "SELECT model, count(DISTINCT CASE WHEN kind = 'sample' THEN id END) AS samples,"
             " count(DISTINCT CASE WHEN kind = 'path' THEN id END) AS path_samples FROM ("
             f" SELECT coalesce(s.model, j.model) AS model, 'sample' AS kind, s.id AS id FROM samples s"
-            f" LEFT JOIN jobs j ON j.id = s.job_id WHERE {scope} UNION ALL"
+            f" LEFT JOIN jobs j ON j.id = s.job_id WHERE {scope} AND s.source != 'seed' UNION ALL"
             " SELECT coalesce(p.model, j.model), 'path', s.id FROM reasoning_paths p"
             " JOIN samples s ON p.task_type = 'sample' AND s.id = p.task_id"
             f" LEFT JOIN jobs j ON j.id = p.job_id WHERE {scope})"
