@@ -1,5 +1,7 @@
 """Home: what is in the store (the Overview's funnel numbers), the next step, the demo project, recent jobs."""
 
+import re
+
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
@@ -84,6 +86,11 @@ def demo_section(report: dict) -> None:
         st.warning(f"The demo job {demo['id']} ended {demo['status']}; see the Jobs page for what happened.")
 
 
+def plain(text: str) -> str:
+    """Text shown as written inside Markdown: every character Markdown (or Streamlit's LaTeX, `$`) would read escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", " ".join(text.split()))
+
+
 def demo_outcome(result: dict) -> None:
     """What the demo's gate passed, and what checked it, beside the first rejections with their reasons."""
     st.markdown(f"**Demo outcome:** {passes_summary(result)}")
@@ -95,8 +102,8 @@ def demo_outcome(result: dict) -> None:
     if rejections:
         st.caption(f"Rejected by the gate ({plural(result.get('rejected', len(rejections)), 'sample')} in all; the "
                    "first shown with the gate's reason; the Review page has every one):")
-        st.dataframe([{"sample": r["sample"], "question": r["instruction"], "gate": r["status"], "reason": r["reason"]}
-                      for r in rejections], hide_index=True, width="stretch")
+        st.markdown("\n".join(f"- **Sample {r['sample']}** ({r['status']}), “{plain(r['instruction'][:80])}”: "
+                               f"{plain(r['reason'])}" for r in rejections))
 
 
 @st.fragment(run_every=2.0)

@@ -217,3 +217,22 @@ def test_cli_demo_on_the_bundled_model(bundled_demo):
         assert printed["exported"] == printed["approved"] - printed.get("blocked_for_pii", 0)
     finally:
         store.close()
+
+
+def test_home_shows_what_the_demo_passed_and_what_checked_it_beside_its_rejections(store: Store):
+    job = store.create_job("demo", {})
+    store.set_job_result(job, {
+        "tasks_verified": 3, "passed_gate": 1, "rejected": 2,
+        "passed_by": {"reference_answer": 0, "tests": 1, "majority": 0},
+        "passes": [{"task": "sample 3", "instruction": "Write `add(a, b)`.", "checked_against": "tests"}],
+        "rejections": [{"sample": 1, "instruction": "A jacket costs $80 and $20 off", "status": "failed",
+                        "reason": "step 1 scores 0.00, decided by arithmetic: false: `2 * 3 = 11`"}]})
+    store.set_job_status(job, "done")
+    at = page("home").run()
+    assert not at.exception
+    assert "**Demo outcome:** 1 task of 3 verified passed the gate, checked against: tests 1." in [m.value for m in at.markdown]
+    [passes] = [d.value for d in at.dataframe if "checked against" in d.value.columns]
+    assert passes["checked against"].tolist() == ["tests"]
+    # the rejection's text is shown as written: no dollar sign read as LaTeX, no backtick as code
+    assert any(m.value.startswith("- **Sample 1** (failed), “A jacket costs \\$80 and \\$20 off”: step 1 scores 0\\.00")
+               for m in at.markdown)

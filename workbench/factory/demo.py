@@ -11,10 +11,11 @@ preference pairs the gate made (passing against failing paths, and Step-DPO step
 The checkable seeds (`sample_seeds/demo/checkable.jsonl`) are chosen so that the bundled 270M base model can solve
 them with the few-shot prompts: two one-step arithmetic questions checked against their reference answers
 ("What is 2 + 2?", "What is 2 * 3?") and a tiny function checked by running its tests (`add(a, b)`); harder sums
-("What is 10 + 10?") failed when tried. In the demo's run on 2 cores, 2 + 2 passed against its reference answer and
-`add` passed its tests; 2 * 3 failed: its paths answered 6, but the rollouts (Math-Shepherd) from their first step
-did not reach 6, and the strictest step rule lets any verifier's "wrong" fail a step. They are there so that the
-demo ends with tasks that pass against a real reference answer or real tests. Beside them, the
+("What is 10 + 10?") failed when tried. In two demo runs on a loaded 2-core machine, 2 + 2 passed against its
+reference answer both times; 2 * 3 passed once, and once failed: its paths answered 6, but the rollouts
+(Math-Shepherd) from their first step did not reach 6, and the strictest step rule lets any verifier's "wrong" fail a
+step; `add` passed its tests in the run that checked it with the code verifier. They are there so that the demo ends
+with tasks that pass against a real reference answer or real tests. Beside them, the
 samples evolution and Magpie make from the shipped gold seeds, and one shipped math seed, are checked the same way
 and mostly rejected, each with the gate's reason. When the model solves none of them (another machine samples other
 paths), nothing passes and the demo says so: it never passes a stand-in.
