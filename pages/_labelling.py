@@ -27,7 +27,7 @@ from workbench.verify.labelling import (
     save_gold_rate,
     submit_labels,
 )
-from workbench.verify.reasoning import VerificationSettings
+from workbench.verify.reasoning import VerificationSettings, path_name
 
 QUEUE = "labelling-queue"          # path ids, in order
 POSITION = "labelling-position"    # index into the queue
@@ -202,17 +202,17 @@ def gold_panel(db: Store) -> None:
         marking = mark_gold_from_labeller(db, source, reviewer)
         st.success(f"{plural(len(marking.marked), 'path')} marked gold from the labels of {source}.")
         if marking.skipped:
-            st.warning("Skipped: " + "; ".join(f"path {path_id}: {why}" for path_id, why in marking.skipped.items()))
+            st.warning("Skipped: " + "; ".join(f"path id {path_id}: {why}" for path_id, why in marking.skipped.items()))
     gold = db.gold_paths()
     if not gold:
         return
     st.dataframe(pd.DataFrame([
-        {"path": g["path_id"], "task": f"{g['task_type']}:{g['task_id']}", "path no.": g["path_index"] + 1,
+        {"path id": g["path_id"], "task": f"{g['task_type']}:{g['task_id']}", "path": path_name(g),
          "steps": g["steps"], "labels of": g["labeller"] or "latest of anyone", "marked by": g["marked_by"],
          "labellers who answered": g["answers"]} for g in gold
     ]), hide_index=True, width="stretch")
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    dropped = left.multiselect("No longer gold", [g["path_id"] for g in gold], format_func=lambda p: f"path {p}")
+    dropped = left.multiselect("No longer gold", [g["path_id"] for g in gold], format_func=lambda p: f"path id {p}")
     if right.button("Unmark", disabled=not dropped, width="stretch"):
         for path_id in dropped:
             db.unmark_gold_path(path_id)

@@ -109,13 +109,12 @@ ROLES = {"teacher": "the teacher (the model that evolves, answers and judges)",
 def bundled_model_note(models: Iterable[str | None], what: str = "These texts", role: str = "teacher") -> None:
     """Say which of the two models wrote the model output on screen (`role`: 'teacher' or 'student'; `models`: the
     model strings of the texts shown) and, where it is the bundled model, plainly what it can and cannot show."""
-    from workbench.core.local_model import LOCAL_PROVIDER
-    from workbench.core.teacher import provider_of
+    from workbench.core.teacher import is_bundled_model
 
     models = list(dict.fromkeys(m for m in models if m))
     if models:
         st.caption(f"{what}: written by {ROLES[role]}, {', '.join(f'`{m}`' for m in models)}.")
-    if not any(provider_of(model) == LOCAL_PROVIDER for model in models):
+    if not any(is_bundled_model(model) for model in models):
         return
     if role == "student":
         st.info(

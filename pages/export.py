@@ -190,7 +190,7 @@ with st.expander("Planner: the rectified-scaling heuristic (a rule of thumb, not
         "the synthetic samples / that of the natural data.",
         help=explain("rectified-scaling heuristic", "lexical entropy"),
     )
-    facts_metrics = {m["name"]: m for m in db.dataset_facts(status)["metrics"]}
+    facts_metrics = {m["name"]: m for m in db.dataset_facts(db.export_sample_ids(status, exclude_flagged=pii_mode == "block"))["metrics"]}
     synthetic_entropy = facts_metrics.get("lexical_entropy", {}).get("mean")
     natural_entropy = mix.mean_entropy(natural.rows) if natural else None
     e = mix.entropy_factor(synthetic_entropy, natural_entropy)

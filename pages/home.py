@@ -1,15 +1,20 @@
 """Home: what is in the store (the Overview's funnel numbers), the next step, the demo project, recent jobs."""
 
+import re
+
 import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench.core.wording import plural
 from workbench.factory.demo import KIND as DEMO_KIND
-from workbench.factory.demo import submit_demo
-from workbench.factory.overview import STAGES, next_step, overview_report
+from workbench.factory.demo import passes_summary, submit_demo
+from workbench.factory.overview import STAGES, approved_beside_the_gate, next_step, overview_report
 
 db = store()
 DEFINITIONS = {stage.key: stage.definition for stage in STAGES}
+APPROVED_HELP = ("Every sample approved in review (by a person, or automatically by the demo's gate review) that no "
+                 "filter removed: what an export of approved samples takes. The Overview, Review and Export pages count "
+                 "the same samples.")
 NEXT_PAGES = {
     "seeds": ("pages/seeds.py", "Go to Seeds", ":material/eco:"),
     "generate": ("pages/evolution.py", "Go to Evolution", ":material/account_tree:"),
@@ -34,18 +39,20 @@ def student_line(student: dict) -> None:
     rate = "—" if seeds["pass_at_1"] is None else f"{seeds['pass_at_1']:.0%}"
     room = "not measured yet" if headroom["headroom"] is None else f"{headroom['headroom']:.0%}"
     st.caption(f"Student `{student['student']}`: pass@1 {rate} on {plural(seeds['probed'], 'probed seed')}, "
-               f"{seeds['failed']:,} known failures by probe; headroom on the approved tasks {room}.")
+               f"failing {seeds['failed']:,} of them; headroom on the approved tasks {room}.")
 
 
 def counts(report: dict) -> None:
     stages = {row["key"]: row for row in report["funnel"]}
+    approved = report["approved"]
     columns = st.columns(4)
     columns[0].metric("Gold seeds", f"{report['seeds']:,}", help="Hand-curated tasks the factory grows samples from.")
-    for column, key in zip(columns[1:], ("kept", "gated", "approved"), strict=True):
+    for column, key in zip(columns[1:3], ("kept", "gated"), strict=True):
         column.metric(stages[key]["stage"], f"{stages[key]['count']:,}", help=DEFINITIONS[key])
-    outside = report["outside_funnel"]["approved"]
-    if outside:
-        st.caption(f"And {outside:,} approved by a reviewer without passing the gate (see the Overview).")
+    columns[3].metric("Approved samples", f"{approved['total']:,}", help=APPROVED_HELP)
+    if approved["total"] != approved["passed"]:
+        st.caption(f"Of the {plural(approved['total'], 'approved sample')}, {approved['passed']:,} passed the gate; "
+                   f"{approved_beside_the_gate(approved)} (see the Overview).")
 
 
 def demo_section(report: dict) -> None:
@@ -63,7 +70,10 @@ def demo_section(report: dict) -> None:
             "a few shipped seeds are evolved, Magpie writes questions, reasoning paths are sampled and verified, "
             "everything is embedded and mapped, and samples are reviewed by the gate. A few minutes on 2 cores. "
             "The bundled model is a 270M base model: it shows the pipeline, not the quality a real teacher gives, "
-            "so expect the filters and the gate to reject most of what it writes, each with its reason."
+            "so expect the filters and the gate to reject most of what it writes, each with its reason. Beside them "
+            "the demo asks three tasks chosen because the bundled model can solve them (What is 2 + 2?, What is "
+            "2 * 3?, a Python `add(a, b)` with tests): what passes is checked against their reference answers and "
+            "tests. If the model solves none, the demo says so."
         )
         if st.button("Build the demo project", type="primary"):
             submit_demo(db)
@@ -71,8 +81,29 @@ def demo_section(report: dict) -> None:
     elif demo is not None and demo["status"] == "done":
         st.success("The demo project is built. Follow the next step above, or walk the pages in the sidebar.",
                    icon=":material/check_circle:")
+        demo_outcome(demo["result"] or {})
     elif demo is not None:
         st.warning(f"The demo job {demo['id']} ended {demo['status']}; see the Jobs page for what happened.")
+
+
+def plain(text: str) -> str:
+    """Text shown as written inside Markdown: every character Markdown (or Streamlit's LaTeX, `$`) would read escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", " ".join(text.split()))
+
+
+def demo_outcome(result: dict) -> None:
+    """What the demo's gate passed, and what checked it, beside the first rejections with their reasons."""
+    st.markdown(f"**Demo outcome:** {passes_summary(result)}")
+    passes, rejections = result.get("passes") or [], result.get("rejections") or []
+    if passes:
+        st.dataframe([{"task": p["task"], "question": p["instruction"],
+                       "checked against": p["checked_against"].replace("_", " ")} for p in passes],
+                     hide_index=True, width="stretch")
+    if rejections:
+        st.caption(f"Rejected by the gate ({plural(result.get('rejected', len(rejections)), 'sample')} in all; the "
+                   "first shown with the gate's reason; the Review page has every one):")
+        st.markdown("\n".join(f"- **Sample {r['sample']}** ({r['status']}), “{plain(r['instruction'][:80])}”: "
+                               f"{plain(r['reason'])}" for r in rejections))
 
 
 @st.fragment(run_every=2.0)

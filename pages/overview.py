@@ -9,7 +9,7 @@ import streamlit as st
 from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
-from workbench.factory.overview import overview_report
+from workbench.factory.overview import approved_beside_the_gate, overview_report
 
 st.title("Overview")
 st.caption(
@@ -97,7 +97,9 @@ def gate_story(report: dict) -> None:
         help=explain("gate", "best path", "path score"),
     )
     decided, passed, unverified, failed = st.columns(4)
-    decided.metric("Decided by the gate", f"{gate['decided']:,}")
+    decided.metric("Samples decided by the gate", f"{gate['decided']:,}",
+                   help="Samples no filter removed whose reasoning paths the gate decided (the funnel's 'Decided by the "
+                        "gate'); seeds are counted apart, below.")
     passed.metric("Passed", f"{gate['passed']:,}")
     unverified.metric("Unverified", f"{gate['unverified']:,}", help="Nothing verified the best path's outcome.")
     failed.metric("Failed", f"{gate['failed']:,}", help="A verifier or a person found a step wrong, or no final answer.")
@@ -109,13 +111,17 @@ def gate_story(report: dict) -> None:
             f"Of the {plural(gate['passed'], 'sample')} that passed: {review.get('approved', 0):,} approved, "
             f"{review.get('rejected', 0):,} rejected in review, {review.get('pending', 0):,} waiting for review."
         )
-    seeds = gate["seeds"]
-    if seeds["verified"]:
+    seeds, removed = gate["seeds"], gate["removed_samples"]
+    if seeds["decided"]:
         st.caption(
-            f"The teacher was also checked on {plural(seeds['verified'], 'gold seed')}: {seeds['passed']:,} passed the "
-            f"gate, {seeds['unverified']:,} unverified, {seeds['failed']:,} failed (a seed that fails shows what the "
-            "teacher cannot solve)."
+            f"Counted above: samples. The teacher was also checked on {plural(seeds['decided'], 'gold seed')}: "
+            f"{seeds['passed']:,} passed the gate, {seeds['unverified']:,} unverified, {seeds['failed']:,} failed (a seed "
+            "that fails shows what the teacher cannot solve). The Verifier page lists seeds and samples together."
         )
+    if removed["decided"]:
+        st.caption(f"Not counted above: {plural(removed['decided'], 'sample')} the gate decided before a filter removed "
+                   f"{'it' if removed['decided'] == 1 else 'them'} ({removed['passed']:,} passed, "
+                   f"{removed['unverified']:,} unverified, {removed['failed']:,} failed).")
     if not gate["decided"]:
         st.caption("No sample verified yet: sample and score reasoning paths on the Verifier page.")
 
@@ -176,13 +182,15 @@ def live_overview() -> None:
                    "Hover a stage of the funnel to read what it counts.")
         with st.expander("What each stage counts"):
             st.markdown("\n".join(f"- **{r['stage']}**: {r['definition']}" for r in funnel))
-        outside = report["outside_funnel"]
-        if outside["approved"] or outside["exported"]:
-            st.caption(
-                f"Beside the funnel: {plural(outside['approved'], 'sample')} approved and "
-                f"{plural(outside['exported'], 'sample')} exported without passing the gate "
-                "(approved by a reviewer without verification, or exported from all samples)."
-            )
+        approved, outside = report["approved"], report["outside_funnel"]
+        st.metric("Approved samples in all", f"{approved['total']:,}",
+                  help="Every sample approved in review that no filter removed, whether or not it passed the gate: "
+                       "what an export of approved samples takes (Home, Review and Export count the same).")
+        if outside["approved"]:
+            st.caption(f"Beside the funnel: {approved_beside_the_gate(approved)}.")
+        if outside["exported"]:
+            st.caption(f"Beside the funnel: {plural(outside['exported'], 'sample')} exported without passing the gate "
+                       "and being approved (an export of all samples, or approved later rejected).")
 
     gate_story(report)
     student_story(report["student"])

@@ -226,6 +226,10 @@ def queue_caption() -> str:
 
 
 st.caption(queue_caption())
+in_store = db.count_samples_by_status(status=None)
+st.caption("In the store (samples no filter removed): " + ", ".join(
+    f"{in_store.get(key, 0):,} {key}" for key in ("approved", "rejected", "pending"))
+    + ". Approved is what Home, the Overview and Export count as approved samples.")
 if map_ids and not use_map:
     st.caption(f"{plural(len(map_ids), 'sample')} selected on the Maps page; tick the filter to review only them.")
 

@@ -40,8 +40,10 @@ def figures() -> None:
                   help=f"{plural(summary['seeds_not_probeable'], 'seed')} cannot be probed (no reference answer or tests)")
     passed.metric("Student pass@1 on the seeds", percent(seeds["pass_at_1"]),
                   help="the share of its attempts that were right, averaged over the probed seeds")
-    failures.metric("Known failures", f"{known['probe'] + known['manual']:,}",
-                    help=f"{known['probe']:,} by probe, {known['manual']:,} ticked by hand")
+    failures.metric("Known failures, all seeds", f"{known['probe'] + known['manual']:,}",
+                    help=f"Seeds marked as known failures, probed or not: {known['probe']:,} by a probe, "
+                         f"{known['manual']:,} by hand or in the seed file (a probed seed already marked by hand "
+                         "keeps that mark).")
     room.metric("Headroom", percent(headroom["headroom"]),
                 help=f"the share of the probed approved tasks the student fails ({headroom['failed']:,} of "
                      f"{headroom['probed']:,})")

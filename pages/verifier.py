@@ -280,10 +280,19 @@ if not nested:
     st.stop()
 
 summaries = summarise(nested, db.reasoning_task_titles(nested), settings)
-passed = sum(s.verdict.status == PASSED for s in summaries)
-unverified = sum(s.verdict.status == UNVERIFIED for s in summaries)
-st.caption(f"{plural(len(summaries), 'task')} with paths · {passed:,} {'passes' if passed == 1 else 'pass'} the gate · "
-           f"{unverified:,} unverified (nothing verified the outcome) · {len(summaries) - passed - unverified:,} failed")
+
+
+def decisions_line(tasks: int, decided: dict[str, dict[str, int]]) -> str:
+    """How many tasks have paths, and the gate's stored decisions on them by kind (Store.gate_counts: the Overview
+    counts the samples alike)."""
+    parts = [f"{kind} {counts['decided']:,} ({counts['passed']:,} passed, {counts['unverified']:,} unverified, "
+             f"{counts['failed']:,} failed)" for kind, counts in decided.items() if counts["decided"]]
+    return (f"{plural(tasks, 'task')} with reasoning paths. The gate decided: " + ("; ".join(parts) or "none yet")
+            + ". Samples are counted as on the Overview (those no filter removed); unverified: nothing verified the "
+              "outcome.")
+
+
+st.caption(decisions_line(len(summaries), db.gate_counts()))
 
 
 # ---------------------------------------------------------------- task list and filters

@@ -174,3 +174,52 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# ---------------------------------------------------------------- the bundled-model demo, built once per session
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import sqlite3  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class BundledDemo:
+    """The store `workbench demo --json` built on the bundled model (`db`, not to be written: copy it with
+    `copy_store`), the JSON line it printed (`printed`) and its export folder (`exports`)."""
+
+    db: Path
+    printed: dict
+    exports: Path
+
+
+@pytest.fixture(scope="session")
+def bundled_demo(tmp_path_factory: pytest.TempPathFactory) -> BundledDemo:
+    """The demo project on the bundled 270M model, built ONCE per test session (several minutes on 2 cores) and
+    shared by every test that needs a demo store: each reads it, or a copy of it (`demo_db`)."""
+    from workbench.cli import main
+
+    folder = tmp_path_factory.mktemp("bundled-demo")
+    db, exports, out = folder / "demo.db", folder / "exports", io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setenv("WORKBENCH_DB", str(db))
+        patch.setenv("WORKBENCH_EXPORT_DIR", str(exports))
+        code = main(["--db", str(db), "demo", "--json"])
+    printed = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert code == 0, printed
+    return BundledDemo(db, printed, exports)
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """Copy a store file whole (SQLite's online backup: the write-ahead log included)."""
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@pytest.fixture
+def demo_db(bundled_demo: BundledDemo, db_path: Path) -> Path:
+    """This test's own copy of the session's bundled-model demo store, at `db_path` (the store the app opens)."""
+    copy_store(bundled_demo.db, db_path)
+    return db_path

@@ -1,23 +1,19 @@
 """Every page in a real browser: the app starts, each page renders without an exception, no rate on screen
 exceeds 100%, the Overview's funnel never widens and shows the store's numbers, Home is live. Screenshots saved
-(empty store, sample seeds, a demo-like store built by the real demo job over a loopback teacher)."""
+(empty store, sample seeds, a copy of the bundled-model demo store built once per session: `demo_db`); the
+pages agree on the approved count and the gate's counts."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from benchmarks.loopback_server import serve
 from tests.conftest import assert_no_exception, screenshot, wait_for_streamlit
-from workbench.core.jobs import run_worker
-from workbench.core.settings import save_teacher_config
-from workbench.core.teacher import TeacherConfig
-from workbench.factory.demo import submit_demo
 from workbench.factory.overview import overview_report
 from workbench.seeds.engine import load_sample_seeds
 from workbench.store import Store
-from workbench.verify.reasoning import VerificationSettings, save_verification_settings
 
 PAGES = ["", "overview", "seeds", "evolution", "magpie", "verifier", "calibration", "maps", "distributions", "review", "decontamination", "export", "jobs", "settings"]
 PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s?%")
@@ -100,28 +96,19 @@ def test_home_is_live_while_the_store_changes(running_app, page):
     assert_no_exception(page)
 
 
-@pytest.fixture
-def demo_db(db_path):
-    """A store built by the real demo job (every stage its own job) over a loopback teacher, with a gate the
-    loopback's unverifiable steps can pass, one approved sample exported and one approved without the gate."""
-    store = Store(db_path)
-    save_verification_settings(store, VerificationSettings(aggregation="min", threshold=0.5))
-    with serve(latency_s=0.0, reply_words=30) as url:
-        save_teacher_config(store, TeacherConfig(model="hosted_vllm/loopback", api_base=url, max_retries=0,
-                                                 extra={"api_key": "x"}))
-        demo = submit_demo(store)
-        assert run_worker(db_path, exit_when_idle=True, log=lambda _: None) == 0
-    assert store.get_job(demo)["status"] == "done", store.unit_errors(demo)
-    approved = store.list_samples(status="approved")
-    if approved:
-        store.record_export("openai", "/tmp/demo.jsonl", {}, [approved[0]["id"]])
-    unverified = [s for s in store.list_samples(source="magpie") if s["status"] == "pending"]
-    store.set_sample_status([s["id"] for s in unverified[:1]], "approved", "ana")
-    store.close()
-    return db_path
+def approve_by_hand(db: Path) -> int:
+    """One manual approval, as a person gives it: the first sample the demo's gate rejected. Returns its id."""
+    store = Store(db)
+    try:
+        [sample] = store.list_samples(status="rejected")[:1]
+        assert store.set_sample_status([sample["id"]], "approved", "ana") == 1
+        return sample["id"]
+    finally:
+        store.close()
 
 
 def test_every_page_on_a_demo_store(demo_db, running_app, page):
+    approve_by_hand(demo_db)  # one approved without passing the gate, beside the funnel
     store = Store(demo_db)
     report = overview_report(store)
     store.close()
@@ -140,9 +127,8 @@ def test_every_page_on_a_demo_store(demo_db, running_app, page):
     page.goto(running_app.page_url(""))
     wait_for_streamlit(page)
     stages = {row["key"]: row["count"] for row in report["funnel"]}
-    for label, key in (("Passed the filters", "kept"), ("Passed the gate", "gated"), ("Approved", "approved")):
-        metric = page.locator("[data-testid='stMetric']").filter(has_text=label)
-        assert metric.locator("[data-testid='stMetricValue']").inner_text() == f"{stages[key]:,}", label
+    for label, key in (("Passed the filters", "kept"), ("Passed the gate", "gated")):
+        assert metric_on_screen(page, label) == stages[key], label
     assert page.get_by_text("Next step:").is_visible()
 
 
@@ -153,3 +139,65 @@ def test_the_rate_check_catches_a_rate_above_100(running_app, page):
     page.evaluate("() => document.querySelector('[data-testid=\"stMain\"] h1').append(' 171%')")
     with pytest.raises(AssertionError, match="171"):
         assert_no_rate_above_100(page, "home")
+
+
+def metric_on_screen(page, label: str) -> int:
+    """The number a metric shows under exactly this label."""
+    metric = page.locator("[data-testid='stMetric']").filter(
+        has=page.locator("[data-testid='stMetricLabel']", has_text=re.compile(f"^{re.escape(label)}$")))
+    return int(metric.first.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
+
+
+def number_in_text(page, pattern: str) -> tuple[int, ...]:
+    """The numbers the first text on the page matching `pattern` (a regex with groups of digits) shows."""
+    text = "\n".join(texts_on_screen(page))
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} is not on the page"
+    return tuple(int(group.replace(",", "")) for group in found.groups())
+
+
+def figures_on_every_page(page, running_app) -> dict[str, tuple[int, ...]]:
+    """The approved count and the gate's counts of samples, as each page shows them."""
+    def visit(path: str) -> None:
+        page.goto(running_app.page_url(path))
+        wait_for_streamlit(page)
+        assert_no_exception(page)
+
+    visit("")
+    figures = {"home approved": (metric_on_screen(page, "Approved samples"),)}
+    visit("overview")
+    figures["overview approved"] = (metric_on_screen(page, "Approved samples in all"),)
+    figures["overview gate"] = tuple(metric_on_screen(page, label) for label in (
+        "Samples decided by the gate", "Passed", "Unverified", "Failed"))
+    visit("verifier")
+    figures["verifier gate"] = number_in_text(
+        page, r"samples ([\d,]+) \(([\d,]+) passed, ([\d,]+) unverified, ([\d,]+) failed\)")
+    visit("review")
+    figures["review approved"] = number_in_text(page, r"In the store \(samples no filter removed\): ([\d,]+) approved")
+    visit("export")
+    figures["export approved"] = number_in_text(page, r"([\d,]+) approved samples?:")
+    return figures
+
+
+def test_pages_agree_on_the_approved_and_gate_counts_after_the_demo_and_a_manual_approval(demo_db, running_app,
+                                                                                           page):
+    """Home, Overview, Verifier, Review and Export show one approved count and one count of the gate's decisions on
+    samples, after the bundled-model demo and again after a person approves a sample the gate rejected."""
+    store = Store(demo_db)
+    approved, gate = store.approved_counts(), store.gate_counts()["samples"]
+    store.close()
+    expected_gate = (gate["decided"], gate["passed"], gate["unverified"], gate["failed"])
+    figures = figures_on_every_page(page, running_app)
+    assert {figures[key] for key in figures if key.endswith("approved")} == {(approved["total"],)}, figures
+    assert figures["overview gate"] == figures["verifier gate"] == expected_gate, figures
+
+    approve_by_hand(demo_db)
+    figures = figures_on_every_page(page, running_app)
+    assert {figures[key] for key in figures if key.endswith("approved")} == {(approved["total"] + 1,)}, figures
+    assert figures["overview gate"] == figures["verifier gate"] == expected_gate, figures  # a review is no decision
+    # the Overview names what the person did: approved against the gate's verdict, not "without verification"
+    page.goto(running_app.page_url("overview"))
+    wait_for_streamlit(page)
+    text = "\n".join(texts_on_screen(page))
+    assert re.search(r"approved (though the gate failed it|while the gate left it unverified)", text)
+    assert "without verification" not in text

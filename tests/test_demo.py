@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,14 @@ from workbench.cli import main
 from workbench.core.jobs import run_worker
 from workbench.core.settings import save_teacher_config
 from workbench.core.teacher import TeacherConfig
-from workbench.factory.demo import DEMO_REVIEWER, RESULT_KEYS, STAGES, review_by_gate, submit_demo
+from workbench.factory.demo import (
+    DEMO_REVIEWER,
+    RESULT_KEYS,
+    STAGES,
+    passes_summary,
+    review_by_gate,
+    submit_demo,
+)
 from workbench.store import Store
 
 
@@ -39,7 +47,7 @@ def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     kinds = {job["kind"]: job for job in store.list_jobs(limit=20) if job["id"] != job_id}
     assert set(kinds) == {"probe", "evolve", "magpie", "reason", "embed", "project", "pii_scan"}
     assert all(job["status"] == "done" for job in kinds.values())
-    assert kinds["reason"]["params"]["verifiers"] == ["arithmetic", "consistency", "rollout"]
+    assert kinds["reason"]["params"]["verifiers"] == ["arithmetic", "consistency", "rollout", "code"]
     assert store.counts()["seeds"] >= 90  # the shipped seeds were loaded into the empty store
     assert store.counts()["evol_nodes"] > 0 and store.counts()["paths"] > 0
     assert {s["source"] for s in store.list_samples(include_filtered=True)} >= {"evol", "magpie"}
@@ -55,7 +63,9 @@ def test_demo_runs_every_stage_as_its_own_job(store: Store, db_path):
     assert len(rejected) == result["rejected"] > 0
     # words state no final answer: each rejected sample fails as such
     assert all(store.sample_reviews(s["id"])[0]["note"].startswith("gate failed: best path") for s in rejected)
-    assert all("states no final answer" in store.sample_reviews(s["id"])[0]["note"] for s in rejected)
+    assert all("states no final answer" in store.sample_reviews(s["id"])[0]["note"] for s in rejected
+               if s["source"] != "seed")
+    assert len([s for s in rejected if s["source"] == "seed"]) == 3  # the checkable seeds asked as samples failed too
 
 
 def reasoning_reply(body: dict) -> dict:
@@ -107,9 +117,9 @@ def test_demo_json_reports_what_the_gate_decided_and_exports_the_approved(store:
     assert printed["approved"] == len(store.list_samples(status="approved"))
     exported = Path(printed["export_path"]).read_text().splitlines()
     assert printed["exported"] == len(exported) == printed["approved"] - printed["blocked_for_pii"]
-    for sample in store.list_samples(status="rejected"):
+    for sample in store.list_samples(status="rejected", source="evol"):
         note = store.sample_reviews(sample["id"])[0]["note"]
-        assert note.startswith("gate failed: best path (path 1, score 0.00: min over steps)")
+        assert re.match(r"gate failed: best path \(path 1 · job \d+, score 0\.00: min over steps\)", note), note
         assert "decided by arithmetic" in note
         assert "false: `2 + 2 = 5`" in note
     for sample in store.list_samples(status="approved"):
@@ -157,7 +167,14 @@ def test_review_by_gate_approves_passes_rejects_the_rest_with_the_reason_and_sig
     _path_with(store, filtered, [(1.0, "correct", "final answer '12' matches the reference '12'")], checks="outcome")
     store.set_sample_status([human], "approved", "ada")
     tasks = [{"type": "sample", "id": i} for i in (passes, wrong, unsure, human, no_paths, filtered)]
-    assert review_by_gate(store, tasks) == {"tasks_verified": 5, "passed_gate": 2, "approved": 1, "rejected": 2}
+    result = review_by_gate(store, tasks)
+    assert {key: result[key] for key in ("tasks_verified", "passed_gate", "approved", "rejected")} == {
+        "tasks_verified": 5, "passed_gate": 2, "approved": 1, "rejected": 2}
+    # both passes were checked against a reference answer (the arithmetic verifier's outcome check), and say so
+    assert result["passed_by"] == {"reference_answer": 2, "tests": 0, "majority": 0}
+    assert [p["task"] for p in result["passes"]] == [f"sample {passes}", f"sample {filtered}"]
+    assert [(r["sample"], r["status"]) for r in result["rejections"]] == [(wrong, "failed"), (unsure, "unverified")]
+    assert passes_summary(result) == "2 tasks of 5 verified passed the gate, checked against: reference answer 2."
     statuses = [store.get_sample(i)["status"] for i in (passes, wrong, unsure, human, no_paths, filtered)]
     assert statuses == ["approved", "rejected", "rejected", "approved", "pending", "pending"]
     assert store.sample_reviews(wrong)[0]["reviewer"] == DEMO_REVIEWER
@@ -177,14 +194,19 @@ def test_home_offers_the_demo_on_an_empty_store(store: Store):
 
 
 @pytest.mark.slow
-def test_cli_demo_on_the_bundled_model(db_path, capsys):
-    """The whole demo on the bundled 270M model: the gate decides every task it reasons about, each rejected
-    sample carries the gate's reason, and what was approved (and not held back for PII) is exported."""
-    assert main(["--db", str(db_path), "demo", "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def test_cli_demo_on_the_bundled_model(bundled_demo):
+    """The whole demo on the bundled 270M model (built once per session, `bundled_demo`): the gate decides every task
+    it reasons about, at least one task (a checkable seed the model can solve) passes against a real reference answer
+    or real tests, each rejected sample carries the gate's reason, and what was approved (and not held back for PII)
+    is exported."""
+    printed = bundled_demo.printed
     assert printed["status"] == "done" and printed["tasks_verified"] > 0
     assert printed["rejected"] > 0 and printed["passed_gate"] <= printed["tasks_verified"]
-    store = Store(db_path)
+    assert printed["passed_by"]["reference_answer"] + printed["passed_by"]["tests"] >= 1, printed
+    assert sum(printed["passed_by"].values()) == printed["passed_gate"]
+    assert printed["passes"] and all(p["checked_against"] in printed["passed_by"] for p in printed["passes"])
+    assert printed["rejections"] and all(r["reason"] for r in printed["rejections"])
+    store = Store(bundled_demo.db)
     try:
         rejected = store.list_samples(status="rejected")
         assert len(rejected) == printed["rejected"]
@@ -195,3 +217,22 @@ def test_cli_demo_on_the_bundled_model(db_path, capsys):
         assert printed["exported"] == printed["approved"] - printed.get("blocked_for_pii", 0)
     finally:
         store.close()
+
+
+def test_home_shows_what_the_demo_passed_and_what_checked_it_beside_its_rejections(store: Store):
+    job = store.create_job("demo", {})
+    store.set_job_result(job, {
+        "tasks_verified": 3, "passed_gate": 1, "rejected": 2,
+        "passed_by": {"reference_answer": 0, "tests": 1, "majority": 0},
+        "passes": [{"task": "sample 3", "instruction": "Write `add(a, b)`.", "checked_against": "tests"}],
+        "rejections": [{"sample": 1, "instruction": "A jacket costs $80 and $20 off", "status": "failed",
+                        "reason": "step 1 scores 0.00, decided by arithmetic: false: `2 * 3 = 11`"}]})
+    store.set_job_status(job, "done")
+    at = page("home").run()
+    assert not at.exception
+    assert "**Demo outcome:** 1 task of 3 verified passed the gate, checked against: tests 1." in [m.value for m in at.markdown]
+    [passes] = [d.value for d in at.dataframe if "checked against" in d.value.columns]
+    assert passes["checked against"].tolist() == ["tests"]
+    # the rejection's text is shown as written: no dollar sign read as LaTeX, no backtick as code
+    assert any(m.value.startswith("- **Sample 1** (failed), “A jacket costs \\$80 and \\$20 off”: step 1 scores 0\\.00")
+               for m in at.markdown)

@@ -465,6 +465,43 @@ def test_card_without_reviews_and_with_a_mix(store):
         "n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M"]
 
 
+def test_the_card_counts_people_apart_from_automatic_decisions_and_names_every_teacher_and_the_student(store: Store):
+    by_person = add_sample(store, "Checked by a person.", status="pending", model="openai/gpt-4o-mini")
+    by_gate = add_sample(store, "Approved by the gate.", status="pending", model="local/gemma-3-270m")
+    store.set_sample_status([by_person], "approved", "Ada")
+    store.set_sample_status([by_gate], "approved", "demo (automatic, by the gate)", "passed the gate", automatic=True)
+    store.add_reasoning_path({"task_type": "sample", "task_id": by_person, "path_index": 0, "text": "Answer: 4",
+                              "model": "hosted_vllm/qwen-7b"}, ["Answer: 4"])
+    store.set_sample_pii({by_person: CLEAN_PII})
+    header, body = card_parts(run(store, "openai", card=True).card)
+    assert "- Human review: 1 sample decided by people (Ada (1)); 1 sample decided automatically, not by a person " \
+           "(demo (automatic, by the gate) (1)), and not confirmed by one." in body
+    assert set(header["annotations_creators"]) == {"machine-generated", "expert-generated"}  # Ada decided
+    assert "- Teacher `openai/gpt-4o-mini` wrote 1 sample (their text)." in body
+    assert "- Teacher `hosted_vllm/qwen-7b` wrote the reasoning paths of 1 sample." in body
+    assert "- Teacher `local/gemma-3-270m` wrote 1 sample (their text)." in body
+    assert "The student (`local/gemma-3-270m`, the model this data is for) was not probed" in body
+    # the bundled demo model wrote some of it: demonstration data, in the front matter and the text
+    assert {"demonstration-data", "not-for-training"} <= set(header["tags"])
+    assert header["pretty_name"].endswith("(demonstration data, not for training)")
+    assert "**Demonstration data, not training data.** Text in this dataset was written by the bundled demo model " \
+           "`local/gemma-3-270m`" in body
+
+
+def test_a_card_of_automatic_decisions_alone_names_no_expert_and_no_demo_without_the_bundled_model(store: Store):
+    gated = add_sample(store, "Approved by the gate.", status="pending", model="openai/gpt-4o-mini")
+    store.set_sample_status([gated], "approved", "demo (automatic, by the gate)", automatic=True)
+    add_sample(store, "Imported as approved.", source="import")  # no recorded decision
+    header, body = card_parts(run(store, "openai", card=True).card)
+    assert header["annotations_creators"] == ["machine-generated"]
+    assert "- Human review: 0 samples decided by people; 1 sample decided automatically, not by a person " \
+           "(demo (automatic, by the gate) (1)), and not confirmed by one; 1 sample with no recorded decision." in body
+    assert "demonstration-data" not in header["tags"] and "Demonstration data" not in body
+    store.set_sample_status([gated], "approved", "Ada")  # a person confirms the automatic approval
+    header, body = card_parts(run(store, "openai", card=True, overwrite=True).card)
+    assert "expert-generated" in header["annotations_creators"] and "1 sample decided by people (Ada (1))" in body
+
+
 def test_card_preview_matches_the_written_card_for_the_same_options(store, shipped):
     options = ExportOptions(fmt="alpaca", license="mit")
     preview = preview_card(store, options, "out.alpaca")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from workbench import cli
 from workbench.core.jobs import job_cost
-from workbench.factory.overview import STAGES, next_step, overview_report
+from workbench.factory.overview import STAGES, approved_beside_the_gate, next_step, overview_report
 from workbench.store import Store
 from workbench.verify.reasoning import (
     evaluate_task,
@@ -115,9 +115,27 @@ def test_the_funnel_only_narrows_and_counts_what_skipped_the_gate_beside_it(stor
     assert all(later <= earlier for earlier, later in zip(counts(report), counts(report)[1:], strict=False))
     assert all(row["rate"] is None or 0.0 <= row["rate"] <= 1.0 for row in report["funnel"])
     assert report["funnel"][1]["rate"] == pytest.approx(4 / 7)
-    assert report["outside_funnel"] == {"approved": 1, "exported": 1}  # the unverified Magpie sample
+    assert report["outside_funnel"] == {"approved": 1, "exported": 1}  # the never verified Magpie sample
     assert report["seeds"] == 1
     assert all(row["definition"] for row in report["funnel"])
+
+
+def test_approved_samples_are_counted_once_by_what_the_gate_said_of_them(store: Store):
+    ids = build(store)
+    report = overview_report(store)
+    # every approved sample no filter removed (what Export takes): one passed the gate, one was never verified
+    assert report["approved"] == {"total": 2, "passed": 1, "failed": 0, "unverified": 0, "undecided": 1,
+                                  "exported": 2, "exported_passed": 1}
+    assert report["approved"]["passed"] == counts(report)[4]  # the funnel's 'Passed and approved'
+    # the Export page's count (clean, flagged and unscanned approved samples) and the Review queue's
+    assert report["approved"]["total"] == sum(store.pii_counts("approved").values()) == store.count_samples(status="approved")
+    assert approved_beside_the_gate(report["approved"]) == ("1 sample approved before the gate decided it (no scored "
+                                                            "reasoning path)")
+    store.set_sample_status([ids["wrong"]], "approved", "ana")  # a person approves what the gate failed
+    report = overview_report(store)
+    assert (report["approved"]["total"], report["approved"]["failed"], report["outside_funnel"]["approved"]) == (3, 1, 2)
+    assert approved_beside_the_gate(report["approved"]).startswith("1 sample approved though the gate failed it; ")
+    assert "without verification" not in approved_beside_the_gate(report["approved"])
 
 
 def test_gate_decisions_count_passed_unverified_and_failed_apart_with_their_reasons(store: Store):
@@ -131,6 +149,9 @@ def test_gate_decisions_count_passed_unverified_and_failed_apart_with_their_reas
     assert [(r["key"], r["count"]) for r in gate["unverified_reasons"]] == [("unchecked", 1)]
     assert gate["unverified_reasons"][0]["reason"].startswith("nothing checked the final answer")
     assert gate["review_of_passed"] == {"approved": 1}
+    # the seeds and the samples a filter removed after the gate decided them are counted apart (the near-duplicate)
+    assert gate["seeds"]["decided"] == 0
+    assert gate["removed_samples"] == {"decided": 1, "passed": 1, "unverified": 0, "failed": 0}
     assert (gate["margin"], gate["step_rule"], gate["selection_rule"]) == (0.5, "strictest", "min over steps")
 
 
@@ -207,10 +228,13 @@ def test_cli_prints_the_same_numbers_as_the_report(store: Store, db_path, capsys
     assert cli.main(["--db", str(db_path), "overview"]) == 0
     text = capsys.readouterr().out
     assert "Passed the filters" in text and "57% of the stage before" in text
-    assert "1 sample approved and 1 sample exported without passing the gate" in text
+    assert "approved samples in all (what an export of approved samples takes): 2, 1 of them passed the gate" in text
+    assert "beside the funnel: 1 sample approved before the gate decided it (no scored reasoning path)" in text
+    assert "beside the funnel: 1 sample exported without passing the gate and being approved" in text
     assert "failed: a step judged wrong, decided by arithmetic" in text
     assert "unverified: nothing checked the final answer" in text
     assert "3 decided, 1 passed, 1 unverified, 1 failed" in text
+    assert "removed samples: 1 decided, 1 passed the gate, 0 unverified, 0 failed" in text
 
 
 def test_overview_page_empty_and_full(store: Store):
@@ -226,12 +250,15 @@ def test_overview_page_empty_and_full(store: Store):
     rates = [r for r in stage_table["of the stage before"] if r != "—"]
     assert rates and all(0 <= int(r.rstrip("%")) <= 100 for r in rates)
     captions = " ".join(c.value for c in at.caption)
-    assert "1 sample approved and 1 sample exported without passing the gate" in captions
+    assert "Beside the funnel: 1 sample approved before the gate decided it (no scored reasoning path)." in captions
+    assert "Beside the funnel: 1 sample exported without passing the gate and being approved" in captions
+    assert "Not counted above: 1 sample the gate decided before a filter removed it (1 passed" in captions
     assert "a step judged wrong, decided by arithmetic" in " ".join(str(d.value) for d in at.dataframe)
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Tokens"], metrics["Cost"]) == ("140", "$0.0020")
-    assert (metrics["Decided by the gate"], metrics["Passed"], metrics["Unverified"], metrics["Failed"]) == (
+    assert (metrics["Samples decided by the gate"], metrics["Passed"], metrics["Unverified"], metrics["Failed"]) == (
         "3", "1", "1", "1")
+    assert metrics["Approved samples in all"] == "2"
     assert "nothing checked the final answer" in " ".join(str(d.value) for d in at.dataframe)
     usage = next(d.value for d in at.dataframe if "Job kind" in d.value.columns)
     assert "elapsed_s" not in usage.columns and list(usage["Cost"]) == ["$0.0000", "$0.0020"]
@@ -246,7 +273,9 @@ def test_home_shows_the_funnel_numbers_and_the_next_step(store: Store):
     assert metrics["Gold seeds"] == "1"
     assert metrics["Passed the filters"] == str(stages["kept"])
     assert metrics["Passed the gate"] == str(stages["gated"])
-    assert metrics["Approved"] == str(stages["approved"])
+    assert metrics["Approved samples"] == "2"  # what Export takes: the one that passed and the never verified one
+    assert any(c.value.startswith("Of the 2 approved samples, 1 passed the gate; 1 sample approved before the gate "
+                                  "decided it") for c in at.caption)
     assert f"**Next step:** {next_step(overview_report(store))[1]}" in [m.value for m in at.markdown]
 
 

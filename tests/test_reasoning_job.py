@@ -116,7 +116,7 @@ def test_cli_reason_runs_the_job_and_prints_the_gate(store: Store, db_path, caps
     assert summary["status"] == "done" and summary["threshold"] == 1.0 and summary["aggregation"] == "min"
     assert summary["tasks"] == [{"task": f"seed:{first}", "paths": 2, "best_path_id": 1, "best_path_score": 0.0,
                                  "gate": "failed", "passed_gate": False,
-                                 "reason": "best path (path 1, score 0.00: min over steps) fails at the threshold 1: "
+                                 "reason": "best path (path 1 · job 1, score 0.00: min over steps) fails at the threshold 1: "
                                            "step 2 scores 0.00, decided by arithmetic: false: "
                                            "`80 - 20 = 50` (80 - 20 is 60)"}]
     assert (summary["margin"], summary["step_rule"]) == (0.5, "strictest")

@@ -82,7 +82,7 @@ def test_the_student_page_plots_the_frontier_and_refuses_an_empty_headroom_probe
     [chart] = at.get("plotly_chart")
     assert '"seed %{customdata}' in chart.proto.spec or "customdata" in chart.proto.spec
     metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Seeds probed"], metrics["Known failures"], metrics["Headroom"]) == ("3", "2", "—")
+    assert (metrics["Seeds probed"], metrics["Known failures, all seeds"], metrics["Headroom"]) == ("3", "2", "—")
     assert any(e.label == "1 seed not on the frontier, and why" for e in at.expander)
     at = next(b for b in at.button if b.label == "Probe the student on the approved tasks").click().run()
     assert any("There is no approved task to probe" in e.value for e in at.error)
@@ -99,7 +99,7 @@ def test_home_overview_jobs_and_the_card_name_the_student_and_the_headroom(store
     submit_probe(store, "approved")
     assert jobs.run_worker(store.path, exit_when_idle=True, log=lambda m: None) == 0
     at = page("home").run()
-    assert any("Student `openai/gpt-4o-mini`: pass@1 33% on 3 probed seeds, 2 known failures by probe; headroom on "
+    assert any("Student `openai/gpt-4o-mini`: pass@1 33% on 3 probed seeds, failing 2 of them; headroom on "
                "the approved tasks 100%." in c.value for c in at.caption)
     at = page("overview").run()
     assert not at.exception

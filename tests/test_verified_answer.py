@@ -12,6 +12,8 @@ import pytest
 from tests.ship_data import add_gate_path, add_math_task, add_sample
 from workbench.review.export import ExportError, ExportOptions, export
 from workbench.store import Store
+from workbench.verify.audit import path_label
+from workbench.verify.reasoning import evaluate_task, verification_settings
 
 QUESTION = "A metal cube has a volume of 3.375 cubic metres. How long is its edge?"
 OWN_ANSWER = "def time_travel(base, top): return base + top"
@@ -102,3 +104,12 @@ def test_trace_options_that_a_layout_cannot_hold_are_refused(store, task):
         rows(store, "sharegpt", trace="separate")
     with pytest.raises(ExportError, match="two different, non-empty tags"):
         rows(store, trace="r1", trace_tags=("<think>", "<think>"))
+
+
+def test_the_lineage_names_the_shipped_path_as_the_verifier_and_review_pages_do(store, task):
+    (row,) = rows(store)
+    paths = store.reasoning_paths_nested("sample", task["id"])[("sample", task["id"])]
+    best = next(p for p in paths if p["id"] == task["best"])
+    label = path_label(best, evaluate_task(paths, verification_settings(store)))  # the Verifier's and Review's label
+    assert label == "★ " + row["lineage"]["path"]
+    assert row["lineage"]["path"] == "path 1" + (f" · job {best['job_id']}" if best["job_id"] is not None else "")

@@ -143,6 +143,12 @@ def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 
+def is_bundled_model(model: str | None) -> bool:
+    """Whether a model string names the bundled offline model (provider `local`, workbench/core/local_model.py): the
+    270M demo model, whose output shows the pipeline working and is demonstration data, not training data."""
+    return bool(model) and provider_of(model) == "local"
+
+
 def supports_raw_completion(model: str) -> bool:
     return provider_of(model) in RAW_COMPLETION_PROVIDERS
 

@@ -16,7 +16,7 @@ from workbench.store import Store
 def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
     from workbench.core.jobs import run_worker, worker_alive
-    from workbench.factory.demo import RESULT_KEYS, STAGES, STUDENT_KEYS, submit_demo
+    from workbench.factory.demo import RESULT_KEYS, STAGES, STUDENT_KEYS, passes_summary, submit_demo
     from workbench.student.cli import student_overrides
 
     progress = sys.stderr if args.json else sys.stdout
@@ -37,13 +37,14 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
              "headroom_note")
     if args.json:
         print_json({"job_id": job_id, "status": job["status"], "elapsed_s": round(job["elapsed_s"], 1),
-                     **{key: result.get(key) for key in (*RESULT_KEYS, *STUDENT_KEYS)},
+                     **{key: result.get(key) for key in (*RESULT_KEYS, *STUDENT_KEYS, "passes", "rejections")},
                      **{key: result.get(key) for key in notes if key in result}})
     else:
         print(f"demo job {job_id} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'stage')} done, "
               f"{job['failed_units']} failed, {job['elapsed_s']:.0f}s")
-        print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS)
+        print(", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in RESULT_KEYS if key != "passed_by")
               + (f" (to {result['export_path']})" if result.get("export_path") else f" ({result.get('export_note', '')})"))
+        print(passes_summary(result))
         print("student: " + ", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in STUDENT_KEYS)
               + "".join(f" ({result[key]})" for key in ("probe_note", "headroom_note") if key in result))
     return 0 if job["status"] == "done" and not job["failed_units"] else 1
@@ -54,14 +55,16 @@ def add_demo_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="build the demo project with the real pipeline (a few minutes on the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON line at the end: tasks verified, passed the "
-                                                       "gate, rejected, approved, exported, and the student's figures "
-                                                       "(seeds probed, pass@1, known failures, headroom)")
+                                                       "gate and what checked each pass (passed_by: reference answer, "
+                                                       "tests, majority vote), rejected, approved, exported, the first "
+                                                       "passes and rejections with their reasons, and the student's "
+                                                       "figures (seeds probed, pass@1, known failures, headroom)")
     add_student_flags(p)
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_overview(args: argparse.Namespace, store: Store) -> int:
-    from workbench.factory.overview import overview_report
+    from workbench.factory.overview import approved_beside_the_gate, overview_report
 
     report = overview_report(store)
     if args.json:
@@ -73,10 +76,14 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
     for row in report["funnel"]:
         rate = f"  {row['rate']:.0%} of the stage before" if row["rate"] is not None else ""
         print(f"  {row['stage']:<20} {row['count']:>8,}{rate}")
-    outside = report["outside_funnel"]
-    if outside["approved"] or outside["exported"]:
-        print(f"beside the funnel: {plural(outside['approved'], 'sample')} approved and "
-              f"{plural(outside['exported'], 'sample')} exported without passing the gate")
+    approved, outside = report["approved"], report["outside_funnel"]
+    print(f"approved samples in all (what an export of approved samples takes): {approved['total']:,}, "
+          f"{approved['passed']:,} of them passed the gate")
+    if outside["approved"]:
+        print(f"beside the funnel: {approved_beside_the_gate(approved)}")
+    if outside["exported"]:
+        print(f"beside the funnel: {plural(outside['exported'], 'sample')} exported without passing the gate and "
+              "being approved")
     gate = report["gate"]
     print(f"gate (a step is wrong under {gate['threshold']:g}; majority margin {gate['margin']:g}; best path by "
           f"{gate['selection_rule']}): {gate['decided']:,} decided, {gate['passed']:,} passed, "
@@ -84,10 +91,11 @@ def cmd_overview(args: argparse.Namespace, store: Store) -> int:
     for status in ("unverified", "failure"):
         for reason in gate[f"{status}_reasons"]:
             print(f"  {reason['count']:>8,}  {'unverified' if status == 'unverified' else 'failed'}: {reason['reason']}")
-    seeds = gate["seeds"]
-    if seeds["verified"]:
-        print(f"seeds: {seeds['verified']:,} decided, {seeds['passed']:,} passed the gate, {seeds['unverified']:,} "
-              f"unverified, {seeds['failed']:,} failed")
+    for kind in ("seeds", "removed_samples"):
+        other = gate[kind]
+        if other["decided"]:
+            print(f"{kind.replace('_', ' ')}: {other['decided']:,} decided, {other['passed']:,} passed the gate, "
+                  f"{other['unverified']:,} unverified, {other['failed']:,} failed")
     return 0
 
 

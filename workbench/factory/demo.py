@@ -1,19 +1,33 @@
 """The demo project: the real pipeline, small, on the configured teacher and student (the bundled model by default).
 
 One `demo` job runs its stages in order, each as a real job of its own kind that shows on the Jobs page
-(or, for the review and the export, as a step of the demo job): probe the student on the demo's seeds (k=2: its
-known failures and uncertainty), evolve a handful of shipped seeds, let Magpie write questions, embed and map
-everything (which filters near-duplicates of seeds), sample and verify reasoning paths, review by the gate, probe
-the student on what was approved (the headroom), scan for PII and export what was approved: its verified paths as
-chat data, and the preference pairs the gate made (passing against failing paths, and Step-DPO step pairs).
+(or, for the seed copies, the review and the export, as a step of the demo job): probe the student on the demo's
+seeds (k=2: its known failures and uncertainty), evolve a handful of shipped seeds, let Magpie write questions, ask
+the demo's checkable seeds as samples of their own (seed copies), embed and map everything (which filters
+near-duplicates of seeds), sample and verify reasoning paths, review by the gate, probe the student on what was
+approved (the headroom), scan for PII and export what was approved: its verified paths as chat data, and the
+preference pairs the gate made (passing against failing paths, and Step-DPO step pairs).
 
-The gate decides on every teacher, the bundled 270M base model included. The reasoning stage runs on the
-math seeds (they bring reference answers) and on the samples the demo made (they do not): their final answers
-vote (self-consistency, 1/0 against the majority) and Monte-Carlo rollouts (Math-Shepherd) from their
-steps aim at the reference or, without one, at the paths' majority answer, the pseudo-reference. The
-arithmetic verifier re-computes every written calculation. A sample whose best path passes the gate is
-approved; every other sample with paths is rejected with the gate's reason (its weakest step, the verifier
-that decided it and why); each review is signed "demo (automatic, by the gate)". Nothing is hand-written.
+The checkable seeds (`sample_seeds/demo/checkable.jsonl`) are chosen so that the bundled 270M base model can solve
+them with the few-shot prompts: two one-step arithmetic questions checked against their reference answers
+("What is 2 + 2?", "What is 2 * 3?") and a tiny function checked by running its tests (`add(a, b)`); harder sums
+("What is 10 + 10?") failed when tried. In two demo runs on a loaded 2-core machine, 2 + 2 passed against its
+reference answer both times; 2 * 3 passed once, and once failed: its paths answered 6, but the rollouts
+(Math-Shepherd) from their first step did not reach 6, and the strictest step rule lets any verifier's "wrong" fail a
+step; `add` passed its tests in the run that checked it with the code verifier. They are there so that the demo ends
+with tasks that pass against a real reference answer or real tests. Beside them, the
+samples evolution and Magpie make from the shipped gold seeds, and one shipped math seed, are checked the same way
+and mostly rejected, each with the gate's reason. When the model solves none of them (another machine samples other
+paths), nothing passes and the demo says so: it never passes a stand-in.
+
+The gate decides on every teacher, the bundled 270M base model included. The reasoning stage's final answers are
+checked against the reference answer where the task has one (and a code task by its tests), else they vote
+(self-consistency, 1/0 against the majority, the pseudo-reference); Monte-Carlo rollouts (Math-Shepherd) from their
+steps aim at the same target, and the arithmetic verifier re-computes every written calculation. A sample whose best
+path passes the gate is approved; every other sample with paths is rejected with the gate's reason (its weakest
+step, the verifier that decided it and why); each review is signed "demo (automatic, by the gate)" and marked
+automatic, so the Review page asks a person to confirm it. The demo's result says how many passes were checked
+against a reference answer, tests or a majority vote (`passed_by`). Nothing is hand-written.
 """
 
 from __future__ import annotations
@@ -24,32 +38,48 @@ import os
 from workbench.core.env import export_dir
 from workbench.core.jobs import JobContext, register, run_job, submit
 from workbench.core.settings import teacher_config
+from workbench.core.wording import plural
 from workbench.evolve.engine import load_operators
 from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.magpie.engine import detect_template, get_template
 from workbench.magpie.job import submit_magpie
 from workbench.review.export import ExportError, ExportOptions, export
 from workbench.review.pii import submit_scan
-from workbench.seeds.engine import load_sample_seeds
+from workbench.seeds.engine import load_sample_seeds, parse_seeds, sample_seeds_dir
 from workbench.store import Store
 from workbench.student.job import NothingToProbe, submit_probe
 from workbench.student.settings import student_settings
-from workbench.verify.reasoning import refresh_task_metric, verification_settings
+from workbench.verify.reasoning import (
+    PSEUDO_REFERENCE,
+    TaskVerdict,
+    counted_verdicts,
+    path_gate,
+    refresh_task_metric,
+    verification_settings,
+)
 
 KIND = "demo"
-STAGES = ("probe", "evolve", "magpie", "embed", "project", "reason", "review", "headroom", "scan", "export")
+STAGES = ("probe", "evolve", "magpie", "seed_copies", "embed", "project", "reason", "review", "headroom", "scan",
+          "export")
 DEMO_REVIEWER = "demo (automatic, by the gate)"
-SEEDS_PER_DOMAIN = {"math": 3, "logic": 1, "science": 1, "writing": 1}
+# The shipped gold seeds the demo evolves and probes the student on; one math seed, which the bundled model fails,
+# is also solved by the teacher (a rejection against a real reference answer).
+SEEDS_PER_DOMAIN = {"math": 1, "logic": 1, "science": 1, "writing": 1}
+CHECKABLE_SEEDS = "demo/checkable.jsonl"  # under sample_seeds/: the tasks the bundled model can solve (docstring)
+MAGPIE_N = 4
 # The reasoning stage's budget on the bundled model (about 25 tokens/s on 2 cores): 4 paths per task at
 # temperature 0.5 (at 0.8 the 270M model's paths seldom agree on anything: 1 task in 12 had a majority, at
 # 0.5 half did), 2 rollouts of at most 48 tokens from at most 2 steps of each path whose answer reaches the
-# target; a step is good when a rollout from it reaches the target (Math-Shepherd's hard estimation).
+# target; a step is good when a rollout from it reaches the target (Math-Shepherd's hard estimation). The code
+# verifier runs the tests of the tasks that have them (the checkable `add(a, b)`) and abstains on the others.
 REASON_PARAMS = {
-    "n": 4, "temperature": 0.5, "max_tokens": 128, "verifiers": ["arithmetic", "consistency", "rollout"],
+    "n": 4, "temperature": 0.5, "max_tokens": 128, "verifiers": ["arithmetic", "consistency", "rollout", "code"],
     "consistency_mode": "majority", "rollout_k": 2, "rollout_max_steps": 2, "rollout_max_tokens": 48,
     "rollout_label": "any", "rollout_temperature": 0.5, "rollout_skip_wrong_paths": True, "concurrency": 1,
 }
-RESULT_KEYS = ("tasks_verified", "passed_gate", "rejected", "approved", "exported", "preference_pairs")
+RESULT_KEYS = ("tasks_verified", "passed_gate", "passed_by", "rejected", "approved", "exported", "preference_pairs")
+PASSED_BY = ("reference_answer", "tests", "majority")  # what verified a pass (outcome_source); 'a person' beside them
+SHOWN = 5  # the passes and rejections the demo's result lists (Home shows them)
 # The student's probe, small: k=2 attempts of at most 64 tokens on the demo's seeds that can be checked, first on the
 # seeds (known failures, the frontier) and, after the review, on the approved tasks (the headroom).
 PROBE_OVERRIDES = {"k": 2, "max_tokens": 64}
@@ -66,19 +96,40 @@ def demo_seed_ids(store: Store) -> list[int]:
     return chosen or [s["id"] for s in store.list_seeds(limit=6)]
 
 
+def checkable_seed_ids(store: Store) -> list[int]:
+    """The demo's checkable seeds (CHECKABLE_SEEDS: questions the bundled model can solve, with a reference answer or
+    tests), stored first where the store lacks them; a user's own edit of one is kept."""
+    path = sample_seeds_dir() / CHECKABLE_SEEDS
+    seeds = parse_seeds(path.read_bytes(), path.name).seeds
+    store.insert_new_seeds(seeds)
+    return store.stored_seed_ids(seeds)
+
+
 def submit_demo(store: Store, student: dict | None = None) -> int:
     """Queue the demo job; the worker runs its stages one after another. `student` overrides the student settings
     (e.g. {"model": ...}) for its probes; ValueError for bad ones."""
     student = student or {}
-    params = {"seeds": demo_seed_ids(store), "concurrency": 1,  # one unit at a time: the stages run in order
+    params = {"seeds": demo_seed_ids(store), "checkable": checkable_seed_ids(store),
+              "concurrency": 1,  # one unit at a time: the stages run in order
               "student": student}
     return submit(store, KIND, params, model=teacher_config(store).model, student=student_settings(store, student).model)
 
 
+def add_seed_copies(store: Store, job_id: int, seed_ids: list[int]) -> list[int]:
+    """Ask each seed as a sample of its own (a seed copy: source 'seed', the seed's question and input, no answer of
+    its own, made by job `job_id`): its reasoning paths are checked against the seed's reference answer or tests, and
+    the verified path is what an export ships. Returns the samples' ids (the same ones when run again)."""
+    return store.insert_samples([
+        {"source": "seed", "seed_id": seed["id"], "instruction": seed["instruction"], "input": seed["input"],
+         "job_id": job_id, "unit_key": f"demo:{job_id}:seed:{seed['id']}"}
+        for seed in store.list_seeds(ids=seed_ids)
+    ])
+
+
 def _reason_tasks(ctx: JobContext) -> list[dict]:
-    """The samples this demo made that no filter removed (near-duplicates of seeds are out by now), and its
-    math seeds, which bring reference answers."""
-    store, made_by = ctx.store, {_job_of(ctx, "evolve"), _job_of(ctx, "magpie")}
+    """The samples this demo made that no filter removed (near-duplicates of seeds are out by now): evolutions, Magpie's
+    questions and the seed copies; and its math seeds, which bring reference answers."""
+    store, made_by = ctx.store, {_job_of(ctx, "evolve"), _job_of(ctx, "magpie"), ctx.job_id}
     tasks = [{"type": "sample", "id": s["id"]} for s in store.list_samples() if s["job_id"] in made_by]
     tasks += [{"type": "seed", "id": s["id"]} for s in store.list_seeds(ids=ctx.params["seeds"]) if s["domain"] == "math"]
     return tasks
@@ -96,7 +147,7 @@ def _stage_job(ctx: JobContext, stage: str) -> int:
                                                    branching=1, max_tries=2, concurrency=2, teacher=config.to_dict()))
     elif stage == "magpie":
         family, _ = detect_template(config.model)
-        job_id = submit_magpie(store, config, get_template(family or "chatml", store), {"n": 6})
+        job_id = submit_magpie(store, config, get_template(family or "chatml", store), {"n": MAGPIE_N})
     elif stage == "reason":
         job_id = submit(store, "reason", {"tasks": _reason_tasks(ctx), **REASON_PARAMS}, model=config.model)
     elif stage in ("embed", "project"):
@@ -117,22 +168,50 @@ def _job_of(ctx: JobContext, stage: str) -> int:
     return ctx.store.get_setting(f"demo:{ctx.job_id}:{stage}")
 
 
-def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
+def outcome_source(paths: list[dict], verdict: TaskVerdict) -> str:
+    """What verified a passing task's outcome, read from the verdicts that verified its best path (the gate's
+    `PathGate.decided_by` on its answer step): 'tests' (the code verifier ran the task's tests), 'reference_answer' (a
+    final answer checked against the task's reference answer), 'majority' (the paths' self-consistency majority at
+    the margin, a pseudo-reference) or 'a person' (a person's 'correct' on the answer step)."""
+    settings = verdict.settings
+    gate = path_gate(next(p for p in paths if p["id"] == verdict.best_path_id), settings)
+    deciders = gate.decided_by.split(", ")
+    counted = counted_verdicts(gate.step["scores"], settings) if gate.step else {}
+    targets = {(counted[name].get("params") or {}).get("target_kind") for name in deciders if name in counted}
+    if "code" in deciders:
+        return "tests"
+    if "arithmetic" in deciders or "reference" in targets:  # arithmetic checks an outcome against a reference only
+        return "reference_answer"
+    return "majority" if PSEUDO_REFERENCE in targets else "a person"
+
+
+def review_by_gate(store: Store, tasks: list[dict]) -> dict:
     """Re-evaluate each task under the saved gate settings. Pending samples whose best path passes are approved,
     the other pending samples with paths are rejected with the gate's reason as the review note (samples a
-    person reviewed, or a filter removed, are left as they are).
+    person reviewed, or a filter removed, are left as they are); both decisions are marked automatic.
 
-    Returns tasks_verified (tasks with paths), passed_gate, approved and rejected (samples changed now)."""
+    Returns tasks_verified (tasks with paths), passed_gate, passed_by ({reference_answer, tests, majority, and
+    'a person' when one passed that way}: what verified each pass, `outcome_source`), approved and rejected (samples
+    changed now), and the first SHOWN `passes` ({task, instruction, checked_against}) and `rejections` ({sample,
+    instruction, status, reason})."""
     settings = verification_settings(store)
-    counts = {"tasks_verified": 0, "passed_gate": 0, "approved": 0, "rejected": 0}
+    counts: dict = {"tasks_verified": 0, "passed_gate": 0, "passed_by": dict.fromkeys(PASSED_BY, 0), "approved": 0,
+                    "rejected": 0, "passes": [], "rejections": []}
     for task in tasks:
         verdict = refresh_task_metric(store, task["type"], task["id"], settings)
         if verdict.best_path_id is None:
             continue
         counts["tasks_verified"] += 1
-        counts["passed_gate"] += verdict.passed
-        sample = store.get_sample(task["id"]) if task["type"] == "sample" else None
-        if sample is None or sample["status"] != "pending" or sample["filter_reason"]:
+        item = store.get_sample(task["id"]) if task["type"] == "sample" else store.get_seed(task["id"])
+        if verdict.passed:
+            counts["passed_gate"] += 1
+            paths = store.reasoning_paths_nested(task["type"], task["id"])[(task["type"], task["id"])]
+            source = outcome_source(paths, verdict)
+            counts["passed_by"][source] = counts["passed_by"].get(source, 0) + 1
+            if len(counts["passes"]) < SHOWN:
+                counts["passes"].append({"task": f"{task['type']} {task['id']}", "instruction": item["instruction"][:120],
+                                         "checked_against": source})
+        if task["type"] != "sample" or item["status"] != "pending" or item["filter_reason"]:
             continue  # a seed, a sample a person (or a filter) has decided on already
         if verdict.passed:
             counts["approved"] += store.set_sample_status([task["id"]], "approved", DEMO_REVIEWER,
@@ -140,6 +219,9 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict[str, int]:
         else:
             counts["rejected"] += store.set_sample_status([task["id"]], "rejected", DEMO_REVIEWER,
                                                           f"gate {verdict.status}: {verdict.reason}", automatic=True)
+            if len(counts["rejections"]) < SHOWN:
+                counts["rejections"].append({"sample": task["id"], "instruction": item["instruction"][:120],
+                                             "status": verdict.status, "reason": verdict.reason})
     return counts
 
 
@@ -168,6 +250,19 @@ def export_preferences(store: Store, job_id: int) -> dict:
     except ExportError as exc:
         return {"preference_pairs": 0, "preference_note": str(exc)}
     return {"preference_pairs": result.written, "preference_path": str(result.path)}
+
+
+def passes_summary(result: dict) -> str:
+    """The demo's outcome in one sentence (CLI and Home): how many tasks passed the gate and what checked them
+    (`passed_by`), or plainly that nothing passed and why that is no stand-in."""
+    if not result.get("tasks_verified"):
+        return "No task was verified."
+    if not result.get("passed_gate"):
+        return (f"None of the {plural(result['tasks_verified'], 'task')} verified passed the gate: the teacher solved "
+                "none of them, checked against a reference answer, tests or a majority vote (each rejection says why).")
+    checked = ", ".join(f"{key.replace('_', ' ')} {n:,}" for key, n in (result.get("passed_by") or {}).items() if n)
+    return (f"{plural(result['passed_gate'], 'task')} of {result['tasks_verified']:,} verified passed the gate, "
+            f"checked against: {checked}.")
 
 
 def _run_stage_job(db_path: str, job_id: int) -> str:
@@ -210,6 +305,9 @@ class DemoHandler:
 
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         stage = unit_key.split("-", 1)[1]
+        if stage == "seed_copies":
+            add_seed_copies(ctx.store, ctx.job_id, ctx.params.get("checkable", []))
+            return
         if stage == "review":
             reason_job = ctx.store.get_job(_job_of(ctx, "reason"))
             _add_result(ctx, review_by_gate(ctx.store, reason_job["params"]["tasks"]))

@@ -3,7 +3,9 @@
 One report feeds the Overview page, Home and `workbench overview`, so all three show the same numbers.
 The funnel only narrows: every stage counts a subset of the stage before it (see `STAGES` for each
 definition), so every rate between stages lies in [0, 1]. Samples that reached a stage by another way
-(a reviewer approving a sample that never passed the gate) are counted beside the funnel, not in it.
+(a reviewer approving a sample the gate failed, left unverified or never decided) are counted beside the funnel, not
+in it, by what the gate said of them; the approved samples in all (`Store.approved_counts`) are the count Home, Review
+and Export show.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("candidates", "Candidates",
           "Every text the factory made or took in: each evolution attempt that came back (eliminated ones too), "
-          "each Magpie generation (filtered ones too), each imported sample. Failed model calls are not counted."),
+          "each Magpie generation (filtered ones too), each imported sample, each seed asked as a sample (a seed "
+          "copy). Failed model calls are not counted."),
     Stage("kept", "Passed the filters",
           "Candidates without a filter reason: evolutions that survived elimination, Magpie samples that passed "
           "every filter, and no sample set aside as a near-duplicate of a seed."),
@@ -38,10 +41,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("gated", "Passed the gate",
           "Decided samples whose best path's outcome is verified (the reference answer, the tests or a "
           "self-consistency majority at the margin) and in which no verifier found a step wrong."),
-    Stage("approved", "Approved",
-          "Samples that passed the gate and were approved in review (by a person, or by the demo's automatic review)."),
-    Stage("exported", "Exported",
-          "Approved samples written to at least one export file."),
+    Stage("approved", "Passed and approved",
+          "Samples that passed the gate and were approved in review (by a person, or by the demo's automatic review). "
+          "Samples approved without passing the gate are counted beside the funnel; all approved samples together "
+          "are what Home, Review and Export count as approved."),
+    Stage("exported", "Passed, approved and exported",
+          "Samples that passed the gate, were approved and were written to at least one export file."),
 )
 
 
@@ -80,19 +85,25 @@ def overview_report(store: Store) -> dict:
     """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`); its `student`
     key is the student in the loop: seeds probed, pass@1 on them, headroom (`student_report.student_summary`).
 
-    Keys: seeds; funnel (see `funnel`); outside_funnel (approved and exported samples that skipped the gate);
-    gate (the settings: threshold, margin, aggregation and its rule in words, step_rule; decided, passed,
-    unverified and failed samples, with unverified_reasons and failure_reasons and their counts; the review status
-    of the passed ones; the seeds the gate decided); entropy_by_depth; verifiers; usage (per job kind: tokens, cost
-    in USD or None when unknown, worker seconds); sample_models (samples per teacher model).
+    Keys: seeds; funnel (see `funnel`); approved (`Store.approved_counts`: every approved sample no filter removed,
+    the count Home, Review and Export show, by the gate's decision on it); outside_funnel (approved and exported
+    samples that did not pass the gate: approved = approved.total - the funnel's approved); gate (the settings:
+    threshold, margin, aggregation and its rule in words, step_rule; `Store.gate_counts` of the kept samples:
+    decided, passed, unverified and failed, with unverified_reasons and failure_reasons and their counts; the
+    review status of the passed ones; the same counts for `seeds` and `removed_samples`); entropy_by_depth;
+    verifiers; usage (per job kind: tokens, cost in USD or None when unknown, worker seconds); sample_models
+    (samples per teacher model).
     """
     settings = verification_settings(store)
     counts = store.funnel_counts()
+    decided = store.gate_counts()
+    approved = store.approved_counts()
     return {
         "seeds": counts["seeds"],
         "funnel": funnel(counts),
+        "approved": approved,
         "outside_funnel": {
-            "approved": counts["approved_total"] - counts["approved"],
+            "approved": approved["total"] - counts["approved"],
             "exported": counts["exported_total"] - counts["exported"],
         },
         "gate": {
@@ -101,14 +112,12 @@ def overview_report(store: Store) -> dict:
             "aggregation": settings.aggregation,
             "selection_rule": selection_rule(settings),
             "step_rule": settings.step_rule,
-            "decided": counts["verified"],
-            "passed": counts["gated"],
-            "unverified": counts["unverified"],
-            "failed": counts["failed"],
+            **decided["samples"],
             "unverified_reasons": gate_reasons(store, "unverified"),
             "failure_reasons": gate_reasons(store, "failed"),
             "review_of_passed": store.gated_review_counts(),
-            "seeds": store.seed_gate_counts(),
+            "seeds": decided["seeds"],
+            "removed_samples": decided["removed samples"],
         },
         "entropy_by_depth": entropy_by_depth(store),
         "verifiers": store.verifier_pass_rates(),
@@ -116,6 +125,15 @@ def overview_report(store: Store) -> dict:
         "sample_models": store.sample_models(),
         "student": student_report.student_summary(store),
     }
+
+
+def approved_beside_the_gate(approved: dict) -> str:
+    """The approved samples that did not pass the gate, by what the gate said of them, in words ('' when none): 'one
+    approved though the gate failed it, 2 approved while it was unverified'."""
+    parts = [f"{plural(approved[key], 'sample')} approved {words}" for key, words in (
+        ("failed", "though the gate failed it"), ("unverified", "while the gate left it unverified"),
+        ("undecided", "before the gate decided it (no scored reasoning path)")) if approved[key]]
+    return "; ".join(parts)
 
 
 NEXT_STEPS = ("seeds", "generate", "verify", "gate", "review", "export", "done")

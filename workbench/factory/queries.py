@@ -24,21 +24,51 @@ class OverviewQueries:
     def funnel_counts(self) -> dict[str, int]:
         """Counts of the factory's funnel, each stage a subset of the one before (so it only narrows):
         candidates, kept (no filter reason), verified (the gate decided it: its paths were scored), gated (the
-        gate passed it), approved (gated and approved), exported (approved and in an export); beside them the
-        kept samples the gate left unverified and failed; plus seeds and the approved and exported samples in
-        all (some may have skipped the gate)."""
+        gate passed it), approved (gated and approved), exported (approved and in an export); plus the seeds and
+        the samples no filter removed that are in an export, whatever their gate status or review (exported_total)."""
         return self._one(
             self._FUNNEL_ROWS + " SELECT count(*) AS candidates, coalesce(sum(kept), 0) AS kept,"
             " coalesce(sum(kept AND gate IS NOT NULL), 0) AS verified,"
             " coalesce(sum(kept AND gate = 'passed'), 0) AS gated,"
-            " coalesce(sum(kept AND gate = 'unverified'), 0) AS unverified,"
-            " coalesce(sum(kept AND gate = 'failed'), 0) AS failed,"
             " coalesce(sum(kept AND gate = 'passed' AND approved), 0) AS approved,"
             " coalesce(sum(kept AND gate = 'passed' AND approved AND exported), 0) AS exported,"
             " (SELECT count(*) FROM seeds) AS seeds,"
-            " (SELECT count(*) FROM samples WHERE status = 'approved') AS approved_total,"
-            " (SELECT count(DISTINCT e.sample_id) FROM export_items e JOIN samples s ON s.id = e.sample_id) AS exported_total"
+            " (SELECT count(DISTINCT e.sample_id) FROM export_items e JOIN samples s ON s.id = e.sample_id"
+            " WHERE s.filter_reason IS NULL) AS exported_total"
             " FROM staged"
+        )
+
+    def gate_counts(self) -> dict[str, dict[str, int]]:
+        """The gate's stored decisions (table gate_verdicts) counted once, for every page and `overview --json`: per
+        kind of task, how many it decided and how many it passed, left unverified and failed. Kinds: `seeds`,
+        `samples` (the samples no filter removed: what the Overview's funnel counts) and `removed samples` (samples a
+        filter removed after the gate decided them). Decisions on deleted tasks are not counted."""
+        rows = self._rows(
+            "SELECT CASE WHEN g.task_type = 'seed' THEN 'seeds' WHEN s.filter_reason IS NULL THEN 'samples'"
+            " ELSE 'removed samples' END AS kind, count(*) AS decided, sum(g.status = 'passed') AS passed,"
+            " sum(g.status = 'unverified') AS unverified, sum(g.status = 'failed') AS failed"
+            " FROM gate_verdicts g LEFT JOIN samples s ON g.task_type = 'sample' AND s.id = g.task_id"
+            " LEFT JOIN seeds d ON g.task_type = 'seed' AND d.id = g.task_id"
+            " WHERE s.id IS NOT NULL OR d.id IS NOT NULL GROUP BY 1"  # 1: gate_verdicts has a column `kind` too
+        )
+        empty = {"decided": 0, "passed": 0, "unverified": 0, "failed": 0}
+        found = {row.pop("kind"): row for row in rows}
+        return {kind: found.get(kind, dict(empty)) for kind in ("seeds", "samples", "removed samples")}
+
+    def approved_counts(self) -> dict[str, int]:
+        """The approved samples no filter removed (what an export of approved samples takes; Home, Review and Export
+        count these) by the gate's stored decision on them: total, passed, failed, unverified and undecided (no
+        decision: never verified); and how many of them are in an export (`exported`), and of those, how many passed
+        the gate (`exported_passed`)."""
+        return self._one(
+            "SELECT count(*) AS total, coalesce(sum(g.status = 'passed'), 0) AS passed,"
+            " coalesce(sum(g.status = 'failed'), 0) AS failed, coalesce(sum(g.status = 'unverified'), 0) AS unverified,"
+            " coalesce(sum(g.status IS NULL), 0) AS undecided,"
+            " coalesce(sum(x.exported), 0) AS exported,"
+            " coalesce(sum(x.exported AND g.status = 'passed'), 0) AS exported_passed"
+            " FROM samples s LEFT JOIN gate_verdicts g ON g.task_type = 'sample' AND g.task_id = s.id"
+            " LEFT JOIN (SELECT DISTINCT sample_id, 1 AS exported FROM export_items) x ON x.sample_id = s.id"
+            " WHERE s.filter_reason IS NULL AND s.status = 'approved'"
         )
 
     def gate_reason_counts(self, status: str) -> list[dict]:
@@ -58,15 +88,6 @@ class OverviewQueries:
             " AND g.task_id = s.id WHERE s.filter_reason IS NULL AND g.status = 'passed' GROUP BY s.status"
         )
         return {row["status"]: row["n"] for row in rows}
-
-    def seed_gate_counts(self) -> dict[str, int]:
-        """Seeds the teacher solved with verified paths: how many the gate decided, and how many it passed, left
-        unverified and failed."""
-        return self._one(
-            "SELECT count(*) AS verified, coalesce(sum(status = 'passed'), 0) AS passed,"
-            " coalesce(sum(status = 'unverified'), 0) AS unverified, coalesce(sum(status = 'failed'), 0) AS failed"
-            " FROM gate_verdicts WHERE task_type = 'seed'"
-        )
 
     def gate_pass_rate_by_depth(self) -> list[dict]:
         """Per evolution depth (0: the seeds): the share of the tasks the gate decided that it passed (pass_rate)

@@ -40,8 +40,9 @@ POLICY_NAMES = {"best_vs_each": "the best passing path against each failing path
                 "best_vs_worst": "the best passing path against the worst failing path",
                 "all_pairs": "every passing path against every failing path"}
 STEPWISE_FORMATS = ("trl-stepwise", "prm800k")
+DEMONSTRATION_TAGS = ["demonstration-data", "not-for-training"]
 SOURCE_NAMES = {
-    "seed": "hand-curated gold seeds",
+    "seed": "hand-curated gold seeds asked as samples (the question is the seed's; the answer the teacher's verified path)",
     "evol": "Evol-Instruct evolutions of the seeds (depth and breadth operators, with elimination)",
     "magpie": "Magpie self-synthesis (the model writes the user turn from a pre-query template)",
     "import": "samples imported from other generators and audited here",
@@ -81,6 +82,11 @@ class CardInfo:
     pretty_name: str = "Entropy Workbench synthetic dataset"
 
 
+def people_annotated(facts: dict) -> bool:
+    """Whether people labelled a step or decided a sample's status (an automatic decision is the machine's)."""
+    return bool(facts["decisions"]["people"]) or bool((facts.get("human_labels") or {}).get("steps"))
+
+
 def size_category(n: int) -> str:
     return next((label for bound, label in SIZE_BOUNDS if n < bound), "n>1T")
 
@@ -93,10 +99,13 @@ def header(facts: dict, info: CardInfo) -> dict:
         tags.append("process-supervision")
     if info.fmt in PREFERENCE_FORMATS:
         tags += ["preference", "dpo"] if not info.fmt.startswith("kto") else ["preference", "kto"]
-    labelled = (facts.get("human_labels") or {}).get("steps")
-    annotators = ["machine-generated"] + (["expert-generated"] if facts["human_reviewed"] or labelled else [])
+    annotators = ["machine-generated"] + (["expert-generated"] if people_annotated(facts) else [])
+    pretty_name = info.pretty_name
+    if facts.get("demonstration"):
+        tags += DEMONSTRATION_TAGS
+        pretty_name += " (demonstration data, not for training)"
     return {
-        "pretty_name": info.pretty_name,
+        "pretty_name": pretty_name,
         "license": info.license,
         "language": info.language,
         "tags": tags,
@@ -253,8 +262,48 @@ def student_section(student: dict | None) -> list[str]:
     return lines
 
 
+def _names(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} ({n:,})" for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def review_line(decisions: dict) -> str:
+    """Who decided the samples' status (Store.status_deciders): people by name, apart from the automatic decisions
+    no person confirmed and the samples with no recorded decision."""
+    people, automatic = sum(decisions["people"].values()), sum(decisions["automatic"].values())
+    parts = [f"{plural(people, 'sample')} decided by people" + (f" ({_names(decisions['people'])})" if people else "")]
+    if automatic:
+        parts.append(f"{plural(automatic, 'sample')} decided automatically, not by a person "
+                     f"({_names(decisions['automatic'])}), and not confirmed by one")
+    if decisions["undecided"]:
+        parts.append(f"{plural(decisions['undecided'], 'sample')} with no recorded decision")
+    return "- Human review: " + "; ".join(parts) + "."
+
+
+def teacher_lines(models: list[dict]) -> list[str]:
+    """Each teacher model named with what it wrote of these samples (Store.dataset_facts' `models`)."""
+    if not models:
+        return ["No model wrote these samples (imported or hand-written only)."]
+    lines = []
+    for row in models:
+        wrote = [f"{plural(row['samples'], 'sample')} (their text)"] if row["samples"] else []
+        wrote += [f"the reasoning paths of {plural(row['path_samples'], 'sample')}"] if row["path_samples"] else []
+        lines.append(f"- Teacher `{row['model']}` wrote {' and '.join(wrote)}.")
+    return lines
+
+
+def demonstration_lines(models: list[str]) -> list[str]:
+    """The card's warning when the bundled demo model wrote any of the data (`models`: those bundled models)."""
+    if not models:
+        return []
+    return ["", f"**Demonstration data, not training data.** Text in this dataset was written by the bundled demo model "
+                f"{', '.join(f'`{m}`' for m in models)} (Gemma 3 270M, a small base model run offline): it shows the "
+                "pipeline working end to end, not data fit to train a model on. Set a real teacher model for training "
+                "data."]
+
+
 def render(facts: dict, info: CardInfo) -> str:
-    """The card's full text. `facts` is Store.dataset_facts for the exported status."""
+    """The card's full text. `facts` is Store.dataset_facts of the samples it describes, with `human_labels`,
+    `student` and `demonstration` (the bundled demo models among the teachers) added by the export."""
     body = [f"# {info.pretty_name}", ""]
     body.append(
         f"{plural(info.written, 'row')} in {FORMAT_NAMES.get(info.fmt, info.fmt)}, file `{info.file_name}`, made with Entropy "
@@ -262,16 +311,16 @@ def render(facts: dict, info: CardInfo) -> str:
         + (f" mixed with {plural(info.natural, 'natural row')} from `{info.natural_file}`" if info.natural else "")
         + "."
     )
+    body += demonstration_lines(facts.get("demonstration") or [])
     body += ["", "## Pipeline", ""]
     body += [f"- **{source}** ({plural(n, 'sample')}): {SOURCE_NAMES.get(source, source)}" for source, n in sorted(facts["by_source"].items())]
     if facts["operators"]:
         body.append("- Last evolution operator of each sample: " + ", ".join(f"{op} ({n:,})" for op, n in facts["operators"].items()))
     if facts["verifiers"]:
         body.append("- Reasoning steps scored by: " + ", ".join(f"`{v}`" for v in facts["verifiers"]))
-    body.append(
-        f"- Human review: {plural(facts['human_reviewed'], 'sample')} reviewed; exported status: {info.status or 'all'} "
-        "(" + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ")"
-    )
+    body.append(review_line(facts["decisions"]))
+    body.append(f"- Exported status: {info.status or 'all'} ("
+                + ", ".join(f"{s} {n:,}" for s, n in sorted(facts["by_status"].items())) + ").")
     body += human_label_lines(facts.get("human_labels"), info.fmt)
     pii = (
         f"flagged samples were left out ({info.blocked:,})" if info.pii == "block"
@@ -292,13 +341,13 @@ def render(facts: dict, info: CardInfo) -> str:
     body += decontamination_section(info.decontamination)
     body += student_section(facts.get("student"))
     body += ["", "## Teacher models and parameters", ""]
+    body += teacher_lines(facts["models"])
     if facts["teachers"]:
+        body.append("")
         body.append(
             _table([[f"`{t['model']}`", f"`{json.dumps(t['params'], sort_keys=True)}`", f"{t['n']:,}"] for t in facts["teachers"]],
                    ["model", "parameters", "samples"])
         )
-    else:
-        body.append("No model-generated samples (imported or hand-written only).")
     body += ["", "## Metric distributions", ""]
     if facts["metrics"]:
         body.append(

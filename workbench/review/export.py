@@ -43,6 +43,7 @@ from typing import IO
 import yaml
 
 from workbench.core.jobs import JobContext, register
+from workbench.core.teacher import is_bundled_model
 from workbench.core.wording import plural
 from workbench.review import contamination_export, dataset_card
 from workbench.review.export_items import Item, PairCounts, build_items, natural_item
@@ -195,7 +196,8 @@ def atomic_file(target: Path, mode: str = "w") -> Iterator[IO]:
 
 LINEAGE_COLUMNS = {
     "sample_id": "int64", "source": "string", "seed_id": "int64", "node_id": "int64", "operators": "list", "depth": "int64",
-    "path_id": "int64", "verifiers": "list", "decision": "string", "reviewer": "string", "teacher_model": "string",
+    "path_id": "int64", "path": "string", "verifiers": "list", "decision": "string", "reviewer": "string",
+    "decision_automatic": "bool", "teacher_model": "string",
     "teacher_params": "json", "job_id": "int64", "origin": "string", "file": "string", "row": "int64",
     "answer": "string", "verified": "bool", "unverified_reason": "string",
 }
@@ -303,14 +305,16 @@ def preview_card(store: Store, options: ExportOptions, file_name: str) -> str:
     decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, kept)
     info = _card_info(store, options, file_name, synthetic, natural, counts["flagged"] if options.pii == "block" else 0, 0,
                       decontamination)
-    return dataset_card.render(_card_facts(store, options, kept), info)
+    return dataset_card.render(_card_facts(store, kept), info)
 
 
-def _card_facts(store: Store, options: ExportOptions, sample_ids: list[int] | array) -> dict:
-    """Store.dataset_facts plus people's step labels on the exported samples (`human_labels`) and the student
-    (`student`: workbench.student.report.student_summary)."""
-    return {**store.dataset_facts(options.status), "human_labels": human_label_summary(store, list(sample_ids)),
-            "student": student_summary(store)}
+def _card_facts(store: Store, sample_ids: list[int] | array) -> dict:
+    """Store.dataset_facts of the exported samples, plus people's step labels on them (`human_labels`), the student
+    (`student`: workbench.student.report.student_summary) and the bundled demo models among their teachers
+    (`demonstration`: what they wrote is demonstration data)."""
+    facts = store.dataset_facts(sample_ids)
+    return {**facts, "human_labels": human_label_summary(store, list(sample_ids)), "student": student_summary(store),
+            "demonstration": [row["model"] for row in facts["models"] if is_bundled_model(row["model"])]}
 
 
 def _card_info(store: Store, options: ExportOptions, file_name: str, synthetic: int, natural: int, blocked: int,
@@ -415,7 +419,7 @@ def export(store: Store, options: ExportOptions, out: str | Path, export_root: s
     decontamination = contamination_export.card_facts(store, options.contaminated, contaminated, result.sample_ids)
     info = _card_info(store, options, target.name, result.synthetic, result.natural, result.blocked, result.redacted,
                       decontamination, result)
-    result.card = dataset_card.render(_card_facts(store, options, result.sample_ids), info)
+    result.card = dataset_card.render(_card_facts(store, result.sample_ids), info)
     if options.card:
         result.card_path = card_path(target)
         with atomic_file(result.card_path) as handle:

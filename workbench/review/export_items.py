@@ -37,7 +37,7 @@ from workbench.review.verified_answer import (
 )
 from workbench.store import Store
 from workbench.verify.ratings import step_rating
-from workbench.verify.reasoning import VerificationSettings, verification_settings
+from workbench.verify.reasoning import VerificationSettings, path_name, verification_settings
 
 BASE_COLUMNS = ["id", "source", "instruction", "input", "output", "turns", "tags", "status", "metadata"]
 LINEAGE_SOURCE_COLUMNS = ["seed_id", "node_id", "model", "params", "job_id"]
@@ -128,6 +128,7 @@ def _lineage(sample: dict, chain: list[dict], decision: dict | None) -> dict:
         "sample_id": sample["id"], "source": sample["source"], "seed_id": sample["seed_id"], "node_id": sample["node_id"],
         "operators": [c["operator"] for c in chain], "depth": chain[-1]["depth"] if chain else None,
         "decision": sample["status"], "reviewer": decision["reviewer"] if decision else None,
+        "decision_automatic": decision["automatic"] if decision else None,
         "teacher_model": sample["model"], "teacher_params": sample["params"], "job_id": sample["job_id"],
         "origin": sample["metadata"].get("origin"),
     }
@@ -135,7 +136,8 @@ def _lineage(sample: dict, chain: list[dict], decision: dict | None) -> dict:
 
 def _checked(path: dict | None, verified: bool, answer: str, reason: str) -> dict:
     """The lineage's account of the exported text: the path and verifiers only when that path's text ships."""
-    return {"path_id": path["id"] if path else None, "verifiers": checked_by(path) if path else [], "answer": answer,
+    return {"path_id": path["id"] if path else None, "path": path_name(path) if path else None,
+            "verifiers": checked_by(path) if path else [], "answer": answer,
             "verified": verified, "unverified_reason": None if verified else reason}
 
 

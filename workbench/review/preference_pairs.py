@@ -30,7 +30,7 @@ from workbench.review.verified_answer import (
     path_text,
     task_verdict,
 )
-from workbench.verify.reasoning import VerificationSettings, aggregate, split_steps, step_score
+from workbench.verify.reasoning import VerificationSettings, aggregate, path_name, split_steps, step_score
 
 POLICIES = ("best_vs_each", "best_vs_worst", "all_pairs")
 POLICY_LABELS = {"best_vs_each": "the best passing path against each failing path",
@@ -97,8 +97,8 @@ def _same(a: str, b: str) -> bool:
 def _failure(path: dict, settings: VerificationSettings) -> dict:
     """Why a path failed, for a pair's lineage: the gate's reason, and its first wrong step and who found it."""
     verdict = task_verdict([path], settings)
-    wrong = first_wrong_step(path)
-    found = {"path_id": path["id"], "path_index": path["path_index"], "failed": verdict.reason,
+    wrong = first_wrong_step(path, settings)
+    found = {"path_id": path["id"], "path": path_name(path), "failed": verdict.reason,
              "failure": verdict.failure.kind if verdict.failure else None}
     if wrong is not None:
         found.update(step=wrong[0] + 1, wrong_by=wrong[1], step_text=path["steps"][wrong[0]]["text"])
@@ -135,7 +135,7 @@ def response_pairs(paths: list[dict], verification: VerificationSettings, pairin
             skipped[f"over the cap of {pairing.max_per_task} pairs per task"] += 1
             continue
         lineage = {"kind": "response", "policy": pairing.policy,
-                   "chosen": {"path_id": chosen["id"], "path_index": chosen["path_index"], "verifiers": checked_by(chosen)},
+                   "chosen": {"path_id": chosen["id"], "path": path_name(chosen), "verifiers": checked_by(chosen)},
                    "rejected": _failure(rejected, verification)}
         pairs.append(GatePair("response", path_text(chosen), path_text(rejected), lineage=lineage, chosen_path=chosen,
                               rejected_path=rejected))
@@ -164,7 +164,7 @@ def _alternative(path: dict, index: int, passing: list[dict], evidence: TaskEvid
     prefix = [" ".join(s["text"].split()) for s in path["steps"][:index]]
     for other in passing:
         if len(other["steps"]) > index and [" ".join(s["text"].split()) for s in other["steps"][:index]] == prefix:
-            return other["steps"][index]["text"], {"source": "path", "path_id": other["id"],
+            return other["steps"][index]["text"], {"source": "path", "path_id": other["id"], "path": path_name(other),
                                                    "verifiers": checked_by(other)}
     if index > 0:
         return _rollout_step(evidence.rollouts.get(path["steps"][index - 1]["id"], []), evidence.reference)
@@ -178,7 +178,7 @@ def step_pairs(paths: list[dict], verification: VerificationSettings, pairing: P
     pairs: list[GatePair] = []
     seen: set[tuple] = set()
     for path in paths:
-        wrong = first_wrong_step(path)
+        wrong = first_wrong_step(path, verification)
         if wrong is None:
             continue
         index, wrong_by = wrong
@@ -197,7 +197,7 @@ def step_pairs(paths: list[dict], verification: VerificationSettings, pairing: P
             skipped[f"over the cap of {pairing.max_per_task} step pairs per task"] += 1
             continue
         seen.add(key)
-        lineage = {"kind": "step", "rejected": {"path_id": path["id"], "path_index": path["path_index"],
+        lineage = {"kind": "step", "rejected": {"path_id": path["id"], "path": path_name(path),
                                                 "step": index + 1, "wrong_by": wrong_by},
                    "chosen": source, "prefix_steps": index}
         pairs.append(GatePair("step", chosen, rejected, prefix, lineage))

@@ -504,10 +504,16 @@ class ReviewQueries:
     def export_item_ids(self, export_id: int) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT sample_id FROM export_items WHERE export_id = ? ORDER BY 1", [export_id])]
 
-    def dataset_facts(self, status: str | None) -> dict:
-        """What a dataset card reports about the unfiltered samples of a status: counts, teachers, verifiers, metrics."""
-        scope = "s.filter_reason IS NULL AND (:status IS NULL OR s.status = :status)"
-        args = {"status": status}
+    def dataset_facts(self, sample_ids: Iterable[int]) -> dict:
+        """What a dataset card reports about the samples it describes (unfiltered ones; filtered ids are ignored):
+        counts by source and status (`by_source`, `by_status`), last evolution operators, `teachers` (model and
+        params of the samples' own text, with how many it wrote), `models` (every model that wrote text of theirs,
+        from the samples and their jobs: {model, samples: samples it wrote (not a seed asked as a sample: its
+        question is the seed's), path_samples: samples whose reasoning paths it wrote}), the verifiers of their steps, metric distributions and `decisions`
+        (`status_deciders`)."""
+        ids = list(sample_ids)
+        scope = "s.filter_reason IS NULL AND s.id IN (SELECT value FROM json_each(:ids))"
+        args = {"ids": json.dumps(ids)}
 
         def counted(sql: str) -> dict:
             return dict(self.conn.execute(sql, args).fetchall())
@@ -519,6 +525,17 @@ class ReviewQueries:
         )
         for row in teachers:
             row["params"] = from_json(row["params"], {})
+        models = self._rows(
+            "SELECT model, count(DISTINCT CASE WHEN kind = 'sample' THEN id END) AS samples,"
+            " count(DISTINCT CASE WHEN kind = 'path' THEN id END) AS path_samples FROM ("
+            f" SELECT coalesce(s.model, j.model) AS model, 'sample' AS kind, s.id AS id FROM samples s"
+            f" LEFT JOIN jobs j ON j.id = s.job_id WHERE {scope} AND s.source != 'seed' UNION ALL"
+            " SELECT coalesce(p.model, j.model), 'path', s.id FROM reasoning_paths p"
+            " JOIN samples s ON p.task_type = 'sample' AND s.id = p.task_id"
+            f" LEFT JOIN jobs j ON j.id = p.job_id WHERE {scope})"
+            " WHERE model IS NOT NULL GROUP BY model ORDER BY samples + path_samples DESC, model",
+            args,
+        )
         verifiers = [
             r[0]
             for r in self.conn.execute(
@@ -542,12 +559,32 @@ class ReviewQueries:
                 " GROUP BY 1 ORDER BY 2 DESC"
             ),
             "teachers": teachers,
+            "models": models,
             "verifiers": verifiers,
             "metrics": metrics,
-            "human_reviewed": self._scalar(
-                f"SELECT count(DISTINCT r.sample_id) FROM reviews r JOIN samples s ON s.id = r.sample_id WHERE {scope}", args
-            ),
+            "decisions": self.status_deciders(ids),
         }
+
+    def status_deciders(self, sample_ids: Iterable[int]) -> dict:
+        """Who made the latest status decision of each of these (unfiltered) samples: `people` {reviewer: samples}
+        (a person's decision, or a person's confirmation of an automatic one), `automatic` {reviewer: samples} (a
+        decision no person made or confirmed, e.g. the demo's gate review) and `undecided` (no status decision
+        recorded: pending since made, or given its status on import)."""
+        rows = self.conn.execute(
+            "SELECT r.reviewer, json_extract(r.after, '$.automatic') FROM samples s LEFT JOIN reviews r ON r.id = ("
+            " SELECT r2.id FROM reviews r2 WHERE r2.sample_id = s.id AND r2.action = 'status'"
+            " ORDER BY r2.created_at DESC, r2.id DESC LIMIT 1)"
+            " WHERE s.filter_reason IS NULL AND s.id IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(sample_ids))],
+        ).fetchall()
+        found: dict = {"people": {}, "automatic": {}, "undecided": 0}
+        for reviewer, automatic in rows:
+            if reviewer is None:
+                found["undecided"] += 1
+            else:
+                who = found["automatic" if automatic else "people"]
+                who[reviewer] = who.get(reviewer, 0) + 1
+        return found
 
     # ---- decontamination (issue 16)
 

@@ -22,10 +22,11 @@ from workbench.review.row_fields import STEP_SEPARATOR
 from workbench.verify.reasoning import (
     TaskVerdict,
     VerificationSettings,
-    decided_by,
+    effective_score,
     evaluate_task,
+    path_name,
     split_steps,
-    step_score,
+    step_decided_by,
 )
 from workbench.verify.verifiers.base import UNVERIFIABLE
 from workbench.verify.verifiers.consistency import stated_answer
@@ -72,12 +73,14 @@ def path_passes(path: dict, settings: VerificationSettings) -> bool:
     return task_verdict([path], settings).passed
 
 
-def first_wrong_step(path: dict) -> tuple[int, str] | None:
-    """(index, who decided it) of the path's first step found wrong by a verifier or a person's label; None when
-    no step was found wrong."""
+def first_wrong_step(path: dict, settings: VerificationSettings) -> tuple[int, str] | None:
+    """(index, who decided it) of the path's first step found wrong (an effective score under WRONG_BELOW) by a
+    verifier or a person's label, with verdicts counted as the gate counts them (a majority under the margin, or a
+    consensus dispute, is set aside) and attributed as the Verifier page attributes them (`step_decided_by`); None
+    when no step was found wrong."""
     for index, step in enumerate(path["steps"]):
-        if step_score(step["scores"], step["overrule"]) < WRONG_BELOW:
-            return index, decided_by(step["scores"], step["overrule"])
+        if effective_score(step, settings) < WRONG_BELOW:
+            return index, step_decided_by(step, settings)
     return None
 
 
@@ -130,7 +133,7 @@ def shipped_answer(turns: list[dict], paths: list[dict], verdict: TaskVerdict | 
     match = _matching_path(reply, passing)
     if match is not None:
         return ShippedAnswer(own, match, "original", True,
-                             f"the sample's own answer is the text of path {match['path_index'] + 1}, which passed the gate")
+                             f"the sample's own answer is the text of {path_name(match)}, which passed the gate")
     if not paths:
         category, why = UNVERIFIED[0], "never verified: the sample has no reasoning paths"
     elif not verdict.passed:
@@ -139,6 +142,6 @@ def shipped_answer(turns: list[dict], paths: list[dict], verdict: TaskVerdict | 
         category, why = UNVERIFIED[2], ("a conversation of several exchanges: its reasoning paths answer the first "
                                         "question only, so the conversation ships as written")
     else:
-        category, why = UNVERIFIED[3], (f"the sample's own answer is not the verified path (path {best['path_index'] + 1} "
+        category, why = UNVERIFIED[3], (f"the sample's own answer is not the verified path ({path_name(best)} "
                                         "passed the gate; its text differs)")
     return ShippedAnswer(own, None, "original", False, why, category)

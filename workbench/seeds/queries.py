@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 
@@ -106,6 +107,14 @@ class SeedsQueries:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [self._seed_from_row(r) for r in self._rows(sql, params)]
+
+    def stored_seed_ids(self, seeds: list[dict]) -> list[int]:
+        """The ids of the stored seeds asking these seeds' questions (instruction + input), in their order; a seed
+        not stored is left out."""
+        hashes = [text_hash(task_text(seed["instruction"], seed.get("input"))) for seed in seeds]
+        found = dict(self.conn.execute("SELECT text_hash, id FROM seeds WHERE text_hash IN (SELECT value FROM json_each(?))",
+                                       [json.dumps(hashes)]).fetchall())
+        return [found[h] for h in hashes if h in found]
 
     def get_seed(self, seed_id: int) -> dict | None:
         row = self._one("SELECT * FROM seeds WHERE id = ?", [seed_id])

@@ -20,6 +20,7 @@ from workbench.verify.reasoning import (
     disagrees,
     evaluate_task,
     low_confidence,
+    path_name,
     step_score,
 )
 from workbench.verify.verifiers.base import UNVERIFIABLE
@@ -97,8 +98,8 @@ def matching(summaries: list[TaskSummary], wanted: list[str]) -> list[TaskSummar
 
 
 def path_label(path: dict, verdict: TaskVerdict) -> str:
-    star = "★ " if path["id"] == verdict.best_path_id else ""
-    return f"{star}path {path['path_index'] + 1} · job {path['job_id']}"
+    """The path's name (`reasoning.path_name`), starred when it is the task's best path."""
+    return ("★ " if path["id"] == verdict.best_path_id else "") + path_name(path)
 
 
 def _wrap(text: str, width: int = 70, limit: int = 600) -> str:

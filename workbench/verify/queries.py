@@ -325,9 +325,9 @@ class VerificationQueries:
 
     def gold_paths(self) -> list[dict]:
         """Every gold path: path_id, labeller (whose labels; None = latest of anyone), marked_by, created_at,
-        task_type, task_id, path_index, steps (count), answers (labellers who answered it)."""
+        task_type, task_id, path_index, job_id (of the path), steps (count), answers (labellers who answered it)."""
         return self._rows(
-            "SELECT g.path_id, g.labeller, g.marked_by, g.created_at, p.task_type, p.task_id, p.path_index,"
+            "SELECT g.path_id, g.labeller, g.marked_by, g.created_at, p.task_type, p.task_id, p.path_index, p.job_id,"
             " (SELECT count(*) FROM gold_steps gs WHERE gs.path_id = g.path_id) AS steps,"
             " (SELECT count(DISTINCT a.labeller) FROM gold_answers a WHERE a.path_id = g.path_id) AS answers"
             " FROM gold_paths g JOIN reasoning_paths p ON p.id = g.path_id ORDER BY g.path_id"

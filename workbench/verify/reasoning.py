@@ -267,6 +267,19 @@ def decided_by(verdicts: dict[str, dict], overrule: dict | None = None) -> str:
     return ", ".join(sorted(name for name, score in given.items() if score == lowest))
 
 
+def step_decided_by(step: dict, settings: VerificationSettings) -> str:
+    """Who decided a step, as the gate counts its verdicts (`counted_verdicts`; see `decided_by`): the one attribution
+    pages, CLI output and exported lineage give a step."""
+    return decided_by(counted_verdicts(step["scores"], settings), step["overrule"])
+
+
+def path_name(path: dict) -> str:
+    """A path as every page, command and exported lineage names it: 'path 2 · job 7' (its number among the paths its
+    reasoning job sampled for the task, and that job), or 'path 2' for a path no job sampled (an imported one)."""
+    number = f"path {path['path_index'] + 1}"
+    return f"{number} · job {path['job_id']}" if path.get("job_id") is not None else number
+
+
 def disagrees(verdicts: dict[str, dict]) -> bool:
     """True when one verifier calls the step correct and another incorrect."""
     given = [v["score"] for v in verdicts.values() if v["label"] != UNVERIFIABLE]
@@ -479,7 +492,7 @@ def path_gate(path: dict, settings: VerificationSettings) -> PathGate:
     answer_step = steps[found.answer_index]
     if found.wrong:
         _, step, kind = min(found.wrong, key=lambda wrong: wrong[0])  # the weakest; the first of equals
-        return PathGate(FAILED, kind, step, decided_by(counted_verdicts(step["scores"], settings), step["overrule"]))
+        return PathGate(FAILED, kind, step, step_decided_by(step, settings))
     if found.answer is None and (found.missing or not found.outcome):  # what passes tests needs no stated answer
         return PathGate(FAILED, "no_answer", answer_step, "")
     if found.disputed:
@@ -580,10 +593,10 @@ def gate_reason(paths: list[dict], verdict: TaskVerdict) -> str:
     if best is None:
         return "no reasoning paths"
     if not best["steps"]:
-        return f"the best path (path {best['path_index'] + 1}) has no steps"
+        return f"the best path ({path_name(best)}) has no steps"
     settings = verdict.settings
     gate = path_gate(best, settings)
-    head = f"best path (path {best['path_index'] + 1}, score {verdict.best_score:.2f}: {selection_rule(settings)})"
+    head = f"best path ({path_name(best)}, score {verdict.best_score:.2f}: {selection_rule(settings)})"
     step = gate.step
     if gate.status == PASSED:
         ruling = counted_verdicts(step["scores"], settings)

@@ -37,11 +37,11 @@ from workbench.verify.reasoning import (
     PASSED,
     UNVERIFIED,
     VerificationSettings,
-    decided_by,
     effective_score,
     evaluate_task,
     first_wrong_step,
     split_steps,
+    step_decided_by,
 )
 from workbench.verify.verifiers.base import UNVERIFIABLE, StepScore, Task, Verifier
 from workbench.verify.verifiers.consistency import PathContext, same_answer, stated_answer, vote
@@ -136,7 +136,7 @@ async def _item_report(verifiers: list[Verifier], item: dict, settings: Verifica
     path = as_path(item["steps"], {v.name: await v.score_steps(task, item["steps"]) for v in verifiers})
     verdict = evaluate_task([path], settings)
     steps = [{"index": step["idx"], "text": step["text"], "score": effective_score(step, settings),
-              "decided_by": decided_by(step["scores"]), "verdicts": step["scores"]} for step in path["steps"]]
+              "decided_by": step_decided_by(step, settings), "verdicts": step["scores"]} for step in path["steps"]]
     predicted = first_wrong_step(path, settings)
     return {"id": item.get("id"), "label": item["label"], "predicted": predicted, "hit": predicted == item["label"],
             "gate": verdict.status, "gate_reason": verdict.reason, "steps": steps}
