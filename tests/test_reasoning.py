@@ -7,12 +7,11 @@ import math
 import pytest
 
 from workbench.store import Store
+from workbench.verify.prompts import chat_messages, completion_prompt
 from workbench.verify.reasoning import (
     VerificationSettings,
     aggregate,
     best_of_n,
-    chat_messages,
-    completion_prompt,
     decided_by,
     disagrees,
     evaluate_task,

@@ -22,7 +22,8 @@ from workbench.evolve.engine import (
 )
 from workbench.evolve.job import EvolveParams, submit_evolve
 from workbench.store import Store, StoreError, task_text, text_hash
-from workbench.verify.reasoning import chat_messages, completion_prompt, load_task
+from workbench.verify.prompts import chat_messages, completion_prompt
+from workbench.verify.reasoning import load_task
 from workbench.verify.verifiers.judge import chat_messages as judge_messages
 
 INSTRUCTION = "Identify the odd one out."

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 
 from workbench.core.teacher import Generation, Teacher
 from workbench.verify.answer_equivalence import check_answer
+from workbench.verify.prompts import COMPLETION_STOP, chat_messages, completion_prompt
 from workbench.verify.reasoning import (
-    COMPLETION_STOP,
-    chat_messages,
-    completion_prompt,
     final_answer,
     split_steps,
 )

@@ -24,14 +24,12 @@ from workbench.core.metrics import token_entropy_metrics
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import Teacher
 from workbench.store import Store
+from workbench.verify.prompts import COMPLETION_STOP, chat_messages, completion_prompt
 from workbench.verify.reasoning import (
-    COMPLETION_STOP,
     DEFAULT_N,
     DEFAULT_TEMPERATURE,
     MAX_N,
     TASK_TYPES,
-    chat_messages,
-    completion_prompt,
     final_answer,
     load_task,
     refresh_task_metric,

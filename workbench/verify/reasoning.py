@@ -1,4 +1,4 @@
-"""Reasoning paths: prompts asking for numbered steps, step segmentation, path scores, best-of-N and the gate.
+"""Reasoning paths: step segmentation, path scores, best-of-N and the gate.
 
 A task (a seed or a sample) gets N sampled paths. Each path is split into steps; verifiers score every step,
 and every verdict says what it vouches for (`checks`: the outcome, the step's logic, or evidence such as
@@ -55,7 +55,6 @@ OVERRULE_SCORES = {"correct": 1.0, "incorrect": 0.0, "neutral": NEUTRAL_SCORE}
 # no check tells apart, light beside a doubt's 0.5 (on the GPT-3 solutions, 0.8 and 0.9 select alike)
 HINT_WEIGHT = 0.9
 LOW_CONFIDENCE = (0.25, 0.75)
-COMPLETION_STOP = ["\nProblem:", "\n\n\n\n"]
 TASK_TYPES = ("seed", "sample")
 NOBODY = "nobody"
 REASON_CHARS = 240
@@ -130,62 +129,6 @@ def load_task(store: Store, task_type: str, task_id: int) -> Task:
                         seed["reference_solution"])
         return Task(sample["instruction"], None, None, seed["domain"] if seed else None, sample["input"])
     raise ValueError(f"task type must be one of {', '.join(TASK_TYPES)}, not {task_type!r}")
-
-
-def is_code_task(task: Task) -> bool:
-    return bool(task.tests) or task.domain == "code"
-
-
-FEW_SHOT_MATH = """Solve each problem step by step. Number the steps, show every calculation, and end with the final answer.
-
-Problem: A box holds 12 pencils. Tom has 5 boxes and loses 7 pencils. How many pencils does he have left?
-Solution:
-Step 1: 5 boxes hold 5 * 12 = 60 pencils.
-Step 2: After losing 7 pencils he has 60 - 7 = 53 pencils.
-Answer: 53
-
-Problem: A shirt costs $40 and is discounted by 15%. What is the sale price in dollars?
-Solution:
-Step 1: The discount is 15% of $40 = $6.
-Step 2: The sale price is $40 - $6 = $34.
-Answer: 34
-
-"""
-
-FEW_SHOT_CODE = """Solve each problem step by step. Number the steps and end with the complete Python code.
-
-Problem: Write a Python function `double_all(xs: list[int]) -> list[int]` that returns every number doubled.
-Solution:
-Step 1: Go through the list once and multiply each number by 2.
-Step 2: Collect the results in a new list, in order.
-Step 3: The code:
-```python
-def double_all(xs: list[int]) -> list[int]:
-    return [2 * x for x in xs]
-```
-
-"""
-
-CHAT_SYSTEM_MATH = (
-    "Solve the problem step by step. Write each step on its own line as 'Step k: ...' and show every "
-    "calculation. End with a last line 'Answer: <final answer>'."
-)
-CHAT_SYSTEM_CODE = (
-    "Solve the problem step by step. Write each step on its own line as 'Step k: ...'. The last step "
-    "gives the complete Python solution in one ```python code block."
-)
-
-
-def completion_prompt(task: Task) -> str:
-    """A few-shot prompt a base model continues; it ends at 'Step 1:' so the model writes numbered steps."""
-    shots = FEW_SHOT_CODE if is_code_task(task) else FEW_SHOT_MATH
-    return f"{shots}Problem: {task.text}\nSolution:\nStep 1:"
-
-
-def chat_messages(task: Task) -> list[dict]:
-    """A system message asking for numbered steps, and the problem (with its input) as the user turn."""
-    system = CHAT_SYSTEM_CODE if is_code_task(task) else CHAT_SYSTEM_MATH
-    return [{"role": "system", "content": system}, {"role": "user", "content": task.text}]
 
 
 # ---------------------------------------------------------------- step segmentation

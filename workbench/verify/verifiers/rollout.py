@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from workbench.core.wording import plural
-from workbench.verify.reasoning import COMPLETION_STOP, chat_messages, completion_prompt, split_steps
+from workbench.verify.prompts import COMPLETION_STOP, chat_messages, completion_prompt
+from workbench.verify.reasoning import split_steps
 from workbench.verify.verifiers.base import (
     CHARS_PER_TOKEN,
     CORRECT,
