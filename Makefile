@@ -31,7 +31,7 @@ $(WHEELHOUSE)/.llama-$(LLAMA_VERSION): | $(PY)
 $(STAMP): pyproject.toml constraints.txt $(WHEELHOUSE)/.llama-$(LLAMA_VERSION) | $(PY)
 	$(PIP) install torch==2.13.0
 	$(PIP) install --find-links $(WHEELHOUSE) -c constraints.txt -e '.[dev]'
-	$(PY) -m workbench.analysis.umap_jit  # compile UMAP's numba code once into its disk cache (about 40 s)
+	$(PY) -m workbench.analyse.umap_jit  # compile UMAP's numba code once into its disk cache (about 40 s)
 	-$(PY) -m workbench.core.onnx_export  # the bundled embedding model for ONNX Runtime; on failure torch serves (said)
 	touch $@
 

@@ -29,14 +29,14 @@ COMMANDS = {
 
 
 def make_store(path: Path) -> None:
-    from workbench.core import jobs
+    from workbench.core.jobs import queue
     from workbench.seeds.engine import load_sample_seeds
     from workbench.store import Store
 
     store = Store(path)
     load_sample_seeds(store)
     for _ in range(3):
-        jobs.submit(store, "embed", {})
+        queue.submit(store, "analyse.embed", {})
     store.close()
 
 

@@ -32,11 +32,14 @@ import numpy as np
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
 from benchmarks.maps import NAMES, real_length_items  # noqa: E402
-from workbench.core import jobs  # noqa: E402
 from workbench.core.embeddings import DEFAULT_MODEL, encode, load_model  # noqa: E402
-from workbench.review.benchmark_sets import register_benchmark  # noqa: E402
-from workbench.review.decontam_job import KIND, Corpus  # noqa: E402
-from workbench.review.decontamination import Settings  # noqa: E402
+from workbench.core.jobs import (
+    queue,
+    worker,  # noqa: E402
+)
+from workbench.safety.benchmark_sets import register_benchmark  # noqa: E402
+from workbench.safety.decontamination import Settings  # noqa: E402
+from workbench.safety.job import KIND, Corpus  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 SURNAMES = ["Okafor", "Lindqvist", "Haddad", "Moreau", "Tanaka", "Novak", "Reyes", "Kowalski", "Mensah", "Ivanova",
@@ -92,7 +95,7 @@ def build(path: Path, n_samples: int, n_items: int, planted: int, seed: int = 0)
     rows = items + copies + lookalikes
     ids: list[int] = []
     for start in range(0, len(rows), 5000):
-        ids += store.insert_samples([{"source": "import", **row, "unit_key": f"bench-{start + i}"}
+        ids += store.samples.insert_samples([{"source": "import", **row, "unit_key": f"bench-{start + i}"}
                                      for i, row in enumerate(rows[start : start + 5000])])
     store.close()
     lookalike_ids = ids[len(items) + planted :]
@@ -104,13 +107,13 @@ def cache_random_vectors(path: Path, dim: int = 384, seed: int = 0) -> int:
     """Random unit vectors in the embedding cache for every sample's and benchmark item's text (the product's
     keys: the default model and the text hash). Returns how many texts."""
     store = Store(path)
-    hashes = list(dict.fromkeys(Corpus(store).hashes + store.benchmark_items(1)["text_hash"]))
+    hashes = list(dict.fromkeys(Corpus(store).hashes + store.safety.benchmark_items(1)["text_hash"]))
     rng = np.random.default_rng(seed)
     for start in range(0, len(hashes), 10000):
         chunk = hashes[start : start + 10000]
         vectors = rng.standard_normal((len(chunk), dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.put_embeddings(DEFAULT_MODEL, dim, ((h, v.tobytes()) for h, v in zip(chunk, vectors, strict=True)))
+        store.embeddings.put_embeddings(DEFAULT_MODEL, dim, ((h, v.tobytes()) for h, v in zip(chunk, vectors, strict=True)))
     store.close()
     return len(hashes)
 
@@ -118,7 +121,7 @@ def cache_random_vectors(path: Path, dim: int = 384, seed: int = 0) -> int:
 def embed_rate(path: Path, n: int) -> float:
     """Texts per second of the bundled model on n of the store's sample task texts (model already loaded)."""
     store = Store(path)
-    texts = [row["text"] for row in store.decontam_unembedded(DEFAULT_MODEL) if row["kind"] == "sample"][:n]
+    texts = [row["text"] for row in store.safety.decontam_unembedded(DEFAULT_MODEL) if row["kind"] == "sample"][:n]
     store.close()
     load_model(DEFAULT_MODEL)
     encode(texts[:16])
@@ -144,17 +147,17 @@ def main() -> None:
         rate = embed_rate(path, args.embed_sample)
         texts = None if args.embed_real else cache_random_vectors(path)
         store = Store(path)
-        job_id = jobs.submit(store, KIND, {"settings": Settings().__dict__, "similarity": True, "concurrency": 1})
+        job_id = queue.submit(store, KIND, {"settings": Settings().__dict__, "similarity": True, "concurrency": 1})
         started, cpu = time.perf_counter(), time.process_time()
-        jobs.run_worker(path, exit_when_idle=True, log=lambda message: None)
+        worker.run_worker(path, exit_when_idle=True, log=lambda message: None)
         scan_s, scan_cpu_s = time.perf_counter() - started, time.process_time() - cpu
-        job = store.get_job(job_id)
+        job = store.jobs.get_job(job_id)
         if job["status"] != "done" or job["failed_units"]:
-            raise RuntimeError(f"scan ended {job['status']}: {job['error'] or store.unit_errors(job_id)}")
-        hits = store.contamination_hits("sample")
+            raise RuntimeError(f"scan ended {job['status']}: {job['error'] or store.jobs.unit_errors(job_id)}")
+        hits = store.safety.contamination_hits("sample")
         flagged = {h["item_id"] for h in hits}
         own_item = sum(planted["lookalike_source"].get(h["item_id"]) == h["item_index"] for h in hits)
-        unique_texts = texts or store.embedding_count(DEFAULT_MODEL)
+        unique_texts = texts or store.embeddings.embedding_count(DEFAULT_MODEL)
         store.close()
     figures = {
         "samples": args.samples, "benchmark_items": args.items, "ngram": Settings().ngram,

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.review.export import FORMATS, ExportOptions, export
+from workbench.export.engine import FORMATS, ExportOptions, export
 from workbench.store import Store
 
 CLEAN = {"engine": "ner", "note": "benchmark", "scanned_at": 0.0, "findings": []}
@@ -33,21 +33,21 @@ def build_store(path: Path, n: int) -> None:
                  "params": {"temperature": 0.7}}
                 for i in range(start, min(n, start + 5000))
             ]
-            ids = store.insert_samples(batch)
+            ids = store.samples.insert_samples(batch)
             scores = []
             for sample_id in ids:  # a path the gate passes and one it fails: chat rows ship a path, pairs are made
                 for index, last in enumerate((2 * sample_id + 1, 2 * sample_id + 2)):
                     steps = [f"Write {sample_id}.", "Add one.", f"Answer: {last}"]
-                    path_id = store.add_reasoning_path(
+                    path_id = store.verify.add_reasoning_path(
                         {"task_type": "sample", "task_id": sample_id, "path_index": index, "text": "\n".join(steps)}, steps
                     )
                     scores += [
                         {"step_id": step["id"], "verifier": "bench", "score": 1.0 if index == 0 or step["idx"] < 2 else 0.0,
                          "label": "correct" if index == 0 or step["idx"] < 2 else "incorrect"}
-                        for step in store.path_steps(path_id)
+                        for step in store.verify.path_steps(path_id)
                     ]
-            store.set_step_scores(scores)
-            store.set_sample_pii(dict.fromkeys(ids, CLEAN))
+            store.verify.set_step_scores(scores)
+            store.samples.set_sample_pii(dict.fromkeys(ids, CLEAN))
     store.close()
 
 

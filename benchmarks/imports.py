@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from benchmarks.export import report_formats
-from workbench.review.sample_formats import FORMATS as LAYOUTS
-from workbench.review.sample_formats import SampleRecord
+from workbench.formats.sample_formats import FORMATS as LAYOUTS
+from workbench.formats.sample_formats import SampleRecord
 
 FORMATS = ("openai", "sharegpt", "alpaca", "trl-stepwise", "prm800k", "processbench", "parquet")
 
@@ -48,7 +48,7 @@ def write_file(fmt: str, n: int, folder: Path) -> Path:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from workbench.review.export import ExportOptions, parquet_schema
+        from workbench.export.engine import ExportOptions, parquet_schema
 
         path = folder / f"bench-{n}.parquet"
         schema = parquet_schema(ExportOptions(fmt="parquet"), [])
@@ -67,7 +67,7 @@ def peak_rss_mb() -> float:
 
 
 def child(db: Path, path: Path) -> dict:
-    from workbench.review.sample_import import import_samples
+    from workbench.formats.sample_import import import_samples
     from workbench.store import Store
 
     store = Store(db)

@@ -47,9 +47,12 @@ import numpy as np
 
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
-from workbench.analysis.maps import TEXTS, MapParams, current_key, project, save_params  # noqa: E402
-from workbench.core import jobs  # noqa: E402
+from workbench.analyse.maps import TEXTS, MapParams, current_key, project, save_params  # noqa: E402
 from workbench.core.embeddings import backend, encode, model_path  # noqa: E402
+from workbench.core.jobs import (
+    queue,
+    worker,  # noqa: E402
+)
 from workbench.core.metrics import lexical_metrics  # noqa: E402
 from workbench.seeds.engine import load_sample_seeds  # noqa: E402
 from workbench.store import Store  # noqa: E402
@@ -188,7 +191,7 @@ def processbench_dir() -> Path | None:
 
 def committed_documents() -> list[list[str]]:
     """Real texts committed to the repo as documents of sentences: public seed files, the sample seeds, the docs."""
-    from workbench.core.record_files import read_records
+    from workbench.formats.record_files import read_records
 
     documents: list[list[str]] = []
     for path in sorted([*(ROOT / "tests" / "fixtures" / "seeds").iterdir(), *(ROOT / "sample_seeds").glob("*.jsonl")]):
@@ -241,22 +244,22 @@ def build_store(path: Path, n: int, real_length: bool = False, texts_from: Path 
     load_sample_seeds(store)
     if real_length:
         items, source = real_text_items(n, texts_from=texts_from)
-        store.set_setting("benchmark_texts_source", source)
+        store.settings.set_setting("benchmark_texts_source", source)
     else:
         items = [{"instruction": t, "output": None} for t in synthetic_texts(n)]
     for start in range(0, n, 5000):
         chunk = items[start : start + 5000]
-        ids = store.insert_samples([{"source": "import" if real_length else "magpie", **item, "unit_key": f"bench-{start + i}"}
+        ids = store.samples.insert_samples([{"source": "import" if real_length else "magpie", **item, "unit_key": f"bench-{start + i}"}
                                     for i, item in enumerate(chunk)])
-        store.set_metrics_bulk("sample", [(i, lexical_metrics(item["instruction"])) for i, item in zip(ids, chunk, strict=True)])
+        store.metrics.set_metrics_bulk("sample", [(i, lexical_metrics(item["instruction"])) for i, item in zip(ids, chunk, strict=True)])
     return store
 
 
 def text_lengths(store: Store, text: str) -> dict:
     """Words per embedded text over the store's samples: mean and 5th/95th percentiles."""
-    from workbench.analysis.maps import map_text
+    from workbench.analyse.maps import map_text
 
-    words = np.array([len(map_text(item, text).split()) for item in store.analysis_items() if item["item_type"] == "sample"])
+    words = np.array([len(map_text(item, text).split()) for item in store.analyse.analysis_items() if item["item_type"] == "sample"])
     return {"mean": round(float(words.mean()), 1), "p5": int(np.percentile(words, 5)), "p95": int(np.percentile(words, 95))}
 
 
@@ -264,11 +267,11 @@ def run_job(path: Path, kind: str, params: dict) -> tuple[float, float, dict]:
     """Queue one job and run it to the end in this process, as the worker does: (seconds, CPU seconds of all
     this process's threads, its result). The CPU seconds do not grow when other programs share the cores."""
     store = Store(path)
-    job_id = jobs.submit(store, kind, params)
+    job_id = queue.submit(store, kind, params)
     started, cpu = time.perf_counter(), time.process_time()
-    jobs.run_worker(path, exit_when_idle=True, log=lambda message: None)
+    worker.run_worker(path, exit_when_idle=True, log=lambda message: None)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     store.close()
     if job["status"] != "done" or job["failed_units"]:
         raise RuntimeError(f"{kind} job ended {job['status']} with {job['failed_units']} failed units: {job['error']}")
@@ -281,7 +284,7 @@ def warm_map(path: Path, params: MapParams) -> tuple[float, int]:
     started = time.perf_counter()
     store = Store(path)
     result = project(store, params)
-    points = store.map_points(result.key, metric="lexical_entropy", limit=250_000)
+    points = store.maps.map_points(result.key, metric="lexical_entropy", limit=250_000)
     go.Figure([go.Scattergl(x=np.array(points["x"], dtype=np.float32), y=np.array(points["y"], dtype=np.float32),
                             mode="markers", customdata=np.array(points["item_id"]), hovertext=points["text"],
                             marker={"color": np.array(points["value"], dtype=np.float32)})]).to_json()
@@ -308,11 +311,11 @@ def page_warm(path: Path, page: str = "maps") -> float:
 
 def warm_only(store: Store, path: Path, params: MapParams, no_page: bool) -> dict:
     """Page-speed figures at scale without the cold work: points placed at random under the map's key."""
-    items = store.analysis_items()
+    items = store.analyse.analysis_items()
     key = current_key(store)
-    store.save_projection(key, {**params.to_dict(), "synthetic": True}, b"")
+    store.analyse.save_projection(key, {**params.to_dict(), "synthetic": True}, b"")
     coords = np.random.default_rng(0).normal(size=(len(items), 2))
-    store.add_projection_points(key, [(it["item_type"], it["item_id"], float(x), float(y))
+    store.analyse.add_projection_points(key, [(it["item_type"], it["item_id"], float(x), float(y))
                                       for it, (x, y) in zip(items, coords, strict=True)])
     store.close()
     map_warm_s, drawn = warm_map(path, params)
@@ -339,13 +342,13 @@ def cold_run(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         encode(["load the model"])  # this process's backend (ONNX Runtime, else torch), loaded before the clock
         model_load_s = time.perf_counter() - started
-        embed_s, embed_cpu_s, embed_result = run_job(path, "embed", {"concurrency": 1})
-        umap_s, umap_cpu_s, umap_result = run_job(path, "project", {"map": params.to_dict(), "concurrency": 1})
+        embed_s, embed_cpu_s, embed_result = run_job(path, "analyse.embed", {"concurrency": 1})
+        umap_s, umap_cpu_s, umap_result = run_job(path, "analyse.project", {"map": params.to_dict(), "concurrency": 1})
         map_warm_s, drawn = warm_map(path, params)
         timings = umap_result.get("timings", {})
         figures = {
             "n": args.n, "real_length": args.real_length, "text": args.text, "words": lengths,
-            "texts_source": Store(path).get_setting("benchmark_texts_source") or "synthetic instructions",
+            "texts_source": Store(path).settings.get_setting("benchmark_texts_source") or "synthetic instructions",
             "embedding_backend": backend().note,
             "points": umap_result["total_points"], "fit_points": umap_result["fit_points"],
             "transformed_points": umap_result["transformed"],
@@ -375,11 +378,11 @@ def notebook_run(args: argparse.Namespace) -> dict:
     import umap
     from sentence_transformers import SentenceTransformer
 
-    from workbench.analysis.maps import map_text
+    from workbench.analyse.maps import map_text
 
     with tempfile.TemporaryDirectory() as tmp:
         store = build_store(Path(tmp) / "notebook.db", args.n, args.real_length, args.texts_from)
-        texts = list(dict.fromkeys(map_text(item, args.text) for item in store.analysis_items()))
+        texts = list(dict.fromkeys(map_text(item, args.text) for item in store.analyse.analysis_items()))
         store.close()
     model = SentenceTransformer(model_path(), device="cpu")
     started, cpu = time.perf_counter(), time.process_time()

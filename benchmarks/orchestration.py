@@ -45,7 +45,7 @@ configure_offline_environment()
 
 import litellm  # noqa: E402
 
-from workbench.core import jobs  # noqa: E402
+from workbench.core.jobs import worker as jobs_worker  # noqa: E402
 from workbench.evolve.engine import BUILTIN_OPERATORS, build_prompt  # noqa: E402
 from workbench.evolve.job import EvolveParams, submit_evolve  # noqa: E402
 from workbench.store import Store  # noqa: E402
@@ -102,7 +102,7 @@ async def bare_litellm(url: str, seeds: list[str], concurrency: int) -> float:
 def queue_job(db_path: Path, url: str, seeds: list[str], concurrency: int, client: str = "auto") -> int:
     """A depth-1 evolve job over `seeds` in a fresh store at `db_path`; returns its id."""
     store = Store(db_path)
-    ids = store.insert_seeds([{"instruction": text} for text in seeds])
+    ids = store.seeds.insert_seeds([{"instruction": text} for text in seeds])
     teacher = {"model": "openai/loopback", "api_base": url, "extra": {"api_key": "x"}, "concurrency": concurrency,
                "client": client}
     job_id = submit_evolve(store, EvolveParams(seeds=ids, operators=[OPERATOR.name], depth=1, max_tries=1,
@@ -117,12 +117,12 @@ def factory(url: str, seeds: list[str], concurrency: int, summary: dict, client:
         db_path = Path(folder) / "bench.db"
         job_id = queue_job(db_path, url, seeds, concurrency, client)
         started = time.perf_counter()
-        jobs.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
+        jobs_worker.run_worker(db_path, exit_when_idle=True, log=lambda message: None)
         elapsed = time.perf_counter() - started
         store = Store(db_path)
-        job = store.get_job(job_id)
-        summary.update(status=job["status"], failed_units=job["failed_units"], nodes=len(store.evol_nodes(job_id)),
-                       samples=len(store.list_samples(source="evol")), model_calls=job["model_calls"])
+        job = store.jobs.get_job(job_id)
+        summary.update(status=job["status"], failed_units=job["failed_units"], nodes=len(store.evolve.evol_nodes(job_id)),
+                       samples=len(store.samples.list_samples(source="evol")), model_calls=job["model_calls"])
         store.close()
     return elapsed
 
@@ -184,7 +184,7 @@ def worker_peak_rss_mb(url: str, n_seeds: int, concurrency: int) -> dict:
         _, status, usage = os.wait4(worker.pid, 0)
         worker.returncode = os.waitstatus_to_exitcode(status)
         store = Store(db_path)
-        job = store.get_job(job_id)
+        job = store.jobs.get_job(job_id)
         store.close()
     return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "status": job["status"], "model_calls": job["model_calls"]}
 

@@ -1,7 +1,7 @@
 """Several browser users walking the app's pages at once, on one server: what each visit took and what went wrong.
 
 Used by `python -m benchmarks.pages --concurrent 8 --json` (page times under load) and by the browser test that
-checks several users at once on a fresh server (tests/test_pages_concurrent.py). Each user is its own Chromium
+checks several users at once on a fresh server (tests/views/test_pages_concurrent.py). Each user is its own Chromium
 context (its own Streamlit session); all users walk at the same moment (Playwright's async API, one browser).
 """
 

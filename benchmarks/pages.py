@@ -29,7 +29,7 @@ import numpy as np
 os.environ.setdefault("WORKBENCH_NO_WORKER", "1")
 
 from benchmarks.maps import build_store, page_warm  # noqa: E402
-from workbench.analysis.maps import current_key, current_params  # noqa: E402
+from workbench.analyse.maps import current_key, current_params  # noqa: E402
 
 PAGES = ["home", "overview", "seeds", "evolution", "magpie", "verifier", "maps", "distributions", "review",
          "export", "jobs", "settings"]
@@ -37,18 +37,18 @@ PAGES = ["home", "overview", "seeds", "evolution", "magpie", "verifier", "maps",
 
 def fill(path: Path, n: int) -> int:
     store = build_store(path, n)
-    sample_ids = [row["item_id"] for row in store.analysis_items() if row["item_type"] == "sample"]
+    sample_ids = [row["item_id"] for row in store.analyse.analysis_items() if row["item_type"] == "sample"]
     scores = np.random.default_rng(1).choice([0.5, 1.0], size=len(sample_ids))
-    store.set_metrics_bulk(
+    store.metrics.set_metrics_bulk(
         "sample", [(i, {"best_path_score": float(s)}) for i, s in zip(sample_ids[::10], scores[::10], strict=False)]
     )
     key = current_key(store)
-    store.save_projection(key, {**current_params(store).to_dict(), "synthetic": True}, b"")
-    items = store.analysis_items()
+    store.analyse.save_projection(key, {**current_params(store).to_dict(), "synthetic": True}, b"")
+    items = store.analyse.analysis_items()
     coords = np.random.default_rng(0).normal(size=(len(items), 2))
-    store.add_projection_points(key, [(it["item_type"], it["item_id"], float(x), float(y))
+    store.analyse.add_projection_points(key, [(it["item_type"], it["item_id"], float(x), float(y))
                                       for it, (x, y) in zip(items, coords, strict=True)])
-    count = store.counts()["samples"]
+    count = store.overview.counts()["samples"]
     store.close()
     return count
 

@@ -36,7 +36,7 @@ def load(name: str) -> list[dict]:
 
 def policy_figures() -> dict:
     """What the default policy leaves out of general knowledge and lets through of planted identifiers."""
-    from workbench.review import pii
+    from workbench.safety import pii
 
     analyzer = pii.shared_analyzer()
     general = [row["text"] for row in load("general_knowledge")]
@@ -55,7 +55,7 @@ def policy_figures() -> dict:
 
 def child(corpus: Path) -> dict:
     """Run in a fresh process whose PYTHONPATH picks the checkout: texts/s of pii.analyse after a warm-up (best of REPEATS passes)."""
-    from workbench.review import pii
+    from workbench.safety import pii
 
     texts = json.loads(corpus.read_text(encoding="utf-8"))
     analyzer = pii.shared_analyzer()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks.loopback_server import configure, reset_stats, serve, stats
 from benchmarks.orchestration import factory, seed_texts
-from workbench.core import jobs
+from workbench.core.jobs import worker
 from workbench.store import Store
 from workbench.student.job import submit_probe
 
@@ -47,13 +47,13 @@ def arithmetic_seeds(n: int) -> list[tuple[str, int]]:
 def run_probe(db_path: Path, url: str, seeds: list[tuple[str, int]], k: int, concurrency: int) -> tuple[int, dict]:
     """A probe job over `seeds` in a fresh store, run by the worker here; returns (job id, the job row)."""
     store = Store(db_path)
-    store.insert_seeds([{"instruction": text, "reference_answer": str(answer), "domain": "math"}
+    store.seeds.insert_seeds([{"instruction": text, "reference_answer": str(answer), "domain": "math"}
                         for text, answer in seeds])
     job_id = submit_probe(store, "seeds", student={**student(url, concurrency), "k": k})
     store.close()
-    jobs.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
+    worker.run_worker(db_path, exit_when_idle=True, log=lambda m: None)
     store = Store(db_path)
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     store.close()
     return job_id, job
 

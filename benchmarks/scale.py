@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from benchmarks.maps import processbench_dir, real_text_items
-from workbench.core import jobs
+from workbench.core.jobs import queue, worker
 from workbench.core.settings import save_teacher_config
 from workbench.core.teacher import TeacherConfig
 from workbench.store import Store
@@ -48,9 +48,9 @@ def pii_store(path: Path, n: int) -> int:
     for i, item in enumerate(items[::10]):
         person = PEOPLE[i % len(PEOPLE)]
         item["instruction"] += f" Send it to {person} at {person.split()[0].lower()}.{i}@example.com or +1 415-555-{i % 10000:04d}."
-    store.insert_samples([{"source": "import", "unit_key": f"scale-{i}", "instruction": item["instruction"]}
+    store.samples.insert_samples([{"source": "import", "unit_key": f"scale-{i}", "instruction": item["instruction"]}
                           for i, item in enumerate(items)])
-    job_id = jobs.submit(store, "pii_scan", {"scope": "all", "concurrency": 1})
+    job_id = queue.submit(store, "pii_scan", {"scope": "all", "concurrency": 1})
     store.close()
     return job_id
 
@@ -72,15 +72,15 @@ def verify_store(path: Path, n: int) -> int:
     save_teacher_config(store, TeacherConfig(model="openai/gpt-4o-mini", extra={"mock_response": "unused"}))
     pool = solutions()
     tasks = -(-n // PATHS_PER_TASK)
-    seed_ids = store.insert_seeds([{"instruction": f"GSM8K problem, copy {t}: what is the answer?",
+    seed_ids = store.seeds.insert_seeds([{"instruction": f"GSM8K problem, copy {t}: what is the answer?",
                                     "reference_answer": pool[t % len(pool)][1]} for t in range(tasks)])
-    job_id = jobs.submit(store, "reason", {"tasks": [{"type": "seed", "id": s} for s in seed_ids],
+    job_id = queue.submit(store, "verify", {"tasks": [{"type": "seed", "id": s} for s in seed_ids],
                                            "n": PATHS_PER_TASK, "verifiers": ["arithmetic"]})
     with store.transaction():
         for t, seed_id in enumerate(seed_ids):
             for k in range(PATHS_PER_TASK):
                 steps, answer = pool[(t * PATHS_PER_TASK + k) % len(pool)]
-                store.add_reasoning_path({"job_id": job_id, "task_type": "seed", "task_id": seed_id, "path_index": k,
+                store.verify.add_reasoning_path({"job_id": job_id, "task_type": "seed", "task_id": seed_id, "path_index": k,
                                           "text": "\n".join(steps), "final_answer": answer}, steps)
     store.close()
     return job_id
@@ -88,10 +88,10 @@ def verify_store(path: Path, n: int) -> int:
 
 def timed_run(path: Path, job_id: int, address: str | None) -> float:
     started = time.perf_counter()
-    code = jobs.run_worker(path, exit_when_idle=True, log=lambda message: None, ray_address=address)
+    code = worker.run_worker(path, exit_when_idle=True, log=lambda message: None, ray_address=address)
     seconds = time.perf_counter() - started
     store = Store(path)
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     store.close()
     if code != 0 or job["status"] != "done" or job["failed_units"]:
         raise RuntimeError(f"job {job_id} ended {job['status']} ({job['failed_units']} failed units): {job['error']}")

@@ -10,7 +10,7 @@ from workbench.store import Store
 def show_benchmark_matches(db: Store, item_type: str, item_id: int) -> None:
     """One bordered box per benchmark the item matches: the benchmark item's text, the n-gram overlap and the
     cosine similarity, and what an export does with it. Nothing when the item matches none."""
-    for hit in db.contamination_hits(item_type, [item_id]):
+    for hit in db.safety.contamination_hits(item_type, [item_id]):
         box = st.container(border=True)
         similarity = "not computed" if hit["similarity"] is None else f"{hit['similarity']:.3f}"
         box.error(

@@ -194,7 +194,7 @@ def gold_panel(db: Store) -> None:
     if rate != gold_rate(db):
         save_gold_rate(db, rate)
     reviewer = reviewer_name(db)
-    labellers = db.step_labellers()
+    labellers = db.labelling.step_labellers()
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     source = left.selectbox("Make gold every path fully labelled by", labellers, index=None,
                             placeholder="a trusted labeller, or an imported file (import:<file>)")
@@ -203,7 +203,7 @@ def gold_panel(db: Store) -> None:
         st.success(f"{plural(len(marking.marked), 'path')} marked gold from the labels of {source}.")
         if marking.skipped:
             st.warning("Skipped: " + "; ".join(f"path id {path_id}: {why}" for path_id, why in marking.skipped.items()))
-    gold = db.gold_paths()
+    gold = db.labelling.gold_paths()
     if not gold:
         return
     st.dataframe(pd.DataFrame([
@@ -215,7 +215,7 @@ def gold_panel(db: Store) -> None:
     dropped = left.multiselect("No longer gold", [g["path_id"] for g in gold], format_func=lambda p: f"path id {p}")
     if right.button("Unmark", disabled=not dropped, width="stretch"):
         for path_id in dropped:
-            db.unmark_gold_path(path_id)
+            db.labelling.unmark_gold_path(path_id)
         st.success(f"{plural(len(dropped), 'path')} no longer gold; the answers given to them are kept but no "
                    "longer count.")
         st.rerun()

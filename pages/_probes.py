@@ -22,7 +22,7 @@ def percent(value: float | None) -> str:
 def latest_probe(db: Store, on: str) -> dict | None:
     """Show the latest probe `on` 'seeds' or 'approved': its progress while it runs, its error if it failed; return
     the finished job (its report is `job["result"]`), else None."""
-    job = next((j for j in db.list_jobs(limit=50, kind=PROBE_KIND) if j["params"].get("on") == on), None)
+    job = next((j for j in db.jobs.list_jobs(limit=50, kind=PROBE_KIND) if j["params"].get("on") == on), None)
     if job is None:
         st.caption("The student has not been probed yet." if on == "seeds" else "No probe of the approved tasks yet.")
         return None
@@ -90,7 +90,7 @@ def probe_section(db: Store, total: int) -> None:
 
 def probe_column(db: Store, seeds: list[dict]) -> tuple[str | None, list[str]]:
     """(the student of the latest probe, per seed its correct attempts there: '2 of 4 right', or '' if not probed)."""
-    student = (db.latest_probe_student("seed") or {}).get("student")
+    student = (db.student.latest_probe_student("seed") or {}).get("student")
     probed = {r.id: r for r in latest_results(db, student, "seed")} if student else {}
     return student, [f"{probed[s['id']].correct} of {probed[s['id']].attempts} right" if s["id"] in probed else ""
                      for s in seeds]
@@ -99,7 +99,7 @@ def probe_column(db: Store, seeds: list[dict]) -> tuple[str | None, list[str]]:
 def student_evidence(db: Store, student: str | None, seed: dict) -> None:
     """The student's attempts at this seed in its latest probe: each answer and its verdict, and a wrong answer beside
     the reference (or the tests)."""
-    attempts = db.latest_task_attempts(student, "seed", seed["id"]) if student else []
+    attempts = db.student.latest_task_attempts(student, "seed", seed["id"]) if student else []
     if not attempts:
         return
     right = sum(a["correct"] is True for a in attempts)

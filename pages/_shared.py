@@ -14,7 +14,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from workbench.core.env import default_db_path
-from workbench.core.jobs import ensure_worker, eta_seconds
+from workbench.core.jobs.queue import eta_seconds
+from workbench.core.jobs.worker import ensure_worker
 from workbench.core.model_text import blocks
 from workbench.core.wording import plural
 from workbench.store import Store, open_store

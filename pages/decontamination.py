@@ -6,9 +6,9 @@ import streamlit as st
 from pages._shared import empty_state, job_progress, store
 from workbench.core.embeddings import model_name
 from workbench.core.wording import plural
-from workbench.review.benchmark_sets import BenchmarkError, file_fields, register_benchmark
-from workbench.review.decontam_job import KIND, last_scan, load_settings, save_settings, submit_scan
-from workbench.review.decontamination import Settings
+from workbench.safety.benchmark_sets import BenchmarkError, file_fields, register_benchmark
+from workbench.safety.decontamination import Settings
+from workbench.safety.job import KIND, last_scan, load_settings, save_settings, submit_decontam_scan
 
 UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
 LIKELY_FIELDS = ("question", "problem", "prompt", "instruction", "input", "text", "query")
@@ -55,7 +55,7 @@ def register_form() -> None:
         st.rerun()
 
 
-benchmarks = db.list_benchmarks()
+benchmarks = db.safety.list_benchmarks()
 with st.expander("Register a benchmark", expanded=not benchmarks):
     register_form()
 
@@ -73,7 +73,7 @@ st.dataframe(
 left, right = st.columns([3, 1])
 doomed = left.selectbox("Remove a benchmark", [b["name"] for b in benchmarks], index=None, placeholder="choose one")
 if right.button("Remove", disabled=doomed is None):
-    db.delete_benchmark(doomed)
+    db.safety.delete_benchmark(doomed)
     st.session_state["decontam_message"] = f"Removed {doomed} and its matches."
     st.rerun()
 
@@ -82,7 +82,7 @@ if right.button("Remove", disabled=doomed is None):
 
 @st.fragment(run_every=1.0)
 def scan_progress(job_id: int) -> None:
-    job = db.get_job(job_id)
+    job = db.jobs.get_job(job_id)
     if job["status"] in ("queued", "running", "paused"):
         job_progress(job)
     else:
@@ -91,8 +91,8 @@ def scan_progress(job_id: int) -> None:
 
 st.subheader("Scan")
 saved = load_settings(db)
-running = [j for j in db.list_jobs(limit=5, kind=KIND) if j["status"] in ("queued", "running", "paused")]
-unembedded = db.decontam_unembedded_count(model_name(db))
+running = [j for j in db.jobs.list_jobs(limit=5, kind=KIND) if j["status"] in ("queued", "running", "paused")]
+unembedded = db.safety.decontam_unembedded_count(model_name(db))
 with st.form("decontam-scan"):
     left, middle, right = st.columns(3)
     ngram = left.number_input("N-gram size (words)", 1, 50, saved.ngram,
@@ -111,12 +111,12 @@ if start:
     try:
         settings = Settings(int(ngram), float(min_overlap), float(min_similarity))
         save_settings(db, settings)
-        st.session_state["decontam_job"] = submit_scan(db, settings, similarity=similarity)
+        st.session_state["decontam_job"] = submit_decontam_scan(db, settings, similarity=similarity)
     except ValueError as exc:
         st.error(str(exc))
 for job in running:
     scan_progress(job["id"])
-job = db.get_job(st.session_state.get("decontam_job") or 0)
+job = db.jobs.get_job(st.session_state.get("decontam_job") or 0)
 if job is not None and job["status"] in ("failed", "cancelled"):
     st.error(f"The scan (job {job['id']}) {job['status']}: {job['error'] or 'see the Jobs page'}")
 
@@ -132,13 +132,13 @@ st.caption(
     + (f"; {plural(scan['without_vector'], 'text')} had no vector (n-grams only)" if scan.get("without_vector") else "")
     + "."
 )
-if changed := db.samples_changed_since(scan["at"]):
+if changed := db.review.samples_changed_since(scan["at"]):
     st.warning(f"{plural(changed, 'sample')} {'was' if changed == 1 else 'were'} created or edited after the last scan: "
                "they are not checked yet. Scan again.")
 
 # ---------------------------------------------------------------- hits
 
-hits = db.contamination_hits()
+hits = db.safety.contamination_hits()
 st.subheader(f"Matches ({plural(len({(h['item_type'], h['item_id']) for h in hits}), 'seed or sample', 'seeds and samples')})")
 if not hits:
     empty_state("No seed or sample matches a benchmark item.")

@@ -14,9 +14,9 @@ from plotly.subplots import make_subplots
 
 from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
 from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
-from workbench.analysis.job import submit_uncertainty
-from workbench.core import jobs
+from workbench.analyse.job import submit_uncertainty
 from workbench.core.glossary import explain
+from workbench.core.jobs import queue
 from workbench.core.wording import plural
 from workbench.factory.overview import entropy_by_depth
 
@@ -58,7 +58,7 @@ db = store()
 if message := st.session_state.pop("distributions_message", None):
     st.success(message)
 
-stop_without_seeds(db.item_count() > 0, "Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
+stop_without_seeds(db.analyse.item_count() > 0, "Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 
 show_analysis_jobs(db)
 
@@ -71,12 +71,12 @@ metric = pick.selectbox("Metric", DISTRIBUTION_METRICS, format_func=METRIC_LABEL
                                      "compression ratio"))
 grouping = group_pick.radio("Group by", list(GROUPINGS), horizontal=True)
 group_by = GROUPINGS[grouping]
-histogram = pd.DataFrame(db.metric_histogram(metric, group_by))
+histogram = pd.DataFrame(db.maps.metric_histogram(metric, group_by))
 if histogram.empty:
     empty_state(f"No {METRIC_LABELS[metric].lower()} yet. Lexical and novelty metrics come from "
                 "**Compute embeddings & metrics**; token entropy from the generating stages; entropy gains from evolution.")
     if st.button("Compute embeddings & metrics"):
-        jobs.submit(db, "embed", {"concurrency": 1})
+        queue.submit(db, "analyse.embed", {"concurrency": 1})
         st.rerun()
 else:
     histogram["grp"] = histogram["grp"].map(group_label)
@@ -90,7 +90,7 @@ else:
     bars.update_layout(barmode="overlay", height=320, margin={"t": 30, "b": 10}, legend_title=grouping)
     bars.update_xaxes(title_text=METRIC_LABELS[metric], range=value_range)
     bars.update_yaxes(title_text="items", rangemode="tozero")
-    values = pd.DataFrame(db.metric_by_group(metric, group_by)).sort_values("grp", kind="stable")  # as the histogram
+    values = pd.DataFrame(db.maps.metric_by_group(metric, group_by)).sort_values("grp", kind="stable")  # as the histogram
     spread = go.Figure([group_trace(name, group["value"].to_numpy(), colours.get(name, PALETTE[0]))
                         for name, group in values.groupby(values["grp"].map(group_label), sort=False)])
     spread.update_layout(height=320, margin={"t": 30, "b": 10}, showlegend=False, xaxis_title=grouping)
@@ -101,11 +101,11 @@ else:
     shown = int(histogram["count"].sum())
     st.caption(f"{plural(shown, 'item')} (filtered samples left out); the right chart shows {len(values):,} of them: a violin "
                f"per group of {STRIP_FROM} or more, each point for smaller groups.")
-    if group_by == "depth" and (no_depth := int(sum(db.metric_histogram(metric, "source")["count"])) - shown):
+    if group_by == "depth" and (no_depth := int(sum(db.maps.metric_histogram(metric, "source")["count"])) - shown):
         st.caption(f"{plural(no_depth, 'Magpie or imported sample')} without an evolution depth, left out of this grouping.")
 show_missing_reasons(db, metric)
 
-duplicates = db.near_duplicate_summary()
+duplicates = db.analyse.near_duplicate_summary()
 if duplicates:
     with st.expander(f"Near-duplicate groups: {len(duplicates)}{'+' if len(duplicates) == 50 else ''} "
                      "(cosine similarity at or above the near-duplicate threshold)"):
@@ -157,20 +157,20 @@ with st.form("uncertainty"):
     max_tokens = tokens_column.number_input("Max tokens per answer", 8, 4096, 128)
     temperature = temperature_column.slider("Temperature", 0.1, 2.0, 0.8, 0.1)
     bypass = bypass_cache_checkbox()
-    if st.form_submit_button(f"Measure uncertainty of all {plural(db.counts()['seeds'], 'seed')}"):
+    if st.form_submit_button(f"Measure uncertainty of all {plural(db.overview.counts()['seeds'], 'seed')}"):
         try:
             job_id = submit_uncertainty(db, {"role": role, "k": int(k), "max_tokens": int(max_tokens),
                                              "temperature": temperature, "concurrency": 2, "bypass_cache": bypass})
         except ValueError as exc:
             st.error(str(exc))
         else:
-            job = db.get_job(job_id)
+            job = db.jobs.get_job(job_id)
             st.session_state["distributions_message"] = (
                 f"Uncertainty job queued: the {role}, `{job['student'] or job['model']}`, k = {k}.")
             st.rerun()
 shown_role = st.radio("Rank by", list(ROLE_NAMES), format_func=lambda r: f"the {r}'s uncertainty", horizontal=True,
                       key="uncertainty-rank-role")
-ranking = pd.DataFrame(db.seed_uncertainty_ranking(limit=200, role=shown_role))
+ranking = pd.DataFrame(db.analyse.seed_uncertainty_ranking(limit=200, role=shown_role))
 if ranking.empty:
     empty_state(f"No {shown_role} uncertainty measured yet: queue the job above (the bundled model takes a few seconds "
                 "per answer)" + (", or probe the student on the Seeds page." if shown_role == "student" else "."))

@@ -57,7 +57,7 @@ db = store()
 if message := st.session_state.pop("evol_message", None):
     st.success(message)
 
-stop_without_seeds(db.counts()["seeds"] > 0, "No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
+stop_without_seeds(db.overview.counts()["seeds"] > 0, "No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
 
 operators = load_operators(db)
 run_tab, operators_tab = st.tabs(["Run and watch", "Operators"])
@@ -77,7 +77,7 @@ def start_form() -> None:
                                       "(the default once the student was probed on the Seeds page)")]
     selected: list[int] = []
     if mode == "selected":
-        seeds = db.list_seeds()
+        seeds = db.seeds.list_seeds()
         labels = {seed_label(s): s["id"] for s in seeds}
         selected = [labels[label] for label in left.multiselect("Choose seeds", list(labels))]
     if mode in ("most-uncertain", "frontier"):
@@ -153,8 +153,8 @@ def node_html(node: dict, parent_text: str, metrics: dict) -> str:
 
 
 def seed_tree(job_id: int, seed_id: int, seed_text: str) -> None:
-    nodes = db.evol_nodes(job_id, seed_id=seed_id)
-    metrics = db.node_metrics(n["id"] for n in nodes)
+    nodes = db.evolve.evol_nodes(job_id, seed_id=seed_id)
+    metrics = db.metrics.node_metrics(n["id"] for n in nodes)
     texts = {n["id"]: n["instruction"] or "" for n in nodes}
     children: dict[int | None, list[dict]] = {}
     for node in nodes:
@@ -171,7 +171,7 @@ def seed_tree(job_id: int, seed_id: int, seed_text: str) -> None:
 
 
 def effectiveness(job_id: int | None, key: str) -> None:
-    rows = db.operator_effectiveness(job_id)
+    rows = db.evolve.operator_effectiveness(job_id)
     if not rows:
         st.caption("No evolutions yet.")
         return
@@ -212,28 +212,28 @@ def effectiveness_chart(frame: pd.DataFrame) -> go.Figure:
 
 @st.fragment(run_every=2.0)
 def live(job_id: int) -> None:
-    job = db.get_job(job_id)
+    job = db.jobs.get_job(job_id)
     if job is None:
         st.warning(f"Job {job_id} no longer exists.")
         return
     job_progress(job)
     buttons = st.columns([1, 1, 6])
     if job["status"] in ("queued", "running") and buttons[0].button("Pause", key=f"evol-pause-{job_id}"):
-        db.request_job_status(job_id, "paused")
+        db.jobs.request_job_status(job_id, "paused")
         st.rerun(scope="fragment")
     if job["status"] in ("paused", "cancelled", "failed") and buttons[0].button("Resume", key=f"evol-resume-{job_id}"):
-        db.clear_failed_units(job_id)
-        db.request_job_status(job_id, "queued")
+        db.jobs.clear_failed_units(job_id)
+        db.jobs.request_job_status(job_id, "queued")
         st.rerun(scope="fragment")
     if job["status"] in ("queued", "running", "paused") and buttons[1].button("Cancel", key=f"evol-cancel-{job_id}"):
-        db.request_job_status(job_id, "cancelled")
+        db.jobs.request_job_status(job_id, "cancelled")
         st.rerun(scope="fragment")
     if job["error"]:
         st.error(f"The job failed: {job['error'].splitlines()[0]}")
     if chosen := job["params"].get("seed_choice"):
         st.caption(f"{plural(len(job['params']['seeds']), 'seed')} chosen: {describe_choice(chosen)}.")
     bundled_model_note([job["model"]], "These evolutions and answers")
-    summary = db.evol_job_seed_summary(job_id)
+    summary = db.evolve.evol_job_seed_summary(job_id)
     counts = st.columns(4)
     for column, (label, key) in zip(counts, [("Nodes", "nodes"), ("Survived", "survived"),
                                              ("Eliminated", "eliminated"), ("Failed", "failed")], strict=True):
@@ -264,7 +264,7 @@ def live(job_id: int) -> None:
 with run_tab:
     start_form()
     st.divider()
-    evolve_jobs = db.list_jobs(limit=100, kind=KIND)
+    evolve_jobs = db.jobs.list_jobs(limit=100, kind=KIND)
     if not evolve_jobs:
         empty_state("No evolution jobs yet. Choose seeds and operators above and press **Start evolution**.")
     else:
@@ -318,7 +318,7 @@ with operators_tab:
             st.rerun()
     left, right = st.columns(2)
     if current is not None and not current.builtin and left.button(f"Delete {current.name}"):
-        db.delete_operator(current.name)
+        db.evolve.delete_operator(current.name)
         st.session_state["evol_message"] = f"Deleted operator {current.name}."
         st.rerun()
     if right.button("Reset built-in operators", help="put every built-in operator back to its shipped templates"):

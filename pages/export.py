@@ -15,8 +15,7 @@ from pages._shared import empty_state, job_progress, store
 from workbench.core.env import export_dir
 from workbench.core.glossary import SEED_ARTICLE, explain
 from workbench.core.wording import plural
-from workbench.review import mix
-from workbench.review.export import (
+from workbench.export.engine import (
     EXTENSIONS,
     FORMATS,
     PREFERENCE,
@@ -27,18 +26,19 @@ from workbench.review.export import (
     existing_targets,
     preview_card,
     resolve_target,
-    submit_export,
 )
-from workbench.review.pii import load_policy
-from workbench.review.preference_pairs import (
+from workbench.export.job import submit_export
+from workbench.export.preference_pairs import (
     POLICIES,
     POLICY_LABELS,
     PairingSettings,
     load_pairing,
     save_pairing,
 )
-from workbench.review.reasoning_traces import DEFAULT_TAGS, check_tags
-from workbench.review.sample_import import save_upload
+from workbench.formats.job import save_upload
+from workbench.formats.reasoning_traces import DEFAULT_TAGS, check_tags
+from workbench.review import mix
+from workbench.safety.pii import load_policy
 
 FORMAT_LABELS = {
     "openai": "OpenAI chat JSONL (messages)",
@@ -63,7 +63,7 @@ db = store()
 root = export_dir()
 st.caption(f"Files are written to the export folder `{root}` (set `WORKBENCH_EXPORT_DIR` to change it).")
 
-if db.count_samples(status=None) == 0:
+if db.queue.count_samples(status=None) == 0:
     empty_state("Nothing to export yet: there are no samples. Generate or import some, then approve them on the Review page.")
     st.stop()
 
@@ -103,7 +103,7 @@ if fmt in PREFERENCE:
         if chosen != saved:
             save_pairing(db, chosen)
         pairing = {"policy": chosen.policy, "max_per_task": chosen.max_per_task, "step_pairs": chosen.step_pairs}
-        imported = db.preference_pair_count(status)
+        imported = db.export.preference_pair_count(status)
         st.caption((f"{plural(imported, 'pair')} imported from files will be written too. " if imported else
                     "No pairs were imported from files. ") + "Each pair's lineage says why its rejected path failed "
                    "(the verifier and the step).")
@@ -121,30 +121,30 @@ trace = left.selectbox("Reasoning traces", trace_options, format_func=TRACES.get
                        "rewritten in the chosen style.", disabled=fmt in STEPWISE)
 tags = DEFAULT_TAGS
 if trace == "r1":
-    tag_text = right.text_input("Trace tags", value=" ".join(db.get_setting("export_trace_tags") or DEFAULT_TAGS),
+    tag_text = right.text_input("Trace tags", value=" ".join(db.settings.get_setting("export_trace_tags") or DEFAULT_TAGS),
                                 help="The opening and closing tag, separated by a space.")
     try:
         tags = check_tags(tuple(tag_text.split(" ", 1))) if " " in tag_text.strip() else check_tags((tag_text, ""))
-        db.set_setting("export_trace_tags", list(tags))
+        db.settings.set_setting("export_trace_tags", list(tags))
     except ValueError as exc:
         st.error(str(exc))
         tags = DEFAULT_TAGS
 
-contaminated_n = len(db.contaminated_sample_ids())
+contaminated_n = len(db.safety.contaminated_sample_ids())
 allow_contaminated = bool(contaminated_n) and st.checkbox(
     f"Let the {plural(contaminated_n, 'sample')} matching a benchmark item through",
     help="The decontamination scan (Decontamination page) matched these samples to a benchmark test item; they are "
     "left out by default. The dataset card lists them either way.")
 
-counts = db.pii_counts(status)
+counts = db.samples.pii_counts(status)
 available = counts["clean"] + (counts["flagged"] if pii_mode == "redact" else 0)
 
 
 @st.fragment(run_every=2.0)
 def pii_caption() -> None:
     """The PII counts, live: a scan (this export's, or one started on Review) changes them while the page is open."""
-    live = db.pii_counts(status)
-    scanning = [j for j in db.list_jobs(limit=5) if j["kind"] in ("pii_scan", "export") and j["status"] in ("queued", "running")]
+    live = db.samples.pii_counts(status)
+    scanning = [j for j in db.jobs.list_jobs(limit=5) if j["kind"] in ("pii_scan", "export") and j["status"] in ("queued", "running")]
     st.caption(
         f"{plural(live['clean'] + live['flagged'] + live['unscanned'], (status + ' sample') if status else 'sample')}: "
         f"{live['clean']:,} clean, "
@@ -190,7 +190,7 @@ with st.expander("Planner: the rectified-scaling heuristic (a rule of thumb, not
         "the synthetic samples / that of the natural data.",
         help=explain("rectified-scaling heuristic", "lexical entropy"),
     )
-    facts_metrics = {m["name"]: m for m in db.dataset_facts(db.export_sample_ids(status, exclude_flagged=pii_mode == "block"))["metrics"]}
+    facts_metrics = {m["name"]: m for m in db.export.dataset_facts(db.samples.export_sample_ids(status, exclude_flagged=pii_mode == "block"))["metrics"]}
     synthetic_entropy = facts_metrics.get("lexical_entropy", {}).get("mean")
     natural_entropy = mix.mean_entropy(natural.rows) if natural else None
     e = mix.entropy_factor(synthetic_entropy, natural_entropy)
@@ -223,7 +223,7 @@ options = ExportOptions(
 )
 def just_written() -> set[Path]:
     """The files the last export of this session wrote (its file and its card), once it succeeded."""
-    job = db.get_job(st.session_state.get("export_job") or 0)
+    job = db.jobs.get_job(st.session_state.get("export_job") or 0)
     result = (job or {}).get("result") or {}
     if job is None or job["status"] != "done" or "summary" not in result:
         return set()
@@ -253,7 +253,7 @@ options.overwrite = overwrite
 with st.expander("Dataset card preview"):
     st.code(preview_card(db, options, target.name if target else name), language="markdown")
 
-job_running = any(j["status"] in ("queued", "running") for j in db.list_jobs(limit=5, kind="export"))
+job_running = any(j["status"] in ("queued", "running") for j in db.jobs.list_jobs(limit=5, kind="export"))
 if st.button("Export", type="primary", disabled=refused or (bool(existing) and not overwrite) or job_running):
     natural_path = save_upload(db, upload.getvalue(), upload.name) if natural is not None else None
     try:
@@ -265,7 +265,7 @@ if st.button("Export", type="primary", disabled=refused or (bool(existing) and n
 @st.fragment(run_every=1.0)
 def export_progress(job_id: int) -> None:
     """The export job while it runs (its PII scan, then the write); the whole page reruns once it ends."""
-    job = db.get_job(job_id)
+    job = db.jobs.get_job(job_id)
     if job["status"] in ("queued", "running", "paused"):
         st.caption("Scanning the samples never scanned for PII, then writing the file.")
         job_progress(job)
@@ -274,7 +274,7 @@ def export_progress(job_id: int) -> None:
 
 
 def export_outcome() -> None:
-    job = db.get_job(st.session_state.get("export_job") or 0)
+    job = db.jobs.get_job(st.session_state.get("export_job") or 0)
     if job is None:
         return
     if job["status"] in ("queued", "running", "paused"):
@@ -297,7 +297,7 @@ def export_outcome() -> None:
 
 export_outcome()
 
-exports = db.list_exports(limit=20)
+exports = db.export.list_exports(limit=20)
 if exports:
     st.subheader("Past exports")
     st.dataframe(

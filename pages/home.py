@@ -6,8 +6,9 @@ import streamlit as st
 
 from pages._shared import bundled_model_note, empty_state, job_progress, store
 from workbench.core.wording import plural
-from workbench.factory.demo import KIND as DEMO_KIND
-from workbench.factory.demo import passes_summary, submit_demo
+from workbench.factory.demo import passes_summary
+from workbench.factory.job import KIND as DEMO_KIND
+from workbench.factory.job import submit_demo
 from workbench.factory.overview import STAGES, approved_beside_the_gate, next_step, overview_report
 
 db = store()
@@ -57,7 +58,7 @@ def counts(report: dict) -> None:
 
 def demo_section(report: dict) -> None:
     """The one-click demo: offered on a store with nothing generated, followed live while it runs."""
-    [demo] = db.list_jobs(limit=1, kind=DEMO_KIND) or [None]
+    [demo] = db.jobs.list_jobs(limit=1, kind=DEMO_KIND) or [None]
     if demo is not None and demo["status"] in ("queued", "running", "paused"):
         st.subheader("Demo project")
         st.caption("The demo runs each stage as its own job: evolve, Magpie, reason and verify, embed, map, review.")
@@ -121,7 +122,7 @@ def live_home() -> None:
     st.page_link(path, label=label, icon=icon)
     demo_section(report)
     st.subheader("Recent jobs")
-    jobs = db.list_jobs(limit=6)
+    jobs = db.jobs.list_jobs(limit=6)
     if not jobs:
         empty_state("No jobs yet. Jobs run in the background worker; their progress shows here.")
     for job in jobs:

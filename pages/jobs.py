@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
-from workbench.core.jobs import FINISHED, job_cost, rerun, worker_alive, worker_stop_reason
+from workbench.core.jobs.queue import job_cost, rerun
+from workbench.core.jobs.worker import worker_alive, worker_stop_reason
+from workbench.core.queries.jobs import FINISHED
 from workbench.core.wording import plural
 
 st.title("Jobs")
@@ -28,20 +30,20 @@ def job_buttons(job: dict) -> None:
     toggle, cancel, _ = st.columns([1, 1, 6])
     if job["status"] == "paused":
         if toggle.button("Resume", key=f"resume-{job['id']}", icon=":material/play_arrow:"):
-            db.request_job_status(job["id"], "queued")
+            db.jobs.request_job_status(job["id"], "queued")
             st.rerun(scope="fragment")
     elif toggle.button("Pause", key=f"pause-{job['id']}", icon=":material/pause:"):
-        db.request_job_status(job["id"], "paused")
+        db.jobs.request_job_status(job["id"], "paused")
         st.rerun(scope="fragment")
     if cancel.button("Cancel", key=f"cancel-{job['id']}", icon=":material/cancel:"):
-        db.request_job_status(job["id"], "cancelled")
+        db.jobs.request_job_status(job["id"], "cancelled")
         st.rerun(scope="fragment")
 
 
 @st.fragment(run_every=2.0)
 def live_jobs() -> None:
     worker_status()  # refreshed with the jobs: a worker that starts, or stops, shows at once
-    jobs = db.list_jobs(limit=50)
+    jobs = db.jobs.list_jobs(limit=50)
     if not jobs:
         empty_state("No jobs yet. Start one from the Evolution, Magpie or Verifier pages.")
         return
@@ -93,7 +95,7 @@ def live_jobs() -> None:
 
 live_jobs()
 
-finished = [j for j in db.list_jobs(limit=50) if j["status"] in FINISHED]
+finished = [j for j in db.jobs.list_jobs(limit=50) if j["status"] in FINISHED]
 if finished:
     with st.expander("Run a finished job again"):
         labels = {f"Job {j['id']} · {j['kind']} · {j['status']} · {j['model'] or j['student'] or '-'}": j["id"]
@@ -107,17 +109,17 @@ if finished:
             st.success(f"Job {new_id} queued from job {chosen}.")
 
 st.subheader("Failed units")
-jobs_with_failures = [j for j in db.list_jobs(limit=50) if j["failed_units"] or j["status"] == "failed"]
+jobs_with_failures = [j for j in db.jobs.list_jobs(limit=50) if j["failed_units"] or j["status"] == "failed"]
 if not jobs_with_failures:
     st.caption("No failures recorded.")
 for job in jobs_with_failures:
     with st.expander(f"Job {job['id']} ({job['kind']}): {plural(job['failed_units'], 'failed unit')}"):
         if job["error"]:
             st.code(job["error"], language=None)
-        errors = db.unit_errors(job["id"])
+        errors = db.jobs.unit_errors(job["id"])
         if errors:
             st.dataframe(pd.DataFrame(errors), hide_index=True, width="stretch")
         if job["status"] in FINISHED and st.button("Retry failed units", key=f"retry-{job['id']}"):
-            db.clear_failed_units(job["id"])
-            db.request_job_status(job["id"], "queued")
+            db.jobs.clear_failed_units(job["id"])
+            db.jobs.request_job_status(job["id"], "queued")
             st.rerun()

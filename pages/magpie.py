@@ -179,7 +179,7 @@ with st.expander("Custom templates"):
             st.rerun()
 
 st.subheader("Runs")
-jobs = db.list_jobs(limit=50, kind=KIND)
+jobs = db.jobs.list_jobs(limit=50, kind=KIND)
 if not jobs:
     empty_state("No Magpie runs yet. Choose the options above and start one: samples appear here as they are written.")
     st.stop()
@@ -194,7 +194,7 @@ job_id = st.selectbox(
 
 @st.fragment(run_every=2.0)
 def live_run() -> None:
-    job = db.get_job(job_id)
+    job = db.jobs.get_job(job_id)
     if job is None:
         st.warning(f"Job {job_id} no longer exists.")
         return
@@ -202,14 +202,14 @@ def live_run() -> None:
     if job["status"] == "failed" and job["error"]:
         st.error(job["error"].splitlines()[0])
     bundled_model_note([job["model"]], "These queries and answers")
-    counts = db.job_filter_counts(job_id)
+    counts = db.samples.job_filter_counts(job_id)
     kept = counts.get("kept", 0)
     columns = st.columns(4)
     columns[0].metric("Samples written", sum(counts.values()))
     columns[1].metric("Kept", kept)
     columns[2].metric("Filtered", sum(counts.values()) - kept)
     columns[3].metric("Failed units", job["failed_units"])
-    samples = db.job_samples(job_id)
+    samples = db.samples.job_samples(job_id)
     if not samples:
         empty_state("No samples yet: each one appears as soon as its query and answer are written.", icon=":material/hourglass_empty:")
         return

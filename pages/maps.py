@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
 from pages._shared import bundled_model_note, empty_state, stop_without_seeds, store
-from workbench.analysis.maps import (
+from workbench.analyse.maps import (
     METRICS,
     MIN_POINTS,
     TEXTS,
@@ -18,10 +18,10 @@ from workbench.analysis.maps import (
     projection_key,
     save_params,
 )
-from workbench.analysis.selection import NEAR_DUPLICATE_MARK, outcome, plan_bulk, removal_mark
-from workbench.core import jobs
+from workbench.analyse.selection import NEAR_DUPLICATE_MARK, outcome, plan_bulk, removal_mark
 from workbench.core.embeddings import model_name, nearest_items
 from workbench.core.glossary import explain
+from workbench.core.jobs import queue
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.store import StoreError
@@ -50,7 +50,7 @@ st.caption(
 if message := st.session_state.pop("maps_message", None):
     st.success(message)
 
-stop_without_seeds(db.item_count() > 0, "Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
+stop_without_seeds(db.analyse.item_count() > 0, "Nothing to map yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 
 with st.expander("Map settings (what is embedded, UMAP)"), st.form("umap-params"):
     text = st.radio("Embed", list(TEXTS), index=list(TEXTS).index(params.text), horizontal=True,
@@ -77,7 +77,7 @@ with st.expander("Map settings (what is embedded, UMAP)"), st.form("umap-params"
 
 actions = st.columns(3)
 if actions[0].button("Compute embeddings & metrics", help="embeddings (cached), lexical metrics, novelty, the similarity gate"):
-    jobs.submit(db, "embed", {"concurrency": 1})
+    queue.submit(db, "analyse.embed", {"concurrency": 1})
     st.rerun()
 if actions[1].button("Update map", help="place new seeds and samples on the current map with UMAP transform"):
     queue_embed_and_project(db, params)
@@ -88,20 +88,20 @@ if actions[2].button("Refit map", help="fit UMAP again from scratch on the curre
 show_analysis_jobs(db)
 
 key = projection_key(model, params)
-placed = db.projection_point_count(key)
+placed = db.analyse.projection_point_count(key)
 if placed == 0:
-    last_result = next((j["result"] for j in db.list_jobs(limit=10, kind="project")
+    last_result = next((j["result"] for j in db.jobs.list_jobs(limit=10, kind="analyse.project")
                         if j["status"] == "done" and (j["result"] or {}).get("key") == key), None) or {}
-    if last_result.get("too_few") or db.item_count() < MIN_POINTS:
+    if last_result.get("too_few") or db.analyse.item_count() < MIN_POINTS:
         reason = last_result.get("message") or (f"too few points to map: the store has "
-                                                f"{plural(db.item_count(), 'seed or sample', 'seeds or samples')}; "
+                                                f"{plural(db.analyse.item_count(), 'seed or sample', 'seeds or samples')}; "
                                                 f"a map needs at least {MIN_POINTS} different texts")
         empty_state(f"{reason[0].upper()}{reason[1:]}. Add seeds or grow samples first.")
     else:
         empty_state("No map for these settings yet. Click **Update map**: a background job embeds every seed and "
                     "sample and fits UMAP (the first map takes a minute).")
     st.stop()
-if (waiting := db.item_count() - placed) > 0:
+if (waiting := db.analyse.item_count() - placed) > 0:
     st.caption(f"{plural(waiting, 'seed or sample', 'seeds or samples')} not on the map yet; **Update map** places them without refitting.")
 
 color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m in COLOR_METRICS)], key="map-color",
@@ -109,7 +109,7 @@ color_label = st.selectbox("Colour by", [*CATEGORIES, *(METRIC_LABELS[m] for m i
 size_by_length = st.toggle("Size samples by text length", value=True)
 metric_name = next((m for m in COLOR_METRICS if METRIC_LABELS[m] == color_label), None)
 hover_chars = LONG_HOVER if placed <= SHORT_HOVER_FROM else SHORT_HOVER
-points = pd.DataFrame(db.map_points(key, metric=metric_name, limit=MAX_DRAWN, text_chars=hover_chars))
+points = pd.DataFrame(db.maps.map_points(key, metric=metric_name, limit=MAX_DRAWN, text_chars=hover_chars))
 if len(points) < placed:
     st.caption(f"Drawing {len(points):,} of {plural(placed, 'point')} (an even spread); a selection covers the drawn points.")
 
@@ -212,11 +212,11 @@ chosen_seeds = sum(1 for t, _ in chosen if t == "seed")
 if chosen:
     picked = [i for t, i in chosen if t == "sample"]
     if st.session_state.get(LAST_SELECTION) != (key, picked):
-        db.set_map_selection(key, picked)
+        db.analyse.set_map_selection(key, picked)
         st.session_state[LAST_SELECTION] = (key, picked)
 elif on_screen and st.session_state.pop(LAST_SELECTION, None):
-    db.clear_map_selection()
-sample_ids = db.map_selection_ids()
+    db.analyse.clear_map_selection()
+sample_ids = db.analyse.map_selection_ids()
 
 st.subheader("Selection")
 if chosen:
@@ -231,9 +231,9 @@ if sample_ids:
     review_link.page_link("pages/review.py", label=f"Review {'this' if len(sample_ids) == 1 else 'these'} {plural(len(sample_ids), 'sample')} on the Review page",
                           icon=":material/rate_review:")
     if clear.button("Clear selection"):
-        db.clear_map_selection()
+        db.analyse.clear_map_selection()
         st.rerun()
-    rows = db.list_samples(ids=sample_ids[:SHOWN_ROWS], include_filtered=True)
+    rows = db.samples.list_samples(ids=sample_ids[:SHOWN_ROWS], include_filtered=True)
     bundled_model_note([row["model"] for row in rows], "The selected samples")
     table = pd.DataFrame(rows, columns=["id", "source", "status", "filter_reason", "tags", "instruction", "output"])
     table["tags"] = table["tags"].apply(", ".join)
@@ -243,20 +243,20 @@ if sample_ids:
     note = st.text_input("Note for the review trail (optional)")
     approve, reject, reset, tag_box, tag_button = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
     reviewer = reviewer_name(db)
-    states = db.sample_review_states(sample_ids)
+    states = db.samples.sample_review_states(sample_ids)
     for column, label, status in ((approve, "Approve", "approved"), (reject, "Reject", "rejected"),
                                   (reset, "Reset to pending", "pending")):
         plan = plan_bulk(states, len(sample_ids), status, chosen_seeds)
         if column.button(f"{label} {len(plan.targets):,}", key=f"bulk-{status}", disabled=not plan.targets,
                          help="; ".join(plan.skipped()) or None):
-            changed = db.set_sample_status(plan.targets, status, reviewer, note or None)
+            changed = db.review.set_sample_status(plan.targets, status, reviewer, note or None)
             st.session_state["maps_message"] = outcome(changed, f"set to {status} by {reviewer}", plan)
             st.rerun()
     tags = tag_box.text_input("Tags (comma-separated)")
     if tag_button.button("Add tags", disabled=not tags.strip()):
         plan = plan_bulk(states, len(sample_ids), None, chosen_seeds)
         try:
-            changed = db.add_sample_tags(plan.targets, tags.split(","), reviewer, note or None)
+            changed = db.review.add_sample_tags(plan.targets, tags.split(","), reviewer, note or None)
         except StoreError as exc:
             st.error(str(exc))
         else:
@@ -281,9 +281,9 @@ if find:
         st.info("That point has no embedding yet (or does not exist). Run **Compute embeddings & metrics**.")
     else:
         frame = pd.DataFrame(neighbours)
-        seed_texts = {s["id"]: s["instruction"] for s in db.list_seeds(ids=frame.loc[frame.item_type == "seed", "item_id"].tolist())}
+        seed_texts = {s["id"]: s["instruction"] for s in db.seeds.list_seeds(ids=frame.loc[frame.item_type == "seed", "item_id"].tolist())}
         sample_texts = {s["id"]: s["instruction"] for s in
-                        db.list_samples(ids=frame.loc[frame.item_type == "sample", "item_id"].tolist(), include_filtered=True)}
+                        db.samples.list_samples(ids=frame.loc[frame.item_type == "sample", "item_id"].tolist(), include_filtered=True)}
         frame["text"] = [(seed_texts if t == "seed" else sample_texts).get(i, "")
                          for t, i in zip(frame["item_type"], frame["item_id"], strict=True)]
         st.dataframe(frame, hide_index=True, width="stretch",

@@ -154,7 +154,7 @@ def live_overview() -> None:
     report = overview_report(db)
     funnel = report["funnel"]
     if funnel[0]["count"] == 0:
-        for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
+        for job in db.jobs.list_jobs(limit=5, statuses=["running", "queued"]):
             job_progress(job)
         if report["seeds"] == 0:
             empty_state("Nothing in the factory yet. Load the sample seeds on the Seeds page, or build the demo project "
@@ -163,7 +163,7 @@ def live_overview() -> None:
             empty_state(f"{plural(report['seeds'], 'gold seed')}, nothing made from them yet: evolve them on the "
                         "Evolution page, let Magpie write questions, or build the demo project on Home.")
         return
-    for job in db.list_jobs(limit=5, statuses=["running", "queued"]):
+    for job in db.jobs.list_jobs(limit=5, statuses=["running", "queued"]):
         job_progress(job)
     bundled_model_note(report["sample_models"], "The samples counted here")
     st.caption(f"From {plural(report['seeds'], 'gold seed')}.")

@@ -20,8 +20,11 @@ from workbench.core.glossary import explain
 from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
+from workbench.formats.job import save_upload, submit_import
+from workbench.formats.sample_import import formats_read, preview
 from workbench.review import decisions as review
-from workbench.review.pii import (
+from workbench.safety.job import submit_pii_scan
+from workbench.safety.pii import (
     OPTIONAL_ENTITIES,
     PRESETS,
     STRICT_ENTITIES,
@@ -33,10 +36,8 @@ from workbench.review.pii import (
     mark_not_pii,
     ner_model_installed,
     save_policy,
-    submit_scan,
     summary,
 )
-from workbench.review.sample_import import formats_read, preview, save_upload, submit_import
 from workbench.store import StoreError
 
 BULK_PAGE_SIZE = 200
@@ -59,7 +60,7 @@ ROLE_LABELS = {"system": "System", "developer": "Developer", "user": "User", "as
 @st.fragment(run_every=1.0)
 def import_progress(job_id: int) -> None:
     """The import job while it runs; the whole page reruns once it ends (its result, the queue)."""
-    job = db.get_job(job_id)
+    job = db.jobs.get_job(job_id)
     if job["status"] in ("queued", "running", "paused"):
         job_progress(job)
     else:
@@ -68,7 +69,7 @@ def import_progress(job_id: int) -> None:
 
 def import_outcome() -> None:
     """The last import's progress, or what it imported, or every problem of a refused file."""
-    job = db.get_job(st.session_state.get("import_job") or 0)
+    job = db.jobs.get_job(st.session_state.get("import_job") or 0)
     if job is None:
         return
     if job["status"] in ("queued", "running", "paused"):
@@ -106,21 +107,21 @@ def upload_samples() -> None:
     import_outcome()
 
 
-total = db.count_samples(status=None)
+total = db.queue.count_samples(status=None)
 with st.expander("Import samples made elsewhere", expanded=total == 0 or "import_job" in st.session_state):
     upload_samples()
 if total == 0:
     empty_state("No samples yet. Grow some on the Evolution or Magpie pages, or import a file above.")
     st.stop()
-bundled_model_note(db.sample_models(), "Samples in this store")
+bundled_model_note(db.overview.sample_models(), "Samples in this store")
 
 # ---------------------------------------------------------------- PII
 
 
 @st.fragment(run_every=2.0)
 def pii_panel() -> None:
-    counts = db.pii_counts()
-    scans = [j for j in db.list_jobs(limit=5, kind="pii_scan") if j["status"] in ("queued", "running", "paused")]
+    counts = db.samples.pii_counts()
+    scans = [j for j in db.jobs.list_jobs(limit=5, kind="pii_scan") if j["status"] in ("queued", "running", "paused")]
     for job in scans:
         job_progress(job)
     columns = st.columns([2, 2, 2, 3])
@@ -128,7 +129,7 @@ def pii_panel() -> None:
     columns[1].metric("Clean", f"{counts['clean']:,}")
     columns[2].metric("Not scanned", f"{counts['unscanned']:,}")
     if counts["unscanned"] and not scans and columns[3].button(f"Scan {plural(counts['unscanned'], 'sample')} for PII"):
-        submit_scan(db)
+        submit_pii_scan(db)
         st.rerun()
     if not ner_model_installed():
         st.warning(
@@ -136,7 +137,7 @@ def pii_panel() -> None:
             "cards, IBANs, SSNs, IPs and keys are found, but person names and locations are NOT."
         )
     else:
-        scanned = db.query_samples(limit=1, status=None, pii="flagged") + db.query_samples(limit=1, status=None, pii="clean")
+        scanned = db.queue.query_samples(limit=1, status=None, pii="flagged") + db.queue.query_samples(limit=1, status=None, pii="clean")
         for sample in scanned[:1]:
             if sample["pii"].get("engine") == "patterns":
                 st.warning(f"PII: the last scans ran with {sample['pii']['note']}.")
@@ -170,7 +171,7 @@ def policy_form() -> None:
         st.rerun()
 
 
-with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
+with st.expander("PII scan", expanded=db.samples.pii_counts()["unscanned"] > 0):
     st.caption(
         f"Policy: {load_policy(db).describe()} presidio finds the identifiers (cards Luhn-checked) and, with the bundled "
         "spaCy model, people's names; role placeholders such as [Tenant] never count. Each flagged sample says why below "
@@ -181,15 +182,15 @@ with st.expander("PII scan", expanded=db.pii_counts()["unscanned"] > 0):
 
 # ---------------------------------------------------------------- filters
 
-map_ids = db.map_selection_ids()  # stored by the Maps page when points are selected there
+map_ids = db.analyse.map_selection_ids()  # stored by the Maps page when points are selected there
 with st.expander("Filters", expanded=False):
     row = st.columns(4)
     status = row[0].selectbox("Status", list(STATUS_CHOICES), format_func=STATUS_CHOICES.get,
                               help="Needs a human: the pending samples, and those an automatic review (the demo's "
                                    "gate) approved or rejected, until a person approves or rejects them.")
-    sources = row[1].multiselect("Source", db.sample_sources())
-    operators = row[2].multiselect("Operator", db.sample_operators())
-    tags = row[3].multiselect("Tags", db.sample_tags())
+    sources = row[1].multiselect("Source", db.queue.sample_sources())
+    operators = row[2].multiselect("Operator", db.queue.sample_operators())
+    tags = row[3].multiselect("Tags", db.queue.sample_tags())
     row = st.columns(4)
     depth = row[0].slider("Evolution depth", 0, 10, (0, 10))
     score = row[1].slider("Best path score", 0.0, 1.0, (0.0, 1.0), 0.05)
@@ -212,12 +213,12 @@ queue_filter = review.QueueFilter(
     ids=list(map_ids) if use_map else None,
     search=search,
 )
-queue = db.query_sample_ids(**queue_filter.kwargs())
+queue = db.queue.query_sample_ids(**queue_filter.kwargs())
 def queue_caption() -> str:
     """How many samples the queue holds (of all), and, for the needs-a-human queue, of which kind."""
     text = f"{plural(len(queue), 'sample')} in this queue (of {total:,})"
     if queue_filter.status == review.NEEDS_HUMAN and queue:
-        by_status = db.count_samples_by_status(**queue_filter.kwargs())
+        by_status = db.queue.count_samples_by_status(**queue_filter.kwargs())
         kinds = [f"{by_status[key]:,} {label}" for key, label in (
             ("pending", "pending"), ("rejected", "rejected automatically, to check"),
             ("approved", "approved automatically, to confirm")) if by_status.get(key)]
@@ -226,7 +227,7 @@ def queue_caption() -> str:
 
 
 st.caption(queue_caption())
-in_store = db.count_samples_by_status(status=None)
+in_store = db.queue.count_samples_by_status(status=None)
 st.caption("In the store (samples no filter removed): " + ", ".join(
     f"{in_store.get(key, 0):,} {key}" for key in ("approved", "rejected", "pending"))
     + ". Approved is what Home, the Overview and Export count as approved samples.")
@@ -448,7 +449,7 @@ def edit_form(details: dict) -> None:
             return
         st.session_state.pop("editing", None)
         if changed:
-            submit_scan(db, scope="unscanned", ids=[sample["id"]])
+            submit_pii_scan(db, scope="unscanned", ids=[sample["id"]])
             st.session_state["review_message"] = f"Saved the edit of sample {sample['id']}; the original is kept. Rescanning it for PII."
         st.rerun()
 
@@ -456,7 +457,7 @@ def edit_form(details: dict) -> None:
 def show_empty_queue() -> None:
     """An empty queue says where the samples are: in the other statuses (after a review, or the demo's), or
     outside these filters."""
-    elsewhere = {other: db.count_samples(**dataclasses.replace(queue_filter, status=other).kwargs())
+    elsewhere = {other: db.queue.count_samples(**dataclasses.replace(queue_filter, status=other).kwargs())
                  for other in ("pending", "approved", "rejected") if other != queue_filter.status}
     if queue_filter.status is not None and any(elsewhere.values()):
         found = ", ".join(f"{n:,} {other}" for other, n in elsewhere.items() if n)
@@ -490,7 +491,7 @@ def focus_view() -> None:
         st.rerun()
     if buttons[3].button("Edit", icon=":material/edit:", shortcut="E", width="stretch"):
         st.session_state["editing"] = sample_id
-    if buttons[4].button("Reopen", icon=":material/undo:", width="stretch", disabled=db.get_sample(sample_id)["status"] == "pending"):
+    if buttons[4].button("Reopen", icon=":material/undo:", width="stretch", disabled=db.samples.get_sample(sample_id)["status"] == "pending"):
         review.set_status(db, [sample_id], "pending")
         st.rerun()
     st.caption("Keyboard: **A** approve · **X** reject · **S** skip · **E** edit (when no text field has the focus).")
@@ -509,7 +510,7 @@ def bulk_view() -> None:
         return
     pages = (len(queue) - 1) // BULK_PAGE_SIZE + 1
     page = st.number_input(f"Page (of {pages})", 1, pages, 1) if pages > 1 else 1
-    rows = db.query_samples(limit=BULK_PAGE_SIZE, offset=(page - 1) * BULK_PAGE_SIZE, **queue_filter.kwargs())
+    rows = db.queue.query_samples(limit=BULK_PAGE_SIZE, offset=(page - 1) * BULK_PAGE_SIZE, **queue_filter.kwargs())
     select_all = st.checkbox(f"Select all {len(rows)} on this page")
     frame = pd.DataFrame(
         [

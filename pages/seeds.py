@@ -60,14 +60,14 @@ if lines := st.session_state.pop("seeds_import_result", None):
     if lines[1:]:
         st.info("\n".join(f"- {literal_markdown(line)}" for line in lines[1:]))
 
-if db.counts()["seeds"] == 0:
+if db.overview.counts()["seeds"] == 0:
     empty_state("No seeds yet. Load the ~100 sample seeds that ship with the app, or import your own below.")
     if st.button("Load sample seeds", type="primary"):
         ids = load_sample_seeds(db)
         st.session_state["seeds_message"] = f"Loaded {plural(len(ids), 'sample seed')}."
         st.rerun()
 
-with st.expander("Import seeds", expanded=db.counts()["seeds"] == 0):
+with st.expander("Import seeds", expanded=db.overview.counts()["seeds"] == 0):
     upload_tab, paste_tab = st.tabs(["Upload a file", "Paste"])
     with upload_tab:
         st.caption(FORMATS_HELP)
@@ -79,7 +79,7 @@ with st.expander("Import seeds", expanded=db.counts()["seeds"] == 0):
         if st.button("Import pasted seeds", disabled=not pasted.strip()):
             run_import(pasted, "pasted text")
 
-total = db.counts()["seeds"]
+total = db.overview.counts()["seeds"]
 if total == 0:
     st.stop()
 
@@ -88,10 +88,10 @@ probe_section(db, total)
 
 filters = st.columns([3, 2, 2, 2])
 search = filters[0].text_input("Search", placeholder="text in instruction, input, answer or notes")
-domain = filters[1].selectbox("Domain", ["(all)", *db.seed_domains()])
-tag = filters[2].selectbox("Tag", ["(all)", *db.seed_tags()])
+domain = filters[1].selectbox("Domain", ["(all)", *db.seeds.seed_domains()])
+tag = filters[2].selectbox("Tag", ["(all)", *db.seeds.seed_tags()])
 flag = filters[3].selectbox("Known failure", ["(all)", "yes", "no"])
-seeds = db.list_seeds(
+seeds = db.seeds.list_seeds(
     search=search,
     domain=None if domain == "(all)" else domain,
     tag=None if tag == "(all)" else tag,
@@ -179,7 +179,7 @@ if to_delete:
     with delete_column.popover(f"Delete {plural(len(to_delete), 'seed')}", width="stretch"):
         st.warning(f"Delete {plural(len(to_delete), 'seed')} and everything evolved from them? This cannot be undone.")
         if st.button("Yes, delete", type="primary"):
-            removed = db.delete_seeds(to_delete)
+            removed = db.seeds.delete_seeds(to_delete)
             st.session_state["seeds_message"] = f"Deleted {plural(removed, 'seed')}."
             st.rerun()
 

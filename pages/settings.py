@@ -11,7 +11,7 @@ from workbench.core.executor import (
     check_reachable,
     configured_address,
 )
-from workbench.core.jobs import submit
+from workbench.core.jobs.queue import submit
 from workbench.core.settings import reviewer_name, save_teacher_config, set_reviewer_name, teacher_config
 from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig, load_secrets, supports_raw_completion
 from workbench.student.settings import (
@@ -148,7 +148,7 @@ def connection_result() -> None:
     """The test's answer; its job is removed once read, so a test leaves no job behind on Home or Jobs."""
     job_id = st.session_state.get("connection_job")
     if job_id is not None:
-        job = db.get_job(job_id)
+        job = db.jobs.get_job(job_id)
         if job is None:
             st.session_state.pop("connection_job")
         elif job["status"] in ("queued", "running", "paused"):
@@ -158,7 +158,7 @@ def connection_result() -> None:
             result = job["result"] or {"ok": False, "message": f"The test did not finish: {job['error'] or job['status']}."}
             st.session_state["connection_result"] = result
             st.session_state.pop("connection_job")
-            db.delete_finished_job(job_id)
+            db.jobs.delete_finished_job(job_id)
     result = st.session_state.get("connection_result")
     if result is None:
         return
@@ -186,12 +186,12 @@ st.caption(
     "address empty to run everything here. The worker reads it when it starts: restart the app (or "
     "`workbench worker`) after a change."
 )
-saved_address = db.get_setting(RAY_ADDRESS_SETTING) or ""
+saved_address = db.settings.get_setting(RAY_ADDRESS_SETTING) or ""
 address = st.text_input("Ray address", value=saved_address, placeholder="head-node:6379, ray://head-node:10001 or auto")
 if address.strip() != saved_address:
-    db.set_setting(RAY_ADDRESS_SETTING, address.strip())
+    db.settings.set_setting(RAY_ADDRESS_SETTING, address.strip())
     st.session_state["ray_saved"] = True
-in_force = configured_address(db.get_setting(RAY_ADDRESS_SETTING))
+in_force = configured_address(db.settings.get_setting(RAY_ADDRESS_SETTING))
 if in_force and in_force != address.strip():
     st.info(f"`${RAY_ADDRESS_ENV}` is set: the worker uses `{in_force}`, not the address above.")
 if in_force:

@@ -27,7 +27,7 @@ st.caption("The student is the model the data is for. The factory starts where i
 db = store()
 if message := st.session_state.pop("student_message", None):
     st.success(message)
-stop_without_seeds(db.counts()["seeds"] > 0, "No seeds yet: load or import seeds, then probe the student on them.")
+stop_without_seeds(db.overview.counts()["seeds"] > 0, "No seeds yet: load or import seeds, then probe the student on them.")
 
 summary = student_summary(db)
 st.caption(models_line(db, summary["student"] or summary["configured"]) + " Change the student in Settings.")

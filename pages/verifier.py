@@ -6,7 +6,7 @@ import streamlit as st
 from pages._labelling import gold_panel, labelling_view, mark_path_gold
 from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.core.glossary import explain
-from workbench.core.jobs import submit
+from workbench.core.jobs.queue import submit
 from workbench.core.settings import reviewer_name, teacher_config
 from workbench.core.teacher import supports_raw_completion
 from workbench.core.wording import plural
@@ -68,7 +68,7 @@ db = store()
 if message := st.session_state.pop("verifier_message", None):
     st.success(message)
 
-counts = db.counts()
+counts = db.overview.counts()
 if counts["seeds"] == 0 and counts["samples"] == 0:
     empty_state("No tasks yet. Load or import seeds on the Seeds page, then come back to sample reasoning paths.")
     st.stop()
@@ -88,15 +88,15 @@ if st.toggle("Label steps", key="verifier-labelling",
 
 def task_options(source: str, domain: str) -> dict[str, dict]:
     if source == "seeds":
-        rows = db.list_seeds(domain=None if domain == "(all)" else domain)
+        rows = db.seeds.list_seeds(domain=None if domain == "(all)" else domain)
         return {f"seed {r['id']} · {r['instruction'][:80]}": {"type": "seed", "id": r["id"]} for r in rows}
-    return {f"sample {r['id']} · {r['instruction'][:80]}": {"type": "sample", "id": r["id"]} for r in db.list_samples()}
+    return {f"sample {r['id']} · {r['instruction'][:80]}": {"type": "sample", "id": r["id"]} for r in db.samples.list_samples()}
 
 
 with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] == 0):
     left, right = st.columns(2)
     source = left.radio("Tasks from", ["seeds", "samples"], horizontal=True)
-    domain = right.selectbox("Seed domain", ["(all)", *db.seed_domains()], disabled=source != "seeds")
+    domain = right.selectbox("Seed domain", ["(all)", *db.seeds.seed_domains()], disabled=source != "seeds")
     options = task_options(source, domain)
     chosen = st.multiselect("Tasks", list(options), placeholder=f"choose from {len(options)} {source}")
     left, middle, right = st.columns(3)
@@ -177,7 +177,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
             params.update({k: v.strip() for k, v in {"judge_model": judge_model, "prm_path": prm_path}.items() if v and v.strip()})
             if prm_style:
                 params["prm_style"] = prm_style
-            job_id = submit(db, "reason", params, model=teacher_config(db).model)
+            job_id = submit(db, "verify", params, model=teacher_config(db).model)
             st.session_state["reason_job"] = job_id
             st.session_state["verifier_message"] = (
                 f"Started reason job {job_id}: {plural(len(chosen), 'task')} x {plural(int(n_paths), 'path')}."
@@ -187,7 +187,7 @@ with st.expander("Sample and verify reasoning paths", expanded=counts["paths"] =
 
 @st.fragment(run_every=2.0)
 def live_jobs() -> None:
-    active = db.list_jobs(limit=10, kind="reason", statuses=["queued", "running", "paused"])
+    active = db.jobs.list_jobs(limit=10, kind="verify", statuses=["queued", "running", "paused"])
     for job in active:
         job_progress(job)
     watched = st.session_state.get("reason_job")
@@ -274,16 +274,16 @@ with st.expander("Check a verifier against your own labels (verify-eval report)"
                     for step in misses[picked]["steps"]
                 ]), hide_index=True, width="stretch")
 
-nested = db.reasoning_paths_nested()
+nested = db.verify.reasoning_paths_nested()
 if not nested:
     empty_state("No reasoning paths yet. Choose tasks above and start a reasoning job; paths appear here as they finish.")
     st.stop()
 
-summaries = summarise(nested, db.reasoning_task_titles(nested), settings)
+summaries = summarise(nested, db.verify.reasoning_task_titles(nested), settings)
 
 
 def decisions_line(tasks: int, decided: dict[str, dict[str, int]]) -> str:
-    """How many tasks have paths, and the gate's stored decisions on them by kind (Store.gate_counts: the Overview
+    """How many tasks have paths, and the gate's stored decisions on them by kind (store.overview.gate_counts: the Overview
     counts the samples alike)."""
     parts = [f"{kind} {counts['decided']:,} ({counts['passed']:,} passed, {counts['unverified']:,} unverified, "
              f"{counts['failed']:,} failed)" for kind, counts in decided.items() if counts["decided"]]
@@ -292,7 +292,7 @@ def decisions_line(tasks: int, decided: dict[str, dict[str, int]]) -> str:
               "outcome.")
 
 
-st.caption(decisions_line(len(summaries), db.gate_counts()))
+st.caption(decisions_line(len(summaries), db.overview.gate_counts()))
 
 
 # ---------------------------------------------------------------- task list and filters
@@ -344,7 +344,7 @@ elif verdict.status == UNVERIFIED:
 else:
     st.error(f"Fails the gate: {verdict.reason}.")
 
-for pseudo in db.pseudo_references(summary.task_type, summary.task_id):
+for pseudo in db.verify.pseudo_references(summary.task_type, summary.task_id):
     st.caption(f"Pseudo-reference (job {pseudo['job_id']}): {pseudo['answer']} — the majority final answer of "
                f"{pseudo['votes']}/{pseudo['voters']} paths (self-consistency), not a checked answer.")
 
@@ -387,7 +387,7 @@ with st.expander("Full path text"):
 # ---------------------------------------------------------------- rollouts: why this score?
 
 rolled = {s["id"]: s for s in path["steps"] if "rollout" in s["scores"]}
-kept = db.rollout_counts(rolled)
+kept = db.verify.rollout_counts(rolled)
 if kept:
     st.subheader("Rollouts of a step")
     rolled_id = st.selectbox(
@@ -396,7 +396,7 @@ if kept:
                               f" · {rolled[i]['text'][:70]}")
     rollout_verdict = rolled[rolled_id]["scores"]["rollout"]
     st.caption(f"Why {rollout_verdict['score']:.2f}? {rollout_verdict['rationale']}")
-    st.dataframe(pd.DataFrame(rollout_rows(rollout_verdict, db.stored_rollouts(rolled_id))), hide_index=True,
+    st.dataframe(pd.DataFrame(rollout_rows(rollout_verdict, db.verify.stored_rollouts(rolled_id))), hide_index=True,
                  width="stretch", column_config={"continuation": st.column_config.TextColumn(width="large")})
 
 
@@ -424,14 +424,14 @@ if submitted:
         )
         st.rerun()
 
-history = db.step_overrule_history(step_id) if path["steps"] else []
+history = db.verify.step_overrule_history(step_id) if path["steps"] else []
 if history:
     st.caption("Overrules of this step, oldest first:")
     st.dataframe(pd.DataFrame(history)[["label", "reason", "reviewer", "created_at"]].assign(
         created_at=lambda f: pd.to_datetime(f["created_at"], unit="s")), hide_index=True, width="stretch")
 
 if path["steps"]:
-    if db.is_gold_path(path_id):
+    if db.labelling.is_gold_path(path_id):
         st.caption("This path is a gold task: the labelling queue mixes it in, unmarked, to check labellers.")
     elif st.button("Make this path a gold task", icon=":material/workspace_premium:",
                    help="Its steps' latest labels become the known ratings the labelling queue checks labellers "

@@ -27,7 +27,7 @@ PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLI
 
 def add_chain(store: Store, seed_instruction: str = "Add two numbers.") -> tuple[int, int]:
     """A seed and a two-step evolution chain (add_constraints -> deepen); returns (seed id, leaf node id)."""
-    seed_id = store.insert_seeds([{"instruction": seed_instruction, "domain": "math"}])[0]
+    seed_id = store.seeds.insert_seeds([{"instruction": seed_instruction, "domain": "math"}])[0]
     nodes = store.db["evol_nodes"]
     root = nodes.insert(
         {"node_key": f"{seed_id}:0", "seed_id": seed_id, "depth": 1, "operator": "add_constraints",
@@ -49,20 +49,20 @@ def add_sample(
     pii: dict | None = CLEAN_PII,
     **extra,
 ) -> int:
-    sample_id = store.insert_sample({"source": source, "instruction": instruction, "output": output, "status": status, **extra})
+    sample_id = store.samples.insert_sample({"source": source, "instruction": instruction, "output": output, "status": status, **extra})
     if pii is not None:
-        store.set_sample_pii({sample_id: pii})
+        store.samples.set_sample_pii({sample_id: pii})
     return sample_id
 
 
 def add_path(store: Store, sample_id: int, steps: list[str], path_index: int = 0) -> int:
     """A reasoning path for a sample, stored the way the reasoning stage stores one. Adding a path forgets the sample's
     PII scan; a scan the fixture gave the sample is kept, as if it had been made after the path."""
-    scan = store.get_sample(sample_id)["pii"]
+    scan = store.samples.get_sample(sample_id)["pii"]
     path = {"task_type": "sample", "task_id": sample_id, "path_index": path_index, "text": "\n".join(steps)}
-    path_id = store.add_reasoning_path(path, steps)
+    path_id = store.verify.add_reasoning_path(path, steps)
     if scan is not None:
-        store.set_sample_pii({sample_id: scan})
+        store.samples.set_sample_pii({sample_id: scan})
     return path_id
 
 
@@ -70,8 +70,8 @@ def add_scored_path(store: Store, sample_id: int, steps: list[str], scores: list
                     verifier: str = "test-prm") -> tuple[int, list[int]]:
     """A reasoning path whose steps carry the given verifier scores (None: unscored); returns (path id, step ids)."""
     path_id = add_path(store, sample_id, steps, path_index)
-    step_ids = [s["id"] for s in store.path_steps(path_id)]
-    store.set_step_scores(
+    step_ids = [s["id"] for s in store.verify.path_steps(path_id)]
+    store.verify.set_step_scores(
         [{"step_id": i, "verifier": verifier, "score": s, "label": "scored"} for i, s in zip(step_ids, scores, strict=True) if s is not None]
     )
     return path_id, step_ids
@@ -83,7 +83,7 @@ def add_gate_path(store: Store, sample_id: int, steps: list[str], wrong_at: int 
     answer) checked against the reference by `consistency` (its outcome); `wrong_at` marks that step found wrong instead (the path then fails the
     gate). Returns (path id, step ids)."""
     path_id = add_path(store, sample_id, steps, path_index)
-    step_ids = [s["id"] for s in store.path_steps(path_id)]
+    step_ids = [s["id"] for s in store.verify.path_steps(path_id)]
     rows = []
     for index, step_id in enumerate(step_ids):
         right = wrong_at is None or index < wrong_at
@@ -91,22 +91,22 @@ def add_gate_path(store: Store, sample_id: int, steps: list[str], wrong_at: int 
         rows.append({"step_id": step_id, "verifier": "consistency" if last else by, "score": 1.0 if right else 0.0,
                      "label": "correct" if right else "incorrect", "rationale": "test verdict",
                      "checks": "outcome" if last else "evidence"})
-    store.set_step_scores(rows)
+    store.verify.set_step_scores(rows)
     return path_id, step_ids
 
 
 def add_math_task(store: Store, question: str, reference: str, output: str, status: str = "approved") -> int:
     """A sample asking a seed's own question (so the seed's reference answer is the sample's)."""
-    seed_id = store.insert_seeds([{"instruction": question, "reference_answer": reference, "domain": "math"}])[0]
+    seed_id = store.seeds.insert_seeds([{"instruction": question, "reference_answer": reference, "domain": "math"}])[0]
     return add_sample(store, question, output, status=status, seed_id=seed_id)
 
 
 def add_correction(store: Store, step_id: int, text: str, labeller: str = "Ada") -> int:
     """A person's corrected step (PRM800K's human_completion). Adding one forgets the sample's PII scan; a scan the
     fixture gave the sample is kept, as if it had been made after the correction."""
-    task = store.step_task(step_id)
-    scan = store.get_sample(task[1])["pii"] if task and task[0] == "sample" else None
-    completion_id = store.add_human_completion(step_id, text, labeller)
+    task = store.verify.step_task(step_id)
+    scan = store.samples.get_sample(task[1])["pii"] if task and task[0] == "sample" else None
+    completion_id = store.verify.add_human_completion(step_id, text, labeller)
     if scan is not None:
-        store.set_sample_pii({task[1]: scan})
+        store.samples.set_sample_pii({task[1]: scan})
     return completion_id

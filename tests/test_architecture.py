@@ -1,9 +1,11 @@
-"""The layout's rules (issue 19): no import cycle in workbench/, no streamlit in workbench/, no module over
-700 lines, and each page imports only its own stage's package and the shared parts."""
+"""The layout's rules (issues 19 and 28): no import cycle in workbench/, no streamlit in workbench/, no module
+over 700 lines, each page imports only its own stage's package and the shared parts, workbench/core imports no stage,
+and every table is written by its owner alone (the class whose TABLES names it)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,8 @@ KNOWN_LONG = {
         "-S -c` (verifiers/code.py): splitting it means joining the parts again at run time"
     ),
 }
-STAGES = {"analysis", "evolve", "factory", "magpie", "review", "seeds", "student", "verify"}
+STAGES = {"analyse", "evolve", "export", "factory", "formats", "magpie", "review", "safety", "seeds", "student",
+          "verify"}
 # page (file stem) -> the stage package it belongs to (None: shared parts only). A new page needs a line here.
 PAGE_STAGES = {
     "home": "factory",
@@ -31,13 +34,13 @@ PAGE_STAGES = {
     "verifier": "verify",
     "calibration": "verify",
     "_labelling": "verify",
-    "maps": "analysis",
-    "distributions": "analysis",
-    "_analysis": "analysis",
+    "maps": "analyse",
+    "distributions": "analyse",
+    "_analysis": "analyse",
     "review": "review",
-    "export": "review",
-    "decontamination": "review",
-    "_contamination": "review",
+    "export": "export",
+    "decontamination": "safety",
+    "_contamination": "safety",
     "jobs": None,
     "settings": None,
     "_shared": None,
@@ -56,6 +59,11 @@ PAGE_EXTRA = {
     # the Distributions page's entropy frontier is the Overview's (factory.overview.entropy_by_depth: the gate's pass
     # rate per depth)
     "distributions": {"factory"},
+    # the Review page imports samples (formats: the one reader family) and shows and marks PII findings (safety)
+    "review": {"formats", "safety"},
+    # the Export page reads uploaded preference pairs (formats), the approved mix (review.mix) and the PII policy
+    # (safety) before it writes
+    "export": {"formats", "review", "safety"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES: set[tuple[str, str]] = set()
@@ -175,3 +183,75 @@ def test_a_page_imports_only_its_stage_and_the_shared_parts(page: Path):
         if parts[0] == "workbench" and len(parts) > 1 and parts[1] in STAGES and parts[1] not in allowed:
             foreign.add(".".join(parts[:2]))
     assert foreign == set()
+
+
+# Statements that write a table: INSERT (OR ...) INTO, REPLACE INTO, UPDATE (OR ...), DELETE FROM; an upsert is an
+# INSERT (its DO UPDATE SET is no second write). The table is the first name after the verb; SQL is written in capitals
+# here, so prose ("update the sample") is no statement. A temp.* table is one connection's scratch space: no one's.
+WRITE = re.compile(r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|(?<!DO )UPDATE(?:\s+OR\s+[A-Z]+)?|"
+                   r"DELETE\s+FROM)\s+(?!temp\.)([A-Za-z_]\w*)")
+# Modules that create and migrate the schema (they write every table once, when a store is made or upgraded).
+SCHEMA_MODULES = {"workbench.core.schema", "workbench.core.store"}
+
+
+def owners() -> dict[str, str]:
+    """table -> the module of the class whose TABLES tuple names it (one owner per table, else the test fails)."""
+    found: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if (isinstance(item, ast.Assign) and [getattr(t, "id", None) for t in item.targets] == ["TABLES"]
+                            and isinstance(item.value, ast.Tuple)):
+                        for element in item.value.elts:
+                            found.setdefault(element.value, []).append(name)
+    assert {table: names for table, names in found.items() if len(names) > 1} == {}, "a table with two owners"
+    return {table: names[0] for table, names in found.items()}
+
+
+def writers() -> dict[str, set[str]]:
+    """table -> every module with a string that writes it (SQL lives in strings; f-strings count by their parts)."""
+    found: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        if name in SCHEMA_MODULES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for table in WRITE.findall(node.value):
+                    found.setdefault(table.lower(), set()).add(name)
+    return found
+
+
+def schema_tables() -> set[str]:
+    text = (WORKBENCH / "core" / "schema.py").read_text()
+    return {t.lower() for t in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?([A-Za-z_]\w*)", text)}
+
+
+def test_the_write_pattern_finds_every_kind_of_write():
+    statements = ["INSERT INTO a (x) VALUES (1)", "INSERT OR REPLACE INTO b VALUES (1)", "REPLACE INTO c VALUES (1)",
+                  "UPDATE d SET x = 1", "UPDATE OR IGNORE e SET x = 1", "DELETE FROM f WHERE 1",
+                  "INSERT INTO g (x) VALUES (1) ON CONFLICT (x) DO UPDATE SET x = excluded.x"]
+    assert [WRITE.findall(s)[0] for s in statements] == ["a", "b", "c", "d", "e", "f", "g"]
+
+
+def test_every_table_has_one_owner():
+    assert schema_tables() - set(owners()) == set(), "a table no class owns: name it in its owner's TABLES"
+    assert set(owners()) - schema_tables() == set(), "an owner names a table the schema does not create"
+
+
+def test_only_a_tables_owner_writes_it():
+    table_owners = owners()
+    strangers = {table: sorted(modules - {table_owners.get(table)}) for table, modules in writers().items()}
+    assert {table: modules for table, modules in strangers.items() if modules} == {}
+
+
+def test_every_table_is_written_by_exactly_one_module():
+    assert {table: sorted(modules) for table, modules in writers().items() if len(modules) != 1} == {}
+
+
+def test_workbench_core_imports_no_stage():
+    """The lower layer (workbench/core) never reaches up: not to workbench.store (the composed store), not to a stage;
+    the worker finds the stages through workbench.pipeline, imported by name."""
+    up = {(name, target) for name, path in MODULES.items() if name.startswith("workbench.core")
+          for target in imported_modules(path) if not target.startswith("workbench.core")}
+    assert sorted(up) == []

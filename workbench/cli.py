@@ -11,24 +11,26 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench.analysis.cli import add_maps_commands
+from workbench.analyse.cli import add_analyse_commands
 from workbench.cli_common import add_bypass_cache_flag, print_json
 from workbench.core.env import default_db_path
+from workbench.core.queries.jobs import QUEUED
 from workbench.core.wording import plural
 from workbench.evolve.cli import add_evolution_commands
 from workbench.factory.cli import add_demo_commands, add_overview_commands
 from workbench.magpie.cli import add_magpie_commands
-from workbench.review.cli import add_decontam_commands, add_ship_commands
+from workbench.review.cli import add_review_commands
+from workbench.safety.cli import add_decontam_commands
 from workbench.seeds.cli import cmd_seeds_import, cmd_seeds_list, cmd_seeds_load_samples
 from workbench.store import Store, StoreError, open_store
 from workbench.student.cli import add_probe_commands
-from workbench.verify.cli import add_calibration_commands, add_reasoning_commands
+from workbench.verify.cli import add_verify_commands
 
 Command = Callable[[argparse.Namespace, Store], int]
 
 
 def cmd_worker(args: argparse.Namespace, store: Store) -> int:
-    from workbench.core.jobs import run_worker
+    from workbench.core.jobs.worker import run_worker
 
     store.close()
     return run_worker(args.db, exit_when_idle=args.exit_when_idle, log=lambda m: print(m, flush=True),
@@ -36,7 +38,7 @@ def cmd_worker(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
-    jobs = store.list_jobs(limit=args.limit)
+    jobs = store.jobs.list_jobs(limit=args.limit)
     if args.json:
         print_json(jobs)
         return 0
@@ -53,7 +55,7 @@ def cmd_jobs_list(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_jobs_rerun(args: argparse.Namespace, store: Store) -> int:
-    from workbench.core.jobs import rerun
+    from workbench.core.jobs.queue import rerun
 
     try:
         job_id = rerun(store, args.job_id, bypass_cache=args.bypass_cache)
@@ -67,9 +69,9 @@ def cmd_jobs_rerun(args: argparse.Namespace, store: Store) -> int:
 
 def cmd_cache(args: argparse.Namespace, store: Store) -> int:
     if args.clear:
-        print(f"forgot {store.clear_response_cache(args.model)} cached responses")
+        print(f"forgot {store.response_cache.clear_response_cache(args.model)} cached responses")
         return 0
-    rows = store.response_cache_stats()
+    rows = store.response_cache.response_cache_stats()
     if args.json:
         print_json(rows)
     elif not rows:
@@ -81,13 +83,13 @@ def cmd_cache(args: argparse.Namespace, store: Store) -> int:
 
 def _job_action(status: str) -> Command:
     def action(args: argparse.Namespace, store: Store) -> int:
-        if store.get_job(args.job_id) is None:
+        if store.jobs.get_job(args.job_id) is None:
             print(f"no job {args.job_id}", file=sys.stderr)
             return 2
-        if status == "queued":
-            store.clear_failed_units(args.job_id)
-        if not store.request_job_status(args.job_id, status):
-            print(f"job {args.job_id} is {store.job_status(args.job_id)}; cannot set it to {status}", file=sys.stderr)
+        if status == QUEUED:
+            store.jobs.clear_failed_units(args.job_id)
+        if not store.jobs.request_job_status(args.job_id, status):
+            print(f"job {args.job_id} is {store.jobs.job_status(args.job_id)}; cannot set it to {status}", file=sys.stderr)
             return 2
         print(f"job {args.job_id}: {status}")
         return 0
@@ -157,11 +159,10 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The functions (each in its stage's cli.py) that add the subcommands of each pipeline stage."""
     return [
         add_overview_commands,
-        add_calibration_commands,
         add_demo_commands,
-        add_ship_commands,
-        add_maps_commands,
-        add_reasoning_commands,
+        add_review_commands,
+        add_analyse_commands,
+        add_verify_commands,
         add_evolution_commands,
         add_magpie_commands,
         add_decontam_commands,
@@ -169,8 +170,28 @@ def _command_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     ]
 
 
+# Old spellings of commands, kept as aliases: each runs the command of its stage's name and says so on stderr.
+ALIASES = {
+    "reason": ("verify", "run"),
+    "verify-eval": ("verify", "eval"),
+    "calibrate": ("verify", "calibrate"),
+}
+
+
+def resolve_alias(argv: list[str]) -> list[str]:
+    """`argv` with an old command spelling (ALIASES) replaced by its new one, printing a one-line notice to stderr;
+    any other command line comes back as it is."""
+    position = 0
+    while position < len(argv) and argv[position].startswith("-"):
+        position += 2 if argv[position] == "--db" else 1
+    if position >= len(argv) or argv[position] not in ALIASES:
+        return argv
+    old, new = argv[position], ALIASES[argv[position]]
+    print(f"`workbench {old}` is now `workbench {' '.join(new)}`; the old name will go", file=sys.stderr)
+    return [*argv[:position], *new, *argv[position + 1:]]
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(resolve_alias(sys.argv[1:] if argv is None else list(argv)))
     args.db = args.db or default_db_path()
     try:
         store = open_store(args.db)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from workbench.core.queries.jobs import CANCELLED, DONE, FAILED, PAUSED, QUEUED, RUNNING
 from workbench.store import Store
 
 
@@ -31,7 +32,8 @@ def follow_job(store: Store, job_id: int, db_path: Path, describe: Callable[[dic
     import threading
 
     out = out or sys.stdout
-    from workbench.core.jobs import eta_seconds, run_worker, worker_alive
+    from workbench.core.jobs.queue import eta_seconds
+    from workbench.core.jobs.worker import run_worker, worker_alive
 
     thread = None
     if not worker_alive(db_path):
@@ -40,20 +42,20 @@ def follow_job(store: Store, job_id: int, db_path: Path, describe: Callable[[dic
     last = None
     try:
         while True:
-            job = store.get_job(job_id)
+            job = store.jobs.get_job(job_id)
             line = describe(job)
             if line != last:
                 eta = eta_seconds(job)
-                print(line + (f", ETA {eta:.0f}s" if eta is not None and job["status"] == "running" else ""),
+                print(line + (f", ETA {eta:.0f}s" if eta is not None and job["status"] == RUNNING else ""),
                       file=out, flush=True)
                 last = line
-            if job["status"] in ("done", "failed", "cancelled", "paused"):
+            if job["status"] in (DONE, FAILED, CANCELLED, PAUSED):
                 return job["status"]
-            if thread is not None and not thread.is_alive() and job["status"] == "queued":
+            if thread is not None and not thread.is_alive() and job["status"] == QUEUED:
                 return "queued"
             time.sleep(0.5)
     except KeyboardInterrupt:
-        store.request_job_status(job_id, "paused")
+        store.jobs.request_job_status(job_id, "paused")
         print(f"\npausing job {job_id}; resume it with `workbench jobs resume {job_id}`", file=sys.stderr)
         return "paused"
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from workbench.core.jobs import JobContext, register
+from workbench.core.jobs.runner import JobContext, register
 from workbench.core.settings import teacher_config
 
 # litellm comes through the teacher, which sets the offline environment before importing it
@@ -132,7 +132,7 @@ class ConnectionTestHandler:
         result = await check_connection(teacher_config(ctx.store, ctx.params.get("teacher")))
         if result["ok"]:
             ctx.add_usage(*result.pop("usage"))
-        ctx.store.set_job_result(ctx.job_id, result)
+        ctx.store.jobs.set_job_result(ctx.job_id, result)
 
 
 register(ConnectionTestHandler())

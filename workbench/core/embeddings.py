@@ -29,7 +29,8 @@ import numpy as np
 
 from workbench.core.env import configure_offline_environment
 from workbench.core.executor import Executor
-from workbench.store import Store, text_hash
+from workbench.core.shared_store import SharedStore
+from workbench.core.store import text_hash
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_KEY = "embedding_model"
@@ -40,9 +41,9 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 _encode_lock = threading.Lock()
 
 
-def model_name(store: Store) -> str:
+def model_name(store: SharedStore) -> str:
     """The configured embedding model (the bundled all-MiniLM-L6-v2 unless a setting says otherwise)."""
-    return store.get_setting(MODEL_KEY) or DEFAULT_MODEL
+    return store.settings.get_setting(MODEL_KEY) or DEFAULT_MODEL
 
 
 def model_path(name: str = DEFAULT_MODEL) -> str:
@@ -164,20 +165,20 @@ def from_blobs(blobs: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
 
-def missing_texts(store: Store, texts: list[str], model: str) -> dict[str, str]:
+def missing_texts(store: SharedStore, texts: list[str], model: str) -> dict[str, str]:
     """The texts with no cached vector for `model`, by text hash (each distinct text once, in order)."""
     hashes = [text_hash(t) for t in texts]
-    cached = store.get_embeddings(model, hashes)
+    cached = store.embeddings.get_embeddings(model, hashes)
     return {h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}
 
 
-def put_vectors(store: Store, model: str, hashes: list[str], vectors: np.ndarray) -> None:
+def put_vectors(store: SharedStore, model: str, hashes: list[str], vectors: np.ndarray) -> None:
     """Cache vectors (rows of `vectors`) under their texts' hashes."""
     if len(hashes):
-        store.put_embeddings(model, vectors.shape[1], ((h, v.tobytes()) for h, v in zip(hashes, vectors, strict=True)))
+        store.embeddings.put_embeddings(model, vectors.shape[1], ((h, v.tobytes()) for h, v in zip(hashes, vectors, strict=True)))
 
 
-async def embed_missing(store: Store, texts: list[str], model: str, executor: Executor) -> str | None:
+async def embed_missing(store: SharedStore, texts: list[str], model: str, executor: Executor) -> str | None:
     """Embed the texts with no cached vector as one batch where `executor` runs batches, and cache them here (this
     process stays the store's only writer). Returns the note of the backend that embedded them, None when every
     text was cached already."""
@@ -189,11 +190,11 @@ async def embed_missing(store: Store, texts: list[str], model: str, executor: Ex
     return how
 
 
-def embed_texts(store: Store, texts: list[str], model: str | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def embed_texts(store: SharedStore, texts: list[str], model: str | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Vectors of texts in order, from the store's cache; only texts not cached yet are embedded (then cached)."""
     model = model or model_name(store)
     hashes = [text_hash(t) for t in texts]
-    cached = store.get_embeddings(model, hashes)
+    cached = store.embeddings.get_embeddings(model, hashes)
     missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}
     if missing:
         vectors = encode(list(missing.values()), model, batch_size)
@@ -209,19 +210,19 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b.T
 
 
-def cached_similarity(store: Store, texts_a: list[str], texts_b: list[str], model: str | None = None) -> np.ndarray:
+def cached_similarity(store: SharedStore, texts_a: list[str], texts_b: list[str], model: str | None = None) -> np.ndarray:
     """Cosine similarity of every text in texts_a to every text in texts_b, through the embedding cache."""
     return cosine_similarity(embed_texts(store, texts_a, model), embed_texts(store, texts_b, model))
 
 
-def item_matrix(store: Store, model: str | None = None) -> tuple[list[tuple[str, int]], np.ndarray]:
+def item_matrix(store: SharedStore, model: str | None = None) -> tuple[list[tuple[str, int]], np.ndarray]:
     """Every seed and sample with a cached vector: their (item_type, item_id) and their vectors."""
-    columns = store.item_vectors(model or model_name(store))
+    columns = store.embeddings.item_vectors(model or model_name(store))
     items = list(zip(columns["item_type"], columns["item_id"], strict=True))
     return items, from_blobs(columns["vector"])
 
 
-def nearest_items(store: Store, item: tuple[str, int], k: int = 10, model: str | None = None) -> list[dict]:
+def nearest_items(store: SharedStore, item: tuple[str, int], k: int = 10, model: str | None = None) -> list[dict]:
     """The k seeds/samples closest in meaning to one item (cached vectors only), closest first."""
     items, matrix = item_matrix(store, model)
     if item not in items:

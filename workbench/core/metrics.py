@@ -8,7 +8,7 @@ Lexical measures work on word tokens (lower-cased words and punctuation marks):
 Embedding measures take L2-normalised vectors (a dot product is the cosine similarity):
 - novelty: 1 - the highest cosine similarity to a reference set (seeds, accepted samples);
 - near-duplicate groups: connected groups of texts whose similarity is >= a threshold;
-- answer clusters and label entropy (bits), from which workbench/analysis/uncertainty.py measures semantic disagreement.
+- answer clusters and label entropy (bits), from which workbench/analyse/uncertainty.py measures semantic disagreement.
 
 Every entropy here, and every token entropy the Teacher returns, is in bits (Shannon, log base 2).
 

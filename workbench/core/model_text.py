@@ -9,6 +9,7 @@ it. A fence left open (a generation cut at its token limit) runs to the end of t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
@@ -53,3 +54,10 @@ def blocks(text: str) -> list[Block]:
         found.append(Block("code", "\n".join(code), language))
     flush_prose()
     return found
+
+
+def cut_at_stops(text: str, stops: Iterable[str]) -> str:
+    """The text up to the first stop string (backends that ignore `stop` run on into the next example, or the next
+    turn); an empty stop string stops nothing."""
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    return text[: min(positions)] if positions else text

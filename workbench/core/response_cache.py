@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from workbench.store import Store
+from workbench.core.shared_store import SharedStore
 
 ACTIVE: ContextVar[ResponseCache | None] = ContextVar("workbench_response_cache", default=None)
 SAMPLE: ContextVar[str | None] = ContextVar("workbench_sample_index", default=None)
@@ -68,7 +68,7 @@ class ResponseCache:
     """
 
     def __init__(self, db_path: str | Path, job_id: int | None, bypass: bool = False) -> None:
-        self.store = Store(db_path)
+        self.store = SharedStore(db_path)
         self.job_id = job_id
         self.bypass = bypass
         self.pending: dict[str, tuple[str, str]] = {}
@@ -80,7 +80,7 @@ class ResponseCache:
         if self.bypass:
             return None
         found = self.pending.get(key)
-        text = found[1] if found else self.store.cached_response(key)
+        text = found[1] if found else self.store.response_cache.cached_response(key)
         if text is None:
             return None
         self.hits += 1
@@ -98,7 +98,7 @@ class ResponseCache:
         if not (self.pending or self.calls or self.hits):
             return
         rows = [(key, model, text) for key, (model, text) in self.pending.items()]
-        self.store.save_cached_responses(rows, self.job_id, self.calls, self.hits)
+        self.store.response_cache.save_cached_responses(rows, self.job_id, self.calls, self.hits)
         self.pending.clear()
         self.calls = self.hits = 0
 

@@ -333,7 +333,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX gold_answers_labeller ON gold_answers(labeller, path_id);
         -- issue 16: decontamination: registered benchmark test sets, their items, and each seed's or sample's
-        -- strongest match in each benchmark (workbench/review/decontamination.py)
+        -- strongest match in each benchmark (workbench/safety/decontamination.py)
         CREATE TABLE benchmarks (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
@@ -380,7 +380,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         -- issue 26: preference pairs read from files (TRL DPO / KTO, LLaMA-Factory and OpenAI preference layouts). A pair
         -- belongs to the sample holding its prompt and chosen reply (chosen = 0: an unpaired KTO row labelled
         -- undesirable, whose sample is its prompt alone); `rejected` holds the rejected reply's turns (JSON). The pairs
-        -- the gate makes are built from the reasoning paths at export time (workbench/review/preference_pairs.py).
+        -- the gate makes are built from the reasoning paths at export time (workbench/export/preference_pairs.py).
         CREATE TABLE preference_pairs (
             id INTEGER PRIMARY KEY,
             sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
@@ -393,5 +393,11 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             created_at REAL NOT NULL
         );
         CREATE INDEX preference_pairs_sample ON preference_pairs(sample_id);
+        CREATE TABLE demo_stages (
+            demo_job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            stage TEXT NOT NULL,
+            job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            PRIMARY KEY (demo_job_id, stage)
+        );
         """
     )

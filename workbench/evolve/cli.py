@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from workbench.cli_common import add_bypass_cache_flag, follow_job
+from workbench.core.queries.jobs import DONE
 from workbench.core.wording import plural
 from workbench.store import Store
 
@@ -28,7 +29,7 @@ def _seed_choice(text: str) -> str | list[int]:
 
 def _progress(store: Store) -> Callable[[dict], str]:
     def describe(job: dict) -> str:
-        nodes = store.evol_job_seed_summary(job["id"])
+        nodes = store.evolve.evol_job_seed_summary(job["id"])
         return (f"job {job['id']} {job['status']}: {job['done_units']}/{plural(job['total_units'], 'unit')}, "
                 f"{job['failed_units']} failed; {plural(sum(n['nodes'] for n in nodes), 'node')}, "
                 f"{sum(n['survived'] for n in nodes)} survived")
@@ -67,15 +68,15 @@ def cmd_evolve(args: argparse.Namespace, store: Store) -> int:
     print(f"job {job_id}: evolving {plural(len(params.seeds), 'seed')} ({describe_choice(chosen)}), depth {params.depth}, "
           f"branching {params.branching}")
     status = follow_job(store, job_id, args.db, _progress(store))
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     cost = "unknown" if job["cost"] is None else f"${job['cost']:.4f}"
     print(
         f"job {job_id} {status}: {job['prompt_tokens']} prompt + {job['completion_tokens']} completion tokens, "
         f"cost {cost}, {job['elapsed_s']:.1f}s"
     )
-    for error in store.unit_errors(job_id)[:10]:
+    for error in store.jobs.unit_errors(job_id)[:10]:
         print(f"  failed {error['unit_key']}: {error['error']}", file=sys.stderr)
-    return 0 if status == "done" and not job["failed_units"] else 1
+    return 0 if status == DONE and not job["failed_units"] else 1
 
 
 def _operator_names(store: Store) -> list[str]:

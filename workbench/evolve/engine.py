@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from workbench.core.metrics import word_tokens
+from workbench.core.model_text import cut_at_stops
 from workbench.core.unfinished import unfinished_reason
 from workbench.core.wording import plural
 from workbench.store import Store, task_text
@@ -372,12 +373,6 @@ def build_answer_prompt(instruction: str, input_text: str | None = None) -> str:
     return render(_ANSWER_FEW_SHOT, task_text(instruction.strip(), input_text))
 
 
-def cut_at_stops(text: str, stops: list[str]) -> str:
-    """The text up to the first stop string (backends that ignore `stop` run on into the next example)."""
-    positions = [text.find(stop) for stop in stops if stop in text]
-    return text[: min(positions)] if positions else text
-
-
 def parse_evolution(raw: str, parent: str = "", addition: bool = False) -> str:
     """The evolved instruction inside a model response: cut at stops, labels and wrapping quotes removed.
 
@@ -678,17 +673,17 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 def ensure_operators(store: Store) -> None:
     """Add any built-in operator missing from the store (user edits are kept)."""
-    store.save_operators([op.to_row() for op in BUILTIN_OPERATORS], overwrite=False)
+    store.evolve.save_operators([op.to_row() for op in BUILTIN_OPERATORS], overwrite=False)
 
 
 def load_operators(store: Store) -> dict[str, Operator]:
     ensure_operators(store)
-    return {row["name"]: Operator.from_row(row) for row in store.list_operators()}
+    return {row["name"]: Operator.from_row(row) for row in store.evolve.list_operators()}
 
 
 def reset_builtin_operators(store: Store) -> None:
     """Put every built-in operator back to its shipped templates."""
-    store.save_operators([op.to_row() for op in BUILTIN_OPERATORS], overwrite=True)
+    store.evolve.save_operators([op.to_row() for op in BUILTIN_OPERATORS], overwrite=True)
 
 
 def save_operator(store: Store, op: Operator) -> None:
@@ -696,4 +691,4 @@ def save_operator(store: Store, op: Operator) -> None:
     validate_operator(op)
     if op.name in BUILTIN_NAMES and not op.builtin:
         raise OperatorError(f"{op.name!r} is a built-in operator's name; choose another.")
-    store.save_operators([op.to_row()], overwrite=True)
+    store.evolve.save_operators([op.to_row()], overwrite=True)

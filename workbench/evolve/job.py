@@ -14,7 +14,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
-from workbench.core.jobs import JobContext, register, submit
+from workbench.core.jobs.queue import submit
+from workbench.core.jobs.runner import JobContext, register
 from workbench.core.metrics import lexical_metrics, token_entropy_metrics
 from workbench.core.response_cache import sample_scope
 from workbench.core.settings import teacher_config
@@ -93,21 +94,21 @@ def choose_seeds(store: Store, choice: str | list[int]) -> dict:
     if isinstance(choice, str) and choice.partition(":")[0] == "frontier":
         return frontier_choice(store, _count(choice, 0, DEFAULT_MOST_UNCERTAIN))
     if isinstance(choice, str) and choice.startswith("most-uncertain:"):
-        ids = store.top_uncertain_seed_ids(_count(choice, 1))
+        ids = store.analyse.top_uncertain_seed_ids(_count(choice, 1))
         if not ids:
             raise ValueError("No seed has an uncertainty score yet. Probe the student (Seeds page, `workbench probe`) "
                              "or rank the seeds (Distributions page, `workbench analyse uncertainty`).")
         return {"choice": choice, "seeds": ids}
     if choice == "all":
-        ids = [s["id"] for s in store.list_seeds()]
+        ids = [s["id"] for s in store.seeds.list_seeds()]
     elif choice == "known-failures":
-        ids = [s["id"] for s in store.list_seeds(known_failure=True)]
+        ids = [s["id"] for s in store.seeds.list_seeds(known_failure=True)]
         if not ids:
             raise ValueError("No seed is a known failure. Probe the student or tick some on the Seeds page, or "
                              "choose others.")
     else:
         wanted = [int(i) for i in choice]
-        found = {s["id"] for s in store.list_seeds(ids=wanted)}
+        found = {s["id"] for s in store.seeds.list_seeds(ids=wanted)}
         missing = [i for i in wanted if i not in found]
         if missing:
             raise ValueError(f"No seed with id {', '.join(map(str, missing))}.")
@@ -190,7 +191,7 @@ class RunState:
 
     async def save_node(self, *args: object) -> int:
         """Write a node on the writer thread (its own connection), so commits never stall the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.save_evol_node, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.write_thread, self.writer.evolve.save_evol_node, *args)
 
 
 Metrics = list[tuple[dict[str, float | None], str | None]]  # values grouped by the note stored with them
@@ -230,7 +231,7 @@ def embedding_similarity(store: Store) -> SimilarityFn | None:
     from workbench.core import embeddings
 
     model = embeddings.model_name(store)
-    if store.embedding_count(model) == 0:
+    if store.embeddings.embedding_count(model) == 0:
         return None
 
     def similarity(parent: str, child: str) -> float:
@@ -247,7 +248,7 @@ class EvolveHandler:
         if "evolve" not in ctx.extras:
             params = EvolveParams.from_dict(ctx.params)
             stored: dict[tuple[int, int], dict[str, dict]] = {}
-            for node in ctx.store.evol_nodes(ctx.job_id):  # what earlier runs of this job wrote, read once
+            for node in ctx.store.evolve.evol_nodes(ctx.job_id):  # what earlier runs of this job wrote, read once
                 seed_id, path, _ = parse_node_key(node["node_key"])
                 stored.setdefault((seed_id, path[0]), {})[node["node_key"]] = node
             config = teacher_config(ctx.store, params.teacher)
@@ -257,7 +258,7 @@ class EvolveHandler:
                 operators=load_operators(ctx.store),
                 rules=EliminationRules(**params.rules),
                 seed_index={seed_id: i for i, seed_id in enumerate(params.seeds)},
-                seeds={seed["id"]: seed for seed in ctx.store.list_seeds(ids=params.seeds)},
+                seeds={seed["id"]: seed for seed in ctx.store.seeds.list_seeds(ids=params.seeds)},
                 stored=stored,
                 writer=Store(ctx.store.path),
                 write_thread=ThreadPoolExecutor(1, thread_name_prefix="evolve-writer"),
@@ -383,9 +384,9 @@ class EvolveHandler:
         state = ctx.extras.get("evolve")
         if state is not None:
             state.write_thread.shutdown(wait=True)
-        nodes = ctx.store.evol_nodes(ctx.job_id)
+        nodes = ctx.store.evolve.evol_nodes(ctx.job_id)
         counts = {status: sum(n["status"] == status for n in nodes) for status in ("survived", "eliminated", "failed")}
-        ctx.store.set_job_result(ctx.job_id, {"nodes": len(nodes), **counts})
+        ctx.store.jobs.set_job_result(ctx.job_id, {"nodes": len(nodes), **counts})
 
 
 register(EvolveHandler())

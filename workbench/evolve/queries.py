@@ -1,16 +1,17 @@
-"""The evolve stage's SQL: a mixin of workbench.store.Store over its one connection."""
+"""The evolve stage's tables: operators and evol_nodes (Evol-Instruct trees)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
-from workbench.core.store import from_json, now, to_json
+from workbench.core.store import Queries, from_json, now, to_json
 
 
-class EvolutionQueries:
-    """Queries of the evolve stage (mixed into workbench.store.Store)."""
+class EvolveQueries(Queries):
+    """store.evolve. Owner of operators, evol_nodes: only it writes them."""
 
-    # ---- evolution (Evol-Instruct)
+    TABLES = ("operators", "evol_nodes")
 
     OPERATOR_FIELDS = (
         "name", "kind", "description", "chat_template", "completion_template", "completion_output", "builtin"
@@ -92,17 +93,14 @@ class EvolutionQueries:
                     "SELECT id FROM evol_nodes WHERE job_id IS ? AND node_key = ?", [row["job_id"], row["node_key"]]
                 )
             node_id = inserted[0]
-            self.conn.executemany(
-                "INSERT INTO metrics (item_type, item_id, name, value, note) VALUES ('node', ?, ?, ?, ?) "
-                "ON CONFLICT(item_type, item_id, name) DO UPDATE SET value = excluded.value, note = excluded.note",
-                [(node_id, name, value, note) for values, note in metrics for name, value in values.items()],
-            )
+            for values, note in metrics:
+                self.store.metrics.set_metrics("node", node_id, values, note)
             if sample is not None:
-                sample_id = self.insert_sample({**sample, "node_id": node_id})
+                sample_id = self.store.samples.insert_sample({**sample, "node_id": node_id})
                 for values, note in sample_metrics:
-                    self.set_metrics("sample", sample_id, values, note)
+                    self.store.metrics.set_metrics("sample", sample_id, values, note)
             if usage is not None and row["job_id"] is not None:
-                self.add_job_usage(row["job_id"], *usage)
+                self.store.jobs.add_job_usage(row["job_id"], *usage)
         return node_id
 
     def _node_from_row(self, row: dict) -> dict:
@@ -121,6 +119,27 @@ class EvolutionQueries:
         sql = f"SELECT * FROM evol_nodes WHERE {' AND '.join(clauses)} ORDER BY depth, node_key"
         return [self._node_from_row(r) for r in self._rows(sql, params)]
 
+    def evol_node_texts(self) -> list[dict]:
+        """Evolution nodes with an instruction: id, parent, seed, depth (for entropy gains)."""
+        return self._rows(
+            "SELECT id, parent_id, seed_id, depth, instruction FROM evol_nodes WHERE instruction IS NOT NULL ORDER BY id"
+        )
+
+    def evol_chains(self, node_ids: Iterable[int]) -> dict[int, list[dict]]:
+        """For each evolution node, its chain from the seed: [{node_id, depth, operator}] in depth order."""
+        rows = self._rows(
+            "WITH RECURSIVE chain(leaf, id, parent_id, depth, operator) AS ("
+            " SELECT id, id, parent_id, depth, operator FROM evol_nodes WHERE id IN (SELECT value FROM json_each(?))"
+            " UNION ALL SELECT chain.leaf, n.id, n.parent_id, n.depth, n.operator FROM evol_nodes n"
+            " JOIN chain ON n.id = chain.parent_id)"
+            " SELECT leaf, id, depth, operator FROM chain ORDER BY leaf, depth",
+            [json.dumps(list(node_ids))],
+        )
+        chains: dict[int, list[dict]] = {}
+        for row in rows:
+            chains.setdefault(row["leaf"], []).append({"node_id": row["id"], "depth": row["depth"], "operator": row["operator"]})
+        return chains
+
     def evol_job_seed_summary(self, job_id: int) -> list[dict]:
         """Per seed of a job: node counts by status, and the seed's instruction."""
         return self._rows(
@@ -131,21 +150,6 @@ class EvolutionQueries:
             " GROUP BY n.seed_id ORDER BY n.seed_id",
             [job_id],
         )
-
-    def node_metrics(self, node_ids: Iterable[int]) -> dict[int, dict[str, float | None]]:
-        """Metrics of many nodes at once: node id -> {name: value}."""
-        ids = list(node_ids)
-        found: dict[int, dict[str, float | None]] = {i: {} for i in ids}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self.conn.execute(
-                f"SELECT item_id, name, value FROM metrics WHERE item_type = 'node' "
-                f"AND item_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for item_id, name, value in rows:
-                found[item_id][name] = value
-        return found
 
     def operator_effectiveness(self, job_id: int | None = None) -> list[dict]:
         """Per operator: attempts, survivors, survival rate, mean entropy and novelty gain over the parent."""

@@ -9,14 +9,16 @@ import sys
 import time
 
 from workbench.cli_common import print_json
+from workbench.core.queries.jobs import DONE, UNDER_WAY
 from workbench.core.wording import plural
 from workbench.store import Store
 
 
 def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     """Build the demo project; the last line says what the gate decided (with --json: one JSON object)."""
-    from workbench.core.jobs import run_worker, worker_alive
-    from workbench.factory.demo import RESULT_KEYS, STAGES, STUDENT_KEYS, passes_summary, submit_demo
+    from workbench.core.jobs.worker import run_worker, worker_alive
+    from workbench.factory.demo import RESULT_KEYS, STAGES, STUDENT_KEYS, passes_summary
+    from workbench.factory.job import submit_demo
     from workbench.student.cli import student_overrides
 
     progress = sys.stderr if args.json else sys.stdout
@@ -28,10 +30,10 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     print(f"demo job {job_id} queued: {', '.join(STAGES)}", file=progress, flush=True)
     if not worker_alive(args.db):
         run_worker(args.db, exit_when_idle=True, log=lambda message: print(message, file=progress, flush=True))
-    while (job := store.get_job(job_id))["status"] in ("queued", "running"):
+    while (job := store.jobs.get_job(job_id))["status"] in UNDER_WAY:
         time.sleep(1.0)
     result = job["result"] or {}
-    for error in store.unit_errors(job_id):
+    for error in store.jobs.unit_errors(job_id):
         print(f"  {error['unit_key']}: {error['error']}", file=sys.stderr)
     notes = ("blocked_for_pii", "export_path", "export_note", "preference_path", "preference_note", "probe_note",
              "headroom_note")
@@ -47,7 +49,7 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
         print(passes_summary(result))
         print("student: " + ", ".join(f"{key.replace('_', ' ')} {result.get(key, '-')}" for key in STUDENT_KEYS)
               + "".join(f" ({result[key]})" for key in ("probe_note", "headroom_note") if key in result))
-    return 0 if job["status"] == "done" and not job["failed_units"] else 1
+    return 0 if job["status"] == DONE and not job["failed_units"] else 1
 
 
 def add_demo_commands(sub: argparse._SubParsersAction) -> None:

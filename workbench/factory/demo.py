@@ -32,23 +32,11 @@ against a reference answer, tests or a majority vote (`passed_by`). Nothing is h
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 from workbench.core.env import export_dir
-from workbench.core.jobs import JobContext, register, run_job, submit
-from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
-from workbench.evolve.engine import load_operators
-from workbench.evolve.job import EvolveParams, submit_evolve
-from workbench.magpie.engine import detect_template, get_template
-from workbench.magpie.job import submit_magpie
-from workbench.review.export import ExportError, ExportOptions, export
-from workbench.review.pii import submit_scan
+from workbench.export.engine import ExportError, ExportOptions, export
 from workbench.seeds.engine import load_sample_seeds, parse_seeds, sample_seeds_dir
 from workbench.store import Store
-from workbench.student.job import NothingToProbe, submit_probe
-from workbench.student.settings import student_settings
 from workbench.verify.reasoning import (
     PSEUDO_REFERENCE,
     TaskVerdict,
@@ -58,7 +46,6 @@ from workbench.verify.reasoning import (
     verification_settings,
 )
 
-KIND = "demo"
 STAGES = ("probe", "evolve", "magpie", "seed_copies", "embed", "project", "reason", "review", "headroom", "scan",
           "export")
 DEMO_REVIEWER = "demo (automatic, by the gate)"
@@ -88,12 +75,12 @@ STUDENT_KEYS = ("student", "seeds_probed", "student_pass_at_1", "known_failures"
 
 def demo_seed_ids(store: Store) -> list[int]:
     """The first seeds of a few domains (loading the shipped seeds into an empty store first)."""
-    if store.counts()["seeds"] == 0:
+    if store.overview.counts()["seeds"] == 0:
         load_sample_seeds(store)
     chosen: list[int] = []
     for domain, count in SEEDS_PER_DOMAIN.items():
-        chosen += [s["id"] for s in store.list_seeds(domain=domain, limit=count)]
-    return chosen or [s["id"] for s in store.list_seeds(limit=6)]
+        chosen += [s["id"] for s in store.seeds.list_seeds(domain=domain, limit=count)]
+    return chosen or [s["id"] for s in store.seeds.list_seeds(limit=6)]
 
 
 def checkable_seed_ids(store: Store) -> list[int]:
@@ -101,71 +88,19 @@ def checkable_seed_ids(store: Store) -> list[int]:
     tests), stored first where the store lacks them; a user's own edit of one is kept."""
     path = sample_seeds_dir() / CHECKABLE_SEEDS
     seeds = parse_seeds(path.read_bytes(), path.name).seeds
-    store.insert_new_seeds(seeds)
-    return store.stored_seed_ids(seeds)
-
-
-def submit_demo(store: Store, student: dict | None = None) -> int:
-    """Queue the demo job; the worker runs its stages one after another. `student` overrides the student settings
-    (e.g. {"model": ...}) for its probes; ValueError for bad ones."""
-    student = student or {}
-    params = {"seeds": demo_seed_ids(store), "checkable": checkable_seed_ids(store),
-              "concurrency": 1,  # one unit at a time: the stages run in order
-              "student": student}
-    return submit(store, KIND, params, model=teacher_config(store).model, student=student_settings(store, student).model)
+    store.seeds.insert_new_seeds(seeds)
+    return store.seeds.stored_seed_ids(seeds)
 
 
 def add_seed_copies(store: Store, job_id: int, seed_ids: list[int]) -> list[int]:
     """Ask each seed as a sample of its own (a seed copy: source 'seed', the seed's question and input, no answer of
     its own, made by job `job_id`): its reasoning paths are checked against the seed's reference answer or tests, and
     the verified path is what an export ships. Returns the samples' ids (the same ones when run again)."""
-    return store.insert_samples([
+    return store.samples.insert_samples([
         {"source": "seed", "seed_id": seed["id"], "instruction": seed["instruction"], "input": seed["input"],
          "job_id": job_id, "unit_key": f"demo:{job_id}:seed:{seed['id']}"}
-        for seed in store.list_seeds(ids=seed_ids)
+        for seed in store.seeds.list_seeds(ids=seed_ids)
     ])
-
-
-def _reason_tasks(ctx: JobContext) -> list[dict]:
-    """The samples this demo made that no filter removed (near-duplicates of seeds are out by now): evolutions, Magpie's
-    questions and the seed copies; and its math seeds, which bring reference answers."""
-    store, made_by = ctx.store, {_job_of(ctx, "evolve"), _job_of(ctx, "magpie"), ctx.job_id}
-    tasks = [{"type": "sample", "id": s["id"]} for s in store.list_samples() if s["job_id"] in made_by]
-    tasks += [{"type": "seed", "id": s["id"]} for s in store.list_seeds(ids=ctx.params["seeds"]) if s["domain"] == "math"]
-    return tasks
-
-
-def _stage_job(ctx: JobContext, stage: str) -> int:
-    """Create the stage's own job once; a resumed demo finds and resumes the same one."""
-    key = f"demo:{ctx.job_id}:{stage}"
-    if (job_id := ctx.store.get_setting(key)) is not None:
-        return job_id
-    store, params = ctx.store, ctx.params
-    config = teacher_config(store)
-    if stage == "evolve":
-        job_id = submit_evolve(store, EvolveParams(seeds=params["seeds"], operators=list(load_operators(store)), depth=2,
-                                                   branching=1, max_tries=2, concurrency=2, teacher=config.to_dict()))
-    elif stage == "magpie":
-        family, _ = detect_template(config.model)
-        job_id = submit_magpie(store, config, get_template(family or "chatml", store), {"n": MAGPIE_N})
-    elif stage == "reason":
-        job_id = submit(store, "reason", {"tasks": _reason_tasks(ctx), **REASON_PARAMS}, model=config.model)
-    elif stage in ("embed", "project"):
-        job_id = submit(store, stage, {})
-    elif stage == "probe":
-        job_id = submit_probe(store, "seeds", params["seeds"], {**PROBE_OVERRIDES, **params.get("student", {})})
-    elif stage == "headroom":
-        job_id = submit_probe(store, "approved", student={**PROBE_OVERRIDES, **params.get("student", {})})
-    elif stage == "scan":
-        job_id = submit_scan(store)
-    else:
-        raise ValueError(f"unknown demo stage {stage!r}")
-    store.set_setting(key, job_id)
-    return job_id
-
-
-def _job_of(ctx: JobContext, stage: str) -> int:
-    return ctx.store.get_setting(f"demo:{ctx.job_id}:{stage}")
 
 
 def outcome_source(paths: list[dict], verdict: TaskVerdict) -> str:
@@ -202,10 +137,10 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict:
         if verdict.best_path_id is None:
             continue
         counts["tasks_verified"] += 1
-        item = store.get_sample(task["id"]) if task["type"] == "sample" else store.get_seed(task["id"])
+        item = store.samples.get_sample(task["id"]) if task["type"] == "sample" else store.seeds.get_seed(task["id"])
         if verdict.passed:
             counts["passed_gate"] += 1
-            paths = store.reasoning_paths_nested(task["type"], task["id"])[(task["type"], task["id"])]
+            paths = store.verify.reasoning_paths_nested(task["type"], task["id"])[(task["type"], task["id"])]
             source = outcome_source(paths, verdict)
             counts["passed_by"][source] = counts["passed_by"].get(source, 0) + 1
             if len(counts["passes"]) < SHOWN:
@@ -214,10 +149,10 @@ def review_by_gate(store: Store, tasks: list[dict]) -> dict:
         if task["type"] != "sample" or item["status"] != "pending" or item["filter_reason"]:
             continue  # a seed, a sample a person (or a filter) has decided on already
         if verdict.passed:
-            counts["approved"] += store.set_sample_status([task["id"]], "approved", DEMO_REVIEWER,
+            counts["approved"] += store.review.set_sample_status([task["id"]], "approved", DEMO_REVIEWER,
                                                           f"passed the gate: {verdict.reason}", automatic=True)
         else:
-            counts["rejected"] += store.set_sample_status([task["id"]], "rejected", DEMO_REVIEWER,
+            counts["rejected"] += store.review.set_sample_status([task["id"]], "rejected", DEMO_REVIEWER,
                                                           f"gate {verdict.status}: {verdict.reason}", automatic=True)
             if len(counts["rejections"]) < SHOWN:
                 counts["rejections"].append({"sample": task["id"], "instruction": item["instruction"][:120],
@@ -265,68 +200,13 @@ def passes_summary(result: dict) -> str:
             f"checked against: {checked}.")
 
 
-def _run_stage_job(db_path: str, job_id: int) -> str:
-    """Run one stage's job to its end in this thread (its own store connection and event loop)."""
-    store = Store(db_path)
-    try:
-        job = store.get_job(job_id)
-        if job["status"] in ("done", "cancelled"):
-            return job["status"]
-        if job["status"] in ("running", "paused", "failed"):
-            store.request_job_status(job_id, "queued")
-        claimed = store.claim_job(job_id, os.getpid())
-        return run_job(store, claimed) if claimed else store.job_status(job_id)
-    finally:
-        store.close()
-
-
-def _add_result(ctx: JobContext, values: dict) -> None:
-    """Merge figures into the demo job's result (each stage adds its own)."""
-    ctx.store.set_job_result(ctx.job_id, {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **values})
-
-
 def student_figures(store: Store, stage: str, job_id: int | None, note: str | None = None) -> dict:
     """The demo's figures of a probe stage (STUDENT_KEYS): from its job's report, or the note saying why it did not
     run (no seed or approved task with a checkable answer)."""
     if job_id is None:
         return {f"{stage}_note": note}
-    report = store.get_job(job_id)["result"] or {}
+    report = store.jobs.get_job(job_id)["result"] or {}
     if stage == "probe":
         return {"student": report.get("student"), "seeds_probed": report.get("probed"),
                 "student_pass_at_1": report.get("pass_at_1"), "known_failures": len(report.get("known_failures", []))}
     return {"headroom": report.get("headroom"), "approved_probed": report.get("probed")}
-
-
-class DemoHandler:
-    kind = KIND
-
-    def units(self, ctx: JobContext) -> list[str]:
-        return [f"{index}-{stage}" for index, stage in enumerate(STAGES, start=1)]
-
-    async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
-        stage = unit_key.split("-", 1)[1]
-        if stage == "seed_copies":
-            add_seed_copies(ctx.store, ctx.job_id, ctx.params.get("checkable", []))
-            return
-        if stage == "review":
-            reason_job = ctx.store.get_job(_job_of(ctx, "reason"))
-            _add_result(ctx, review_by_gate(ctx.store, reason_job["params"]["tasks"]))
-            return
-        if stage == "export":
-            result = {**(ctx.store.get_job(ctx.job_id)["result"] or {}), **export_approved(ctx.store, ctx.job_id),
-                      **export_preferences(ctx.store, ctx.job_id)}
-            ctx.store.set_job_result(ctx.job_id, result)
-            return
-        try:
-            job_id = _stage_job(ctx, stage)
-        except NothingToProbe as exc:  # the demo goes on, and says why this probe did not run
-            _add_result(ctx, student_figures(ctx.store, stage, None, str(exc)))
-            return
-        status = await asyncio.to_thread(_run_stage_job, str(ctx.store.path), job_id)
-        if status != "done":
-            raise RuntimeError(f"the {stage} stage (job {job_id}) ended {status}")
-        if stage in ("probe", "headroom"):
-            _add_result(ctx, student_figures(ctx.store, stage, job_id))
-
-
-register(DemoHandler())

@@ -4,7 +4,7 @@ One report feeds the Overview page, Home and `workbench overview`, so all three 
 The funnel only narrows: every stage counts a subset of the stage before it (see `STAGES` for each
 definition), so every rate between stages lies in [0, 1]. Samples that reached a stage by another way
 (a reviewer approving a sample the gate failed, left unverified or never decided) are counted beside the funnel, not
-in it, by what the gate said of them; the approved samples in all (`Store.approved_counts`) are the count Home, Review
+in it, by what the gate said of them; the approved samples in all (`store.overview.approved_counts`) are the count Home, Review
 and Export show.
 """
 
@@ -20,7 +20,7 @@ from workbench.verify.reasoning import GateFailure, selection_rule, verification
 
 @dataclass(frozen=True)
 class Stage:
-    """One funnel stage: its key in `Store.funnel_counts`, its label and what it counts."""
+    """One funnel stage: its key in `store.overview.funnel_counts`, its label and what it counts."""
 
     key: str
     label: str
@@ -55,7 +55,7 @@ def gate_reasons(store: Store, status: str) -> list[dict]:
     it for each task (the gate's `TaskVerdict.failure`: a kind and who decided it), most common first:
     [{"reason": label, "key": kind, "decided_by": who, "count": n}]."""
     return [{"reason": GateFailure(row["kind"], row["decided_by"]).label, "key": row["kind"],
-             "decided_by": row["decided_by"], "count": row["count"]} for row in store.gate_reason_counts(status)]
+             "decided_by": row["decided_by"], "count": row["count"]} for row in store.overview.gate_reason_counts(status)]
 
 
 def funnel(counts: dict[str, int]) -> list[dict]:
@@ -72,11 +72,11 @@ def funnel(counts: dict[str, int]) -> list[dict]:
 
 
 def entropy_by_depth(store: Store) -> list[dict]:
-    """Per evolution depth: the mean entropy gain over the parent (`Store.entropy_frontier`) beside the share of
+    """Per evolution depth: the mean entropy gain over the parent (`store.maps.entropy_frontier`) beside the share of
     the depth's decided tasks that passed the gate (pass_rate, None where none was decided) and how many were
     decided (verified): the Overview's and the Distributions page's one frontier."""
-    rows = {row["depth"]: {**row, "pass_rate": None, "verified": 0} for row in store.entropy_frontier()}
-    for row in store.gate_pass_rate_by_depth():
+    rows = {row["depth"]: {**row, "pass_rate": None, "verified": 0} for row in store.maps.entropy_frontier()}
+    for row in store.overview.gate_pass_rate_by_depth():
         rows.setdefault(row["depth"], {"depth": row["depth"], "mean_entropy_gain": None, "nodes": 0}).update(row)
     return [rows[depth] for depth in sorted(rows)]
 
@@ -85,19 +85,19 @@ def overview_report(store: Store) -> dict:
     """Everything the Overview page shows, as plain data (the JSON of `workbench overview --json`); its `student`
     key is the student in the loop: seeds probed, pass@1 on them, headroom (`student_report.student_summary`).
 
-    Keys: seeds; funnel (see `funnel`); approved (`Store.approved_counts`: every approved sample no filter removed,
+    Keys: seeds; funnel (see `funnel`); approved (`store.overview.approved_counts`: every approved sample no filter removed,
     the count Home, Review and Export show, by the gate's decision on it); outside_funnel (approved and exported
     samples that did not pass the gate: approved = approved.total - the funnel's approved); gate (the settings:
-    threshold, margin, aggregation and its rule in words, step_rule; `Store.gate_counts` of the kept samples:
+    threshold, margin, aggregation and its rule in words, step_rule; `store.overview.gate_counts` of the kept samples:
     decided, passed, unverified and failed, with unverified_reasons and failure_reasons and their counts; the
     review status of the passed ones; the same counts for `seeds` and `removed_samples`); entropy_by_depth;
     verifiers; usage (per job kind: tokens, cost in USD or None when unknown, worker seconds); sample_models
     (samples per teacher model).
     """
     settings = verification_settings(store)
-    counts = store.funnel_counts()
-    decided = store.gate_counts()
-    approved = store.approved_counts()
+    counts = store.overview.funnel_counts()
+    decided = store.overview.gate_counts()
+    approved = store.overview.approved_counts()
     return {
         "seeds": counts["seeds"],
         "funnel": funnel(counts),
@@ -115,14 +115,14 @@ def overview_report(store: Store) -> dict:
             **decided["samples"],
             "unverified_reasons": gate_reasons(store, "unverified"),
             "failure_reasons": gate_reasons(store, "failed"),
-            "review_of_passed": store.gated_review_counts(),
+            "review_of_passed": store.overview.gated_review_counts(),
             "seeds": decided["seeds"],
             "removed_samples": decided["removed samples"],
         },
         "entropy_by_depth": entropy_by_depth(store),
-        "verifiers": store.verifier_pass_rates(),
-        "usage": store.usage_by_kind(),
-        "sample_models": store.sample_models(),
+        "verifiers": store.overview.verifier_pass_rates(),
+        "usage": store.jobs.usage_by_kind(),
+        "sample_models": store.overview.sample_models(),
         "student": student_report.student_summary(store),
     }
 

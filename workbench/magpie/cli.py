@@ -8,13 +8,14 @@ import argparse
 import sys
 
 from workbench.cli_common import add_bypass_cache_flag
+from workbench.core.queries.jobs import DONE
 from workbench.core.wording import plural
 from workbench.store import Store
 
 
 def cmd_magpie(args: argparse.Namespace, store: Store) -> int:
     """Queue a magpie job and, unless --no-wait, run it here and print what was kept and dropped."""
-    from workbench.core.jobs import run_worker
+    from workbench.core.jobs.worker import run_worker
     from workbench.core.settings import teacher_config
     from workbench.magpie.engine import (
         TemplateError,
@@ -62,15 +63,15 @@ def cmd_magpie(args: argparse.Namespace, store: Store) -> int:
     if run_worker(args.db, exit_when_idle=True, log=lambda m: None) != 0:
         print("a worker already serves this store; it will run the job (see `workbench jobs list`)")
         return 0
-    job = store.get_job(job_id)
-    counts = store.job_filter_counts(job_id)
+    job = store.jobs.get_job(job_id)
+    counts = store.samples.job_filter_counts(job_id)
     print(f"job {job_id} {job['status']}: {counts.get('kept', 0)} kept, "
           f"{sum(counts.values()) - counts.get('kept', 0)} filtered, {plural(job['failed_units'], 'failed unit')}")
     for reason, count in summarise_reasons(counts).items():
         print(f"  {count:>4}  {reason}")
     if job["error"]:
         print(job["error"].splitlines()[0], file=sys.stderr)
-    return 0 if job["status"] == "done" else 1
+    return 0 if job["status"] == DONE else 1
 
 
 def add_magpie_commands(sub: argparse._SubParsersAction) -> None:

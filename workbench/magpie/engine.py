@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
+from workbench.core.model_text import cut_at_stops
 from workbench.core.teacher import Generation, Teacher, TeacherConfig, TeacherError, supports_raw_completion
 from workbench.core.unfinished import unfinished_reason
 from workbench.store import Store, text_hash
@@ -189,7 +190,7 @@ class TemplateError(ValueError):
 
 
 def custom_templates(store: Store) -> dict[str, ChatTemplate]:
-    saved = store.get_setting(CUSTOM_TEMPLATES_KEY) or {}
+    saved = store.settings.get_setting(CUSTOM_TEMPLATES_KEY) or {}
     return {name: ChatTemplate.from_dict({**values, "name": name}) for name, values in saved.items()}
 
 
@@ -217,18 +218,18 @@ def save_custom_template(store: Store, template: ChatTemplate) -> None:
         raise TemplateError("the user-turn start (the pre-query template) cannot be empty")
     if not template.assistant_start.strip() and not template.user_end.strip():
         raise TemplateError("the template needs a user-turn end or an assistant-turn start to mark the answer")
-    saved = store.get_setting(CUSTOM_TEMPLATES_KEY) or {}
+    saved = store.settings.get_setting(CUSTOM_TEMPLATES_KEY) or {}
     values = template.to_dict()
     values.pop("name")
     saved[name] = values
-    store.set_setting(CUSTOM_TEMPLATES_KEY, saved)
+    store.settings.set_setting(CUSTOM_TEMPLATES_KEY, saved)
 
 
 def delete_custom_template(store: Store, name: str) -> bool:
-    saved = store.get_setting(CUSTOM_TEMPLATES_KEY) or {}
+    saved = store.settings.get_setting(CUSTOM_TEMPLATES_KEY) or {}
     if saved.pop(name, None) is None:
         return False
-    store.set_setting(CUSTOM_TEMPLATES_KEY, saved)
+    store.settings.set_setting(CUSTOM_TEMPLATES_KEY, saved)
     return True
 
 
@@ -321,15 +322,6 @@ def chat_only_error(config: TeacherConfig) -> str | None:
     return None
 
 
-def cut_at_stop(text: str, stops: Iterable[str]) -> str:
-    """The text before the first stop string (backends that ignore `stop` still get cut)."""
-    cut = len(text)
-    for stop in stops:
-        if stop and (index := text.find(stop)) >= 0:
-            cut = min(cut, index)
-    return text[:cut]
-
-
 TURN_BOUNDARY = re.compile(r"""[.?!:;)\]}"'`*]\s*$|\n\s*$""")
 
 
@@ -356,7 +348,7 @@ def trim_generation(
     generation: Generation, stops: Iterable[str], entropy_threshold: float | None
 ) -> tuple[str, list[float] | None]:
     """One turn's text (cut at an entropy spike, then at the first stop string) and its tokens' entropies."""
-    text = cut_at_stop(cut_at_entropy_spike(generation, entropy_threshold), stops)
+    text = cut_at_stops(cut_at_entropy_spike(generation, entropy_threshold), stops)
     entropies = generation.token_entropies
     if entropies and generation.tokens:
         kept: list[float] = []
@@ -464,7 +456,7 @@ def reason_category(reason: str) -> str:
 
 
 def summarise_reasons(counts: dict[str, int]) -> dict[str, int]:
-    """Counts of filter reasons (as Store.job_filter_counts gives them) by category, 'kept' left out."""
+    """Counts of filter reasons (as store.samples.job_filter_counts gives them) by category, 'kept' left out."""
     summary: dict[str, int] = {}
     for reason, count in counts.items():
         if reason != "kept":
@@ -525,9 +517,9 @@ class DuplicateIndex:
 def duplicate_index(store: Store, similarity: float, primer: Iterable[Turn] = ()) -> DuplicateIndex:
     """An index of every kept sample and every seed in the store, and the primer's queries."""
     index = DuplicateIndex(similarity)
-    for seed_id, instruction in store.seed_instructions():
+    for seed_id, instruction in store.seeds.seed_instructions():
         index.add(instruction, f"seed {seed_id}")
-    for sample_id, instruction in store.sample_instructions():
+    for sample_id, instruction in store.samples.sample_instructions():
         index.add(instruction, f"sample {sample_id}")
     for query, _ in primer:
         index.add(query, "a primer example")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 
-from workbench.core.jobs import JobContext, register
+from workbench.core.jobs.runner import JobContext, register
 from workbench.core.metrics import lexical_metrics, token_entropy_metrics
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import Generation, Teacher, TeacherConfig, TeacherError
@@ -68,7 +68,7 @@ def build_params(config: TeacherConfig, template: ChatTemplate, options: dict) -
 
 def submit_magpie(store: Store, config: TeacherConfig, template: ChatTemplate, options: dict) -> int:
     """Queue a magpie job; a chat-only teacher raises TeacherError before anything is queued."""
-    from workbench.core.jobs import submit
+    from workbench.core.jobs.queue import submit
 
     if message := chat_only_error(config):
         raise TeacherError(message)
@@ -146,7 +146,7 @@ class MagpieHandler:
     async def run_unit(self, ctx: JobContext, unit_key: str) -> None:
         index = int(unit_key.rsplit("-", 1)[1])
         sample_key = f"{KIND}:{ctx.job_id}:{index}"
-        if ctx.store.sample_id_for_unit(sample_key) is not None:
+        if ctx.store.samples.sample_id_for_unit(sample_key) is not None:
             return
         params = ctx.params
         template = ChatTemplate.from_dict(params["template"])
@@ -213,9 +213,9 @@ class MagpieHandler:
         entropy["answer_entropy_mean"] = token_entropy_metrics(answer_entropies)["token_entropy_mean"]
         source_note = ", ".join(sorted(sources)) or "not available"
         with ctx.store.transaction():
-            sample_id = ctx.store.insert_sample(sample)
-            ctx.store.set_metrics("sample", sample_id, entropy, note=source_note)
-            ctx.store.set_metrics("sample", sample_id, lexical_metrics(turns[0][0]))
+            sample_id = ctx.store.samples.insert_sample(sample)
+            ctx.store.metrics.set_metrics("sample", sample_id, entropy, note=source_note)
+            ctx.store.metrics.set_metrics("sample", sample_id, lexical_metrics(turns[0][0]))
         if reason is None:
             self._duplicates(ctx).add(turns[0][0], f"sample {sample_id}")
 

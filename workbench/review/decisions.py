@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from workbench.core.conversation import calls_tool, first_exchange, is_plain_exchange, sample_turns
 from workbench.core.settings import reviewer_name
+from workbench.review.queries import ReviewQueries
 from workbench.store import Store, StoreError
 from workbench.verify.audit import path_label, step_rows
 from workbench.verify.ratings import step_rating
@@ -19,7 +20,7 @@ from workbench.verify.reasoning import (
 )
 from workbench.verify.verifiers.base import UNVERIFIABLE
 
-NEEDS_HUMAN = Store.NEEDS_HUMAN  # the queue's default: pending samples and automatic decisions
+NEEDS_HUMAN = ReviewQueries.NEEDS_HUMAN  # the queue's default: pending samples and automatic decisions
 
 
 @dataclass
@@ -46,23 +47,23 @@ class QueueFilter:
 
 def set_status(store: Store, ids: list[int], status: str, note: str | None = None) -> int:
     """Approve / reject / reset samples as the configured reviewer."""
-    return store.set_sample_status(ids, status, reviewer_name(store), note)
+    return store.review.set_sample_status(ids, status, reviewer_name(store), note)
 
 
 def tag(store: Store, ids: list[int], tags: list[str]) -> int:
-    return store.add_sample_tags(ids, tags, reviewer_name(store))
+    return store.review.add_sample_tags(ids, tags, reviewer_name(store))
 
 
 def untag(store: Store, ids: list[int], tags: list[str]) -> int:
-    return store.remove_sample_tags(ids, tags, reviewer_name(store))
+    return store.review.remove_sample_tags(ids, tags, reviewer_name(store))
 
 
 def edit(store: Store, sample_id: int, instruction: str, output: str, note: str | None = None) -> bool:
     """Edit a sample's instruction and answer as the configured reviewer; the original text and a history row
     are kept. A sample that stores its turns has them edited too (see edit_turns), so the two never disagree."""
-    sample = store.get_sample(sample_id)
+    sample = store.samples.get_sample(sample_id)
     if sample is None or not sample.get("turns"):
-        return store.edit_sample(sample_id, {"instruction": instruction, "output": output}, reviewer_name(store), note)
+        return store.review.edit_sample(sample_id, {"instruction": instruction, "output": output}, reviewer_name(store), note)
     turns = sample_turns(sample)
     user = next(i for i, t in enumerate(turns) if t["role"] == "user")
     reply = next((i for i, t in enumerate(turns) if i > user and t["role"] == "assistant" and not calls_tool(t)), None)
@@ -80,7 +81,7 @@ def edit_turns(store: Store, sample_id: int, contents: dict[int, str], note: str
     The history row holds each changed turn as `turn:<index>` before and after; instruction and output
     follow the first exchange. Raises StoreError for an unknown sample or turn, or an emptied message.
     """
-    sample = store.get_sample(sample_id)
+    sample = store.samples.get_sample(sample_id)
     if sample is None:
         raise StoreError(f"no sample {sample_id}")
     turns = sample_turns(sample)
@@ -98,7 +99,7 @@ def edit_turns(store: Store, sample_id: int, contents: dict[int, str], note: str
         return False
     instruction, output = first_exchange(turns)
     changes = {"turns": turns, "instruction": instruction, "output": output}
-    return store.edit_sample(sample_id, changes, reviewer_name(store), note, history=(before, after))
+    return store.review.edit_sample(sample_id, changes, reviewer_name(store), note, history=(before, after))
 
 
 def original_turns(turns: list[dict], history: list[dict]) -> list[dict] | None:
@@ -114,7 +115,7 @@ def original_turns(turns: list[dict], history: list[dict]) -> list[dict] | None:
 
 
 def latest_decision(history: list[dict]) -> dict | None:
-    """The latest status decision in a sample's review history (newest first, as `Store.sample_reviews` gives it):
+    """The latest status decision in a sample's review history (newest first, as `store.review.sample_reviews` gives it):
     {status, reviewer, created_at, note, automatic}, or None while nobody (and nothing) has decided."""
     entry = next((e for e in history if e["action"] == "status"), None)
     if entry is None:
@@ -137,7 +138,7 @@ def gate_view(store: Store, sample_id: int) -> dict | None:
     """The sample's task as the gate sees it now (the Verifier page's numbering and attribution): {verdict (the
     gate's TaskVerdict), path (its best path), label ('★ path 2 · job 7'), steps (`audit.step_rows` of that path,
     each with its PRM800K `rating`)}; None for a sample without reasoning paths."""
-    paths = store.reasoning_paths_nested("sample", sample_id).get(("sample", sample_id), [])
+    paths = store.verify.reasoning_paths_nested("sample", sample_id).get(("sample", sample_id), [])
     if not paths:
         return None
     settings = verification_settings(store)
@@ -151,22 +152,22 @@ def gate_view(store: Store, sample_id: int) -> dict | None:
 def focus_details(store: Store, sample_id: int) -> dict | None:
     """One sample with everything the focus view shows: seed, evolution chain, the latest decision, the gate's view
     (best path and verdict), metrics, history."""
-    sample = store.get_sample(sample_id)
+    sample = store.samples.get_sample(sample_id)
     if sample is None:
         return None
-    chain = store.evol_chains([sample["node_id"]]).get(sample["node_id"], []) if sample["node_id"] else []
-    history = store.sample_reviews(sample_id)
+    chain = store.evolve.evol_chains([sample["node_id"]]).get(sample["node_id"], []) if sample["node_id"] else []
+    history = store.review.sample_reviews(sample_id)
     turns = sample_turns(sample)
     return {
         "sample": sample,
         "turns": turns,
         "conversation": not is_plain_exchange(turns),
         "original_turns": original_turns(turns, history),
-        "seed": store.get_seed(sample["seed_id"]) if sample["seed_id"] else None,
+        "seed": store.seeds.get_seed(sample["seed_id"]) if sample["seed_id"] else None,
         "chain": chain,
         "gate": gate_view(store, sample_id),
         "decision": latest_decision(history),
-        "metrics": store.get_metrics("sample", sample_id),
+        "metrics": store.metrics.get_metrics("sample", sample_id),
         "history": history,
-        "pairs": store.preference_pairs([sample_id]).get(sample_id, []),
+        "pairs": store.export.preference_pairs([sample_id]).get(sample_id, []),
     }

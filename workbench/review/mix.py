@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.metrics import lexical_entropy
-from workbench.review.sample_formats import SampleRecord
-from workbench.review.sample_import import RecordReader, SampleImportError
+from workbench.formats.sample_formats import SampleRecord
+from workbench.formats.sample_import import RecordReader, SampleImportError
 
 DEFAULT_SYNTHETIC_RATIO = 0.3
 ENTROPY_SAMPLE_ROWS = 2000

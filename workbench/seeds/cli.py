@@ -25,7 +25,7 @@ def cmd_seeds_import(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_seeds_list(args: argparse.Namespace, store: Store) -> int:
-    seeds = store.list_seeds(search=args.search or "", domain=args.domain)
+    seeds = store.seeds.list_seeds(search=args.search or "", domain=args.domain)
     if args.json:
         print_json(seeds)
     else:

@@ -1,6 +1,6 @@
 """Gold-seed import and editing: files in the field's formats become validated seeds, without loss.
 
-`import_seeds` reads a file (workbench.core.record_files: CSV, JSONL, JSON, TXT, Parquet), maps each record's
+`import_seeds` reads a file (workbench.formats.record_files: CSV, JSONL, JSON, TXT, Parquet), maps each record's
 fields (workbench.seeds.formats: Self-Instruct, Alpaca, Dolly, GSM8K, MATH, plain), validates every seed,
 and stores them in one transaction:
 
@@ -26,7 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.core.record_files import (
+from workbench.core.wording import plural
+from workbench.formats.record_files import (
     FileImportError,
     Location,
     Problem,
@@ -36,7 +37,6 @@ from workbench.core.record_files import (
     normalise_newlines,
     read_records,
 )
-from workbench.core.wording import plural
 from workbench.seeds.answer_extraction import find_final_answer, split_reference, strip_calculator_annotations
 from workbench.seeds.formats import FIELD_ALIASES, FieldFormat, ReadSeed, read_record
 from workbench.store import Store, StoreError, task_text, text_hash
@@ -323,7 +323,7 @@ def import_seeds(store: Store, data: bytes | str, source: str, container: str | 
     Raises SeedImportError naming each problem (file and line) when any record is malformed."""
     parsed = parse_seeds(data, source, container)
     try:
-        ids, skipped = store.insert_new_seeds(parsed.seeds)
+        ids, skipped = store.seeds.insert_new_seeds(parsed.seeds)
     except StoreError as exc:
         raise SeedImportError(source, [Problem(source, str(exc))]) from exc
     fields, kept = _field_report(parsed.seeds)
@@ -371,11 +371,11 @@ def seed_edit(current: dict, changes: dict) -> dict:
 
 def edit_seeds(store: Store, changes: dict[int, dict]) -> None:
     """Apply edits of several seeds in one transaction (seed_edit rules); raises StoreError or ValueError."""
-    current = {seed["id"]: seed for seed in store.list_seeds(ids=changes)}
+    current = {seed["id"]: seed for seed in store.seeds.list_seeds(ids=changes)}
     missing = [seed_id for seed_id in changes if seed_id not in current]
     if missing:
         raise StoreError(f"no seed {', '.join(map(str, missing))}")
-    store.update_seeds({seed_id: seed_edit(current[seed_id], change) for seed_id, change in changes.items()})
+    store.seeds.update_seeds({seed_id: seed_edit(current[seed_id], change) for seed_id, change in changes.items()})
 
 
 # ---------------------------------------------------------------- the sample seeds
@@ -391,4 +391,4 @@ def load_sample_seeds(store: Store) -> list[int]:
     parsed: list[dict] = []
     for path in sorted(sample_seeds_dir().glob("*.jsonl")):
         parsed += parse_seeds(path.read_bytes(), path.name).seeds
-    return store.insert_new_seeds(parsed)[0]
+    return store.seeds.insert_new_seeds(parsed)[0]

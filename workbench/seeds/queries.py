@@ -1,4 +1,4 @@
-"""The seeds stage's SQL: a mixin of workbench.store.Store over its one connection."""
+"""The seeds table."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from workbench.core.store import StoreError, from_json, now, task_text, text_hash, to_json
+from workbench.core.store import Queries, StoreError, from_json, now, task_text, text_hash, to_json
 
 
-class SeedsQueries:
-    """Queries of the seeds stage (mixed into workbench.store.Store)."""
+class SeedsQueries(Queries):
+    """store.seeds. Owner of seeds: only it writes it."""
 
-    # ---- seeds
+    TABLES = ("seeds",)
 
     SEED_FIELDS = ("instruction", "input", "reference_answer", "reference_solution", "domain", "tags", "notes",
                    "known_failure", "tests")
@@ -70,6 +70,14 @@ class SeedsQueries:
                     ids.append(seed_id)
         return ids, skipped
 
+    def stored_seed_ids(self, seeds: list[dict]) -> list[int]:
+        """The ids of the stored seeds asking these seeds' questions (instruction + input), in their order; a seed
+        not stored is left out."""
+        hashes = [text_hash(task_text(seed["instruction"], seed.get("input"))) for seed in seeds]
+        found = dict(self.conn.execute("SELECT text_hash, id FROM seeds WHERE text_hash IN (SELECT value FROM json_each(?))",
+                                       [json.dumps(hashes)]).fetchall())
+        return [found[h] for h in hashes if h in found]
+
     def _seed_from_row(self, row: dict) -> dict:
         row["tags"] = from_json(row["tags"], [])
         row["origin"] = from_json(row["origin"], {})
@@ -108,14 +116,6 @@ class SeedsQueries:
             sql += f" LIMIT {int(limit)}"
         return [self._seed_from_row(r) for r in self._rows(sql, params)]
 
-    def stored_seed_ids(self, seeds: list[dict]) -> list[int]:
-        """The ids of the stored seeds asking these seeds' questions (instruction + input), in their order; a seed
-        not stored is left out."""
-        hashes = [text_hash(task_text(seed["instruction"], seed.get("input"))) for seed in seeds]
-        found = dict(self.conn.execute("SELECT text_hash, id FROM seeds WHERE text_hash IN (SELECT value FROM json_each(?))",
-                                       [json.dumps(hashes)]).fetchall())
-        return [found[h] for h in hashes if h in found]
-
     def get_seed(self, seed_id: int) -> dict | None:
         row = self._one("SELECT * FROM seeds WHERE id = ?", [seed_id])
         return self._seed_from_row(row) if row else None
@@ -126,6 +126,10 @@ class SeedsQueries:
     def seed_tags(self) -> list[str]:
         sql = "SELECT DISTINCT value FROM seeds, json_each(seeds.tags) ORDER BY 1"
         return [r[0] for r in self.conn.execute(sql)]
+
+    def seed_instructions(self) -> list[tuple[int, str]]:
+        """(id, instruction) of every seed, for duplicate checks."""
+        return [tuple(r) for r in self.conn.execute("SELECT id, instruction FROM seeds ORDER BY id")]
 
     def update_seed(self, seed_id: int, changes: dict) -> None:
         """Update the given fields of one seed; an instruction + input equal to another seed's raises StoreError."""
@@ -167,3 +171,28 @@ class SeedsQueries:
         with self.transaction():
             cursor = self.conn.execute(f"DELETE FROM seeds WHERE id IN ({','.join('?' * len(id_list))})", id_list)
         return cursor.rowcount
+
+    def mark_probe_failures(self, failing: Iterable[int], passing: Iterable[int]) -> dict[str, int]:
+        """Record a probe's verdicts on seeds: a failing seed becomes a known failure labelled 'probe' (a hand-ticked
+        one stays 'manual'); a passing seed loses a failure only the probe had set. Returns how many were marked and
+        cleared."""
+        failing, passing = list(failing), list(passing)
+        with self.transaction():
+            marked = self.conn.execute(
+                "UPDATE seeds SET known_failure = 1, known_failure_source = 'probe', updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND known_failure_source IS NULL",
+                [now(), to_json(failing)],
+            ).rowcount
+            cleared = self.conn.execute(
+                "UPDATE seeds SET known_failure = 0, known_failure_source = NULL, updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND known_failure_source = 'probe'",
+                [now(), to_json(passing)],
+            ).rowcount
+        return {"marked": marked, "cleared": cleared}
+
+    def known_failure_counts(self) -> dict[str, int]:
+        """Known failures by where they come from: {'probe': n, 'manual': n}."""
+        rows = self.conn.execute(
+            "SELECT coalesce(known_failure_source, 'manual'), count(*) FROM seeds WHERE known_failure = 1 GROUP BY 1"
+        ).fetchall()
+        return {"probe": 0, "manual": 0, **dict(rows)}

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from workbench.cli_common import add_bypass_cache_flag, follow_job, print_json
+from workbench.core.queries.jobs import DONE
 from workbench.core.wording import plural
 from workbench.store import Store
 
@@ -60,21 +61,21 @@ def cmd_probe(args: argparse.Namespace, store: Store) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     params = job["params"]
     print(f"probe job {job_id}: {len(params['tasks'])} {'seeds' if args.on == 'seeds' else 'approved tasks'} x "
           f"k={params['k']} attempts. {models_line(store, job['student'])}", file=progress, flush=True)
     status = follow_job(store, job_id, args.db, lambda j: (
         f"job {j['id']} {j['status']}: {j['done_units']}/{plural(j['total_units'], 'attempt')}, "
         f"{j['failed_units']} failed"), out=progress)
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     report = job["result"] or {}
     if "error" in report:
         print(report["error"], file=sys.stderr)
         return 2
-    for error in store.unit_errors(job_id)[:10]:
+    for error in store.jobs.unit_errors(job_id)[:10]:
         print(f"  failed {error['unit_key']}: {error['error']}", file=sys.stderr)
-    if status != "done":
+    if status != DONE:
         print(f"probe job {job_id} {status}" + (f": {job['error'].splitlines()[0]}" if job["error"] else ""),
               file=sys.stderr)
         return 1

@@ -19,11 +19,11 @@ def frontier_points(store: Store) -> tuple[str | None, list[dict], list[dict]]:
     A point: id, instruction, domain, pass_rate (correct / attempts of its latest probe), attempts, correct,
     uncertainty (the student's, a rank in (0, 1]), token_entropy and semantic_disagreement (bits), known_failure and
     known_failure_source."""
-    latest = store.latest_probe_student("seed")
+    latest = store.student.latest_probe_student("seed")
     student = latest["student"] if latest else None
     results = {r.id: r for r in latest_results(store, student, "seed")} if student else {}
-    seeds = store.list_seeds()
-    metrics = store.seed_uncertainty_components([s["id"] for s in seeds])
+    seeds = store.seeds.list_seeds()
+    metrics = store.student.seed_uncertainty_components([s["id"] for s in seeds])
     unprobeable = {row["id"]: row["reason"] for row in plan_seeds(seeds)[1]}
     points, unplaced = [], []
     for seed in seeds:
@@ -44,7 +44,7 @@ def frontier_points(store: Store) -> tuple[str | None, list[dict], list[dict]]:
 
 def has_probe(store: Store) -> bool:
     """Whether a finished probe of the gold seeds exists (evolution then starts from the frontier by default)."""
-    return store.latest_probe_student("seed") is not None
+    return store.student.latest_probe_student("seed") is not None
 
 
 def frontier_choice(store: Store, most_uncertain: int = DEFAULT_MOST_UNCERTAIN) -> dict:
@@ -53,10 +53,10 @@ def frontier_choice(store: Store, most_uncertain: int = DEFAULT_MOST_UNCERTAIN) 
     the student, "seeds": both, failures first}. Raises ValueError when it is empty, saying why."""
     if most_uncertain < 0:
         raise ValueError(f"the number of most uncertain seeds cannot be negative ({most_uncertain})")
-    latest = store.latest_probe_student("seed")
-    failures = [s["id"] for s in store.list_seeds(known_failure=True)]
+    latest = store.student.latest_probe_student("seed")
+    failures = [s["id"] for s in store.seeds.list_seeds(known_failure=True)]
     failing = set(failures)
-    uncertain = [i for i in store.top_uncertain_seed_ids(len(failures) + most_uncertain) if i not in failing]
+    uncertain = [i for i in store.analyse.top_uncertain_seed_ids(len(failures) + most_uncertain) if i not in failing]
     uncertain = uncertain[:most_uncertain]
     if not failures and not uncertain:
         raise ValueError("The frontier is empty: no seed is a known failure and none has an uncertainty score for the "

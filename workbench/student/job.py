@@ -11,7 +11,7 @@ keyed (job, task, attempt), with its tokens and cost added to the job in the sam
 kill -9 finds its attempt stored and calls nothing, and a rerun never stores or counts an attempt twice. Before any unit runs, `units` makes one tiny uncached call: an unreachable student or an
 unknown model fails the job with a plain message naming the student (also in the job's result as "error").
 On seeds, a seed's last attempt also measures the student's uncertainty on it from its stored attempts (no new call;
-workbench/analysis/uncertainty.py). `finish` reports pass@1 and pass@k per task, overall and per domain
+workbench/analyse/uncertainty.py). `finish` reports pass@1 and pass@k per task, overall and per domain
 (`probe.probe_report`); on seeds it marks the known failures by probe, measures the seeds left (fewer than k attempts,
 or finished before a kill) and ranks the student's uncertainty.
 """
@@ -22,8 +22,9 @@ import asyncio
 from collections import defaultdict
 from dataclasses import replace
 
-from workbench.analysis.uncertainty import measure, rank_uncertainty, save_uncertainty
-from workbench.core.jobs import JobContext, register, submit
+from workbench.analyse.uncertainty import measure, rank_uncertainty, save_uncertainty
+from workbench.core.jobs.queue import submit
+from workbench.core.jobs.runner import JobContext, register
 from workbench.core.response_cache import ACTIVE
 from workbench.core.teacher import Teacher, TeacherConfig
 from workbench.store import Store
@@ -64,12 +65,12 @@ def parse_unit_key(key: str) -> tuple[str, int, int]:
 def plan(store: Store, on: str, seed_ids: list[int] | None = None) -> tuple[list[ProbeTask], list[dict]]:
     """What a probe `on` seeds (all, or `seed_ids`) or approved tasks would sample, and what it cannot, with why."""
     if on == "seeds":
-        seeds = store.list_seeds(ids=seed_ids) if seed_ids is not None else store.list_seeds()
+        seeds = store.seeds.list_seeds(ids=seed_ids) if seed_ids is not None else store.seeds.list_seeds()
         if seed_ids is not None and (missing := sorted(set(seed_ids) - {s["id"] for s in seeds})):
             raise ValueError(f"No seed with id {', '.join(map(str, missing))}.")
         return plan_seeds(seeds)
     if on == "approved":
-        return plan_approved(store.approved_probe_candidates())
+        return plan_approved(store.student.approved_probe_candidates())
     raise ValueError(f"probe on one of {', '.join(TARGETS)}, not {on!r}")
 
 
@@ -129,7 +130,7 @@ def probe_task(store: Store, spec: ProbeTask) -> Task:
     """The task as the attempt sees it; for `majority`, the reference is the latest verified majority answer."""
     task = load_task(store, spec.type, spec.id)
     if spec.against == "majority":
-        majorities = store.pseudo_references(spec.type, spec.id)
+        majorities = store.verify.pseudo_references(spec.type, spec.id)
         if not majorities:
             raise LookupError(f"{spec.type} {spec.id} has no majority answer any more")
         task = replace(task, reference_answer=majorities[0]["answer"])
@@ -145,7 +146,7 @@ class ProbeHandler:
             settings = StudentSettings.from_dict(ctx.params.get("student"))
             config = settings.client_config()
             attempts: dict[tuple[str, int], list[dict]] = defaultdict(list)
-            for row in ctx.store.job_attempts(ctx.job_id):  # what runs before a kill stored, read once
+            for row in ctx.store.student.job_attempts(ctx.job_id):  # what runs before a kill stored, read once
                 attempts[(row["task_type"], row["task_id"])].append(row)
             ctx.extras["probe"] = {
                 "settings": settings, "config": config, "model": Teacher(config), "task_text": {},
@@ -160,7 +161,7 @@ class ProbeHandler:
         state = self._state(ctx)
         problem = asyncio.run(check_student(state["config"]))
         if problem is not None:
-            ctx.store.set_job_result(ctx.job_id, {"error": problem})
+            ctx.store.jobs.set_job_result(ctx.job_id, {"error": problem})
             raise StudentUnavailable(problem)
         k = int(ctx.params.get("k") or 1)
         return [unit_key(task, attempt) for task in state["tasks"].values() for attempt in range(k)]
@@ -191,7 +192,7 @@ class ProbeHandler:
             "entropy_note": generation.entropy_source, "model": generation.model, "params": generation.params,
             "prompt_tokens": generation.prompt_tokens, "completion_tokens": generation.completion_tokens,
         }
-        if not ctx.store.add_student_attempt(row, cost=generation.cost):
+        if not ctx.store.student.add_student_attempt(row, cost=generation.cost):
             return
         done = state["attempts"][(task_type, task_id)]
         done.append(row)
@@ -215,7 +216,7 @@ class ProbeHandler:
     async def finish(self, ctx: JobContext) -> None:
         state = self._state(ctx)
         params, store = ctx.params, ctx.store
-        attempts = store.job_attempts(ctx.job_id)
+        attempts = store.student.job_attempts(ctx.job_id)
         by_task: dict[tuple[str, int], list[dict]] = {}
         for row in attempts:
             by_task.setdefault((row["task_type"], row["task_id"]), []).append(row)
@@ -223,14 +224,14 @@ class ProbeHandler:
         k = int(params["k"])
         results = [TaskResult(task_id, len(rows), sum(r["correct"] is True for r in rows), k, domains.get(task_id))
                    for (_, task_id), rows in sorted(by_task.items())]
-        errors = {parse_unit_key(e["unit_key"])[:2]: e["error"] for e in store.unit_errors(ctx.job_id)}
+        errors = {parse_unit_key(e["unit_key"])[:2]: e["error"] for e in store.jobs.unit_errors(ctx.job_id)}
         failed = [{"id": t.id, "reason": f"every attempt failed: {errors.get((t.type, t.id), 'no attempt was stored')}"}
                   for t in state["tasks"].values() if (t.type, t.id) not in by_task]
         report = probe_report(params["on"], state["settings"].model, k, float(params["threshold"]), results,
                               [*params.get("not_probed", []), *failed])
         if params["on"] == "seeds":
             known = set(report["known_failures"])
-            report["marked"] = store.mark_probe_failures(known, [r.id for r in results if r.id not in known])
+            report["marked"] = store.seeds.mark_probe_failures(known, [r.id for r in results if r.id not in known])
             for key in set(by_task) - state["measured"]:  # fewer than k attempts, or measured before a kill
                 state["attempts"][key] = by_task[key]
                 try:
@@ -238,14 +239,14 @@ class ProbeHandler:
                 except LookupError:
                     continue  # deleted while the job ran
             rank_uncertainty(store, "student")
-        store.set_job_result(ctx.job_id, report)
+        store.jobs.set_job_result(ctx.job_id, report)
 
     @staticmethod
     def _domains(store: Store, on: str, ids: list[int]) -> dict[int, str | None]:
         if on == "seeds":
-            return {s["id"]: s["domain"] for s in store.list_seeds(ids=ids)}
-        seeds = {s["id"]: s["domain"] for s in store.list_seeds()}
-        return {s["id"]: seeds.get(s["seed_id"]) for s in store.list_samples(ids=ids, include_filtered=True)}
+            return {s["id"]: s["domain"] for s in store.seeds.list_seeds(ids=ids)}
+        seeds = {s["id"]: s["domain"] for s in store.seeds.list_seeds()}
+        return {s["id"]: seeds.get(s["seed_id"]) for s in store.samples.list_samples(ids=ids, include_filtered=True)}
 
 
 register(ProbeHandler())

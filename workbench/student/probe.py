@@ -68,7 +68,7 @@ def plan_seeds(seeds: list[dict]) -> tuple[list[ProbeTask], list[dict]]:
 
 def plan_approved(candidates: list[dict]) -> tuple[list[ProbeTask], list[dict]]:
     """(the approved samples whose answer is verified, [{"id", "reason"}] for the others), from
-    `Store.approved_probe_candidates`: tests, else a short reference answer, else the reasoning paths' majority answer
+    `store.student.approved_probe_candidates`: tests, else a short reference answer, else the reasoning paths' majority answer
     when the sample passed the gate."""
     tasks: list[ProbeTask] = []
     not_probed: list[dict] = []

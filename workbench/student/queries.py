@@ -1,20 +1,22 @@
-"""The student stage's SQL: a mixin of workbench.store.Store over its one connection."""
+"""The student stage's table: each attempt of the student at a task, with its verdict; and the reads of the
+latest probes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from workbench.core.store import from_json, now, to_json
+from workbench.core.store import Queries, from_json, now, to_json
 
 ATTEMPT_COLUMNS = ("job_id", "task_type", "task_id", "attempt", "text", "final_answer", "correct", "verdict",
                    "checked_against", "token_entropy", "entropy_note", "model", "params", "prompt_tokens",
                    "completion_tokens")
 
 
-class StudentQueries:
-    """Queries of the student stage (mixed into workbench.store.Store)."""
+class StudentQueries(Queries):
+    """store.student. Owner of student_attempts: only it writes it."""
 
-    # ---- attempts
+    TABLES = ("student_attempts",)
 
     def add_student_attempt(self, attempt: dict, cost: float | None = None) -> bool:
         """Store one attempt of the student at a task and add its tokens and `cost` (USD, None: unpriced) to its job,
@@ -32,13 +34,8 @@ class StudentQueries:
                 row,
             )
             if cursor.rowcount == 1:
-                self.add_job_usage(row["job_id"], row["prompt_tokens"], row["completion_tokens"], cost)
+                self.store.jobs.add_job_usage(row["job_id"], row["prompt_tokens"], row["completion_tokens"], cost)
         return cursor.rowcount == 1
-
-    def stored_attempt_keys(self, job_id: int) -> set[tuple[str, int, int]]:
-        """(task type, task id, attempt) of every attempt a job has stored (what a resumed job skips)."""
-        rows = self.conn.execute("SELECT task_type, task_id, attempt FROM student_attempts WHERE job_id = ?", [job_id])
-        return set(rows.fetchall())
 
     def _attempt_from_row(self, row: dict) -> dict:
         row["params"] = from_json(row["params"], {})
@@ -95,7 +92,7 @@ class StudentQueries:
     STUDENT_UNCERTAINTY = ("student_uncertainty", "student_token_entropy", "student_semantic_disagreement")
 
     def seed_uncertainty_components(self, seed_ids: Iterable[int]) -> dict[int, dict[str, float | None]]:
-        """Per seed, the student's uncertainty metrics it has (STUDENT_UNCERTAINTY; workbench/analysis/uncertainty.py)."""
+        """Per seed, the student's uncertainty metrics it has (STUDENT_UNCERTAINTY; workbench/analyse/uncertainty.py)."""
         found: dict[int, dict[str, float | None]] = {}
         rows = self.conn.execute(
             "SELECT item_id, name, value FROM metrics WHERE item_type = 'seed' AND name IN (?, ?, ?)"
@@ -105,8 +102,6 @@ class StudentQueries:
         for item_id, name, value in rows:
             found.setdefault(item_id, {})[name] = value
         return found
-
-    # ---- what can be probed
 
     # Whether a sample passed the gate, as the gate last decided it (gate_verdicts; workbench.verify.reasoning).
     _PASSED_GATE = "(SELECT g.status = 'passed' FROM gate_verdicts g WHERE g.task_type = 'sample' AND g.task_id = s.id)"
@@ -125,30 +120,3 @@ class StudentQueries:
             " FROM samples s LEFT JOIN seeds sd ON sd.id = s.seed_id"
             " WHERE s.status = 'approved' AND s.filter_reason IS NULL ORDER BY s.id",
         )
-
-    # ---- known failures by probe
-
-    def mark_probe_failures(self, failing: Iterable[int], passing: Iterable[int]) -> dict[str, int]:
-        """Record a probe's verdicts on seeds: a failing seed becomes a known failure labelled 'probe' (a hand-ticked
-        one stays 'manual'); a passing seed loses a failure only the probe had set. Returns how many were marked and
-        cleared."""
-        failing, passing = list(failing), list(passing)
-        with self.transaction():
-            marked = self.conn.execute(
-                "UPDATE seeds SET known_failure = 1, known_failure_source = 'probe', updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND known_failure_source IS NULL",
-                [now(), to_json(failing)],
-            ).rowcount
-            cleared = self.conn.execute(
-                "UPDATE seeds SET known_failure = 0, known_failure_source = NULL, updated_at = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND known_failure_source = 'probe'",
-                [now(), to_json(passing)],
-            ).rowcount
-        return {"marked": marked, "cleared": cleared}
-
-    def known_failure_counts(self) -> dict[str, int]:
-        """Known failures by where they come from: {'probe': n, 'manual': n}."""
-        rows = self.conn.execute(
-            "SELECT coalesce(known_failure_source, 'manual'), count(*) FROM seeds WHERE known_failure = 1 GROUP BY 1"
-        ).fetchall()
-        return {"probe": 0, "manual": 0, **dict(rows)}

@@ -16,7 +16,7 @@ from workbench.student.settings import student_settings
 def latest_results(store: Store, student: str, task_type: str) -> list[TaskResult]:
     """Per task (`seed` or `sample`) probed by a finished probe job of `student`: its latest such job's attempts."""
     return [TaskResult(row["task_id"], row["attempts"], row["correct"], int(row["k"] or row["attempts"]), row["domain"])
-            for row in store.latest_attempt_counts(student, task_type)]
+            for row in store.student.latest_attempt_counts(student, task_type)]
 
 
 def student_summary(store: Store) -> dict:
@@ -30,7 +30,7 @@ def student_summary(store: Store) -> dict:
      failed / probed, None when none was probed),
      "by_domain": [{"domain", "seeds_probed", "seeds_pass_at_1", "approved_probed", "headroom"}]}."""
     settings = student_settings(store)
-    latest = store.latest_probe_student()
+    latest = store.student.latest_probe_student()
     student = latest["student"] if latest else None
     seeds = latest_results(store, student, "seed") if student else []
     approved = latest_results(store, student, "sample") if student else []
@@ -45,8 +45,8 @@ def student_summary(store: Store) -> dict:
         "same_as_teacher": (student or settings.model) == teacher,
         "threshold": threshold,
         "seeds": aggregate(seeds, threshold),
-        "seeds_not_probeable": len(plan_seeds(store.list_seeds())[1]),
-        "known_failures": store.known_failure_counts(),
+        "seeds_not_probeable": len(plan_seeds(store.seeds.list_seeds())[1]),
+        "known_failures": store.seeds.known_failure_counts(),
         "headroom": headroom,
         "by_domain": _by_domain(seeds, approved, threshold),
     }

@@ -72,11 +72,11 @@ class StudentSettings:
 
 def student_settings(store: Store, overrides: dict | None = None) -> StudentSettings:
     """The saved student settings (defaults where nothing is saved) with per-job overrides applied, validated."""
-    return StudentSettings.from_dict({**(store.get_setting(STUDENT_KEY) or {}), **(overrides or {})}).validate()
+    return StudentSettings.from_dict({**(store.settings.get_setting(STUDENT_KEY) or {}), **(overrides or {})}).validate()
 
 
 def save_student_settings(store: Store, settings: StudentSettings) -> None:
-    store.set_setting(STUDENT_KEY, settings.validate().to_dict())
+    store.settings.set_setting(STUDENT_KEY, settings.validate().to_dict())
 
 
 def same_as_teacher(store: Store, student_model: str) -> bool:

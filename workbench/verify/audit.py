@@ -1,6 +1,6 @@
 """What the Verifier page shows: per-task verdicts with audit flags, the paths x steps heatmap, step tables.
 
-Pure functions over `Store.reasoning_paths_nested` output; no Streamlit here.
+Pure functions over `store.verify.reasoning_paths_nested` output; no Streamlit here.
 """
 
 from __future__ import annotations

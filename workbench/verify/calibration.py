@@ -223,8 +223,8 @@ class GatePasses:
     other gate settings kept: `passes(threshold)`, None for no threshold; each threshold is decided once."""
 
     def __init__(self, store: Store, settings: VerificationSettings) -> None:
-        wanted = set(store.gate_decided_tasks())
-        self.tasks = [paths for key, paths in store.reasoning_paths_nested().items() if key in wanted]
+        wanted = set(store.verify.gate_decided_tasks())
+        self.tasks = [paths for key, paths in store.verify.reasoning_paths_nested().items() if key in wanted]
         self.settings = settings
         self.counted: dict[float, int] = {}
 
@@ -276,7 +276,7 @@ def calibrate(store: Store) -> dict:
     """The whole calibration report: labellers, agreement, each verifier (and the gate `combined`) against the
     human consensus, and the gate settings. With no human labels, `labellers` is empty and nothing else is set."""
     settings = verification_settings(store)
-    rows = store.human_step_labels()
+    rows = store.labelling.human_step_labels()
     labels = _labels_by_step(rows)
     report = {"labellers": labeller_counts(rows), "agreement": agreement(labels), "verifiers": {}, COMBINED: None,
               "threshold": settings.threshold, "aggregation": settings.aggregation,
@@ -287,7 +287,7 @@ def calibrate(store: Store) -> dict:
     report["tied_steps"] = sum(1 for by in labels.values() if _tied(list(by.values())))
     path_steps: dict[int, list[int]] = defaultdict(list)
     verdicts: dict[int, dict[str, dict]] = defaultdict(dict)
-    for row in store.labelled_path_verdicts():
+    for row in store.labelling.labelled_path_verdicts():
         if not path_steps[row["path_id"]] or path_steps[row["path_id"]][-1] != row["step_id"]:
             path_steps[row["path_id"]].append(row["step_id"])
         if row["verifier"] is not None:
@@ -329,7 +329,7 @@ def _tied(ratings: list[int]) -> bool:
 def human_label_summary(store: Store, sample_ids: list[int]) -> dict:
     """What a dataset card says about people's step labels on these samples' reasoning paths: {"steps": steps
     labelled by people, "labellers": [{name, steps}], "agreement": agreement(...)}."""
-    rows = store.human_step_labels(sample_ids)
+    rows = store.labelling.human_step_labels(sample_ids)
     labels = _labels_by_step(rows)
     return {"steps": len(labels), "labellers": labeller_counts(rows), "agreement": agreement(labels)}
 

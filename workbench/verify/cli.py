@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from workbench.cli_common import add_bypass_cache_flag, print_json
+from workbench.core.queries.jobs import DONE
 from workbench.core.wording import plural
 from workbench.store import Store
 
@@ -20,16 +21,16 @@ def parse_task_specs(specs: list[str], store: Store) -> list[dict]:
     for spec in specs:
         kind, _, rest = spec.partition(":")
         if kind == "domain" and rest:
-            ids = [s["id"] for s in store.list_seeds(domain=rest)]
+            ids = [s["id"] for s in store.seeds.list_seeds(domain=rest)]
             if not ids:
                 raise ValueError(f"no seeds in domain {rest!r}")
             tasks += [{"type": "seed", "id": i} for i in ids]
         elif kind in ("seed", "sample") and rest == "all":
-            rows = store.list_seeds() if kind == "seed" else store.list_samples()
+            rows = store.seeds.list_seeds() if kind == "seed" else store.samples.list_samples()
             tasks += [{"type": kind, "id": r["id"]} for r in rows]
         elif kind in ("seed", "sample") and rest and all(p.strip().isdigit() for p in rest.split(",")):
             ids = [int(p) for p in rest.split(",")]
-            found = {s["id"] for s in (store.list_seeds(ids=ids) if kind == "seed" else store.list_samples(ids=ids, include_filtered=True))}
+            found = {s["id"] for s in (store.seeds.list_seeds(ids=ids) if kind == "seed" else store.samples.list_samples(ids=ids, include_filtered=True))}
             missing = [i for i in ids if i not in found]
             if missing:
                 raise ValueError(f"no {kind} with id {', '.join(map(str, missing))}")
@@ -96,9 +97,10 @@ def _add_verifier_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_reason(args: argparse.Namespace, store: Store) -> int:
-    import os
 
-    from workbench.core.jobs import run_job, submit, worker_alive
+    from workbench.core.jobs.queue import submit
+    from workbench.core.jobs.runner import run_here
+    from workbench.core.jobs.worker import worker_alive
     from workbench.core.settings import teacher_config
     from workbench.core.teacher import Teacher
     from workbench.verify.job import build_verifiers
@@ -126,19 +128,18 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
     if not tasks:
         print("no tasks to reason about: the store has none matching " + " ".join(args.tasks), file=sys.stderr)
         return 2
-    job_id = submit(store, "reason", {k: v for k, v in params.items() if v is not None}, model=config.model)
+    job_id = submit(store, "verify", {k: v for k, v in params.items() if v is not None}, model=config.model)
     if args.queue or worker_alive(args.db):
         print(f"queued reason job {job_id} ({plural(len(tasks), 'task')}); the worker runs it")
         return 0
-    job = store.claim_job(job_id, os.getpid())
-    status = run_job(store, job) if job else "queued"
+    status = run_here(store, job_id)
     results = []
     for task in tasks:
         verdict = refresh_task_metric(store, task["type"], task["id"], settings)
         results.append({"task": f"{task['type']}:{task['id']}", "paths": len(verdict.path_scores),
                         "best_path_id": verdict.best_path_id, "best_path_score": verdict.best_score,
                         "gate": verdict.status, "passed_gate": verdict.passed, "reason": verdict.reason})
-    finished = store.get_job(job_id)
+    finished = store.jobs.get_job(job_id)
     summary = {"job_id": job_id, "status": status, "failed_units": finished["failed_units"], **asdict(settings),
                "tasks": results}
     if args.json:
@@ -148,9 +149,9 @@ def cmd_reason(args: argparse.Namespace, store: Store) -> int:
             score = "-" if row["best_path_score"] is None else f"{row['best_path_score']:.3f}"
             print(f"{row['task']:<12} {plural(row['paths'], 'path')}  best {score}  {row['gate']}: {row['reason']}")
         print(f"job {job_id} {status}; {plural(finished['failed_units'], 'failed unit')}")
-        for error in store.unit_errors(job_id):
+        for error in store.jobs.unit_errors(job_id):
             print(f"  {error['unit_key']}: {error['error'].splitlines()[0]}", file=sys.stderr)
-    return 0 if status == "done" and not finished["failed_units"] else 1
+    return 0 if status == DONE and not finished["failed_units"] else 1
 
 
 def cmd_verify_eval(args: argparse.Namespace, store: Store) -> int:
@@ -224,13 +225,22 @@ def eval_summary_lines(result: dict) -> list[str]:
         f"{gate['failed']} failed; precision {_figure(gate['precision'])}, yield {_figure(gate['yield'])}"]
 
 
+def add_verify_commands(sub: argparse._SubParsersAction) -> None:
+    """`workbench verify run|eval|calibrate`: reasoning paths scored step by step, verifiers scored on labelled steps,
+    and verifiers against people's step labels."""
+    verify = sub.add_parser("verify", help="reasoning paths scored step by step (run), verifiers scored on labelled "
+                                           "steps (eval) and against people's labels (calibrate)")
+    commands = verify.add_subparsers(dest="verify_command", required=True)
+    add_reasoning_commands(commands)
+    add_calibration_commands(commands)
+
 def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
     from workbench.verify.reasoning import DEFAULT_N, DEFAULT_TEMPERATURE, MAX_N
     from workbench.verify.verifiers import DEFAULT_VERIFIERS, REGISTRY
 
     defaults = ",".join(DEFAULT_VERIFIERS)
 
-    p = sub.add_parser("reason", help="sample N reasoning paths per task and score every step")
+    p = sub.add_parser("run", help="sample N reasoning paths per task and score every step")
     p.add_argument("--tasks", nargs="+", required=True, metavar="SPEC",
                    help="seed:1,2  sample:7  seed:all  sample:all  domain:math")
     p.add_argument("--n", type=int, default=DEFAULT_N, choices=range(1, MAX_N + 1), metavar=f"1..{MAX_N}")
@@ -246,8 +256,8 @@ def add_reasoning_commands(sub: argparse._SubParsersAction) -> None:
     add_bypass_cache_flag(p)
     p.set_defaults(func=cmd_reason)
 
-    p = sub.add_parser("verify-eval", help="score verifiers and the gate on labelled steps (ProcessBench, a JSON array "
-                                           "or JSONL) or on best-of-N selection (--best-of-n)")
+    p = sub.add_parser("eval", help="score verifiers and the gate on labelled steps (ProcessBench, a JSON array "
+                                    "or JSONL) or on best-of-N selection (--best-of-n)")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE", help="one or more files; figures per file")
     p.add_argument("--verifier", default=defaults,
                    help=f"comma-separated: {','.join(REGISTRY)} (default: {defaults}, a new store's offline defaults)")

@@ -19,7 +19,7 @@ import asyncio
 import math
 from collections.abc import Hashable
 
-from workbench.core.jobs import JobContext, register
+from workbench.core.jobs.runner import JobContext, register
 from workbench.core.metrics import token_entropy_metrics
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import Teacher
@@ -81,11 +81,11 @@ class StoreLedger:
         return {
             row["k"]: Rollout(row["k"], row["text"], row["final_answer"], row["model"], row["params"],
                               row["prompt_tokens"], row["completion_tokens"])
-            for row in self.ctx.store.stored_rollouts(int(key))
+            for row in self.ctx.store.verify.stored_rollouts(int(key))
         }
 
     def save(self, key: Hashable, rollout: Rollout) -> None:
-        added = self.ctx.store.add_rollout({
+        added = self.ctx.store.verify.add_rollout({
             "step_id": int(key), "k": rollout.k, "text": rollout.text, "final_answer": rollout.final_answer,
             "model": rollout.model, "params": rollout.params, "prompt_tokens": rollout.prompt_tokens,
             "completion_tokens": rollout.completion_tokens,
@@ -186,7 +186,7 @@ def score_paths(verifiers: list[Verifier], task: Task, paths: list[list[list[str
 
 
 class ReasonHandler:
-    kind = "reason"
+    kind = "verify"
     cpu_bound = True  # the offline verifiers' batches go to the job's executor
 
     def units(self, ctx: JobContext) -> list[str]:
@@ -218,13 +218,13 @@ class ReasonHandler:
             text = generation.text
         ctx.add_usage(generation.prompt_tokens, generation.completion_tokens, generation.cost)
         steps = split_steps(text) or [text.strip() or "(empty output)"]
-        path_id = ctx.store.add_reasoning_path(
+        path_id = ctx.store.verify.add_reasoning_path(
             {"job_id": ctx.job_id, "task_type": task_type, "task_id": task_id, "path_index": index,
              "text": text, "final_answer": final_answer(steps), "model": generation.model,
              "params": generation.params},
             steps,
         )
-        ctx.store.set_metrics("path", path_id, token_entropy_metrics(generation.token_entropies),
+        ctx.store.metrics.set_metrics("path", path_id, token_entropy_metrics(generation.token_entropies),
                               note=generation.entropy_source)
 
     def _contexts(self, ctx: JobContext, task: Task, task_type: str, task_id: int,
@@ -234,12 +234,12 @@ class ReasonHandler:
         paths_vote = vote([stated_answer([s["text"] for s in steps_of[p]])[1] for p in path_ids])
         target = task_target(task, paths_vote)
         if target is not None and target.kind == PSEUDO_REFERENCE:
-            ctx.store.set_pseudo_reference(task_type, task_id, ctx.job_id, target.answer, target.votes, target.voters)
+            ctx.store.verify.set_pseudo_reference(task_type, task_id, ctx.job_id, target.answer, target.votes, target.voters)
         return {p: PathContext(paths_vote, i, [s["id"] for s in steps_of[p]]) for i, p in enumerate(path_ids)}
 
     async def _score_path(self, ctx: JobContext, verifier: Verifier, task: Task, path_id: int, steps: list[dict],
                           context: PathContext | None) -> None:
-        if not steps or {s["id"] for s in steps} <= ctx.store.scored_step_ids(path_id, verifier.name):
+        if not steps or {s["id"] for s in steps} <= ctx.store.verify.scored_step_ids(path_id, verifier.name):
             return
         ctx.check_stop()
         texts = [s["text"] for s in steps]
@@ -262,12 +262,12 @@ class ReasonHandler:
         ctx.check_stop()
         batch = [[[s["text"] for s in steps_of[p]] for p in pending[verifier.name]] for verifier in busy]
         results = await ctx.executor.run(score_paths, busy, task, batch)
-        ctx.store.set_step_scores([row for verifier, scored in zip(busy, results, strict=True)
+        ctx.store.verify.set_step_scores([row for verifier, scored in zip(busy, results, strict=True)
                                    for path_id, scores in zip(pending[verifier.name], scored, strict=True)
                                    for row in self._score_rows(ctx, verifier, steps_of[path_id], scores)])
 
     def _store_scores(self, ctx: JobContext, verifier: Verifier, steps: list[dict], scores: list[StepScore]) -> None:
-        ctx.store.set_step_scores(self._score_rows(ctx, verifier, steps, scores))
+        ctx.store.verify.set_step_scores(self._score_rows(ctx, verifier, steps, scores))
 
     def _score_rows(self, ctx: JobContext, verifier: Verifier, steps: list[dict], scores: list[StepScore]) -> list[dict]:
         """The step_scores rows of one path's verdicts; the model calls they cost are counted to the job."""
@@ -287,11 +287,11 @@ class ReasonHandler:
         task = load_task(ctx.store, task_type, task_id)
         teacher, verifiers = self._shared(ctx)
         n = max(1, min(MAX_N, int(ctx.params.get("n") or DEFAULT_N)))
-        stored = ctx.store.job_path_ids(ctx.job_id, task_type, task_id)
+        stored = ctx.store.verify.job_path_ids(ctx.job_id, task_type, task_id)
         await asyncio.gather(*(
             self._sample_path(ctx, teacher, task, task_type, task_id, index) for index in range(n) if index not in stored
         ))
-        nested = ctx.store.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
+        nested = ctx.store.verify.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
         steps_of = {path["id"]: path["steps"] for path in nested if path["job_id"] == ctx.job_id}
         path_ids = list(steps_of)  # in path_index order
         uses_context = any(hasattr(v, "score_in_context") for v in verifiers)

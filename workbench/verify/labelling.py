@@ -65,13 +65,13 @@ class LabellingError(ValueError):
 
 def gold_rate(store: Store) -> float:
     """The share of the labelling queue given to gold paths (0 to under 1)."""
-    return float((store.get_setting(SETTINGS_KEY) or {}).get("gold_rate", DEFAULT_GOLD_RATE))
+    return float((store.settings.get_setting(SETTINGS_KEY) or {}).get("gold_rate", DEFAULT_GOLD_RATE))
 
 
 def save_gold_rate(store: Store, rate: float) -> None:
     """Raises LabellingError outside [0, 1): a queue of gold alone checks labellers but labels nothing."""
     _check_rate(rate)
-    store.set_setting(SETTINGS_KEY, {**(store.get_setting(SETTINGS_KEY) or {}), "gold_rate": float(rate)})
+    store.settings.set_setting(SETTINGS_KEY, {**(store.settings.get_setting(SETTINGS_KEY) or {}), "gold_rate": float(rate)})
 
 
 def _check_rate(rate: float) -> None:
@@ -132,11 +132,11 @@ def labelling_queue(store: Store, labeller: str, order: str = LOW_CONFIDENCE, ra
     rate = gold_rate(store) if rate is None else rate
     _check_rate(rate)
     settings = settings or verification_settings(store)
-    nested = store.reasoning_paths_nested()
-    titles = store.reasoning_task_titles(nested)
-    gold_ids = {g["path_id"] for g in store.gold_paths()}
-    own = store.latest_step_labels(labeller)
-    answered = store.gold_answer_ratings(labeller)
+    nested = store.verify.reasoning_paths_nested()
+    titles = store.verify.reasoning_task_titles(nested)
+    gold_ids = {g["path_id"] for g in store.labelling.gold_paths()}
+    own = store.labelling.latest_step_labels(labeller)
+    answered = store.labelling.gold_answer_ratings(labeller)
     rng = random.Random(seed)
     ranked: list[tuple[tuple, QueueItem]] = []
     golds: list[QueueItem] = []
@@ -184,7 +184,7 @@ class LabellingTask:
 def labelling_task(store: Store, path_id: int) -> LabellingTask:
     """The task and steps of one queued path. Raises LookupError when the path is gone; `task` is None when
     its seed or sample was deleted since."""
-    path = store.get_reasoning_path(path_id)
+    path = store.verify.get_reasoning_path(path_id)
     if path is None:
         raise LookupError(f"path {path_id} no longer exists")
     try:
@@ -197,9 +197,9 @@ def labelling_task(store: Store, path_id: int) -> LabellingTask:
 def own_ratings(store: Store, path_id: int, labeller: str) -> dict[int, int]:
     """step_id -> the labeller's latest rating of each step of this path (their own labels only, never
     another labeller's)."""
-    labels = store.latest_step_labels(labeller, path_id).get(path_id, {})
+    labels = store.labelling.latest_step_labels(labeller, path_id).get(path_id, {})
     ratings = {step_id: OVERRULE_RATINGS[label] for step_id, label in labels.items()}
-    ratings.update(store.gold_answer_ratings(labeller, path_id).get(path_id, {}))
+    ratings.update(store.labelling.gold_answer_ratings(labeller, path_id).get(path_id, {}))
     return ratings
 
 
@@ -236,7 +236,7 @@ def submit_labels(store: Store, path_id: int, labeller: str, ratings: dict[int, 
     labeller = labeller.strip()
     if not labeller:
         raise LabellingError("set your name on the Settings page before labelling: every label records its labeller")
-    path = store.get_reasoning_path(path_id)
+    path = store.verify.get_reasoning_path(path_id)
     if path is None:
         raise LookupError(f"path {path_id} no longer exists")
     steps = path["steps"]
@@ -258,10 +258,10 @@ def submit_labels(store: Store, path_id: int, labeller: str, ratings: dict[int, 
                              "nothing was saved")
     completion = (wrong["id"], text) if text and wrong is not None else None
     chosen = {s["id"]: int(ratings[s["id"]]) for s in steps}
-    if store.is_gold_path(path_id):
-        store.add_gold_answers(path_id, labeller, chosen, completion)
+    if store.labelling.is_gold_path(path_id):
+        store.labelling.add_gold_answers(path_id, labeller, chosen, completion)
     else:
-        store.add_step_labels(labeller, {step_id: RATING_LABELS[r] for step_id, r in chosen.items()}, LABEL_REASON,
+        store.labelling.add_step_labels(labeller, {step_id: RATING_LABELS[r] for step_id, r in chosen.items()}, LABEL_REASON,
                               completion)
         refresh_task_metric(store, path["task_type"], path["task_id"], settings or verification_settings(store))
     return Submission(path_id, len(chosen), completion is not None)
@@ -274,17 +274,17 @@ def mark_gold(store: Store, path_id: int, marked_by: str, labeller: str | None =
     """Make a path gold with the labels of `labeller` (each step's latest label by anyone when None), e.g. a
     trusted labeller's or an imported PRM800K file's (`import:<file>`). Returns the number of gold steps.
     Raises LabellingError naming the steps without such a label, LookupError for an unknown path."""
-    path = store.get_reasoning_path(path_id)
+    path = store.verify.get_reasoning_path(path_id)
     if path is None:
         raise LookupError(f"path {path_id} does not exist")
     if not path["steps"]:
         raise LabellingError(f"path {path_id} has no steps")
-    labels = store.latest_step_labels(labeller, path_id).get(path_id, {})
+    labels = store.labelling.latest_step_labels(labeller, path_id).get(path_id, {})
     if missing := [s["idx"] + 1 for s in path["steps"] if s["id"] not in labels]:
         whose = f"by {labeller}" if labeller else "by anyone"
         raise LabellingError(f"{_step_list(missing)} of path {path_id} {'has' if len(missing) == 1 else 'have'} "
                              f"no label {whose}: gold needs every step labelled")
-    store.mark_gold_path(path_id, {step_id: OVERRULE_RATINGS[label] for step_id, label in labels.items()},
+    store.labelling.mark_gold_path(path_id, {step_id: OVERRULE_RATINGS[label] for step_id, label in labels.items()},
                          labeller, marked_by)
     return len(labels)
 
@@ -300,9 +300,9 @@ class GoldMarking:
 def mark_gold_from_labeller(store: Store, labeller: str, marked_by: str) -> GoldMarking:
     """Make gold every path that `labeller` labelled; paths with steps they left unlabelled are skipped (each
     with its reason), and paths already gold keep their ratings."""
-    already = {g["path_id"] for g in store.gold_paths()}
+    already = {g["path_id"] for g in store.labelling.gold_paths()}
     result = GoldMarking([], {})
-    for path_id in sorted(store.latest_step_labels(labeller)):
+    for path_id in sorted(store.labelling.latest_step_labels(labeller)):
         if path_id in already:
             result.skipped[path_id] = "already gold"
             continue
@@ -320,7 +320,7 @@ def gold_accuracy(store: Store) -> dict[str, dict]:
     over the latest answer to each gold step they answered (a step counts correct when the rating equals the gold
     rating exactly). Labellers who answered no gold step are absent."""
     accuracy: dict[str, dict] = {}
-    for check in store.gold_answer_checks():
+    for check in store.labelling.gold_answer_checks():
         counts = accuracy.setdefault(check["labeller"], {"steps": 0, "correct": 0, "accuracy": 0.0})
         counts["steps"] += 1
         counts["correct"] += check["answer"] == check["gold"]

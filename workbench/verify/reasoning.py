@@ -96,14 +96,14 @@ SETTING_NAMES = ("aggregation", "threshold", "margin", "step_rule")
 
 def verification_settings(store: Store, overrides: dict | None = None) -> VerificationSettings:
     """The saved gate settings (the defaults where none are saved), with the non-None overrides applied."""
-    saved = store.get_setting(SETTINGS_KEY) or {}
+    saved = store.settings.get_setting(SETTINGS_KEY) or {}
     values = {**saved, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     return VerificationSettings(**{k: values[k] for k in SETTING_NAMES if k in values})
 
 
 def save_verification_settings(store: Store, settings: VerificationSettings) -> int:
     """Save the gate settings and decide every task again under them; returns how many tasks were decided."""
-    store.set_setting(SETTINGS_KEY, asdict(settings))
+    store.settings.set_setting(SETTINGS_KEY, asdict(settings))
     return refresh_all_tasks(store, settings)
 
 
@@ -114,16 +114,16 @@ def load_task(store: Store, task_type: str, task_id: int) -> Task:
     """The problem, input, reference answer and solution, and tests of a seed or sample (a sample inherits its
     seed's reference and tests only when it asks the seed's own question, input included)."""
     if task_type == "seed":
-        seed = store.get_seed(task_id)
+        seed = store.seeds.get_seed(task_id)
         if seed is None:
             raise LookupError(f"seed {task_id} does not exist")
         return Task(seed["instruction"], seed["reference_answer"], seed["tests"], seed["domain"], seed["input"],
                     seed["reference_solution"])
     if task_type == "sample":
-        sample = store.get_sample(task_id)
+        sample = store.samples.get_sample(task_id)
         if sample is None:
             raise LookupError(f"sample {task_id} does not exist")
-        seed = store.get_seed(sample["seed_id"]) if sample.get("seed_id") else None
+        seed = store.seeds.get_seed(sample["seed_id"]) if sample.get("seed_id") else None
         if seed is not None and seed["text_hash"] == sample["text_hash"]:
             return Task(sample["instruction"], seed["reference_answer"], seed["tests"], seed["domain"], sample["input"],
                         seed["reference_solution"])
@@ -426,7 +426,7 @@ def first_wrong_step(path: dict, settings: VerificationSettings) -> int:
 
 
 def path_gate(path: dict, settings: VerificationSettings) -> PathGate:
-    """Decide one path (steps as Store.reasoning_paths_nested nests them): failed, passed or unverified (see the
+    """Decide one path (steps as store.verify.reasoning_paths_nested nests them): failed, passed or unverified (see the
     module docstring for the rule, and GATE_FAILURES for the kinds)."""
     steps = path["steps"]
     if not steps:
@@ -576,7 +576,7 @@ def gate_failure(paths: list[dict], verdict: TaskVerdict) -> GateFailure | None:
 
 
 def evaluate_task(paths: list[dict], settings: VerificationSettings) -> TaskVerdict:
-    """Decide every path (as nested by Store.reasoning_paths_nested), rank them, and give the task its best path's
+    """Decide every path (as nested by store.verify.reasoning_paths_nested), rank them, and give the task its best path's
     status, reason and failure."""
     from workbench.verify.weighted_vote import vote_shares, vote_tiebreak
 
@@ -615,18 +615,18 @@ def _stored(task_type: str, task_id: int, verdict: TaskVerdict) -> dict:
 
 def _write_decisions(store: Store, decided: list[tuple[str, int, TaskVerdict]], settings: VerificationSettings) -> None:
     with store.transaction():
-        store.set_gate_verdicts([_stored(task_type, task_id, verdict) for task_type, task_id, verdict in decided])
+        store.verify.set_gate_verdicts([_stored(task_type, task_id, verdict) for task_type, task_id, verdict in decided])
         for task_type, task_id, verdict in decided:
-            store.set_metrics(task_type, task_id, {"best_path_score": verdict.best_score},
+            store.metrics.set_metrics(task_type, task_id, {"best_path_score": verdict.best_score},
                               note=f"gate {verdict.status}: {verdict.reason}")
-        store.set_metrics_bulk("path", [(path_id, {"path_score": score}) for _, _, verdict in decided
+        store.metrics.set_metrics_bulk("path", [(path_id, {"path_score": score}) for _, _, verdict in decided
                                         for path_id, score in verdict.path_scores.items()], note=selection_rule(settings))
 
 
 def refresh_task_metric(store: Store, task_type: str, task_id: int, settings: VerificationSettings) -> TaskVerdict:
     """Decide one task from the store (overrules included) and store the decision: its gate verdict (status, kind,
     decider, reason), its best_path_score metric (the note says the status and why) and each path's path_score."""
-    paths = store.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
+    paths = store.verify.reasoning_paths_nested(task_type, task_id).get((task_type, task_id), [])
     verdict = evaluate_task(paths, settings)
     _write_decisions(store, [(task_type, task_id, verdict)], settings)
     return verdict
@@ -635,7 +635,7 @@ def refresh_task_metric(store: Store, task_type: str, task_id: int, settings: Ve
 def refresh_all_tasks(store: Store, settings: VerificationSettings) -> int:
     """Decide every task with paths again under `settings` and store each decision; returns how many."""
     decided = [(task_type, task_id, evaluate_task(paths, settings))
-               for (task_type, task_id), paths in store.reasoning_paths_nested().items()]
+               for (task_type, task_id), paths in store.verify.reasoning_paths_nested().items()]
     if decided:
         _write_decisions(store, decided, settings)
     return len(decided)
@@ -648,8 +648,8 @@ def overrule_step(store: Store, step_id: int, label: str, reason: str, reviewer:
         raise ValueError(f"an overrule is one of {', '.join(OVERRULE_SCORES)}, not {label!r}")
     if not reason.strip():
         raise ValueError("give a reason for the overrule")
-    task = store.step_task(step_id)
+    task = store.verify.step_task(step_id)
     if task is None:
         raise LookupError(f"step {step_id} does not exist")
-    store.add_step_overrule(step_id, label, reason.strip(), reviewer)
+    store.verify.add_step_overrule(step_id, label, reason.strip(), reviewer)
     return refresh_task_metric(store, task[0], task[1], settings)

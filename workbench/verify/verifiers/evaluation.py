@@ -122,7 +122,7 @@ def _as_dict(score: StepScore) -> dict:
 
 
 def as_path(steps: list[str], verdicts: dict[str, list[StepScore]], path_id: int = 0) -> dict:
-    """One path in the shape Store.reasoning_paths_nested gives (steps with their verdicts, no overrules), from
+    """One path in the shape store.verify.reasoning_paths_nested gives (steps with their verdicts, no overrules), from
     each verifier's verdicts: what the gate decides."""
     return {"id": path_id, "path_index": path_id, "final_answer": None, "steps": [
         {"id": index, "idx": index, "text": text, "overrule": None,

@@ -1,0 +1,1 @@
+"""The owners of the tables every stage shares (reached as store.<name>)."""

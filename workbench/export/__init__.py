@@ -1,0 +1,3 @@
+"""The export stage: approved samples written as training data (chat, preference, stepwise, Parquet) with
+their lineage and a dataset card.
+"""

@@ -1,0 +1,1 @@
+"""Safety checks before export: PII (scan, policy, recognizers) and benchmark decontamination."""
