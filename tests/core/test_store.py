@@ -76,10 +76,12 @@ def test_insert_seeds_is_all_or_nothing(store: Store):
 
 
 def test_seed_filters(store: Store):
-    store.seeds.insert_seeds([
+    _, haiku = store.seeds.insert_seeds([
         {"instruction": "integrate x", "domain": "math", "tags": ["calculus"], "known_failure": True},
         {"instruction": "write a haiku", "domain": "writing", "tags": ["poetry"]},
     ])
+    assert [s["instruction"] for s in store.seeds.list_seeds(ids=[haiku], domain="")] == ["write a haiku"]
+    assert store.seeds.list_seeds(ids=[]) == []  # an empty id list matches nothing; None filters nothing
     assert [s["instruction"] for s in store.seeds.list_seeds(search="haiku")] == ["write a haiku"]
     assert [s["domain"] for s in store.seeds.list_seeds(domain="math")] == ["math"]
     assert [s["instruction"] for s in store.seeds.list_seeds(tag="poetry")] == ["write a haiku"]
@@ -119,6 +121,8 @@ def test_job_lifecycle_and_unit_bookkeeping(store: Store):
     job_id = store.jobs.create_job("probe", {"x": 1}, model="local/gemma-3-270m")
     claimed = store.jobs.claim_next_job(worker_pid=123)
     assert claimed["id"] == job_id and claimed["status"] == "running" and claimed["params"] == {"x": 1}
+    assert [j["id"] for j in store.jobs.list_jobs(kind="probe", statuses=["queued", "running"])] == [job_id]
+    assert store.jobs.list_jobs(statuses=[]) == [] and store.jobs.list_jobs(kind="evolve") == []
     assert store.jobs.claim_next_job(worker_pid=123) is None
     store.jobs.record_unit(job_id, "a", "done")
     store.jobs.record_unit(job_id, "b", "failed", "boom")

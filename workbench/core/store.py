@@ -138,6 +138,35 @@ class StoreCore:
         return row[0] if row else None
 
 
+class Where:
+    """The WHERE clause of a filtered read, built one optional filter at a time: `where.equals("kind", kind)` adds
+    `kind = ?` only when a value is given. `str(where)` is the conditions joined by AND ("1=1" when there are none),
+    `where.params` their parameters in order. Lists go in as one JSON parameter, so no length meets SQLite's limit
+    on host parameters."""
+
+    def __init__(self, *conditions: str) -> None:
+        self.conditions = list(conditions)
+        self.params: list[Any] = []
+
+    def add(self, condition: str, *params: Any) -> None:
+        """A condition with its `?` parameters, always added."""
+        self.conditions.append(condition)
+        self.params.extend(params)
+
+    def equals(self, column: str, value: Any) -> None:
+        """`column = value`; no filter when the value is None."""
+        if value is not None:
+            self.add(f"{column} = ?", value)
+
+    def among(self, column: str, values: Iterable[Any] | None) -> None:
+        """`column IN (values)`; no filter when values is None, and an empty list matches nothing."""
+        if values is not None:
+            self.add(f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values)))
+
+    def __str__(self) -> str:
+        return " AND ".join(self.conditions) or "1=1"
+
+
 class Queries:
     """The base of every owner of tables (workbench/core/queries/, each stage's queries.py and read modules): its SQL
     over the store's one connection. An owner is reached by name on the store (`store.samples`, `store.verify`,

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import openai
 
@@ -85,30 +85,47 @@ def unavailable(reason: str) -> str:
 
 
 @dataclass
-class TeacherConfig:
-    """Which model teaches, and how. Holds no secrets: keys stay in the environment."""
+class ModelCallSettings:
+    """How a model is called, the same for the teacher (TeacherConfig) and the student
+    (workbench.student.settings.StudentSettings): the model string, the OpenAI-compatible server at `api_base`
+    (None: the provider's own), whether it is a base model (None: decided by the provider), the most tokens a
+    call writes, the calls in flight at once, the timeout of one call in seconds, the retries of a failed call
+    and extra litellm parameters. Holds no secrets: keys stay in the environment."""
 
     model: str = DEFAULT_MODEL
     api_base: str | None = None
-    evolution_temperature: float = 0.8
-    answer_temperature: float = 0.2
+    base_model: bool | None = None
     max_tokens: int = 256
     concurrency: int = 8
     timeout_s: float = 120.0
     max_retries: int = 5
-    backoff_base_s: float = 0.5
-    base_model: bool | None = None
-    router_config: str | None = None
-    client: str = "auto"  # "auto": the lean client for an OpenAI-compatible server at api_base; "litellm": always litellm
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> TeacherConfig:
-        known = {k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+    def from_dict(cls, values: dict | None) -> Self:
+        """The settings from a saved dict; keys that are not fields are ignored, missing ones keep their default."""
+        return cls(**{k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def call_settings(self) -> dict[str, Any]:
+        """The ModelCallSettings fields alone, as their types (a form or a JSON file may give 256.0 for 256)."""
+        return {"model": self.model, "api_base": self.api_base, "base_model": self.base_model,
+                "max_tokens": int(self.max_tokens), "concurrency": int(self.concurrency),
+                "timeout_s": float(self.timeout_s), "max_retries": int(self.max_retries), "extra": dict(self.extra)}
+
+
+@dataclass
+class TeacherConfig(ModelCallSettings):
+    """Which model teaches, and how: the ModelCallSettings, the temperatures of evolution and of answers, the
+    base of the exponential backoff between retries (seconds), a router config file, and the client."""
+
+    evolution_temperature: float = 0.8
+    answer_temperature: float = 0.2
+    backoff_base_s: float = 0.5
+    router_config: str | None = None
+    client: str = "auto"  # "auto": the lean client for an OpenAI-compatible server at api_base; "litellm": always litellm
 
     @property
     def provider(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from workbench.core.store import Queries, from_json, now, to_json
+from workbench.core.store import Queries, Where, from_json, now, to_json
 
 
 class EvolveQueries(Queries):
@@ -109,15 +109,11 @@ class EvolveQueries(Queries):
 
     def evol_nodes(self, job_id: int | None = None, seed_id: int | None = None) -> list[dict]:
         """Nodes in tree order (depth, then key), filtered by job and seed."""
-        clauses, params = ["1=1"], []
-        if job_id is not None:
-            clauses.append("job_id = ?")
-            params.append(job_id)
-        if seed_id is not None:
-            clauses.append("seed_id = ?")
-            params.append(seed_id)
-        sql = f"SELECT * FROM evol_nodes WHERE {' AND '.join(clauses)} ORDER BY depth, node_key"
-        return [self._node_from_row(r) for r in self._rows(sql, params)]
+        where = Where()
+        where.equals("job_id", job_id)
+        where.equals("seed_id", seed_id)
+        sql = f"SELECT * FROM evol_nodes WHERE {where} ORDER BY depth, node_key"
+        return [self._node_from_row(r) for r in self._rows(sql, where.params)]
 
     def evol_node_texts(self) -> list[dict]:
         """Evolution nodes with an instruction: id, parent, seed, depth (for entropy gains)."""

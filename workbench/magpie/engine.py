@@ -98,20 +98,18 @@ class ChatTemplate:
         return sorted({t.strip() for t in tags if t.strip()})
 
 
-_CHATML = {
-    "system_turn": "<|im_start|>system\n{system}<|im_end|>\n",
-    "user_start": "<|im_start|>user\n",
-    "user_end": "<|im_end|>\n",
-    "assistant_start": "<|im_start|>assistant\n",
-    "assistant_end": "<|im_end|>\n",
-    "stop": ("<|im_end|>", "<|im_start|>", "<|endoftext|>"),
-}
-_INST = {
-    "bos": "<s>",
-    "user_start": "[INST] ",
-    "user_end": " [/INST]",
-    "stop": ("[/INST]", "[INST]", "</s>"),
-}
+def _tagged_turns(turn: str, end: str, *, assistant: str = "assistant", system: bool = True) -> dict[str, str]:
+    """The turn markers of a family whose every turn opens with `turn` naming its role (`{role}`) and closes with
+    `end`: user and assistant turns, and a system turn when the family has a system role."""
+    markers = {"user_start": turn.replace("{role}", "user"), "user_end": end,
+               "assistant_start": turn.replace("{role}", assistant), "assistant_end": end}
+    if system:
+        markers["system_turn"] = turn.replace("{role}", "system") + SYSTEM_MARK + end
+    return markers
+
+
+_CHATML = {**_tagged_turns("<|im_start|>{role}\n", "<|im_end|>\n"), "stop": ("<|im_end|>", "<|im_start|>", "<|endoftext|>")}
+_INST = {"bos": "<s>", "user_start": "[INST] ", "user_end": " [/INST]", "stop": ("[/INST]", "[INST]", "</s>")}
 
 BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
     t.name: t
@@ -120,13 +118,9 @@ BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
             name="llama-3",
             description="Llama 3, 3.1, 3.2 and 3.3 Instruct",
             bos="<|begin_of_text|>",
-            system_turn="<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>",
-            user_start="<|start_header_id|>user<|end_header_id|>\n\n",
-            user_end="<|eot_id|>",
-            assistant_start="<|start_header_id|>assistant<|end_header_id|>\n\n",
-            assistant_end="<|eot_id|>",
             stop=("<|eot_id|>", "<|start_header_id|>", "<|end_of_text|>"),
             builtin=True,
+            **_tagged_turns("<|start_header_id|>{role}<|end_header_id|>\n\n", "<|eot_id|>"),
         ),
         ChatTemplate(name="qwen2", description="Qwen2 Instruct (ChatML)", builtin=True, **_CHATML),
         ChatTemplate(
@@ -140,24 +134,17 @@ BUILTIN_TEMPLATES: dict[str, ChatTemplate] = {
             name="gemma",
             description="Gemma, Gemma 2 and Gemma 3 (no system role: it opens the first user turn)",
             bos="<bos>",
-            user_start="<start_of_turn>user\n",
-            user_end="<end_of_turn>\n",
-            assistant_start="<start_of_turn>model\n",
-            assistant_end="<end_of_turn>\n",
             stop=("<end_of_turn>", "<start_of_turn>", "<eos>"),
             builtin=True,
+            **_tagged_turns("<start_of_turn>{role}\n", "<end_of_turn>\n", assistant="model", system=False),
         ),
         ChatTemplate(
             name="phi-3",
             description="Phi-3 and Phi-3.5 Instruct",
             bos="<s>",
-            system_turn="<|system|>\n{system}<|end|>\n",
-            user_start="<|user|>\n",
-            user_end="<|end|>\n",
-            assistant_start="<|assistant|>\n",
-            assistant_end="<|end|>\n",
             stop=("<|end|>", "<|endoftext|>", "<|user|>", "<|assistant|>"),
             builtin=True,
+            **_tagged_turns("<|{role}|>\n", "<|end|>\n"),
         ),
         ChatTemplate(
             name="llama-2",

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from workbench.core.store import Queries
+from workbench.core.store import Queries, Where
 
 
 class QueueReads(Queries):
@@ -33,46 +33,37 @@ class QueueReads(Queries):
     ) -> tuple[str, list]:
         """FROM ... WHERE for the review queue; the columns operator, depth, best_path_score and novelty are joined in.
         `status` is a review status, NEEDS_HUMAN (pending, or decided automatically) or None (any)."""
-        clauses, params = ["s.filter_reason IS NULL"], []
+        where = Where("s.filter_reason IS NULL")
         if status == self.store.review.NEEDS_HUMAN:
-            clauses.append(f"(s.status = 'pending' OR {self.store.review.LATEST_AUTOMATIC} = 1)")
-        elif status:
-            clauses.append("s.status = ?")
-            params.append(status)
-        for column, values in (("s.source", sources), ("n.operator", operators)):
-            if values:
-                clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
-                params.append(json.dumps(list(values)))
+            where.add(f"(s.status = 'pending' OR {self.store.review.LATEST_AUTOMATIC} = 1)")
+        else:
+            where.equals("s.status", status or None)
+        where.among("s.source", sources or None)
+        where.among("n.operator", operators or None)
         for expression, operator, value in (
             ("n.depth", ">=", depth_min), ("n.depth", "<=", depth_max), ("score.value", ">=", score_min),
             ("score.value", "<=", score_max), ("novelty.value", ">=", novelty_min),
         ):
             if value is not None:
-                clauses.append(f"{expression} {operator} ?")
-                params.append(value)
-        if pii == "flagged":
-            clauses.append("json_array_length(s.pii, '$.findings') > 0")
-        elif pii == "clean":
-            clauses.append("json_array_length(s.pii, '$.findings') = 0")
-        elif pii == "unscanned":
-            clauses.append("s.pii IS NULL")
+                where.add(f"{expression} {operator} ?", value)
+        pii_condition = {"flagged": "json_array_length(s.pii, '$.findings') > 0",
+                         "clean": "json_array_length(s.pii, '$.findings') = 0", "unscanned": "s.pii IS NULL"}.get(pii or "")
+        if pii_condition:
+            where.add(pii_condition)
         if tags:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(s.tags) t WHERE t.value IN (SELECT value FROM json_each(?)))")
-            params.append(json.dumps(list(tags)))
-        if ids is not None:
-            clauses.append("s.id IN (SELECT value FROM json_each(?))")
-            params.append(json.dumps(list(ids)))
+            where.add("EXISTS (SELECT 1 FROM json_each(s.tags) t WHERE t.value IN (SELECT value FROM json_each(?)))",
+                      json.dumps(list(tags)))
+        where.among("s.id", ids)
         if search:
-            clauses.append("(s.instruction LIKE ? OR coalesce(s.output, '') LIKE ?)")
-            params += [f"%{search}%"] * 2
+            where.add("(s.instruction LIKE ? OR coalesce(s.output, '') LIKE ?)", *[f"%{search}%"] * 2)
         sql = (
             " FROM samples s LEFT JOIN evol_nodes n ON n.id = s.node_id"
             " LEFT JOIN metrics score ON score.item_type = 'sample' AND score.item_id = s.id AND score.name = 'best_path_score'"
             " LEFT JOIN metrics novelty ON novelty.item_type = 'sample' AND novelty.item_id = s.id"
             " AND novelty.name = 'novelty_seeds'"
-            f" WHERE {' AND '.join(clauses)}"
+            f" WHERE {where}"
         )
-        return sql, params
+        return sql, where.params
 
     def query_samples(self, limit: int | None = None, offset: int = 0, **filters: Any) -> list[dict]:
         """Samples for the review queue (filters as in `_sample_filter_sql`), oldest first."""

@@ -66,89 +66,70 @@ def pattern_recognizers() -> list:
             return sum(c.isdigit() for c in pattern_text) >= MIN_ID_DIGITS
 
     case_sensitive = regex.DOTALL | regex.MULTILINE
+
+    def recognizer(entity: str, name: str, patterns: list[tuple[str, str, float]], kind: type = PatternRecognizer,
+                   flags: int = case_sensitive) -> PatternRecognizer:
+        """A recogniser of `entity` from its patterns, each (pattern name, regex, score in [0, 1])."""
+        return kind(supported_entity=entity, name=name, global_regex_flags=flags,
+                    patterns=[Pattern(*pattern) for pattern in patterns])
+
     words = r"(?:[A-Z][A-Za-z'’.-]*\s+){1,3}"
     return [
-        PatternRecognizer(
-            supported_entity="STREET_ADDRESS", name="StreetAddressRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("number and street", rf"\b\d{{1,5}}[A-Za-z]?(?:[-–]\d{{1,5}})?,?\s+{words}(?:{STREET_SUFFIXES})\b\.?"
-                        r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?", 0.6),
-                Pattern("street and number", r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|gasse|weg|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
-                Pattern("number, rue/calle/via", r"\b\d{1,4},?\s+(?i:rue|calle|via|viale|piazza|avenida|rua)\s+(?:[\w'’-]+\s+){0,3}"
-                        r"[A-Z][\w'’-]+", 0.6),
-                Pattern("post office box", r"\b(?i:p\.?\s?o\.?\s+box)\s+\d{1,6}\b", 0.6),
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="POSTCODE", name="PostcodeRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("uk postcode", r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", 0.6),
-                Pattern("canadian postal code", r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d\b", 0.6),
-                Pattern("us zip after a state", r"(?<=\b[A-Z]{2}\s)\d{5}(?:-\d{4})?\b", 0.5),
-                Pattern("labelled postcode", r"(?<=\b(?i:post ?code|zip(?: ?code)?|postal code|pin ?code|plz)[\s:#]{1,3})"
-                        r"[A-Z0-9](?:[A-Z0-9 -]{1,8}[A-Z0-9])\b", 0.6),
-            ],
-        ),
-        NumberRecognizer(
-            supported_entity="PASSPORT", name="PassportRecognizer", global_regex_flags=case_sensitive,
-            patterns=[Pattern("labelled passport number", rf"(?<=\b(?i:passport)(?:\s+(?i:{ID_LABELS}))?[\s:#.]{{1,3}})"
-                              r"[A-Z]{0,2}\d{6,9}[A-Z]?\b", 0.85)],
-        ),
-        NumberRecognizer(
-            supported_entity="NATIONAL_ID", name="NationalIdRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("uk national insurance number", r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} "
-                        r"?\d{2} ?[A-D]\b", 0.7),
-                Pattern("labelled national id", r"(?<=\b(?i:national (?:id(?:entity)?|identity|insurance)(?: card)?|ni|id card|identity "
-                        rf"card|aadhaar|sin|social insurance|personnummer|nin|cedula|dni|nric)(?:\s+(?i:{ID_LABELS}))?[\s:#.]{{1,3}})"
-                        r"[A-Z0-9]{1,4}(?:[ -]?[A-Z0-9]{1,6}){0,5}\b", 0.8),
-            ],
-        ),
-        NumberRecognizer(
-            supported_entity="RECORD_ID", name="RecordIdRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("record number", rf"(?<=\b(?i:{RECORD_NOUNS})\s+(?i:{ID_LABELS})[\s:#.]{{0,3}})"
-                        r"[A-Z]{0,3}-?\d[\dA-Z-]{1,15}\b", 0.7),
-                Pattern("id number", r"(?<=\b(?:ID|I\.D\.)[\s:#.]{1,3})[A-Z]{0,3}-?\d[\dA-Z-]{1,15}\b", 0.7),
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="DATE_OF_BIRTH", name="DateOfBirthRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("labelled date of birth", rf"(?<=\b(?i:date of birth|birth ?date|d\.?o\.?b\.?)[\s:,]{{1,3}})"
-                        rf"(?:{DATE_NUMERIC}|{DATE_WORDS})", 0.85),
-                Pattern("born on a numeric date", rf"(?<=\b(?i:born)(?: on)?[\s:,]{{1,3}})(?:{DATE_NUMERIC})\b", 0.85),
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="PERSON", name="RecordNameRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("name after a record role", rf"(?<=\b(?i:{RECORD_ROLES})(?:[ \t]+(?i:{ROLE_LABELS}))?[ \t]*[:\-]?[ \t]+"
-                        rf"(?:(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?[ \t]+)?){NAME}", 0.7),
-                Pattern("name after a name label", rf"(?<=\b(?i:(?:full |first |last |legal |given )?name)[ \t]*[:=][ \t]*){NAME}", 0.7),
-                Pattern("name before an identifier", rf"{NAME}(?=[ \t]*[(,][ \t]*(?i:(?:{RECORD_NOUNS})[ \t]+(?:{ID_LABELS})|ID\b|passport|"
-                        r"DOB|date of birth|born|tel|phone|e-?mail|national))", 0.7),
-            ],
-        ),
-        PatternRecognizer(
-            supported_entity="API_KEY", name="ApiKeyRecognizer", global_regex_flags=case_sensitive,
-            patterns=[
-                Pattern("openai", r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}", 0.9),
-                Pattern("aws access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.9),
-                Pattern("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.9),
-                Pattern("github fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{22,}", 0.9),
-                Pattern("google api key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.9),
-                Pattern("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.9),
-            ],
-        ),
-        AssignedSecretRecognizer(
-            supported_entity="SECRET", name="AssignedSecretRecognizer",
-            patterns=[Pattern("assigned secret", rf"(?<=\b(?:{SECRET_NAMES})[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?)"
-                              r"[A-Za-z0-9_\-./+=]{16,}", 0.6)],
-        ),
-        PatternRecognizer(
-            supported_entity="PRIVATE_KEY", name="PrivateKeyRecognizer", global_regex_flags=case_sensitive,
-            patterns=[Pattern("pem private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?"
-                              r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", 1.0)],
-        ),
+        recognizer("STREET_ADDRESS", "StreetAddressRecognizer", [
+            ("number and street", rf"\b\d{{1,5}}[A-Za-z]?(?:[-–]\d{{1,5}})?,?\s+{words}(?:{STREET_SUFFIXES})\b\.?"
+                    r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b)?", 0.6),
+            ("street and number", r"\b[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|gasse|weg|platz|allee)\s+\d{1,4}[a-z]?\b", 0.6),
+            ("number, rue/calle/via", r"\b\d{1,4},?\s+(?i:rue|calle|via|viale|piazza|avenida|rua)\s+(?:[\w'’-]+\s+){0,3}"
+                    r"[A-Z][\w'’-]+", 0.6),
+            ("post office box", r"\b(?i:p\.?\s?o\.?\s+box)\s+\d{1,6}\b", 0.6),
+        ]),
+        recognizer("POSTCODE", "PostcodeRecognizer", [
+            ("uk postcode", r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", 0.6),
+            ("canadian postal code", r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d\b", 0.6),
+            ("us zip after a state", r"(?<=\b[A-Z]{2}\s)\d{5}(?:-\d{4})?\b", 0.5),
+            ("labelled postcode", r"(?<=\b(?i:post ?code|zip(?: ?code)?|postal code|pin ?code|plz)[\s:#]{1,3})"
+                    r"[A-Z0-9](?:[A-Z0-9 -]{1,8}[A-Z0-9])\b", 0.6),
+        ]),
+        recognizer("PASSPORT", "PassportRecognizer", [
+            ("labelled passport number", rf"(?<=\b(?i:passport)(?:\s+(?i:{ID_LABELS}))?[\s:#.]{{1,3}})"
+                    r"[A-Z]{0,2}\d{6,9}[A-Z]?\b", 0.85),
+        ], kind=NumberRecognizer),
+        recognizer("NATIONAL_ID", "NationalIdRecognizer", [
+            ("uk national insurance number", r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} "
+                    r"?\d{2} ?[A-D]\b", 0.7),
+            ("labelled national id", r"(?<=\b(?i:national (?:id(?:entity)?|identity|insurance)(?: card)?|ni|id card|identity "
+                    rf"card|aadhaar|sin|social insurance|personnummer|nin|cedula|dni|nric)(?:\s+(?i:{ID_LABELS}))?[\s:#.]{{1,3}})"
+                    r"[A-Z0-9]{1,4}(?:[ -]?[A-Z0-9]{1,6}){0,5}\b", 0.8),
+        ], kind=NumberRecognizer),
+        recognizer("RECORD_ID", "RecordIdRecognizer", [
+            ("record number", rf"(?<=\b(?i:{RECORD_NOUNS})\s+(?i:{ID_LABELS})[\s:#.]{{0,3}})"
+                    r"[A-Z]{0,3}-?\d[\dA-Z-]{1,15}\b", 0.7),
+            ("id number", r"(?<=\b(?:ID|I\.D\.)[\s:#.]{1,3})[A-Z]{0,3}-?\d[\dA-Z-]{1,15}\b", 0.7),
+        ], kind=NumberRecognizer),
+        recognizer("DATE_OF_BIRTH", "DateOfBirthRecognizer", [
+            ("labelled date of birth", rf"(?<=\b(?i:date of birth|birth ?date|d\.?o\.?b\.?)[\s:,]{{1,3}})"
+                    rf"(?:{DATE_NUMERIC}|{DATE_WORDS})", 0.85),
+            ("born on a numeric date", rf"(?<=\b(?i:born)(?: on)?[\s:,]{{1,3}})(?:{DATE_NUMERIC})\b", 0.85),
+        ]),
+        recognizer("PERSON", "RecordNameRecognizer", [
+            ("name after a record role", rf"(?<=\b(?i:{RECORD_ROLES})(?:[ \t]+(?i:{ROLE_LABELS}))?[ \t]*[:\-]?[ \t]+"
+                    rf"(?:(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?[ \t]+)?){NAME}", 0.7),
+            ("name after a name label", rf"(?<=\b(?i:(?:full |first |last |legal |given )?name)[ \t]*[:=][ \t]*){NAME}", 0.7),
+            ("name before an identifier", rf"{NAME}(?=[ \t]*[(,][ \t]*(?i:(?:{RECORD_NOUNS})[ \t]+(?:{ID_LABELS})|ID\b|passport|"
+                    r"DOB|date of birth|born|tel|phone|e-?mail|national))", 0.7),
+        ]),
+        recognizer("API_KEY", "ApiKeyRecognizer", [
+            ("openai", r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}", 0.9),
+            ("aws access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0.9),
+            ("github token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", 0.9),
+            ("github fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{22,}", 0.9),
+            ("google api key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0.9),
+            ("slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0.9),
+        ]),
+        recognizer("SECRET", "AssignedSecretRecognizer", kind=AssignedSecretRecognizer, flags=regex.IGNORECASE | case_sensitive,
+                   patterns=[("assigned secret", rf"(?<=\b(?:{SECRET_NAMES})[\"']?\s*(?:[:=]|=>|\bis\b)\s*[\"']?)"
+                              r"[A-Za-z0-9_\-./+=]{16,}", 0.6)]),
+        recognizer("PRIVATE_KEY", "PrivateKeyRecognizer", [
+            ("pem private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)", 1.0),
+        ]),
     ]

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from workbench.core.store import Queries, StoreError, from_json, now, task_text, text_hash, to_json
+from workbench.core.store import Queries, StoreError, Where, from_json, now, task_text, text_hash, to_json
 
 
 class SeedsQueries(Queries):
@@ -93,28 +93,19 @@ class SeedsQueries(Queries):
         ids: Iterable[int] | None = None,
         limit: int | None = None,
     ) -> list[dict]:
-        clauses, params = ["1=1"], []
+        where = Where()
         if search:
             searched = ("instruction", "coalesce(input,'')", "coalesce(reference_answer,'')", "coalesce(notes,'')")
-            clauses.append("(" + " OR ".join(f"{column} LIKE ?" for column in searched) + ")")
-            params += [f"%{search}%"] * len(searched)
-        if domain:
-            clauses.append("domain = ?")
-            params.append(domain)
+            where.add("(" + " OR ".join(f"{column} LIKE ?" for column in searched) + ")", *[f"%{search}%"] * len(searched))
+        where.equals("domain", domain or None)
         if tag:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(seeds.tags) WHERE value = ?)")
-            params.append(tag)
-        if known_failure is not None:
-            clauses.append("known_failure = ?")
-            params.append(int(known_failure))
-        if ids is not None:
-            id_list = list(ids)
-            clauses.append(f"id IN ({','.join('?' * len(id_list)) or 'NULL'})")
-            params += id_list
-        sql = f"SELECT * FROM seeds WHERE {' AND '.join(clauses)} ORDER BY id"
+            where.add("EXISTS (SELECT 1 FROM json_each(seeds.tags) WHERE value = ?)", tag)
+        where.equals("known_failure", None if known_failure is None else int(known_failure))
+        where.among("id", ids)
+        sql = f"SELECT * FROM seeds WHERE {where} ORDER BY id"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [self._seed_from_row(r) for r in self._rows(sql, params)]
+        return [self._seed_from_row(r) for r in self._rows(sql, where.params)]
 
     def get_seed(self, seed_id: int) -> dict | None:
         row = self._one("SELECT * FROM seeds WHERE id = ?", [seed_id])

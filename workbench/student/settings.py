@@ -7,11 +7,10 @@ same client as the teacher (`workbench.core.teacher.Teacher`), built from `stude
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from workbench.core.settings import teacher_config
-from workbench.core.teacher import DEFAULT_MODEL, TeacherConfig
+from workbench.core.teacher import ModelCallSettings, TeacherConfig
 from workbench.store import Store
 
 STUDENT_KEY = "student"
@@ -21,32 +20,23 @@ DEFAULT_TEMPERATURE = 0.8
 
 
 @dataclass
-class StudentSettings:
-    """The student model and how the probe samples it.
+class StudentSettings(ModelCallSettings):
+    """The student model (how it is called: ModelCallSettings) and how the probe samples it.
 
+    `temperature`: the sampling temperature of the attempts.
     `k`: attempts per task (the probe reports pass@1 and pass@k with Chen et al.'s unbiased estimator).
     `threshold`: a probed seed whose pass rate (correct attempts / attempts) is at most this is a *known failure by
     probe*; the default 0 means "it never passed". Both are checked by `validate` (ValueError with a plain message).
     """
 
-    model: str = DEFAULT_MODEL
-    api_base: str | None = None
-    base_model: bool | None = None
     temperature: float = DEFAULT_TEMPERATURE
-    max_tokens: int = 256
-    concurrency: int = 8
-    timeout_s: float = 120.0
-    max_retries: int = 5
     k: int = 4
     threshold: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> StudentSettings:
-        return cls(**{k: v for k, v in (values or {}).items() if k in cls.__dataclass_fields__ and v is not None})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        """As ModelCallSettings.from_dict; a saved None also keeps the default."""
+        return super().from_dict({k: v for k, v in (values or {}).items() if v is not None})
 
     def validate(self) -> StudentSettings:
         """Refuse what cannot be probed: no model, k < 1 (or over MAX_K), a threshold outside [0, 1]."""
@@ -64,10 +54,7 @@ class StudentSettings:
 
     def client_config(self) -> TeacherConfig:
         """The model client's configuration for this student (the Teacher class calls any model)."""
-        return TeacherConfig(model=self.model, api_base=self.api_base, base_model=self.base_model,
-                             answer_temperature=float(self.temperature), max_tokens=int(self.max_tokens),
-                             concurrency=int(self.concurrency), timeout_s=float(self.timeout_s),
-                             max_retries=int(self.max_retries), extra=dict(self.extra))
+        return TeacherConfig(**self.call_settings(), answer_temperature=float(self.temperature))
 
 
 def student_settings(store: Store, overrides: dict | None = None) -> StudentSettings:

@@ -16,7 +16,6 @@ for (job, task, index), verdicts already stored for (step, verifier) and rollout
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Hashable
 
 from workbench.core.jobs.runner import JobContext, register
@@ -149,9 +148,7 @@ def expected_usage(store: Store, params: dict) -> dict[str, int]:
             prompt_chars = len(completion_prompt(task))
         else:
             prompt_chars = sum(len(m["content"]) for m in chat_messages(task))
-        usage["path_calls"] += n
-        usage["path_completion_tokens"] += n * max_tokens
-        usage["path_prompt_tokens"] += n * math.ceil(prompt_chars / CHARS_PER_TOKEN)
+        _add_budget(usage, "path", CallBudget.of(n, max_tokens, prompt_chars))
         if rollouts:
             budget = rollout_budget(n, int(options.get("k", DEFAULT_K)), int(options.get("max_steps", DEFAULT_MAX_STEPS)),
                                     int(options.get("max_tokens", DEFAULT_ROLLOUT_TOKENS)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from workbench.core.store import Queries, now
+from workbench.core.store import Queries, Where, now
 
 
 class LabellingQueries(Queries):
@@ -32,16 +32,12 @@ class LabellingQueries(Queries):
     def latest_step_labels(self, labeller: str | None = None, path_id: int | None = None) -> dict[int, dict[int, str]]:
         """path_id -> {step_id: label} with each step's latest label by `labeller` (by anyone when None), for one
         path or all."""
-        where, params = ["1=1"], []
-        if labeller is not None:
-            where.append("o.reviewer = ?")
-            params.append(labeller)
-        if path_id is not None:
-            where.append("s.path_id = ?")
-            params.append(path_id)
+        where = Where()
+        where.equals("o.reviewer", labeller)
+        where.equals("s.path_id", path_id)
         rows = self.conn.execute(
-            "SELECT s.path_id, o.step_id, o.label FROM step_overrules o JOIN steps s ON s.id = o.step_id "
-            f"WHERE {' AND '.join(where)} ORDER BY o.id", params,
+            f"SELECT s.path_id, o.step_id, o.label FROM step_overrules o JOIN steps s ON s.id = o.step_id WHERE {where} "
+            "ORDER BY o.id", where.params,
         )
         labels: dict[int, dict[int, str]] = {}
         for found_path, step_id, label in rows:  # ordered by id: the latest wins

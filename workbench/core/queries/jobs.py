@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from workbench.core.store import Queries, from_json, now, to_json
+from workbench.core.store import Queries, Where, from_json, now, to_json
 
 QUEUED, RUNNING, PAUSED, DONE, FAILED, CANCELLED = "queued", "running", "paused", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)  # the job has ended: it may be run again, or deleted
@@ -42,16 +42,11 @@ class JobsQueries(Queries):
         return self._job_from_row(row) if row else None
 
     def list_jobs(self, limit: int = 50, kind: str | None = None, statuses: Iterable[str] | None = None) -> list[dict]:
-        clauses, params = ["1=1"], []
-        if kind:
-            clauses.append("kind = ?")
-            params.append(kind)
-        if statuses is not None:
-            status_list = list(statuses)
-            clauses.append(f"status IN ({','.join('?' * len(status_list))})")
-            params += status_list
-        sql = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT {int(limit)}"
-        return [self._job_from_row(r) for r in self._rows(sql, params)]
+        where = Where()
+        where.equals("kind", kind or None)
+        where.among("status", statuses)
+        sql = f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT {int(limit)}"
+        return [self._job_from_row(r) for r in self._rows(sql, where.params)]
 
     def requeue_orphaned_jobs(self) -> int:
         """Put jobs left 'running' by a stopped worker back in the queue (called by the one live worker)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from workbench.core.store import Queries, StoreError, from_json, now, task_text, text_hash, to_json
+from workbench.core.store import Queries, StoreError, Where, from_json, now, task_text, text_hash, to_json
 
 
 class SamplesQueries(Queries):
@@ -78,23 +78,14 @@ class SamplesQueries(Queries):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict]:
-        clauses, params = ["1=1"], []
-        if not include_filtered:
-            clauses.append("filter_reason IS NULL")
-        if status:
-            clauses.append("status = ?")
-            params.append(status)
-        if source:
-            clauses.append("source = ?")
-            params.append(source)
-        if ids is not None:
-            id_list = list(ids)
-            clauses.append(f"id IN ({','.join('?' * len(id_list)) or 'NULL'})")
-            params += id_list
-        sql = f"SELECT * FROM samples WHERE {' AND '.join(clauses)} ORDER BY id"
+        where = Where() if include_filtered else Where("filter_reason IS NULL")
+        where.equals("status", status or None)
+        where.equals("source", source or None)
+        where.among("id", ids)
+        sql = f"SELECT * FROM samples WHERE {where} ORDER BY id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return [self.sample_from_row(r) for r in self._rows(sql, params)]
+        return [self.sample_from_row(r) for r in self._rows(sql, where.params)]
 
     def samples_by_ids(self, ids: Iterable[int]) -> list[dict]:
         rows = self._rows("SELECT * FROM samples WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,6 +73,11 @@ class CallBudget:
     calls: int
     completion_tokens: int
     prompt_tokens: int
+
+    @classmethod
+    def of(cls, calls: int, max_tokens: int, prompt_chars: int) -> CallBudget:
+        """`calls` calls, each writing at most `max_tokens` tokens after a prompt of about `prompt_chars` characters."""
+        return cls(calls, calls * max_tokens, calls * math.ceil(prompt_chars / CHARS_PER_TOKEN))
 
 
 def unverifiable(rationale: str, **kwargs: object) -> StepScore:

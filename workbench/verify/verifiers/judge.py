@@ -24,7 +24,6 @@ import re
 from workbench.core.teacher import Generation, Teacher, TeacherConfig
 from workbench.core.wording import plural
 from workbench.verify.verifiers.base import (
-    CHARS_PER_TOKEN,
     STEP,
     CallBudget,
     StepScore,
@@ -184,7 +183,7 @@ def judge_budget(mode: str, paths: int, steps_per_path: int, problem_chars: int,
         calls, prompt_chars = paths, len(CRITIC_TASK) + problem_chars + path_chars + 40 * steps_per_path
     else:
         calls, prompt_chars = paths * steps_per_path, len(FEW_SHOT) + problem_chars + path_chars // 2
-    return CallBudget(calls, calls * max_tokens, calls * math.ceil(prompt_chars / CHARS_PER_TOKEN))
+    return CallBudget.of(calls, max_tokens, prompt_chars)
 
 
 class JudgeVerifier:

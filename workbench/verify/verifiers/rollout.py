@@ -31,7 +31,6 @@ from workbench.core.wording import plural
 from workbench.verify.prompts import COMPLETION_STOP, chat_messages, completion_prompt
 from workbench.verify.reasoning import split_steps
 from workbench.verify.verifiers.base import (
-    CHARS_PER_TOKEN,
     CORRECT,
     INCORRECT,
     OUTCOME,
@@ -151,7 +150,7 @@ def rollout_budget(paths: int, k: int, max_steps: int, max_tokens: int, prompt_c
     """Upper bound before any path exists: every path rolls out max_steps prefixes, K times each, with prompts of
     about prompt_chars characters (the few-shot prompt, the problem and a full-length prefix)."""
     calls = paths * max_steps * k
-    return CallBudget(calls, calls * max_tokens, calls * math.ceil(prompt_chars / CHARS_PER_TOKEN))
+    return CallBudget.of(calls, max_tokens, prompt_chars)
 
 
 class RolloutVerifier:
