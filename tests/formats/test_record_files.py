@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.seeds.test_seed_formats import parquet_bytes
-from workbench.cli import main
 from workbench.formats.record_files import (
     MAX_FILE_BYTES,
     MAX_STREAMED_BYTES,
@@ -18,7 +17,7 @@ from workbench.formats.record_files import (
     size_limit,
 )
 from workbench.formats.sample_import import SampleImportError, import_samples
-from workbench.seeds.engine import SeedImportError, import_seeds
+from workbench.seeds.engine import SeedImportError, import_seed_file, import_seeds
 from workbench.store import Store
 
 ROW = {"instruction": "Name a prime above 20.", "output": "23"}
@@ -31,13 +30,16 @@ def test_parquet_named_pq_and_jsonl_named_ndjson_are_read_by_seeds_and_samples_a
     assert import_seeds(store, json.dumps(ROW | {"instruction": "Another"}).encode(), "more.ndjson").ids
 
 
-def test_a_bad_item_of_a_json_array_is_named_by_the_same_line_in_both_imports(store: Store):
-    data = json.dumps([ROW, [1, 2]], indent=1).encode()  # the second item starts on line 6
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("mixed.json", json.dumps([ROW, [1, 2]], indent=1).encode(),  # the second item starts on line 6
+     "mixed.json, line 6: expected an object with fields, got list"),
+    ("extra.csv", b"instruction,output\nq,a,surplus\n", "extra.csv, line 2: more values than header columns"),
+], ids=["json-array", "csv"])
+def test_a_bad_record_is_named_by_the_same_line_in_both_imports(store: Store, name: str, data: bytes, expected: str):
     with pytest.raises(SampleImportError) as samples:
-        import_samples(store, data, "mixed.json")
+        import_samples(store, data, name)
     with pytest.raises(SeedImportError) as seeds:
-        import_seeds(store, data, "mixed.json")
-    expected = "mixed.json, line 6: expected an object with fields, got list"
+        import_seeds(store, data, name)
     assert expected in str(samples.value) and expected in str(seeds.value)
 
 
@@ -74,7 +76,8 @@ def test_every_import_error_is_a_record_file_error_and_a_sample_error_is_no_seed
     assert issubclass(SeedImportError, RecordFileError)
 
 
-@pytest.mark.parametrize("stage", ["seeds", "samples"])
-def test_a_folder_given_as_the_file_is_refused_with_the_reason(db_path: Path, tmp_path: Path, capsys, stage: str):
-    assert main(["--db", str(db_path), stage, "import", str(tmp_path)]) == 2
-    assert "cannot read the file: Is a directory" in capsys.readouterr().err
+def test_a_folder_given_as_the_file_is_refused_with_the_reason(store: Store, tmp_path: Path):
+    with pytest.raises(SeedImportError, match="cannot read the file: Is a directory"):
+        import_seed_file(store, tmp_path)
+    with pytest.raises(SampleImportError, match="cannot read the file: Is a directory"):
+        import_samples(store, tmp_path, tmp_path.name)

@@ -191,7 +191,7 @@ def _lines(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[
     number = 0
     for raw in handle:
         raw = raw.removesuffix(b"\n").removesuffix(b"\r")
-        for piece in raw.split(b"\r"):
+        for piece in raw.split(b"\r") if b"\r" in raw else (raw,):
             number += 1
             try:
                 yield piece.decode("utf-8-sig" if number == 1 else "utf-8"), number
@@ -277,9 +277,9 @@ def _json_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
 
 
 def _csv_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
-    """One record per row, keyed by the header; the delimiter (, ; tab) is sniffed. Blank rows are skipped; a
-    cell the file leaves out is no key."""
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    """One record per row, keyed by the header (a cell the row leaves out is None); the delimiter (, ; tab) is
+    sniffed. Blank rows are skipped."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline=None)  # CRLF and CR in a cell read as LF
     try:
         head = text.read(4096)
         dialect = csv.Sniffer().sniff(head, delimiters=",;\t") if head else csv.excel
@@ -309,8 +309,8 @@ def _csv_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
         if None in row:
             problems.append(Problem(f"{source}, line {line}", "more values than header columns"))
             continue
-        if any(v is not None and str(v).strip() for v in row.values()):
-            yield {k: v for k, v in row.items() if v is not None}, Location(source, "line", line)
+        if any(map(str.strip, filter(None, row.values()))):
+            yield row, Location(source, "line", line)
 
 
 def _parquet_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
@@ -375,8 +375,8 @@ def open_records(handle: IO[bytes], size: int, source: str, problems: list[Probl
         raise _refuse(source, "Parquet is a binary format: upload the file itself")
     check_size(size, source, container, streamed)
     if container != "parquet" and b"\x00" in head:
-        names = [CONTAINER_NAMES[c].removesuffix(" array") for c in accept if c != "parquet"]
-        raise _refuse(source, f"this looks like a binary file, not text ({', '.join(names)})")
+        names = [CONTAINER_NAMES[c].removesuffix(" array") for c in accept]
+        raise _refuse(source, f"this looks like a binary file, not text ({', '.join(names[:-1])} or {names[-1]})")
     if size == 0 or (container != "parquet" and not head.removeprefix(b"\xef\xbb\xbf").strip()):
         raise _refuse(source, "the file is empty")
     return container, _records(READERS[container](handle, source, problems), problems, bare_strings)
