@@ -15,8 +15,9 @@ from workbench.formats.record_files import (
     RecordFileError,
     check_size,
     size_limit,
+    upload_types,
 )
-from workbench.formats.sample_import import SampleImportError, import_samples
+from workbench.formats.sample_import import SAMPLE_CONTAINERS, SampleImportError, import_samples
 from workbench.seeds.engine import SeedImportError, import_seed_file, import_seeds
 from workbench.store import Store
 
@@ -51,6 +52,8 @@ def test_lone_carriage_returns_end_lines_for_samples_as_for_seeds(store: Store):
 
 
 def test_plain_text_is_a_seed_file_but_no_sample_file(store: Store):
+    assert "txt" in upload_types() and "txt" not in upload_types(SAMPLE_CONTAINERS)
+    assert {"pq", "ndjson", "tsv"} <= set(upload_types(SAMPLE_CONTAINERS)) & set(upload_types())
     assert import_seeds(store, b"One seed per line\n", "seeds.txt").ids
     with pytest.raises(SampleImportError, match=r"unknown file type; use \.csv, \.tsv, \.jsonl, \.ndjson, \.json, "
                                                 r"\.parquet or \.pq"):

@@ -345,8 +345,14 @@ def _records(rows: Rows, problems: list[Problem], bare_strings: bool) -> Iterato
             problems.append(Problem(str(where), f"expected an object with fields, got {type(value).__name__}"))
 
 
+def upload_types(accept: tuple[str, ...] = CONTAINERS) -> list[str]:
+    """The suffixes (without the dot) of the containers in `accept`, in SUFFIXES order, for a file picker:
+    ['csv', 'tsv', 'jsonl', ...]."""
+    return [suffix[1:] for suffix, container in SUFFIXES.items() if container in accept]
+
+
 def _accepted(accept: tuple[str, ...]) -> str:
-    names = [suffix for suffix, container in SUFFIXES.items() if container in accept]
+    names = ["." + suffix for suffix in upload_types(accept)]
     return ", ".join(names[:-1]) + f" or {names[-1]}"
 
 

@@ -1,11 +1,13 @@
 """Import samples made elsewhere (or exported here) so that they can be audited, reviewed and exported.
 
-Files: JSONL, a JSON array, CSV/TSV or Parquet, holding rows of one layout of workbench.formats.sample_formats
+Files (read by workbench.formats.record_files, the reader seeds and benchmark sets share): JSONL, a JSON array,
+CSV/TSV or Parquet, holding rows of one layout of workbench.formats.sample_formats
 (OpenAI messages, ShareGPT, Alpaca with input and history, TRL stepwise, PRM800K, ProcessBench, the preference
 layouts of TRL, LLaMA-Factory and OpenAI, or our own export with lineage and metric columns). The layout is
 detected from the first row and named; every row must share it.
 
-Streamed: rows are read one at a time (Parquet by record batch) and inserted in batches of BATCH_SIZE
+Streamed: rows are read one at a time (Parquet by record batch; JSONL, CSV and Parquet up to 4 GiB, a JSON array,
+read whole, up to 100 MiB) and inserted in batches of BATCH_SIZE
 inside one transaction, so memory stays flat in the number of rows and a file with any bad row imports
 nothing: every problem (up to MAX_PROBLEMS) names its line and field. A sample already in the store, or
 repeated in the file (same system prompt, tools, turns, input and steps), is skipped and reported, never refused;
