@@ -1,28 +1,45 @@
-"""Records from files: CSV/TSV, JSONL, JSON, plain text and Parquet, each record with where it came from.
+"""Records from files, the one reader family of seeds, samples and benchmark sets: CSV/TSV, JSONL, JSON, plain text
+and Parquet, each record with where it came from.
 
-Bytes are checked and decoded once: UTF-8 with or without a byte-order mark, UTF-16 with one (a
-spreadsheet's "Unicode text"); CRLF and CR line ends are read as LF. Each reader returns (record,
-location) pairs and appends a `Problem` per malformed record instead of stopping at the first, so one
-import reports everything wrong with a file. Nothing here knows what a record means.
+One suffix table (SUFFIXES), one container detection (`detect_container`: the suffix, else the first bytes), one
+size policy (`size_limit`: a file read whole, and a JSON array always, up to MAX_FILE_BYTES; JSONL, CSV and Parquet
+streamed up to MAX_STREAMED_BYTES) and one error (`RecordFileError`, the base of every import error). Bytes are
+UTF-8 with or without a byte-order mark, or UTF-16 with one (a spreadsheet's "Unicode text", copied as UTF-8 a
+chunk at a time); LF, CRLF and lone CR line ends all end a line.
+
+`open_records` streams a file's records one at a time (Parquet by record batch), so a caller that streams keeps
+memory flat; `read_records` reads them all for a caller that needs the whole file. A malformed record becomes a
+`Problem` and reading goes on, so one import reports everything wrong with a file. Nothing here knows what a
+record means.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-MAX_FILE_BYTES = 100 * 1024 * 1024  # Alpaca's 52k-task alpaca_data.json is 22 MB
+MAX_FILE_BYTES = 100 * 1024 * 1024  # read whole; Alpaca's 52k-task alpaca_data.json is 22 MB
+MAX_STREAMED_BYTES = 4 * 1024**3  # JSONL, CSV and Parquet, streamed
 MAX_REPORTED_PROBLEMS = 20
+STREAM_BATCH_ROWS = 1000  # Parquet rows decoded at a time
 CONTAINERS = ("csv", "jsonl", "json", "text", "parquet")
+CONTAINER_NAMES = {"csv": "CSV", "jsonl": "JSONL", "json": "JSON array", "text": "TXT", "parquet": "Parquet"}
 PARQUET_MAGIC = b"PAR1"
 SUFFIXES = {
     ".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".txt": "text",
     ".parquet": "parquet", ".pq": "parquet",
 }
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+JSON_RECORD_LISTS = ("seeds", "samples", "data", "items", "rows", "examples")  # an object holding the records
+HEAD_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -67,8 +84,9 @@ class Problem:
 
 
 @dataclass
-class FileImportError(Exception):
-    """Everything wrong with one import, each problem naming the file and line or field; nothing was stored."""
+class RecordFileError(Exception):
+    """Everything wrong with one file, each problem naming the file and line or field; nothing was imported. The base
+    of every import's error (seeds, samples, a natural dataset); a benchmark set rewords it."""
 
     source: str
     problems: list[Problem] = field(default_factory=list)
@@ -87,13 +105,24 @@ class FileImportError(Exception):
         return shown + ([f"... and {more} more problems"] if more > 0 else [])
 
 
-def _refuse(source: str, message: str, where: str | None = None) -> FileImportError:
-    return FileImportError(source, [Problem(where or source, message)])
+def _refuse(source: str, message: str, where: str | None = None) -> RecordFileError:
+    return RecordFileError(source, [Problem(where or source, message)])
 
 
-def check_size(size: int, source: str) -> None:
-    if size > MAX_FILE_BYTES:
-        raise _refuse(source, f"file is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+def size_limit(container: str, streamed: bool) -> int:
+    """The most bytes a file may hold: MAX_STREAMED_BYTES where the caller streams a container that streams (JSONL,
+    CSV, TXT, Parquet), MAX_FILE_BYTES where the file is read whole (a JSON array always is)."""
+    return MAX_STREAMED_BYTES if streamed and container != "json" else MAX_FILE_BYTES
+
+
+def check_size(size: int, source: str, container: str = "", streamed: bool = False) -> None:
+    """Raises RecordFileError when `size` (bytes) is over size_limit; the message names the limit and why."""
+    limit = size_limit(container, streamed)
+    if size <= limit:
+        return
+    why = "" if not streamed else (f" for {CONTAINER_NAMES[container]}, which is streamed" if limit == MAX_STREAMED_BYTES
+                                   else " for a JSON array, which is read whole; save it as JSONL to stream it")
+    raise _refuse(source, f"file is {size / 1e6:,.1f} MB; the limit is {limit / 1e6:,.0f} MB{why}")
 
 
 def normalise_newlines(text: str) -> str:
@@ -102,7 +131,8 @@ def normalise_newlines(text: str) -> str:
 
 
 def detect_container(name: str, data: bytes | str) -> str:
-    """The container of a file: by its suffix, else by its first bytes (Parquet magic, '[' JSON, '{' JSONL)."""
+    """The container of a file: by its suffix, else by its first bytes (Parquet magic, '[' JSON, '{' JSONL, else
+    text)."""
     by_suffix = SUFFIXES.get(Path(name).suffix.lower())
     if by_suffix:
         return by_suffix
@@ -116,83 +146,80 @@ def detect_container(name: str, data: bytes | str) -> str:
     return "text"
 
 
-def decode(data: bytes, source: str) -> str:
-    """Bytes to text with LF line ends; binary, non-UTF-8, oversized and empty files are refused with a clear
-    message (FileImportError)."""
-    check_size(len(data), source)
-    encoding = "utf-16" if data.startswith(UTF16_BOMS) else "utf-8-sig"
-    if encoding == "utf-8-sig" and b"\x00" in data[:8192]:
-        raise _refuse(source, "this looks like a binary file, not text (CSV, JSONL, JSON, TXT or Parquet)")
+def open_file(data: bytes | str | Path, name: str) -> tuple[IO[bytes], int]:
+    """A binary handle on a file (a Path), uploaded bytes or pasted text, and its size in bytes; RecordFileError for
+    a path that cannot be opened (missing, a folder, no permission)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, bytes):
+        return io.BytesIO(data), len(data)
     try:
-        text = data.decode(encoding)
+        handle = Path(data).open("rb")
+    except FileNotFoundError as exc:
+        raise _refuse(name, "no such file") from exc
+    except OSError as exc:  # a folder, no permission
+        raise _refuse(name, f"cannot read the file: {exc.strerror or exc}") from exc
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+def as_utf8(handle: IO[bytes], name: str) -> IO[bytes]:
+    """A UTF-16 file (it starts with its byte-order mark) copied as UTF-8 into a temporary file a chunk at a time,
+    so that every reader below reads UTF-8 and memory stays flat; invalid UTF-16 refuses the file."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    copy = tempfile.TemporaryFile()
+    try:
+        while chunk := handle.read(1 << 20):
+            copy.write(decoder.decode(chunk).encode("utf-8"))
+        copy.write(decoder.decode(b"", final=True).encode("utf-8"))
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _refuse(source, f"byte 0x{data[exc.start]:02x} is not valid UTF-8; save the file as UTF-8",
-                      f"{source}, line {line}") from exc
-    text = normalise_newlines(text)
-    if not text.strip():
-        raise _refuse(source, "the file is empty")
-    return text
+        copy.close()
+        raise _refuse(name, f"not valid UTF-16 ({exc.reason}); save the file as UTF-8") from exc
+    copy.seek(0)
+    return copy
 
 
-Records = list[tuple[dict, Location]]
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8"
 
 
-def read_csv(text: str, source: str, problems: list[Problem]) -> Records:
-    """One record per row, keyed by the header; the delimiter (, ; tab) is sniffed. Blank rows are skipped."""
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect, strict=True)
-    try:
-        reader.fieldnames  # noqa: B018 - reads the header row
-    except csv.Error as exc:
-        problems.append(Problem(f"{source}, line 1", f"malformed CSV header: {exc}"))
-        return []
-    records: Records = []
-    while True:
-        start_line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return records
-        except csv.Error as exc:
-            problems.append(Problem(f"{source}, line {start_line}", f"malformed CSV: {exc}"))
-            return records
-        if None in row:
-            problems.append(Problem(f"{source}, line {start_line}", "more values than header columns"))
-            continue
-        if all(v is None or not str(v).strip() for v in row.values()):
-            continue
-        records.append((row, Location(source, "line", start_line)))
+Rows = Iterator[tuple[object, Location]]
 
 
-def _record(value: object, where: Location, problems: list[Problem]) -> dict | None:
-    if isinstance(value, str):
-        return {"instruction": value}
-    if not isinstance(value, dict):
-        problems.append(Problem(str(where), f"expected an object with fields, got {type(value).__name__}"))
-        return None
-    return value
+def _lines(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[tuple[str, int]]:
+    """Every line as text with its 1-based number (LF, CRLF and lone CR end a line); a line that is not UTF-8 is a
+    problem and is left out."""
+    number = 0
+    for raw in handle:
+        raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+        for piece in raw.split(b"\r") if b"\r" in raw else (raw,):
+            number += 1
+            try:
+                yield piece.decode("utf-8-sig" if number == 1 else "utf-8"), number
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(f"{source}, line {number}", _not_utf8(piece, exc)))
 
 
-def read_jsonl(text: str, source: str, problems: list[Problem]) -> Records:
-    """One record per non-blank line; a bare JSON string is read as {"instruction": string}."""
-    records: Records = []
-    for number, line in enumerate(text.split("\n"), start=1):
+def _jsonl_values(lines: Iterator[tuple[str, int]], source: str, problems: list[Problem]) -> Rows:
+    for line, number in lines:
         if not line.strip():
             continue
         where = Location(source, "line", number)
         try:
-            value = json.loads(line)
+            yield json.loads(line), where
         except json.JSONDecodeError as exc:
             problems.append(Problem(str(where), f"invalid JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        record = _record(value, where, problems)
-        if record is not None:
-            records.append((record, where))
-    return records
+
+
+def _jsonl_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
+    """One record per non-blank line."""
+    return _jsonl_values(_lines(handle, source, problems), source, problems)
+
+
+def _text_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
+    """One record {"instruction": line} per non-blank line."""
+    for line, number in _lines(handle, source, problems):
+        if line.strip():
+            yield {"instruction": line}, Location(source, "line", number)
 
 
 def _array_items(text: str) -> list[tuple[object, int]] | None:
@@ -216,72 +243,162 @@ def _array_items(text: str) -> list[tuple[object, int]] | None:
         index = end
 
 
-def read_json(text: str, source: str, problems: list[Problem]) -> Records:
+def _json_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
     """A JSON array of records (each located by its line, or by item number when items share lines), an object
-    holding one under 'seeds', 'data', 'items', 'rows' or 'examples' (located by item), or a single record."""
+    holding one under a JSON_RECORD_LISTS key (located by item), or a single record; one object per line (JSONL
+    named .json) is read as JSONL. Read whole."""
+    data = handle.read()
+    try:
+        text = normalise_newlines(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.append(Problem(f"{source}, line {line}", _not_utf8(data, exc)))
+        return
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line: JSONL named .json
+            yield from _jsonl_values(((line, n) for n, line in enumerate(text.split("\n"), 1)), source, problems)
+            return
         problems.append(Problem(f"{source}, line {exc.lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}"))
-        return []
+        return
     located = _array_items(text) if isinstance(value, list) else None
     if located is not None and len({line for _, line in located}) < len(located):
         located = None  # items share lines (a one-line array): number them instead
     if located is None:
         if isinstance(value, dict):
-            inner = next((value[k] for k in ("seeds", "data", "items", "rows", "examples")
-                          if isinstance(value.get(k), list)), None)
-            value = inner if inner is not None else [value]
+            value = next((value[k] for k in JSON_RECORD_LISTS if isinstance(value.get(k), list)), [value])
         if not isinstance(value, list):
             problems.append(Problem(source, "expected a JSON array of records"))
-            return []
+            return
         located = [(item, None) for item in value]
-    records: Records = []
     for index, (item, line) in enumerate(located, start=1):
-        where = Location(source, "line", line) if line is not None else Location(source, "item", index)
-        record = _record(item, where, problems)
-        if record is not None:
-            records.append((record, where))
-    return records
+        yield item, Location(source, "line", line) if line is not None else Location(source, "item", index)
 
 
-def read_text(text: str, source: str, problems: list[Problem]) -> Records:
-    """One record {"instruction": line} per non-blank line."""
-    return [({"instruction": line}, Location(source, "line", number))
-            for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
+def _csv_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
+    """One record per row, keyed by the header (a cell the row leaves out is None); the delimiter (, ; tab) is
+    sniffed. Blank rows are skipped."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline=None)  # CRLF and CR in a cell read as LF
+    try:
+        head = text.read(4096)
+        dialect = csv.Sniffer().sniff(head, delimiters=",;\t") if head else csv.excel
+    except csv.Error:
+        dialect = csv.excel
+    except UnicodeDecodeError:
+        problems.append(Problem(source, "not valid UTF-8; save the file as UTF-8"))
+        return
+    text.seek(0)
+    reader = csv.DictReader(text, dialect=dialect, strict=True)
+    header = True
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = reader.fieldnames if header else next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            problems.append(Problem(f"{source}, line {line}", "not valid UTF-8; save the file as UTF-8"))
+            return
+        except csv.Error as exc:
+            problems.append(Problem(f"{source}, line {line}", f"malformed CSV{' header' if header else ''}: {exc}"))
+            return
+        if header:
+            header = False
+            continue
+        if None in row:
+            problems.append(Problem(f"{source}, line {line}", "more values than header columns"))
+            continue
+        if any(map(str.strip, filter(None, row.values()))):
+            yield row, Location(source, "line", line)
 
 
-def read_parquet(data: bytes, source: str, problems: list[Problem]) -> Records:
-    """One record per row (how Hugging Face datasets are stored); nested lists and structs stay lists and dicts."""
+def _parquet_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Rows:
+    """One record per row (how Hugging Face datasets are stored), STREAM_BATCH_ROWS rows decoded at a time; nested
+    lists and structs stay lists and dicts."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        rows = pq.read_table(io.BytesIO(data)).to_pylist()
+        parquet = pq.ParquetFile(handle)
+        number = 0
+        for batch in parquet.iter_batches(batch_size=STREAM_BATCH_ROWS):
+            for row in batch.to_pylist():
+                number += 1
+                yield row, Location(source, "row", number)
     except (pa.ArrowException, OSError, ValueError) as exc:
         problems.append(Problem(source, f"not a readable Parquet file: {exc}"))
-        return []
-    return [(row, Location(source, "row", number)) for number, row in enumerate(rows, start=1)]
 
 
-TEXT_READERS = {"csv": read_csv, "jsonl": read_jsonl, "json": read_json, "text": read_text}
+READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "json": _json_rows, "text": _text_rows, "parquet": _parquet_rows}
+
+
+def _records(rows: Rows, problems: list[Problem], bare_strings: bool) -> Iterator[tuple[dict, Location]]:
+    """Rows that are objects; a bare JSON string is {"instruction": string} where `bare_strings`, anything else a
+    problem."""
+    for value, where in rows:
+        if bare_strings and isinstance(value, str):
+            value = {"instruction": value}
+        if isinstance(value, dict):
+            yield value, where
+        else:
+            problems.append(Problem(str(where), f"expected an object with fields, got {type(value).__name__}"))
+
+
+def upload_types(accept: tuple[str, ...] = CONTAINERS) -> list[str]:
+    """The suffixes (without the dot) of the containers in `accept`, in SUFFIXES order, for a file picker:
+    ['csv', 'tsv', 'jsonl', ...]."""
+    return [suffix[1:] for suffix, container in SUFFIXES.items() if container in accept]
+
+
+def _accepted(accept: tuple[str, ...]) -> str:
+    names = ["." + suffix for suffix in upload_types(accept)]
+    return ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def open_records(handle: IO[bytes], size: int, source: str, problems: list[Problem], *, container: str | None = None,
+                 accept: tuple[str, ...] = CONTAINERS, streamed: bool = True, bare_strings: bool = False,
+                 pasted: bool = False) -> tuple[str, Iterator[tuple[dict, Location]]]:
+    """(container, every record of a binary file handle of `size` bytes, one at a time, with its Location).
+
+    The container is `container` or the detected one and must be one of `accept`; `streamed` picks the size limit
+    (size_limit); `bare_strings` reads a bare JSON string as {"instruction": string}; `pasted` says the bytes were
+    typed text (no Parquet). Raises RecordFileError for a file that cannot be read at all (unknown container,
+    binary, not UTF-16 after its mark, too big, empty); a malformed record becomes a Problem and reading goes on.
+    """
+    head = handle.read(HEAD_BYTES)
+    handle.seek(0)
+    if head.startswith(UTF16_BOMS):
+        handle = as_utf8(handle, source)
+        head = handle.read(HEAD_BYTES)
+        handle.seek(0)
+    given = container
+    container = container or detect_container(source, head)
+    if container not in accept:
+        raise _refuse(source, f"unknown format {given!r}; use one of {', '.join(accept)}" if given
+                      else f"unknown file type; use {_accepted(accept)}")
+    if container == "parquet" and pasted:
+        raise _refuse(source, "Parquet is a binary format: upload the file itself")
+    check_size(size, source, container, streamed)
+    if container != "parquet" and b"\x00" in head:
+        names = [CONTAINER_NAMES[c].removesuffix(" array") for c in accept]
+        raise _refuse(source, f"this looks like a binary file, not text ({', '.join(names[:-1])} or {names[-1]})")
+    if size == 0 or (container != "parquet" and not head.removeprefix(b"\xef\xbb\xbf").strip()):
+        raise _refuse(source, "the file is empty")
+    return container, _records(READERS[container](handle, source, problems), problems, bare_strings)
+
+
+Records = list[tuple[dict, Location]]
 
 
 def read_records(data: bytes | str, source: str, problems: list[Problem], container: str | None = None) -> Records:
-    """Records of a file or pasted text, in the given container or the detected one.
+    """Every record of a file's bytes or of pasted text, read whole (up to MAX_FILE_BYTES), in the given container
+    or the detected one; a bare JSON string is {"instruction": string}.
 
-    Raises FileImportError for a file that cannot be read at all (binary, not UTF-8, too big, empty,
-    unknown container); a malformed record becomes a Problem and reading goes on.
+    Raises RecordFileError for a file that cannot be read at all (binary, not UTF-8, too big, empty, unknown
+    container); a malformed record becomes a Problem and reading goes on.
     """
-    container = container or detect_container(source, data)
-    if container not in CONTAINERS:
-        raise _refuse(source, f"unknown format {container!r}; use one of {', '.join(CONTAINERS)}")
-    if container == "parquet":
-        if isinstance(data, str):
-            raise _refuse(source, "Parquet is a binary format: upload the file itself")
-        check_size(len(data), source)
-        return read_parquet(data, source, problems)
-    text = decode(data, source) if isinstance(data, bytes) else normalise_newlines(data)
-    if not text.strip():
-        raise _refuse(source, "the file is empty")
-    return TEXT_READERS[container](text, source, problems)
+    handle, size = open_file(data, source)
+    _, records = open_records(handle, size, source, problems, container=container, streamed=False,
+                              bare_strings=True, pasted=isinstance(data, str))
+    return list(records)

@@ -1,11 +1,13 @@
 """Import samples made elsewhere (or exported here) so that they can be audited, reviewed and exported.
 
-Files: JSONL, a JSON array, CSV/TSV or Parquet, holding rows of one layout of workbench.formats.sample_formats
+Files (read by workbench.formats.record_files, the reader seeds and benchmark sets share): JSONL, a JSON array,
+CSV/TSV or Parquet, holding rows of one layout of workbench.formats.sample_formats
 (OpenAI messages, ShareGPT, Alpaca with input and history, TRL stepwise, PRM800K, ProcessBench, the preference
 layouts of TRL, LLaMA-Factory and OpenAI, or our own export with lineage and metric columns). The layout is
 detected from the first row and named; every row must share it.
 
-Streamed: rows are read one at a time (Parquet by record batch) and inserted in batches of BATCH_SIZE
+Streamed: rows are read one at a time (Parquet by record batch; JSONL, CSV and Parquet up to 4 GiB, a JSON array,
+read whole, up to 100 MiB) and inserted in batches of BATCH_SIZE
 inside one transaction, so memory stays flat in the number of rows and a file with any bad row imports
 nothing: every problem (up to MAX_PROBLEMS) names its line and field. A sample already in the store, or
 repeated in the file (same system prompt, tools, turns, input and steps), is skipped and reported, never refused;
@@ -24,12 +26,9 @@ What a reader kept and reports (non-text content parts, unknown part types) is c
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import io
 import json
-import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ from typing import IO
 from workbench.core.conversation import stored_turns
 from workbench.core.wording import plural
 from workbench.formats.reasoning_traces import trace_steps
-from workbench.formats.record_files import UTF16_BOMS
+from workbench.formats.record_files import CONTAINER_NAMES, Problem, RecordFileError, open_file, open_records
 from workbench.formats.sample_formats import (
     FORMATS,
     RowError,
@@ -50,23 +49,18 @@ from workbench.formats.sample_formats import (
     detect,
     expected_layouts,
 )
-from workbench.seeds.engine import Problem, SeedImportError
 from workbench.store import Store, now
 from workbench.verify.ratings import OVERRULE_RATINGS
 
 BATCH_SIZE = 1000
 MAX_PROBLEMS = 50
-MAX_STREAMED_BYTES = 4 * 1024**3  # JSONL, CSV and Parquet are streamed
-MAX_JSON_BYTES = 200 * 1024**2  # a JSON array is parsed whole
 MAX_TEXT_CHARS = 100_000
 MAX_LISTED_DUPLICATES = 20
-CONTAINERS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
-CONTAINER_NAMES = {"jsonl": "JSONL", "json": "JSON array", "csv": "CSV", "parquet": "Parquet"}
-JSON_ROW_LISTS = ("data", "samples", "rows", "items", "examples")
+SAMPLE_CONTAINERS = ("jsonl", "json", "csv", "parquet")  # of record_files.CONTAINERS: a sample is no plain line
 RATING_LABELS = {rating: label for label, rating in OVERRULE_RATINGS.items()}  # +1 -> 'correct', as a step overrule
 
 
-class SampleImportError(SeedImportError):
+class SampleImportError(RecordFileError):
     """Everything wrong with one sample import, each problem naming the file, line and field; nothing was imported."""
 
 
@@ -125,161 +119,21 @@ class ImportResult:
 # ---------------------------------------------------------------- reading rows from a file
 
 
-def container_of(name: str, head: bytes) -> str | None:
-    """The file's container from its suffix, else from its first bytes; None when it cannot be told."""
-    by_suffix = CONTAINERS.get(Path(name).suffix.lower())
-    if by_suffix:
-        return by_suffix
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return {b"[": "json", b"{": "jsonl"}.get(stripped[:1])
-
-
-def _jsonl_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[tuple[dict, str]]:
-    for number, raw in enumerate(handle, start=1):
-        where = f"{source}, line {number}"
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(where, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8; save the file as UTF-8"))
-            continue
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(where, f"invalid JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        if not isinstance(value, dict):
-            problems.append(Problem(where, "each line must be a JSON object (one sample)"))
-            continue
-        yield value, where
-
-
-def _json_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[tuple[dict, str]]:
-    data = handle.read()
-    try:
-        value = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.append(Problem(f"{source}, line {line}", "not valid UTF-8; save the file as UTF-8"))
-        return
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # one object per line: JSONL named .json
-            yield from _jsonl_rows(io.BytesIO(data), source, problems)
-            return
-        problems.append(Problem(f"{source}, line {exc.lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}"))
-        return
-    if isinstance(value, dict):
-        value = next((value[k] for k in JSON_ROW_LISTS if isinstance(value.get(k), list)), [value])
-    if not isinstance(value, list):
-        problems.append(Problem(source, "expected a JSON array of sample objects"))
-        return
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            problems.append(Problem(f"{source}, item {index}", "each item must be a JSON object (one sample)"))
-            continue
-        yield item, f"{source}, item {index}"
-
-
-def _csv_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[tuple[dict, str]]:
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    try:
-        head = text.read(4096)
-        dialect = csv.Sniffer().sniff(head, delimiters=",;\t") if head else csv.excel
-    except csv.Error:
-        dialect = csv.excel
-    except UnicodeDecodeError:
-        problems.append(Problem(source, "not valid UTF-8; save the file as UTF-8"))
-        return
-    text.seek(0)
-    reader = csv.DictReader(text, dialect=dialect, strict=True)
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            problems.append(Problem(f"{source}, line {line}", f"malformed CSV: {exc}"))
-            return
-        if None in row:
-            problems.append(Problem(f"{source}, line {line}", "more values than header columns"))
-            continue
-        cells = {k.strip(): v for k, v in row.items() if k and v is not None and v.strip()}
-        if isinstance(cells.get("tags"), str):
-            cells["tags"] = [t.strip() for t in cells["tags"].split(",") if t.strip()]
-        if cells:
-            yield cells, f"{source}, line {line}"
-
-
-def _parquet_rows(handle: IO[bytes], source: str, problems: list[Problem]) -> Iterator[tuple[dict, str]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(handle)
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(Problem(source, f"not a readable Parquet file: {exc}"))
-        return
-    index = 0
-    for batch in parquet.iter_batches(batch_size=BATCH_SIZE):
-        for row in batch.to_pylist():
-            yield row, f"{source}, row {index}"
-            index += 1
-
-
-READERS = {"jsonl": _jsonl_rows, "json": _json_rows, "csv": _csv_rows, "parquet": _parquet_rows}
-
-
-def _open(data: bytes | str | Path, name: str) -> tuple[IO[bytes], int]:
-    """A binary handle on the file (a path) or the uploaded bytes, and its size."""
-    if isinstance(data, bytes):
-        return io.BytesIO(data), len(data)
-    path = Path(data)
-    if not path.is_file():
-        raise SampleImportError(name, [Problem(name, "no such file")])
-    return path.open("rb"), path.stat().st_size
-
-
-def as_utf8(handle: IO[bytes], name: str) -> IO[bytes]:
-    """A UTF-16 file (it starts with its byte-order mark) copied as UTF-8 into a temporary file a chunk at a time,
-    so that every reader below reads UTF-8 and memory stays flat; invalid UTF-16 refuses the file."""
-    decoder = codecs.getincrementaldecoder("utf-16")()
-    copy = tempfile.TemporaryFile()
-    try:
-        while chunk := handle.read(1 << 20):
-            copy.write(decoder.decode(chunk).encode("utf-8"))
-        copy.write(decoder.decode(b"", final=True).encode("utf-8"))
-    except UnicodeDecodeError as exc:
-        copy.close()
-        raise SampleImportError(name, [Problem(name, f"not valid UTF-16 ({exc.reason}); save the file as UTF-8")]) from exc
-    copy.seek(0)
-    return copy
+def _cells(row: dict) -> dict:
+    """A CSV row's filled cells by their stripped header, `tags` split at commas."""
+    cells = {k.strip(): v for k, v in row.items() if k and v is not None and v.strip()}
+    if isinstance(cells.get("tags"), str):
+        cells["tags"] = [t.strip() for t in cells["tags"].split(",") if t.strip()]
+    return cells
 
 
 def read_rows(handle: IO[bytes], size: int, name: str, problems: list[Problem]) -> tuple[str, Iterator[tuple[dict, str]]]:
-    """(container, rows with where each came from); problems of the file itself go to `problems`. UTF-8 (with or
-    without a byte-order mark) and UTF-16 with its mark are read; CRLF line ends are fine."""
-    head = handle.read(8192)
-    handle.seek(0)
-    if head.startswith(UTF16_BOMS):
-        handle = as_utf8(handle, name)
-        head = handle.read(8192)
-        handle.seek(0)
-    container = container_of(name, head)
-    if container is None:
-        raise SampleImportError(name, [Problem(name, "unknown file type; use .jsonl, .json, .csv or .parquet")])
-    if container != "parquet" and b"\x00" in head:
-        raise SampleImportError(name, [Problem(name, "this looks like a binary file, not JSONL, JSON or CSV")])
-    limit = MAX_JSON_BYTES if container == "json" else MAX_STREAMED_BYTES
-    if size > limit:
-        raise SampleImportError(name, [Problem(name, f"file is {size / 1e6:,.0f} MB; the limit for {CONTAINER_NAMES[container]} "
-                                               f"is {limit / 1e6:,.0f} MB")])
-    if size == 0 or (container != "parquet" and not head.strip()):
-        raise SampleImportError(name, [Problem(name, "the file is empty")])
-    return container, READERS[container](handle, name, problems)
+    """(container, rows with where each came from), streamed by workbench.formats.record_files (SAMPLE_CONTAINERS);
+    problems of single rows go to `problems`. Raises RecordFileError for a file that cannot be read at all."""
+    container, records = open_records(handle, size, name, problems, accept=SAMPLE_CONTAINERS)
+    if container == "csv":
+        return container, ((cells, str(where)) for row, where in records if (cells := _cells(row)))
+    return container, ((row, str(where)) for row, where in records)
 
 
 # ---------------------------------------------------------------- rows onto records
@@ -358,19 +212,25 @@ class RecordReader:
         return self.records.skipped_where
 
     def __iter__(self) -> Iterator[tuple[SampleRecord, str]]:
-        handle, size = _open(self.data, self.name)
-        with handle:
-            self.container, rows = read_rows(handle, size, self.name, self.problems)
-            for row, where in rows:
-                record = self.records.read(row, where)
-                if len(self.problems) >= MAX_PROBLEMS:
-                    break
-                if record is not None and not self.problems:
-                    yield record, where
+        try:
+            handle, size = open_file(self.data if isinstance(self.data, bytes) else Path(self.data), self.name)
+            with handle:
+                yield from self._read(handle, size)
+        except RecordFileError as exc:
+            raise SampleImportError(exc.source, exc.problems) from exc
         if self.format is None and not self.problems:
             self.problems.append(Problem(self.name, "no samples found"))
         if self.problems:
             raise SampleImportError(self.name, self.problems)
+
+    def _read(self, handle: IO[bytes], size: int) -> Iterator[tuple[SampleRecord, str]]:
+        self.container, rows = read_rows(handle, size, self.name, self.problems)
+        for row, where in rows:
+            record = self.records.read(row, where)
+            if len(self.problems) >= MAX_PROBLEMS:
+                return
+            if record is not None and not self.problems:
+                yield record, where
 
 
 # ---------------------------------------------------------------- records into the store
@@ -507,7 +367,7 @@ def preview(data: bytes, name: str, n: int = 5) -> Preview:
     problems: list[Problem] = []
     try:
         container, rows = read_rows(io.BytesIO(data), len(data), name, problems)
-    except SampleImportError as exc:
+    except RecordFileError as exc:
         return Preview(None, None, [], [str(p) for p in exc.problems])
     records = _Records(problems)
     shown = []

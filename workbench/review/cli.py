@@ -8,16 +8,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from workbench.cli_common import print_json
 from workbench.core.wording import plural
 from workbench.export.cli import cmd_export
 from workbench.safety.cli import cmd_pii_policy, cmd_pii_scan
 from workbench.store import Store
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_samples_import(args: argparse.Namespace, store: Store) -> int:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.formats.record_files import FileImportError, Problem, read_records
+from workbench.formats.record_files import Problem, RecordFileError, read_records
 from workbench.safety.decontamination import benchmark_texts
 from workbench.store import Store, StoreError, text_hash
 
@@ -37,10 +37,10 @@ def _records(data: bytes, source: str) -> list[dict]:
     problems: list[Problem] = []
     try:
         located = read_records(data, source, problems)
-    except FileImportError as exc:
+    except RecordFileError as exc:
         raise BenchmarkError("\n".join([f"Could not read {source}: nothing was registered.", *exc.shown_problems()])) from exc
     if problems:
-        raise BenchmarkError(str(FileImportError(source, problems)).replace("nothing was imported", "nothing was registered"))
+        raise BenchmarkError(str(RecordFileError(source, problems)).replace("nothing was imported", "nothing was registered"))
     return [record for record, _ in located]
 
 

@@ -28,13 +28,14 @@ from pathlib import Path
 
 from workbench.core.wording import plural
 from workbench.formats.record_files import (
-    FileImportError,
     Location,
     Problem,
+    RecordFileError,
     check_size,
     describe_locations,
     detect_container,
     normalise_newlines,
+    open_file,
     read_records,
 )
 from workbench.seeds.answer_extraction import find_final_answer, split_reference, strip_calculator_annotations
@@ -51,7 +52,7 @@ REPORT_ORDER = ["instruction", "input", "reference_answer", "reference_solution"
 REPORT_NAMES = {"reference_answer": "reference", "reference_solution": "reference solution"}
 
 
-class SeedImportError(FileImportError):
+class SeedImportError(RecordFileError):
     """Everything wrong with one seed import, each problem naming the file and line or field."""
 
 
@@ -211,7 +212,7 @@ def parse_seeds(data: bytes | str, source: str, container: str | None = None) ->
     container = container or detect_container(source, data)
     try:
         records = read_records(data, source, problems, container)
-    except FileImportError as exc:
+    except RecordFileError as exc:
         raise SeedImportError(exc.source, exc.problems) from exc
     parsed = ParsedSeeds([], [])
     first_seen: dict[str, Location] = {}
@@ -332,14 +333,16 @@ def import_seeds(store: Store, data: bytes | str, source: str, container: str | 
 
 
 def import_seed_file(store: Store, path: str | Path) -> ImportResult:
+    """import_seeds for a file on disk, refused before it is read when it is missing, unreadable or too big."""
     path = Path(path)
-    if not path.is_file():
-        raise SeedImportError(str(path), [Problem(str(path), "no such file")])
     try:
-        check_size(path.stat().st_size, path.name)
-    except FileImportError as exc:
+        handle, size = open_file(path, str(path))
+        with handle:
+            check_size(size, path.name)
+            data = handle.read()
+    except RecordFileError as exc:
         raise SeedImportError(exc.source, exc.problems) from exc
-    return import_seeds(store, path.read_bytes(), path.name)
+    return import_seeds(store, data, path.name)
 
 
 # ---------------------------------------------------------------- editing
