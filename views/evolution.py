@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._shared import (
+from views._shared import (
     bundled_model_note,
     bypass_cache_checkbox,
     empty_state,

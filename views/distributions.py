@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
-from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
+from views._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
+from views._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
 from workbench.analyse.job import submit_uncertainty
 from workbench.core.glossary import explain
 from workbench.core.jobs import queue

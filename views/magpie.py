@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from views._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import TeacherError
 from workbench.core.wording import plural
@@ -251,4 +251,4 @@ def live_run() -> None:
 
 
 live_run()
-st.page_link("pages/jobs.py", label="Pause, resume or cancel on the Jobs page", icon=":material/work_history:")
+st.page_link("views/jobs.py", label="Pause, resume or cancel on the Jobs page", icon=":material/work_history:")

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._labelling import gold_panel, labelling_view, mark_path_gold
-from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from views._labelling import gold_panel, labelling_view, mark_path_gold
+from views._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
 from workbench.core.glossary import explain
 from workbench.core.jobs.queue import submit
 from workbench.core.settings import reviewer_name, teacher_config

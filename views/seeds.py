@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._probes import probe_column, probe_section, student_evidence
-from pages._shared import empty_state, literal_markdown, store
+from views._probes import probe_column, probe_section, student_evidence
+from views._shared import empty_state, literal_markdown, store
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.seeds.engine import (

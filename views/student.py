@@ -8,8 +8,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._probes import latest_probe, percent
-from pages._shared import empty_state, stop_without_seeds, store
+from views._probes import latest_probe, percent
+from views._shared import empty_state, stop_without_seeds, store
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import load_operators
@@ -119,7 +119,7 @@ def evolve_form(seed_ids: list[int]) -> None:
 if not points:
     empty_state("No seed on the frontier yet: probe the student on the Seeds page (it measures the pass rate and the "
                 "uncertainty of each seed it can check).")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+    st.page_link("views/seeds.py", label="Go to Seeds", icon=":material/eco:")
 else:
     event = st.plotly_chart(frontier_chart(pd.DataFrame(points)), key="frontier", on_select="rerun",
                             selection_mode=("box", "lasso"), config={"displaylogo": False})
@@ -131,7 +131,7 @@ else:
         st.caption(f"{plural(len(selected), 'seed')} selected ({failures:,} known failures): "
                    f"{', '.join(map(str, selected[:30]))}{' ...' if len(selected) > 30 else ''}.")
         evolve_form(selected)
-        st.page_link("pages/evolution.py", label="Go to Evolution", icon=":material/account_tree:")
+        st.page_link("views/evolution.py", label="Go to Evolution", icon=":material/account_tree:")
     else:
         st.caption(f"{plural(len(points), 'seed')} on the frontier. Draw a box or lasso around seeds to evolve them.")
 if unplaced:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from views._shared import empty_state, job_progress, store
 from workbench.core.embeddings import model_name
 from workbench.core.wording import plural
 from workbench.safety.benchmark_sets import BenchmarkError, file_fields, register_benchmark
