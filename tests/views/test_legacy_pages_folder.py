@@ -13,19 +13,13 @@ from tests.conftest import ROOT
 from views import _shared
 
 
-def test_the_app_has_no_pages_folder_beside_app_py():
-    assert not (ROOT / "pages").exists(), (
+def test_the_app_has_no_pages_folder_beside_app_py_so_no_page_warns_of_one():
+    assert _shared.legacy_pages_folder() is None, (
         "a pages/ folder beside app.py makes a fresh server answer its first deep link with 'Page not found' "
         "(streamlit/runtime/pages_manager.py: PagesManager.uses_pages_directory); the pages live in views/")
 
 
-def test_a_leftover_pages_folder_is_named_on_the_page_and_a_clean_checkout_shows_nothing(
-    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    clean = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert not clean.exception
-    assert [w.value for w in clean.warning if "pages/" in w.value] == []
-
+def test_a_leftover_pages_folder_is_named_on_the_page(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "pages" / "__pycache__").mkdir(parents=True)  # what `git pull` leaves of the old layout
     monkeypatch.setattr(_shared, "APP_ROOT", tmp_path)
     left_over = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
