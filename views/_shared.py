@@ -32,6 +32,18 @@ def store() -> Store:
     return open_store(db_path())
 
 
+def page_header(title: str, caption: str, message_key: str, help: str | None = None) -> Store:
+    """A page's opening: its title, its purpose in a caption (`help`: a glossary tooltip on it), the store for this
+    run (`store()`), and the success message the previous run's action left in `st.session_state[message_key]`,
+    shown once."""
+    st.title(title)
+    st.caption(caption, help=help)
+    db = store()
+    if message := st.session_state.pop(message_key, None):
+        st.success(message)
+    return db
+
+
 def start_worker_once() -> None:
     """Make sure a worker serves this store (one flock probe; set WORKBENCH_NO_WORKER=1 to manage it yourself).
     The worker the app starts stops when the app stops; one started by hand (`workbench worker`) is left alone."""

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from views._probes import latest_probe, percent
-from views._shared import empty_state, stop_without_seeds, store
+from views._shared import empty_state, page_header, stop_without_seeds
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import load_operators
@@ -21,12 +21,12 @@ from workbench.student.settings import models_line
 
 PALETTE = px.colors.qualitative.T10
 
-st.title("Student")
-st.caption("The student is the model the data is for. The factory starts where it fails or is unsure (the frontier) "
-           "and ends by measuring what the approved data can still teach it (the headroom).")
-db = store()
-if message := st.session_state.pop("student_message", None):
-    st.success(message)
+db = page_header(
+    "Student",
+    "The student is the model the data is for. The factory starts where it fails or is unsure (the frontier) "
+    "and ends by measuring what the approved data can still teach it (the headroom).",
+    "student_message",
+)
 stop_without_seeds(db.overview.counts()["seeds"] > 0, "No seeds yet: load or import seeds, then probe the student on them.")
 
 summary = student_summary(db)
