@@ -299,7 +299,7 @@ def page_warm(path: Path, page: str = "maps") -> float:
     os.environ["WORKBENCH_DB"] = str(path)
     root = Path(__file__).resolve().parent.parent
     at = AppTest.from_file(str(root / "app.py"), default_timeout=300)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     started = time.perf_counter()
     at.run()

@@ -41,7 +41,8 @@ def spread(values: list[float], prefix: str = "") -> dict:
 @dataclass
 class WalkReport:
     """Seconds per visit (from `goto` until the page settled) with the round it belongs to, and every problem seen:
-    a page that showed an exception ('user 3, review: ImportError ...') or never settled."""
+    a page that showed an exception ('user 3, review: ImportError ...'), answered 'Page not found' or never
+    settled."""
 
     visits: list[tuple[int, float]] = field(default_factory=list)  # (round, seconds)
     problems: list[str] = field(default_factory=list)
@@ -92,6 +93,8 @@ async def _user(browser, url: str, number: int, pages: tuple[str, ...], rounds: 
                 shown = page.locator("[data-testid='stException']")
                 if await shown.count():
                     report.problems.append(f"user {number}, {name}: {(await shown.first.inner_text())[:300]}")
+                if await page.get_by_text("Page not found", exact=True).count():
+                    report.problems.append(f"user {number}, {name}: Streamlit answered 'Page not found'")
     finally:
         await context.close()
 

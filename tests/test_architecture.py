@@ -1,6 +1,6 @@
 """The layout's rules (issues 19 and 28): no import cycle in workbench/, no streamlit in workbench/, no module
-over 700 lines, each page imports only its own stage's package and the shared parts, workbench/core imports no stage,
-and every table is written by its owner alone (the class whose TABLES names it)."""
+over 700 lines, each page (views/) imports only its own stage's package and the shared parts and holds no SQL,
+workbench/core imports no stage, and every table is written by its owner alone (the class whose TABLES names it)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ PAGE_STAGES = {
 PAGE_EXTRA = {
     # the Seeds page checks a seed's reference (its tests, or its answer) with the verifiers' own check
     # (verify.reference_check), and probes the student, showing its wrong answers beside the reference (through
-    # pages/_probes.py)
+    # views/_probes.py)
     "seeds": {"verify", "student"},
     # the Student page's frontier selection starts an evolution job (workbench.evolve.job.submit_evolve)
     "student": {"evolve"},
@@ -172,9 +172,9 @@ def test_no_stage_imports_the_pipeline():
     assert sorted(name for name, path in MODULES.items() if "workbench.pipeline" in imported_modules(path)) == []
 
 
-@pytest.mark.parametrize("page", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", sorted((ROOT / "views").glob("*.py")), ids=lambda p: p.name)
 def test_a_page_imports_only_its_stage_and_the_shared_parts(page: Path):
-    assert page.stem in PAGE_STAGES, f"pages/{page.name} is in no stage: add it to PAGE_STAGES"
+    assert page.stem in PAGE_STAGES, f"views/{page.name} is in no stage: add it to PAGE_STAGES"
     own = PAGE_STAGES[page.stem]
     allowed = {own} | PAGE_EXTRA.get(page.stem, set())
     foreign = set()
@@ -192,6 +192,23 @@ WRITE = re.compile(r"\b(?:INSERT\s+(?:OR\s+[A-Z]+\s+)?INTO|REPLACE\s+INTO|(?<!DO
                    r"DELETE\s+FROM)\s+(?!temp\.)([A-Za-z_]\w*)")
 # Modules that create and migrate the schema (they write every table once, when a store is made or upgraded).
 SCHEMA_MODULES = {"workbench.core.schema", "workbench.core.store"}
+
+
+SELECT = re.compile(r"\bSELECT\b[\s\S]+?\bFROM\s+[A-Za-z_]")
+CURSOR_CALLS = {"execute", "executemany", "executescript"}
+
+
+def test_a_view_holds_no_sql():
+    """Views are thin (views/*.py): they read the store through its owners, never with SQL of their own."""
+    found = []
+    for path in sorted((ROOT / "views").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    SELECT.search(node.value) or WRITE.search(node.value)):
+                found.append(f"views/{path.name}:{node.lineno} {node.value[:60]!r}")
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in CURSOR_CALLS:
+                found.append(f"views/{path.name}:{node.lineno} {ast.unparse(node)[:60]}")
+    assert found == []
 
 
 def owners() -> dict[str, str]:

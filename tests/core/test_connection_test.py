@@ -113,7 +113,7 @@ def test_a_failed_connection_is_the_jobs_answer_not_a_failed_job(store: Store, d
 
 def settings_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/settings.py")
+    at.switch_page("views/settings.py")
     return at
 
 

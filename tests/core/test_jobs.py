@@ -280,7 +280,7 @@ def jobs_page():
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/jobs.py")
+    at.switch_page("views/jobs.py")
     return at
 
 

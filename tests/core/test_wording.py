@@ -30,6 +30,6 @@ def test_messages_say_one_in_the_singular():
 def test_no_hand_made_plural_is_left():
     """The twins this helper replaced: "'s' * (n != 1)", "'s' if n != 1 else ''", "'' if n == 1 else 's'" and "(s)"."""
     twin = re.compile(r"""(?<![A-Za-z])['"]s['"] \* \(|(?<![A-Za-z])['"]s['"] if |else ['"]s['"]|\(s\)\b""")
-    found = [f"{path.relative_to(ROOT)}:{number}" for folder in ("workbench", "pages") for path in (ROOT / folder).rglob("*.py")
+    found = [f"{path.relative_to(ROOT)}:{number}" for folder in ("workbench", "views") for path in (ROOT / folder).rglob("*.py")
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if twin.search(line)]
     assert found == []

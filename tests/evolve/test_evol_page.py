@@ -20,7 +20,7 @@ MOCK = {"model": "openai/gpt-4o-mini",
 
 def page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/evolution.py")
+    at.switch_page("views/evolution.py")
     return at
 
 

@@ -16,7 +16,7 @@ from workbench.store import Store
 
 def export_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/export.py")
+    at.switch_page("views/export.py")
     return at
 
 

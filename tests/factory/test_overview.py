@@ -25,7 +25,7 @@ from workbench.verify.reasoning import (
 
 def app_page(name: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page(f"pages/{name}.py")
+    at.switch_page(f"views/{name}.py")
     return at
 
 

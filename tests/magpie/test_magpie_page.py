@@ -20,7 +20,7 @@ TIMEOUT = 60
 
 def magpie_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/magpie.py")
+    at.switch_page("views/magpie.py")
     return at.run()
 
 

@@ -12,7 +12,7 @@ from workbench.store import Store
 
 def review_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/review.py")
+    at.switch_page("views/review.py")
     return at
 
 

@@ -295,7 +295,7 @@ def app_at(page: str) -> AppTest:
 
 def test_review_shows_the_match_beside_the_sample(store, contaminated):
     store.review.set_sample_status([contaminated["copied"], contaminated["clean"]], "pending", "Ada")
-    at = app_at("pages/review.py").run()
+    at = app_at("views/review.py").run()
     assert not at.exception
     assert at.subheader[0].value.startswith(f"Sample {contaminated['copied']}")
     assert any("Matches **gsm8k** item 1: word n-gram overlap 100%" in e.value for e in at.error)
@@ -306,7 +306,7 @@ def test_review_shows_the_match_beside_the_sample(store, contaminated):
 
 
 def test_decontamination_page_lists_benchmarks_and_matches(store, contaminated):
-    at = app_at("pages/decontamination.py").run()
+    at = app_at("views/decontamination.py").run()
     assert not at.exception
     frames = [d.value for d in at.dataframe]
     assert frames[0][["name", "items", "flagged"]].values.tolist() == [["gsm8k", 2, 1]]
@@ -316,7 +316,7 @@ def test_decontamination_page_lists_benchmarks_and_matches(store, contaminated):
 
 def test_decontamination_page_queues_a_scan_with_the_chosen_settings(store):
     register_benchmark(store, GSM8K_JSONL, "gsm8k.jsonl", "question", "gsm8k")
-    at = app_at("pages/decontamination.py").run()
+    at = app_at("views/decontamination.py").run()
     assert any("Not scanned yet" in i.value for i in at.info)
     at.number_input[0].set_value(8)
     at.checkbox[0].uncheck()
@@ -328,7 +328,7 @@ def test_decontamination_page_queues_a_scan_with_the_chosen_settings(store):
 
 
 def test_empty_decontamination_page_says_how_to_start(db_path):
-    at = app_at("pages/decontamination.py").run()
+    at = app_at("views/decontamination.py").run()
     assert not at.exception
     assert any("No benchmark registered yet" in i.value for i in at.info)
 
@@ -350,7 +350,7 @@ def test_the_card_names_samples_made_or_edited_after_the_last_scan(store, contam
     assert not (Path(store.path).parent / "exports" / "late.jsonl").exists()
     card = export_to(store, "late.jsonl", contaminated="allow").card_path.read_text()
     assert "2 exported samples were created or edited after the last scan and were not checked" in card
-    at = app_at("pages/decontamination.py").run()
+    at = app_at("views/decontamination.py").run()
     assert any("2 samples were created or edited after the last scan" in w.value for w in at.warning)
 
 

@@ -23,7 +23,7 @@ GSM8K = (
 
 def seeds_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/seeds.py")
+    at.switch_page("views/seeds.py")
     return at.run()
 
 
@@ -98,7 +98,7 @@ def test_the_verifier_shows_the_tasks_input_and_reference(store: Store):
     job_id = queue.submit(store, "verify", {"tasks": [{"type": "seed", "id": seed_id}], "n": 1})
     runner.run_job(store, store.jobs.claim_job(job_id, 1))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/verifier.py")
+    at.switch_page("views/verifier.py")
     at = at.run()
     assert not at.exception
     shown = [t.value for t in at.text]

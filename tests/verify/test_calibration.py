@@ -258,7 +258,7 @@ def calibration_page():
     from tests.conftest import ROOT
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/calibration.py")
+    at.switch_page("views/calibration.py")
     return at
 
 

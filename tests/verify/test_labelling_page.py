@@ -16,7 +16,7 @@ TIMEOUT = 60
 
 def labelling_page(store: Store) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/verifier.py")
+    at.switch_page("views/verifier.py")
     at.run()
     assert not at.exception
     at = at.toggle(key="verifier-labelling").set_value(True).run()
@@ -90,7 +90,7 @@ def test_the_audit_view_makes_the_path_on_screen_gold_or_names_the_unlabelled_st
     _, [(path_id, steps)] = scored_task(store, "Labelled task", [1.0, 1.0, 1.0])
     store.labelling.add_step_labels("teacher", {steps[0]: "correct"}, "known")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/verifier.py")
+    at.switch_page("views/verifier.py")
     at = button(at.run(), "Make this path a gold task").click().run()
     assert not at.exception
     assert f"Steps 2 and 3 of path {path_id} have no label by anyone: gold needs every step labelled" in [

@@ -23,7 +23,7 @@ SLIP = "Step 1: 25% of $80 = $20.\nStep 2: $80 - $20 = $50.\nAnswer: 50"
 
 def page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/verifier.py")
+    at.switch_page("views/verifier.py")
     return at
 
 

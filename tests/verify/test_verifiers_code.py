@@ -407,7 +407,7 @@ def test_the_verifier_page_warns_when_the_code_verifier_is_not_isolated(store, m
     missing = Isolation(bwrap=None, seccomp=None, problems=("bubblewrap (bwrap) is not installed",))
     monkeypatch.setattr(sandbox, "isolation", lambda: missing)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/verifier.py").run()
+    at.switch_page("views/verifier.py").run()
     assert not at.exception and not at.warning
     next(m for m in at.multiselect if m.label == "Verifiers").set_value(["arithmetic", "code"]).run()
     warnings = [w.value for w in at.warning]

@@ -60,8 +60,9 @@ def test_every_page_on_an_empty_store(running_app, page):
 
 
 def test_load_sample_seeds_from_the_browser(running_app, page):
-    page.goto(running_app.page_url("seeds"))
+    page.goto(running_app.page_url("seeds"))  # the server's first visit, straight to a deep link
     wait_for_streamlit(page)
+    assert page.get_by_text("Page not found", exact=True).count() == 0
     page.get_by_role("button", name="Load sample seeds").click()
     page.get_by_text("Loaded", exact=False).first.wait_for(timeout=30_000)
     wait_for_streamlit(page)

@@ -28,7 +28,7 @@ TIMEOUT = 60
 def page(name: str) -> AppTest:
     """The whole app (navigation included), switched to one page."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page(f"pages/{name}.py")
+    at.switch_page(f"views/{name}.py")
     return at
 
 
@@ -246,11 +246,11 @@ def test_every_entropy_a_page_shows_is_in_bits_with_its_unit(store: Store):
     assert units == {"distinct_2": "", "lexical_entropy": "bits", "token_entropy_mean": "bits"}
 
 
-@pytest.mark.parametrize("helper", sorted(p.name for p in (ROOT / "pages").glob("_*.py") if p.name != "__init__.py"))
+@pytest.mark.parametrize("helper", sorted(p.name for p in (ROOT / "views").glob("_*.py") if p.name != "__init__.py"))
 def test_importing_a_shared_page_helper_only_defines_names(helper: str):
     """Many script threads import these at once: a call at import (st.rerun() raises) would hand the others a
     half-made module. Whatever may rerun runs inside a function a page calls."""
-    tree = ast.parse((ROOT / "pages" / helper).read_text())
+    tree = ast.parse((ROOT / "views" / helper).read_text())
     calls = [ast.unparse(node)[:80] for node in tree.body
              if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant)]
     assert calls == []

@@ -14,7 +14,7 @@ TIMEOUT = 60
 def page(name: str) -> AppTest:
     """The whole app (navigation included), switched to one page."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page(f"pages/{name}.py")
+    at.switch_page(f"views/{name}.py")
     return at
 
 

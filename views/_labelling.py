@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bundled_model_note, empty_state, show_model_text
+from views._shared import bundled_model_note, empty_state, show_model_text
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.store import Store

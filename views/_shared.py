@@ -6,12 +6,10 @@ import argparse
 import os
 import re
 import sys
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from workbench.core.env import default_db_path
 from workbench.core.jobs.queue import eta_seconds
@@ -19,23 +17,6 @@ from workbench.core.jobs.worker import ensure_worker
 from workbench.core.model_text import blocks
 from workbench.core.wording import plural
 from workbench.store import Store, open_store
-
-_LEGACY_MODE_LEFT = threading.Event()
-
-
-def _leave_legacy_page_mode() -> None:
-    """Streamlit treats a `pages/` folder as a legacy multipage app until `st.navigation` first runs, so
-    the first visit to /review on a fresh server would run pages/review.py alone (no navigation). Switch
-    that mode off and rerun, once per server: app.py's `st.navigation` then routes the URL to the right page.
-
-    Called from `store()`, while a page script runs, and never at import: `st.rerun()` raises, and an
-    exception raised while this module is being imported hands every script thread importing it at that
-    moment a half-made module (`ImportError: cannot import name ... from pages._shared`). Once per process, as
-    before: AppTest starts every run in legacy mode, and a rerun on each would drop the run's button clicks."""
-    if PagesManager.uses_pages_directory and not _LEGACY_MODE_LEFT.is_set():
-        _LEGACY_MODE_LEFT.set()
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def db_path() -> Path:
@@ -47,12 +28,20 @@ def db_path() -> Path:
 
 
 def store() -> Store:
-    """A store connection for this script run (connections are cheap; one per run keeps threads apart).
-
-    Every page calls it first, so it also leaves Streamlit's legacy pages-folder mode (see
-    `_leave_legacy_page_mode`) on a fresh server's first page run."""
-    _leave_legacy_page_mode()
+    """A store connection for this script run (connections are cheap; one per run keeps threads apart)."""
     return open_store(db_path())
+
+
+def page_header(title: str, caption: str, message_key: str, help: str | None = None) -> Store:
+    """A page's opening: its title, its purpose in a caption (`help`: a glossary tooltip on it), the store for this
+    run (`store()`), and the success message the previous run's action left in `st.session_state[message_key]`,
+    shown once."""
+    st.title(title)
+    st.caption(caption, help=help)
+    db = store()
+    if message := st.session_state.pop(message_key, None):
+        st.success(message)
+    return db
 
 
 def start_worker_once() -> None:
@@ -60,6 +49,32 @@ def start_worker_once() -> None:
     The worker the app starts stops when the app stops; one started by hand (`workbench worker`) is left alone."""
     if os.environ.get("WORKBENCH_NO_WORKER") != "1":
         ensure_worker(db_path(), stop_with_parent=True)
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+def legacy_pages_folder() -> Path | None:
+    """The `pages/` folder beside app.py, if one is there (the pages live in views/; one left there is a leftover
+    of the old layout, such as a `pages/__pycache__` that `git pull` does not remove), else None.
+
+    Streamlit decides once per server, when the first browser session connects and before app.py runs, whether
+    the app is a legacy `pages/`-folder app (`PagesManager.__init__`, streamlit/runtime/pages_manager.py: the
+    folder merely existing is enough). That first script run then builds its navigation from `pages/*.py`
+    (`_mpa_v1`, streamlit/runtime/scriptrunner/script_runner.py), finds no page for a deep link such as /seeds,
+    and answers "Page not found" before app.py's `st.navigation` takes over for every later run."""
+    folder = APP_ROOT / "pages"
+    return folder if folder.exists() else None
+
+
+def warn_of_a_legacy_pages_folder() -> None:
+    """Say so on every page while a leftover `pages/` folder beside app.py makes a fresh server answer its first
+    deep link with "Page not found" (see `legacy_pages_folder`)."""
+    folder = legacy_pages_folder()
+    if folder is not None:
+        st.warning(f"A `pages/` folder is left beside app.py (`{folder}`). The pages live in `views/` now; while "
+                   "that folder exists, Streamlit answers the first link to a page after the app starts with "
+                   "\"Page not found\". Delete the folder and restart the app.", icon=":material/folder_delete:")
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -161,7 +176,7 @@ def stop_without_seeds(has_items: bool, message: str) -> None:
     if has_items:
         return
     empty_state(message)
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+    st.page_link("views/seeds.py", label="Go to Seeds", icon=":material/eco:")
     st.stop()
 
 

@@ -3,8 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from pages._labelling import gold_panel, labelling_view, mark_path_gold
-from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from views._labelling import gold_panel, labelling_view, mark_path_gold
+from views._shared import (
+    bundled_model_note,
+    bypass_cache_checkbox,
+    empty_state,
+    job_progress,
+    page_header,
+)
 from workbench.core.glossary import explain
 from workbench.core.jobs.queue import submit
 from workbench.core.settings import reviewer_name, teacher_config
@@ -57,16 +63,13 @@ from workbench.verify.verifiers.rollout import DEFAULT_K, DEFAULT_MAX_STEPS, LAB
 from workbench.verify.verifiers.rollout import DEFAULT_MAX_TOKENS as DEFAULT_ROLLOUT_TOKENS
 from workbench.verify.verifiers.sandbox import isolation
 
-st.title("Verifier")
-st.caption(
+db = page_header(
+    "Verifier",
     "Generation is easy; verification is hard. Sample N reasoning paths per task, score every step, keep the "
     "best path, and pass the task only when that path reaches the gate. Overrule any verdict you disagree with, "
-    "or label the steps yourself, one task at a time."
+    "or label the steps yourself, one task at a time.",
+    "verifier_message",
 )
-db = store()
-
-if message := st.session_state.pop("verifier_message", None):
-    st.success(message)
 
 counts = db.overview.counts()
 if counts["seeds"] == 0 and counts["samples"] == 0:

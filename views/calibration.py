@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, store
+from views._shared import empty_state, store
 from workbench.core.wording import plural
 from workbench.verify.calibration import COMBINED, CalibrationError, apply_threshold, calibrate, fmt
 

@@ -7,13 +7,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._shared import (
+from views._shared import (
     bundled_model_note,
     bypass_cache_checkbox,
     empty_state,
     job_progress,
+    page_header,
     stop_without_seeds,
-    store,
 )
 from workbench.core.glossary import explain
 from workbench.core.metrics import METRIC_UNITS
@@ -46,16 +46,13 @@ SEED_MODES = {
 STATUS_COLOURS = {"survived": "#1a7f37", "eliminated": "#b35900", "failed": "#cf222e"}
 MAX_TREES = 10
 
-st.title("Evolution")
-st.caption(
+db = page_header(
+    "Evolution",
     "Evol-Instruct grows each seed into a tree of harder tasks. Every node keeps its operator, prompt and reply; "
     "eliminated nodes stay visible with their reason, and each position is retried with another operator.",
+    "evol_message",
     help=explain("Evol-Instruct"),
 )
-db = store()
-
-if message := st.session_state.pop("evol_message", None):
-    st.success(message)
 
 stop_without_seeds(db.overview.counts()["seeds"] > 0, "No seeds to evolve yet. Load the sample seeds or import your own on the Seeds page.")
 

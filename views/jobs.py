@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
+from views._shared import bypass_cache_checkbox, empty_state, format_seconds, job_progress, store
 from workbench.core.jobs.queue import job_cost, rerun
 from workbench.core.jobs.worker import worker_alive, worker_stop_reason
 from workbench.core.queries.jobs import FINISHED

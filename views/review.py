@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages._contamination import show_benchmark_matches
-from pages._shared import (
+from views._contamination import show_benchmark_matches
+from views._shared import (
     bundled_model_note,
     empty_state,
     job_progress,

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from views._shared import empty_state, job_progress, page_header
 from workbench.core.embeddings import model_name
 from workbench.core.wording import plural
 from workbench.safety.benchmark_sets import BenchmarkError, file_fields, register_benchmark
@@ -13,17 +13,14 @@ from workbench.safety.job import KIND, last_scan, load_settings, save_settings, 
 UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
 LIKELY_FIELDS = ("question", "problem", "prompt", "instruction", "input", "text", "query")
 
-st.title("Decontamination")
-st.caption(
+db = page_header(
+    "Decontamination",
     "Keep benchmark test items out of the training data. Register a benchmark's test set, then scan: every seed and "
     "sample is checked for each item by word n-gram overlap (13-grams by default, as in the GPT-3 and Llama 2 "
     "recipes) and by embedding similarity. Matches are shown on Review beside the benchmark item, and exports leave "
-    "them out unless you let them through."
+    "them out unless you let them through.",
+    "decontam_message",
 )
-db = store()
-
-if message := st.session_state.pop("decontam_message", None):
-    st.success(message)
 
 # ---------------------------------------------------------------- register
 

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import empty_state, job_progress, store
+from views._shared import empty_state, job_progress, store
 from workbench.core.env import export_dir
 from workbench.core.glossary import SEED_ARTICLE, explain
 from workbench.core.wording import plural

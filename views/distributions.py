@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from pages._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
-from pages._shared import bypass_cache_checkbox, empty_state, stop_without_seeds, store
+from views._analysis import METRIC_LABELS, show_analysis_jobs, show_missing_reasons
+from views._shared import bypass_cache_checkbox, empty_state, page_header, stop_without_seeds
 from workbench.analyse.job import submit_uncertainty
 from workbench.core.glossary import explain
 from workbench.core.jobs import queue
@@ -52,11 +52,11 @@ def group_trace(name: str, values: np.ndarray, colour: str) -> go.Violin | go.Bo
                   hoveron="points")
 
 
-st.title("Distributions")
-st.caption("The factory optimises for entropy gain, not token count: these charts show whether it gets it.")
-db = store()
-if message := st.session_state.pop("distributions_message", None):
-    st.success(message)
+db = page_header(
+    "Distributions",
+    "The factory optimises for entropy gain, not token count: these charts show whether it gets it.",
+    "distributions_message",
+)
 
 stop_without_seeds(db.analyse.item_count() > 0, "Nothing to measure yet. Add seeds on the Seeds page, then grow samples with Evolution or Magpie.")
 

@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
-from pages._shared import bundled_model_note, empty_state, stop_without_seeds, store
+from views._analysis import METRIC_LABELS, queue_embed_and_project, show_analysis_jobs, show_missing_reasons
+from views._shared import bundled_model_note, empty_state, stop_without_seeds, store
 from workbench.analyse.maps import (
     METRICS,
     MIN_POINTS,
@@ -228,7 +228,7 @@ else:
     st.caption("Draw a box or lasso on the map to review the samples inside it.")
 if sample_ids:
     review_link, clear = st.columns([3, 1])
-    review_link.page_link("pages/review.py", label=f"Review {'this' if len(sample_ids) == 1 else 'these'} {plural(len(sample_ids), 'sample')} on the Review page",
+    review_link.page_link("views/review.py", label=f"Review {'this' if len(sample_ids) == 1 else 'these'} {plural(len(sample_ids), 'sample')} on the Review page",
                           icon=":material/rate_review:")
     if clear.button("Clear selection"):
         db.analyse.clear_map_selection()

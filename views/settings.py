@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages._shared import store
+from views._shared import store
 from workbench.core.connection_test import keys_in_environment, missing_keys
 from workbench.core.executor import (
     RAY_ADDRESS_ENV,

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
+from views._shared import bundled_model_note, empty_state, format_seconds, job_progress, store
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.factory.overview import approved_beside_the_gate, overview_report

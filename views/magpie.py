@@ -3,7 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from pages._shared import bundled_model_note, bypass_cache_checkbox, empty_state, job_progress, store
+from views._shared import (
+    bundled_model_note,
+    bypass_cache_checkbox,
+    empty_state,
+    job_progress,
+    page_header,
+)
 from workbench.core.settings import teacher_config
 from workbench.core.teacher import TeacherError
 from workbench.core.wording import plural
@@ -30,15 +36,12 @@ def unescaped(value: str) -> str:
     return value.replace("\\n", "\n").replace("\\t", "\t")
 
 
-st.title("Magpie")
-st.caption(
+db = page_header(
+    "Magpie",
     "Self-synthesis without seed prompts: the model gets only the head of its own chat template, up to a user "
-    "turn, writes the user's query, then answers it in the full template. Needs a model that takes raw prompts."
+    "turn, writes the user's query, then answers it in the full template. Needs a model that takes raw prompts.",
+    "magpie_message",
 )
-db = store()
-
-if message := st.session_state.pop("magpie_message", None):
-    st.success(message)
 
 saved = teacher_config(db)
 model = st.text_input(
@@ -251,4 +254,4 @@ def live_run() -> None:
 
 
 live_run()
-st.page_link("pages/jobs.py", label="Pause, resume or cancel on the Jobs page", icon=":material/work_history:")
+st.page_link("views/jobs.py", label="Pause, resume or cancel on the Jobs page", icon=":material/work_history:")

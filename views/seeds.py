@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from pages._probes import probe_column, probe_section, student_evidence
-from pages._shared import empty_state, literal_markdown, store
+from views._probes import probe_column, probe_section, student_evidence
+from views._shared import empty_state, literal_markdown, page_header
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
 from workbench.seeds.engine import (
@@ -48,13 +48,12 @@ def run_import(data: bytes | str, name: str) -> None:
         st.rerun()
 
 
-st.title("Gold seeds")
-st.caption("Hand-curated instructions the factory evolves. Probe the student to find the ones it fails at (known "
-           "failures by probe), or tick them by hand.")
-db = store()
-
-if message := st.session_state.pop("seeds_message", None):
-    st.success(message)
+db = page_header(
+    "Gold seeds",
+    "Hand-curated instructions the factory evolves. Probe the student to find the ones it fails at (known "
+    "failures by probe), or tick them by hand.",
+    "seeds_message",
+)
 if lines := st.session_state.pop("seeds_import_result", None):
     st.success(lines[0])
     if lines[1:]:

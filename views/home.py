@@ -4,7 +4,7 @@ import re
 
 import streamlit as st
 
-from pages._shared import bundled_model_note, empty_state, job_progress, store
+from views._shared import bundled_model_note, empty_state, job_progress, store
 from workbench.core.wording import plural
 from workbench.factory.demo import passes_summary
 from workbench.factory.job import KIND as DEMO_KIND
@@ -17,13 +17,13 @@ APPROVED_HELP = ("Every sample approved in review (by a person, or automatically
                  "filter removed: what an export of approved samples takes. The Overview, Review and Export pages count "
                  "the same samples.")
 NEXT_PAGES = {
-    "seeds": ("pages/seeds.py", "Go to Seeds", ":material/eco:"),
-    "generate": ("pages/evolution.py", "Go to Evolution", ":material/account_tree:"),
-    "verify": ("pages/verifier.py", "Go to Verifier", ":material/fact_check:"),
-    "gate": ("pages/verifier.py", "See the gate's decisions on Verifier", ":material/fact_check:"),
-    "review": ("pages/review.py", "Go to Review", ":material/rate_review:"),
-    "export": ("pages/export.py", "Go to Export", ":material/output:"),
-    "done": ("pages/overview.py", "See the Overview", ":material/monitoring:"),
+    "seeds": ("views/seeds.py", "Go to Seeds", ":material/eco:"),
+    "generate": ("views/evolution.py", "Go to Evolution", ":material/account_tree:"),
+    "verify": ("views/verifier.py", "Go to Verifier", ":material/fact_check:"),
+    "gate": ("views/verifier.py", "See the gate's decisions on Verifier", ":material/fact_check:"),
+    "review": ("views/review.py", "Go to Review", ":material/rate_review:"),
+    "export": ("views/export.py", "Go to Export", ":material/output:"),
+    "done": ("views/overview.py", "See the Overview", ":material/monitoring:"),
 }
 
 st.title("Entropy Workbench")

@@ -8,8 +8,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._probes import latest_probe, percent
-from pages._shared import empty_state, stop_without_seeds, store
+from views._probes import latest_probe, percent
+from views._shared import empty_state, page_header, stop_without_seeds
 from workbench.core.settings import teacher_config
 from workbench.core.wording import plural
 from workbench.evolve.engine import load_operators
@@ -21,12 +21,12 @@ from workbench.student.settings import models_line
 
 PALETTE = px.colors.qualitative.T10
 
-st.title("Student")
-st.caption("The student is the model the data is for. The factory starts where it fails or is unsure (the frontier) "
-           "and ends by measuring what the approved data can still teach it (the headroom).")
-db = store()
-if message := st.session_state.pop("student_message", None):
-    st.success(message)
+db = page_header(
+    "Student",
+    "The student is the model the data is for. The factory starts where it fails or is unsure (the frontier) "
+    "and ends by measuring what the approved data can still teach it (the headroom).",
+    "student_message",
+)
 stop_without_seeds(db.overview.counts()["seeds"] > 0, "No seeds yet: load or import seeds, then probe the student on them.")
 
 summary = student_summary(db)
@@ -119,7 +119,7 @@ def evolve_form(seed_ids: list[int]) -> None:
 if not points:
     empty_state("No seed on the frontier yet: probe the student on the Seeds page (it measures the pass rate and the "
                 "uncertainty of each seed it can check).")
-    st.page_link("pages/seeds.py", label="Go to Seeds", icon=":material/eco:")
+    st.page_link("views/seeds.py", label="Go to Seeds", icon=":material/eco:")
 else:
     event = st.plotly_chart(frontier_chart(pd.DataFrame(points)), key="frontier", on_select="rerun",
                             selection_mode=("box", "lasso"), config={"displaylogo": False})
@@ -131,7 +131,7 @@ else:
         st.caption(f"{plural(len(selected), 'seed')} selected ({failures:,} known failures): "
                    f"{', '.join(map(str, selected[:30]))}{' ...' if len(selected) > 30 else ''}.")
         evolve_form(selected)
-        st.page_link("pages/evolution.py", label="Go to Evolution", icon=":material/account_tree:")
+        st.page_link("views/evolution.py", label="Go to Evolution", icon=":material/account_tree:")
     else:
         st.caption(f"{plural(len(points), 'seed')} on the frontier. Draw a box or lasso around seeds to evolve them.")
 if unplaced:

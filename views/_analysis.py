@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import job_progress
+from views._shared import job_progress
 from workbench.analyse.maps import MapParams
 from workbench.core.jobs import queue
 from workbench.core.wording import plural
