@@ -50,8 +50,8 @@ PAGE_STAGES = {
 PAGE_EXTRA = {
     # the Seeds page checks a seed's reference (its tests, or its answer) with the verifiers' own check
     # (verify.reference_check), and probes the student, showing its wrong answers beside the reference (through
-    # views/_probes.py)
-    "seeds": {"verify", "student"},
+    # views/_probes.py); its file picker lists the suffixes the one reader family reads (formats.record_files)
+    "seeds": {"verify", "student", "formats"},
     # the Student page's frontier selection starts an evolution job (workbench.evolve.job.submit_evolve)
     "student": {"evolve"},
     # Settings holds the student model beside the teacher (workbench.student.settings)
@@ -64,6 +64,8 @@ PAGE_EXTRA = {
     # the Export page reads uploaded preference pairs (formats), the approved mix (review.mix) and the PII policy
     # (safety) before it writes
     "export": {"formats", "review", "safety"},
+    # the Decontamination page's file picker lists the suffixes the one reader family reads (formats.record_files)
+    "decontamination": {"formats"},
 }
 # Imports that run inside a function and close a loop on purpose, with the reason; nothing else may.
 DEFERRED_BACK_EDGES: set[tuple[str, str]] = set()

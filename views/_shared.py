@@ -125,7 +125,7 @@ ROLES = {"teacher": "the teacher (the model that evolves, answers and judges)",
 def bundled_model_note(models: Iterable[str | None], what: str = "These texts", role: str = "teacher") -> None:
     """Say which of the two models wrote the model output on screen (`role`: 'teacher' or 'student'; `models`: the
     model strings of the texts shown) and, where it is the bundled model, plainly what it can and cannot show."""
-    from workbench.core.teacher import is_bundled_model
+    from workbench.core.model_names import is_bundled_model
 
     models = list(dict.fromkeys(m for m in models if m))
     if models:

@@ -6,11 +6,13 @@ import streamlit as st
 from views._shared import empty_state, job_progress, page_header
 from workbench.core.embeddings import model_name
 from workbench.core.wording import plural
+from workbench.formats.record_files import upload_types
+from workbench.formats.sample_import import SAMPLE_CONTAINERS
 from workbench.safety.benchmark_sets import BenchmarkError, file_fields, register_benchmark
 from workbench.safety.decontamination import Settings
 from workbench.safety.job import KIND, last_scan, load_settings, save_settings, submit_decontam_scan
 
-UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
+UPLOAD_TYPES = upload_types(SAMPLE_CONTAINERS)
 LIKELY_FIELDS = ("question", "problem", "prompt", "instruction", "input", "text", "query")
 
 db = page_header(

@@ -37,6 +37,8 @@ from workbench.export.preference_pairs import (
 )
 from workbench.formats.job import save_upload
 from workbench.formats.reasoning_traces import DEFAULT_TAGS, check_tags
+from workbench.formats.record_files import upload_types
+from workbench.formats.sample_import import SAMPLE_CONTAINERS
 from workbench.review import mix
 from workbench.safety.pii import load_policy
 
@@ -166,7 +168,7 @@ with st.expander("Mix with natural data (the 30/70 rule)"):
         "then mixes synthetic and natural rows at the ratio below, shuffled with the recorded seed.",
         help=explain("30/70 rule"),
     )
-    upload = st.file_uploader("Natural dataset", type=["jsonl", "ndjson", "json", "csv", "tsv", "parquet"], key="natural-upload")
+    upload = st.file_uploader("Natural dataset", type=upload_types(SAMPLE_CONTAINERS), key="natural-upload")
     if upload is not None:
         try:
             natural = mix.load_natural(upload.getvalue(), upload.name)

@@ -21,7 +21,8 @@ from workbench.core.metrics import METRIC_UNITS
 from workbench.core.settings import reviewer_name
 from workbench.core.wording import plural
 from workbench.formats.job import save_upload, submit_import
-from workbench.formats.sample_import import formats_read, preview
+from workbench.formats.record_files import upload_types
+from workbench.formats.sample_import import SAMPLE_CONTAINERS, formats_read, preview
 from workbench.review import decisions as review
 from workbench.safety.job import submit_pii_scan
 from workbench.safety.pii import (
@@ -52,7 +53,7 @@ if message := st.session_state.pop("review_message", None):
     st.success(message)
 
 
-UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv", "parquet"]
+UPLOAD_TYPES = upload_types(SAMPLE_CONTAINERS)
 ROLE_LABELS = {"system": "System", "developer": "Developer", "user": "User", "assistant": "Assistant", "tool": "Tool",
                "function": "Tool"}
 

@@ -7,6 +7,7 @@ from views._probes import probe_column, probe_section, student_evidence
 from views._shared import empty_state, literal_markdown, page_header
 from workbench.core.glossary import explain
 from workbench.core.wording import plural
+from workbench.formats.record_files import upload_types
 from workbench.seeds.engine import (
     SeedImportError,
     describe_origin,
@@ -70,7 +71,7 @@ with st.expander("Import seeds", expanded=db.overview.counts()["seeds"] == 0):
     upload_tab, paste_tab = st.tabs(["Upload a file", "Paste"])
     with upload_tab:
         st.caption(FORMATS_HELP)
-        upload = st.file_uploader("Seed file", type=["csv", "tsv", "jsonl", "ndjson", "json", "txt", "parquet"])
+        upload = st.file_uploader("Seed file", type=upload_types())
         if upload is not None and st.button("Import file"):
             run_import(upload.getvalue(), upload.name)
     with paste_tab:

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("litellm", "torch", "sentence_transformers", "presidio_analyzer", "presidio_anonymizer", "spacy",
-         "transformers", "ray", "onnxruntime", "umap", "streamlit")
+         "transformers", "ray", "onnxruntime", "umap", "streamlit", "openai")
 RUN_AND_REPORT = """
 import json, sys
 from workbench.cli import main

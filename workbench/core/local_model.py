@@ -23,7 +23,8 @@ from litellm.types.utils import (
     Usage,
 )
 
-LOCAL_PROVIDER = "local"
+from workbench.core.model_names import LOCAL_PROVIDER
+
 LOCAL_MODEL_NAME = "gemma-3-270m"
 CONTEXT_TOKENS = 4096
 GEMMA_USER = "<start_of_turn>user\n"

@@ -21,11 +21,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Self
 
-import openai
-
 from workbench.core.concurrency import AdaptiveLimit, retry_after_seconds
 from workbench.core.env import configure_offline_environment
-from workbench.core.openai_compatible import OpenAICompatibleClient
+from workbench.core.model_names import provider_of
 from workbench.core.response_cache import ACTIVE, SAMPLE, is_reproducible, request_key
 
 if TYPE_CHECKING:
@@ -55,19 +53,18 @@ def __getattr__(name: str) -> Any:
 
 DEFAULT_MODEL = "local/gemma-3-270m"
 RAW_COMPLETION_PROVIDERS = {"local", "text-completion-openai", "text-completion-codestral", "ollama", "hosted_vllm"}
-# litellm's exceptions subclass the openai SDK's, so these cover both call paths
-RETRYABLE = (
-    openai.RateLimitError,
-    openai.InternalServerError,  # HTTP 5xx
-    openai.APIConnectionError,  # timeouts included
-)
-
-
 def retryable_errors() -> tuple[type[Exception], ...]:
-    """The errors a call is retried on: RETRYABLE, and litellm's 503 once litellm is loaded (it cannot be raised
-    before)."""
+    """The errors a call is retried on: the openai SDK's rate limit, HTTP 5xx and connection errors (timeouts included;
+    litellm's exceptions subclass the SDK's, so these cover both call paths), and litellm's 503 once litellm is loaded
+    (it cannot be raised before). The SDK is imported here, not at module top: the CLI and pages read TeacherConfig
+    without paying for it."""
+    import openai
+
     litellm = sys.modules.get("litellm")
-    return RETRYABLE + ((litellm.ServiceUnavailableError,) if litellm is not None else ())
+    retryable = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+    return retryable + ((litellm.ServiceUnavailableError,) if litellm is not None else ())
+
+
 NOT_AVAILABLE = "not available"
 CLIENT_KEYS = ("model", "timeout", "api_base", "max_retries", "api_key", "mock_response")  # not generation params
 LEAN_PROVIDERS = ("openai", "hosted_vllm", "text-completion-openai")  # OpenAI-compatible servers at an api_base
@@ -155,17 +152,6 @@ class TeacherConfig(ModelCallSettings):
         return self.model.split("/", 1)[1] if "/" in self.model else self.model
 
 
-def provider_of(model: str) -> str:
-    """The litellm provider prefix of a model string ('openai' when there is none)."""
-    return model.split("/", 1)[0] if "/" in model else "openai"
-
-
-def is_bundled_model(model: str | None) -> bool:
-    """Whether a model string names the bundled offline model (provider `local`, workbench/core/local_model.py): the
-    270M demo model, whose output shows the pipeline working and is demonstration data, not training data."""
-    return bool(model) and provider_of(model) == "local"
-
-
 def supports_raw_completion(model: str) -> bool:
     return provider_of(model) in RAW_COMPLETION_PROVIDERS
 
@@ -216,6 +202,8 @@ class TeacherError(Exception):
 
 
 def explain_error(exc: Exception, model: str, api_base: str | None) -> str:
+    import openai
+
     where = f" at {api_base}" if api_base else ""
     if isinstance(exc, openai.AuthenticationError):
         return f"{model}: the provider refused the API key (authentication failed). Check the key in the environment or secrets."
@@ -365,11 +353,11 @@ class Teacher:
         self._unpriced = False
         self._logprobs_refused = False
         self._router = load_router(self.config.router_config) if self.config.router_config else None
-        self._lean = (
-            OpenAICompatibleClient(self.config.api_base, self._api_key(), self.config.timeout_s)
-            if self.config.uses_lean_client
-            else None
-        )
+        self._lean = None
+        if self.config.uses_lean_client:  # the openai SDK loads only here
+            from workbench.core.openai_compatible import OpenAICompatibleClient
+
+            self._lean = OpenAICompatibleClient(self.config.api_base, self._api_key(), self.config.timeout_s)
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0, "calls": 0, "retries": 0, "cache_hits": 0,
                       "backoff_s": 0.0}
         if self.config.provider == "local":
@@ -412,6 +400,8 @@ class Teacher:
     async def _call(self, send: Any, *args: Any) -> Any:
         """`await send(*args)` within the adaptive limit, retrying what is worth retrying with backoff; a 429
         shrinks the limit and its Retry-After holds new calls. Failures for good raise TeacherError."""
+        import openai
+
         limit = self.limit
         attempt = 0
         while True:
@@ -487,6 +477,8 @@ class Teacher:
 
     async def _lean_request(self, kind: str, request: Any, params: dict) -> Generation:
         """The lean path; a server that refuses log-probabilities is asked again without them (and from then on)."""
+        import openai
+
         assert self._lean is not None
         body = {k: v for k, v in params.items() if not (self._logprobs_refused and k in ("logprobs", "top_logprobs"))}
         try:

@@ -42,7 +42,7 @@ from typing import IO
 
 import yaml
 
-from workbench.core.teacher import is_bundled_model
+from workbench.core.model_names import is_bundled_model
 from workbench.core.wording import plural
 from workbench.export import contamination as contamination_export
 from workbench.export import dataset_card

@@ -280,7 +280,7 @@ def detect_from_gguf(metadata: dict[str, str]) -> str | None:
 
 def detect_template(model: str) -> tuple[str | None, str]:
     """(family, how it was found) for a teacher model string; the bundled model is read from its GGUF."""
-    from workbench.core.teacher import provider_of
+    from workbench.core.model_names import provider_of
 
     if provider_of(model) == "local":
         from workbench.core.local_model import model_path
