@@ -19,11 +19,11 @@ PAGES = {
         st.Page("views/verifier.py", title="Verifier", icon=":material/fact_check:"),
         st.Page("views/calibration.py", title="Calibration", icon=":material/balance:"),
     ],
-    "Explore": [
+    "Analyse": [
         st.Page("views/maps.py", title="Maps", icon=":material/scatter_plot:"),
         st.Page("views/distributions.py", title="Distributions", icon=":material/bar_chart:"),
     ],
-    "Ship": [
+    "Review": [
         st.Page("views/review.py", title="Review", icon=":material/rate_review:"),
         st.Page("views/decontamination.py", title="Decontamination", icon=":material/policy:"),
         st.Page("views/export.py", title="Export", icon=":material/output:"),
