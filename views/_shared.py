@@ -14,6 +14,7 @@ import streamlit as st
 from workbench.core.env import default_db_path
 from workbench.core.jobs.queue import eta_seconds
 from workbench.core.jobs.worker import ensure_worker
+from workbench.core.model_names import is_bundled_model
 from workbench.core.model_text import blocks
 from workbench.core.wording import plural
 from workbench.store import Store, open_store
@@ -125,8 +126,6 @@ ROLES = {"teacher": "the teacher (the model that evolves, answers and judges)",
 def bundled_model_note(models: Iterable[str | None], what: str = "These texts", role: str = "teacher") -> None:
     """Say which of the two models wrote the model output on screen (`role`: 'teacher' or 'student'; `models`: the
     model strings of the texts shown) and, where it is the bundled model, plainly what it can and cannot show."""
-    from workbench.core.model_names import is_bundled_model
-
     models = list(dict.fromkeys(m for m in models if m))
     if models:
         st.caption(f"{what}: written by {ROLES[role]}, {', '.join(f'`{m}`' for m in models)}.")
