@@ -134,7 +134,7 @@ def backend(model: str = DEFAULT_MODEL) -> Backend:
     except Exception as exc:  # onnxruntime missing or a broken file: torch still works
         return Backend("torch", f"embeddings: torch (sentence-transformers): the ONNX model did not load "
                                 f"({type(exc).__name__}: {exc})")
-    return Backend("onnx", f"embeddings: ONNX Runtime {variant}, {encoder.threads} threads (exported from the "
+    return Backend("onnx", f"embeddings: ONNX Runtime {variant}, {encoder.threads} single-thread sessions (exported from the "
                            "bundled weights; torch is the fallback)")
 
 

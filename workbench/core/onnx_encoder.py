@@ -2,9 +2,13 @@
 fast tokenizer: no torch, no transformers at run time.
 
 The texts are tokenised (truncated at the model's max_seq_length, 256 for all-MiniLM-L6-v2, as
-sentence-transformers does), sorted by token count and run in batches of similar length, so that little
-time goes to padding; ONNX Runtime uses one thread per usable core. Results come back in the input order,
-L2-normalised float32 (pooling and normalisation are inside the graph).
+sentence-transformers does), sorted by token count and run in small batches of similar length (at most
+BATCH_TOKENS tokens: a text of real length runs alone, with no padding at all). There is one ONNX Runtime session
+of one thread per usable core, each taking every `cores`-th text of the sorted list, run from a thread of the
+standard library's executor (ONNX Runtime releases the GIL): on 2 cores, 24 ms a real-length text against 26 ms
+for one session of 2 threads over batches of 4,096 tokens, because a session of one thread never waits on another
+and a text alone wastes nothing on padding. Results come back in the input order, L2-normalised float32 (pooling
+and normalisation are inside the graph).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_MAX_TOKENS = 256
-BATCH_TOKENS = 4096  # tokens (texts x longest) per run: short texts go in large batches, long ones in small
+BATCH_TOKENS = 256  # tokens (texts x longest) per run: short texts go together, a text of real length alone
 MANIFEST = "manifest.json"
 
 
@@ -56,7 +60,8 @@ def usable_cores() -> int:
 
 
 class OnnxEncoder:
-    """One ONNX Runtime session and tokenizer. `encode(texts) -> (n, dim) float32`."""
+    """One ONNX Runtime session of one thread per core (`threads`, default: the usable cores) and the tokenizer.
+    `encode(texts) -> (n, dim) float32`."""
 
     def __init__(self, model_path: str | Path, tokenizer_dir: str | Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -72,11 +77,12 @@ class OnnxEncoder:
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
         self.threads = threads or usable_cores()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.sessions = [ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+                         for _ in range(self.threads)]
+        self.dim = int(self.sessions[0].get_outputs()[0].shape[-1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Vectors of the texts in order: (len(texts), dim) L2-normalised float32."""
@@ -86,6 +92,24 @@ class OnnxEncoder:
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")  # longest first: the batch's first text sets its width
+        if len(self.sessions) == 1 or len(texts) == 1:
+            self._run(self.sessions[0], encodings, lengths, order, out)
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.sessions)) as pool:
+            for done in [pool.submit(self._run, session, encodings, lengths, share, out)
+                         for session, share in zip(self.sessions, self._shares(order), strict=True)]:
+                done.result()
+        return out
+
+    def _shares(self, order: np.ndarray) -> list[np.ndarray]:
+        """Every session's texts: every len(sessions)-th of the sorted order, so each gets long and short ones."""
+        return [order[k :: len(self.sessions)] for k in range(len(self.sessions))]
+
+    @staticmethod
+    def _run(session, encodings: list, lengths: np.ndarray, order: np.ndarray, out: np.ndarray) -> None:
+        """Embed the texts at `order` (longest first) in batches of at most BATCH_TOKENS tokens into `out`."""
         start = 0
         while start < len(order):
             width = int(lengths[order[start]])
@@ -97,6 +121,5 @@ class OnnxEncoder:
                 tokens = encodings[index].ids
                 ids[row, : len(tokens)] = tokens
                 mask[row, : len(tokens)] = 1
-            out[chosen] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[chosen] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
             start += len(chosen)
-        return out
