@@ -11,7 +11,10 @@ process), once with the worker pointed at the cluster (its batches as Ray tasks;
 
 Prints, per stage, seconds and texts (or paths) per second of each and `ray_over_one_process`. Both runs are
 cold: each loads its models (presidio and spaCy, in every Ray worker too) inside the timed run. The machine's
-load average is printed beside the figures: on a shared machine, compare ratios from one run only.
+load average is printed beside the figures: on a shared machine, compare ratios from one run only. Beside the
+wall times, `one_process_cpu_s` and `ray_cpu_s` are the CPU seconds each run spent (the Ray run's: the worker
+process and every process of the cluster, read from /proc), which other programs' load does not inflate:
+`ray_cpu_overhead` is how much more CPU the cluster run spent on the same work.
 
 Ray starts its worker processes at niceness 15 (`RAY_worker_niceness`), below the one-process run's 0: on a
 machine other people load, that alone starves the cluster's workers and measures the neighbours, not Ray. The
@@ -86,16 +89,35 @@ def verify_store(path: Path, n: int) -> int:
     return job_id
 
 
-def timed_run(path: Path, job_id: int, address: str | None) -> float:
-    started = time.perf_counter()
+def cluster_cpu_s() -> float:
+    """CPU seconds (user + system) spent so far by this machine's Ray processes (raylets, GCS, workers), from
+    /proc; 0.0 where /proc is missing. Processes that ended before the call are not counted."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) != os.getpid() and (b"ray::" in command or b"/ray/" in command):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def timed_run(path: Path, job_id: int, address: str | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a worker that runs the job to its end: the CPU of this process and, on a
+    cluster, of the cluster's processes."""
+    started, cpu_before, cluster_before = time.perf_counter(), time.process_time(), cluster_cpu_s()
     code = worker.run_worker(path, exit_when_idle=True, log=lambda message: None, ray_address=address)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before + (cluster_cpu_s() - cluster_before if address else 0.0)
     store = Store(path)
     job = store.jobs.get_job(job_id)
     store.close()
     if code != 0 or job["status"] != "done" or job["failed_units"]:
         raise RuntimeError(f"job {job_id} ended {job['status']} ({job['failed_units']} failed units): {job['error']}")
-    return seconds
+    return seconds, cpu
 
 
 def main() -> None:
@@ -121,9 +143,11 @@ def main() -> None:
                 local, remote = Path(tmp) / "local.db", Path(tmp) / "ray.db"
                 job_id = builders[stage](local, args.n)
                 shutil.copy(local, remote)
-                one = timed_run(local, job_id, None)
-                ray_s = timed_run(remote, job_id, cluster.address)
+                one, one_cpu = timed_run(local, job_id, None)
+                ray_s, ray_cpu = timed_run(remote, job_id, cluster.address)
             figures[stage] = {"one_process_s": round(one, 2), "ray_s": round(ray_s, 2),
+                              "one_process_cpu_s": round(one_cpu, 1), "ray_cpu_s": round(ray_cpu, 1),
+                              "ray_cpu_overhead": round(ray_cpu / one_cpu, 2) if one_cpu else None,
                               "one_process_per_s": round(args.n / one, 1), "ray_per_s": round(args.n / ray_s, 1),
                               "ray_over_one_process": round(one / ray_s, 2)}
     finally:
