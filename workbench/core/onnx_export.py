@@ -18,6 +18,13 @@ neighbours kept on average) is installed, else none and embeddings stay on torch
   per block too), min cosine 0.9994 here and 1.4x less CPU than torch float32;
 - `float32`: the fused graph alone (1.15-1.25x less CPU than torch float32).
 
+Ways to rescue int8-dynamic that were measured and refused (1,704 real texts: the sample seeds and ProcessBench
+texts of real length; min cosine to torch): leaving the embedding tables unquantised 0.981; one text per run (so
+one activation range per text) 0.985; leaving out any one group of MatMuls (query/key/value, attention output,
+feed-forward in, feed-forward out) at most 0.990; SmoothQuant's per-channel scaling (Xiao et al. 2023, alpha 0.5)
+0.958; int8-dynamic on the attention output and feed-forward input only 0.992, at only 1.16x the speed of
+int8-block. Activations quantised per tensor are the limit: int8-block quantises them per block of 32.
+
 Why not sentence-transformers' `backend="onnx"` or optimum: both need optimum-onnx, which does not install
 beside transformers 5 here, and load torch at run time; this runtime (workbench.core.onnx_encoder) needs only
 onnxruntime and tokenizers. A failed export prints why and exits 0: `make run` goes on with torch.
