@@ -60,7 +60,7 @@ def usable_cores() -> int:
 
 
 class OnnxEncoder:
-    """One ONNX Runtime session of one thread per core (`threads`, default: the usable cores) and the tokenizer.
+    """One single-thread ONNX Runtime session per core (`threads` of them, default: the usable cores) and the tokenizer.
     `encode(texts) -> (n, dim) float32`."""
 
     def __init__(self, model_path: str | Path, tokenizer_dir: str | Path, threads: int | None = None) -> None:
