@@ -7,7 +7,9 @@ Every MatMul whose second input is a float weight initializer W (K x N) becomes 
   so X_row ~ s (q - z); one quantisation serves every MatMul that reads the same X (query, key and value);
 - the product is X W ~ s (q Wq) ws - s z colsum(Wq) ws, and a bias Add that follows (an N-vector initializer) is
   folded in: ONNX Runtime's MatMulIntegerToFloat gives (q Wq) ws on int8 kernels (VNNI where the CPU has it),
-  a Mul applies the row scale s, and one Gemm adds the zero-point correction and the bias.
+  a Mul applies the row scale s, and one Gemm adds the zero-point correction and the bias
+  ([-s z, 1] (M x 2) times [colsum(Wq) ws; bias] (2 x N), onto the product). Measured and refused: one product
+  for query, key and value side by side, split after (no faster: the split copies what the merge saves).
 
 Activations quantised per token keep a text's outliers (the special tokens' large activations) from coarsening every
 other token's grid, and a text's vector does not depend on the texts batched with it. This is ZeroQuant's
@@ -85,6 +87,9 @@ class _Rewriter:
             node("Div", [p + "lo", p + "s"], [p + "lo_steps"]),
             node("Round", [p + "lo_steps"], [p + "minus_z"]),  # -z, (M, 1)
             node("Mul", [p + "minus_z", p + "s"], [p + "minus_sz"]),
+            node("Shape", [p + "minus_sz"], [p + "column_shape"]),
+            node("Expand", ["pt/one", p + "column_shape"], [p + "ones"]),
+            node("Concat", [p + "minus_sz", p + "ones"], [p + "correction_rows"], axis=1),  # (M, 2): [-s z, 1]
             node("Neg", [p + "minus_z"], [p + "z"]),
             node("Reshape", [p + "s", "pt/flat"], [p + "s_flat"]),
             node("Reshape", [p + "z", "pt/flat"], [p + "z_flat"]),
@@ -116,16 +121,16 @@ class _Rewriter:
         bias_add, bias_name = self.bias_after(matmul, n)
         bias = (numpy_helper.to_array(self.bias_vectors[bias_name]).astype(np.float32) if bias_add is not None
                 else np.zeros(n, np.float32))
-        column_sums = (wq.astype(np.float64).sum(axis=0) * ws).astype(np.float32)[None, :]
+        column_sums = (wq.astype(np.float64).sum(axis=0) * ws).astype(np.float32)
         out = bias_add.output[0] if bias_add is not None else matmul.output[0]
         node = helper.make_node
         nodes += [
             node("MatMulIntegerToFloat", [p + "q", self.constant(o + "wq", wq), "pt/one",
                                           self.constant(o + "ws", ws), "pt/zp0"], [o + "qw"], domain=MICROSOFT),
             node("Mul", [o + "qw", p + "s"], [o + "sqw"]),
-            node("Gemm", [p + "minus_sz", self.constant(o + "column_sums", column_sums),
-                          self.constant(o + "bias", bias)], [o + "correction"]),
-            node("Add", [o + "sqw", o + "correction"], [o + "rows_out"]),
+            # s (q Wq) ws + [-s z, 1] @ [colsum(Wq) ws; bias]: the zero-point correction and the bias in one Gemm
+            node("Gemm", [p + "correction_rows", self.constant(o + "correction", np.vstack([column_sums, bias])),
+                          o + "sqw"], [o + "rows_out"]),
             node("Concat", [p + "leading", self.constant(o + "n", np.array([n], np.int64))], [o + "shape"], axis=0),
             node("Reshape", [o + "rows_out", o + "shape"], [out]),
         ]
