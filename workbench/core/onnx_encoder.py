@@ -5,9 +5,9 @@ The texts are tokenised (truncated at the model's max_seq_length, 256 for all-Mi
 sentence-transformers does), sorted by token count and run in small batches of similar length (at most
 BATCH_TOKENS tokens: a text of real length runs alone, with no padding at all). There is one ONNX Runtime session
 of one thread per usable core, each taking every `cores`-th text of the sorted list, run from a thread of the
-standard library's executor (ONNX Runtime releases the GIL): on 2 cores, 24 ms a real-length text against 26 ms
-for one session of 2 threads over batches of 4,096 tokens, because a session of one thread never waits on another
-and a text alone wastes nothing on padding. Results come back in the input order, L2-normalised float32 (pooling
+standard library's executor (ONNX Runtime releases the GIL): on 2 cores with the int8-per-token model, 15 ms a
+real-length text against 19-24 ms for one session of 2 threads over batches of 4,096 tokens, because a session of
+one thread never waits on another and a text alone wastes nothing on padding. Results come back in the input order, L2-normalised float32 (pooling
 and normalisation are inside the graph).
 """
 
