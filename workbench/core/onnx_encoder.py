@@ -7,8 +7,8 @@ BATCH_TOKENS tokens: a text of real length runs alone, with no padding at all). 
 of one thread per usable core, each taking every `cores`-th text of the sorted list, run from a thread of the
 standard library's executor (ONNX Runtime releases the GIL): on 2 cores with the int8-per-token model, 15 ms a
 real-length text against 19-24 ms for one session of 2 threads over batches of 4,096 tokens, because a session of
-one thread never waits on another and a text alone wastes nothing on padding. Results come back in the input order, L2-normalised float32 (pooling
-and normalisation are inside the graph).
+one thread never waits on another and a text alone wastes nothing on padding. Results come back in the input order,
+L2-normalised float32 (pooling and normalisation are inside the graph).
 """
 
 from __future__ import annotations

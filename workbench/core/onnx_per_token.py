@@ -42,12 +42,11 @@ class _Rewriter:
     """Builds the replacement nodes and initializers for one graph."""
 
     def __init__(self, graph) -> None:
-        from onnx import numpy_helper
+        from onnx import TensorProto, numpy_helper
 
-        self.graph = graph
-        self.weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer
-                        if len(i.dims) == 2 and i.data_type == 1}  # 2-D float32
-        self.bias_vectors = {i.name: i for i in graph.initializer if len(i.dims) == 1 and i.data_type == 1}
+        floats = [i for i in graph.initializer if i.data_type == TensorProto.FLOAT]
+        self.weights = {i.name: numpy_helper.to_array(i) for i in floats if len(i.dims) == 2}
+        self.bias_vectors = {i.name: i for i in floats if len(i.dims) == 1}
         self.consumers: dict[str, list] = {}
         for node in graph.node:
             for name in node.input:
